@@ -1,0 +1,65 @@
+/*
+ * Every allocation the library makes goes through these wrappers, so that a
+ * test build (-DTTLKV_TESTING) can fail the Nth allocation and check
+ * that the failing call reports TTLKV_OUT_OF_MEMORY and changes nothing.
+ * Release builds compile them down to plain malloc and free.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+/* Allocations left before one fails; negative = never fail. */
+static long fail_countdown = -1;
+
+void
+ttlkv_testing_fail_allocation(long n)
+{
+	__atomic_store_n(&fail_countdown, n, __ATOMIC_SEQ_CST);
+}
+
+static bool
+should_fail(void)
+{
+	long n = __atomic_load_n(&fail_countdown, __ATOMIC_SEQ_CST);
+
+	while (n >= 0) {
+		if (__atomic_compare_exchange_n(&fail_countdown, &n, n - 1, false,
+		    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return n == 0;
+	}
+	return false;
+}
+#else
+#define should_fail() false
+#endif
+
+void *
+ttlkv__alloc(size_t size)
+{
+	return should_fail() ? NULL : malloc(size);
+}
+
+void *
+ttlkv__aligned_alloc(size_t alignment, size_t size)
+{
+	void *p = NULL;
+
+	if (should_fail() || posix_memalign(&p, alignment, size) != 0)
+		return NULL;
+	return p;
+}
+
+void *
+ttlkv__realloc(void *p, size_t size)
+{
+	return should_fail() ? NULL : realloc(p, size);
+}
+
+void
+ttlkv__free(void *p)
+{
+	free(p);
+}

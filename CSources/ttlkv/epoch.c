@@ -1,0 +1,297 @@
+/*
+ * Memory reclamation: one ck_epoch domain for the process.
+ *
+ * Readers. Each thread gets one reader record the first time it reads, kept
+ * in thread-local storage and released (ck_epoch_unregister) by a pthread key
+ * destructor when the thread exits; ck_epoch_recycle hands released records
+ * to new threads, so a pool of short-lived threads never holds more records
+ * than its peak of live threads. Reader records never queue callbacks, so
+ * unregistering them drops nothing.
+ *
+ * Writers. A write retires the entry it replaced into its shard's batch
+ * (under the shard lock). A full batch goes to the store's own epoch record
+ * with ck_epoch_call, then ck_epoch_poll runs the callbacks of batches whose
+ * grace period is over, which push them on their shard's ready stack; writes
+ * then free a few ready entries each. The store record is owner-only in ck,
+ * so call and poll run under the store's reclaim lock, which a shard takes
+ * only once per RETIRE_BATCH retirements. ck_epoch_poll in 0.7.1 can free an
+ * object one epoch early if the unlink is still in the store buffer when the
+ * epoch advances: every hand-over issues a full fence after the unlinks and
+ * calls ck_epoch_call while the shard lock that made them is still held.
+ *
+ * Bound. A reader stalled inside a section stops all reclamation. When more
+ * than reclaim_cap entries wait for a grace period, the writer that notices
+ * waits for readers (ck_epoch_synchronize, yielding) instead of polling.
+ */
+#include "internal.h"
+
+#include <sched.h>
+#include <stdlib.h>
+
+static ck_epoch_t domain;
+static pthread_once_t domain_once = PTHREAD_ONCE_INIT;
+static pthread_key_t reader_key;
+static bool reader_key_ok;
+static __thread ck_epoch_record_t *reader_record;
+char ttlkv__epoch_sync;
+
+static void
+reader_exit(void *record)
+{
+	/* A later destructor that reads again gets a fresh record. */
+	reader_record = NULL;
+	TSAN_RELEASE(record);
+	ck_epoch_unregister(record);
+}
+
+static void
+domain_init(void)
+{
+	ck_epoch_init(&domain);
+	reader_key_ok = pthread_key_create(&reader_key, reader_exit) == 0;
+}
+
+/* A free record of the domain, or a new one; NULL if allocation fails. */
+static ck_epoch_record_t *
+record_acquire(void)
+{
+	ck_epoch_record_t *record;
+
+	pthread_once(&domain_once, domain_init);
+	record = ck_epoch_recycle(&domain, NULL);
+	if (record != NULL) {
+		TSAN_ACQUIRE(record); /* handed over by unregister's fenced store */
+	} else {
+		/* Records are never freed: ck keeps them linked into the domain. */
+		record = ttlkv__aligned_alloc(CK_MD_CACHELINE, sizeof *record);
+		if (record != NULL)
+			ck_epoch_register(&domain, record, NULL);
+	}
+	return record;
+}
+
+static ck_epoch_record_t *
+reader_slow(void)
+{
+	ck_epoch_record_t *record = record_acquire();
+
+	if (record == NULL)
+		return NULL;
+	if (!reader_key_ok || pthread_setspecific(reader_key, record) != 0) {
+		ck_epoch_unregister(record);
+		return NULL;
+	}
+	reader_record = record;
+	return record;
+}
+
+ck_epoch_record_t *
+ttlkv__reader(void)
+{
+	ck_epoch_record_t *record = reader_record;
+
+	return LIKELY(record != NULL) ? record : reader_slow();
+}
+
+ttlkv_status
+ttlkv__writer_record(ck_epoch_record_t **record)
+{
+	*record = record_acquire();
+	return *record != NULL ? TTLKV_OK : TTLKV_OUT_OF_MEMORY;
+}
+
+void
+ttlkv__writer_record_release(ck_epoch_record_t *record)
+{
+	TSAN_RELEASE(record);
+	ck_epoch_unregister(record);
+}
+
+/* True if this thread is inside a read section (a ttlkv_read callback):
+ * waiting for readers there would wait for ourselves. */
+static bool
+inside_read_section(void)
+{
+	ck_epoch_record_t *record = reader_record;
+
+	return record != NULL && ck_pr_load_uint(&record->active) != 0;
+}
+
+static struct retired *
+batch_new(void)
+{
+	struct retired *b = ttlkv__alloc(sizeof *b + RETIRE_BATCH * sizeof(void *));
+
+	if (b != NULL) {
+		b->count = 0;
+		b->cursor = 0;
+	}
+	return b;
+}
+
+/* Under the shard lock, before a write changes anything: afterwards one
+ * entry can be retired without allocating. Allocates only about once per
+ * RETIRE_BATCH retirements, and not at all while drained batches come back
+ * as spares. */
+bool
+ttlkv__retire_prepare(struct shard *shard)
+{
+	if (shard->batch == NULL && (shard->batch = batch_new()) == NULL)
+		return false;
+	if (shard->batch->count == RETIRE_BATCH - 1 && shard->spare == NULL &&
+	    (shard->spare = batch_new()) == NULL)
+		return false;
+	return true;
+}
+
+/* Runs in whichever thread polls the store record, under its reclaim lock. */
+static void
+grace_over(ck_epoch_entry_t *epoch_entry)
+{
+	struct retired *block = (struct retired *)(void *)epoch_entry;
+	struct shard *shard = block->shard;
+	struct retired *head = __atomic_load_n(&shard->ready, __ATOMIC_RELAXED);
+
+	shard->store->reclaim_pending -= block->count != 0 ? block->count : 1;
+	do {
+		block->next = head;
+	} while (!__atomic_compare_exchange_n(&shard->ready, &head, block, true,
+	    __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+static void
+yield_wait(ck_epoch_t *global, ck_epoch_record_t *record, void *context)
+{
+	(void)global;
+	(void)record;
+	(void)context;
+	sched_yield();
+}
+
+/* Under the reclaim lock: every block handed over so far becomes ready. */
+static void
+grace_wait_locked(struct ttlkv *store)
+{
+	ck_epoch_barrier_wait(store->rec, yield_wait, NULL);
+}
+
+/* Under the shard lock that unlinked everything in block. */
+static void
+hand_over(struct shard *shard, struct retired *block)
+{
+	struct ttlkv *store = shard->store;
+
+	block->shard = shard;
+	block->cursor = 0;
+	ck_pr_fence_memory();
+	pthread_mutex_lock(&store->reclaim_lock);
+	ck_epoch_call(store->rec, &block->epoch, grace_over);
+	store->reclaim_pending += block->count != 0 ? block->count : 1;
+	if (store->reclaim_pending > store->reclaim_cap && !inside_read_section())
+		grace_wait_locked(store);
+	else
+		ck_epoch_poll(store->rec);
+	pthread_mutex_unlock(&store->reclaim_lock);
+}
+
+void
+ttlkv__retire(struct shard *shard, struct entry *entry)
+{
+	struct retired *b = shard->batch;
+
+	b->items[b->count++] = entry;
+	STORE(&shard->retired, shard->retired + 1);
+	if (b->count == RETIRE_BATCH) {
+		hand_over(shard, b);
+		shard->batch = shard->spare;
+		shard->spare = NULL;
+	}
+}
+
+void
+ttlkv__retire_block(struct shard *shard, struct retired *block)
+{
+	block->count = 0;
+	hand_over(shard, block);
+}
+
+/* Hands over a partly filled batch; the shard then needs a prepare. */
+void
+ttlkv__retire_flush(struct shard *shard)
+{
+	if (shard->batch == NULL || shard->batch->count == 0)
+		return;
+	hand_over(shard, shard->batch);
+	shard->batch = shard->spare;
+	shard->spare = NULL;
+}
+
+void
+ttlkv__grace_wait(struct ttlkv *store)
+{
+	pthread_mutex_lock(&store->reclaim_lock);
+	if (!inside_read_section())
+		grace_wait_locked(store);
+	else
+		ck_epoch_poll(store->rec);
+	pthread_mutex_unlock(&store->reclaim_lock);
+}
+
+/*
+ * Under the shard lock: moves up to max ready blocks or entries to out[],
+ * for the caller to free once it has unlocked. A drained batch becomes the
+ * shard's spare if it has none.
+ */
+size_t
+ttlkv__take_ready(struct shard *shard, void **out, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		struct retired *b = shard->draining;
+
+		if (b == NULL) {
+			if (__atomic_load_n(&shard->ready, __ATOMIC_RELAXED) == NULL)
+				break;
+			b = __atomic_exchange_n(&shard->ready, NULL, __ATOMIC_ACQUIRE);
+			TSAN_ACQUIRE(&ttlkv__epoch_sync);
+			shard->draining = b;
+		}
+		if (b->cursor < b->count) {
+			out[n++] = b->items[b->cursor++];
+			STORE(&shard->freed, shard->freed + 1);
+			continue;
+		}
+		shard->draining = b->next;
+		if (b->count != 0 && shard->spare == NULL) {
+			b->count = 0;
+			shard->spare = b;
+		} else {
+			out[n++] = b;
+		}
+	}
+	return n;
+}
+
+void
+ttlkv__free_blocks(void **blocks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		ttlkv__free(blocks[i]);
+}
+
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+unsigned
+ttlkv_testing_epoch_records(void)
+{
+	ck_stack_entry_t *cursor;
+	unsigned n = 0;
+
+	pthread_once(&domain_once, domain_init);
+	CK_STACK_FOREACH(&domain.records, cursor)
+		n++;
+	return n;
+}
+#endif

@@ -1,0 +1,306 @@
+/*
+ * ttlkv.h - a concurrent in-memory key/value store with per-key time-to-live.
+ *
+ * Keys and values are byte strings. Lookups take no lock: the table is a set
+ * of Concurrency Kit ck_hs hash sets (one writer, many readers each), split
+ * into shards that each have their own writer lock, and every entry is an
+ * immutable block replaced copy-on-write and freed only after every reader
+ * that could still see it has left its read section (ck_epoch).
+ *
+ * Concurrency, for every function below unless it says otherwise:
+ *   - Any thread may call any function at any time, including threads the
+ *     library has never seen before and threads that exit afterwards. The
+ *     only exception is ttlkv_close, which must not overlap any other call on
+ *     the same store.
+ *   - "Lock-free read" means the call takes no lock and never waits for a
+ *     writer; it may run concurrently with writers on the same key.
+ *   - "Shard-locked write" means the call holds the writer lock of the one
+ *     shard its key hashes to, for a bounded time that does not depend on the
+ *     store's size; writers on other shards and all readers proceed.
+ *   - Every write is linearizable: once it returns, every read that starts
+ *     afterwards, on any thread, sees it.
+ *
+ * Process-wide state the header admits: all stores share one epoch domain
+ * (ck_epoch), in which each thread that has called into the library owns one
+ * reader record. The record is released when the thread exits and reused by
+ * later threads, so the number of records never exceeds the peak number of
+ * threads alive at once (plus one per open store). A reader stalled inside a
+ * read section (see ttlkv_read) delays reclamation in every store.
+ *
+ * Time: every store reads one clock, monotonic milliseconds. The default is
+ * CLOCK_BOOTTIME (it keeps counting while the machine is suspended, so a key
+ * given 60 s to live is gone 60 s of real time later even if the machine
+ * slept in between), read through a coarse cached path that costs a few
+ * nanoseconds. Tests inject their own clock through ttlkv_options.
+ */
+#ifndef TTLKV_H
+#define TTLKV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An open store. Opaque; create with ttlkv_open, destroy with ttlkv_close. */
+typedef struct ttlkv ttlkv;
+
+/*
+ * Every function that can fail returns a status; none sets errno. On any
+ * status other than TTLKV_OK the store is exactly as it was before the call
+ * (TTLKV_BUFFER_TOO_SMALL and TTLKV_NOT_DUE change nothing either).
+ */
+typedef enum ttlkv_status {
+	TTLKV_OK = 0,
+	TTLKV_NOT_FOUND,         /* no live entry for the key (absent or expired) */
+	TTLKV_BUFFER_TOO_SMALL,  /* value did not fit; *value_len holds its size */
+	TTLKV_INVALID_ARGUMENT,  /* NULL where a pointer is required, bad option */
+	TTLKV_KEY_TOO_LARGE,     /* key_len > options.max_key_size */
+	TTLKV_VALUE_TOO_LARGE,   /* value_len > options.max_value_size */
+	TTLKV_INVALID_TTL,       /* ttl_ms > TTLKV_MAX_TTL_MS or deadline overflow */
+	TTLKV_FULL,              /* options.max_entries live entries already */
+	TTLKV_OUT_OF_MEMORY,     /* an allocation failed */
+	TTLKV_EXISTS,            /* ttlkv_put_if_absent: a live entry exists */
+	TTLKV_NOT_DUE            /* ttlkv_expire_due: the deadline is ahead */
+} ttlkv_status;
+
+/* Number of ttlkv_status values; every value below it has a string. */
+#define TTLKV_STATUS_COUNT 11
+
+/* "No expiry": the remaining time or deadline of a key that never expires. */
+#define TTLKV_NO_EXPIRY UINT64_MAX
+
+/* Longest TTL accepted: 100 years of milliseconds. Longer is a caller bug. */
+#define TTLKV_MAX_TTL_MS UINT64_C(3155760000000)
+
+/* Largest accepted max_key_size and max_value_size: 1 GiB. */
+#define TTLKV_SIZE_LIMIT (UINT32_C(1) << 30)
+
+/* Defaults applied by ttlkv_options_init. */
+#define TTLKV_DEFAULT_CAPACITY UINT64_C(1024)
+#define TTLKV_DEFAULT_MAX_KEY_SIZE (UINT32_C(64) << 10)
+#define TTLKV_DEFAULT_MAX_VALUE_SIZE (UINT32_C(64) << 20)
+
+/* Largest shard count accepted. */
+#define TTLKV_MAX_SHARDS 4096
+
+/*
+ * A clock: monotonic milliseconds, never decreasing. Called from any thread,
+ * concurrently, inside read sections: it must not block or call into the
+ * store.
+ */
+typedef uint64_t ttlkv_clock_fn(void *context);
+
+/* Options flag: record (key, deadline) pairs for an expiry worker; see
+ * ttlkv_drain_schedule. Off by default: without a worker nobody drains them. */
+#define TTLKV_TRACK_EXPIRY UINT32_C(1)
+
+typedef struct ttlkv_options {
+	/* Entries to preallocate for: up to this many live entries never
+	 * resize the table. Past it the table grows online (readers are never
+	 * blocked) unless max_entries forbids it. Default 1024. */
+	uint64_t capacity;
+	/* Number of independently locked shards, 1..TTLKV_MAX_SHARDS; 0 lets
+	 * the store choose (between 8 and 128, sized so that table slots are
+	 * close to 2 x capacity). Default 0. */
+	uint32_t shards;
+	/* Largest key and value accepted, in bytes, at most TTLKV_SIZE_LIMIT.
+	 * Defaults 64 KiB and 64 MiB. */
+	uint32_t max_key_size;
+	uint32_t max_value_size;
+	/* Flags: TTLKV_TRACK_EXPIRY. Default 0. */
+	uint32_t flags;
+	/* Most live entries allowed; an insert past it returns TTLKV_FULL.
+	 * 0 = unlimited. Default 0. */
+	uint64_t max_entries;
+	/* Hash seed; 0 = a random seed drawn from the kernel for this store
+	 * (the default, and the right choice unless a test needs
+	 * reproducibility). A store never reveals its seed. */
+	uint64_t seed;
+	/* Clock in milliseconds; NULL = the default CLOCK_BOOTTIME clock. */
+	ttlkv_clock_fn *clock;
+	void *clock_context;
+} ttlkv_options;
+
+/* Statistics, read without locks; each field is exact when no write runs. */
+typedef struct ttlkv_stats {
+	uint64_t entries;          /* entries held, including expired ones not yet removed */
+	uint64_t bytes;            /* key + value bytes held by those entries */
+	uint64_t expired;          /* entries removed because their deadline passed */
+	uint64_t deferred_frees;   /* replaced or removed entries awaiting reclamation */
+	uint64_t table_slots;      /* hash table slots over all shards */
+	uint64_t table_grows;      /* times a shard's table has grown since open */
+	uint64_t shards;           /* shard count */
+	uint64_t schedule_records; /* expiry records waiting for ttlkv_drain_schedule */
+} ttlkv_stats;
+
+/*
+ * Fills *options with the defaults above. Call it before setting fields, so
+ * that fields added later get their defaults. Thread-safe (touches only
+ * *options).
+ */
+void ttlkv_options_init(ttlkv_options *options);
+
+/*
+ * Opens a store, preallocating its table for options->capacity entries
+ * (options NULL = defaults). On TTLKV_OK, *store is the new store; on failure
+ * *store is set to NULL. TTLKV_INVALID_ARGUMENT for store == NULL or an
+ * option out of range; TTLKV_OUT_OF_MEMORY if preallocation fails.
+ * Thread-safe: opening stores concurrently is fine.
+ */
+ttlkv_status ttlkv_open(const ttlkv_options *options, ttlkv **store);
+
+/*
+ * Frees the store and every entry in it, including deferred frees. NULL is a
+ * no-op. Must not overlap any other call on this store; waits for readers of
+ * other stores to leave their read sections (the epoch domain is shared).
+ */
+void ttlkv_close(ttlkv *store);
+
+/*
+ * Stores value under key, replacing any previous value, with a time to live
+ * of ttl_ms milliseconds (0 = no expiry). Key and value are copied. NULL key
+ * or value is allowed only with length 0. Errors: TTLKV_INVALID_ARGUMENT,
+ * TTLKV_KEY_TOO_LARGE, TTLKV_VALUE_TOO_LARGE, TTLKV_INVALID_TTL, TTLKV_FULL
+ * (new key only), TTLKV_OUT_OF_MEMORY; on error the old value survives.
+ * Shard-locked write; the copy is made before the lock is taken.
+ */
+ttlkv_status ttlkv_put(ttlkv *store, const void *key, size_t key_len,
+    const void *value, size_t value_len, uint64_t ttl_ms);
+
+/*
+ * Like ttlkv_put, but stores only if the key has no live entry (an expired
+ * entry counts as absent and is replaced); otherwise TTLKV_EXISTS.
+ * Shard-locked write.
+ */
+ttlkv_status ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
+    const void *value, size_t value_len, uint64_t ttl_ms);
+
+/*
+ * Copies the live value of key into buffer. On TTLKV_OK and on
+ * TTLKV_BUFFER_TOO_SMALL (buffer_len < value size; buffer untouched),
+ * *value_len is the value's size. buffer may be NULL when buffer_len is 0,
+ * which asks for the size only. TTLKV_NOT_FOUND if absent or expired, even
+ * when nothing has removed the expired entry yet.
+ * Lock-free read.
+ */
+ttlkv_status ttlkv_get(ttlkv *store, const void *key, size_t key_len,
+    void *buffer, size_t buffer_len, size_t *value_len);
+
+/*
+ * Zero-copy read: calls fn(value, value_len, context) with the live value of
+ * key, inside the read section, and returns TTLKV_OK; TTLKV_NOT_FOUND without
+ * calling fn if absent or expired. The value pointer is valid only during the
+ * call. fn must be short and must not block, wait for another thread, or call
+ * a writing function of any store (reading is fine): a reader inside fn
+ * delays memory reclamation in every store.
+ * Lock-free read.
+ */
+typedef void ttlkv_read_fn(const void *value, size_t value_len, void *context);
+ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
+    ttlkv_read_fn *fn, void *context);
+
+/*
+ * Removes key. TTLKV_NOT_FOUND if there was no live entry (an expired entry
+ * is still removed, and counted as expired). Shard-locked write.
+ */
+ttlkv_status ttlkv_delete(ttlkv *store, const void *key, size_t key_len);
+
+/*
+ * Remaining time to live of key in milliseconds (at least 1), or
+ * TTLKV_NO_EXPIRY if the key never expires. TTLKV_NOT_FOUND if absent or
+ * expired. Lock-free read.
+ */
+ttlkv_status ttlkv_ttl(ttlkv *store, const void *key, size_t key_len,
+    uint64_t *remaining_ms);
+
+/*
+ * Sets the time to live of an existing live key without rewriting its value:
+ * ttl_ms from now, or 0 = no expiry (the same convention as ttlkv_put). The
+ * value is untouched and nothing is allocated, except one expiry record when
+ * TTLKV_TRACK_EXPIRY is on and the new deadline is earlier than any pending.
+ * TTLKV_NOT_FOUND if absent or expired; TTLKV_INVALID_TTL.
+ * Shard-locked write.
+ */
+ttlkv_status ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len,
+    uint64_t ttl_ms);
+
+/*
+ * Entries held, including expired entries not yet removed (each shard's
+ * count is exact; the sum is a snapshot). Lock-free read.
+ */
+uint64_t ttlkv_count(ttlkv *store);
+
+/*
+ * Fills *stats. TTLKV_INVALID_ARGUMENT for NULL. Lock-free read.
+ */
+ttlkv_status ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats);
+
+/*
+ * The store's clock, in milliseconds: the time base of every deadline.
+ * Lock-free read.
+ */
+uint64_t ttlkv_now(ttlkv *store);
+
+/*
+ * Incremental sweep for programs that run no expiry worker: visits up to
+ * max_slots table slots, continuing where the previous sweep stopped and
+ * wrapping around, and removes the expired entries it finds (counted in
+ * stats.expired). *removed (may be NULL) receives how many it removed. It
+ * also hands retired entries to reclamation and frees those that are ready.
+ * Holds one shard's writer lock at a time, for at most 256 slots.
+ */
+ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
+
+/*
+ * Frees every replaced or removed entry that no reader can still see,
+ * waiting for readers currently inside a read section to leave it. Afterwards
+ * stats.deferred_frees is 0 unless writers ran meanwhile. Must not be called
+ * from inside a ttlkv_read callback. Takes each shard's lock in turn.
+ */
+ttlkv_status ttlkv_reclaim(ttlkv *store);
+
+/*
+ * The expiry worker's primitive. Removes key if its deadline has passed, and
+ * returns TTLKV_OK. If it has a deadline still ahead, returns TTLKV_NOT_DUE
+ * and sets *deadline_ms to it; if it never expires, TTLKV_NOT_DUE with
+ * *deadline_ms = TTLKV_NO_EXPIRY. TTLKV_NOT_FOUND if absent.
+ *
+ * scheduled_ms: 0, or the deadline of the expiry record (from
+ * ttlkv_drain_schedule) being fired. With a record, the call also keeps the
+ * store's bookkeeping of pending records: TTLKV_NOT_DUE with a deadline tells
+ * the caller to keep the record, rescheduled at *deadline_ms; TTLKV_NOT_FOUND
+ * also covers "another pending record is responsible for this key" and "the
+ * key no longer expires" (drop the record).
+ * Shard-locked write.
+ */
+ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
+    uint64_t scheduled_ms, uint64_t *deadline_ms);
+
+/*
+ * With TTLKV_TRACK_EXPIRY, a write that gives a key a deadline earlier than
+ * the key's pending expiry record (or the key's first deadline) appends an
+ * expiry record (key, deadline) to its shard's intake; so a key overwritten
+ * many times keeps about one pending record. This call takes every record
+ * from the intake and calls fn(key, key_len, deadline_ms, context) for each,
+ * outside any lock; fn may call into the store. *taken (may be NULL) is the
+ * number of records. Calls to ttlkv_drain_schedule are serialized with one
+ * another; writers are blocked only while a shard's intake buffer is swapped.
+ */
+typedef void ttlkv_schedule_fn(const void *key, size_t key_len,
+    uint64_t deadline_ms, void *context);
+ttlkv_status ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn,
+    void *context, size_t *taken);
+
+/*
+ * A short English description of status, e.g. "key not found". Never NULL;
+ * unknown values give "unknown status". Thread-safe.
+ */
+const char *ttlkv_status_string(ttlkv_status status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TTLKV_H */

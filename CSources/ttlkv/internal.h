@@ -1,0 +1,274 @@
+/*
+ * Internal layout of a ttlkv store, shared by the C sources and nothing else.
+ *
+ * A store is an array of shards. A key's 64-bit seeded hash picks its shard
+ * from the high bits (multiply-shift, so the shard count need not be a power
+ * of two) and its ck_hs slot from the low bits. Each shard is one ck_hs in
+ * SPMC mode: one writer at a time (the shard mutex), any number of readers
+ * inside ck_epoch read sections.
+ *
+ * Entries are single immutable allocations; a write builds the new entry
+ * before it takes the lock and swaps it in. The replaced entry is "retired":
+ * appended to the shard's retire batch. A full batch is handed to the store's
+ * epoch record (ck_epoch_call) and, after a grace period, lands on the
+ * shard's ready stack, from which each later write frees a few entries
+ * after dropping its lock, so frees never pile into one slow operation.
+ */
+#ifndef TTLKV_INTERNAL_H
+#define TTLKV_INTERNAL_H
+
+#include "ttlkv.h"
+
+#include <ck_epoch.h>
+#include <ck_hs.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TTLKV_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TTLKV_TSAN 1
+#endif
+
+#ifdef TTLKV_TSAN
+/* ck's atomics are inline assembly that ThreadSanitizer cannot see: tell it
+ * about the ordering that ck_hs publication and ck_epoch grace periods give. */
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define TSAN_ACQUIRE(p) __tsan_acquire((void *)(p))
+#define TSAN_RELEASE(p) __tsan_release((void *)(p))
+#else
+#define TSAN_ACQUIRE(p) ((void)0)
+#define TSAN_RELEASE(p) ((void)0)
+#endif
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Relaxed atomics for counters and the mutable deadline: visible to TSan. */
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/*
+ * An entry: 24-byte header, then the key, then the value. With a 16-byte key
+ * and a 32-byte value that is 72 bytes, which glibc serves from an 80-byte
+ * chunk; any larger header would cost a 96-byte chunk.
+ */
+struct entry {
+	uint64_t deadline;   /* store-clock ms, 0 = never; atomic (ttlkv_set_ttl) */
+	uint64_t sched;      /* deadline of the key's pending expiry record, 0 = none;
+	                        read and written only under the shard lock */
+	uint32_t key_len;
+	uint32_t value_len;
+	unsigned char bytes[];
+};
+
+/* A lookup key shaped like an entry header (ck_hs compares probes against
+ * stored entries with one callback); key_len carries PROBE_FLAG. */
+struct probe {
+	uint64_t deadline;
+	uint64_t sched;
+	uint32_t key_len;
+	uint32_t value_len;
+	const void *key;
+};
+#define PROBE_FLAG (UINT32_C(1) << 31)
+
+static inline const unsigned char *
+entry_value(const struct entry *e)
+{
+	return e->bytes + e->key_len;
+}
+
+static inline bool
+deadline_passed(uint64_t deadline, uint64_t now)
+{
+	return deadline != 0 && deadline <= now;
+}
+
+/* Entries per retire batch: one allocation and one ck_epoch_call per 64
+ * retired entries instead of a 16-byte epoch header in every entry. */
+#define RETIRE_BATCH 64
+
+/*
+ * A block awaiting a grace period: a batch of retired entries, or (count 0)
+ * a ck_hs map that a table grow replaced, which lives right after this header.
+ */
+struct retired {
+	ck_epoch_entry_t epoch;
+	struct shard *shard;
+	struct retired *next;  /* link on the shard's ready stack */
+	uint32_t count;        /* entries in items[]; 0 for a map block */
+	uint32_t cursor;       /* items[] already freed */
+	void *items[];
+};
+
+/* Expiry records waiting for the worker: packed {u64 deadline, u32 len, key}. */
+struct intake {
+	unsigned char *buf;
+	size_t len;
+	size_t cap;
+	uint64_t records;
+};
+
+struct shard {
+	pthread_mutex_t lock;
+	ck_hs_t hs;
+	struct ttlkv *store;
+	/* Everything below is written under lock; counters are read lock-free. */
+	uint64_t slots;
+	uint64_t grows;
+	uint64_t count;
+	uint64_t bytes;
+	uint64_t expired;
+	uint64_t retired;         /* entries ever retired ... */
+	uint64_t freed;           /* ... and freed: the difference is pending */
+	struct retired *batch;    /* filling; never NULL between operations */
+	struct retired *spare;    /* next batch, so that retiring cannot fail */
+	struct retired *ready;    /* grace period over; pushed lock-free */
+	struct retired *draining; /* taken from ready, being freed a few at a time */
+	struct intake intake;
+	struct intake intake_spare; /* owned by ttlkv_drain_schedule */
+} __attribute__((aligned(64)));
+
+struct ttlkv {
+	struct shard *shards;
+	uint32_t n_shards;
+	uint32_t flags;
+	uint32_t max_key_size;
+	uint32_t max_value_size;
+	uint64_t max_entries;
+	uint64_t live;            /* atomic; maintained only when max_entries != 0 */
+	uint64_t seed;
+	ttlkv_clock_fn *clock;
+	void *clock_context;
+	uint64_t boot_offset_ms;  /* default clock: CLOCK_BOOTTIME - MONOTONIC */
+	uint64_t boot_check_ms;   /* default clock: when to re-read the offset */
+
+	pthread_mutex_t reclaim_lock; /* owns rec: ck_epoch_call/poll are owner-only */
+	ck_epoch_record_t *rec;
+	uint64_t reclaim_pending; /* entries handed to rec, not yet ready */
+	uint64_t reclaim_cap;     /* past this, wait for readers instead of polling */
+
+	pthread_mutex_t drain_lock;
+	pthread_mutex_t sweep_lock;
+	uint32_t sweep_shard;
+	unsigned long sweep_offset;
+};
+
+/* The argument checks every keyed call starts with. */
+static inline ttlkv_status
+key_check(const struct ttlkv *store, const void *key, size_t key_len)
+{
+	if (store == NULL || (key == NULL && key_len != 0))
+		return TTLKV_INVALID_ARGUMENT;
+	if (key_len > store->max_key_size)
+		return TTLKV_KEY_TOO_LARGE;
+	return TTLKV_OK;
+}
+
+/* alloc.c: every allocation goes through here (fault injection in tests). */
+void *ttlkv__alloc(size_t size);
+void *ttlkv__aligned_alloc(size_t alignment, size_t size);
+void *ttlkv__realloc(void *p, size_t size);
+void ttlkv__free(void *p);
+
+/* clock.c */
+uint64_t ttlkv__default_clock(struct ttlkv *store);
+
+static inline uint64_t
+store_now(struct ttlkv *store)
+{
+	if (store->clock != NULL)
+		return store->clock(store->clock_context);
+	return ttlkv__default_clock(store);
+}
+
+/* table.c: hashing, shard choice, ck_hs glue. */
+uint64_t ttlkv__hash(const struct ttlkv *store, const void *key, size_t len);
+ttlkv_status ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots);
+void ttlkv__shard_destroy(struct shard *shard);
+bool ttlkv__table_reserve(struct shard *shard);
+uint64_t ttlkv__shard_plan(uint64_t capacity, uint32_t *n_shards);
+
+/* The shard whose lock this thread holds: ck_hs's allocator callbacks take
+ * no context, and a grow must hand the old map to this shard's reclamation. */
+extern __thread struct shard *ttlkv__locked_shard;
+
+static inline void
+shard_lock(struct shard *shard)
+{
+	pthread_mutex_lock(&shard->lock);
+	ttlkv__locked_shard = shard;
+}
+
+static inline struct shard *
+shard_for(const struct ttlkv *store, uint64_t hash)
+{
+	return &store->shards[((hash >> 32) * store->n_shards) >> 32];
+}
+
+static inline void
+probe_init(struct probe *p, const void *key, size_t len)
+{
+	p->key_len = (uint32_t)len | PROBE_FLAG;
+	p->key = key;
+}
+
+/* epoch.c: the process-wide epoch domain and reclamation. */
+ck_epoch_record_t *ttlkv__reader(void);
+
+/* ThreadSanitizer's stand-in for a grace period: readers release it when
+ * they leave a section, reclamation acquires it before freeing. */
+extern char ttlkv__epoch_sync;
+
+static inline void
+section_begin(ck_epoch_record_t *record)
+{
+	ck_epoch_begin(record, NULL);
+}
+
+static inline void
+section_end(ck_epoch_record_t *record)
+{
+	TSAN_RELEASE(&ttlkv__epoch_sync);
+	ck_epoch_end(record, NULL);
+}
+ttlkv_status ttlkv__writer_record(ck_epoch_record_t **record);
+void ttlkv__writer_record_release(ck_epoch_record_t *record);
+bool ttlkv__retire_prepare(struct shard *shard);
+void ttlkv__retire(struct shard *shard, struct entry *entry);
+void ttlkv__retire_block(struct shard *shard, struct retired *block);
+void ttlkv__retire_flush(struct shard *shard);
+size_t ttlkv__take_ready(struct shard *shard, void **out, size_t max);
+void ttlkv__grace_wait(struct ttlkv *store);
+void ttlkv__free_blocks(void **blocks, size_t n);
+
+/* Frees handed back per write: more than a write retires, so the backlog
+ * shrinks, few enough that no write pays for a pile of them. */
+#define FREES_PER_WRITE 4
+
+/* Ends a write on shard: takes a few ready frees, unlocks, frees them. */
+static inline void
+shard_unlock(struct shard *shard)
+{
+	void *out[FREES_PER_WRITE];
+	size_t n = ttlkv__take_ready(shard, out, FREES_PER_WRITE);
+
+	ttlkv__locked_shard = NULL;
+	pthread_mutex_unlock(&shard->lock);
+	ttlkv__free_blocks(out, n);
+}
+
+/* write.c: removal of one entry under the shard lock (sweep shares it). */
+void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired);
+
+/* intake.c */
+bool ttlkv__intake_reserve(struct shard *shard, size_t key_len);
+void ttlkv__intake_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline);
+void ttlkv__intake_destroy(struct intake *intake);
+
+#endif /* TTLKV_INTERNAL_H */

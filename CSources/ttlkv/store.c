@@ -1,0 +1,196 @@
+/*
+ * Store lifecycle, options, statistics and status strings.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+void
+ttlkv_options_init(ttlkv_options *options)
+{
+	if (options == NULL)
+		return;
+	memset(options, 0, sizeof *options);
+	options->capacity = TTLKV_DEFAULT_CAPACITY;
+	options->max_key_size = TTLKV_DEFAULT_MAX_KEY_SIZE;
+	options->max_value_size = TTLKV_DEFAULT_MAX_VALUE_SIZE;
+}
+
+static bool
+options_valid(const ttlkv_options *o)
+{
+	return o->shards <= TTLKV_MAX_SHARDS &&
+	    o->max_key_size <= TTLKV_SIZE_LIMIT &&
+	    o->max_value_size <= TTLKV_SIZE_LIMIT &&
+	    (o->flags & ~TTLKV_TRACK_EXPIRY) == 0 &&
+	    o->capacity <= (UINT64_C(1) << 40);
+}
+
+static uint64_t
+random_seed(void)
+{
+	uint64_t seed = 0;
+
+	while (seed == 0) {
+		if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+			seed = (uint64_t)(uintptr_t)&seed ^ (uint64_t)random();
+	}
+	return seed;
+}
+
+static void
+store_free(struct ttlkv *store, uint32_t shards_ready)
+{
+	for (uint32_t i = 0; i < shards_ready; i++) {
+		struct shard *shard = &store->shards[i];
+
+		ttlkv__shard_destroy(shard);
+		ttlkv__free(shard->batch);
+		ttlkv__free(shard->spare);
+		ttlkv__intake_destroy(&shard->intake);
+		ttlkv__intake_destroy(&shard->intake_spare);
+	}
+	if (store->rec != NULL)
+		ttlkv__writer_record_release(store->rec);
+	pthread_mutex_destroy(&store->reclaim_lock);
+	pthread_mutex_destroy(&store->drain_lock);
+	pthread_mutex_destroy(&store->sweep_lock);
+	ttlkv__free(store->shards);
+	ttlkv__free(store);
+}
+
+static ttlkv_status
+store_init(struct ttlkv *store, const ttlkv_options *o)
+{
+	uint32_t n_shards = o->shards;
+	uint64_t slots = ttlkv__shard_plan(o->capacity, &n_shards);
+	ttlkv_status status;
+
+	store->flags = o->flags;
+	store->max_key_size = o->max_key_size;
+	store->max_value_size = o->max_value_size;
+	store->max_entries = o->max_entries;
+	store->seed = o->seed != 0 ? o->seed : random_seed();
+	store->clock = o->clock;
+	store->clock_context = o->clock_context;
+	store->reclaim_cap = o->capacity / 8 > 65536 ? o->capacity / 8 : 65536;
+	pthread_mutex_init(&store->reclaim_lock, NULL);
+	pthread_mutex_init(&store->drain_lock, NULL);
+	pthread_mutex_init(&store->sweep_lock, NULL);
+	if ((status = ttlkv__writer_record(&store->rec)) != TTLKV_OK)
+		return status;
+	store->shards = ttlkv__aligned_alloc(64, n_shards * sizeof *store->shards);
+	if (store->shards == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	memset(store->shards, 0, n_shards * sizeof *store->shards);
+	for (; store->n_shards < n_shards; store->n_shards++) {
+		struct shard *shard = &store->shards[store->n_shards];
+
+		if ((status = ttlkv__shard_init(store, shard, slots)) != TTLKV_OK)
+			return status;
+		if (!ttlkv__retire_prepare(shard)) {
+			store->n_shards++;
+			return TTLKV_OUT_OF_MEMORY;
+		}
+	}
+	return TTLKV_OK;
+}
+
+ttlkv_status
+ttlkv_open(const ttlkv_options *options, ttlkv **out)
+{
+	ttlkv_options defaults;
+	struct ttlkv *store;
+	ttlkv_status status;
+
+	if (out == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	*out = NULL;
+	if (options == NULL) {
+		ttlkv_options_init(&defaults);
+		options = &defaults;
+	}
+	if (!options_valid(options))
+		return TTLKV_INVALID_ARGUMENT;
+	if ((store = ttlkv__alloc(sizeof *store)) == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	memset(store, 0, sizeof *store);
+	if ((status = store_init(store, options)) != TTLKV_OK) {
+		store_free(store, store->n_shards);
+		return status;
+	}
+	*out = store;
+	return TTLKV_OK;
+}
+
+void
+ttlkv_close(ttlkv *store)
+{
+	if (store == NULL)
+		return;
+	ttlkv_reclaim(store);
+	store_free(store, store->n_shards);
+}
+
+uint64_t
+ttlkv_count(ttlkv *store)
+{
+	uint64_t n = 0;
+
+	if (store == NULL)
+		return 0;
+	for (uint32_t i = 0; i < store->n_shards; i++)
+		n += LOAD(&store->shards[i].count);
+	return n;
+}
+
+ttlkv_status
+ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
+{
+	if (store == NULL || stats == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	memset(stats, 0, sizeof *stats);
+	stats->shards = store->n_shards;
+	for (uint32_t i = 0; i < store->n_shards; i++) {
+		struct shard *s = &store->shards[i];
+
+		stats->entries += LOAD(&s->count);
+		stats->bytes += LOAD(&s->bytes);
+		stats->expired += LOAD(&s->expired);
+		stats->deferred_frees += LOAD(&s->retired) - LOAD(&s->freed);
+		stats->table_slots += LOAD(&s->slots);
+		stats->table_grows += LOAD(&s->grows);
+		stats->schedule_records += LOAD(&s->intake.records);
+	}
+	return TTLKV_OK;
+}
+
+uint64_t
+ttlkv_now(ttlkv *store)
+{
+	return store != NULL ? store_now(store) : 0;
+}
+
+static const char *const status_strings[TTLKV_STATUS_COUNT] = {
+	[TTLKV_OK] = "ok",
+	[TTLKV_NOT_FOUND] = "key not found",
+	[TTLKV_BUFFER_TOO_SMALL] = "buffer too small for the value",
+	[TTLKV_INVALID_ARGUMENT] = "invalid argument",
+	[TTLKV_KEY_TOO_LARGE] = "key larger than the store's maximum key size",
+	[TTLKV_VALUE_TOO_LARGE] = "value larger than the store's maximum value size",
+	[TTLKV_INVALID_TTL] = "time to live out of range",
+	[TTLKV_FULL] = "store holds its maximum number of entries",
+	[TTLKV_OUT_OF_MEMORY] = "out of memory",
+	[TTLKV_EXISTS] = "key already exists",
+	[TTLKV_NOT_DUE] = "deadline not reached",
+};
+
+const char *
+ttlkv_status_string(ttlkv_status status)
+{
+	if ((unsigned)status >= TTLKV_STATUS_COUNT)
+		return "unknown status";
+	return status_strings[status];
+}

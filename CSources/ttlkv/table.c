@@ -1,0 +1,229 @@
+/*
+ * The hash table: seeded hashing, shard sizing, and the callbacks ck_hs needs.
+ *
+ * Sizing. ck_hs doubles a table once live entries exceed half its slots, and
+ * slots are a power of two. A store that must hold `capacity` entries without
+ * resizing therefore needs 2 x capacity slots rounded up per shard; with a
+ * power-of-two shard count that rounding can waste almost half the table
+ * (10 million entries would take 2^25 slots, 302 MiB). Shards are chosen by
+ * multiply-shift on the hash's high bits, so any shard count works, and when
+ * the caller leaves the count to us we pick the one, in [k, 2k), whose
+ * per-shard power of two fits most tightly, with room for the random
+ * imbalance between shards (five standard deviations), so that no shard
+ * grows before the store holds `capacity` entries.
+ *
+ * Hashing is XXH3 (libxxhash) with a per-store random 64-bit seed: fast on
+ * short keys, and without the seed an attacker cannot aim keys at one slot.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#define MIN_SLOTS 64
+/* ck_hs rounds capacities to a power of two in 32 bits: stay below 2^31. */
+#define MAX_SLOTS (UINT64_C(1) << 30)
+
+__thread struct shard *ttlkv__locked_shard;
+
+/* Slots of the map ck_hs is allocating on this thread, committed to the
+ * shard when the grow succeeds (the old map is then freed with defer). */
+static __thread uint64_t pending_map_slots;
+
+uint64_t
+ttlkv__hash(const struct ttlkv *store, const void *key, size_t len)
+{
+	return XXH3_64bits_withSeed(key, len, store->seed);
+}
+
+static const void *
+object_key(const struct entry *object, uint32_t *len)
+{
+	uint32_t n = object->key_len;
+
+	if (n & PROBE_FLAG) {
+		*len = n & ~PROBE_FLAG;
+		return ((const struct probe *)(const void *)object)->key;
+	}
+	*len = n;
+	return object->bytes;
+}
+
+/* ck_hs calls this on stored entries when it grows: recompute, the key is
+ * right there and storing the hash would cost 8 bytes per entry. */
+static unsigned long
+hs_hash(const void *object, unsigned long seed)
+{
+	uint32_t len;
+	const void *key = object_key(object, &len);
+
+	return XXH3_64bits_withSeed(key, len, seed);
+}
+
+/* ck_hs passes the stored entry first, then the probe or new entry. */
+static bool
+hs_compare(const void *stored, const void *other)
+{
+	const struct entry *a = stored;
+	uint32_t len;
+	const void *key = object_key(other, &len);
+
+	TSAN_ACQUIRE(a);
+	return a->key_len == len && (len == 0 || memcmp(a->bytes, key, len) == 0);
+}
+
+/* Every map carries a struct retired header so that a replaced map can wait
+ * for its grace period like any other retired block. */
+#define MAP_HEADER ((sizeof(struct retired) + 15) & ~(size_t)15)
+
+/* Map size in ck_hs 0.7.1: header, slots x (pointer + probe-bound byte),
+ * cache-line padding. Only the power of two below size / 9 matters. */
+static uint64_t
+slots_of_map_size(size_t size)
+{
+	uint64_t n = size / (sizeof(void *) + 1), p = MIN_SLOTS;
+
+	while (p * 2 <= n)
+		p *= 2;
+	return p;
+}
+
+static void *
+hs_malloc(size_t size)
+{
+	unsigned char *p = ttlkv__alloc(MAP_HEADER + size);
+
+	if (p == NULL)
+		return NULL;
+	pending_map_slots = slots_of_map_size(size);
+	return p + MAP_HEADER;
+}
+
+static void
+hs_free(void *p, size_t size, bool defer)
+{
+	struct retired *block = (struct retired *)(void *)((unsigned char *)p - MAP_HEADER);
+	struct shard *shard = ttlkv__locked_shard;
+
+	(void)size;
+	if (!defer || shard == NULL) {
+		ttlkv__free(block);
+		return;
+	}
+	/* A deferred free is the last step of a successful grow. */
+	STORE(&shard->slots, pending_map_slots);
+	STORE(&shard->grows, shard->grows + 1);
+	ttlkv__retire_block(shard, block);
+}
+
+static void *
+hs_realloc(void *p, size_t old_size, size_t new_size, bool defer)
+{
+	(void)p;
+	(void)old_size;
+	(void)new_size;
+	(void)defer;
+	return NULL; /* ck_hs 0.7.1 never reallocates */
+}
+
+static struct ck_malloc hs_allocator = {
+	.malloc = hs_malloc,
+	.realloc = hs_realloc,
+	.free = hs_free,
+};
+
+static uint64_t
+isqrt(uint64_t x)
+{
+	uint64_t r = 0;
+
+	while ((r + 1) * (r + 1) <= x)
+		r++;
+	return r;
+}
+
+static uint64_t
+pow2_ceil(uint64_t x)
+{
+	uint64_t p = MIN_SLOTS;
+
+	while (p < x)
+		p *= 2;
+	return p;
+}
+
+static uint64_t
+slots_for(uint64_t capacity, uint32_t n_shards)
+{
+	uint64_t share = (capacity + n_shards - 1) / n_shards;
+	uint64_t room = share + 5 * isqrt(share) + 16;
+
+	return pow2_ceil(2 * room);
+}
+
+uint64_t
+ttlkv__shard_plan(uint64_t capacity, uint32_t *n_shards)
+{
+	uint32_t k = 8, best;
+	uint64_t best_total = UINT64_MAX;
+
+	if (*n_shards != 0)
+		return slots_for(capacity, *n_shards);
+	while (k < 64 && k * UINT64_C(16384) <= capacity)
+		k *= 2;
+	best = k;
+	for (uint32_t s = k; s < 2 * k; s++) {
+		uint64_t total = slots_for(capacity, s) * s;
+
+		if (total <= best_total) {
+			best_total = total;
+			best = s;
+		}
+	}
+	*n_shards = best;
+	return slots_for(capacity, best);
+}
+
+ttlkv_status
+ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots)
+{
+	if (slots > MAX_SLOTS)
+		return TTLKV_INVALID_ARGUMENT;
+	shard->store = store;
+	shard->slots = slots;
+	if (pthread_mutex_init(&shard->lock, NULL) != 0)
+		return TTLKV_OUT_OF_MEMORY;
+	if (!ck_hs_init(&shard->hs, CK_HS_MODE_SPMC | CK_HS_MODE_OBJECT | CK_HS_MODE_DELETE,
+	    hs_hash, hs_compare, &hs_allocator, slots, store->seed)) {
+		pthread_mutex_destroy(&shard->lock);
+		return TTLKV_OUT_OF_MEMORY;
+	}
+	return TTLKV_OK;
+}
+
+/* Frees the table and every entry in it. No reader may be left. */
+void
+ttlkv__shard_destroy(struct shard *shard)
+{
+	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+	void *object;
+
+	while (ck_hs_next(&shard->hs, &it, &object))
+		ttlkv__free(object);
+	ck_hs_destroy(&shard->hs);
+	pthread_mutex_destroy(&shard->lock);
+}
+
+/* Makes room for one more entry, growing now if the insert would make ck_hs
+ * grow (ck_hs ignores a failed grow after an insert; we must report it). */
+bool
+ttlkv__table_reserve(struct shard *shard)
+{
+	if ((shard->count + 1) * 2 <= shard->slots)
+		return true;
+	if (shard->slots * 2 > MAX_SLOTS)
+		return false;
+	return ck_hs_grow(&shard->hs, shard->slots * 2);
+}

@@ -1,0 +1,299 @@
+/*
+ * Writes. Each one validates its arguments and builds its new entry before
+ * taking the shard lock, then, under the lock, first secures everything that
+ * can fail (retire batch, table room, entry quota, expiry record space) and
+ * only then changes the table, so a failed write leaves the store exactly as
+ * it was. The replaced or removed entry is retired, never freed in place:
+ * readers may still be looking at it.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static ttlkv_status
+deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
+{
+	uint64_t now;
+
+	*deadline = 0;
+	if (ttl_ms == 0)
+		return TTLKV_OK;
+	if (ttl_ms > TTLKV_MAX_TTL_MS)
+		return TTLKV_INVALID_TTL;
+	now = store_now(store);
+	if (now >= UINT64_MAX - ttl_ms)
+		return TTLKV_INVALID_TTL;
+	*deadline = now + ttl_ms;
+	return TTLKV_OK;
+}
+
+static bool
+live_acquire(struct ttlkv *store)
+{
+	if (store->max_entries == 0)
+		return true;
+	if (__atomic_add_fetch(&store->live, 1, __ATOMIC_RELAXED) <= store->max_entries)
+		return true;
+	__atomic_sub_fetch(&store->live, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void
+live_release(struct ttlkv *store)
+{
+	if (store->max_entries != 0)
+		__atomic_sub_fetch(&store->live, 1, __ATOMIC_RELAXED);
+}
+
+static bool
+expired_now(struct ttlkv *store, const struct entry *entry)
+{
+	uint64_t deadline = LOAD(&entry->deadline);
+
+	return deadline != 0 && deadline_passed(deadline, store_now(store));
+}
+
+/* Whether giving a key `deadline` needs a new expiry record: the first
+ * deadline, or one earlier than the pending record's. */
+static bool
+needs_record(const struct ttlkv *store, uint64_t deadline, uint64_t sched)
+{
+	return (store->flags & TTLKV_TRACK_EXPIRY) != 0 && deadline != 0 &&
+	    (sched == 0 || deadline < sched);
+}
+
+static void
+account(struct shard *shard, int64_t entries, int64_t bytes)
+{
+	STORE(&shard->count, shard->count + (uint64_t)entries);
+	STORE(&shard->bytes, shard->bytes + (uint64_t)bytes);
+}
+
+static uint64_t
+entry_bytes(const struct entry *e)
+{
+	return (uint64_t)e->key_len + e->value_len;
+}
+
+void
+ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired)
+{
+	ck_hs_remove(&shard->hs, hash, entry);
+	account(shard, -1, -(int64_t)entry_bytes(entry));
+	if (expired)
+		STORE(&shard->expired, shard->expired + 1);
+	live_release(shard->store);
+	ttlkv__retire(shard, entry);
+}
+
+/* Under the shard lock: puts entry e in place of the key's old entry. */
+static ttlkv_status
+install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
+{
+	struct ttlkv *store = shard->store;
+	struct entry *old = ck_hs_get(&shard->hs, hash, e);
+	bool old_expired = old != NULL && expired_now(store, old);
+	bool record;
+	void *previous;
+
+	if (old != NULL && !old_expired && if_absent)
+		return TTLKV_EXISTS;
+	if (old != NULL && !ttlkv__retire_prepare(shard))
+		return TTLKV_OUT_OF_MEMORY;
+	e->sched = old != NULL ? old->sched : 0;
+	record = needs_record(store, e->deadline, e->sched);
+	if (record && !ttlkv__intake_reserve(shard, e->key_len))
+		return TTLKV_OUT_OF_MEMORY;
+	if (record)
+		e->sched = e->deadline;
+	TSAN_RELEASE(e);
+	if (old == NULL) {
+		if (!live_acquire(store))
+			return TTLKV_FULL;
+		if (!ttlkv__table_reserve(shard) || !ck_hs_put(&shard->hs, hash, e)) {
+			live_release(store);
+			return TTLKV_OUT_OF_MEMORY;
+		}
+		account(shard, 1, (int64_t)entry_bytes(e));
+	} else {
+		ck_hs_fas(&shard->hs, hash, e, &previous);
+		account(shard, 0, (int64_t)entry_bytes(e) - (int64_t)entry_bytes(old));
+		if (old_expired)
+			STORE(&shard->expired, shard->expired + 1);
+		ttlkv__retire(shard, old);
+	}
+	if (record)
+		ttlkv__intake_append(shard, e->bytes, e->key_len, e->deadline);
+	return TTLKV_OK;
+}
+
+static ttlkv_status
+put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
+    size_t value_len, uint64_t ttl_ms, bool if_absent)
+{
+	ttlkv_status status = key_check(store, key, key_len);
+	struct shard *shard;
+	struct entry *e;
+	uint64_t hash, deadline;
+
+	if (status != TTLKV_OK)
+		return status;
+	if (value == NULL && value_len != 0)
+		return TTLKV_INVALID_ARGUMENT;
+	if (value_len > store->max_value_size)
+		return TTLKV_VALUE_TOO_LARGE;
+	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
+		return status;
+	if ((e = ttlkv__alloc(sizeof *e + key_len + value_len)) == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	e->deadline = deadline;
+	e->key_len = (uint32_t)key_len;
+	e->value_len = (uint32_t)value_len;
+	if (key_len != 0)
+		memcpy(e->bytes, key, key_len);
+	if (value_len != 0)
+		memcpy(e->bytes + key_len, value, value_len);
+	hash = ttlkv__hash(store, key, key_len);
+	shard = shard_for(store, hash);
+	shard_lock(shard);
+	status = install(shard, hash, e, if_absent);
+	shard_unlock(shard);
+	if (status != TTLKV_OK)
+		ttlkv__free(e);
+	return status;
+}
+
+ttlkv_status
+ttlkv_put(ttlkv *store, const void *key, size_t key_len,
+    const void *value, size_t value_len, uint64_t ttl_ms)
+{
+	return put(store, key, key_len, value, value_len, ttl_ms, false);
+}
+
+ttlkv_status
+ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
+    const void *value, size_t value_len, uint64_t ttl_ms)
+{
+	return put(store, key, key_len, value, value_len, ttl_ms, true);
+}
+
+/* What a keyed write does to the key's current entry (NULL if absent),
+ * under the shard lock. */
+typedef ttlkv_status keyed_write_fn(struct shard *shard, uint64_t hash,
+    struct entry *entry, void *context);
+
+static ttlkv_status
+keyed_write(struct ttlkv *store, const void *key, size_t key_len,
+    keyed_write_fn *fn, void *context)
+{
+	ttlkv_status status = key_check(store, key, key_len);
+	struct shard *shard;
+	struct probe probe;
+	uint64_t hash;
+
+	if (status != TTLKV_OK)
+		return status;
+	hash = ttlkv__hash(store, key, key_len);
+	shard = shard_for(store, hash);
+	probe_init(&probe, key, key_len);
+	shard_lock(shard);
+	status = fn(shard, hash, ck_hs_get(&shard->hs, hash, &probe), context);
+	shard_unlock(shard);
+	return status;
+}
+
+static ttlkv_status
+remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+{
+	bool expired;
+
+	(void)context;
+	if (entry == NULL)
+		return TTLKV_NOT_FOUND;
+	if (!ttlkv__retire_prepare(shard))
+		return TTLKV_OUT_OF_MEMORY;
+	expired = expired_now(shard->store, entry);
+	ttlkv__unlink(shard, hash, entry, expired);
+	return expired ? TTLKV_NOT_FOUND : TTLKV_OK;
+}
+
+ttlkv_status
+ttlkv_delete(ttlkv *store, const void *key, size_t key_len)
+{
+	return keyed_write(store, key, key_len, remove_entry, NULL);
+}
+
+static ttlkv_status
+change_deadline(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+{
+	uint64_t deadline = *(const uint64_t *)context;
+	bool record;
+
+	(void)hash;
+	if (entry == NULL || expired_now(shard->store, entry))
+		return TTLKV_NOT_FOUND;
+	record = needs_record(shard->store, deadline, entry->sched);
+	if (record && !ttlkv__intake_reserve(shard, entry->key_len))
+		return TTLKV_OUT_OF_MEMORY;
+	STORE(&entry->deadline, deadline);
+	if (record) {
+		entry->sched = deadline;
+		ttlkv__intake_append(shard, entry->bytes, entry->key_len, deadline);
+	}
+	return TTLKV_OK;
+}
+
+ttlkv_status
+ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len, uint64_t ttl_ms)
+{
+	ttlkv_status status = key_check(store, key, key_len);
+	uint64_t deadline;
+
+	if (status != TTLKV_OK)
+		return status;
+	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
+		return status;
+	return keyed_write(store, key, key_len, change_deadline, &deadline);
+}
+
+struct due_check {
+	uint64_t scheduled;
+	uint64_t *deadline;
+};
+
+static ttlkv_status
+expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+{
+	struct due_check *due = context;
+	uint64_t deadline;
+
+	if (entry == NULL)
+		return TTLKV_NOT_FOUND;
+	deadline = LOAD(&entry->deadline);
+	if (deadline_passed(deadline, store_now(shard->store))) {
+		if (!ttlkv__retire_prepare(shard))
+			return TTLKV_OUT_OF_MEMORY;
+		ttlkv__unlink(shard, hash, entry, true);
+		return TTLKV_OK;
+	}
+	if (due->scheduled != 0) {
+		if (entry->sched != due->scheduled)
+			return TTLKV_NOT_FOUND;
+		entry->sched = deadline;
+		if (deadline == 0)
+			return TTLKV_NOT_FOUND;
+	}
+	*due->deadline = deadline != 0 ? deadline : TTLKV_NO_EXPIRY;
+	return TTLKV_NOT_DUE;
+}
+
+ttlkv_status
+ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
+    uint64_t scheduled_ms, uint64_t *deadline_ms)
+{
+	struct due_check due = { scheduled_ms, deadline_ms };
+
+	if (deadline_ms == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	return keyed_write(store, key, key_len, expire_if_due, &due);
+}

@@ -1,0 +1,533 @@
+/*
+ * Unit tests of every public function and every status, single-threaded,
+ * with an injected clock so that TTL behaviour is exact and instant.
+ */
+#include "check.h"
+#include "test_clock.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <ttlkv.h>
+
+static ttlkv *
+open_store(struct test_clock *clock, uint64_t capacity, uint32_t flags)
+{
+	ttlkv_options o;
+	ttlkv *s = NULL;
+
+	ttlkv_options_init(&o);
+	o.capacity = capacity;
+	o.flags = flags;
+	o.max_key_size = 64;
+	o.max_value_size = 1024;
+	test_clock_attach(clock, &o);
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	return s;
+}
+
+#define PUT(s, k, v, ttl) ttlkv_put((s), (k), strlen(k), (v), strlen(v), (ttl))
+
+/* Reads key as a string; "" if absent (the status goes to *status). */
+static const char *
+get_str(ttlkv *s, const char *key, ttlkv_status *status)
+{
+	static char buf[1025];
+	size_t n = 0;
+
+	*status = ttlkv_get(s, key, strlen(key), buf, sizeof buf - 1, &n);
+	buf[*status == TTLKV_OK ? n : 0] = '\0';
+	return buf;
+}
+
+static void
+test_options_and_open(void)
+{
+	ttlkv_options o;
+	ttlkv *s = (ttlkv *)&o;
+
+	ttlkv_options_init(&o);
+	CHECK(o.capacity == TTLKV_DEFAULT_CAPACITY);
+	CHECK(o.max_key_size == TTLKV_DEFAULT_MAX_KEY_SIZE);
+	CHECK(o.max_value_size == TTLKV_DEFAULT_MAX_VALUE_SIZE);
+	CHECK(o.shards == 0 && o.flags == 0 && o.max_entries == 0 && o.seed == 0);
+	CHECK(o.clock == NULL);
+	ttlkv_options_init(NULL);
+
+	CHECK_STATUS(ttlkv_open(&o, NULL), TTLKV_INVALID_ARGUMENT);
+	o.shards = TTLKV_MAX_SHARDS + 1;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_INVALID_ARGUMENT);
+	CHECK(s == NULL);
+	ttlkv_options_init(&o);
+	o.max_key_size = TTLKV_SIZE_LIMIT + 1;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_INVALID_ARGUMENT);
+	ttlkv_options_init(&o);
+	o.max_value_size = TTLKV_SIZE_LIMIT + 1;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_INVALID_ARGUMENT);
+	ttlkv_options_init(&o);
+	o.flags = 0x80;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_INVALID_ARGUMENT);
+
+	/* NULL options = defaults; an explicit shard count is honoured. */
+	CHECK_STATUS(ttlkv_open(NULL, &s), TTLKV_OK);
+	ttlkv_close(s);
+	ttlkv_options_init(&o);
+	o.shards = 3;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	{
+		ttlkv_stats st;
+
+		CHECK_STATUS(ttlkv_stats_get(s, &st), TTLKV_OK);
+		CHECK(st.shards == 3);
+		CHECK(st.table_slots >= 2 * TTLKV_DEFAULT_CAPACITY);
+	}
+	ttlkv_close(s);
+	ttlkv_close(NULL);
+}
+
+static void
+test_put_get(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_store(&clock, 64, 0);
+	ttlkv_status st;
+	char small[4];
+	size_t n = 99;
+
+	CHECK_STATUS(PUT(s, "alpha", "one", 0), TTLKV_OK);
+	CHECK(strcmp(get_str(s, "alpha", &st), "one") == 0);
+	CHECK_STATUS(st, TTLKV_OK);
+	CHECK_STATUS(PUT(s, "alpha", "uno-uno", 0), TTLKV_OK);
+	CHECK(strcmp(get_str(s, "alpha", &st), "uno-uno") == 0);
+	get_str(s, "beta", &st);
+	CHECK_STATUS(st, TTLKV_NOT_FOUND);
+
+	/* Too small a buffer: status, size, buffer untouched. */
+	memcpy(small, "xyz", 4);
+	CHECK_STATUS(ttlkv_get(s, "alpha", 5, small, sizeof small, &n), TTLKV_BUFFER_TOO_SMALL);
+	CHECK(n == 7);
+	CHECK(memcmp(small, "xyz", 4) == 0);
+	/* Size query with no buffer. */
+	n = 0;
+	CHECK_STATUS(ttlkv_get(s, "alpha", 5, NULL, 0, &n), TTLKV_BUFFER_TOO_SMALL);
+	CHECK(n == 7);
+
+	/* Empty key and empty value, NULL allowed with length 0. */
+	CHECK_STATUS(ttlkv_put(s, NULL, 0, NULL, 0, 0), TTLKV_OK);
+	n = 99;
+	CHECK_STATUS(ttlkv_get(s, NULL, 0, NULL, 0, &n), TTLKV_OK);
+	CHECK(n == 0);
+	CHECK_STATUS(ttlkv_put(s, "", 0, "v", 1, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_get(s, "", 0, small, sizeof small, &n), TTLKV_OK);
+	CHECK(n == 1 && small[0] == 'v');
+
+	/* Binary keys: a prefix is a different key. */
+	CHECK_STATUS(ttlkv_put(s, "a\0b", 3, "x", 1, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_get(s, "a\0c", 3, small, sizeof small, &n), TTLKV_NOT_FOUND);
+	CHECK_STATUS(ttlkv_get(s, "a", 1, small, sizeof small, &n), TTLKV_NOT_FOUND);
+	CHECK(ttlkv_count(s) == 3);
+	ttlkv_close(s);
+}
+
+static void
+test_bad_input(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_store(&clock, 64, 0);
+	char big[2048], buf[8];
+	size_t n;
+	uint64_t u;
+	ttlkv_status st;
+
+	memset(big, 'k', sizeof big);
+	CHECK_STATUS(PUT(s, "keep", "old", 0), TTLKV_OK);
+
+	CHECK_STATUS(ttlkv_put(NULL, "k", 1, "v", 1, 0), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_put(s, NULL, 1, "v", 1, 0), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_put(s, "keep", 4, NULL, 1, 0), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_put(s, big, 65, "v", 1, 0), TTLKV_KEY_TOO_LARGE);
+	CHECK_STATUS(ttlkv_put(s, "keep", 4, big, 1025, 0), TTLKV_VALUE_TOO_LARGE);
+	CHECK_STATUS(ttlkv_put(s, "keep", 4, "new", 3, TTLKV_MAX_TTL_MS + 1), TTLKV_INVALID_TTL);
+	CHECK_STATUS(ttlkv_put(s, "keep", 4, "new", 3, UINT64_MAX), TTLKV_INVALID_TTL);
+	CHECK_STATUS(ttlkv_put(s, big, 64, "v", 1, 0), TTLKV_OK); /* at the limit */
+	CHECK_STATUS(ttlkv_put(s, "max", 3, big, 1024, 0), TTLKV_OK);
+
+	CHECK_STATUS(ttlkv_get(NULL, "k", 1, buf, sizeof buf, &n), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_get(s, NULL, 1, buf, sizeof buf, &n), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_get(s, "keep", 4, NULL, 4, &n), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_get(s, "keep", 4, buf, sizeof buf, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_get(s, big, 65, buf, sizeof buf, &n), TTLKV_KEY_TOO_LARGE);
+	CHECK_STATUS(ttlkv_read(s, "keep", 4, NULL, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_ttl(s, "keep", 4, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_ttl(NULL, "keep", 4, &u), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_delete(NULL, "keep", 4), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_delete(s, NULL, 4), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_delete(s, big, 65), TTLKV_KEY_TOO_LARGE);
+	CHECK_STATUS(ttlkv_set_ttl(s, "keep", 4, TTLKV_MAX_TTL_MS + 1), TTLKV_INVALID_TTL);
+	CHECK_STATUS(ttlkv_set_ttl(NULL, "keep", 4, 5), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_expire_due(s, "keep", 4, 0, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_stats_get(s, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_stats_get(NULL, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_sweep(NULL, 10, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_reclaim(NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_drain_schedule(s, NULL, NULL, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK(ttlkv_count(NULL) == 0);
+	CHECK(ttlkv_now(NULL) == 0);
+
+	/* Nothing above changed the key. */
+	CHECK(strcmp(get_str(s, "keep", &st), "old") == 0);
+	CHECK(ttlkv_count(s) == 3);
+	ttlkv_close(s);
+
+	/* A deadline that would overflow the clock. */
+	clock.now = UINT64_MAX - 10;
+	s = open_store(&clock, 64, 0);
+	CHECK_STATUS(PUT(s, "k", "v", 10), TTLKV_INVALID_TTL);
+	CHECK_STATUS(PUT(s, "k", "v", 9), TTLKV_OK);
+	CHECK_STATUS(ttlkv_set_ttl(s, "k", 1, 11), TTLKV_INVALID_TTL);
+	ttlkv_close(s);
+}
+
+static void
+test_ttl(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(5000);
+	ttlkv *s = open_store(&clock, 64, 0);
+	ttlkv_status st;
+	uint64_t left = 0;
+	ttlkv_stats stats;
+
+	CHECK(ttlkv_now(s) == 5000);
+	CHECK_STATUS(PUT(s, "t", "temp", 100), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "p", "perm", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_ttl(s, "t", 1, &left), TTLKV_OK);
+	CHECK(left == 100);
+	CHECK_STATUS(ttlkv_ttl(s, "p", 1, &left), TTLKV_OK);
+	CHECK(left == TTLKV_NO_EXPIRY);
+	CHECK_STATUS(ttlkv_ttl(s, "none", 4, &left), TTLKV_NOT_FOUND);
+
+	clock.now += 99;
+	CHECK(strcmp(get_str(s, "t", &st), "temp") == 0);
+	CHECK_STATUS(ttlkv_ttl(s, "t", 1, &left), TTLKV_OK);
+	CHECK(left == 1);
+	clock.now += 1; /* deadline reached: gone for readers, still held */
+	get_str(s, "t", &st);
+	CHECK_STATUS(st, TTLKV_NOT_FOUND);
+	CHECK_STATUS(ttlkv_ttl(s, "t", 1, &left), TTLKV_NOT_FOUND);
+	CHECK(ttlkv_count(s) == 2);
+	CHECK_STATUS(ttlkv_set_ttl(s, "t", 1, 50), TTLKV_NOT_FOUND);
+
+	/* set_ttl on a live key: extend, then clear with 0. */
+	CHECK_STATUS(ttlkv_set_ttl(s, "p", 1, 30), TTLKV_OK);
+	CHECK_STATUS(ttlkv_ttl(s, "p", 1, &left), TTLKV_OK);
+	CHECK(left == 30);
+	CHECK_STATUS(ttlkv_set_ttl(s, "p", 1, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_ttl(s, "p", 1, &left), TTLKV_OK);
+	CHECK(left == TTLKV_NO_EXPIRY);
+	CHECK_STATUS(ttlkv_set_ttl(s, "p", 1, 10), TTLKV_OK);
+	clock.now += 10;
+	get_str(s, "p", &st);
+	CHECK_STATUS(st, TTLKV_NOT_FOUND);
+	CHECK_STATUS(ttlkv_set_ttl(s, "missing", 7, 10), TTLKV_NOT_FOUND);
+
+	/* Deleting an expired key removes it but reports not found. */
+	CHECK_STATUS(ttlkv_delete(s, "t", 1), TTLKV_NOT_FOUND);
+	CHECK(ttlkv_count(s) == 1);
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.expired == 1);
+
+	/* Overwriting an expired key counts it as expired and revives the key. */
+	CHECK_STATUS(PUT(s, "p", "again", 0), TTLKV_OK);
+	CHECK(strcmp(get_str(s, "p", &st), "again") == 0);
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.expired == 2);
+	ttlkv_close(s);
+}
+
+static void
+test_put_if_absent_and_delete(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(0);
+	ttlkv *s = open_store(&clock, 64, 0);
+	ttlkv_status st;
+
+	CHECK_STATUS(ttlkv_put_if_absent(s, "k", 1, "first", 5, 10), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put_if_absent(s, "k", 1, "second", 6, 0), TTLKV_EXISTS);
+	CHECK(strcmp(get_str(s, "k", &st), "first") == 0);
+	clock.now = 10;
+	CHECK_STATUS(ttlkv_put_if_absent(s, "k", 1, "third", 5, 0), TTLKV_OK);
+	CHECK(strcmp(get_str(s, "k", &st), "third") == 0);
+	CHECK_STATUS(ttlkv_put_if_absent(NULL, "k", 1, "x", 1, 0), TTLKV_INVALID_ARGUMENT);
+
+	CHECK_STATUS(ttlkv_delete(s, "k", 1), TTLKV_OK);
+	CHECK_STATUS(ttlkv_delete(s, "k", 1), TTLKV_NOT_FOUND);
+	get_str(s, "k", &st);
+	CHECK_STATUS(st, TTLKV_NOT_FOUND);
+	CHECK(ttlkv_count(s) == 0);
+	ttlkv_close(s);
+}
+
+struct seen {
+	char value[64];
+	size_t len;
+	int calls;
+};
+
+static void
+remember(const void *value, size_t len, void *context)
+{
+	struct seen *seen = context;
+
+	memcpy(seen->value, value, len);
+	seen->len = len;
+	seen->calls++;
+}
+
+static void
+test_read_and_stats(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(0);
+	ttlkv *s = open_store(&clock, 64, 0);
+	struct seen seen = { { 0 }, 0, 0 };
+	ttlkv_stats stats;
+
+	CHECK_STATUS(PUT(s, "k", "zero-copy", 5), TTLKV_OK);
+	CHECK_STATUS(ttlkv_read(s, "k", 1, remember, &seen), TTLKV_OK);
+	CHECK(seen.calls == 1 && seen.len == 9 && memcmp(seen.value, "zero-copy", 9) == 0);
+	CHECK_STATUS(ttlkv_read(s, "nope", 4, remember, &seen), TTLKV_NOT_FOUND);
+	clock.now = 5;
+	CHECK_STATUS(ttlkv_read(s, "k", 1, remember, &seen), TTLKV_NOT_FOUND);
+	CHECK(seen.calls == 1);
+
+	CHECK_STATUS(PUT(s, "ab", "cde", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.entries == 2);
+	CHECK(stats.bytes == 1 + 9 + 2 + 3);
+	CHECK(stats.expired == 0);
+	CHECK(stats.table_grows == 0);
+	CHECK(stats.schedule_records == 0);
+	ttlkv_close(s);
+}
+
+static void
+test_growth_and_limits(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(0);
+	ttlkv *s = open_store(&clock, 16, 0);
+	ttlkv_options o;
+	ttlkv_stats stats;
+	char key[32];
+	size_t n;
+	int missing = 0;
+
+	/* Far past capacity: the table grows and nothing is lost. */
+	for (int i = 0; i < 20000; i++) {
+		snprintf(key, sizeof key, "g%d", i);
+		CHECK_STATUS(ttlkv_put(s, key, strlen(key), key, strlen(key), 0), TTLKV_OK);
+	}
+	for (int i = 0; i < 20000; i++) {
+		snprintf(key, sizeof key, "g%d", i);
+		missing += ttlkv_get(s, key, strlen(key), NULL, 0, &n) != TTLKV_BUFFER_TOO_SMALL;
+	}
+	CHECK(missing == 0);
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.entries == 20000);
+	CHECK(stats.table_grows > 0);
+	CHECK(stats.table_slots >= 40000);
+	ttlkv_close(s);
+
+	/* max_entries: inserts fail with FULL, overwrites and re-inserts work. */
+	ttlkv_options_init(&o);
+	o.max_entries = 3;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "a", "1", 0), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "b", "1", 0), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "c", "1", 0), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "d", "1", 0), TTLKV_FULL);
+	CHECK_STATUS(ttlkv_put_if_absent(s, "d", 1, "1", 1, 0), TTLKV_FULL);
+	CHECK_STATUS(PUT(s, "a", "2", 0), TTLKV_OK);
+	CHECK(ttlkv_count(s) == 3);
+	CHECK_STATUS(ttlkv_delete(s, "b", 1), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "d", "1", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_get(s, "d", 1, NULL, 0, &n), TTLKV_BUFFER_TOO_SMALL);
+	ttlkv_close(s);
+}
+
+static void
+test_sweep_and_reclaim(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(0);
+	ttlkv *s = open_store(&clock, 4096, 0);
+	ttlkv_stats stats;
+	size_t removed = 0, total = 0;
+	char key[32];
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof key, "s%d", i);
+		CHECK_STATUS(ttlkv_put(s, key, strlen(key), "v", 1, i % 3 == 0 ? 0 : 10 + i % 2 * 10), TTLKV_OK);
+	}
+	clock.now = 15; /* the ttl-10 thousand are due, the ttl-20 are not */
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	for (uint64_t visited = 0; visited < stats.table_slots; visited += 100) {
+		CHECK_STATUS(ttlkv_sweep(s, 100, &removed), TTLKV_OK);
+		total += removed;
+	}
+	CHECK(total == 1000);
+	CHECK(ttlkv_count(s) == 2000);
+	CHECK_STATUS(ttlkv_sweep(s, stats.table_slots, &removed), TTLKV_OK);
+	CHECK(removed == 0);
+	clock.now = 100;
+	CHECK_STATUS(ttlkv_sweep(s, stats.table_slots + 1, NULL), TTLKV_OK);
+	CHECK(ttlkv_count(s) == 1000);
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.expired == 2000);
+	CHECK_STATUS(ttlkv_reclaim(s), TTLKV_OK);
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.deferred_frees == 0);
+	ttlkv_close(s);
+}
+
+static void
+test_expire_due(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(100);
+	ttlkv *s = open_store(&clock, 64, 0);
+	uint64_t deadline = 0;
+
+	CHECK_STATUS(PUT(s, "k", "v", 50), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "p", "v", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_expire_due(s, "k", 1, 0, &deadline), TTLKV_NOT_DUE);
+	CHECK(deadline == 150);
+	CHECK_STATUS(ttlkv_expire_due(s, "p", 1, 0, &deadline), TTLKV_NOT_DUE);
+	CHECK(deadline == TTLKV_NO_EXPIRY);
+	CHECK_STATUS(ttlkv_expire_due(s, "x", 1, 0, &deadline), TTLKV_NOT_FOUND);
+	clock.now = 150;
+	CHECK_STATUS(ttlkv_expire_due(s, "k", 1, 0, &deadline), TTLKV_OK);
+	CHECK(ttlkv_count(s) == 1);
+	CHECK_STATUS(ttlkv_expire_due(s, "k", 1, 0, &deadline), TTLKV_NOT_FOUND);
+	ttlkv_close(s);
+}
+
+struct records {
+	char keys[16][16];
+	uint64_t deadlines[16];
+	int n;
+};
+
+static void
+collect(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct records *r = context;
+
+	if (r->n < 16) {
+		memcpy(r->keys[r->n], key, len);
+		r->keys[r->n][len] = '\0';
+		r->deadlines[r->n++] = deadline;
+	}
+}
+
+static void
+test_expiry_records(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_store(&clock, 64, TTLKV_TRACK_EXPIRY);
+	struct records r = { .n = 0 };
+	ttlkv_stats stats;
+	uint64_t deadline;
+	size_t taken = 99;
+
+	/* A key rewritten with later deadlines keeps its first record. */
+	CHECK_STATUS(PUT(s, "k", "v", 100), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "k", "v", 200), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "k", "v", 300), TTLKV_OK);
+	CHECK_STATUS(ttlkv_set_ttl(s, "k", 1, 400), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "n", "v", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.schedule_records == 1);
+	CHECK_STATUS(ttlkv_drain_schedule(s, collect, &r, &taken), TTLKV_OK);
+	CHECK(taken == 1 && r.n == 1);
+	CHECK(strcmp(r.keys[0], "k") == 0 && r.deadlines[0] == 1100);
+
+	/* An earlier deadline needs a new record. */
+	CHECK_STATUS(ttlkv_set_ttl(s, "k", 1, 50), TTLKV_OK);
+	CHECK_STATUS(ttlkv_drain_schedule(s, collect, &r, &taken), TTLKV_OK);
+	CHECK(taken == 1 && r.n == 2 && r.deadlines[1] == 1050);
+
+	/* Firing the stale 1100 record: another record (1050) covers the key. */
+	CHECK_STATUS(ttlkv_expire_due(s, "k", 1, 1100, &deadline), TTLKV_NOT_FOUND);
+	/* Firing 1050 early: reschedule at the deadline. */
+	CHECK_STATUS(ttlkv_expire_due(s, "k", 1, 1050, &deadline), TTLKV_NOT_DUE);
+	CHECK(deadline == 1050);
+	CHECK_STATUS(ttlkv_set_ttl(s, "k", 1, 100), TTLKV_OK); /* later: no record */
+	clock.now = 1050;
+	CHECK_STATUS(ttlkv_expire_due(s, "k", 1, 1050, &deadline), TTLKV_NOT_DUE);
+	CHECK(deadline == 1100);
+	clock.now = 1100;
+	CHECK_STATUS(ttlkv_expire_due(s, "k", 1, 1100, &deadline), TTLKV_OK);
+	CHECK(ttlkv_count(s) == 1);
+
+	/* A key that lost its TTL drops its record. */
+	CHECK_STATUS(PUT(s, "m", "v", 10), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "m", "v", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_expire_due(s, "m", 1, 1110, &deadline), TTLKV_NOT_FOUND);
+	CHECK_STATUS(ttlkv_drain_schedule(s, collect, &r, &taken), TTLKV_OK);
+	CHECK(taken == 1 && strcmp(r.keys[2], "m") == 0 && r.deadlines[2] == 1110);
+	CHECK_STATUS(ttlkv_drain_schedule(s, collect, &r, NULL), TTLKV_OK);
+	CHECK(r.n == 3);
+	CHECK_STATUS(ttlkv_drain_schedule(NULL, collect, &r, NULL), TTLKV_INVALID_ARGUMENT);
+	ttlkv_close(s);
+
+	/* Without the flag nothing is recorded. */
+	s = open_store(&clock, 64, 0);
+	CHECK_STATUS(PUT(s, "k", "v", 100), TTLKV_OK);
+	CHECK_STATUS(ttlkv_drain_schedule(s, collect, &r, &taken), TTLKV_OK);
+	CHECK(taken == 0);
+	ttlkv_close(s);
+}
+
+static void
+test_status_strings(void)
+{
+	for (int i = 0; i < TTLKV_STATUS_COUNT; i++) {
+		const char *text = ttlkv_status_string((ttlkv_status)i);
+
+		CHECK(text != NULL && text[0] != '\0');
+		CHECK(strcmp(text, "unknown status") != 0);
+	}
+	CHECK(strcmp(ttlkv_status_string(TTLKV_NOT_FOUND), "key not found") == 0);
+	CHECK(strcmp(ttlkv_status_string((ttlkv_status)TTLKV_STATUS_COUNT), "unknown status") == 0);
+	CHECK(strcmp(ttlkv_status_string((ttlkv_status)-1), "unknown status") == 0);
+}
+
+static void
+test_default_clock(void)
+{
+	ttlkv *s;
+	uint64_t a, b, left = 0;
+
+	CHECK_STATUS(ttlkv_open(NULL, &s), TTLKV_OK);
+	a = ttlkv_now(s);
+	b = ttlkv_now(s);
+	CHECK(a > 0 && b >= a);
+	CHECK_STATUS(ttlkv_put(s, "k", 1, "v", 1, 60000), TTLKV_OK);
+	CHECK_STATUS(ttlkv_ttl(s, "k", 1, &left), TTLKV_OK);
+	CHECK(left > 59000 && left <= 60000);
+	ttlkv_close(s);
+}
+
+int
+main(void)
+{
+	test_options_and_open();
+	test_put_get();
+	test_bad_input();
+	test_ttl();
+	test_put_if_absent_and_delete();
+	test_read_and_stats();
+	test_growth_and_limits();
+	test_sweep_and_reclaim();
+	test_expire_due();
+	test_expiry_records();
+	test_status_strings();
+	test_default_clock();
+	return check_exit("unit");
+}

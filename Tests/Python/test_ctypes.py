@@ -1,0 +1,102 @@
+"""Proves that ttlkv.h is usable from another language: Python's ctypes.
+
+Usage: python3 Tests/Python/test_ctypes.py build/libttlkv.so
+"""
+import ctypes
+import sys
+import unittest
+
+LIB_PATH = sys.argv.pop(1) if len(sys.argv) > 1 else "build/libttlkv.so"
+
+OK, NOT_FOUND, BUFFER_TOO_SMALL, INVALID_ARGUMENT, KEY_TOO_LARGE = range(5)
+NO_EXPIRY = 2**64 - 1
+
+CLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
+
+
+class Options(ctypes.Structure):
+    """Mirror of struct ttlkv_options."""
+    _fields_ = [
+        ("capacity", ctypes.c_uint64),
+        ("shards", ctypes.c_uint32),
+        ("max_key_size", ctypes.c_uint32),
+        ("max_value_size", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("max_entries", ctypes.c_uint64),
+        ("seed", ctypes.c_uint64),
+        ("clock", CLOCK_FN),
+        ("clock_context", ctypes.c_void_p),
+    ]
+
+
+def load(path):
+    lib = ctypes.CDLL(path)
+    p, size, u64 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64
+    lib.ttlkv_options_init.argtypes = [ctypes.POINTER(Options)]
+    lib.ttlkv_open.argtypes = [ctypes.POINTER(Options), ctypes.POINTER(p)]
+    lib.ttlkv_close.argtypes = [p]
+    lib.ttlkv_put.argtypes = [p, ctypes.c_char_p, size, ctypes.c_char_p, size, u64]
+    lib.ttlkv_get.argtypes = [p, ctypes.c_char_p, size, p, size, ctypes.POINTER(size)]
+    lib.ttlkv_delete.argtypes = [p, ctypes.c_char_p, size]
+    lib.ttlkv_ttl.argtypes = [p, ctypes.c_char_p, size, ctypes.POINTER(u64)]
+    lib.ttlkv_count.argtypes = [p]
+    lib.ttlkv_count.restype = u64
+    lib.ttlkv_status_string.argtypes = [ctypes.c_int]
+    lib.ttlkv_status_string.restype = ctypes.c_char_p
+    return lib
+
+
+class CtypesTest(unittest.TestCase):
+    def setUp(self):
+        self.lib = load(LIB_PATH)
+        self.now = 1000
+        self.clock = CLOCK_FN(lambda _context: self.now)  # kept alive by self
+        options = Options()
+        self.lib.ttlkv_options_init(ctypes.byref(options))
+        options.max_key_size = 16
+        options.clock = self.clock
+        self.store = ctypes.c_void_p()
+        self.assertEqual(self.lib.ttlkv_open(ctypes.byref(options), ctypes.byref(self.store)), OK)
+
+    def tearDown(self):
+        self.lib.ttlkv_close(self.store)
+
+    def get(self, key):
+        buf = ctypes.create_string_buffer(64)
+        n = ctypes.c_size_t()
+        status = self.lib.ttlkv_get(self.store, key, len(key), buf, 64, ctypes.byref(n))
+        return status, buf.raw[: n.value] if status == OK else None
+
+    def test_put_get_delete(self):
+        self.assertEqual(self.lib.ttlkv_put(self.store, b"k\x00bin", 5, b"value", 5, 0), OK)
+        self.assertEqual(self.get(b"k\x00bin"), (OK, b"value"))
+        self.assertEqual(self.lib.ttlkv_count(self.store), 1)
+        self.assertEqual(self.lib.ttlkv_delete(self.store, b"k\x00bin", 5), OK)
+        self.assertEqual(self.get(b"k\x00bin"), (NOT_FOUND, None))
+
+    def test_expiry_with_injected_clock(self):
+        self.assertEqual(self.lib.ttlkv_put(self.store, b"t", 1, b"soon", 4, 50), OK)
+        left = ctypes.c_uint64()
+        self.assertEqual(self.lib.ttlkv_ttl(self.store, b"t", 1, ctypes.byref(left)), OK)
+        self.assertEqual(left.value, 50)
+        self.now += 50
+        self.assertEqual(self.get(b"t"), (NOT_FOUND, None))
+        self.assertEqual(self.lib.ttlkv_put(self.store, b"p", 1, b"kept", 4, 0), OK)
+        self.assertEqual(self.lib.ttlkv_ttl(self.store, b"p", 1, ctypes.byref(left)), OK)
+        self.assertEqual(left.value, NO_EXPIRY)
+
+    def test_error_statuses(self):
+        n = ctypes.c_size_t()
+        self.assertEqual(self.lib.ttlkv_put(self.store, b"x" * 17, 17, b"v", 1, 0), KEY_TOO_LARGE)
+        self.lib.ttlkv_put(self.store, b"big", 3, b"0123456789", 10, 0)
+        tiny = ctypes.create_string_buffer(4)
+        self.assertEqual(self.lib.ttlkv_get(self.store, b"big", 3, tiny, 4, ctypes.byref(n)),
+                         BUFFER_TOO_SMALL)
+        self.assertEqual(n.value, 10)
+        self.assertEqual(self.lib.ttlkv_get(self.store, b"big", 3, tiny, 4, None), INVALID_ARGUMENT)
+        self.assertEqual(self.lib.ttlkv_status_string(KEY_TOO_LARGE),
+                         b"key larger than the store's maximum key size")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
