@@ -4,7 +4,11 @@ import PackageDescription
 let package = Package(
     name: "TTLKV",
     products: [
+        .library(name: "TTLKV", targets: ["TTLKV"]),
         .library(name: "CTTLKV", targets: ["CTTLKV"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Concurrency Kit from the system (Debian: libck-dev).
@@ -21,6 +25,18 @@ let package = Package(
             path: "CSources/ttlkv",
             exclude: ["ttlkv_testing.h"],
             publicHeadersPath: "include"
+        ),
+        // The Swift API: Store (C core), NativeStore, timing wheel, worker.
+        .target(
+            name: "TTLKV",
+            dependencies: [
+                "CTTLKV",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .testTarget(
+            name: "TTLKVTests",
+            dependencies: ["TTLKV"]
         ),
         .testTarget(
             name: "CTTLKVTests",

@@ -274,6 +274,7 @@ expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry, void *con
 		if (!ttlkv__retire_prepare(shard))
 			return TTLKV_OUT_OF_MEMORY;
 		ttlkv__unlink(shard, hash, entry, true);
+		*due->deadline = deadline;
 		return TTLKV_OK;
 	}
 	if (due->scheduled != 0) {

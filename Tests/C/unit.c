@@ -400,8 +400,9 @@ test_expire_due(void)
 	CHECK_STATUS(ttlkv_expire_due(s, "p", 1, 0, &deadline), TTLKV_NOT_DUE);
 	CHECK(deadline == TTLKV_NO_EXPIRY);
 	CHECK_STATUS(ttlkv_expire_due(s, "x", 1, 0, &deadline), TTLKV_NOT_FOUND);
-	clock.now = 150;
+	clock.now = 152;
 	CHECK_STATUS(ttlkv_expire_due(s, "k", 1, 0, &deadline), TTLKV_OK);
+	CHECK(deadline == 150);
 	CHECK(ttlkv_count(s) == 1);
 	CHECK_STATUS(ttlkv_expire_due(s, "k", 1, 0, &deadline), TTLKV_NOT_FOUND);
 	ttlkv_close(s);

@@ -69,18 +69,18 @@ typedef enum ttlkv_status {
 #define TTLKV_STATUS_COUNT 11
 
 /* "No expiry": the remaining time or deadline of a key that never expires. */
-#define TTLKV_NO_EXPIRY UINT64_MAX
+#define TTLKV_NO_EXPIRY 0xFFFFFFFFFFFFFFFFull
 
 /* Longest TTL accepted: 100 years of milliseconds. Longer is a caller bug. */
-#define TTLKV_MAX_TTL_MS UINT64_C(3155760000000)
+#define TTLKV_MAX_TTL_MS 3155760000000ull
 
 /* Largest accepted max_key_size and max_value_size: 1 GiB. */
-#define TTLKV_SIZE_LIMIT (UINT32_C(1) << 30)
+#define TTLKV_SIZE_LIMIT 1073741824u
 
 /* Defaults applied by ttlkv_options_init. */
-#define TTLKV_DEFAULT_CAPACITY UINT64_C(1024)
-#define TTLKV_DEFAULT_MAX_KEY_SIZE (UINT32_C(64) << 10)
-#define TTLKV_DEFAULT_MAX_VALUE_SIZE (UINT32_C(64) << 20)
+#define TTLKV_DEFAULT_CAPACITY 1024u
+#define TTLKV_DEFAULT_MAX_KEY_SIZE 65536u
+#define TTLKV_DEFAULT_MAX_VALUE_SIZE 67108864u
 
 /* Largest shard count accepted. */
 #define TTLKV_MAX_SHARDS 4096
@@ -94,7 +94,7 @@ typedef uint64_t ttlkv_clock_fn(void *context);
 
 /* Options flag: record (key, deadline) pairs for an expiry worker; see
  * ttlkv_drain_schedule. Off by default: without a worker nobody drains them. */
-#define TTLKV_TRACK_EXPIRY UINT32_C(1)
+#define TTLKV_TRACK_EXPIRY 1u
 
 typedef struct ttlkv_options {
 	/* Entries to preallocate for: up to this many live entries never
@@ -263,7 +263,7 @@ ttlkv_status ttlkv_reclaim(ttlkv *store);
 
 /*
  * The expiry worker's primitive. Removes key if its deadline has passed, and
- * returns TTLKV_OK. If it has a deadline still ahead, returns TTLKV_NOT_DUE
+ * returns TTLKV_OK with *deadline_ms set to that deadline. If it has a deadline still ahead, returns TTLKV_NOT_DUE
  * and sets *deadline_ms to it; if it never expires, TTLKV_NOT_DUE with
  * *deadline_ms = TTLKV_NO_EXPIRY. TTLKV_NOT_FOUND if absent.
  *

@@ -1,0 +1,88 @@
+/// How a store is built: its preallocated size, limits, expiry timing and clock.
+///
+/// ```swift
+/// var configuration = StoreConfiguration(capacity: 10_000_000)
+/// configuration.maximumValueSize = 1 << 20
+/// let store = try Store(configuration: configuration)
+/// ```
+public struct StoreConfiguration: Sendable {
+    /// Entries to preallocate for: up to this many live entries never resize
+    /// the table. Past it the table grows online unless ``maximumEntries``
+    /// says otherwise.
+    public var capacity: Int
+
+    /// Independently locked shards; `nil` lets the store choose.
+    public var shards: Int?
+
+    /// The longest key accepted, in bytes. Default 64 KiB.
+    public var maximumKeySize: Int = 64 << 10
+
+    /// The longest value accepted, in bytes. Default 64 MiB.
+    public var maximumValueSize: Int = 64 << 20
+
+    /// The most entries the store holds; past it inserts throw
+    /// ``StoreError/full``. `nil` (the default) means no limit.
+    public var maximumEntries: Int?
+
+    /// How often the expiry worker looks for due keys: an expired key is
+    /// removed within one tick of its deadline plus the time to remove the
+    /// keys due with it. Default 10 ms.
+    public var tickResolution: Duration = .milliseconds(10)
+
+    /// How much work the expiry worker does per tick before it lets the rest
+    /// wait for the next tick.
+    public var expiryBudget = ExpiryBudget()
+
+    /// The clock that deadlines are measured on. Default ``StoreClock/system``.
+    public var clock: StoreClock = .system
+
+    /// A configuration preallocated for `capacity` entries, with defaults for
+    /// everything else.
+    public init(capacity: Int = 1024) {
+        self.capacity = capacity
+    }
+
+    var tickMilliseconds: UInt64 {
+        Swift.max(1, UInt64(clamping: tickResolution.roundedUpMilliseconds ?? 1))
+    }
+
+    func validated() throws -> StoreConfiguration {
+        func require(_ condition: Bool, _ message: String) throws {
+            if !condition { throw StoreError.invalidConfiguration(message) }
+        }
+        try require(capacity >= 0, "capacity must not be negative")
+        try require((shards ?? 1) >= 1 && (shards ?? 1) <= 4096, "shards must be in 1...4096")
+        try require(maximumKeySize >= 0 && maximumKeySize <= 1 << 30, "maximumKeySize must be in 0...1 GiB")
+        try require(maximumValueSize >= 0 && maximumValueSize <= 1 << 30, "maximumValueSize must be in 0...1 GiB")
+        try require((maximumEntries ?? 1) >= 1, "maximumEntries must be positive")
+        try require(tickResolution > .zero && tickResolution <= .seconds(60), "tickResolution must be in (0, 60 s]")
+        try require(expiryBudget.itemsPerTick >= 1, "expiryBudget.itemsPerTick must be positive")
+        return self
+    }
+}
+
+/// The expiry worker's allowance per tick: it stops after `itemsPerTick`
+/// records or `timePerTick`, whichever comes first, and carries the rest
+/// over, so that a mass expiry is spread over several ticks instead of
+/// monopolising a core.
+public struct ExpiryBudget: Sendable {
+    /// Expiry records processed per tick at most. Default 50,000.
+    public var itemsPerTick: Int = 50_000
+    /// Time spent per tick at most; `nil` (the default) means half the tick.
+    public var timePerTick: Duration?
+
+    /// The default budget.
+    public init() {}
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up so that a positive duration is never 0;
+    /// `nil` if negative or too large for 64 bits.
+    var roundedUpMilliseconds: UInt64? {
+        guard self >= .zero else { return nil }
+        let (seconds, attoseconds) = components
+        let fraction = UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1000)
+        return overflow ? nil : whole + fraction
+    }
+}

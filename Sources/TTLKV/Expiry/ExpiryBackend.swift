@@ -1,0 +1,28 @@
+/// What the expiry worker needs from a store: its clock, the expiry records
+/// its writes handed over, and the remove-if-due primitive. ``Store`` and
+/// ``NativeStore`` each provide one, so both share one wheel and one worker.
+protocol ExpiryBackend: AnyObject, Sendable {
+    /// The store's clock, in milliseconds.
+    func now() -> UInt64
+
+    /// Moves every expiry record written since the last call into `wheel`.
+    func drainIntake(into wheel: inout TimingWheel)
+
+    /// Records handed over by writes and not yet drained.
+    var intakeCount: Int { get }
+
+    /// Removes `key` if its deadline has passed. `scheduled` is the deadline
+    /// of the record being fired, so the store can tell stale records.
+    func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome
+}
+
+/// What became of a fired expiry record.
+enum ExpiryOutcome {
+    /// The key was due and is gone; its deadline was this.
+    case removed(deadline: UInt64)
+    /// The key lives on until this deadline: schedule the record again.
+    case notDue(UInt64)
+    /// Nothing to do: the key is gone, no longer expires, or another
+    /// record covers it.
+    case drop
+}

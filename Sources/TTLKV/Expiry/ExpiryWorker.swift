@@ -1,0 +1,178 @@
+/*
+ The expiry worker: one dedicated thread per store that makes expired keys
+ actually go away.
+
+ Each round it (1) takes the expiry records that writes handed over since
+ the last round and schedules them in its timing wheel, (2) advances the
+ wheel to the store's clock, which moves the records of every finished tick
+ to the due queue, and (3) fires due records within a budget of items and
+ time: for each, the store removes the key only if its deadline has really
+ passed (the entry's deadline is the truth, the wheel only a hint), or says
+ when the key is due now, and the record is scheduled again for then. What
+ the budget leaves is carried over to the next tick. Every removal takes and
+ releases its shard's writer lock on its own, so a mass expiry never holds
+ a writer up for long and never blocks a reader at all.
+
+ Then it sleeps: until the next tick if records are still due, otherwise
+ until the next tick at which the wheel has anything to do, at most a
+ second (to take new records). A write that gives a key a deadline before
+ the end of such a long sleep wakes the worker early (``noteDeadline``), so
+ a key is removed within one tick of its deadline plus the time to remove
+ the keys due with it, however many keys are not yet due.
+
+ Its thread is a real pthread, not a task on the cooperative pool, because
+ it sleeps and calls into the store's locks. It starts with the store and is
+ stopped and joined when the store is closed or deinitialised.
+ */
+#if canImport(Glibc)
+import Glibc
+#endif
+import Histogram
+import Synchronization
+
+final class ExpiryWorker: Sendable {
+    private let backend: any ExpiryBackend
+    private let resolution: UInt64
+    private let budget: ExpiryBudget
+    private let pollsClock: Bool
+    private let signal = WorkerSignal()
+    private let stopping = Atomic<Bool>(false)
+    /// Store-clock time the worker sleeps until when in a long sleep; max
+    /// when awake or sleeping no more than a couple of ticks.
+    private let wakeAt = Atomic<UInt64>(.max)
+    private let pending = Atomic<Int>(0)
+    private let expiredCount = Atomic<Int>(0)
+    private let lag = Mutex(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
+    private let listeners = Mutex<[@Sendable ([ExpiryEvent]) -> Void]>([])
+    private let thread = Mutex<pthread_t?>(nil)
+
+    /// Starts a worker for `backend`. With a custom clock (`pollsClock`) the
+    /// worker cannot know how fast that clock moves, so it looks every tick.
+    init(backend: any ExpiryBackend, configuration: StoreConfiguration) throws {
+        self.backend = backend
+        resolution = configuration.tickMilliseconds
+        budget = configuration.expiryBudget
+        if case .custom = configuration.clock.source { pollsClock = true } else { pollsClock = false }
+        try start()
+    }
+
+    private func start() throws {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var handle = pthread_t()
+        let status = pthread_create(&handle, nil, { context in
+            let worker = Unmanaged<ExpiryWorker>.fromOpaque(context!).takeRetainedValue()
+            worker.run()
+            return nil
+        }, context)
+        guard status == 0 else {
+            Unmanaged<ExpiryWorker>.fromOpaque(context).release()
+            throw StoreError.outOfMemory
+        }
+        thread.withLock { $0 = handle }
+    }
+
+    /// Stops the thread and waits for it. Idempotent.
+    func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        signal.signal()
+        if let handle = thread.withLock({ $0 }) {
+            pthread_join(handle, nil)
+        }
+    }
+
+    /// Tells the worker a key now has `deadline` (store clock): wakes it if
+    /// it is in a long sleep that would end after that deadline.
+    @inline(__always)
+    func noteDeadline(afterMilliseconds ttl: UInt64) {
+        let sleepingUntil = wakeAt.load(ordering: .relaxed)
+        guard sleepingUntil != .max else { return }
+        if backend.now() &+ ttl < sleepingUntil,
+           wakeAt.compareExchange(expected: sleepingUntil, desired: .max, ordering: .relaxed).exchanged {
+            signal.signal()
+        }
+    }
+
+    /// Expiry records handed over or scheduled and not yet fired.
+    var pendingRecords: Int { pending.load(ordering: .relaxed) + backend.intakeCount }
+
+    /// Keys the worker has removed.
+    var keysExpired: Int { expiredCount.load(ordering: .relaxed) }
+
+    /// Deadline-to-removal lag of every key the worker removed, in ms.
+    var lagHistogram: Histogram<UInt64> { lag.withLock { $0 } }
+
+    func addListener(_ listener: @escaping @Sendable ([ExpiryEvent]) -> Void) {
+        listeners.withLock { $0.append(listener) }
+    }
+
+    private func run() {
+        var wheel = TimingWheel(resolution: resolution, now: backend.now())
+        var roundLag = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        var events: [ExpiryEvent] = []
+        while !stopping.load(ordering: .acquiring) {
+            let now = backend.now()
+            backend.drainIntake(into: &wheel)
+            wheel.advance(to: now)
+            let wantsEvents = !listeners.withLock { $0.isEmpty }
+            let removed = fireDue(in: &wheel, lag: &roundLag, events: &events, collectEvents: wantsEvents)
+            pending.store(wheel.count, ordering: .relaxed)
+            if removed > 0 {
+                expiredCount.add(removed, ordering: .relaxed)
+                lag.withLock { $0.add(roundLag) }
+                roundLag.reset()
+            }
+            if !events.isEmpty {
+                let batch = events
+                events.removeAll(keepingCapacity: true)
+                for listener in listeners.withLock({ $0 }) { listener(batch) }
+            }
+            sleep(wheel: wheel, now: now)
+        }
+    }
+
+    /// Fires due records within the budget; returns how many keys it removed.
+    private func fireDue(
+        in wheel: inout TimingWheel, lag: inout Histogram<UInt64>,
+        events: inout [ExpiryEvent], collectEvents: Bool
+    ) -> Int {
+        let started = ContinuousClock.now
+        let timeBudget = budget.timePerTick ?? .milliseconds(Int64(resolution)) / 2
+        var removed = 0
+        _ = wheel.takeDue(limit: budget.itemsPerTick, shouldStop: { ContinuousClock.now - started > timeBudget }) { key, scheduled in
+            switch backend.expire(key: key, scheduled: scheduled) {
+            case .removed(let deadline):
+                removed += 1
+                let at = backend.now()
+                _ = lag.record(at > deadline ? at - deadline : 0)
+                if collectEvents {
+                    events.append(ExpiryEvent(key: Array(key), deadline: deadline, removedAt: at, cause: .deadlinePassed))
+                }
+                return nil
+            case .notDue(let deadline):
+                return deadline
+            case .drop:
+                return nil
+            }
+        }
+        return removed
+    }
+
+    private func sleep(wheel: TimingWheel, now: UInt64) {
+        let nextTick = (now / resolution + 1) * resolution
+        var until = nextTick
+        if !wheel.hasDue && !pollsClock {
+            until = Swift.min(wheel.nextWakeMilliseconds() ?? .max, now + 1000)
+            until = Swift.max(until, nextTick)
+        }
+        if until > nextTick + resolution {
+            wakeAt.store(until, ordering: .relaxed)
+        }
+        signalAwareWait(milliseconds: until - now)
+        wakeAt.store(.max, ordering: .relaxed)
+    }
+
+    private func signalAwareWait(milliseconds: UInt64) {
+        guard !stopping.load(ordering: .acquiring) else { return }
+        signal.wait(milliseconds: milliseconds)
+    }
+}

@@ -1,0 +1,257 @@
+import Histogram
+import Synchronization
+
+/// One shard of ``NativeStore``: its own lock and table.
+final class NativeShard: Sendable {
+    let state: Mutex<NativeShardState>
+
+    init(reserving capacity: Int) {
+        state = Mutex(NativeShardState(reserving: capacity))
+    }
+}
+
+/// The shards and operations behind ``NativeStore``, and the expiry worker's
+/// view of them. The rules match the C core (ttlkv.h) one for one: lazy
+/// expiry on every read, an expired entry counts as absent, and a write
+/// appends an expiry record only for a key's first deadline or one earlier
+/// than its pending record's.
+final class NativeCore: ExpiryBackend, Sendable {
+    private let shards: [NativeShard]
+    private let seed: UInt64
+    private let clock: @Sendable () -> UInt64
+    private let maximumKeySize: Int
+    private let maximumValueSize: Int
+    private let maximumEntries: Int?
+    private let live = Atomic<Int>(0)
+    private let intakeRecords = Atomic<Int>(0)
+
+    init(configuration: StoreConfiguration) {
+        let count = configuration.shards ?? 64
+        let share = configuration.capacity / count
+        // Room for the imbalance between shards, as the C core plans it.
+        let reserve = share + 5 * Int(Double(share).squareRoot()) + 16
+        shards = (0..<count).map { _ in NativeShard(reserving: reserve) }
+        seed = UInt64.random(in: 1...UInt64.max)
+        clock = configuration.clock.makeReader()
+        maximumKeySize = configuration.maximumKeySize
+        maximumValueSize = configuration.maximumValueSize
+        maximumEntries = configuration.maximumEntries
+    }
+
+    // MARK: Hashing and validation
+
+    @inline(__always)
+    func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        var hasher = Hasher()
+        hasher.combine(seed)
+        hasher.combine(bytes: key)
+        return UInt64(UInt(bitPattern: hasher.finalize()))
+    }
+
+    @inline(__always)
+    private func shard(for hash: UInt64) -> NativeShard {
+        shards[Int(truncatingIfNeeded: ((hash >> 32) &* UInt64(shards.count)) >> 32)]
+    }
+
+    @inline(__always)
+    private func checkKey(_ key: UnsafeRawBufferPointer) throws {
+        if key.count > maximumKeySize { throw StoreError.keyTooLarge }
+    }
+
+    private func deadline(after ttl: UInt64) throws -> UInt64 {
+        guard ttl != 0 else { return 0 }
+        let (deadline, overflow) = now().addingReportingOverflow(ttl)
+        guard !overflow, deadline != .max else { throw StoreError.invalidTTL }
+        return deadline
+    }
+
+    @inline(__always)
+    private func isExpired(_ deadline: UInt64, now: @autoclosure () -> UInt64) -> Bool {
+        deadline != 0 && deadline <= now()
+    }
+
+    // MARK: Operations
+
+    /// Inserts or replaces; false only when `ifAbsent` finds a live entry.
+    func put(key: some StoreBytes, value: some StoreBytes, ttl: UInt64, ifAbsent: Bool) throws -> Bool {
+        let deadline = try deadline(after: ttl)
+        return try key.withStoreBytes { key in
+            try checkKey(key)
+            let entry = try value.withStoreBytes { value in
+                if value.count > maximumValueSize { throw StoreError.valueTooLarge }
+                return NativeEntry(key: key, value: value, deadline: deadline)
+            }
+            let hash = hash(key)
+            // The replaced entry comes back out so that its release (and
+            // free) happens after the lock is dropped.
+            let (stored, _) = try shard(for: hash).state.withLock { state -> (Bool, NativeEntry?) in
+                let old = state.find(hash: hash, key: key)
+                let oldExpired = old.map { isExpired($0.deadline, now: now()) } ?? false
+                if old != nil, !oldExpired, ifAbsent { return (false, nil) }
+                var sched = old?.sched ?? 0
+                let record = deadline != 0 && (sched == 0 || deadline < sched)
+                if record { sched = deadline }
+                entry.sched = sched
+                if let old {
+                    state.replace(old, with: entry, hash: hash)
+                    if oldExpired { state.expired += 1 }
+                } else {
+                    try reserveEntry()
+                    state.insert(entry, hash: hash)
+                }
+                if record {
+                    state.intake.append(key: key, deadline: deadline)
+                    intakeRecords.add(1, ordering: .relaxed)
+                }
+                return (true, old)
+            }
+            return stored
+        }
+    }
+
+    private func reserveEntry() throws {
+        guard let maximumEntries else { return }
+        if live.add(1, ordering: .relaxed).newValue > maximumEntries {
+            live.subtract(1, ordering: .relaxed)
+            throw StoreError.full
+        }
+    }
+
+    private func releaseEntry() {
+        if maximumEntries != nil { live.subtract(1, ordering: .relaxed) }
+    }
+
+    /// Runs `body` on the live value under the shard's lock: no reference
+    /// counting traffic on the entry, at the price of holding the lock.
+    func read<R>(key: some StoreBytes, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try key.withStoreBytes { key in
+            try checkKey(key)
+            let hash = hash(key)
+            var result: Result<R, any Error>?
+            shard(for: hash).state.withLock { state in
+                guard let entry = state.find(hash: hash, key: key),
+                      !isExpired(entry.deadline, now: now()) else { return }
+                result = Result { try entry.withValue(body) }
+            }
+            return try result?.get()
+        }
+    }
+
+    func remove(key: some StoreBytes) throws -> Bool {
+        try key.withStoreBytes { key in
+            try checkKey(key)
+            let hash = hash(key)
+            let (live, _) = shard(for: hash).state.withLock { state -> (Bool, NativeEntry?) in
+                guard let entry = state.find(hash: hash, key: key) else { return (false, nil) }
+                let expired = isExpired(entry.deadline, now: now())
+                unlink(entry, hash: hash, expired: expired, in: &state)
+                return (!expired, entry)
+            }
+            return live
+        }
+    }
+
+    private func unlink(_ entry: NativeEntry, hash: UInt64, expired: Bool, in state: inout NativeShardState) {
+        state.remove(entry, hash: hash, hashOf: self.hash)
+        if expired { state.expired += 1 }
+        releaseEntry()
+    }
+
+    func timeToLive(key: some StoreBytes) throws -> TimeToLive? {
+        try key.withStoreBytes { key in
+            try checkKey(key)
+            let hash = hash(key)
+            return shard(for: hash).state.withLock { state -> TimeToLive? in
+                guard let entry = state.find(hash: hash, key: key) else { return nil }
+                let deadline = entry.deadline
+                if deadline == 0 { return .never }
+                let now = now()
+                return deadline > now ? .remaining(.milliseconds(Int64(deadline - now))) : nil
+            }
+        }
+    }
+
+    func setTTL(key: some StoreBytes, milliseconds: UInt64) throws -> Bool {
+        let deadline = try deadline(after: milliseconds)
+        return try key.withStoreBytes { key in
+            try checkKey(key)
+            let hash = hash(key)
+            return shard(for: hash).state.withLock { state -> Bool in
+                guard let entry = state.find(hash: hash, key: key),
+                      !isExpired(entry.deadline, now: now()) else { return false }
+                entry.deadline = deadline
+                if deadline != 0, entry.sched == 0 || deadline < entry.sched {
+                    entry.sched = deadline
+                    state.intake.append(key: key, deadline: deadline)
+                    intakeRecords.add(1, ordering: .relaxed)
+                }
+                return true
+            }
+        }
+    }
+
+    var count: Int {
+        shards.reduce(0) { sum, shard in sum + shard.state.withLock { $0.count } }
+    }
+
+    var statistics: StoreStatistics {
+        var stats = StoreStatistics(
+            entries: 0, bytes: 0, expired: 0, deferredFrees: 0, tableSlots: 0, tableGrows: 0,
+            shards: shards.count, pendingExpiryRecords: 0, keysExpiredByWorker: 0,
+            expiryLag: Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        )
+        for shard in shards {
+            shard.state.withLock { state in
+                stats.entries += state.count
+                stats.bytes += state.bytes
+                stats.expired += state.expired
+                stats.tableSlots += state.table.capacity
+                stats.tableGrows += state.grows
+            }
+        }
+        return stats
+    }
+
+    // MARK: ExpiryBackend
+
+    func now() -> UInt64 {
+        clock()
+    }
+
+    var intakeCount: Int {
+        intakeRecords.load(ordering: .relaxed)
+    }
+
+    func drainIntake(into wheel: inout TimingWheel) {
+        guard intakeCount > 0 else { return }
+        for shard in shards {
+            let records = shard.state.withLock { state -> RecordArena in
+                var taken = RecordArena()
+                swap(&taken, &state.intake)
+                return taken
+            }
+            guard !records.isEmpty else { continue }
+            intakeRecords.subtract(records.count, ordering: .relaxed)
+            _ = records.visit(from: 0) { key, deadline in
+                wheel.schedule(key: key, deadline: deadline)
+                return true
+            }
+        }
+    }
+
+    func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome {
+        let hash = hash(key)
+        let (outcome, _) = shard(for: hash).state.withLock { state -> (ExpiryOutcome, NativeEntry?) in
+            guard let entry = state.find(hash: hash, key: key) else { return (.drop, nil) }
+            let deadline = entry.deadline
+            if isExpired(deadline, now: now()) {
+                unlink(entry, hash: hash, expired: true, in: &state)
+                return (.removed(deadline: deadline), entry)
+            }
+            guard entry.sched == scheduled else { return (.drop, nil) }
+            entry.sched = deadline
+            return (deadline == 0 ? .drop : .notDue(deadline), nil)
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,107 @@
+import Synchronization
+
+/// A store with the same API as ``Store``, built from Swift's standard
+/// library alone, for comparison.
+///
+/// It is the design a careful Swift programmer would pick: the table split
+/// into shards, each a `Dictionary` reserved up front and guarded by a
+/// `Mutex` from the `Synchronization` module; one allocation per entry
+/// (key and value in a `ManagedBuffer`); keys hashed once with a per-store
+/// seed through the standard `Hasher` (SipHash); and the same timing wheel,
+/// expiry worker and expiry bookkeeping as ``Store``. Reads take the shard's
+/// lock (a `Mutex` cannot be shared by readers), which is what the
+/// comparison measures against the lock-free C core.
+public final class NativeStore: KeyValueStore {
+    private let core: NativeCore
+    private let worker: ExpiryWorker
+    private let closed = Atomic<Bool>(false)
+
+    /// A store built from `configuration`; its expiry worker starts now.
+    public init(configuration: StoreConfiguration) throws {
+        let configuration = try configuration.validated()
+        core = NativeCore(configuration: configuration)
+        worker = try ExpiryWorker(backend: core, configuration: configuration)
+    }
+
+    /// A store preallocated for `capacity` entries, with default settings.
+    public convenience init(capacity: Int = 1024) throws {
+        try self.init(configuration: StoreConfiguration(capacity: capacity))
+    }
+
+    deinit {
+        worker.stop()
+    }
+
+    @inline(__always)
+    private func checkOpen() throws {
+        if closed.load(ordering: .relaxed) { throw StoreError.closed }
+    }
+
+    public func set(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws {
+        try checkOpen()
+        let ms = try ttlMilliseconds(ttl)
+        _ = try core.put(key: key, value: value, ttl: ms, ifAbsent: false)
+        if ms != 0 { worker.noteDeadline(afterMilliseconds: ms) }
+    }
+
+    public func insertIfAbsent(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws -> Bool {
+        try checkOpen()
+        let ms = try ttlMilliseconds(ttl)
+        guard try core.put(key: key, value: value, ttl: ms, ifAbsent: true) else { return false }
+        if ms != 0 { worker.noteDeadline(afterMilliseconds: ms) }
+        return true
+    }
+
+    public func withValue<Result>(
+        forKey key: some StoreBytes,
+        _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) throws -> Result? {
+        try checkOpen()
+        return try core.read(key: key, body)
+    }
+
+    @discardableResult
+    public func removeValue(forKey key: some StoreBytes) throws -> Bool {
+        try checkOpen()
+        return try core.remove(key: key)
+    }
+
+    public func timeToLive(forKey key: some StoreBytes) throws -> TimeToLive? {
+        try checkOpen()
+        return try core.timeToLive(key: key)
+    }
+
+    @discardableResult
+    public func expire(_ key: some StoreBytes, after ttl: Duration) throws -> Bool {
+        try checkOpen()
+        let ms = try ttlMilliseconds(ttl)
+        guard try core.setTTL(key: key, milliseconds: ms) else { return false }
+        worker.noteDeadline(afterMilliseconds: ms)
+        return true
+    }
+
+    @discardableResult
+    public func persist(_ key: some StoreBytes) throws -> Bool {
+        try checkOpen()
+        return try core.setTTL(key: key, milliseconds: 0)
+    }
+
+    public var count: Int { core.count }
+
+    public var statistics: StoreStatistics {
+        var stats = core.statistics
+        stats.pendingExpiryRecords = worker.pendingRecords
+        stats.keysExpiredByWorker = worker.keysExpired
+        stats.expiryLag = worker.lagHistogram
+        return stats
+    }
+
+    public func addExpiryListener(_ listener: @escaping @Sendable ([ExpiryEvent]) -> Void) {
+        worker.addListener(listener)
+    }
+
+    public func close() {
+        closed.store(true, ordering: .relaxed)
+        worker.stop()
+    }
+}

@@ -1,0 +1,101 @@
+import CTTLKV
+
+/// Owns one `ttlkv *` and is the expiry worker's view of it. Closing the C
+/// store happens in deinit, when neither the ``Store`` nor its worker holds
+/// a reference any more, so no call can overlap `ttlkv_close`.
+final class CStore: ExpiryBackend, @unchecked Sendable {
+    // Safe to share: ttlkv.h allows every call from any thread at any time
+    // except ttlkv_close, which only deinit makes; `clock` is immutable.
+    let pointer: OpaquePointer
+    private let clock: ClockContext?
+
+    init(configuration: StoreConfiguration) throws {
+        var options = ttlkv_options()
+        ttlkv_options_init(&options)
+        options.capacity = UInt64(configuration.capacity)
+        options.shards = UInt32(configuration.shards ?? 0)
+        options.max_key_size = UInt32(configuration.maximumKeySize)
+        options.max_value_size = UInt32(configuration.maximumValueSize)
+        options.max_entries = UInt64(configuration.maximumEntries ?? 0)
+        options.flags = UInt32(TTLKV_TRACK_EXPIRY)
+        if case .custom(let read) = configuration.clock.source {
+            let context = ClockContext(read: read)
+            clock = context
+            options.clock = { context in
+                Unmanaged<ClockContext>.fromOpaque(context!).takeUnretainedValue().read()
+            }
+            // Unretained: `clock` keeps the context alive as long as the store.
+            options.clock_context = Unmanaged.passUnretained(context).toOpaque()
+        } else {
+            clock = nil
+        }
+        var store: OpaquePointer?
+        try check(ttlkv_open(&options, &store))
+        pointer = store!
+    }
+
+    deinit {
+        ttlkv_close(pointer)
+    }
+
+    func now() -> UInt64 {
+        ttlkv_now(pointer)
+    }
+
+    var intakeCount: Int {
+        var stats = ttlkv_stats()
+        ttlkv_stats_get(pointer, &stats)
+        return Int(stats.schedule_records)
+    }
+
+    func drainIntake(into wheel: inout TimingWheel) {
+        withUnsafeMutablePointer(to: &wheel) { wheel in
+            // The callback runs synchronously inside ttlkv_drain_schedule,
+            // while `wheel` is valid and exclusively ours.
+            _ = ttlkv_drain_schedule(pointer, { key, length, deadline, context in
+                let wheel = context!.assumingMemoryBound(to: TimingWheel.self)
+                wheel.pointee.schedule(key: UnsafeRawBufferPointer(start: key, count: length), deadline: deadline)
+            }, wheel, nil)
+        }
+    }
+
+    func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome {
+        var deadline: UInt64 = 0
+        switch ttlkv_expire_due(pointer, key.baseAddress, key.count, scheduled, &deadline) {
+        case TTLKV_OK:
+            return .removed(deadline: deadline)
+        case TTLKV_NOT_DUE where deadline != TTLKV_NO_EXPIRY:
+            return .notDue(deadline)
+        default:
+            return .drop
+        }
+    }
+}
+
+/// A Swift clock handed to C as a function pointer and a context.
+private final class ClockContext: Sendable {
+    let read: @Sendable () -> UInt64
+
+    init(read: @escaping @Sendable () -> UInt64) {
+        self.read = read
+    }
+}
+
+/// Throws the ``StoreError`` for a C status other than `TTLKV_OK`.
+@inline(__always)
+func check(_ status: ttlkv_status) throws {
+    if status != TTLKV_OK { throw StoreError(status) }
+}
+
+extension StoreError {
+    init(_ status: ttlkv_status) {
+        switch status {
+        case TTLKV_KEY_TOO_LARGE: self = .keyTooLarge
+        case TTLKV_VALUE_TOO_LARGE: self = .valueTooLarge
+        case TTLKV_INVALID_TTL: self = .invalidTTL
+        case TTLKV_FULL: self = .full
+        case TTLKV_OUT_OF_MEMORY: self = .outOfMemory
+        default: self = .invalidConfiguration(String(cString: ttlkv_status_string(status)))
+        }
+    }
+}

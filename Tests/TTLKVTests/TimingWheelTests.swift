@@ -1,0 +1,149 @@
+import Testing
+@testable import TTLKV
+
+/// Deterministic tests of the timing wheel: no threads, no clock but the
+/// numbers passed to `advance(to:)`.
+@Suite struct TimingWheelTests {
+    static let resolution: UInt64 = 10
+
+    /// Keys of every record `advance(to:)` makes due, and their deadlines.
+    static func fire(_ wheel: inout TimingWheel, at now: UInt64) -> [(key: String, deadline: UInt64)] {
+        wheel.advance(to: now)
+        var fired: [(String, UInt64)] = []
+        _ = wheel.takeDue(limit: .max) { key, deadline in
+            fired.append((String(decoding: key, as: UTF8.self), deadline))
+            return nil
+        }
+        return fired
+    }
+
+    static func schedule(_ wheel: inout TimingWheel, _ key: String, _ deadline: UInt64) {
+        var key = key
+        key.withUTF8 { wheel.schedule(key: UnsafeRawBufferPointer($0), deadline: deadline) }
+    }
+
+    /// A record fires at the end of its deadline's tick: never before the
+    /// deadline, at most one tick after it.
+    static let delays: [UInt64] = [
+        5, 10, 639, 640, 641,                    // level 0 and its edge
+        1_927, 40_950,                           // level 1
+        40_961, 2_000_000,                       // level 2
+        7_864_320, 167_772_169,                  // levels 3 and 4
+    ]
+
+    @Test(arguments: delays)
+    func firesNeitherEarlyNorLate(after delay: UInt64) {
+        let start: UInt64 = 1_000_003
+        var wheel = TimingWheel(resolution: Self.resolution, now: start)
+        let deadline = start + delay
+        Self.schedule(&wheel, "k", deadline)
+        #expect(Self.fire(&wheel, at: deadline - 1).isEmpty)
+        #expect(wheel.count == 1)
+        let due = (deadline / Self.resolution + 1) * Self.resolution
+        #expect(wheel.nextWakeMilliseconds() == due)
+        #expect(Self.fire(&wheel, at: due - 1).isEmpty)
+        let fired = Self.fire(&wheel, at: due)
+        #expect(fired.map(\.key) == ["k"])
+        #expect(fired.first?.deadline == deadline)
+        #expect(wheel.count == 0)
+        #expect(wheel.nextWakeMilliseconds() == nil)
+    }
+
+    @Test func recordsAtEveryLevelCascadeInDeadlineOrder() {
+        var wheel = TimingWheel(resolution: 1, now: 0)
+        let deadlines: [UInt64] = [3, 70, 5_000, 300_000, 20_000_000, 1_100_000_000, 2_000_000_000]
+        for (i, d) in deadlines.enumerated().reversed() { Self.schedule(&wheel, "r\(i)", d) }
+        var order: [String] = []
+        var now: UInt64 = 0
+        while let wake = wheel.nextWakeMilliseconds() {
+            #expect(wake > now)
+            now = wake
+            for record in Self.fire(&wheel, at: now) {
+                #expect(record.deadline < now && now <= record.deadline + 1)
+                order.append(record.key)
+            }
+        }
+        #expect(order == deadlines.indices.map { "r\($0)" })
+    }
+
+    @Test func deadlinesNowAndInThePastAreDueAtOnce() {
+        var wheel = TimingWheel(resolution: Self.resolution, now: 5_000)
+        Self.schedule(&wheel, "past", 10)
+        Self.schedule(&wheel, "now", 4_999)
+        #expect(wheel.hasDue)
+        #expect(wheel.nextWakeMilliseconds() == 5_000)
+        #expect(Self.fire(&wheel, at: 5_000).map(\.key) == ["past", "now"])
+    }
+
+    @Test func horizonAndFarBeyond() {
+        let start: UInt64 = 0
+        var wheel = TimingWheel(resolution: Self.resolution, now: start)
+        let horizon = TimingWheel.horizonTicks * Self.resolution
+        let hundredYears: UInt64 = 3_155_760_000_000
+        Self.schedule(&wheel, "horizon", horizon - 1)
+        Self.schedule(&wheel, "beyond", horizon * 3 + 12_345)
+        Self.schedule(&wheel, "century", hundredYears)
+        #expect(Self.fire(&wheel, at: horizon - 2).isEmpty)
+        #expect(Self.fire(&wheel, at: horizon + Self.resolution).map(\.key) == ["horizon"])
+        #expect(Self.fire(&wheel, at: horizon * 3 + 12_339).isEmpty)
+        #expect(Self.fire(&wheel, at: horizon * 3 + 12_350).map(\.key) == ["beyond"])
+        #expect(Self.fire(&wheel, at: hundredYears - 1).isEmpty)
+        #expect(Self.fire(&wheel, at: hundredYears + Self.resolution).map(\.key) == ["century"])
+        #expect(wheel.count == 0)
+    }
+
+    @Test func skipsEmptyTicksInOneStep() {
+        var wheel = TimingWheel(resolution: Self.resolution, now: 0)
+        Self.schedule(&wheel, "a", 1_000_000)
+        wheel.advance(to: 999_990)
+        #expect(wheel.nextTick == 99_999)
+        #expect(Self.fire(&wheel, at: 1_000_010).map(\.key) == ["a"])
+    }
+
+    @Test func budgetCarriesTheRestOverAndReschedulesKeepCount() {
+        var wheel = TimingWheel(resolution: 1, now: 0)
+        for i in 0..<1_000 { Self.schedule(&wheel, "k\(i)", 5) }
+        wheel.advance(to: 6)
+        var seen: [String] = []
+        let first = wheel.takeDue(limit: 300) { key, _ in
+            seen.append(String(decoding: key, as: UTF8.self))
+            return nil
+        }
+        #expect(first == 300)
+        #expect(wheel.count == 700)
+        #expect(wheel.hasDue)
+        // The next 700 ask to be looked at again later: they stay counted.
+        let second = wheel.takeDue(limit: .max) { key, _ in
+            seen.append(String(decoding: key, as: UTF8.self))
+            return 50
+        }
+        #expect(second == 700)
+        #expect(seen == (0..<1_000).map { "k\($0)" })
+        #expect(wheel.count == 700)
+        #expect(!wheel.hasDue)
+        #expect(Self.fire(&wheel, at: 50).isEmpty)
+        #expect(Self.fire(&wheel, at: 51).count == 700)
+        #expect(wheel.count == 0)
+    }
+
+    @Test func shouldStopEndsARoundEarly() {
+        var wheel = TimingWheel(resolution: 1, now: 0)
+        for i in 0..<1_000 { Self.schedule(&wheel, "k\(i)", 1) }
+        wheel.advance(to: 2)
+        let taken = wheel.takeDue(limit: .max, shouldStop: { true }) { _, _ in nil }
+        #expect(taken == 63)
+        #expect(wheel.count == 937)
+    }
+
+    @Test func aPendingRecordCostsItsKeyPlusTwelveBytes() {
+        var arena = RecordArena()
+        let key: [UInt8] = Array(repeating: 7, count: 16)
+        key.withUnsafeBytes { arena.append(key: $0, deadline: 42) }
+        #expect(arena.bytes.count == 16 + 12)
+        _ = arena.visit(from: 0) { visited, deadline in
+            #expect(Array(visited) == key)
+            #expect(deadline == 42)
+            return true
+        }
+    }
+}
