@@ -20,8 +20,11 @@
  * calls ck_epoch_call while the shard lock that made them is still held.
  *
  * Bound. A reader stalled inside a section stops all reclamation. When more
- * than reclaim_cap entries wait for a grace period, the writer that notices
- * waits for readers (ck_epoch_synchronize, yielding) instead of polling.
+ * than reclaim_cap entries wait for a grace period, the store is marked
+ * overdue, and the next write to drop its shard lock waits for readers
+ * (ck_epoch_barrier, yielding) before it returns: writers feel the stalled
+ * reader as back-pressure, but no shard lock is held while waiting, and a
+ * thread inside a read section never waits (it would wait for itself).
  */
 #include "internal.h"
 
@@ -173,6 +176,7 @@ static void
 grace_wait_locked(struct ttlkv *store)
 {
 	ck_epoch_barrier_wait(store->rec, yield_wait, NULL);
+	STORE(&store->reclaim_overdue, false);
 }
 
 /* Under the shard lock that unlinked everything in block. */
@@ -187,10 +191,9 @@ hand_over(struct shard *shard, struct retired *block)
 	pthread_mutex_lock(&store->reclaim_lock);
 	ck_epoch_call(store->rec, &block->epoch, grace_over);
 	store->reclaim_pending += block->count != 0 ? block->count : 1;
-	if (store->reclaim_pending > store->reclaim_cap && !inside_read_section())
-		grace_wait_locked(store);
-	else
-		ck_epoch_poll(store->rec);
+	ck_epoch_poll(store->rec);
+	if (store->reclaim_pending > store->reclaim_cap)
+		STORE(&store->reclaim_overdue, true);
 	pthread_mutex_unlock(&store->reclaim_lock);
 }
 
@@ -226,14 +229,27 @@ ttlkv__retire_flush(struct shard *shard)
 	shard->spare = NULL;
 }
 
+/* Waits for readers (if wait and allowed here) or polls: afterwards every
+ * block handed over before the call is ready, or as many as a poll finds. */
 void
-ttlkv__grace_wait(struct ttlkv *store)
+ttlkv__grace(struct ttlkv *store, bool wait)
 {
 	pthread_mutex_lock(&store->reclaim_lock);
-	if (!inside_read_section())
+	if (wait && !inside_read_section())
 		grace_wait_locked(store);
 	else
 		ck_epoch_poll(store->rec);
+	pthread_mutex_unlock(&store->reclaim_lock);
+}
+
+void
+ttlkv__catch_up(struct ttlkv *store)
+{
+	if (inside_read_section())
+		return;
+	pthread_mutex_lock(&store->reclaim_lock);
+	if (store->reclaim_pending > store->reclaim_cap)
+		grace_wait_locked(store);
 	pthread_mutex_unlock(&store->reclaim_lock);
 }
 
@@ -282,6 +298,14 @@ ttlkv__free_blocks(void **blocks, size_t n)
 
 #ifdef TTLKV_TESTING
 #include "ttlkv_testing.h"
+
+void
+ttlkv_testing_set_reclaim_cap(struct ttlkv *store, uint64_t cap)
+{
+	pthread_mutex_lock(&store->reclaim_lock);
+	store->reclaim_cap = cap;
+	pthread_mutex_unlock(&store->reclaim_lock);
+}
 
 unsigned
 ttlkv_testing_epoch_records(void)

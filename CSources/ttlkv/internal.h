@@ -151,7 +151,8 @@ struct ttlkv {
 	pthread_mutex_t reclaim_lock; /* owns rec: ck_epoch_call/poll are owner-only */
 	ck_epoch_record_t *rec;
 	uint64_t reclaim_pending; /* entries handed to rec, not yet ready */
-	uint64_t reclaim_cap;     /* past this, wait for readers instead of polling */
+	uint64_t reclaim_cap;     /* past this, writers wait for readers */
+	bool reclaim_overdue;     /* atomic: reclaim_pending > reclaim_cap */
 
 	pthread_mutex_t drain_lock;
 	pthread_mutex_t sweep_lock;
@@ -244,14 +245,16 @@ void ttlkv__retire(struct shard *shard, struct entry *entry);
 void ttlkv__retire_block(struct shard *shard, struct retired *block);
 void ttlkv__retire_flush(struct shard *shard);
 size_t ttlkv__take_ready(struct shard *shard, void **out, size_t max);
-void ttlkv__grace_wait(struct ttlkv *store);
+void ttlkv__grace(struct ttlkv *store, bool wait);
+void ttlkv__catch_up(struct ttlkv *store);
 void ttlkv__free_blocks(void **blocks, size_t n);
 
 /* Frees handed back per write: more than a write retires, so the backlog
  * shrinks, few enough that no write pays for a pile of them. */
 #define FREES_PER_WRITE 4
 
-/* Ends a write on shard: takes a few ready frees, unlocks, frees them. */
+/* Ends a write on shard: takes a few ready frees, unlocks, frees them, and
+ * waits for readers if reclamation is past its cap. */
 static inline void
 shard_unlock(struct shard *shard)
 {
@@ -261,6 +264,8 @@ shard_unlock(struct shard *shard)
 	ttlkv__locked_shard = NULL;
 	pthread_mutex_unlock(&shard->lock);
 	ttlkv__free_blocks(out, n);
+	if (UNLIKELY(LOAD(&shard->store->reclaim_overdue)))
+		ttlkv__catch_up(shard->store);
 }
 
 /* write.c: removal of one entry under the shard lock (sweep shares it). */

@@ -130,7 +130,7 @@ ttlkv_close(ttlkv *store)
 {
 	if (store == NULL)
 		return;
-	ttlkv_reclaim(store);
+	ttlkv_reclaim(store, 1);
 	store_free(store, store->n_shards);
 }
 

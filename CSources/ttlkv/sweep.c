@@ -3,47 +3,91 @@
  * and on-demand reclamation.
  *
  * The sweep scans slots as a reader (ck_hs_next_spmc inside an epoch
- * section, no lock), collects up to SWEEP_BATCH expired entries, and only
- * then takes the shard lock to remove those that are still in the table and
- * still expired. A cursor (shard, slot offset) carries over between calls,
- * so repeated small sweeps visit the whole table in turn. The entry pointers
- * it collects stay valid because the section is still open when it removes.
+ * section, no lock) and copies the keys of expired entries it finds into a
+ * local buffer, up to SWEEP_BATCH of them. It then leaves the section, and
+ * only then takes the shard lock to remove those keys that are still expired.
+ * No lock is ever taken inside a read section: a thread holding a lock may be
+ * waiting for readers to leave theirs. A cursor (shard, slot offset) carries
+ * over between calls, so repeated small sweeps visit the whole table in turn.
  */
 #include "internal.h"
 
+#include <string.h>
+
 #define SWEEP_BATCH 64
+#define SWEEP_KEY_BYTES 4096
 
-static void
-remove_expired(struct shard *shard, struct entry **found, size_t n, uint64_t now,
-    size_t *removed)
+struct sweep_batch {
+	size_t n;
+	size_t used;
+	unsigned char *big;   /* one key too long for keys[], heap-allocated */
+	struct {
+		uint64_t hash;
+		const unsigned char *key;
+		uint32_t len;
+	} found[SWEEP_BATCH];
+	unsigned char keys[SWEEP_KEY_BYTES];
+};
+
+/* Inside a read section: copies the key of e; false if the batch is full. */
+static bool
+batch_add(struct sweep_batch *b, const struct ttlkv *store, const struct entry *e)
 {
-	struct ttlkv *store = shard->store;
+	unsigned char *to;
 
-	shard_lock(shard);
-	for (size_t i = 0; i < n; i++) {
-		struct entry *e = found[i];
-		uint64_t hash = ttlkv__hash(store, e->bytes, e->key_len);
-
-		if (ck_hs_get(&shard->hs, hash, e) != e ||
-		    !deadline_passed(LOAD(&e->deadline), now) ||
-		    !ttlkv__retire_prepare(shard))
-			continue;
-		ttlkv__unlink(shard, hash, e, true);
-		(*removed)++;
+	if (b->n == SWEEP_BATCH)
+		return false;
+	if (b->used + e->key_len <= SWEEP_KEY_BYTES) {
+		to = b->keys + b->used;
+		b->used += e->key_len;
+	} else if (b->n == 0 && (b->big = ttlkv__alloc(e->key_len)) != NULL) {
+		to = b->big;
+	} else {
+		return false;
 	}
-	shard_unlock(shard);
+	if (e->key_len != 0)
+		memcpy(to, e->bytes, e->key_len);
+	b->found[b->n].hash = ttlkv__hash(store, e->bytes, e->key_len);
+	b->found[b->n].key = to;
+	b->found[b->n].len = e->key_len;
+	b->n++;
+	return true;
 }
 
-/* Scans from *offset for up to budget slots; returns slots visited and
- * whether the end of the shard's table was reached. */
+/* Outside any read section: removes the batch's keys that are still expired. */
 static size_t
-sweep_shard(struct shard *shard, unsigned long *offset, size_t budget,
-    uint64_t now, size_t *removed, bool *wrapped)
+remove_expired(struct shard *shard, struct sweep_batch *b, uint64_t now)
 {
-	struct entry *found[SWEEP_BATCH];
-	size_t n = 0;
+	size_t removed = 0;
+
+	shard_lock(shard);
+	for (size_t i = 0; i < b->n; i++) {
+		struct probe probe;
+		struct entry *e;
+
+		probe_init(&probe, b->found[i].key, b->found[i].len);
+		e = ck_hs_get(&shard->hs, b->found[i].hash, &probe);
+		if (e == NULL || !deadline_passed(LOAD(&e->deadline), now) ||
+		    !ttlkv__retire_prepare(shard))
+			continue;
+		ttlkv__unlink(shard, b->found[i].hash, e, true);
+		removed++;
+	}
+	shard_unlock(shard);
+	ttlkv__free(b->big);
+	return removed;
+}
+
+/*
+ * Scans from *offset for up to budget slots, collecting expired keys into b.
+ * Returns slots visited; *wrapped tells whether the shard's end was reached.
+ */
+static size_t
+scan_shard(struct shard *shard, unsigned long *offset, size_t budget,
+    uint64_t now, struct sweep_batch *b, bool *wrapped)
+{
 	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
-	unsigned long start = *offset;
+	unsigned long start = *offset, resume = start;
 	void *object;
 
 	it.offset = start;
@@ -52,18 +96,20 @@ sweep_shard(struct shard *shard, unsigned long *offset, size_t budget,
 		struct entry *e = object;
 
 		TSAN_ACQUIRE(e);
-		if (deadline_passed(LOAD(&e->deadline), now))
-			found[n++] = e;
-		if (n == SWEEP_BATCH || it.offset - start >= budget) {
+		if (deadline_passed(LOAD(&e->deadline), now) && !batch_add(b, shard->store, e)) {
+			/* Batch full: come back to this entry next time. */
+			*wrapped = false;
+			break;
+		}
+		resume = it.offset;
+		if (resume - start >= budget) {
 			*wrapped = false;
 			break;
 		}
 	}
-	if (n != 0)
-		remove_expired(shard, found, n, now, removed);
 	if (!*wrapped) {
-		*offset = it.offset;
-		return it.offset - start;
+		*offset = resume;
+		return resume > start ? resume - start : 1;
 	}
 	*offset = 0;
 	return start < LOAD(&shard->slots) ? LOAD(&shard->slots) - start : 1;
@@ -96,6 +142,7 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 {
 	ck_epoch_record_t *record;
 	size_t visited = 0, n_removed = 0;
+	uint32_t wraps = 0;
 	uint64_t now;
 
 	if (store == NULL)
@@ -104,18 +151,25 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 		return TTLKV_OUT_OF_MEMORY;
 	now = store_now(store);
 	pthread_mutex_lock(&store->sweep_lock);
-	while (visited < max_slots) {
+	while (visited < max_slots && wraps < store->n_shards) {
 		struct shard *shard = &store->shards[store->sweep_shard];
+		struct sweep_batch batch;
 		bool wrapped;
 
+		batch.n = 0;
+		batch.used = 0;
+		batch.big = NULL;
 		section_begin(record);
-		visited += sweep_shard(shard, &store->sweep_offset, max_slots - visited,
-		    now, &n_removed, &wrapped);
+		visited += scan_shard(shard, &store->sweep_offset, max_slots - visited,
+		    now, &batch, &wrapped);
 		section_end(record);
+		if (batch.n != 0)
+			n_removed += remove_expired(shard, &batch, now);
 		if (wrapped) {
 			flush(shard);
 			free_ready(shard);
 			store->sweep_shard = (store->sweep_shard + 1) % store->n_shards;
+			wraps++;
 		}
 	}
 	pthread_mutex_unlock(&store->sweep_lock);
@@ -125,13 +179,13 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 }
 
 ttlkv_status
-ttlkv_reclaim(ttlkv *store)
+ttlkv_reclaim(ttlkv *store, int wait_for_readers)
 {
 	if (store == NULL)
 		return TTLKV_INVALID_ARGUMENT;
 	for (uint32_t i = 0; i < store->n_shards; i++)
 		flush(&store->shards[i]);
-	ttlkv__grace_wait(store);
+	ttlkv__grace(store, wait_for_readers != 0);
 	for (uint32_t i = 0; i < store->n_shards; i++)
 		free_ready(&store->shards[i]);
 	return TTLKV_OK;

@@ -5,9 +5,16 @@
 #ifndef TTLKV_TESTING_H
 #define TTLKV_TESTING_H
 
+#include <stdint.h>
+
 /* Lets n more allocations succeed, fails the next one, then succeeds again.
  * A negative n turns fault injection off. Process-wide. */
 void ttlkv_testing_fail_allocation(long n);
+
+/* Sets how many retired entries may wait for a grace period before writers
+ * wait for readers (normally max(65536, capacity / 8)). */
+struct ttlkv;
+void ttlkv_testing_set_reclaim_cap(struct ttlkv *store, uint64_t cap);
 
 /* Epoch records in the process-wide domain, in use or free. */
 unsigned ttlkv_testing_epoch_records(void);

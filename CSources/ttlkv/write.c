@@ -106,6 +106,9 @@ install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 		return TTLKV_OUT_OF_MEMORY;
 	if (record)
 		e->sched = e->deadline;
+	/* Publish a fully built entry: free on x86, needed where stores may
+	 * pass one another (ck_hs stores the slot without a fence). */
+	ck_pr_fence_store();
 	TSAN_RELEASE(e);
 	if (old == NULL) {
 		if (!live_acquire(store))

@@ -168,7 +168,7 @@ test_bad_input(void)
 	CHECK_STATUS(ttlkv_stats_get(s, NULL), TTLKV_INVALID_ARGUMENT);
 	CHECK_STATUS(ttlkv_stats_get(NULL, NULL), TTLKV_INVALID_ARGUMENT);
 	CHECK_STATUS(ttlkv_sweep(NULL, 10, NULL), TTLKV_INVALID_ARGUMENT);
-	CHECK_STATUS(ttlkv_reclaim(NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_reclaim(NULL, 1), TTLKV_INVALID_ARGUMENT);
 	CHECK_STATUS(ttlkv_drain_schedule(s, NULL, NULL, NULL), TTLKV_INVALID_ARGUMENT);
 	CHECK(ttlkv_count(NULL) == 0);
 	CHECK(ttlkv_now(NULL) == 0);
@@ -380,9 +380,13 @@ test_sweep_and_reclaim(void)
 	CHECK(ttlkv_count(s) == 1000);
 	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
 	CHECK(stats.expired == 2000);
-	CHECK_STATUS(ttlkv_reclaim(s), TTLKV_OK);
+	CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_OK);
 	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
 	CHECK(stats.deferred_frees == 0);
+	/* An unbounded budget makes one full pass and returns. */
+	CHECK_STATUS(ttlkv_sweep(s, SIZE_MAX, &removed), TTLKV_OK);
+	CHECK(removed == 0);
+	CHECK_STATUS(ttlkv_reclaim(s, 0), TTLKV_OK);
 	ttlkv_close(s);
 }
 

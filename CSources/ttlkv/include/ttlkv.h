@@ -48,8 +48,13 @@ typedef struct ttlkv ttlkv;
 
 /*
  * Every function that can fail returns a status; none sets errno. On any
- * status other than TTLKV_OK the store is exactly as it was before the call
- * (TTLKV_BUFFER_TOO_SMALL and TTLKV_NOT_DUE change nothing either).
+ * status other than TTLKV_OK the store's contents (keys, values, deadlines)
+ * are exactly as they were before the call; TTLKV_BUFFER_TOO_SMALL and
+ * TTLKV_NOT_DUE change nothing either. Two documented exceptions remove an
+ * entry that had already expired and report TTLKV_NOT_FOUND, because to a
+ * reader it was already gone: ttlkv_delete and ttlkv_expire_due. Internal
+ * bookkeeping (a table grown just before an insert failed, the expiry-record
+ * marks of ttlkv_expire_due) may change.
  */
 typedef enum ttlkv_status {
 	TTLKV_OK = 0,
@@ -153,8 +158,9 @@ ttlkv_status ttlkv_open(const ttlkv_options *options, ttlkv **store);
 
 /*
  * Frees the store and every entry in it, including deferred frees. NULL is a
- * no-op. Must not overlap any other call on this store; waits for readers of
- * other stores to leave their read sections (the epoch domain is shared).
+ * no-op. Must not overlap any other call on this store, and must not be
+ * called from inside a ttlkv_read callback; waits for readers of other
+ * stores to leave their read sections (the epoch domain is shared).
  */
 void ttlkv_close(ttlkv *store);
 
@@ -245,21 +251,26 @@ uint64_t ttlkv_now(ttlkv *store);
 
 /*
  * Incremental sweep for programs that run no expiry worker: visits up to
- * max_slots table slots, continuing where the previous sweep stopped and
- * wrapping around, and removes the expired entries it finds (counted in
- * stats.expired). *removed (may be NULL) receives how many it removed. It
- * also hands retired entries to reclamation and frees those that are ready.
- * Holds one shard's writer lock at a time, for at most 256 slots.
+ * max_slots table slots (at most one full pass per call), continuing where
+ * the previous sweep stopped and wrapping around, and removes the expired
+ * entries it finds (counted in stats.expired). *removed (may be NULL)
+ * receives how many it removed. When it finishes a shard it also hands that
+ * shard's retired entries to reclamation and frees those that are ready.
+ * Scans without a lock; takes a shard's writer lock only to remove up to 64
+ * expired keys at a time. Calls are serialized with one another.
  */
 ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
 
 /*
- * Frees every replaced or removed entry that no reader can still see,
- * waiting for readers currently inside a read section to leave it. Afterwards
- * stats.deferred_frees is 0 unless writers ran meanwhile. Must not be called
- * from inside a ttlkv_read callback. Takes each shard's lock in turn.
+ * Hands every retired entry to reclamation and frees those that no reader
+ * can still see. With wait_for_readers nonzero it first waits for readers
+ * currently inside a read section to leave it, so that afterwards
+ * stats.deferred_frees is 0 unless writers ran meanwhile; with 0 it never
+ * waits and frees what is ready now (for periodic maintenance). Waiting is
+ * skipped when called from inside a ttlkv_read callback. Takes each shard's
+ * lock in turn, briefly.
  */
-ttlkv_status ttlkv_reclaim(ttlkv *store);
+ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
 
 /*
  * The expiry worker's primitive. Removes key if its deadline has passed, and
@@ -272,7 +283,8 @@ ttlkv_status ttlkv_reclaim(ttlkv *store);
  * store's bookkeeping of pending records: TTLKV_NOT_DUE with a deadline tells
  * the caller to keep the record, rescheduled at *deadline_ms; TTLKV_NOT_FOUND
  * also covers "another pending record is responsible for this key" and "the
- * key no longer expires" (drop the record).
+ * key no longer expires" (drop the record). TTLKV_OUT_OF_MEMORY changes
+ * nothing: keep the record and try again later.
  * Shard-locked write.
  */
 ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,

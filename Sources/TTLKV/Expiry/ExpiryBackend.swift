@@ -14,6 +14,10 @@ protocol ExpiryBackend: AnyObject, Sendable {
     /// Removes `key` if its deadline has passed. `scheduled` is the deadline
     /// of the record being fired, so the store can tell stale records.
     func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome
+
+    /// Frees memory the store holds back for readers, without waiting for
+    /// them; the worker calls it about once a second.
+    func reclaimMemory()
 }
 
 /// What became of a fired expiry record.
@@ -25,4 +29,6 @@ enum ExpiryOutcome {
     /// Nothing to do: the key is gone, no longer expires, or another
     /// record covers it.
     case drop
+    /// The store could not look (out of memory): try again next tick.
+    case retry
 }

@@ -13,6 +13,10 @@
  releases its shard's writer lock on its own, so a mass expiry never holds
  a writer up for long and never blocks a reader at all.
 
+ About once a second it also asks the store to free the memory it holds
+ back for readers (without waiting for them), so that an idle store gives
+ back what its last writes retired.
+
  Then it sleeps: until the next tick if records are still due, otherwise
  until the next tick at which the wheel has anything to do, at most a
  second (to take new records). A write that gives a key a deadline before
@@ -109,8 +113,13 @@ final class ExpiryWorker: Sendable {
         var wheel = TimingWheel(resolution: resolution, now: backend.now())
         var roundLag = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         var events: [ExpiryEvent] = []
+        var nextMaintenance: UInt64 = 0
         while !stopping.load(ordering: .acquiring) {
             let now = backend.now()
+            if now >= nextMaintenance {
+                backend.reclaimMemory()
+                nextMaintenance = now + 1000
+            }
             backend.drainIntake(into: &wheel)
             wheel.advance(to: now)
             let wantsEvents = !listeners.withLock { $0.isEmpty }
@@ -150,6 +159,8 @@ final class ExpiryWorker: Sendable {
                 return nil
             case .notDue(let deadline):
                 return deadline
+            case .retry:
+                return backend.now() + resolution
             case .drop:
                 return nil
             }

@@ -239,6 +239,9 @@ final class NativeCore: ExpiryBackend, Sendable {
         }
     }
 
+    /// Nothing to do: reference counting frees entries as they go.
+    func reclaimMemory() {}
+
     func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome {
         let hash = hash(key)
         let (outcome, _) = shard(for: hash).state.withLock { state -> (ExpiryOutcome, NativeEntry?) in

@@ -66,9 +66,15 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
             return .removed(deadline: deadline)
         case TTLKV_NOT_DUE where deadline != TTLKV_NO_EXPIRY:
             return .notDue(deadline)
+        case TTLKV_OUT_OF_MEMORY:
+            return .retry
         default:
             return .drop
         }
+    }
+
+    func reclaimMemory() {
+        _ = ttlkv_reclaim(pointer, 0)
     }
 }
 
