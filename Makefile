@@ -123,8 +123,10 @@ test-example: deps
 	$(CC) -o $(BUILD)/hello examples/hello.c $$(pkg-config --cflags --libs ttlkv) && \
 	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/stage/lib $(BUILD)/hello
 
+# The Swift suites, then the concurrency stress suite again under TSan.
 test-swift: deps
 	$(SWIFT) test
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter ConcurrencyStressTests
 
 # The C load test of the issue: 10M keys, 2 threads, 90% get / 10% put.
 loadtest: deps $(BUILD)/loadtest

@@ -3,10 +3,20 @@ import Synchronization
 
 /// One shard of ``NativeStore``: its own lock and table.
 final class NativeShard: Sendable {
-    let state: Mutex<NativeShardState>
+    private let state: Mutex<NativeShardState>
 
     init(reserving capacity: Int) {
         state = Mutex(NativeShardState(reserving: capacity))
+    }
+
+    /// Runs `body` with the shard's state, under its lock.
+    @inline(__always)
+    func withLock<Result: Sendable>(_ body: (inout NativeShardState) throws -> Result) rethrows -> Result {
+        try state.withLock { state in
+            ThreadSanitizer.acquire(self)
+            defer { ThreadSanitizer.release(self) }
+            return try body(&state)
+        }
     }
 }
 
@@ -84,7 +94,7 @@ final class NativeCore: ExpiryBackend, Sendable {
             let hash = hash(key)
             // The replaced entry comes back out so that its release (and
             // free) happens after the lock is dropped.
-            let (stored, _) = try shard(for: hash).state.withLock { state -> (Bool, NativeEntry?) in
+            let (stored, _) = try shard(for: hash).withLock { state -> (Bool, NativeEntry?) in
                 let old = state.find(hash: hash, key: key)
                 let oldExpired = old.map { isExpired($0.deadline, now: now()) } ?? false
                 if old != nil, !oldExpired, ifAbsent { return (false, nil) }
@@ -128,7 +138,7 @@ final class NativeCore: ExpiryBackend, Sendable {
             try checkKey(key)
             let hash = hash(key)
             var result: Result<R, any Error>?
-            shard(for: hash).state.withLock { state in
+            shard(for: hash).withLock { state in
                 guard let entry = state.find(hash: hash, key: key),
                       !isExpired(entry.deadline, now: now()) else { return }
                 result = Result { try entry.withValue(body) }
@@ -141,7 +151,7 @@ final class NativeCore: ExpiryBackend, Sendable {
         try key.withStoreBytes { key in
             try checkKey(key)
             let hash = hash(key)
-            let (live, _) = shard(for: hash).state.withLock { state -> (Bool, NativeEntry?) in
+            let (live, _) = shard(for: hash).withLock { state -> (Bool, NativeEntry?) in
                 guard let entry = state.find(hash: hash, key: key) else { return (false, nil) }
                 let expired = isExpired(entry.deadline, now: now())
                 unlink(entry, hash: hash, expired: expired, in: &state)
@@ -161,7 +171,7 @@ final class NativeCore: ExpiryBackend, Sendable {
         try key.withStoreBytes { key in
             try checkKey(key)
             let hash = hash(key)
-            return shard(for: hash).state.withLock { state -> TimeToLive? in
+            return shard(for: hash).withLock { state -> TimeToLive? in
                 guard let entry = state.find(hash: hash, key: key) else { return nil }
                 let deadline = entry.deadline
                 if deadline == 0 { return .never }
@@ -176,7 +186,7 @@ final class NativeCore: ExpiryBackend, Sendable {
         return try key.withStoreBytes { key in
             try checkKey(key)
             let hash = hash(key)
-            return shard(for: hash).state.withLock { state -> Bool in
+            return shard(for: hash).withLock { state -> Bool in
                 guard let entry = state.find(hash: hash, key: key),
                       !isExpired(entry.deadline, now: now()) else { return false }
                 entry.deadline = deadline
@@ -191,7 +201,7 @@ final class NativeCore: ExpiryBackend, Sendable {
     }
 
     var count: Int {
-        shards.reduce(0) { sum, shard in sum + shard.state.withLock { $0.count } }
+        shards.reduce(0) { sum, shard in sum + shard.withLock { $0.count } }
     }
 
     var statistics: StoreStatistics {
@@ -201,7 +211,7 @@ final class NativeCore: ExpiryBackend, Sendable {
             expiryLag: Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         )
         for shard in shards {
-            shard.state.withLock { state in
+            shard.withLock { state in
                 stats.entries += state.count
                 stats.bytes += state.bytes
                 stats.expired += state.expired
@@ -225,7 +235,7 @@ final class NativeCore: ExpiryBackend, Sendable {
     func drainIntake(into wheel: inout TimingWheel) {
         guard intakeCount > 0 else { return }
         for shard in shards {
-            let records = shard.state.withLock { state -> RecordArena in
+            let records = shard.withLock { state -> RecordArena in
                 var taken = RecordArena()
                 swap(&taken, &state.intake)
                 return taken
@@ -244,7 +254,7 @@ final class NativeCore: ExpiryBackend, Sendable {
 
     func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome {
         let hash = hash(key)
-        let (outcome, _) = shard(for: hash).state.withLock { state -> (ExpiryOutcome, NativeEntry?) in
+        let (outcome, _) = shard(for: hash).withLock { state -> (ExpiryOutcome, NativeEntry?) in
             guard let entry = state.find(hash: hash, key: key) else { return (.drop, nil) }
             let deadline = entry.deadline
             if isExpired(deadline, now: now()) {
