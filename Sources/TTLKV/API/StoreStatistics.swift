@@ -25,6 +25,24 @@ public struct StoreStatistics: Sendable {
     /// Expiry lag in milliseconds, deadline to removal, of every key the
     /// worker has removed.
     public var expiryLag: Histogram<UInt64>
+
+    /// Statistics with every counter given, for stores that conform to
+    /// ``KeyValueStore`` outside this module.
+    public init(
+        entries: Int, bytes: Int, expired: Int, deferredFrees: Int, tableSlots: Int, tableGrows: Int,
+        shards: Int, pendingExpiryRecords: Int, keysExpiredByWorker: Int, expiryLag: Histogram<UInt64>
+    ) {
+        self.entries = entries
+        self.bytes = bytes
+        self.expired = expired
+        self.deferredFrees = deferredFrees
+        self.tableSlots = tableSlots
+        self.tableGrows = tableGrows
+        self.shards = shards
+        self.pendingExpiryRecords = pendingExpiryRecords
+        self.keysExpiredByWorker = keysExpiredByWorker
+        self.expiryLag = expiryLag
+    }
 }
 
 /// How long a key has left.

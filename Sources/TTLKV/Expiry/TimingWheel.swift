@@ -34,7 +34,8 @@
  */
 
 /// Expiry records packed back to back in one byte array.
-struct RecordArena {
+@_spi(Benchmarks)
+public struct RecordArena: Sendable {
     private(set) var bytes: [UInt8] = []
     private(set) var count = 0
 
@@ -67,8 +68,9 @@ struct RecordArena {
 }
 
 /// The hierarchical timing wheel described at the top of this file. Not
-/// thread-safe: the expiry worker owns it.
-struct TimingWheel {
+/// thread-safe: the expiry worker owns it. Public only to the benchmarks.
+@_spi(Benchmarks)
+public struct TimingWheel {
     static let levels = 5
     static let slotBits = 6
     static let slotsPerLevel = 1 << slotBits
@@ -80,7 +82,7 @@ struct TimingWheel {
     /// The next tick to process; every earlier tick has been processed.
     private(set) var nextTick: UInt64
     /// Records in the wheel and in the due queue.
-    private(set) var count = 0
+    public private(set) var count = 0
 
     private var slots: [RecordArena]
     private var occupied: [UInt64]
@@ -88,7 +90,7 @@ struct TimingWheel {
     private var dueCursor = (arena: 0, offset: 0)
 
     /// A wheel whose ticks are `resolution` ms, starting at `now` (ms).
-    init(resolution: UInt64, now: UInt64) {
+    public init(resolution: UInt64, now: UInt64) {
         precondition(resolution > 0)
         self.resolution = resolution
         nextTick = now / resolution
@@ -101,7 +103,7 @@ struct TimingWheel {
 
     /// Adds a record. A deadline whose tick has already been processed goes
     /// straight to the due queue.
-    mutating func schedule(key: UnsafeRawBufferPointer, deadline: UInt64) {
+    public mutating func schedule(key: UnsafeRawBufferPointer, deadline: UInt64) {
         count += 1
         place(key: key, deadline: deadline)
     }
@@ -139,7 +141,7 @@ struct TimingWheel {
 
     /// Processes every tick that is over at `now` (ms): cascades, and moves
     /// fired slots to the due queue. Skips runs of empty ticks in one step.
-    mutating func advance(to now: UInt64) {
+    public mutating func advance(to now: UInt64) {
         let target = now / resolution
         while nextTick < target {
             guard let event = nextEventTick(), event < target else {
@@ -215,7 +217,7 @@ struct TimingWheel {
     /// and deadline and returns nil to drop the record or a later deadline
     /// to schedule it again. Stops early when `shouldStop` says so (asked
     /// every 64 records); the rest stays queued. Returns how many it took.
-    mutating func takeDue(
+    public mutating func takeDue(
         limit: Int,
         shouldStop: () -> Bool = { false },
         _ body: (UnsafeRawBufferPointer, UInt64) -> UInt64?
