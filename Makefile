@@ -32,7 +32,7 @@ ASAN_SUITES := unit faults stress threads
 TSAN_SUITES := stress threads
 
 .PHONY: all deps lib install test test-c test-asan test-tsan test-python \
-        test-example test-capacity test-swift loadtest clean
+        test-example test-capacity test-swift loadtest bench microbench clean
 
 all: lib
 
@@ -127,6 +127,17 @@ test-example: deps
 test-swift: deps
 	$(SWIFT) test
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter ConcurrencyStressTests
+
+# The main job: every scenario on both stores, side by side (about 5 minutes
+# at 10M keys on 2 cores). Pass options with BENCH_ARGS="--keys 1000000 ...".
+BENCH_ARGS ?= --output $(BUILD)/bench
+bench: deps
+	cd Benchmarks && $(SWIFT) build -c release --product ttlkv-bench
+	Benchmarks/.build/release/ttlkv-bench compare $(BENCH_ARGS)
+
+# Micro-benchmarks (package-benchmark): time and allocations per operation.
+microbench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
 
 # The C load test of the issue: 10M keys, 2 threads, 90% get / 10% put.
 loadtest: deps $(BUILD)/loadtest

@@ -14,7 +14,9 @@
  * grace period is over, which push them on their shard's ready stack; writes
  * then free a few ready entries each. The store record is owner-only in ck,
  * so call and poll run under the store's reclaim lock, which a shard takes
- * only once per RETIRE_BATCH retirements. ck_epoch_poll in 0.7.1 can free an
+ * only once per RETIRE_BATCH retirements, and only if it is free: a busy
+ * lock leaves the batch queued on its shard for the next hand-over, so no
+ * writer waits for another shard's reclamation. ck_epoch_poll in 0.7.1 can free an
  * object one epoch early if the unlink is still in the store buffer when the
  * epoch advances: every hand-over issues a full fence after the unlinks and
  * calls ck_epoch_call while the shard lock that made them is still held.
@@ -86,6 +88,12 @@ reader_slow(void)
 	}
 	reader_record = record;
 	return record;
+}
+
+ck_epoch_record_t *
+ttlkv__reader_if_any(void)
+{
+	return reader_record;
 }
 
 ck_epoch_record_t *
@@ -179,21 +187,52 @@ grace_wait_locked(struct ttlkv *store)
 	STORE(&store->reclaim_overdue, false);
 }
 
-/* Under the shard lock that unlinked everything in block. */
+/* Under the shard lock that unlinked everything queued, and the reclaim
+ * lock: hands every queued block to the store's epoch record. */
 static void
-hand_over(struct shard *shard, struct retired *block)
+call_queued(struct shard *shard)
+{
+	struct ttlkv *store = shard->store;
+	struct retired *block = shard->queued;
+
+	ck_pr_fence_memory();
+	shard->queued_blocks = 0;
+	for (; block != NULL; block = shard->queued) {
+		shard->queued = block->next;
+		ck_epoch_call(store->rec, &block->epoch, grace_over);
+		store->reclaim_pending += block->count != 0 ? block->count : 1;
+	}
+	ck_epoch_poll(store->rec);
+	if (store->reclaim_pending > store->reclaim_cap)
+		STORE(&store->reclaim_overdue, true);
+}
+
+/* Full batches a shard may queue while the reclaim lock is busy before its
+ * writer waits for the lock: keeps the backlog bounded when the lock is held
+ * long (by a thread waiting for readers). */
+#define QUEUE_LIMIT 4
+
+/*
+ * Under the shard lock that unlinked everything in block. A writer does not
+ * wait for the reclaim lock: if another shard holds it, the block stays
+ * queued on this shard and goes with the shard's next hand-over, unless
+ * QUEUE_LIMIT blocks already wait.
+ */
+static void
+hand_over(struct shard *shard, struct retired *block, bool wait)
 {
 	struct ttlkv *store = shard->store;
 
 	block->shard = shard;
 	block->cursor = 0;
-	ck_pr_fence_memory();
-	pthread_mutex_lock(&store->reclaim_lock);
-	ck_epoch_call(store->rec, &block->epoch, grace_over);
-	store->reclaim_pending += block->count != 0 ? block->count : 1;
-	ck_epoch_poll(store->rec);
-	if (store->reclaim_pending > store->reclaim_cap)
-		STORE(&store->reclaim_overdue, true);
+	block->next = shard->queued;
+	shard->queued = block;
+	shard->queued_blocks++;
+	if (wait || shard->queued_blocks > QUEUE_LIMIT)
+		pthread_mutex_lock(&store->reclaim_lock);
+	else if (pthread_mutex_trylock(&store->reclaim_lock) != 0)
+		return;
+	call_queued(shard);
 	pthread_mutex_unlock(&store->reclaim_lock);
 }
 
@@ -205,7 +244,7 @@ ttlkv__retire(struct shard *shard, struct entry *entry)
 	b->items[b->count++] = entry;
 	STORE(&shard->retired, shard->retired + 1);
 	if (b->count == RETIRE_BATCH) {
-		hand_over(shard, b);
+		hand_over(shard, b, false);
 		shard->batch = shard->spare;
 		shard->spare = NULL;
 	}
@@ -215,18 +254,23 @@ void
 ttlkv__retire_block(struct shard *shard, struct retired *block)
 {
 	block->count = 0;
-	hand_over(shard, block);
+	hand_over(shard, block, false);
 }
 
-/* Hands over a partly filled batch; the shard then needs a prepare. */
+/* Hands over a partly filled batch and everything queued, waiting for the
+ * reclaim lock if need be; the shard then needs a prepare. */
 void
 ttlkv__retire_flush(struct shard *shard)
 {
-	if (shard->batch == NULL || shard->batch->count == 0)
-		return;
-	hand_over(shard, shard->batch);
-	shard->batch = shard->spare;
-	shard->spare = NULL;
+	if (shard->batch != NULL && shard->batch->count != 0) {
+		hand_over(shard, shard->batch, true);
+		shard->batch = shard->spare;
+		shard->spare = NULL;
+	} else if (shard->queued != NULL) {
+		pthread_mutex_lock(&shard->store->reclaim_lock);
+		call_queued(shard);
+		pthread_mutex_unlock(&shard->store->reclaim_lock);
+	}
 }
 
 /* Waits for readers (if wait and allowed here) or polls: afterwards every

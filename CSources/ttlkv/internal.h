@@ -100,7 +100,7 @@ deadline_passed(uint64_t deadline, uint64_t now)
 struct retired {
 	ck_epoch_entry_t epoch;
 	struct shard *shard;
-	struct retired *next;  /* link on the shard's ready stack */
+	struct retired *next;  /* link on the shard's queue, then its ready stack */
 	uint32_t count;        /* entries in items[]; 0 for a map block */
 	uint32_t cursor;       /* items[] already freed */
 	void *items[];
@@ -127,6 +127,8 @@ struct shard {
 	uint64_t retired;         /* entries ever retired ... */
 	uint64_t freed;           /* ... and freed: the difference is pending */
 	struct retired *batch;    /* filling; never NULL between operations */
+	struct retired *queued;   /* full, waiting for the reclaim lock */
+	uint32_t queued_blocks;
 	struct retired *spare;    /* next batch, so that retiring cannot fail */
 	struct retired *ready;    /* grace period over; pushed lock-free */
 	struct retired *draining; /* taken from ready, being freed a few at a time */
@@ -188,6 +190,12 @@ store_now(struct ttlkv *store)
 	return ttlkv__default_clock(store);
 }
 
+/* store.c: writer locks are adaptive mutexes: a writer that finds the lock
+ * held spins briefly (critical sections are a few hundred nanoseconds)
+ * before sleeping in the kernel, which costs tens of microseconds; unlike a
+ * spinlock it never burns a time slice on a preempted holder. */
+int ttlkv__mutex_init(pthread_mutex_t *mutex);
+
 /* table.c: hashing, shard choice, ck_hs glue. */
 uint64_t ttlkv__hash(const struct ttlkv *store, const void *key, size_t len);
 ttlkv_status ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots);
@@ -221,6 +229,7 @@ probe_init(struct probe *p, const void *key, size_t len)
 
 /* epoch.c: the process-wide epoch domain and reclamation. */
 ck_epoch_record_t *ttlkv__reader(void);
+ck_epoch_record_t *ttlkv__reader_if_any(void);
 
 /* ThreadSanitizer's stand-in for a grace period: readers release it when
  * they leave a section, reclamation acquires it before freeing. */

@@ -13,6 +13,26 @@
 typedef ttlkv_status read_visit_fn(const struct entry *entry, uint64_t deadline,
     uint64_t now, void *context);
 
+/* Inside a read section: the live entry for key (with its deadline and,
+ * if it has one, the time it was checked against), or NULL. */
+static const struct entry *
+find_live(struct ttlkv *store, const void *key, size_t key_len,
+    uint64_t *deadline, uint64_t *now)
+{
+	uint64_t hash = ttlkv__hash(store, key, key_len);
+	const struct entry *entry;
+	struct probe probe;
+
+	probe_init(&probe, key, key_len);
+	entry = ck_hs_get(&shard_for(store, hash)->hs, hash, &probe);
+	if (entry == NULL)
+		return NULL;
+	TSAN_ACQUIRE(entry);
+	*deadline = LOAD(&entry->deadline);
+	*now = *deadline != 0 ? store_now(store) : 0;
+	return deadline_passed(*deadline, *now) ? NULL : entry;
+}
+
 static ttlkv_status
 read_key(struct ttlkv *store, const void *key, size_t key_len,
     read_visit_fn *visit, void *context)
@@ -20,29 +40,15 @@ read_key(struct ttlkv *store, const void *key, size_t key_len,
 	ttlkv_status status = key_check(store, key, key_len);
 	ck_epoch_record_t *record;
 	const struct entry *entry;
-	struct probe probe;
-	uint64_t hash, deadline, now = 0;
+	uint64_t deadline, now;
 
 	if (status != TTLKV_OK)
 		return status;
 	if ((record = ttlkv__reader()) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
-	hash = ttlkv__hash(store, key, key_len);
-	probe_init(&probe, key, key_len);
 	section_begin(record);
-	entry = ck_hs_get(&shard_for(store, hash)->hs, hash, &probe);
-	if (entry == NULL) {
-		status = TTLKV_NOT_FOUND;
-	} else {
-		TSAN_ACQUIRE(entry);
-		deadline = LOAD(&entry->deadline);
-		if (deadline != 0)
-			now = store_now(store);
-		if (deadline_passed(deadline, now))
-			status = TTLKV_NOT_FOUND;
-		else
-			status = visit(entry, deadline, now, context);
-	}
+	entry = find_live(store, key, key_len, &deadline, &now);
+	status = entry != NULL ? visit(entry, deadline, now, context) : TTLKV_NOT_FOUND;
 	section_end(record);
 	return status;
 }
@@ -120,4 +126,39 @@ ttlkv_ttl(ttlkv *store, const void *key, size_t key_len, uint64_t *remaining_ms)
 	if (remaining_ms == NULL)
 		return TTLKV_INVALID_ARGUMENT;
 	return read_key(store, key, key_len, remaining, remaining_ms);
+}
+
+ttlkv_status
+ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
+    const void **value, size_t *value_len)
+{
+	ttlkv_status status = key_check(store, key, key_len);
+	ck_epoch_record_t *record;
+	const struct entry *entry;
+	uint64_t deadline, now;
+
+	if (status != TTLKV_OK)
+		return status;
+	if (value == NULL || value_len == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	if ((record = ttlkv__reader()) == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	section_begin(record);
+	entry = find_live(store, key, key_len, &deadline, &now);
+	if (entry == NULL) {
+		section_end(record);
+		return TTLKV_NOT_FOUND;
+	}
+	*value = entry_value(entry);
+	*value_len = entry->value_len;
+	return TTLKV_OK;
+}
+
+void
+ttlkv_read_end(void)
+{
+	ck_epoch_record_t *record = ttlkv__reader_if_any();
+
+	if (record != NULL && ck_pr_load_uint(&record->active) != 0)
+		section_end(record);
 }

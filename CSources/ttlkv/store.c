@@ -1,6 +1,7 @@
 /*
  * Store lifecycle, options, statistics and status strings.
  */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -16,6 +17,19 @@ ttlkv_options_init(ttlkv_options *options)
 	options->capacity = TTLKV_DEFAULT_CAPACITY;
 	options->max_key_size = TTLKV_DEFAULT_MAX_KEY_SIZE;
 	options->max_value_size = TTLKV_DEFAULT_MAX_VALUE_SIZE;
+}
+
+int
+ttlkv__mutex_init(pthread_mutex_t *mutex)
+{
+	pthread_mutexattr_t attr;
+	int rc;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	rc = pthread_mutex_init(mutex, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return rc;
 }
 
 static bool
@@ -76,7 +90,7 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 	store->clock = o->clock;
 	store->clock_context = o->clock_context;
 	store->reclaim_cap = o->capacity / 8 > 65536 ? o->capacity / 8 : 65536;
-	pthread_mutex_init(&store->reclaim_lock, NULL);
+	ttlkv__mutex_init(&store->reclaim_lock);
 	pthread_mutex_init(&store->drain_lock, NULL);
 	pthread_mutex_init(&store->sweep_lock, NULL);
 	if ((status = ttlkv__writer_record(&store->rec)) != TTLKV_OK)

@@ -193,7 +193,7 @@ ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots)
 		return TTLKV_INVALID_ARGUMENT;
 	shard->store = store;
 	shard->slots = slots;
-	if (pthread_mutex_init(&shard->lock, NULL) != 0)
+	if (ttlkv__mutex_init(&shard->lock) != 0)
 		return TTLKV_OUT_OF_MEMORY;
 	if (!ck_hs_init(&shard->hs, CK_HS_MODE_SPMC | CK_HS_MODE_OBJECT | CK_HS_MODE_DELETE,
 	    hs_hash, hs_compare, &hs_allocator, slots, store->seed)) {

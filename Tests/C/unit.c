@@ -298,6 +298,23 @@ test_read_and_stats(void)
 	CHECK_STATUS(ttlkv_read(s, "k", 1, remember, &seen), TTLKV_NOT_FOUND);
 	CHECK(seen.calls == 1);
 
+	/* read_begin / read_end: the value stays valid across an overwrite. */
+	{
+		const void *value = NULL;
+		size_t len = 0;
+
+		CHECK_STATUS(PUT(s, "pin", "first", 0), TTLKV_OK);
+		CHECK_STATUS(ttlkv_read_begin(s, "pin", 3, &value, &len), TTLKV_OK);
+		CHECK_STATUS(PUT(s, "pin", "second", 0), TTLKV_OK);
+		CHECK(len == 5 && memcmp(value, "first", 5) == 0);
+		ttlkv_read_end();
+		ttlkv_read_end(); /* unmatched: harmless */
+		CHECK_STATUS(ttlkv_read_begin(s, "none", 4, &value, &len), TTLKV_NOT_FOUND);
+		CHECK_STATUS(ttlkv_read_begin(s, "pin", 3, NULL, &len), TTLKV_INVALID_ARGUMENT);
+		CHECK_STATUS(ttlkv_read_begin(NULL, "pin", 3, &value, &len), TTLKV_INVALID_ARGUMENT);
+		CHECK_STATUS(ttlkv_delete(s, "pin", 3), TTLKV_OK);
+	}
+
 	CHECK_STATUS(PUT(s, "ab", "cde", 0), TTLKV_OK);
 	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
 	CHECK(stats.entries == 2);

@@ -1,5 +1,5 @@
 import Testing
-@testable import TTLKV
+@_spi(Benchmarks) @testable import TTLKV
 
 /// Deterministic tests of the timing wheel: no threads, no clock but the
 /// numbers passed to `advance(to:)`.

@@ -208,6 +208,20 @@ ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
     ttlkv_read_fn *fn, void *context);
 
 /*
+ * Zero-copy read for language bindings that cannot pass a callback cheaply
+ * (Swift, Rust guards): on TTLKV_OK, *value and *value_len describe the live
+ * value of key, and the calling thread stays inside its read section until
+ * it calls ttlkv_read_end(); the value is valid until then. On any other
+ * status nothing is held and ttlkv_read_end() must not be called. Between
+ * the two calls the same rules as in a ttlkv_read callback apply: be short,
+ * do not block, do not write to any store, stay on the same thread. Pairs
+ * may nest. Lock-free read.
+ */
+ttlkv_status ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
+    const void **value, size_t *value_len);
+void ttlkv_read_end(void);
+
+/*
  * Removes key. TTLKV_NOT_FOUND if there was no live entry (an expired entry
  * is still removed, and counted as expired). Shard-locked write.
  */

@@ -81,6 +81,7 @@ extension KeyValueStore {
 
 /// The milliseconds a store is given for `ttl`: 0 for `nil` (no expiry),
 /// rounded up so that a positive TTL never means "no expiry".
+@usableFromInline
 func ttlMilliseconds(_ ttl: Duration?) throws -> UInt64 {
     guard let ttl else { return 0 }
     guard ttl > .zero, let ms = ttl.roundedUpMilliseconds, ms <= maximumTTLMilliseconds else {

@@ -34,6 +34,7 @@ import Glibc
 import Histogram
 import Synchronization
 
+@usableFromInline
 final class ExpiryWorker: Sendable {
     private let backend: any ExpiryBackend
     private let resolution: UInt64
@@ -86,7 +87,7 @@ final class ExpiryWorker: Sendable {
 
     /// Tells the worker a key now has `deadline` (store clock): wakes it if
     /// it is in a long sleep that would end after that deadline.
-    @inline(__always)
+    @usableFromInline
     func noteDeadline(afterMilliseconds ttl: UInt64) {
         let sleepingUntil = wakeAt.load(ordering: .relaxed)
         guard sleepingUntil != .max else { return }

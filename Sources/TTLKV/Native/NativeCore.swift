@@ -25,6 +25,7 @@ final class NativeShard: Sendable {
 /// expiry on every read, an expired entry counts as absent, and a write
 /// appends an expiry record only for a key's first deadline or one earlier
 /// than its pending record's.
+@usableFromInline
 final class NativeCore: ExpiryBackend, Sendable {
     private let shards: [NativeShard]
     private let seed: UInt64
@@ -83,40 +84,37 @@ final class NativeCore: ExpiryBackend, Sendable {
     // MARK: Operations
 
     /// Inserts or replaces; false only when `ifAbsent` finds a live entry.
-    func put(key: some StoreBytes, value: some StoreBytes, ttl: UInt64, ifAbsent: Bool) throws -> Bool {
+    @usableFromInline
+    func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, ttl: UInt64, ifAbsent: Bool) throws -> Bool {
         let deadline = try deadline(after: ttl)
-        return try key.withStoreBytes { key in
-            try checkKey(key)
-            let entry = try value.withStoreBytes { value in
-                if value.count > maximumValueSize { throw StoreError.valueTooLarge }
-                return NativeEntry(key: key, value: value, deadline: deadline)
+        try checkKey(key)
+        if value.count > maximumValueSize { throw StoreError.valueTooLarge }
+        let entry = NativeEntry(key: key, value: value, deadline: deadline)
+        let hash = hash(key)
+        // The replaced entry comes back out so that its release (and
+        // free) happens after the lock is dropped.
+        let (stored, _) = try shard(for: hash).withLock { state -> (Bool, NativeEntry?) in
+            let old = state.find(hash: hash, key: key)
+            let oldExpired = old.map { isExpired($0.deadline, now: now()) } ?? false
+            if old != nil, !oldExpired, ifAbsent { return (false, nil) }
+            var sched = old?.sched ?? 0
+            let record = deadline != 0 && (sched == 0 || deadline < sched)
+            if record { sched = deadline }
+            entry.sched = sched
+            if let old {
+                state.replace(old, with: entry, hash: hash)
+                if oldExpired { state.expired += 1 }
+            } else {
+                try reserveEntry()
+                state.insert(entry, hash: hash)
             }
-            let hash = hash(key)
-            // The replaced entry comes back out so that its release (and
-            // free) happens after the lock is dropped.
-            let (stored, _) = try shard(for: hash).withLock { state -> (Bool, NativeEntry?) in
-                let old = state.find(hash: hash, key: key)
-                let oldExpired = old.map { isExpired($0.deadline, now: now()) } ?? false
-                if old != nil, !oldExpired, ifAbsent { return (false, nil) }
-                var sched = old?.sched ?? 0
-                let record = deadline != 0 && (sched == 0 || deadline < sched)
-                if record { sched = deadline }
-                entry.sched = sched
-                if let old {
-                    state.replace(old, with: entry, hash: hash)
-                    if oldExpired { state.expired += 1 }
-                } else {
-                    try reserveEntry()
-                    state.insert(entry, hash: hash)
-                }
-                if record {
-                    state.intake.append(key: key, deadline: deadline)
-                    intakeRecords.add(1, ordering: .relaxed)
-                }
-                return (true, old)
+            if record {
+                state.intake.append(key: key, deadline: deadline)
+                intakeRecords.add(1, ordering: .relaxed)
             }
-            return stored
+            return (true, old)
         }
+        return stored
     }
 
     private func reserveEntry() throws {
@@ -131,34 +129,32 @@ final class NativeCore: ExpiryBackend, Sendable {
         if maximumEntries != nil { live.subtract(1, ordering: .relaxed) }
     }
 
-    /// Runs `body` on the live value under the shard's lock: no reference
-    /// counting traffic on the entry, at the price of holding the lock.
-    func read<R>(key: some StoreBytes, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try key.withStoreBytes { key in
-            try checkKey(key)
-            let hash = hash(key)
-            var result: Result<R, any Error>?
-            shard(for: hash).withLock { state in
-                guard let entry = state.find(hash: hash, key: key),
-                      !isExpired(entry.deadline, now: now()) else { return }
-                result = Result { try entry.withValue(body) }
-            }
-            return try result?.get()
+    /// Runs `visit` on the live value under the shard's lock (no reference
+    /// counting traffic on the entry, at the price of holding the lock);
+    /// returns whether there was one.
+    @usableFromInline
+    func read(key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) throws -> Bool {
+        try checkKey(key)
+        let hash = hash(key)
+        return shard(for: hash).withLock { state in
+            guard let entry = state.find(hash: hash, key: key),
+                  !isExpired(entry.deadline, now: now()) else { return false }
+            entry.withValue(visit)
+            return true
         }
     }
 
-    func remove(key: some StoreBytes) throws -> Bool {
-        try key.withStoreBytes { key in
-            try checkKey(key)
-            let hash = hash(key)
-            let (live, _) = shard(for: hash).withLock { state -> (Bool, NativeEntry?) in
-                guard let entry = state.find(hash: hash, key: key) else { return (false, nil) }
-                let expired = isExpired(entry.deadline, now: now())
-                unlink(entry, hash: hash, expired: expired, in: &state)
-                return (!expired, entry)
-            }
-            return live
+    @usableFromInline
+    func remove(key: UnsafeRawBufferPointer) throws -> Bool {
+        try checkKey(key)
+        let hash = hash(key)
+        let (live, _) = shard(for: hash).withLock { state -> (Bool, NativeEntry?) in
+            guard let entry = state.find(hash: hash, key: key) else { return (false, nil) }
+            let expired = isExpired(entry.deadline, now: now())
+            unlink(entry, hash: hash, expired: expired, in: &state)
+            return (!expired, entry)
         }
+        return live
     }
 
     private func unlink(_ entry: NativeEntry, hash: UInt64, expired: Bool, in state: inout NativeShardState) {

@@ -11,10 +11,13 @@ import Synchronization
 /// expiry worker and expiry bookkeeping as ``Store``. Reads take the shard's
 /// lock (a `Mutex` cannot be shared by readers), which is what the
 /// comparison measures against the lock-free C core.
+///
+/// Like ``Store``, its generic methods are inlinable front-ends over one
+/// non-generic method each.
 public final class NativeStore: KeyValueStore {
-    private let core: NativeCore
-    private let worker: ExpiryWorker
-    private let closed = Atomic<Bool>(false)
+    @usableFromInline let core: NativeCore
+    @usableFromInline let worker: ExpiryWorker
+    @usableFromInline let closed = Atomic<Bool>(false)
 
     /// A store built from `configuration`; its expiry worker starts now.
     public init(configuration: StoreConfiguration) throws {
@@ -32,38 +35,54 @@ public final class NativeStore: KeyValueStore {
         worker.stop()
     }
 
-    @inline(__always)
-    private func checkOpen() throws {
+    @inlinable @inline(__always)
+    func checkOpen() throws {
         if closed.load(ordering: .relaxed) { throw StoreError.closed }
     }
 
+    @inlinable
     public func set(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws {
         try checkOpen()
         let ms = try ttlMilliseconds(ttl)
-        _ = try core.put(key: key, value: value, ttl: ms, ifAbsent: false)
+        _ = try key.withStoreBytes { key in
+            try value.withStoreBytes { value in try core.put(key: key, value: value, ttl: ms, ifAbsent: false) }
+        }
         if ms != 0 { worker.noteDeadline(afterMilliseconds: ms) }
     }
 
+    @inlinable
     public func insertIfAbsent(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws -> Bool {
         try checkOpen()
         let ms = try ttlMilliseconds(ttl)
-        guard try core.put(key: key, value: value, ttl: ms, ifAbsent: true) else { return false }
+        let stored = try key.withStoreBytes { key in
+            try value.withStoreBytes { value in try core.put(key: key, value: value, ttl: ms, ifAbsent: true) }
+        }
+        guard stored else { return false }
         if ms != 0 { worker.noteDeadline(afterMilliseconds: ms) }
         return true
     }
 
+    @inlinable
     public func withValue<Result>(
         forKey key: some StoreBytes,
         _ body: (UnsafeRawBufferPointer) throws -> Result
     ) throws -> Result? {
         try checkOpen()
-        return try core.read(key: key, body)
+        var result: Result?
+        var failure: (any Error)?
+        let found = try key.withStoreBytes { key in
+            try core.read(key: key) { value in
+                do { result = try body(value) } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
+        return found ? result : nil
     }
 
-    @discardableResult
+    @inlinable @discardableResult
     public func removeValue(forKey key: some StoreBytes) throws -> Bool {
         try checkOpen()
-        return try core.remove(key: key)
+        return try key.withStoreBytes { try core.remove(key: $0) }
     }
 
     public func timeToLive(forKey key: some StoreBytes) throws -> TimeToLive? {

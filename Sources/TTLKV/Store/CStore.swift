@@ -3,10 +3,11 @@ import CTTLKV
 /// Owns one `ttlkv *` and is the expiry worker's view of it. Closing the C
 /// store happens in deinit, when neither the ``Store`` nor its worker holds
 /// a reference any more, so no call can overlap `ttlkv_close`.
+@usableFromInline
 final class CStore: ExpiryBackend, @unchecked Sendable {
     // Safe to share: ttlkv.h allows every call from any thread at any time
     // except ttlkv_close, which only deinit makes; `clock` is immutable.
-    let pointer: OpaquePointer
+    @usableFromInline let pointer: OpaquePointer
     private let clock: ClockContext?
 
     init(configuration: StoreConfiguration) throws {
@@ -40,6 +41,33 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
 
     func now() -> UInt64 {
         ttlkv_now(pointer)
+    }
+
+    // The non-generic halves of Store's hot methods: raw buffers in, status out.
+
+    @usableFromInline
+    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ ttl: UInt64, ifAbsent: Bool) -> ttlkv_status {
+        ifAbsent
+            ? ttlkv_put_if_absent(pointer, key.baseAddress, key.count, value.baseAddress, value.count, ttl)
+            : ttlkv_put(pointer, key.baseAddress, key.count, value.baseAddress, value.count, ttl)
+    }
+
+    @usableFromInline
+    func delete(_ key: UnsafeRawBufferPointer) -> ttlkv_status {
+        ttlkv_delete(pointer, key.baseAddress, key.count)
+    }
+
+    /// Calls `visit` with the live value, inside the C read section.
+    @usableFromInline
+    func read(_ key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) -> ttlkv_status {
+        var value: UnsafeRawPointer?
+        var length = 0
+        let status = ttlkv_read_begin(pointer, key.baseAddress, key.count, &value, &length)
+        guard status == TTLKV_OK else { return status }
+        // The value stays valid until ttlkv_read_end, on this thread.
+        defer { ttlkv_read_end() }
+        visit(UnsafeRawBufferPointer(start: value, count: length))
+        return TTLKV_OK
     }
 
     var intakeCount: Int {
@@ -88,12 +116,13 @@ private final class ClockContext: Sendable {
 }
 
 /// Throws the ``StoreError`` for a C status other than `TTLKV_OK`.
-@inline(__always)
+@inlinable @inline(__always)
 func check(_ status: ttlkv_status) throws {
     if status != TTLKV_OK { throw StoreError(status) }
 }
 
 extension StoreError {
+    @usableFromInline
     init(_ status: ttlkv_status) {
         switch status {
         case TTLKV_KEY_TOO_LARGE: self = .keyTooLarge

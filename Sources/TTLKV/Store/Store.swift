@@ -13,10 +13,14 @@ import Synchronization
 /// try store.set("v", forKey: "k", ttl: .seconds(5))
 /// try store.withValue(forKey: "k") { bytes in bytes.count }   // 1, no copy
 /// ```
+///
+/// The generic methods are inlinable so that they specialize in the caller
+/// for its key and value types; each hands raw buffers to one non-generic
+/// method that makes the C call.
 public final class Store: KeyValueStore {
-    private let core: CStore
-    private let worker: ExpiryWorker
-    private let closed = Atomic<Bool>(false)
+    @usableFromInline let core: CStore
+    @usableFromInline let worker: ExpiryWorker
+    @usableFromInline let closed = Atomic<Bool>(false)
 
     /// A store built from `configuration`; its expiry worker starts now.
     public init(configuration: StoreConfiguration) throws {
@@ -34,29 +38,28 @@ public final class Store: KeyValueStore {
         worker.stop()
     }
 
-    @inline(__always)
-    private func checkOpen() throws {
+    @inlinable @inline(__always)
+    func checkOpen() throws {
         if closed.load(ordering: .relaxed) { throw StoreError.closed }
     }
 
+    @inlinable
     public func set(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws {
         try checkOpen()
         let ms = try ttlMilliseconds(ttl)
-        try key.withStoreBytes { key in
-            try value.withStoreBytes { value in
-                try check(ttlkv_put(core.pointer, key.baseAddress, key.count, value.baseAddress, value.count, ms))
-            }
+        let status = key.withStoreBytes { key in
+            value.withStoreBytes { value in core.put(key, value, ms, ifAbsent: false) }
         }
+        try check(status)
         if ms != 0 { worker.noteDeadline(afterMilliseconds: ms) }
     }
 
+    @inlinable
     public func insertIfAbsent(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws -> Bool {
         try checkOpen()
         let ms = try ttlMilliseconds(ttl)
         let status = key.withStoreBytes { key in
-            value.withStoreBytes { value in
-                ttlkv_put_if_absent(core.pointer, key.baseAddress, key.count, value.baseAddress, value.count, ms)
-            }
+            value.withStoreBytes { value in core.put(key, value, ms, ifAbsent: true) }
         }
         if status == TTLKV_EXISTS { return false }
         try check(status)
@@ -64,34 +67,29 @@ public final class Store: KeyValueStore {
         return true
     }
 
+    @inlinable
     public func withValue<Result>(
         forKey key: some StoreBytes,
         _ body: (UnsafeRawBufferPointer) throws -> Result
     ) throws -> Result? {
         try checkOpen()
-        var result: Swift.Result<Result, any Error>?
+        var result: Result?
+        var failure: (any Error)?
         let status = key.withStoreBytes { key in
-            withoutActuallyEscaping({ (value: UnsafeRawBufferPointer) in
-                result = Swift.Result { try body(value) }
-            }) { visit in
-                var reader = ValueReader(visit: visit)
-                return withUnsafeMutablePointer(to: &reader) { reader in
-                    ttlkv_read(core.pointer, key.baseAddress, key.count, { value, length, context in
-                        let reader = context!.assumingMemoryBound(to: ValueReader.self)
-                        reader.pointee.visit(UnsafeRawBufferPointer(start: value, count: length))
-                    }, reader)
-                }
+            core.read(key) { value in
+                do { result = try body(value) } catch { failure = error }
             }
         }
+        if let failure { throw failure }
         if status == TTLKV_NOT_FOUND { return nil }
         try check(status)
-        return try result!.get()
+        return result
     }
 
-    @discardableResult
+    @inlinable @discardableResult
     public func removeValue(forKey key: some StoreBytes) throws -> Bool {
         try checkOpen()
-        let status = key.withStoreBytes { ttlkv_delete(core.pointer, $0.baseAddress, $0.count) }
+        let status = key.withStoreBytes { core.delete($0) }
         if status == TTLKV_NOT_FOUND { return false }
         try check(status)
         return true
@@ -157,9 +155,4 @@ public final class Store: KeyValueStore {
         closed.store(true, ordering: .relaxed)
         worker.stop()
     }
-}
-
-/// The Swift side of a zero-copy read: C calls back into `visit`.
-private struct ValueReader {
-    let visit: (UnsafeRawBufferPointer) -> Void
 }
