@@ -92,6 +92,33 @@ import Testing
         #expect(wheel.count == 0)
     }
 
+    /// The worker's pattern: records keep arriving while the wheel advances
+    /// one tick at a time; every record fires, none early, none late.
+    @Test func tickByTickAdvanceFiresEveryRecord() {
+        var wheel = TimingWheel(resolution: Self.resolution, now: 1_000_000)
+        var now: UInt64 = 1_000_000
+        var random = SystemRandomNumberGenerator()
+        var scheduled = 0, fired = 0, wrong = 0
+        for step in 0..<3_000 {
+            if step < 800 {
+                for _ in 0..<20 {
+                    Self.schedule(&wheel, "k", now + 1 + UInt64.random(in: 0..<5_000, using: &random))
+                    scheduled += 1
+                }
+            }
+            now += Self.resolution
+            wheel.advance(to: now)
+            _ = wheel.takeDue(limit: .max) { _, deadline in
+                fired += 1
+                if deadline >= now || now - deadline > Self.resolution { wrong += 1 }
+                return nil
+            }
+        }
+        #expect(fired == scheduled)
+        #expect(wrong == 0)
+        #expect(wheel.count == 0)
+    }
+
     @Test func skipsEmptyTicksInOneStep() {
         var wheel = TimingWheel(resolution: Self.resolution, now: 0)
         Self.schedule(&wheel, "a", 1_000_000)

@@ -196,9 +196,12 @@ public struct TimingWheel {
             if level == 0 {
                 tick = nextTick + distance
             } else {
-                // A level-l slot is cascaded at the start of its block; the
-                // current slot's block has started already, so it is 64 away.
-                if distance == 0 { distance = UInt64(Self.slotsPerLevel) }
+                // A level-l slot is cascaded at the start of its block. If
+                // nextTick is that start, the current slot's cascade is still
+                // to come; otherwise its block has begun and it is next due
+                // a full rotation later.
+                let atBlockStart = nextTick & ((1 << shift) - 1) == 0
+                if distance == 0 && !atBlockStart { distance = UInt64(Self.slotsPerLevel) }
                 tick = (block + distance) << shift
             }
             if best.map({ tick < $0 }) ?? true { best = tick }
