@@ -262,19 +262,25 @@ void ttlkv__free_blocks(void **blocks, size_t n);
  * shrinks, few enough that no write pays for a pile of them. */
 #define FREES_PER_WRITE 4
 
-/* Ends a write on shard: takes a few ready frees, unlocks, frees them, and
- * waits for readers if reclamation is past its cap. */
+/* Ends a write on shard: takes up to `frees` ready frees, unlocks, frees
+ * them, and waits for readers if reclamation is past its cap. */
 static inline void
-shard_unlock(struct shard *shard)
+shard_unlock_freeing(struct shard *shard, size_t frees)
 {
 	void *out[FREES_PER_WRITE];
-	size_t n = ttlkv__take_ready(shard, out, FREES_PER_WRITE);
+	size_t n = ttlkv__take_ready(shard, out, frees < FREES_PER_WRITE ? frees : FREES_PER_WRITE);
 
 	ttlkv__locked_shard = NULL;
 	pthread_mutex_unlock(&shard->lock);
 	ttlkv__free_blocks(out, n);
 	if (UNLIKELY(LOAD(&shard->store->reclaim_overdue)))
 		ttlkv__catch_up(shard->store);
+}
+
+static inline void
+shard_unlock(struct shard *shard)
+{
+	shard_unlock_freeing(shard, FREES_PER_WRITE);
 }
 
 /* write.c: removal of one entry under the shard lock (sweep shares it). */

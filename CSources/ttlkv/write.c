@@ -185,9 +185,10 @@ ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
 typedef ttlkv_status keyed_write_fn(struct shard *shard, uint64_t hash,
     struct entry *entry, void *context);
 
+/* frees: how many ready entries the call frees on its way out. */
 static ttlkv_status
 keyed_write(struct ttlkv *store, const void *key, size_t key_len,
-    keyed_write_fn *fn, void *context)
+    keyed_write_fn *fn, void *context, size_t frees)
 {
 	ttlkv_status status = key_check(store, key, key_len);
 	struct shard *shard;
@@ -201,7 +202,7 @@ keyed_write(struct ttlkv *store, const void *key, size_t key_len,
 	probe_init(&probe, key, key_len);
 	shard_lock(shard);
 	status = fn(shard, hash, ck_hs_get(&shard->hs, hash, &probe), context);
-	shard_unlock(shard);
+	shard_unlock_freeing(shard, frees);
 	return status;
 }
 
@@ -223,7 +224,7 @@ remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *cont
 ttlkv_status
 ttlkv_delete(ttlkv *store, const void *key, size_t key_len)
 {
-	return keyed_write(store, key, key_len, remove_entry, NULL);
+	return keyed_write(store, key, key_len, remove_entry, NULL, FREES_PER_WRITE);
 }
 
 static ttlkv_status
@@ -256,7 +257,7 @@ ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len, uint64_t ttl_ms)
 		return status;
 	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
 		return status;
-	return keyed_write(store, key, key_len, change_deadline, &deadline);
+	return keyed_write(store, key, key_len, change_deadline, &deadline, FREES_PER_WRITE);
 }
 
 struct due_check {
@@ -299,5 +300,7 @@ ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
 
 	if (deadline_ms == NULL)
 		return TTLKV_INVALID_ARGUMENT;
-	return keyed_write(store, key, key_len, expire_if_due, &due);
+	/* The expiry worker frees nothing here: a mass expiry runs at its
+	 * speed, and frees are left to writers and to ttlkv_reclaim. */
+	return keyed_write(store, key, key_len, expire_if_due, &due, 0);
 }

@@ -146,7 +146,7 @@ final class ExpiryWorker: Sendable {
         events: inout [ExpiryEvent], collectEvents: Bool
     ) -> Int {
         let started = ContinuousClock.now
-        let timeBudget = budget.timePerTick ?? .milliseconds(Int64(resolution)) / 2
+        let timeBudget = budget.timePerTick ?? .milliseconds(Int64(resolution)) * 4 / 5
         var removed = 0
         _ = wheel.takeDue(limit: budget.itemsPerTick, shouldStop: { ContinuousClock.now - started > timeBudget }) { key, scheduled in
             switch backend.expire(key: key, scheduled: scheduled) {
