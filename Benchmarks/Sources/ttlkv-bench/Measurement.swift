@@ -62,7 +62,7 @@ struct LatencySummary: Codable {
         p999 = h.valueAtPercentile(99.9)
         p9999 = h.valueAtPercentile(99.99)
         max = h.max
-        let points: [Double] = [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999, 100]
+        let points: [Double] = [0, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999]
         curve = h.totalCount == 0 ? [] : points.map { [$0, Double(h.valueAtPercentile($0))] }
     }
 }
