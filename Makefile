@@ -27,8 +27,8 @@ TEST_CFLAGS := -std=gnu11 $(WARN) -g -pthread -I$(SRC_DIR)/include -I$(SRC_DIR) 
 ASAN_FLAGS  := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS  := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
-C_SUITES    := unit faults stress threads
-ASAN_SUITES := unit faults stress threads
+C_SUITES    := unit faults oom_sweep stress threads
+ASAN_SUITES := unit faults oom_sweep stress threads
 TSAN_SUITES := stress threads
 
 .PHONY: all deps lib install test test-c test-asan test-tsan test-python \

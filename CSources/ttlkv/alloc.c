@@ -20,6 +20,12 @@ ttlkv_testing_fail_allocation(long n)
 	__atomic_store_n(&fail_countdown, n, __ATOMIC_SEQ_CST);
 }
 
+long
+ttlkv_testing_allocations_left(void)
+{
+	return __atomic_load_n(&fail_countdown, __ATOMIC_SEQ_CST);
+}
+
 static bool
 should_fail(void)
 {

@@ -11,6 +11,10 @@
  * A negative n turns fault injection off. Process-wide. */
 void ttlkv_testing_fail_allocation(long n);
 
+/* Allocations left before the armed failure; negative once it happened or
+ * when none is armed. */
+long ttlkv_testing_allocations_left(void);
+
 /* Sets how many retired entries may wait for a grace period before writers
  * wait for readers (normally max(65536, capacity / 8)). */
 struct ttlkv;
