@@ -27,7 +27,7 @@ TEST_CFLAGS := -std=gnu11 $(WARN) -g -pthread -I$(SRC_DIR)/include -I$(SRC_DIR) 
 ASAN_FLAGS  := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS  := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
-C_SUITES    := unit faults oom_sweep stress threads
+C_SUITES    := unit faults oom_sweep hostile stress threads
 ASAN_SUITES := unit faults oom_sweep stress threads
 TSAN_SUITES := stress threads
 

@@ -227,3 +227,24 @@ ttlkv__table_reserve(struct shard *shard)
 		return false;
 	return ck_hs_grow(&shard->hs, shard->slots * 2);
 }
+
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+unsigned
+ttlkv_testing_probe_maximum(struct ttlkv *store)
+{
+	unsigned longest = 0;
+
+	for (uint32_t i = 0; i < store->n_shards; i++) {
+		struct ck_hs_stat st;
+
+		shard_lock(&store->shards[i]);
+		ck_hs_stat(&store->shards[i].hs, &st);
+		shard_unlock(&store->shards[i]);
+		if (st.probe_maximum > longest)
+			longest = st.probe_maximum;
+	}
+	return longest;
+}
+#endif

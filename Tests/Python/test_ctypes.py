@@ -3,6 +3,7 @@
 Usage: python3 Tests/Python/test_ctypes.py build/libttlkv.so
 """
 import ctypes
+import subprocess
 import sys
 import unittest
 
@@ -96,6 +97,16 @@ class CtypesTest(unittest.TestCase):
         self.assertEqual(self.lib.ttlkv_get(self.store, b"big", 3, tiny, 4, None), INVALID_ARGUMENT)
         self.assertEqual(self.lib.ttlkv_status_string(KEY_TOO_LARGE),
                          b"key larger than the store's maximum key size")
+
+
+class ExportsTest(unittest.TestCase):
+    def test_only_ttlkv_symbols_and_no_seed_reader(self):
+        out = subprocess.run(["nm", "-D", "--defined-only", LIB_PATH], capture_output=True, text=True, check=True)
+        names = [line.split()[-1] for line in out.stdout.splitlines() if " T " in line]
+        self.assertTrue(names)
+        self.assertTrue(all(n.startswith("ttlkv_") for n in names), names)
+        # The hash seed goes in through ttlkv_options and never comes out.
+        self.assertFalse([n for n in names if "seed" in n])
 
 
 if __name__ == "__main__":
