@@ -90,8 +90,8 @@ main(void)
 	    known.probe_maximum, (unsigned long long)known.grows,
 	    random_seed.probe_maximum, (unsigned long long)random_seed.grows);
 	CHECK(known.probe_maximum >= 32);
-	CHECK(known.probe_maximum >= 8 * random_seed.probe_maximum);
-	CHECK(random_seed.probe_maximum <= 16);
+	CHECK(known.probe_maximum >= 4 * random_seed.probe_maximum);
+	CHECK(random_seed.probe_maximum <= 12);
 	CHECK(random_seed.grows == 0);
 	return check_exit("hostile");
 }
