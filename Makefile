@@ -27,11 +27,18 @@ TEST_CFLAGS := -std=gnu11 $(WARN) -g -pthread -I$(SRC_DIR)/include -I$(SRC_DIR) 
 ASAN_FLAGS  := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 TSAN_FLAGS  := -O1 -fsanitize=thread -fno-omit-frame-pointer
 
+# libFuzzer needs clang (the Swift toolchain's has the runtimes).
+FUZZ_CC     ?= clang
+FUZZ_FLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+               -fuse-ld=lld -I$(SRC_DIR)/include -I$(SRC_DIR) -DTTLKV_TESTING
+FUZZ_SECONDS ?= 600
+FUZZ_CI_SECONDS ?= 60
+
 C_SUITES    := unit faults oom_sweep hostile stress threads
 ASAN_SUITES := unit faults oom_sweep stress threads
 TSAN_SUITES := stress threads
 
-.PHONY: all deps lib install test test-c test-asan test-tsan test-python \
+.PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python \
         test-example test-capacity test-swift loadtest bench microbench clean
 
 all: lib
@@ -82,7 +89,7 @@ install: lib $(BUILD)/ttlkv.pc
 	install -m 644 $(BUILD)/libttlkv.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/ttlkv.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
-test: test-c test-asan test-tsan test-python test-example test-capacity test-swift
+test: test-c test-asan test-tsan test-fuzz test-python test-example test-capacity test-swift
 	@echo "make test: every suite passed"
 
 # --- C suites: plain, AddressSanitizer + UBSan (+ LeakSanitizer), ThreadSanitizer.
@@ -108,6 +115,28 @@ test-asan: deps $(ASAN_SUITES:%=$(BUILD)/asan/%)
 test-tsan: deps $(TSAN_SUITES:%=$(BUILD)/tsan/%)
 	@set -e; for t in $(TSAN_SUITES); do \
 		TSAN_OPTIONS=halt_on_error=1 TTLKV_TEST_SCALE=tsan setarch -R $(BUILD)/tsan/$$t; done
+
+# --- Fuzzing: the API against a model (Tests/Fuzz/fuzz_api.c).
+$(BUILD)/fuzz_api: Tests/Fuzz/fuzz_api.c $(SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(SRCS) -o $@ $(LDLIBS)
+
+# Replays the committed corpus, then fuzzes for FUZZ_CI_SECONDS (new inputs
+# go to a scratch corpus, never into the repository).
+test-fuzz: deps $(BUILD)/fuzz_api
+	rm -rf $(BUILD)/fuzz-ci && mkdir -p $(BUILD)/fuzz-ci
+	cd $(BUILD) && { ./fuzz_api -runs=0 ../Tests/Fuzz/corpus > fuzz-replay.log 2>&1 || { tail -40 fuzz-replay.log; exit 1; }; }
+	cd $(BUILD) && { ./fuzz_api -max_total_time=$(FUZZ_CI_SECONDS) -print_final_stats=1 fuzz-ci ../Tests/Fuzz/corpus \
+		> fuzz-ci.log 2>&1 || { tail -40 fuzz-ci.log; exit 1; }; }
+	@grep -E "^stat::number_of_executed_units" $(BUILD)/fuzz-ci.log; echo "fuzz: corpus replayed, no mismatch in $(FUZZ_CI_SECONDS) s of fuzzing"
+
+# Explores for FUZZ_SECONDS; `make fuzz-merge` folds new finds into the corpus.
+fuzz: deps $(BUILD)/fuzz_api
+	mkdir -p $(BUILD)/fuzz-corpus
+	cd $(BUILD) && ./fuzz_api -max_total_time=$(FUZZ_SECONDS) fuzz-corpus ../Tests/Fuzz/corpus
+
+fuzz-merge: $(BUILD)/fuzz_api
+	$(BUILD)/fuzz_api -merge=1 Tests/Fuzz/corpus $(BUILD)/fuzz-corpus
 
 # 10 million keys into a store opened for 10 million: no resize.
 test-capacity: deps $(BUILD)/test/capacity

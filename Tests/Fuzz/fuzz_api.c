@@ -1,0 +1,434 @@
+/*
+ * libFuzzer harness for the C API. Each input is a program of API calls
+ * (put, put-if-absent, get, zero-copy reads, delete, TTL query and change,
+ * expire-due, sweep, drain, reclaim, clock jumps) with arbitrary key and
+ * value bytes, lengths at and beyond the limits, NULL pointers where a zero
+ * length allows them, and absurd TTLs. Every result is checked against a
+ * small model of the store kept here; any difference aborts, and so does
+ * anything AddressSanitizer or UBSan catches.
+ *
+ *   make fuzz FUZZ_SECONDS=600     # explore; new inputs go to build/fuzz-corpus
+ *   make test                      # replays Tests/Fuzz/corpus, then fuzzes ~1 minute
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ttlkv.h>
+
+#define MAX_KEY 24
+#define MAX_VALUE 48
+#define MODEL_SLOTS 64
+
+struct model_entry {
+	bool used;
+	size_t key_len, value_len;
+	unsigned char key[MAX_KEY], value[MAX_VALUE];
+	uint64_t deadline; /* 0 = never */
+};
+
+static struct model_entry model[MODEL_SLOTS];
+static uint64_t now_ms;
+
+static uint64_t
+fuzz_clock(void *context)
+{
+	(void)context;
+	return now_ms;
+}
+
+#define REQUIRE(cond)                                                      \
+	do {                                                               \
+		if (!(cond)) {                                             \
+			fprintf(stderr, "model mismatch at %s:%d: %s\n",   \
+			    __FILE__, __LINE__, #cond);                    \
+			abort();                                           \
+		}                                                          \
+	} while (0)
+
+/* Reads bytes from the program; zeros once it is exhausted. */
+struct program {
+	const uint8_t *data;
+	size_t size, at;
+};
+
+static uint8_t
+next_byte(struct program *p)
+{
+	return p->at < p->size ? p->data[p->at++] : 0;
+}
+
+static uint64_t
+next_u64(struct program *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | next_byte(p);
+	return v;
+}
+
+/* A byte string: length up to limit + 8 (so some are too long); NULL when
+ * empty half of the time. */
+static size_t
+next_bytes(struct program *p, unsigned char *buf, size_t limit, const unsigned char **ptr)
+{
+	size_t len = next_byte(p) % (limit + 9);
+
+	for (size_t i = 0; i < len; i++)
+		buf[i] = next_byte(p) & 0x7;   /* small alphabet: keys repeat */
+	*ptr = len == 0 && (p->at & 1) ? NULL : buf;
+	return len;
+}
+
+static uint64_t
+next_ttl(struct program *p)
+{
+	switch (next_byte(p) % 8) {
+	case 0: return 0;
+	case 1: return 1;
+	case 2: return next_byte(p);
+	case 3: return (uint64_t)next_byte(p) * 1000;
+	case 4: return TTLKV_MAX_TTL_MS;
+	case 5: return TTLKV_MAX_TTL_MS + 1;
+	case 6: return UINT64_MAX;
+	default: return next_u64(p);
+	}
+}
+
+static struct model_entry *
+find(const unsigned char *key, size_t len)
+{
+	for (int i = 0; i < MODEL_SLOTS; i++)
+		if (model[i].used && model[i].key_len == len && (len == 0 || memcmp(model[i].key, key, len) == 0))
+			return &model[i];
+	return NULL;
+}
+
+static bool
+expired(const struct model_entry *e)
+{
+	return e->deadline != 0 && e->deadline <= now_ms;
+}
+
+static size_t
+model_count(void)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < MODEL_SLOTS; i++)
+		n += model[i].used;
+	return n;
+}
+
+/* The status a keyed call must return for bad arguments, or TTLKV_OK. */
+static ttlkv_status
+key_status(const unsigned char *key, size_t len)
+{
+	if (key == NULL && len != 0)
+		return TTLKV_INVALID_ARGUMENT;
+	return len > MAX_KEY ? TTLKV_KEY_TOO_LARGE : TTLKV_OK;
+}
+
+static ttlkv_status
+ttl_status(uint64_t ttl)
+{
+	if (ttl == 0)
+		return TTLKV_OK;
+	if (ttl > TTLKV_MAX_TTL_MS || now_ms >= UINT64_MAX - ttl)
+		return TTLKV_INVALID_TTL;
+	return TTLKV_OK;
+}
+
+static void
+do_put(ttlkv *s, struct program *p, bool if_absent)
+{
+	unsigned char kb[MAX_KEY + 8], vb[MAX_VALUE + 8];
+	const unsigned char *key, *value;
+	size_t klen = next_bytes(p, kb, MAX_KEY, &key), vlen = next_bytes(p, vb, MAX_VALUE, &value);
+	uint64_t ttl = next_ttl(p);
+	ttlkv_status got = if_absent ? ttlkv_put_if_absent(s, key, klen, value, vlen, ttl)
+	    : ttlkv_put(s, key, klen, value, vlen, ttl);
+	ttlkv_status want = key_status(key, klen);
+	struct model_entry *e;
+
+	if (want == TTLKV_OK && vlen > MAX_VALUE)
+		want = TTLKV_VALUE_TOO_LARGE;
+	if (want == TTLKV_OK)
+		want = ttl_status(ttl);
+	if (want != TTLKV_OK) {
+		REQUIRE(got == want);
+		return;
+	}
+	e = find(key, klen);
+	if (e != NULL && !expired(e) && if_absent) {
+		REQUIRE(got == TTLKV_EXISTS);
+		return;
+	}
+	if (e == NULL) {
+		for (int i = 0; i < MODEL_SLOTS && e == NULL; i++)
+			if (!model[i].used)
+				e = &model[i];
+		if (e == NULL) {   /* the model is full: undo the put */
+			REQUIRE(got == TTLKV_OK);
+			REQUIRE(ttlkv_delete(s, key, klen) == TTLKV_OK);
+			return;
+		}
+	}
+	REQUIRE(got == TTLKV_OK);
+	e->used = true;
+	e->key_len = klen;
+	if (klen)
+		memcpy(e->key, key, klen);
+	e->value_len = vlen;
+	if (vlen)
+		memcpy(e->value, value, vlen);
+	e->deadline = ttl ? now_ms + ttl : 0;
+}
+
+static void
+do_get(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MAX_KEY + 8], out[MAX_VALUE];
+	const unsigned char *key;
+	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
+	size_t cap = next_byte(p) % (MAX_VALUE + 1), vlen = 12345;
+	void *buf = cap == 0 && (p->at & 1) ? NULL : out;
+	ttlkv_status got = ttlkv_get(s, key, klen, buf, cap, &vlen);
+	ttlkv_status want = key_status(key, klen);
+	struct model_entry *e;
+
+	if (want != TTLKV_OK) {
+		REQUIRE(got == want);
+		return;
+	}
+	e = find(key, klen);
+	if (e == NULL || expired(e)) {
+		REQUIRE(got == TTLKV_NOT_FOUND);
+		return;
+	}
+	REQUIRE(vlen == e->value_len);
+	if (cap < e->value_len) {
+		REQUIRE(got == TTLKV_BUFFER_TOO_SMALL);
+		return;
+	}
+	REQUIRE(got == TTLKV_OK);
+	REQUIRE(vlen == 0 || memcmp(out, e->value, vlen) == 0);
+}
+
+struct seen {
+	const struct model_entry *want;
+	int calls;
+};
+
+static void
+check_value(const void *value, size_t len, void *context)
+{
+	struct seen *seen = context;
+
+	seen->calls++;
+	REQUIRE(len == seen->want->value_len);
+	REQUIRE(len == 0 || memcmp(value, seen->want->value, len) == 0);
+}
+
+static void
+do_read(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MAX_KEY + 8];
+	const unsigned char *key;
+	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
+	struct model_entry *e = find(key, klen);
+	struct seen seen = { e, 0 };
+	bool live = key_status(key, klen) == TTLKV_OK && e != NULL && !expired(e);
+	ttlkv_status got;
+
+	if (next_byte(p) & 1) {
+		got = ttlkv_read(s, key, klen, check_value, &seen);
+	} else {
+		const void *value = NULL;
+		size_t len = 0;
+
+		got = ttlkv_read_begin(s, key, klen, &value, &len);
+		if (got == TTLKV_OK) {
+			check_value(value, len, &seen);
+			ttlkv_read_end();
+		}
+	}
+	if (key_status(key, klen) != TTLKV_OK) {
+		REQUIRE(got == key_status(key, klen));
+		return;
+	}
+	REQUIRE(got == (live ? TTLKV_OK : TTLKV_NOT_FOUND));
+	REQUIRE(seen.calls == (live ? 1 : 0));
+}
+
+static void
+do_delete(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MAX_KEY + 8];
+	const unsigned char *key;
+	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
+	ttlkv_status got = ttlkv_delete(s, key, klen);
+	struct model_entry *e;
+
+	if (key_status(key, klen) != TTLKV_OK) {
+		REQUIRE(got == key_status(key, klen));
+		return;
+	}
+	e = find(key, klen);
+	REQUIRE(got == (e != NULL && !expired(e) ? TTLKV_OK : TTLKV_NOT_FOUND));
+	if (e != NULL)
+		e->used = false;
+}
+
+static void
+do_ttl(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MAX_KEY + 8];
+	const unsigned char *key;
+	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
+	uint64_t left = 7;
+	ttlkv_status got = ttlkv_ttl(s, key, klen, &left);
+	struct model_entry *e;
+
+	if (key_status(key, klen) != TTLKV_OK) {
+		REQUIRE(got == key_status(key, klen));
+		return;
+	}
+	e = find(key, klen);
+	if (e == NULL || expired(e)) {
+		REQUIRE(got == TTLKV_NOT_FOUND);
+		return;
+	}
+	REQUIRE(got == TTLKV_OK);
+	REQUIRE(left == (e->deadline ? e->deadline - now_ms : TTLKV_NO_EXPIRY));
+}
+
+static void
+do_set_ttl(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MAX_KEY + 8];
+	const unsigned char *key;
+	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
+	uint64_t ttl = next_ttl(p);
+	ttlkv_status got = ttlkv_set_ttl(s, key, klen, ttl);
+	ttlkv_status want = key_status(key, klen);
+	struct model_entry *e;
+
+	if (want == TTLKV_OK)
+		want = ttl_status(ttl);
+	if (want != TTLKV_OK) {
+		REQUIRE(got == want);
+		return;
+	}
+	e = find(key, klen);
+	if (e == NULL || expired(e)) {
+		REQUIRE(got == TTLKV_NOT_FOUND);
+		return;
+	}
+	REQUIRE(got == TTLKV_OK);
+	e->deadline = ttl ? now_ms + ttl : 0;
+}
+
+static void
+do_expire_due(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MAX_KEY + 8];
+	const unsigned char *key;
+	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
+	uint64_t deadline = 0;
+	ttlkv_status got = ttlkv_expire_due(s, key, klen, 0, &deadline);
+	struct model_entry *e;
+
+	if (key_status(key, klen) != TTLKV_OK) {
+		REQUIRE(got == key_status(key, klen));
+		return;
+	}
+	e = find(key, klen);
+	if (e == NULL) {
+		REQUIRE(got == TTLKV_NOT_FOUND);
+	} else if (expired(e)) {
+		REQUIRE(got == TTLKV_OK && deadline == e->deadline);
+		e->used = false;
+	} else {
+		REQUIRE(got == TTLKV_NOT_DUE);
+		REQUIRE(deadline == (e->deadline ? e->deadline : TTLKV_NO_EXPIRY));
+	}
+}
+
+static void
+forget_expired(void)
+{
+	for (int i = 0; i < MODEL_SLOTS; i++)
+		if (model[i].used && expired(&model[i]))
+			model[i].used = false;
+}
+
+static void
+count_record(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	(void)key;
+	(void)deadline;
+	REQUIRE(len <= MAX_KEY);
+	++*(size_t *)context;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct program p = { data, size, 0 };
+	ttlkv_options o;
+	ttlkv_stats stats;
+	ttlkv *s;
+	size_t removed, records;
+
+	memset(model, 0, sizeof model);
+	now_ms = 1000;
+	ttlkv_options_init(&o);
+	o.capacity = 4;
+	o.shards = 2;
+	o.max_key_size = MAX_KEY;
+	o.max_value_size = MAX_VALUE;
+	o.flags = TTLKV_TRACK_EXPIRY;
+	o.clock = fuzz_clock;
+	if (ttlkv_open(&o, &s) != TTLKV_OK)
+		abort();
+	while (p.at < p.size) {
+		switch (next_byte(&p) % 13) {
+		case 0: case 1: do_put(s, &p, false); break;
+		case 2: do_put(s, &p, true); break;
+		case 3: do_get(s, &p); break;
+		case 4: do_read(s, &p); break;
+		case 5: do_delete(s, &p); break;
+		case 6: do_ttl(s, &p); break;
+		case 7: do_set_ttl(s, &p); break;
+		case 8: do_expire_due(s, &p); break;
+		case 9:
+			REQUIRE(ttlkv_sweep(s, SIZE_MAX, &removed) == TTLKV_OK);
+			forget_expired();
+			break;
+		case 10:
+			switch (next_byte(&p) % 4) {
+			case 0: now_ms += next_byte(&p); break;
+			case 1: now_ms += (uint64_t)next_byte(&p) << 20; break;
+			case 2: now_ms = UINT64_MAX - 1000 + next_byte(&p); break;
+			default: break; /* time stands still */
+			}
+			break;
+		case 11:
+			records = 0;
+			REQUIRE(ttlkv_drain_schedule(s, count_record, &records, &removed) == TTLKV_OK);
+			REQUIRE(records == removed);
+			break;
+		default:
+			REQUIRE(ttlkv_reclaim(s, next_byte(&p) & 1) == TTLKV_OK);
+			break;
+		}
+		REQUIRE(ttlkv_count(s) == model_count());
+	}
+	REQUIRE(ttlkv_stats_get(s, &stats) == TTLKV_OK);
+	REQUIRE(stats.entries == model_count());
+	ttlkv_close(s);
+	return 0;
+}
