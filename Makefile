@@ -39,7 +39,7 @@ ASAN_SUITES := unit faults oom_sweep stress threads
 TSAN_SUITES := stress threads
 
 .PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python \
-        test-example test-capacity test-swift loadtest bench microbench clean
+        test-example test-capacity test-swift loadtest bench soak microbench clean
 
 all: lib
 
@@ -163,6 +163,14 @@ BENCH_ARGS ?= --output $(BUILD)/bench
 bench: deps
 	cd Benchmarks && $(SWIFT) build -c release --product ttlkv-bench
 	Benchmarks/.build/release/ttlkv-bench compare $(BENCH_ARGS)
+
+# Soak: MINUTES of mixed load with short-TTL churn on the ck store (not in
+# `make test`); fails if memory, entries or pending records keep growing.
+MINUTES ?= 10
+SOAK_ARGS ?= --keys 1000000 --churn-rate 50000
+soak: deps
+	cd Benchmarks && $(SWIFT) build -c release --product ttlkv-bench
+	Benchmarks/.build/release/ttlkv-bench soak --minutes $(MINUTES) $(SOAK_ARGS)
 
 # Micro-benchmarks (package-benchmark): time and allocations per operation.
 microbench: deps

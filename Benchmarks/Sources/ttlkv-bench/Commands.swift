@@ -10,7 +10,7 @@ struct TTLKVBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ttlkv-bench",
         abstract: "Abuses TTLKV's stores and measures latency percentiles with HdrHistogram.",
-        subcommands: [Compare.self, Run.self],
+        subcommands: [Compare.self, Run.self, Soak.self],
         defaultSubcommand: Compare.self
     )
 }
@@ -229,4 +229,48 @@ func waitForQuiet() -> Double {
         if nanoseconds() - quietSince > 2_000_000_000 { break }
     }
     return Double(nanoseconds() - start) / 1e9
+}
+
+struct Soak: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Mixed load with churn of short-TTL keys for many minutes; fails if memory, entries, pending records or deferred frees keep growing.",
+        discussion: "What `make soak MINUTES=N` runs. Preloads --keys, then runs get=80,set=15,delete=5 over them (half the sets with a TTL in --ttl, default 1-5 s) next to --churn-rate new keys per second with TTLs of 1-5 s.")
+
+    @OptionGroup var options: BenchOptions
+    @Option(help: "The store: ck or native.") var store: StoreChoice = .ck
+    @Option(help: "Minutes of load.") var minutes = 10
+
+    func run() throws {
+        var settings = options.settings
+        settings.churnSeconds = minutes * 60
+        if options.ttl == "600-1200" { settings.ttlSeconds = "1-5" }
+        let baseline = residentBytes()
+        let opened = try openStore(store, settings: settings)
+        let report: ChurnReport
+        func go<S: KeyValueStore>(_ s: S) -> ChurnReport {
+            let scenarios = Scenarios(store: s, name: store.rawValue, settings: settings, output: nil)
+            _ = scenarios.preload()
+            return scenarios.churn(mix: OperationMix(get: 80, set: 15, delete: 5))
+        }
+        switch opened {
+        case let s as Store: report = go(s)
+        case let s as NativeStore: report = go(s)
+        default: throw ValidationError("soak runs ck or native")
+        }
+        let maxDeferred = report.samples.map(\.deferredFrees).max() ?? 0
+        print("soak: \(store.rawValue), \(minutes) min, \(settings.keys) preloaded keys, \(settings.churnRate) new short-TTL keys/s, "
+              + String(format: "%.2f M mixed ops/s", report.readsPerSecond / 1e6))
+        print(" minute   entries   pending records   RSS MiB   deferred frees")
+        for sample in report.samples where sample.second % 60 == 0 || sample.second == 1 {
+            print(String(format: "%7.1f %9d %17d %9d %16d", Double(sample.second) / 60, sample.entries,
+                         sample.pendingRecords, (sample.residentBytes - baseline) >> 20, sample.deferredFrees))
+        }
+        print(String(format: "growth middle third -> last third: entries %+.2f%%, RSS %+.2f%%, pending %+.2f%%; deferred frees peak %d",
+                     report.entriesGrowthPercent, report.residentGrowthPercent, report.pendingGrowthPercent, maxDeferred))
+        guard report.levelledOff else {
+            print("soak: FAILED: something keeps growing")
+            throw ExitCode.failure
+        }
+        print("soak: passed: entries, memory and pending records level off")
+    }
 }

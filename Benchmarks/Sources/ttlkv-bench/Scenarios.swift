@@ -255,12 +255,12 @@ struct Scenarios<S: KeyValueStore> {
         )
     }
 
-    /// Steady inserts of new keys with short TTLs, next to read-heavy load;
-    /// samples entries, pending records, memory and deferred frees each
-    /// second.
-    func churn() -> ChurnReport {
+    /// Steady inserts of new keys with short TTLs, next to `mix` over the
+    /// preloaded keys (reads only by default); samples entries, pending
+    /// records, memory and deferred frees each second.
+    func churn(mix: OperationMix = OperationMix(get: 100, set: 0, delete: 0)) -> ChurnReport {
         let readers = max(1, settings.threads - 1)
-        let spec = settings.spec("churn", mix: OperationMix(get: 100, set: 0, delete: 0), distribution: .uniform, threads: readers)
+        let spec = settings.spec("churn", mix: mix, distribution: .uniform, threads: readers)
         let inserted = Atomic<Int>(0)
         let stopInserts = Atomic<Bool>(false)
         var samples: [ChurnSample] = []
@@ -289,6 +289,9 @@ struct Scenarios<S: KeyValueStore> {
             for second in 1...settings.churnSeconds {
                 wait(1, "churn \(second)/\(settings.churnSeconds) s", control)
                 let stats = store.statistics
+                if samples.count % 60 == 59 && !StatusLine.enabled {
+                    writeError("\(name) churn: \(second) s, \(stats.entries) entries, \(stats.pendingExpiryRecords) pending records, \(residentBytes() >> 20) MiB\n")
+                }
                 samples.append(ChurnSample(
                     second: second, entries: stats.entries, pendingRecords: stats.pendingExpiryRecords,
                     residentBytes: residentBytes(), deferredFrees: stats.deferredFrees
