@@ -33,22 +33,41 @@ find_live(struct ttlkv *store, const void *key, size_t key_len,
 	return deadline_passed(*deadline, *now) ? NULL : entry;
 }
 
+/* Checks the arguments, enters this thread's read section and finds the
+ * live entry for key. On TTLKV_OK the section stays open (the caller ends
+ * it); on any other status it is closed. */
+static ttlkv_status
+begin_live(struct ttlkv *store, const void *key, size_t key_len,
+    ck_epoch_record_t **record, const struct entry **entry,
+    uint64_t *deadline, uint64_t *now)
+{
+	ttlkv_status status = key_check(store, key, key_len);
+
+	if (status != TTLKV_OK)
+		return status;
+	if ((*record = ttlkv__reader()) == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	section_begin(*record);
+	*entry = find_live(store, key, key_len, deadline, now);
+	if (*entry == NULL) {
+		section_end(*record);
+		return TTLKV_NOT_FOUND;
+	}
+	return TTLKV_OK;
+}
+
 static ttlkv_status
 read_key(struct ttlkv *store, const void *key, size_t key_len,
     read_visit_fn *visit, void *context)
 {
-	ttlkv_status status = key_check(store, key, key_len);
 	ck_epoch_record_t *record;
 	const struct entry *entry;
 	uint64_t deadline, now;
+	ttlkv_status status = begin_live(store, key, key_len, &record, &entry, &deadline, &now);
 
 	if (status != TTLKV_OK)
 		return status;
-	if ((record = ttlkv__reader()) == NULL)
-		return TTLKV_OUT_OF_MEMORY;
-	section_begin(record);
-	entry = find_live(store, key, key_len, &deadline, &now);
-	status = entry != NULL ? visit(entry, deadline, now, context) : TTLKV_NOT_FOUND;
+	status = visit(entry, deadline, now, context);
 	section_end(record);
 	return status;
 }
@@ -132,23 +151,16 @@ ttlkv_status
 ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
     const void **value, size_t *value_len)
 {
-	ttlkv_status status = key_check(store, key, key_len);
 	ck_epoch_record_t *record;
 	const struct entry *entry;
 	uint64_t deadline, now;
+	ttlkv_status status;
 
-	if (status != TTLKV_OK)
-		return status;
 	if (value == NULL || value_len == NULL)
 		return TTLKV_INVALID_ARGUMENT;
-	if ((record = ttlkv__reader()) == NULL)
-		return TTLKV_OUT_OF_MEMORY;
-	section_begin(record);
-	entry = find_live(store, key, key_len, &deadline, &now);
-	if (entry == NULL) {
-		section_end(record);
-		return TTLKV_NOT_FOUND;
-	}
+	status = begin_live(store, key, key_len, &record, &entry, &deadline, &now);
+	if (status != TTLKV_OK)
+		return status;
 	*value = entry_value(entry);
 	*value_len = entry->value_len;
 	return TTLKV_OK;

@@ -11,7 +11,21 @@ public protocol StoreBytes {
     ) rethrows -> Result
 }
 
-extension String: StoreBytes {
+extension StoreBytes where Self: Sequence, Element == UInt8 {
+    /// The bytes in place when they are contiguous (always, for the
+    /// conforming standard types), else a copy.
+    @inlinable
+    public func withStoreBytes<Result>(
+        _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) rethrows -> Result {
+        if let result = try withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) {
+            return result
+        }
+        return try Array(self).withUnsafeBytes(body)
+    }
+}
+
+extension StoreBytes where Self: StringProtocol {
     /// The UTF-8 bytes, in place when the string is stored contiguously.
     @inlinable
     public func withStoreBytes<Result>(
@@ -20,55 +34,16 @@ extension String: StoreBytes {
         if let result = try utf8.withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) {
             return result
         }
-        var copy = self
-        return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+        return try Array(utf8).withUnsafeBytes(body)
     }
 }
 
-extension Substring: StoreBytes {
-    /// The UTF-8 bytes, in place when the substring is stored contiguously.
-    @inlinable
-    public func withStoreBytes<Result>(
-        _ body: (UnsafeRawBufferPointer) throws -> Result
-    ) rethrows -> Result {
-        if let result = try utf8.withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) {
-            return result
-        }
-        var copy = self
-        return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
-    }
-}
-
-extension Array: StoreBytes where Element == UInt8 {
-    /// The array's bytes, in place.
-    @inlinable
-    public func withStoreBytes<Result>(
-        _ body: (UnsafeRawBufferPointer) throws -> Result
-    ) rethrows -> Result {
-        try withUnsafeBytes(body)
-    }
-}
-
-extension ArraySlice: StoreBytes where Element == UInt8 {
-    /// The slice's bytes, in place.
-    @inlinable
-    public func withStoreBytes<Result>(
-        _ body: (UnsafeRawBufferPointer) throws -> Result
-    ) rethrows -> Result {
-        try withUnsafeBytes(body)
-    }
-}
-
-extension ContiguousArray: StoreBytes where Element == UInt8 {
-    /// The array's bytes, in place.
-    @inlinable
-    public func withStoreBytes<Result>(
-        _ body: (UnsafeRawBufferPointer) throws -> Result
-    ) rethrows -> Result {
-        try withUnsafeBytes(body)
-    }
-}
-
+extension String: StoreBytes {}
+extension Substring: StoreBytes {}
+extension Array: StoreBytes where Element == UInt8 {}
+extension ArraySlice: StoreBytes where Element == UInt8 {}
+extension ContiguousArray: StoreBytes where Element == UInt8 {}
+extension UnsafeBufferPointer: StoreBytes where Element == UInt8 {}
 extension UnsafeRawBufferPointer: StoreBytes {
     /// The buffer itself; the caller keeps it valid for the call.
     @inlinable
@@ -76,15 +51,5 @@ extension UnsafeRawBufferPointer: StoreBytes {
         _ body: (UnsafeRawBufferPointer) throws -> Result
     ) rethrows -> Result {
         try body(self)
-    }
-}
-
-extension UnsafeBufferPointer: StoreBytes where Element == UInt8 {
-    /// The buffer's bytes; the caller keeps it valid for the call.
-    @inlinable
-    public func withStoreBytes<Result>(
-        _ body: (UnsafeRawBufferPointer) throws -> Result
-    ) rethrows -> Result {
-        try body(UnsafeRawBufferPointer(self))
     }
 }

@@ -41,7 +41,7 @@ final class ExpiryWorker: Sendable {
     private let budget: ExpiryBudget
     private let pollsClock: Bool
     private let signal = WorkerSignal()
-    private let stopping = Atomic<Bool>(false)
+    @usableFromInline let stopping = Atomic<Bool>(false)
     /// Store-clock time the worker sleeps until when in a long sleep; max
     /// when awake or sleeping no more than a couple of ticks.
     private let wakeAt = Atomic<UInt64>(.max)
@@ -74,6 +74,13 @@ final class ExpiryWorker: Sendable {
             throw StoreError.outOfMemory
         }
         thread.withLock { $0 = handle }
+    }
+
+    /// Throws ``StoreError/closed`` once the store has been closed: the
+    /// worker stops with its store, so its state is the store's.
+    @inlinable @inline(__always)
+    func checkRunning() throws {
+        if stopping.load(ordering: .relaxed) { throw StoreError.closed }
     }
 
     /// Stops the thread and waits for it. Idempotent.

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A store with the same API as ``Store``, built from Swift's standard
 /// library alone, for comparison.
@@ -17,7 +16,6 @@ import Synchronization
 public final class NativeStore: KeyValueStore {
     @usableFromInline let core: NativeCore
     @usableFromInline let worker: ExpiryWorker
-    @usableFromInline let closed = Atomic<Bool>(false)
 
     /// A store built from `configuration`; its expiry worker starts now.
     public init(configuration: StoreConfiguration) throws {
@@ -35,14 +33,9 @@ public final class NativeStore: KeyValueStore {
         worker.stop()
     }
 
-    @inlinable @inline(__always)
-    func checkOpen() throws {
-        if closed.load(ordering: .relaxed) { throw StoreError.closed }
-    }
-
     @inlinable
     public func set(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws {
-        try checkOpen()
+        try worker.checkRunning()
         let ms = try ttlMilliseconds(ttl)
         _ = try key.withStoreBytes { key in
             try value.withStoreBytes { value in try core.put(key: key, value: value, ttl: ms, ifAbsent: false) }
@@ -52,7 +45,7 @@ public final class NativeStore: KeyValueStore {
 
     @inlinable
     public func insertIfAbsent(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws -> Bool {
-        try checkOpen()
+        try worker.checkRunning()
         let ms = try ttlMilliseconds(ttl)
         let stored = try key.withStoreBytes { key in
             try value.withStoreBytes { value in try core.put(key: key, value: value, ttl: ms, ifAbsent: true) }
@@ -67,7 +60,7 @@ public final class NativeStore: KeyValueStore {
         forKey key: some StoreBytes,
         _ body: (UnsafeRawBufferPointer) throws -> Result
     ) throws -> Result? {
-        try checkOpen()
+        try worker.checkRunning()
         var result: Result?
         var failure: (any Error)?
         let found = try key.withStoreBytes { key in
@@ -81,18 +74,18 @@ public final class NativeStore: KeyValueStore {
 
     @inlinable @discardableResult
     public func removeValue(forKey key: some StoreBytes) throws -> Bool {
-        try checkOpen()
+        try worker.checkRunning()
         return try key.withStoreBytes { try core.remove(key: $0) }
     }
 
     public func timeToLive(forKey key: some StoreBytes) throws -> TimeToLive? {
-        try checkOpen()
+        try worker.checkRunning()
         return try core.timeToLive(key: key)
     }
 
     @discardableResult
     public func expire(_ key: some StoreBytes, after ttl: Duration) throws -> Bool {
-        try checkOpen()
+        try worker.checkRunning()
         let ms = try ttlMilliseconds(ttl)
         guard try core.setTTL(key: key, milliseconds: ms) else { return false }
         worker.noteDeadline(afterMilliseconds: ms)
@@ -101,7 +94,7 @@ public final class NativeStore: KeyValueStore {
 
     @discardableResult
     public func persist(_ key: some StoreBytes) throws -> Bool {
-        try checkOpen()
+        try worker.checkRunning()
         return try core.setTTL(key: key, milliseconds: 0)
     }
 
@@ -120,7 +113,6 @@ public final class NativeStore: KeyValueStore {
     }
 
     public func close() {
-        closed.store(true, ordering: .relaxed)
         worker.stop()
     }
 }

@@ -1,5 +1,4 @@
 import CTTLKV
-import Synchronization
 
 /// The TTLKV store: the C core on Concurrency Kit, with an expiry worker.
 ///
@@ -20,7 +19,6 @@ import Synchronization
 public final class Store: KeyValueStore {
     @usableFromInline let core: CStore
     @usableFromInline let worker: ExpiryWorker
-    @usableFromInline let closed = Atomic<Bool>(false)
 
     /// A store built from `configuration`; its expiry worker starts now.
     public init(configuration: StoreConfiguration) throws {
@@ -38,14 +36,9 @@ public final class Store: KeyValueStore {
         worker.stop()
     }
 
-    @inlinable @inline(__always)
-    func checkOpen() throws {
-        if closed.load(ordering: .relaxed) { throw StoreError.closed }
-    }
-
     @inlinable
     public func set(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws {
-        try checkOpen()
+        try worker.checkRunning()
         let ms = try ttlMilliseconds(ttl)
         let status = key.withStoreBytes { key in
             value.withStoreBytes { value in core.put(key, value, ms, ifAbsent: false) }
@@ -56,7 +49,7 @@ public final class Store: KeyValueStore {
 
     @inlinable
     public func insertIfAbsent(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws -> Bool {
-        try checkOpen()
+        try worker.checkRunning()
         let ms = try ttlMilliseconds(ttl)
         let status = key.withStoreBytes { key in
             value.withStoreBytes { value in core.put(key, value, ms, ifAbsent: true) }
@@ -72,7 +65,7 @@ public final class Store: KeyValueStore {
         forKey key: some StoreBytes,
         _ body: (UnsafeRawBufferPointer) throws -> Result
     ) throws -> Result? {
-        try checkOpen()
+        try worker.checkRunning()
         var result: Result?
         var failure: (any Error)?
         let status = key.withStoreBytes { key in
@@ -88,7 +81,7 @@ public final class Store: KeyValueStore {
 
     @inlinable @discardableResult
     public func removeValue(forKey key: some StoreBytes) throws -> Bool {
-        try checkOpen()
+        try worker.checkRunning()
         let status = key.withStoreBytes { core.delete($0) }
         if status == TTLKV_NOT_FOUND { return false }
         try check(status)
@@ -96,7 +89,7 @@ public final class Store: KeyValueStore {
     }
 
     public func timeToLive(forKey key: some StoreBytes) throws -> TimeToLive? {
-        try checkOpen()
+        try worker.checkRunning()
         var remaining: UInt64 = 0
         let status = key.withStoreBytes { ttlkv_ttl(core.pointer, $0.baseAddress, $0.count, &remaining) }
         if status == TTLKV_NOT_FOUND { return nil }
@@ -106,7 +99,7 @@ public final class Store: KeyValueStore {
 
     @discardableResult
     public func expire(_ key: some StoreBytes, after ttl: Duration) throws -> Bool {
-        try checkOpen()
+        try worker.checkRunning()
         let ms = try ttlMilliseconds(ttl)
         guard try setTTL(key, milliseconds: ms) else { return false }
         worker.noteDeadline(afterMilliseconds: ms)
@@ -115,7 +108,7 @@ public final class Store: KeyValueStore {
 
     @discardableResult
     public func persist(_ key: some StoreBytes) throws -> Bool {
-        try checkOpen()
+        try worker.checkRunning()
         return try setTTL(key, milliseconds: 0)
     }
 
@@ -152,7 +145,6 @@ public final class Store: KeyValueStore {
     }
 
     public func close() {
-        closed.store(true, ordering: .relaxed)
         worker.stop()
     }
 }
