@@ -186,7 +186,9 @@ final class ExpiryWorker: Sendable {
         if until > nextTick + resolution {
             wakeAt.store(until, ordering: .relaxed)
         }
-        signalAwareWait(milliseconds: until - now)
+        // The round's work took time since `now`: sleep only what is left.
+        let current = backend.now()
+        if until > current { signalAwareWait(milliseconds: until - current) }
         wakeAt.store(.max, ordering: .relaxed)
     }
 
