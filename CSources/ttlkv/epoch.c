@@ -25,8 +25,11 @@
  * than reclaim_cap entries wait for a grace period, the store is marked
  * overdue, and the next write to drop its shard lock waits for readers
  * (ck_epoch_barrier, yielding) before it returns: writers feel the stalled
- * reader as back-pressure, but no shard lock is held while waiting, and a
- * thread inside a read section never waits (it would wait for itself).
+ * reader as back-pressure. The waiting writer holds the reclaim lock but no
+ * shard lock; a writer of another shard that must hand over a batch
+ * meanwhile waits for the reclaim lock under its shard lock. Nothing that
+ * can wait runs inside a read section (the API refuses such calls with
+ * TTLKV_IN_READ_SECTION), so a reader never waits for itself.
  */
 #include "internal.h"
 
@@ -118,10 +121,10 @@ ttlkv__writer_record_release(ck_epoch_record_t *record)
 	ck_epoch_unregister(record);
 }
 
-/* True if this thread is inside a read section (a ttlkv_read callback):
- * waiting for readers there would wait for ourselves. */
-static bool
-inside_read_section(void)
+/* True if this thread is inside a read section: a call that may wait for a
+ * lock, or for readers, would wait for itself. */
+bool
+ttlkv__in_read_section(void)
 {
 	ck_epoch_record_t *record = reader_record;
 
@@ -279,7 +282,7 @@ void
 ttlkv__grace(struct ttlkv *store, bool wait)
 {
 	pthread_mutex_lock(&store->reclaim_lock);
-	if (wait && !inside_read_section())
+	if (wait)
 		grace_wait_locked(store);
 	else
 		ck_epoch_poll(store->rec);
@@ -289,8 +292,6 @@ ttlkv__grace(struct ttlkv *store, bool wait)
 void
 ttlkv__catch_up(struct ttlkv *store)
 {
-	if (inside_read_section())
-		return;
 	pthread_mutex_lock(&store->reclaim_lock);
 	if (store->reclaim_pending > store->reclaim_cap)
 		grace_wait_locked(store);

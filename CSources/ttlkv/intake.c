@@ -82,8 +82,11 @@ ttlkv_status
 ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t *taken)
 {
 	size_t n = 0;
+	ttlkv_status status = lock_check(store);
 
-	if (store == NULL || fn == NULL)
+	if (status != TTLKV_OK)
+		return status;
+	if (fn == NULL)
 		return TTLKV_INVALID_ARGUMENT;
 	pthread_mutex_lock(&store->drain_lock);
 	for (uint32_t i = 0; i < store->n_shards; i++) {

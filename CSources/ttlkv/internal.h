@@ -173,6 +173,28 @@ key_check(const struct ttlkv *store, const void *key, size_t key_len)
 	return TTLKV_OK;
 }
 
+bool ttlkv__in_read_section(void);
+
+/* The checks every call that takes a lock starts with. */
+static inline ttlkv_status
+lock_check(const struct ttlkv *store)
+{
+	if (store == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	if (UNLIKELY(ttlkv__in_read_section()))
+		return TTLKV_IN_READ_SECTION;
+	return TTLKV_OK;
+}
+
+/* key_check, then lock_check: the start of every keyed write. */
+static inline ttlkv_status
+write_check(const struct ttlkv *store, const void *key, size_t key_len)
+{
+	ttlkv_status status = key_check(store, key, key_len);
+
+	return status != TTLKV_OK ? status : lock_check(store);
+}
+
 /* alloc.c: every allocation goes through here (fault injection in tests). */
 void *ttlkv__alloc(size_t size);
 void *ttlkv__aligned_alloc(size_t alignment, size_t size);

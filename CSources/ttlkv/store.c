@@ -199,6 +199,7 @@ static const char *const status_strings[TTLKV_STATUS_COUNT] = {
 	[TTLKV_OUT_OF_MEMORY] = "out of memory",
 	[TTLKV_EXISTS] = "key already exists",
 	[TTLKV_NOT_DUE] = "deadline not reached",
+	[TTLKV_IN_READ_SECTION] = "called inside a read section, where only reads are allowed",
 };
 
 const char *

@@ -144,9 +144,10 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 	size_t visited = 0, n_removed = 0;
 	uint32_t wraps = 0;
 	uint64_t now;
+	ttlkv_status status = lock_check(store);
 
-	if (store == NULL)
-		return TTLKV_INVALID_ARGUMENT;
+	if (status != TTLKV_OK)
+		return status;
 	if ((record = ttlkv__reader()) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
 	now = store_now(store);
@@ -181,8 +182,10 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 ttlkv_status
 ttlkv_reclaim(ttlkv *store, int wait_for_readers)
 {
-	if (store == NULL)
-		return TTLKV_INVALID_ARGUMENT;
+	ttlkv_status status = lock_check(store);
+
+	if (status != TTLKV_OK)
+		return status;
 	for (uint32_t i = 0; i < store->n_shards; i++)
 		flush(&store->shards[i]);
 	ttlkv__grace(store, wait_for_readers != 0);

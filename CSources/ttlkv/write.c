@@ -134,7 +134,7 @@ static ttlkv_status
 put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
     size_t value_len, uint64_t ttl_ms, bool if_absent)
 {
-	ttlkv_status status = key_check(store, key, key_len);
+	ttlkv_status status = write_check(store, key, key_len);
 	struct shard *shard;
 	struct entry *e;
 	uint64_t hash, deadline;
@@ -190,7 +190,7 @@ static ttlkv_status
 keyed_write(struct ttlkv *store, const void *key, size_t key_len,
     keyed_write_fn *fn, void *context, size_t frees)
 {
-	ttlkv_status status = key_check(store, key, key_len);
+	ttlkv_status status = write_check(store, key, key_len);
 	struct shard *shard;
 	struct probe probe;
 	uint64_t hash;

@@ -1,4 +1,11 @@
 /*
+ * Threads that meet inside the library.
+ *
+ * A reader pinned inside a read section while another thread waits for
+ * readers (ttlkv_reclaim with wait): every call of the reader that would take
+ * a lock the waiter may hold is refused at once, the reader leaves, and both
+ * finish. An alarm turns a deadlock into a failure instead of a hung suite.
+ *
  * Thread churn: 100,000 short-lived threads (fewer under sanitizers), in
  * waves of WAVE live at once, each reading and writing a store it has never
  * seen. Epoch records are per thread inside the library: the domain must end
@@ -9,8 +16,10 @@
 #include "ttlkv_testing.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <ttlkv.h>
+#include <unistd.h>
 
 #define WAVE 16
 
@@ -30,6 +39,43 @@ visitor(void *arg)
 	return NULL;
 }
 
+static int pinned;
+
+static void *
+wait_for_readers(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&pinned, __ATOMIC_ACQUIRE))
+		sched_yield();
+	CHECK_STATUS(ttlkv_reclaim(store, 1), TTLKV_OK);
+	return NULL;
+}
+
+static void
+test_pinned_reader_meets_waiter(void)
+{
+	const void *value;
+	size_t len, n;
+	pthread_t waiter;
+
+	CHECK_STATUS(ttlkv_open(NULL, &store), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put(store, "k", 1, "v", 1, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_delete(store, "k", 1), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put(store, "k", 1, "v", 1, 0), TTLKV_OK);
+	alarm(30);
+	CHECK(pthread_create(&waiter, NULL, wait_for_readers, NULL) == 0);
+	CHECK_STATUS(ttlkv_read_begin(store, "k", 1, &value, &len), TTLKV_OK);
+	__atomic_store_n(&pinned, 1, __ATOMIC_RELEASE);
+	usleep(100 * 1000); /* the waiter is now in its grace period */
+	CHECK_STATUS(ttlkv_reclaim(store, 0), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_put(store, "k", 1, "w", 1, 0), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_sweep(store, 100, &n), TTLKV_IN_READ_SECTION);
+	ttlkv_read_end();
+	pthread_join(waiter, NULL);
+	alarm(0);
+	ttlkv_close(store);
+}
+
 int
 main(void)
 {
@@ -38,6 +84,7 @@ main(void)
 	pthread_t wave[WAVE];
 	unsigned records;
 
+	test_pinned_reader_meets_waiter();
 	CHECK_STATUS(ttlkv_open(NULL, &store), TTLKV_OK);
 	visitor((void *)(uintptr_t)0); /* the main thread holds a record too */
 	for (unsigned done = 0; done < threads; done += WAVE) {

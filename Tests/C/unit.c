@@ -5,6 +5,7 @@
 #include "check.h"
 #include "test_clock.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <ttlkv.h>
@@ -38,6 +39,13 @@ get_str(ttlkv *s, const char *key, ttlkv_status *status)
 	buf[*status == TTLKV_OK ? n : 0] = '\0';
 	return buf;
 }
+
+/* Checks that key reads as the string want. */
+#define CHECK_STREQ(s, key, want)                                          \
+	do {                                                               \
+		ttlkv_status st_;                                          \
+		CHECK(strcmp(get_str((s), (key), &st_), (want)) == 0);     \
+	} while (0)
 
 static void
 test_options_and_open(void)
@@ -282,6 +290,84 @@ remember(const void *value, size_t len, void *context)
 	seen->calls++;
 }
 
+static void *
+overwrite_pin(void *store)
+{
+	CHECK_STATUS(PUT((ttlkv *)store, "pin", "second", 0), TTLKV_OK);
+	return NULL;
+}
+
+static void
+ignore_record(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	(void)key;
+	(void)len;
+	(void)deadline;
+	(void)context;
+}
+
+/* Every call that takes a lock, made from inside a read section: refused
+ * with TTLKV_IN_READ_SECTION (a thread waiting for readers may hold that
+ * lock, and it would wait for this reader forever), store unchanged. */
+static void
+refuse_inside_read_section(ttlkv *s)
+{
+	uint64_t deadline;
+	size_t n;
+
+	CHECK_STATUS(PUT(s, "k", "new", 0), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(PUT(s, "fresh", "new", 0), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_put_if_absent(s, "fresh", 5, "v", 1, 0), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_delete(s, "k", 1), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_set_ttl(s, "k", 1, 10), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_expire_due(s, "gone", 4, 0, &deadline), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_sweep(s, 1000, &n), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_reclaim(s, 0), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_IN_READ_SECTION);
+	CHECK_STATUS(ttlkv_drain_schedule(s, ignore_record, NULL, &n), TTLKV_IN_READ_SECTION);
+	/* Reads are fine. */
+	CHECK_STREQ(s, "k", "old");
+	CHECK(ttlkv_count(s) == 2);
+}
+
+static void
+refuse_in_callback(const void *value, size_t len, void *context)
+{
+	(void)value;
+	(void)len;
+	refuse_inside_read_section(context);
+}
+
+static void
+test_calls_inside_read_section(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(100);
+	ttlkv *s = open_store(&clock, 64, TTLKV_TRACK_EXPIRY);
+	const void *value;
+	size_t len, n;
+	uint64_t remaining;
+
+	CHECK_STATUS(PUT(s, "k", "old", 0), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "gone", "v", 1), TTLKV_OK);
+	clock.now = 200;
+	CHECK_STATUS(ttlkv_read(s, "k", 1, refuse_in_callback, s), TTLKV_OK);
+	CHECK_STATUS(ttlkv_read_begin(s, "k", 1, &value, &len), TTLKV_OK);
+	refuse_inside_read_section(s);
+	ttlkv_read_end();
+
+	/* Outside the section everything works again. */
+	CHECK_STATUS(ttlkv_ttl(s, "k", 1, &remaining), TTLKV_OK);
+	CHECK(remaining == TTLKV_NO_EXPIRY);
+	CHECK_STATUS(ttlkv_drain_schedule(s, ignore_record, NULL, &n), TTLKV_OK);
+	CHECK(n == 1);
+	CHECK_STATUS(PUT(s, "k", "new", 0), TTLKV_OK);
+	CHECK_STREQ(s, "k", "new");
+	CHECK_STATUS(ttlkv_sweep(s, 1000, &n), TTLKV_OK);
+	CHECK(n == 1);
+	CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_OK);
+	ttlkv_close(s);
+}
+
 static void
 test_read_and_stats(void)
 {
@@ -298,16 +384,20 @@ test_read_and_stats(void)
 	CHECK_STATUS(ttlkv_read(s, "k", 1, remember, &seen), TTLKV_NOT_FOUND);
 	CHECK(seen.calls == 1);
 
-	/* read_begin / read_end: the value stays valid across an overwrite. */
+	/* read_begin / read_end: the value stays valid across an overwrite
+	 * (made by another thread: this one may not write while it reads). */
 	{
 		const void *value = NULL;
 		size_t len = 0;
+		pthread_t writer;
 
 		CHECK_STATUS(PUT(s, "pin", "first", 0), TTLKV_OK);
 		CHECK_STATUS(ttlkv_read_begin(s, "pin", 3, &value, &len), TTLKV_OK);
-		CHECK_STATUS(PUT(s, "pin", "second", 0), TTLKV_OK);
+		CHECK(pthread_create(&writer, NULL, overwrite_pin, s) == 0);
+		pthread_join(writer, NULL);
 		CHECK(len == 5 && memcmp(value, "first", 5) == 0);
 		ttlkv_read_end();
+		CHECK_STREQ(s, "pin", "second");
 		ttlkv_read_end(); /* unmatched: harmless */
 		CHECK_STATUS(ttlkv_read_begin(s, "none", 4, &value, &len), TTLKV_NOT_FOUND);
 		CHECK_STATUS(ttlkv_read_begin(s, "pin", 3, NULL, &len), TTLKV_INVALID_ARGUMENT);
@@ -545,6 +635,7 @@ main(void)
 	test_ttl();
 	test_put_if_absent_and_delete();
 	test_read_and_stats();
+	test_calls_inside_read_section();
 	test_growth_and_limits();
 	test_sweep_and_reclaim();
 	test_expire_due();

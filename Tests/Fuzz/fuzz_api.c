@@ -252,6 +252,10 @@ do_read(ttlkv *s, struct program *p)
 		got = ttlkv_read_begin(s, key, klen, &value, &len);
 		if (got == TTLKV_OK) {
 			check_value(value, len, &seen);
+			/* Inside the section a write is refused and changes
+			 * nothing (the model stays as it is). */
+			if (next_byte(p) & 1)
+				REQUIRE(ttlkv_put(s, key, klen, "w", 1, 0) == TTLKV_IN_READ_SECTION);
 			ttlkv_read_end();
 		}
 	}

@@ -137,6 +137,29 @@ enum StoreKind: String, CaseIterable, CustomTestStringConvertible, Sendable {
         #expect(try store.string(forKey: "k") == "0123456789")
     }
 
+    /// A write from inside `withValue` never hangs: `Store` refuses it and
+    /// keeps the old value, `NativeStore` (which runs the closure outside
+    /// its locks) performs it.
+    @Test(arguments: StoreKind.allCases)
+    func writesInsideWithValue(kind: StoreKind) throws {
+        let store = try kind.make(clock: ManualClock())
+        try store.set("old", forKey: "k")
+        try store.withValue(forKey: "k") { _ in
+            switch kind {
+            case .ck:
+                #expect(throws: StoreError.writeDuringRead) { try store.set("new", forKey: "k") }
+                #expect(throws: StoreError.writeDuringRead) { try store.removeValue(forKey: "k") }
+                #expect(throws: StoreError.writeDuringRead) { try store.expire("k", after: .seconds(1)) }
+                #expect(try store.string(forKey: "k") == "old")
+            case .native:
+                try store.set("new", forKey: "k")
+            }
+        }
+        #expect(try store.string(forKey: "k") == (kind == .ck ? "old" : "new"))
+        try store.set("after", forKey: "k")
+        #expect(try store.string(forKey: "k") == "after")
+    }
+
     @Test(arguments: StoreKind.allCases)
     func statisticsCountWhatTheStoreHolds(kind: StoreKind) async throws {
         let store = try kind.make(clock: ManualClock())

@@ -16,9 +16,17 @@
  *     writer; it may run concurrently with writers on the same key.
  *   - "Shard-locked write" means the call holds the writer lock of the one
  *     shard its key hashes to, for a bounded time that does not depend on the
- *     store's size; writers on other shards and all readers proceed.
+ *     store's size; writers on other shards and all readers proceed. (One
+ *     exception: while a reader stalls inside its read section, memory
+ *     cannot be reclaimed, and once the backlog passes its cap writers wait
+ *     for that reader; see ttlkv_reclaim.)
  *   - Every write is linearizable: once it returns, every read that starts
  *     afterwards, on any thread, sees it.
+ *   - Inside a read section (a ttlkv_read callback, or between
+ *     ttlkv_read_begin and ttlkv_read_end) a thread may call the lock-free
+ *     reads only. Every other call returns TTLKV_IN_READ_SECTION and does
+ *     nothing: it could wait for a lock held by a thread that waits for this
+ *     very reader to leave its section.
  *
  * Process-wide state the header admits: all stores share one epoch domain
  * (ck_epoch), in which each thread that has called into the library owns one
@@ -67,11 +75,12 @@ typedef enum ttlkv_status {
 	TTLKV_FULL,              /* options.max_entries live entries already */
 	TTLKV_OUT_OF_MEMORY,     /* an allocation failed */
 	TTLKV_EXISTS,            /* ttlkv_put_if_absent: a live entry exists */
-	TTLKV_NOT_DUE            /* ttlkv_expire_due: the deadline is ahead */
+	TTLKV_NOT_DUE,           /* ttlkv_expire_due: the deadline is ahead */
+	TTLKV_IN_READ_SECTION    /* a locking call made inside a read section */
 } ttlkv_status;
 
 /* Number of ttlkv_status values; every value below it has a string. */
-#define TTLKV_STATUS_COUNT 11
+#define TTLKV_STATUS_COUNT 12
 
 /* "No expiry": the remaining time or deadline of a key that never expires. */
 #define TTLKV_NO_EXPIRY 0xFFFFFFFFFFFFFFFFull
@@ -199,9 +208,9 @@ ttlkv_status ttlkv_get(ttlkv *store, const void *key, size_t key_len,
  * key, inside the read section, and returns TTLKV_OK; TTLKV_NOT_FOUND without
  * calling fn if absent or expired. The value pointer is valid only during the
  * call. fn must be short and must not block, wait for another thread, or call
- * a writing function of any store (reading is fine): a reader inside fn
- * delays memory reclamation in every store.
- * Lock-free read.
+ * a writing function of any store (those return TTLKV_IN_READ_SECTION;
+ * reading is fine): a reader inside fn delays memory reclamation in every
+ * store. Lock-free read.
  */
 typedef void ttlkv_read_fn(const void *value, size_t value_len, void *context);
 ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
@@ -280,9 +289,8 @@ ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
  * can still see. With wait_for_readers nonzero it first waits for readers
  * currently inside a read section to leave it, so that afterwards
  * stats.deferred_frees is 0 unless writers ran meanwhile; with 0 it never
- * waits and frees what is ready now (for periodic maintenance). Waiting is
- * skipped when called from inside a ttlkv_read callback. Takes each shard's
- * lock in turn, briefly.
+ * waits and frees what is ready now (for periodic maintenance). Takes each
+ * shard's lock in turn, briefly.
  */
 ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
 
@@ -310,9 +318,11 @@ ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
  * expiry record (key, deadline) to its shard's intake; so a key overwritten
  * many times keeps about one pending record. This call takes every record
  * from the intake and calls fn(key, key_len, deadline_ms, context) for each,
- * outside any lock; fn may call into the store. *taken (may be NULL) is the
- * number of records. Calls to ttlkv_drain_schedule are serialized with one
- * another; writers are blocked only while a shard's intake buffer is swapped.
+ * outside the shard locks; fn may call into the store, except
+ * ttlkv_drain_schedule itself (which would wait for itself). *taken (may be
+ * NULL) is the number of records. Calls to ttlkv_drain_schedule are
+ * serialized with one another; writers are blocked only while a shard's
+ * intake buffer is swapped.
  */
 typedef void ttlkv_schedule_fn(const void *key, size_t key_len,
     uint64_t deadline_ms, void *context);

@@ -22,8 +22,9 @@ public protocol KeyValueStore: AnyObject, Sendable {
 
     /// Calls `body` with the live value of `key`, without copying it, and
     /// returns its result; `nil` if the key is absent or expired. The buffer
-    /// is valid only inside `body`, which must be short and must not write
-    /// to the store.
+    /// is valid only inside `body`, which should be short: ``Store`` holds
+    /// back memory reclamation while it runs, and refuses writes from inside
+    /// it with ``StoreError/writeDuringRead`` (``NativeStore`` allows them).
     func withValue<Result>(
         forKey key: some StoreBytes,
         _ body: (UnsafeRawBufferPointer) throws -> Result

@@ -14,4 +14,8 @@ public enum StoreError: Error, Hashable, Sendable {
     case invalidConfiguration(String)
     /// The store has been closed.
     case closed
+    /// A write made inside the closure of ``Store/withValue(forKey:_:)``,
+    /// where the store only allows reads (the write could wait for a thread
+    /// that waits for this read to end).
+    case writeDuringRead
 }

@@ -129,19 +129,22 @@ final class NativeCore: ExpiryBackend, Sendable {
         if maximumEntries != nil { live.subtract(1, ordering: .relaxed) }
     }
 
-    /// Runs `visit` on the live value under the shard's lock (no reference
-    /// counting traffic on the entry, at the price of holding the lock);
-    /// returns whether there was one.
+    /// Runs `visit` on the live value; returns whether there was one. The
+    /// entry is retained under the shard's lock and read after unlocking:
+    /// its bytes never change, and the caller's closure, which may do
+    /// anything (even call the store), never runs under a lock.
     @usableFromInline
     func read(key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) throws -> Bool {
         try checkKey(key)
         let hash = hash(key)
-        return shard(for: hash).withLock { state in
+        let live = shard(for: hash).withLock { state -> NativeEntry? in
             guard let entry = state.find(hash: hash, key: key),
-                  !isExpired(entry.deadline, now: now()) else { return false }
-            entry.withValue(visit)
-            return true
+                  !isExpired(entry.deadline, now: now()) else { return nil }
+            return entry
         }
+        guard let live else { return false }
+        live.withValue(visit)
+        return true
     }
 
     @usableFromInline

@@ -130,6 +130,7 @@ extension StoreError {
         case TTLKV_INVALID_TTL: self = .invalidTTL
         case TTLKV_FULL: self = .full
         case TTLKV_OUT_OF_MEMORY: self = .outOfMemory
+        case TTLKV_IN_READ_SECTION: self = .writeDuringRead
         default: self = .invalidConfiguration(String(cString: ttlkv_status_string(status)))
         }
     }
