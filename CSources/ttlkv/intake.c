@@ -97,7 +97,9 @@ ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t 
 			continue;
 		shard_lock(shard);
 		full = shard->intake;
-		shard->intake = shard->intake_spare;
+		/* Field by field: `records` is read without the lock. */
+		shard->intake.buf = shard->intake_spare.buf;
+		shard->intake.cap = shard->intake_spare.cap;
 		shard->intake.len = 0;
 		STORE(&shard->intake.records, 0);
 		shard_unlock(shard);

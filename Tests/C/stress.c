@@ -217,6 +217,14 @@ reader(void *arg)
 			if (st == TTLKV_OK)
 				check_value(&buf, len, k, t0, &seen);
 		}
+		if ((rng & 0x3ff) == 0) {
+			/* Statistics are lock-free reads too: while the
+			 * maintenance thread drains and sweeps. */
+			ttlkv_stats stats;
+
+			CHECK_STATUS(ttlkv_stats_get(store, &stats), TTLKV_OK);
+			CHECK(stats.entries <= KEYS);
+		}
 	}
 	return NULL;
 }
