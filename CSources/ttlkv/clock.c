@@ -32,8 +32,11 @@ ns_of(clockid_t id)
 static void
 refresh_offset(struct ttlkv *store, uint64_t mono_ms)
 {
-	uint64_t mono = ns_of(CLOCK_MONOTONIC);
+	/* Boot time first: a preemption between the two reads then makes the
+	 * offset too small, never too large, and since the offset only ever
+	 * grows, a too-large one would run the store's clock ahead for good. */
 	uint64_t boot = ns_of(CLOCK_BOOTTIME);
+	uint64_t mono = ns_of(CLOCK_MONOTONIC);
 	uint64_t offset = boot > mono ? (boot - mono) / 1000000u : 0;
 	uint64_t old = LOAD(&store->boot_offset_ms);
 

@@ -182,12 +182,29 @@ yield_wait(ck_epoch_t *global, ck_epoch_record_t *record, void *context)
 	sched_yield();
 }
 
+/* Under the reclaim lock, after anything that changed reclaim_pending: the
+ * flag always tells the truth, so that writers stop calling catch_up as
+ * soon as a poll anywhere has brought the backlog under its cap. */
+static void
+update_overdue(struct ttlkv *store)
+{
+	STORE(&store->reclaim_overdue, store->reclaim_pending > store->reclaim_cap);
+}
+
 /* Under the reclaim lock: every block handed over so far becomes ready. */
 static void
 grace_wait_locked(struct ttlkv *store)
 {
 	ck_epoch_barrier_wait(store->rec, yield_wait, NULL);
-	STORE(&store->reclaim_overdue, false);
+	update_overdue(store);
+}
+
+/* Under the reclaim lock: runs the callbacks of every grace period over. */
+static void
+poll_locked(struct ttlkv *store)
+{
+	ck_epoch_poll(store->rec);
+	update_overdue(store);
 }
 
 /* Under the shard lock that unlinked everything queued, and the reclaim
@@ -205,9 +222,7 @@ call_queued(struct shard *shard)
 		ck_epoch_call(store->rec, &block->epoch, grace_over);
 		store->reclaim_pending += block->count != 0 ? block->count : 1;
 	}
-	ck_epoch_poll(store->rec);
-	if (store->reclaim_pending > store->reclaim_cap)
-		STORE(&store->reclaim_overdue, true);
+	poll_locked(store);
 }
 
 /* Full batches a shard may queue while the reclaim lock is busy before its
@@ -285,7 +300,7 @@ ttlkv__grace(struct ttlkv *store, bool wait)
 	if (wait)
 		grace_wait_locked(store);
 	else
-		ck_epoch_poll(store->rec);
+		poll_locked(store);
 	pthread_mutex_unlock(&store->reclaim_lock);
 }
 
@@ -295,6 +310,8 @@ ttlkv__catch_up(struct ttlkv *store)
 	pthread_mutex_lock(&store->reclaim_lock);
 	if (store->reclaim_pending > store->reclaim_cap)
 		grace_wait_locked(store);
+	else
+		update_overdue(store);
 	pthread_mutex_unlock(&store->reclaim_lock);
 }
 

@@ -111,9 +111,13 @@ install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 	ck_pr_fence_store();
 	TSAN_RELEASE(e);
 	if (old == NULL) {
+		/* Room first: an entry counted in `live` and then refused for
+		 * memory could make a concurrent insert see TTLKV_FULL. */
+		if (!ttlkv__table_reserve(shard))
+			return TTLKV_OUT_OF_MEMORY;
 		if (!live_acquire(store))
 			return TTLKV_FULL;
-		if (!ttlkv__table_reserve(shard) || !ck_hs_put(&shard->hs, hash, e)) {
+		if (!ck_hs_put(&shard->hs, hash, e)) {
 			live_release(store);
 			return TTLKV_OUT_OF_MEMORY;
 		}

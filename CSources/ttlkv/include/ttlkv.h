@@ -125,8 +125,10 @@ typedef struct ttlkv_options {
 	uint32_t max_value_size;
 	/* Flags: TTLKV_TRACK_EXPIRY. Default 0. */
 	uint32_t flags;
-	/* Most live entries allowed; an insert past it returns TTLKV_FULL.
-	 * 0 = unlimited. Default 0. */
+	/* Most entries held; an insert of a new key past it returns
+	 * TTLKV_FULL. Expired entries count until something removes them (the
+	 * expiry worker, ttlkv_sweep, or a write to the same key), as in
+	 * ttlkv_count. 0 = unlimited. Default 0. */
 	uint64_t max_entries;
 	/* Hash seed; 0 = a random seed drawn from the kernel for this store
 	 * (the default, and the right choice unless a test needs
