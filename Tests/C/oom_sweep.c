@@ -71,15 +71,6 @@ matches(ttlkv *s, const struct model *m)
 	return true;
 }
 
-static void
-ignore_record(const void *key, size_t len, uint64_t deadline, void *context)
-{
-	(void)key;
-	(void)len;
-	(void)deadline;
-	(void)context;
-}
-
 static int failures_seen;
 
 static void

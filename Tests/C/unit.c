@@ -297,15 +297,6 @@ overwrite_pin(void *store)
 	return NULL;
 }
 
-static void
-ignore_record(const void *key, size_t len, uint64_t deadline, void *context)
-{
-	(void)key;
-	(void)len;
-	(void)deadline;
-	(void)context;
-}
-
 /* Every call that takes a lock, made from inside a read section: refused
  * with TTLKV_IN_READ_SECTION (a thread waiting for readers may hold that
  * lock, and it would wait for this reader forever), store unchanged. */
