@@ -175,8 +175,10 @@ soak: deps
 	Benchmarks/.build/release/ttlkv-bench soak --minutes $(MINUTES) $(SOAK_ARGS)
 
 # Micro-benchmarks (package-benchmark): time and allocations per operation.
+# MICROBENCH_ARGS="--no-progress" for a log without the progress bars.
+MICROBENCH_ARGS ?=
 microbench: deps
-	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark $(MICROBENCH_ARGS)
 
 # The C load test of the issue: 10M keys, 2 threads, 90% get / 10% put.
 loadtest: deps $(BUILD)/loadtest
