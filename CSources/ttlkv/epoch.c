@@ -150,6 +150,10 @@ batch_new(void)
 bool
 ttlkv__retire_prepare(struct shard *shard)
 {
+	if (shard->batch == NULL) {
+		shard->batch = shard->spare;
+		shard->spare = NULL;
+	}
 	if (shard->batch == NULL && (shard->batch = batch_new()) == NULL)
 		return false;
 	if (shard->batch->count == RETIRE_BATCH - 1 && shard->spare == NULL &&
@@ -355,7 +359,7 @@ void
 ttlkv__free_blocks(void **blocks, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		ttlkv__free(blocks[i]);
+		ttlkv__recycle(blocks[i]);
 }
 
 #ifdef TTLKV_TESTING

@@ -32,6 +32,14 @@
 #if defined(__SANITIZE_THREAD__)
 #define TTLKV_TSAN 1
 #endif
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TTLKV_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TTLKV_ASAN 1
+#endif
 
 #ifdef TTLKV_TSAN
 /* ck's atomics are inline assembly that ThreadSanitizer cannot see: tell it
@@ -200,6 +208,10 @@ void *ttlkv__alloc(size_t size);
 void *ttlkv__aligned_alloc(size_t alignment, size_t size);
 void *ttlkv__realloc(void *p, size_t size);
 void ttlkv__free(void *p);
+
+/* recycle.c: entry blocks go back to a per-thread cache for the next write. */
+void *ttlkv__entry_alloc(size_t size);
+void ttlkv__recycle(void *block);
 
 /* clock.c */
 uint64_t ttlkv__default_clock(struct ttlkv *store);

@@ -26,4 +26,8 @@ unsigned ttlkv_testing_probe_maximum(struct ttlkv *store);
 /* Epoch records in the process-wide domain, in use or free. */
 unsigned ttlkv_testing_epoch_records(void);
 
+/* Frees the blocks this thread keeps for reuse (recycle.c), so that a run
+ * allocates the same way whatever ran before it on this thread. */
+void ttlkv_testing_recycle_flush(void);
+
 #endif

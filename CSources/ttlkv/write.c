@@ -151,7 +151,7 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 		return TTLKV_VALUE_TOO_LARGE;
 	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
 		return status;
-	if ((e = ttlkv__alloc(sizeof *e + key_len + value_len)) == NULL)
+	if ((e = ttlkv__entry_alloc(sizeof *e + key_len + value_len)) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
 	e->deadline = deadline;
 	e->key_len = (uint32_t)key_len;
@@ -166,7 +166,7 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 	status = install(shard, hash, e, if_absent);
 	shard_unlock(shard);
 	if (status != TTLKV_OK)
-		ttlkv__free(e);
+		ttlkv__recycle(e);
 	return status;
 }
 

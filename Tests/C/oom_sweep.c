@@ -103,6 +103,7 @@ run_script(long fail_at)
 
 	memset(&m, 0, sizeof m);
 	clock_.now = 1000;
+	ttlkv_testing_recycle_flush();
 	ttlkv_options_init(&o);
 	o.capacity = 8;
 	o.shards = 2;
@@ -156,6 +157,10 @@ run_script(long fail_at)
 			verify(s, &m, st, step % 16 == 6 ? "delete" : "expire_due", step);
 			break;
 		case 7:
+			/* Entries freed so far would serve the next puts
+			 * without malloc: empty the cache so that puts keep
+			 * allocating, and failing, all along the script. */
+			ttlkv_testing_recycle_flush();
 			clock_.now += 40;
 			st = step % 24 == 7 ? ttlkv_sweep(s, 1 << 20, NULL)
 			    : step % 24 == 15 ? ttlkv_reclaim(s, 1)

@@ -4,6 +4,7 @@
  */
 #include "check.h"
 #include "test_clock.h"
+#include "ttlkv_testing.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -406,6 +407,27 @@ test_read_and_stats(void)
 	ttlkv_close(s);
 }
 
+/* Entries this thread frees come back to its next writes without malloc
+ * (recycle.c): with every allocation failing, overwrites still succeed. */
+static void
+test_entry_recycling(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(0);
+	ttlkv *s = open_store(&clock, 64, 0);
+
+	for (int i = 0; i < 10; i++)
+		CHECK_STATUS(PUT(s, "k", "value", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_OK); /* frees 9 entries here */
+	ttlkv_testing_fail_allocation(0);
+	for (int i = 0; i < 9; i++)
+		CHECK_STATUS(PUT(s, "k", "other", 0), TTLKV_OK);
+	CHECK(ttlkv_testing_allocations_left() == 0);
+	CHECK_STATUS(PUT(s, "k", "third", 0), TTLKV_OUT_OF_MEMORY);
+	ttlkv_testing_fail_allocation(-1);
+	CHECK_STREQ(s, "k", "other");
+	ttlkv_close(s);
+}
+
 static void
 test_growth_and_limits(void)
 {
@@ -627,6 +649,7 @@ main(void)
 	test_put_if_absent_and_delete();
 	test_read_and_stats();
 	test_calls_inside_read_section();
+	test_entry_recycling();
 	test_growth_and_limits();
 	test_sweep_and_reclaim();
 	test_expire_due();
