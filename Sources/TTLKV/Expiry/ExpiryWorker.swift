@@ -47,9 +47,9 @@ final class ExpiryWorker: Sendable {
     private let wakeAt = Atomic<UInt64>(.max)
     private let pending = Atomic<Int>(0)
     private let expiredCount = Atomic<Int>(0)
-    private let lag = Mutex(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
-    private let listeners = Mutex<[@Sendable ([ExpiryEvent]) -> Void]>([])
-    private let thread = Mutex<pthread_t?>(nil)
+    private let lag = Locked(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
+    private let listeners = Locked<[@Sendable ([ExpiryEvent]) -> Void]>([])
+    private let thread = Locked<pthread_t?>(nil)
 
     /// Starts a worker for `backend`. With a custom clock (`pollsClock`) the
     /// worker cannot know how fast that clock moves, so it looks every tick.

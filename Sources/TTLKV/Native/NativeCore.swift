@@ -2,23 +2,7 @@ import Histogram
 import Synchronization
 
 /// One shard of ``NativeStore``: its own lock and table.
-final class NativeShard: Sendable {
-    private let state: Mutex<NativeShardState>
-
-    init(reserving capacity: Int) {
-        state = Mutex(NativeShardState(reserving: capacity))
-    }
-
-    /// Runs `body` with the shard's state, under its lock.
-    @inline(__always)
-    func withLock<Result: Sendable>(_ body: (inout NativeShardState) throws -> Result) rethrows -> Result {
-        try state.withLock { state in
-            ThreadSanitizer.acquire(self)
-            defer { ThreadSanitizer.release(self) }
-            return try body(&state)
-        }
-    }
-}
+typealias NativeShard = Locked<NativeShardState>
 
 /// The shards and operations behind ``NativeStore``, and the expiry worker's
 /// view of them. The rules match the C core (ttlkv.h) one for one: lazy
@@ -41,7 +25,7 @@ final class NativeCore: ExpiryBackend, Sendable {
         let share = configuration.capacity / count
         // Room for the imbalance between shards, as the C core plans it.
         let reserve = share + 5 * Int(Double(share).squareRoot()) + 16
-        shards = (0..<count).map { _ in NativeShard(reserving: reserve) }
+        shards = (0..<count).map { _ in NativeShard(NativeShardState(reserving: reserve)) }
         seed = UInt64.random(in: 1...UInt64.max)
         clock = configuration.clock.makeReader()
         maximumKeySize = configuration.maximumKeySize
