@@ -189,10 +189,31 @@ ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
 typedef ttlkv_status keyed_write_fn(struct shard *shard, uint64_t hash,
     struct entry *entry, void *context);
 
-/* frees: how many ready entries the call frees on its way out. */
+/*
+ * How a keyed write runs. A caller's write frees a few ready entries on its
+ * way out. The expiry worker's removals free nothing (a mass expiry runs at
+ * its own speed; frees are left to writers and ttlkv_reclaim), and look the
+ * key up as a reader before locking, so that the lock is then held for
+ * cache hits only: a worker preempted in the middle of a mass expiry then
+ * rarely holds a lock that a writer is waiting for.
+ */
+enum write_mode { WRITE_CALLER, WRITE_EXPIRY };
+
+static void
+warm(struct shard *shard, uint64_t hash, const struct probe *probe)
+{
+	ck_epoch_record_t *record = ttlkv__reader();
+
+	if (record == NULL)
+		return;
+	section_begin(record);
+	(void)ck_hs_get(&shard->hs, hash, probe);
+	section_end(record);
+}
+
 static ttlkv_status
 keyed_write(struct ttlkv *store, const void *key, size_t key_len,
-    keyed_write_fn *fn, void *context, size_t frees)
+    keyed_write_fn *fn, void *context, enum write_mode mode)
 {
 	ttlkv_status status = write_check(store, key, key_len);
 	struct shard *shard;
@@ -204,9 +225,11 @@ keyed_write(struct ttlkv *store, const void *key, size_t key_len,
 	hash = ttlkv__hash(store, key, key_len);
 	shard = shard_for(store, hash);
 	probe_init(&probe, key, key_len);
+	if (mode == WRITE_EXPIRY)
+		warm(shard, hash, &probe);
 	shard_lock(shard);
 	status = fn(shard, hash, ck_hs_get(&shard->hs, hash, &probe), context);
-	shard_unlock_freeing(shard, frees);
+	shard_unlock_freeing(shard, mode == WRITE_EXPIRY ? 0 : FREES_PER_WRITE);
 	return status;
 }
 
@@ -228,7 +251,7 @@ remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *cont
 ttlkv_status
 ttlkv_delete(ttlkv *store, const void *key, size_t key_len)
 {
-	return keyed_write(store, key, key_len, remove_entry, NULL, FREES_PER_WRITE);
+	return keyed_write(store, key, key_len, remove_entry, NULL, WRITE_CALLER);
 }
 
 static ttlkv_status
@@ -261,7 +284,7 @@ ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len, uint64_t ttl_ms)
 		return status;
 	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
 		return status;
-	return keyed_write(store, key, key_len, change_deadline, &deadline, FREES_PER_WRITE);
+	return keyed_write(store, key, key_len, change_deadline, &deadline, WRITE_CALLER);
 }
 
 struct due_check {
@@ -304,7 +327,5 @@ ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
 
 	if (deadline_ms == NULL)
 		return TTLKV_INVALID_ARGUMENT;
-	/* The expiry worker frees nothing here: a mass expiry runs at its
-	 * speed, and frees are left to writers and to ttlkv_reclaim. */
-	return keyed_write(store, key, key_len, expire_if_due, &due, 0);
+	return keyed_write(store, key, key_len, expire_if_due, &due, WRITE_EXPIRY);
 }
