@@ -261,6 +261,40 @@ probe_init(struct probe *p, const void *key, size_t len)
 	p->key = key;
 }
 
+/*
+ * Tagged slots (see table.c): a slot holds an entry's address with 15 bits
+ * of its key's hash in the top 16 bits, which x86-64 user addresses leave
+ * zero, so that a probe can pass a foreign entry without loading it. An
+ * address that uses those bits is stored untagged (tag 0), and tag 0
+ * matches anything.
+ */
+#define TAG_SHIFT 48
+#define ADDRESS_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
+
+static inline const void *
+slot_tag(const void *object, uint64_t hash)
+{
+	uintptr_t p = (uintptr_t)object;
+
+	if (p >> TAG_SHIFT != 0)
+		return object;
+	return (const void *)(p | (uintptr_t)(((hash >> 32) & 0xffff) | 1) << TAG_SHIFT);
+}
+
+static inline struct entry *
+slot_entry(const void *slot)
+{
+	return (struct entry *)((uintptr_t)slot & ADDRESS_MASK);
+}
+
+/* The entry stored for object's key (a probe or an entry), or NULL. Readers
+ * call it inside a read section, writers under the shard lock. */
+static inline struct entry *
+table_find(struct shard *shard, uint64_t hash, const void *object)
+{
+	return slot_entry(ck_hs_get(&shard->hs, hash, slot_tag(object, hash)));
+}
+
 /* epoch.c: the process-wide epoch domain and reclamation. */
 ck_epoch_record_t *ttlkv__reader(void);
 ck_epoch_record_t *ttlkv__reader_if_any(void);

@@ -24,7 +24,7 @@ find_live(struct ttlkv *store, const void *key, size_t key_len,
 	struct probe probe;
 
 	probe_init(&probe, key, key_len);
-	entry = ck_hs_get(&shard_for(store, hash)->hs, hash, &probe);
+	entry = table_find(shard_for(store, hash), hash, &probe);
 	if (entry == NULL)
 		return NULL;
 	TSAN_ACQUIRE(entry);

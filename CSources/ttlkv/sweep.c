@@ -66,7 +66,7 @@ remove_expired(struct shard *shard, struct sweep_batch *b, uint64_t now)
 		struct entry *e;
 
 		probe_init(&probe, b->found[i].key, b->found[i].len);
-		e = ck_hs_get(&shard->hs, b->found[i].hash, &probe);
+		e = table_find(shard, b->found[i].hash, &probe);
 		if (e == NULL || !deadline_passed(LOAD(&e->deadline), now) ||
 		    !ttlkv__retire_prepare(shard))
 			continue;
@@ -93,7 +93,7 @@ scan_shard(struct shard *shard, unsigned long *offset, size_t budget,
 	it.offset = start;
 	*wrapped = true;
 	while (ck_hs_next_spmc(&shard->hs, &it, &object)) {
-		struct entry *e = object;
+		struct entry *e = slot_entry(object);
 
 		TSAN_ACQUIRE(e);
 		if (deadline_passed(LOAD(&e->deadline), now) && !batch_add(b, shard->store, e)) {

@@ -20,6 +20,9 @@ long ttlkv_testing_allocations_left(void);
 struct ttlkv;
 void ttlkv_testing_set_reclaim_cap(struct ttlkv *store, uint64_t cap);
 
+/* Stored entries that probes have loaded to compare keys, since start. */
+uint64_t ttlkv_testing_entry_loads(void);
+
 /* The longest probe sequence any shard's table has needed (ck_hs_stat). */
 unsigned ttlkv_testing_probe_maximum(struct ttlkv *store);
 

@@ -78,7 +78,7 @@ entry_bytes(const struct entry *e)
 void
 ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired)
 {
-	ck_hs_remove(&shard->hs, hash, entry);
+	ck_hs_remove(&shard->hs, hash, slot_tag(entry, hash));
 	account(shard, -1, -(int64_t)entry_bytes(entry));
 	if (expired)
 		STORE(&shard->expired, shard->expired + 1);
@@ -91,7 +91,7 @@ static ttlkv_status
 install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 {
 	struct ttlkv *store = shard->store;
-	struct entry *old = ck_hs_get(&shard->hs, hash, e);
+	struct entry *old = table_find(shard, hash, e);
 	bool old_expired = old != NULL && expired_now(store, old);
 	bool record;
 	void *previous;
@@ -117,13 +117,13 @@ install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 			return TTLKV_OUT_OF_MEMORY;
 		if (!live_acquire(store))
 			return TTLKV_FULL;
-		if (!ck_hs_put(&shard->hs, hash, e)) {
+		if (!ck_hs_put(&shard->hs, hash, slot_tag(e, hash))) {
 			live_release(store);
 			return TTLKV_OUT_OF_MEMORY;
 		}
 		account(shard, 1, (int64_t)entry_bytes(e));
 	} else {
-		ck_hs_fas(&shard->hs, hash, e, &previous);
+		ck_hs_fas(&shard->hs, hash, slot_tag(e, hash), &previous);
 		account(shard, 0, (int64_t)entry_bytes(e) - (int64_t)entry_bytes(old));
 		if (old_expired)
 			STORE(&shard->expired, shard->expired + 1);
@@ -207,7 +207,7 @@ warm(struct shard *shard, uint64_t hash, const struct probe *probe)
 	if (record == NULL)
 		return;
 	section_begin(record);
-	(void)ck_hs_get(&shard->hs, hash, probe);
+	(void)table_find(shard, hash, probe);
 	section_end(record);
 }
 
@@ -228,7 +228,7 @@ keyed_write(struct ttlkv *store, const void *key, size_t key_len,
 	if (mode == WRITE_EXPIRY)
 		warm(shard, hash, &probe);
 	shard_lock(shard);
-	status = fn(shard, hash, ck_hs_get(&shard->hs, hash, &probe), context);
+	status = fn(shard, hash, table_find(shard, hash, &probe), context);
 	shard_unlock_freeing(shard, mode == WRITE_EXPIRY ? 0 : FREES_PER_WRITE);
 	return status;
 }

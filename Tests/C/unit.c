@@ -407,6 +407,37 @@ test_read_and_stats(void)
 	ttlkv_close(s);
 }
 
+/* Slots carry a few bits of the key's hash (table.c), so a lookup loads the
+ * entry it finds and no other: a hit loads one, a miss none (but for the
+ * one in 32768 foreign entries whose tag matches by chance). */
+static void
+test_tagged_slots(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(0);
+	ttlkv *s = open_store(&clock, 1024, 0);
+	char key[32], buf[16];
+	uint64_t before;
+	size_t n;
+
+	for (int i = 0; i < 500; i++) {
+		snprintf(key, sizeof key, "present%d", i);
+		CHECK_STATUS(ttlkv_put(s, key, strlen(key), "v", 1, 0), TTLKV_OK);
+	}
+	before = ttlkv_testing_entry_loads();
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, sizeof key, "absent%d", i);
+		CHECK_STATUS(ttlkv_get(s, key, strlen(key), buf, sizeof buf, &n), TTLKV_NOT_FOUND);
+	}
+	CHECK(ttlkv_testing_entry_loads() - before < 10);
+	before = ttlkv_testing_entry_loads();
+	for (int i = 0; i < 10000; i++) {
+		snprintf(key, sizeof key, "present%d", i % 500);
+		CHECK_STATUS(ttlkv_get(s, key, strlen(key), buf, sizeof buf, &n), TTLKV_OK);
+	}
+	CHECK(ttlkv_testing_entry_loads() - before < 10000 + 10);
+	ttlkv_close(s);
+}
+
 /* Entries this thread frees come back to its next writes without malloc
  * (recycle.c): with every allocation failing, overwrites still succeed. */
 static void
@@ -649,6 +680,7 @@ main(void)
 	test_put_if_absent_and_delete();
 	test_read_and_stats();
 	test_calls_inside_read_section();
+	test_tagged_slots();
 	test_entry_recycling();
 	test_growth_and_limits();
 	test_sweep_and_reclaim();
