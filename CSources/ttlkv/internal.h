@@ -41,6 +41,24 @@
 #define TTLKV_ASAN 1
 #endif
 
+/*
+ * Two memory tricks, on where they are safe and off under AddressSanitizer,
+ * whose checks rely on plain pointers and real frees: tagged slots (x86-64
+ * user addresses leave the top 16 bits zero; LeakSanitizer could not follow
+ * a tagged pointer to its entry) and entry recycling (a recycled block never
+ * passes through ASan's quarantine, so an early free would go unseen).
+ */
+#if defined(__x86_64__) && !defined(TTLKV_ASAN)
+#define TTLKV_TAGGED_SLOTS 1
+#else
+#define TTLKV_TAGGED_SLOTS 0
+#endif
+#ifdef TTLKV_ASAN
+#define TTLKV_RECYCLING 0
+#else
+#define TTLKV_RECYCLING 1
+#endif
+
 #ifdef TTLKV_TSAN
 /* ck's atomics are inline assembly that ThreadSanitizer cannot see: tell it
  * about the ordering that ck_hs publication and ck_epoch grace periods give. */
@@ -262,29 +280,34 @@ probe_init(struct probe *p, const void *key, size_t len)
 }
 
 /*
- * Tagged slots (see table.c): a slot holds an entry's address with 15 bits
- * of its key's hash in the top 16 bits, which x86-64 user addresses leave
- * zero, so that a probe can pass a foreign entry without loading it. An
- * address that uses those bits is stored untagged (tag 0), and tag 0
- * matches anything.
+ * Tagged slots (see table.c): with TTLKV_TAGGED_SLOTS a slot holds an
+ * entry's address with 15 bits of its key's hash in the top 16 bits, so
+ * that a probe can pass a foreign entry without loading it; put refuses the
+ * (never seen) entry whose address would not leave them free.
  */
 #define TAG_SHIFT 48
-#define ADDRESS_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
+
+static inline bool
+slot_taggable(const void *object)
+{
+	return !TTLKV_TAGGED_SLOTS || (uintptr_t)object >> TAG_SHIFT == 0;
+}
 
 static inline const void *
 slot_tag(const void *object, uint64_t hash)
 {
-	uintptr_t p = (uintptr_t)object;
-
-	if (p >> TAG_SHIFT != 0)
+	if (!TTLKV_TAGGED_SLOTS)
 		return object;
-	return (const void *)(p | (uintptr_t)(((hash >> 32) & 0xffff) | 1) << TAG_SHIFT);
+	return (const void *)((uintptr_t)object |
+	    (uintptr_t)(((hash >> 32) & 0xffff) | 1) << TAG_SHIFT);
 }
 
 static inline struct entry *
 slot_entry(const void *slot)
 {
-	return (struct entry *)((uintptr_t)slot & ADDRESS_MASK);
+	if (!TTLKV_TAGGED_SLOTS)
+		return (struct entry *)(uintptr_t)slot;
+	return (struct entry *)((uintptr_t)slot & ((UINT64_C(1) << TAG_SHIFT) - 1));
 }
 
 /* The entry stored for object's key (a probe or an entry), or NULL. Readers

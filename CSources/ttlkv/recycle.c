@@ -19,23 +19,13 @@
  * when it exits. Class c serves requests of up to 16c - 8 bytes, and its
  * blocks are allocated with exactly that size, which is what glibc gives
  * such a request anyway (a 16c-byte chunk); blocks come back classed by
- * malloc_usable_size, so other allocators (and sanitizers) work too.
+ * malloc_usable_size, so other allocators work too. Under AddressSanitizer
+ * recycling is off (TTLKV_RECYCLING, internal.h): its quarantine must see
+ * every free to catch a block used after it.
  */
 #include "internal.h"
 
 #include <malloc.h>
-
-#ifdef TTLKV_ASAN
-/* A cached block is poisoned past its link word (which LeakSanitizer must
- * still see): a reader that looks at an entry the library recycled too
- * early is reported as if the block had been freed. */
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((char *)(p) + sizeof(void *), (n) - sizeof(void *))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((char *)(p) + sizeof(void *), (n) - sizeof(void *))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
 
 #define CLASS_STEP 16
 #define CLASSES 16
@@ -95,10 +85,9 @@ ttlkv__entry_alloc(size_t size)
 	size_t c = (size + CLASS_STEP + CLASS_STEP / 2 - 1) / CLASS_STEP;
 	void *block;
 
-	if (c > CLASSES)
+	if (!TTLKV_RECYCLING || c > CLASSES)
 		return ttlkv__alloc(size);
 	if ((block = cache.head[c]) != NULL) {
-		UNPOISON(block, c * CLASS_STEP - CLASS_STEP / 2);
 		cache.head[c] = *(void **)block;
 		cache.bytes -= c * CLASS_STEP;
 		return block;
@@ -114,24 +103,28 @@ ttlkv_testing_recycle_flush(void)
 {
 	cache_release(&cache);
 }
+
+int
+ttlkv_testing_recycling(void)
+{
+	return TTLKV_RECYCLING;
+}
 #endif
 
 void
 ttlkv__recycle(void *block)
 {
-	size_t usable, c;
+	size_t c;
 
 	if (block == NULL)
 		return;
-	usable = malloc_usable_size(block);
-	c = (usable + CLASS_STEP / 2) / CLASS_STEP;
-	if (c == 0 || c > CLASSES || cache.bytes + c * CLASS_STEP > CACHE_BYTES ||
-	    !cache_register()) {
+	c = (malloc_usable_size(block) + CLASS_STEP / 2) / CLASS_STEP;
+	if (!TTLKV_RECYCLING || c == 0 || c > CLASSES ||
+	    cache.bytes + c * CLASS_STEP > CACHE_BYTES || !cache_register()) {
 		ttlkv__free(block);
 		return;
 	}
 	*(void **)block = cache.head[c];
-	POISON(block, usable);
 	cache.head[c] = block;
 	cache.bytes += c * CLASS_STEP;
 }

@@ -33,4 +33,9 @@ unsigned ttlkv_testing_epoch_records(void);
  * allocates the same way whatever ran before it on this thread. */
 void ttlkv_testing_recycle_flush(void);
 
+/* Whether this build recycles entries, and whether it tags slots: both are
+ * off under AddressSanitizer (internal.h). */
+int ttlkv_testing_recycling(void);
+int ttlkv_testing_tagged_slots(void);
+
 #endif

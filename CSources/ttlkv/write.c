@@ -153,6 +153,11 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 		return status;
 	if ((e = ttlkv__entry_alloc(sizeof *e + key_len + value_len)) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
+	if (UNLIKELY(!slot_taggable(e))) {
+		/* Memory the table cannot address; counts as none. */
+		ttlkv__recycle(e);
+		return TTLKV_OUT_OF_MEMORY;
+	}
 	e->deadline = deadline;
 	e->key_len = (uint32_t)key_len;
 	e->value_len = (uint32_t)value_len;
