@@ -116,11 +116,15 @@ ttlkv__recycle(void *block)
 {
 	size_t c;
 
+	if (!TTLKV_RECYCLING) {
+		ttlkv__free(block);
+		return;
+	}
 	if (block == NULL)
 		return;
 	c = (malloc_usable_size(block) + CLASS_STEP / 2) / CLASS_STEP;
-	if (!TTLKV_RECYCLING || c == 0 || c > CLASSES ||
-	    cache.bytes + c * CLASS_STEP > CACHE_BYTES || !cache_register()) {
+	if (c == 0 || c > CLASSES || cache.bytes + c * CLASS_STEP > CACHE_BYTES ||
+	    !cache_register()) {
 		ttlkv__free(block);
 		return;
 	}
