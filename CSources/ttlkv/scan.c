@@ -15,9 +15,12 @@
  */
 #include "internal.h"
 
-/* Slots visited per requested key at most: tables are at most half full,
- * so a call that finds nothing still returns within a bounded time. */
+/* Slots visited per call at most: 16 per requested key, and at least
+ * MIN_SLOTS (tens of microseconds of sequential reads), so that a pass over
+ * a large, sparsely filled table (preallocated, or emptied by expiry) takes
+ * few calls, while a call that finds nothing still returns soon. */
 #define SLOTS_PER_KEY 16
+#define MIN_SLOTS 65536
 
 #define CURSOR(shard, offset) (((uint64_t)(shard) << 32) | (uint64_t)(offset))
 
@@ -70,6 +73,8 @@ ttlkv_scan(ttlkv *store, uint64_t cursor, size_t max_keys,
 		return TTLKV_OUT_OF_MEMORY;
 	progress.keys = max_keys;
 	progress.slots = max_keys > SIZE_MAX / SLOTS_PER_KEY ? SIZE_MAX : max_keys * SLOTS_PER_KEY;
+	if (progress.slots < MIN_SLOTS)
+		progress.slots = MIN_SLOTS;
 	progress.now = store_now(store);
 	section_begin(record);
 	while (shard < store->n_shards && progress.keys != 0 && progress.slots != 0) {

@@ -359,8 +359,8 @@ ttlkv_status ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t n,
 /*
  * Resumable iteration over live keys, for Redis SCAN: calls fn(key,
  * key_len, context) for up to max_keys live keys from cursor (0 starts a
- * pass), visiting at most 16 x max_keys table slots, and sets *next_cursor
- * to where the next call resumes, 0 once the pass is complete. A cursor
+ * pass), visiting at most max(16 x max_keys, 65536) table slots, and sets
+ * *next_cursor to where the next call resumes, 0 once the pass is complete. A cursor
  * names a shard and a slot, so any number of passes may run at once and a
  * pass needs no memory between calls. Keys present and not written during
  * the whole pass are reported exactly once. A key written during the pass
