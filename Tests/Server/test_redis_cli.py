@@ -80,11 +80,22 @@ def test_repeat(pair):
 
 
 def test_password():
-    server = servers.ttlkv_server("--requirepass", "s3cret")
+    """The same invocations against both servers with a password: output and
+    error output alike."""
+    ours, theirs = servers.ttlkv_server("--requirepass", "s3cret"), servers.redis_server("--requirepass", "s3cret")
+    invocations = [
+        ["GET", "x"],
+        ["--no-auth-warning", "-a", "wrong", "PING"],
+        ["--no-auth-warning", "-a", "s3cret", "PING"],
+        ["--no-auth-warning", "--user", "default", "--pass", "s3cret", "-3", "PING"],
+        ["--no-auth-warning", "--user", "nobody", "--pass", "s3cret", "PING"],
+        ["HELLO", "3"], ["AUTH", "wrong"], ["QUIT"],
+    ]
     try:
-        assert cli(server.port, "GET", "x") == b"NOAUTH Authentication required.\n\n"
-        assert cli(server.port, "--no-auth-warning", "-a", "wrong", "PING").startswith(b"AUTH failed: WRONGPASS")
-        assert cli(server.port, "--no-auth-warning", "-a", "s3cret", "PING") == b"PONG\n"
-        assert cli(server.port, "--no-auth-warning", "--user", "default", "--pass", "s3cret", "-3", "PING") == b"PONG\n"
+        for args in invocations:
+            got, want = (subprocess.run(["redis-cli", "-p", str(s.port), *args], capture_output=True, timeout=60)
+                         for s in (ours, theirs))
+            assert (got.stdout, got.stderr) == (want.stdout, want.stderr), args
     finally:
-        assert server.stop() == 0
+        theirs.stop()
+        assert ours.stop() == 0
