@@ -81,6 +81,6 @@ def redis_server(*args, port=None):
     return Process(argv, port, ready=True)
 
 
-def nutcracker(config_path, port):
+def nutcracker(config_path, port, log=None):
     stats = free_port()
-    return Process(["nutcracker", "-c", config_path, "-s", str(stats), "-a", "127.0.0.1", "-v", "4"], port)
+    return Process(["nutcracker", "-c", config_path, "-s", str(stats), "-a", "127.0.0.1", "-v", "6"], port, log=log)
