@@ -1,6 +1,7 @@
 /// One Redis command: its name, how many arguments it takes, what
-/// `COMMAND INFO` says about it, and the function that runs it.
-struct Command: Sendable {
+/// `COMMAND INFO` says about it, and the function that runs it. A class, so
+/// that dispatch hands around one reference instead of copying five.
+final class Command: Sendable {
     /// The lowercase name, as Redis reports it (`client|setname` for a
     /// subcommand).
     let name: String
