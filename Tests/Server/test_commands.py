@@ -261,6 +261,13 @@ def test_info_and_command(r):
     raw.close()
 
 
+def test_config_get(r):
+    assert r.config_get("appendonly") == {"appendonly": "no"}
+    assert r.config_get("maxclients") == {"maxclients": "10000"}
+    assert set(r.config_get("max*")) >= {"maxclients", "maxmemory", "maxmemory-policy"}
+    assert r.config_get("no-such-setting") == {}
+
+
 def test_resp3(either):
     r = redis.Redis(port=either.port, protocol=3, decode_responses=True)
     assert r.ping() is True
