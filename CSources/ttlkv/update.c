@@ -49,6 +49,20 @@ remove_any(struct shard *shard, uint64_t hash, struct entry *entry)
 	return status == TTLKV_NOT_FOUND ? TTLKV_OK : status;
 }
 
+/* The deadline fn asked for, or TTLKV_NOT_DUE once a deadline already
+ * passed has removed the key instead (an error if the removal failed). */
+static ttlkv_status
+deadline_or_removal(struct shard *shard, uint64_t hash, struct entry *entry,
+    const ttlkv_update_state *st, uint64_t *deadline)
+{
+	ttlkv_status status = new_deadline(st->new_deadline_ms, st->now_ms, deadline);
+
+	if (status != TTLKV_NOT_DUE)
+		return status;
+	status = remove_any(shard, hash, entry);
+	return status == TTLKV_OK ? TTLKV_NOT_DUE : status;
+}
+
 static ttlkv_status
 replace(struct shard *shard, uint64_t hash, struct entry *entry,
     struct update_call *call, const ttlkv_update_state *st)
@@ -58,11 +72,8 @@ replace(struct shard *shard, uint64_t hash, struct entry *entry,
 
 	if (st->new_len > shard->store->max_value_size)
 		return TTLKV_VALUE_TOO_LARGE;
-	status = new_deadline(st->new_deadline_ms, st->now_ms, &deadline);
-	if (status == TTLKV_NOT_DUE)
-		return remove_any(shard, hash, entry);
-	if (status != TTLKV_OK)
-		return status;
+	if ((status = deadline_or_removal(shard, hash, entry, st, &deadline)) != TTLKV_OK)
+		return status == TTLKV_NOT_DUE ? TTLKV_OK : status;
 	if (call->e == NULL || st->new_len > call->room) {
 		call->need = st->new_len;
 		return TTLKV_BUFFER_TOO_SMALL;
@@ -84,11 +95,8 @@ set_deadline(struct shard *shard, uint64_t hash, struct entry *entry,
 
 	if (!st->found)
 		return TTLKV_INVALID_ARGUMENT;
-	status = new_deadline(st->new_deadline_ms, st->now_ms, &deadline);
-	if (status == TTLKV_NOT_DUE)
-		return remove_any(shard, hash, entry);
-	if (status != TTLKV_OK)
-		return status;
+	if ((status = deadline_or_removal(shard, hash, entry, st, &deadline)) != TTLKV_OK)
+		return status == TTLKV_NOT_DUE ? TTLKV_OK : status;
 	return ttlkv__change_deadline(shard, hash, entry, &deadline);
 }
 

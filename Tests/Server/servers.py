@@ -47,11 +47,11 @@ class Process:
     def pid(self):
         return self.proc.pid
 
-    def rss(self):
-        """Resident bytes, from /proc."""
+    def rss(self, field="VmRSS"):
+        """Resident bytes from /proc (field VmHWM: the peak so far)."""
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
         return 0
 

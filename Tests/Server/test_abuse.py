@@ -18,11 +18,7 @@ MIB = 1 << 20
 
 
 def peak_rss(server):
-    with open(f"/proc/{server.pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    return server.rss("VmHWM")
 
 
 class Bystander(threading.Thread):

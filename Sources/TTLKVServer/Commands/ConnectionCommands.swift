@@ -162,8 +162,7 @@ private let clientSubcommands: [Command] = [
             "SETNAME <name>", "    Assign the name <name> to the current connection.",
             "HELP", "    Print this help.",
         ]
-        replies.arrayHeader(lines.count)
-        for line in lines { replies.status(line) }
+        replies.help(lines)
     },
 ]
 

@@ -86,6 +86,17 @@ struct WriteOptions {
         return .success(options)
     }
 
+    /// The options of call from `start`; nil after replying with the error.
+    static func parse(_ call: CommandCall, from start: Int, forGetEx: Bool, _ replies: inout Replies) -> WriteOptions? {
+        switch parse(call.arguments, from: start, forGetEx: forGetEx, command: call.command.name) {
+        case .failure(let error):
+            replies.error(error.reply)
+            return nil
+        case .success(let options):
+            return options
+        }
+    }
+
     private static func expiryKind(_ arguments: Arguments, _ index: Int) -> (seconds: Bool, absolute: Bool)? {
         if arguments.matches(index, "EX") { return (true, false) }
         if arguments.matches(index, "PX") { return (false, false) }

@@ -99,8 +99,7 @@ private let commandSubcommands: [Command] = [
             "DOCS [<command-name> ...]", "    Return documentation details (none here).",
             "HELP", "    Print this help.",
         ]
-        replies.arrayHeader(lines.count)
-        for line in lines { replies.status(line) }
+        replies.help(lines)
     },
 ]
 

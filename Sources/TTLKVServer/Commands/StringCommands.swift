@@ -116,11 +116,7 @@ private func replyWithOldValue(
 /// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
 private func set(_ call: CommandCall, _ replies: inout Replies) {
     let unixNow = WallClock.milliseconds()
-    let options: WriteOptions
-    switch WriteOptions.parse(call.arguments, from: 3, forGetEx: false, command: "set") {
-    case .failure(let error): return replies.error(error.reply)
-    case .success(let parsed): options = parsed
-    }
+    guard let options = WriteOptions.parse(call, from: 3, forGetEx: false, &replies) else { return }
     let key = call.arguments[1], value = call.arguments[2]
     if !options.onlyIfAbsent && !options.onlyIfPresent && !options.returnOld {
         // The common case needs no read: a plain put.
@@ -178,11 +174,7 @@ private func setWithTimeToLive(_ call: CommandCall, _ replies: inout Replies, se
 /// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]
 private func getex(_ call: CommandCall, _ replies: inout Replies) {
     let unixNow = WallClock.milliseconds()
-    let options: WriteOptions
-    switch WriteOptions.parse(call.arguments, from: 2, forGetEx: true, command: "getex") {
-    case .failure(let error): return replies.error(error.reply)
-    case .success(let parsed): options = parsed
-    }
+    guard let options = WriteOptions.parse(call, from: 2, forGetEx: true, &replies) else { return }
     if case .unchanged = options.expiry {
         return readValue(call, &replies, key: call.arguments[1])
     }

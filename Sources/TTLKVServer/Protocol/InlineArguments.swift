@@ -28,11 +28,9 @@ func splitInlineArguments(_ line: UnsafeRawBufferPointer, into bytes: inout [UIn
                 } else if c == UInt8(ascii: "\\"), at(p + 1) != 0 {
                     p += 1
                     bytes.append(unescaped(at(p)))
-                } else if c == UInt8(ascii: "\"") {
-                    if at(p + 1) != 0, !isRedisSpace(at(p + 1)) { return false }
+                } else if c == UInt8(ascii: "\"") || c == 0 {
+                    guard closes(c, next: at(p + 1)) else { return false }
                     done = true
-                } else if c == 0 {
-                    return false
                 } else {
                     bytes.append(c)
                 }
@@ -40,11 +38,9 @@ func splitInlineArguments(_ line: UnsafeRawBufferPointer, into bytes: inout [UIn
                 if c == UInt8(ascii: "\\"), at(p + 1) == UInt8(ascii: "'") {
                     p += 1
                     bytes.append(UInt8(ascii: "'"))
-                } else if c == UInt8(ascii: "'") {
-                    if at(p + 1) != 0, !isRedisSpace(at(p + 1)) { return false }
+                } else if c == UInt8(ascii: "'") || c == 0 {
+                    guard closes(c, next: at(p + 1)) else { return false }
                     done = true
-                } else if c == 0 {
-                    return false
                 } else {
                     bytes.append(c)
                 }
@@ -64,6 +60,12 @@ func splitInlineArguments(_ line: UnsafeRawBufferPointer, into bytes: inout [UIn
         }
         ranges.append(start..<bytes.count)
     }
+}
+
+/// Whether a quote (not the line's end, c == 0) closes a quoted word
+/// properly: followed by whitespace or the end of the line.
+private func closes(_ c: UInt8, next: UInt8) -> Bool {
+    c != 0 && (next == 0 || isRedisSpace(next))
 }
 
 /// C's isspace in the "C" locale.

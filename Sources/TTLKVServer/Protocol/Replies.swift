@@ -76,6 +76,12 @@ struct Replies {
         DecimalDigits(value).withDigits { bulk($0) }
     }
 
+    /// A HELP reply: one status line per line of text.
+    mutating func help(_ lines: [String]) {
+        arrayHeader(lines.count)
+        for line in lines { status(line) }
+    }
+
     /// The null bulk string (`$-1`, or `_` in RESP3).
     mutating func null() {
         if resp3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("$-1\r\n") }

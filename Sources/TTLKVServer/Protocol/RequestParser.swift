@@ -95,19 +95,21 @@ public struct RequestParser {
         return parseMultibulk(input)
     }
 
-    private mutating func finish(_ consumed: Int) -> Outcome {
+    /// Ready for the next request.
+    private mutating func reset() {
         remaining = -1
         position = 0
         bulkLength = -1
         searched = 0
+    }
+
+    private mutating func finish(_ consumed: Int) -> Outcome {
+        reset()
         return .request(consumed: consumed)
     }
 
     private mutating func fail(_ message: String) -> Outcome {
-        remaining = -1
-        position = 0
-        bulkLength = -1
-        searched = 0
+        reset()
         arguments.removeAll(keepingCapacity: true)
         return .protocolError("Protocol error: " + message)
     }
