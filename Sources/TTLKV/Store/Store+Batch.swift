@@ -19,6 +19,7 @@ extension Store {
         onlyIfNoneExist: Bool = false
     ) throws -> Bool {
         try worker.checkRunning()
+        // The caller keeps every buffer valid for the call (see above).
         let items = pairs.map { ttlkv_item(key: $0.key.baseAddress, key_len: $0.key.count, value: $0.value.baseAddress, value_len: $0.value.count) }
         let status = items.withUnsafeBufferPointer {
             ttlkv_put_many(core.pointer, $0.baseAddress, $0.count, onlyIfNoneExist ? UInt32(TTLKV_PUT_IF_NONE_EXIST) : 0)
@@ -46,6 +47,7 @@ extension Store {
         let status = withoutActuallyEscaping(body) { body in
             var visit = body
             return withUnsafeMutablePointer(to: &visit) { visit in
+                // ttlkv_scan calls back only before it returns, while `visit` is alive.
                 ttlkv_scan(core.pointer, cursor, count, { key, length, context in
                     let visit = context!.assumingMemoryBound(to: ((UnsafeRawBufferPointer) -> Void).self)
                     visit.pointee(UnsafeRawBufferPointer(start: key, count: length))

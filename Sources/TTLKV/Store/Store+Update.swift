@@ -114,6 +114,7 @@ extension Store {
         let status = withoutActuallyEscaping(step) { step in
             var step = step
             return withUnsafeMutablePointer(to: &step) { step in
+                // ttlkv_update calls back only before it returns, while `step` is alive.
                 key.withStoreBytes { key in
                     ttlkv_update(core.pointer, key.baseAddress, key.count, max(0, sizeHint), { state, context in
                         context!.assumingMemoryBound(to: UpdateStep.self).pointee(state!)
