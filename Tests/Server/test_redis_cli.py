@@ -15,6 +15,9 @@ import servers
 SCRIPT = [
     ["PING"], ["PING", "hi"], ["ECHO", "x y"], ["SELECT", "0"], ["SELECT", "x"],
     ["SET", "k", "v"], ["GET", "k"], ["GET", "nope"], ["SET", "k", "w", "NX"], ["SET", "k", "w", "XX", "GET"],
+    ["SET", "k", "v", "KEEPTTL", "KEEPTTL", "NX", "NX", "GET", "GET"], ["SET", "k", "v", "EX", "10", "KEEPTTL"],
+    ["SET", "k", "v", "KEEPTTL", "PX", "10"], ["SET", "k", "v", "EX", "5", "EX", "5"], ["GETEX", "k", "PERSIST", "PERSIST"],
+    ["GETEX", "k", "PERSIST", "EX", "5"], ["GETEX", "k", "PX", "5000", "PERSIST"], ["GET", "k"],
     ["SET", "k", "v", "EX", "0"], ["SET", "k", "v", "PX", "1", "EX", "2"], ["SET", "k", "v", "BOGUS"],
     ["SETEX", "e", "100", "v"], ["TTL", "e"], ["PSETEX", "e", "0", "v"], ["SETNX", "k", "z"], ["SETNX", "n1", "z"],
     ["GETEX", "k"], ["GETEX", "k", "PERSIST"], ["GETEX", "k", "EX", "abc"], ["GETDEL", "n1"], ["GETDEL", "n1"],

@@ -53,21 +53,27 @@ struct WriteOptions {
         var index = start
         while index < arguments.count {
             let hasNext = index + 1 < arguments.count
-            let noExpiry: Bool = {
-                if case .unchanged = options.expiry { return unit == nil }
-                return false
-            }()
+            // Redis lets an option repeat, but not join another kind of expiry.
+            let noExpiry: Bool, keepAllowed: Bool, persistAllowed: Bool
+            switch options.expiry {
+            case .unchanged: (noExpiry, keepAllowed, persistAllowed) = (unit == nil, unit == nil, unit == nil)
+            case .keep: (noExpiry, keepAllowed, persistAllowed) = (false, true, false)
+            case .persist: (noExpiry, keepAllowed, persistAllowed) = (false, false, true)
+            default: (noExpiry, keepAllowed, persistAllowed) = (false, false, false)
+            }
             if !forGetEx && arguments.matches(index, "NX") && !options.onlyIfPresent {
                 options.onlyIfAbsent = true
             } else if !forGetEx && arguments.matches(index, "XX") && !options.onlyIfAbsent {
                 options.onlyIfPresent = true
             } else if !forGetEx && arguments.matches(index, "GET") {
                 options.returnOld = true
-            } else if !forGetEx && arguments.matches(index, "KEEPTTL") && noExpiry {
+            } else if !forGetEx && arguments.matches(index, "KEEPTTL") && keepAllowed {
                 options.expiry = .keep
-            } else if forGetEx && arguments.matches(index, "PERSIST") && noExpiry {
+            } else if forGetEx && arguments.matches(index, "PERSIST") && persistAllowed {
                 options.expiry = .persist
-            } else if hasNext && noExpiry, let kind = expiryKind(arguments, index) {
+            } else if hasNext, let kind = expiryKind(arguments, index),
+                      noExpiry || unit.map({ $0.seconds == kind.seconds && $0.absolute == kind.absolute }) == true {
+                // The same expiry option again replaces the value, as in Redis.
                 unit = (index + 1, kind.seconds, kind.absolute)
                 index += 1
             } else {
