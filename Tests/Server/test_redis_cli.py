@@ -34,6 +34,11 @@ SCRIPT = [
     ["CLIENT", "SETNAME", "cli"], ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME", "a b"], ["CLIENT", "BOGUS"],
     ["CLIENT", "ID", "x"], ["AUTH", "x"], ["AUTH", "u", "p"], ["HELLO", "4"], ["HELLO", "x"],
     ["SHUTDOWN", "ABORT"], ["SHUTDOWN", "BOGUS"], ["FLUSHDB", "BOGUS"], ["NOSUCH", "a", "b"], ["GET"],
+    ["SHUTDOWN", "NOSAVE", "SAVE"], ["SHUTDOWN", "ABORT", "NOW"], ["HELLO", "2", "SETNAME"], ["HELLO", "-1"],
+    ["SET", "k", "v", "EX", "9223372036854776"], ["SET", "k", "v", "PXAT", "-5"], ["SETEX", "k", "9223372036854776", "v"],
+    ["GETEX", "k", "PX", "0"], ["GETEX", "k", "EXAT", "-1"], ["EXPIRE", "k", "10", "XX", "GT"], ["EXPIRE", "k", "1.5"],
+    ["EXPIRE", "k", "-9223372036854776"], ["INCRBY", "k", "9223372036854775808"], ["MSETNX", "k", "v", "k"],
+    ["SCAN", "0", "COUNT", "-1"], ["SCAN", "0", "MATCH", "a", "MATCH", "b", "COUNT", "100000"], ["SCAN", "18446744073709551616"],
     ["FLUSHALL"], ["DBSIZE"],
 ]
 

@@ -24,15 +24,19 @@ let serverCommands: [Command] = [
     },
     Command("shutdown", arity: -1, flags: ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"],
             categories: ["@admin", "@slow", "@dangerous"]) { call, replies in
-        // Nothing is saved, so NOSAVE, SAVE, NOW and FORCE change nothing.
-        for index in 1..<max(1, call.arguments.count) {
-            let arguments = call.arguments
-            if arguments.matches(index, "ABORT") { return replies.error("ERR No shutdown in progress.") }
-            guard arguments.matches(index, "NOSAVE") || arguments.matches(index, "SAVE")
-                || arguments.matches(index, "NOW") || arguments.matches(index, "FORCE") else {
-                return replies.error(CommandError.syntax.reply)
-            }
+        // Nothing is saved, so NOSAVE, SAVE, NOW and FORCE change nothing;
+        // they are checked as Redis checks them.
+        let arguments = call.arguments
+        var save = false, noSave = false, abort = false, other = false
+        for index in 1..<max(1, arguments.count) {
+            if arguments.matches(index, "NOSAVE") { noSave = true }
+            else if arguments.matches(index, "SAVE") { save = true }
+            else if arguments.matches(index, "NOW") || arguments.matches(index, "FORCE") { other = true }
+            else if arguments.matches(index, "ABORT") { abort = true }
+            else { return replies.error(CommandError.syntax.reply) }
         }
+        if (abort && (save || noSave || other)) || (save && noSave) { return replies.error(CommandError.syntax.reply) }
+        if abort { return replies.error("ERR No shutdown in progress.") }
         // As Redis: no reply; every connection closes once its replies are out.
         call.server.requestShutdown()
     },
