@@ -160,6 +160,11 @@ struct shard {
 	struct retired *draining; /* taken from ready, being freed a few at a time */
 	struct intake intake;
 	struct intake intake_spare; /* owned by ttlkv_drain_schedule */
+	/* Maintenance (rebuild.c). */
+	struct rebuild *rebuild;  /* non-NULL while a rebuild logs this shard's writes */
+	uint64_t removed;         /* slots tombstoned since the table was built */
+	uint64_t rebuilds;        /* tables rebuilt beside the live one */
+	uint64_t room;            /* entries the shard was sized for */
 } __attribute__((aligned(64)));
 
 struct ttlkv {
@@ -186,6 +191,10 @@ struct ttlkv {
 	pthread_mutex_t sweep_lock;
 	uint32_t sweep_shard;
 	unsigned long sweep_offset;
+
+	pthread_mutex_t maintain_lock; /* serializes ttlkv_maintain */
+	uint32_t maintain_shard;       /* where the search for work resumes */
+	struct rebuild *rebuild;       /* the rebuild in progress, owned by maintenance */
 };
 
 /* The argument checks every keyed call starts with. */
@@ -231,15 +240,28 @@ void ttlkv__free(void *p);
 void *ttlkv__entry_alloc(size_t size);
 void ttlkv__recycle(void *block);
 
-/* clock.c */
+/* clock.c: the coarse reading (may lag by a tick) and the precise one
+ * rounded up to the next millisecond. */
 uint64_t ttlkv__default_clock(struct ttlkv *store);
+uint64_t ttlkv__default_clock_ceil(struct ttlkv *store);
 
+/* The time expiry is checked against: cheap, never ahead of real time. */
 static inline uint64_t
 store_now(struct ttlkv *store)
 {
 	if (store->clock != NULL)
 		return store->clock(store->clock_context);
 	return ttlkv__default_clock(store);
+}
+
+/* The time deadlines are computed from: never behind real time, so that a
+ * deadline is never early (clock.c). */
+static inline uint64_t
+store_now_ceil(struct ttlkv *store)
+{
+	if (store->clock != NULL)
+		return store->clock(store->clock_context);
+	return ttlkv__default_clock_ceil(store);
 }
 
 /* store.c: writer locks are adaptive mutexes: a writer that finds the lock
@@ -254,6 +276,14 @@ ttlkv_status ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_
 void ttlkv__shard_destroy(struct shard *shard);
 bool ttlkv__table_reserve(struct shard *shard);
 uint64_t ttlkv__shard_plan(uint64_t capacity, uint32_t *n_shards);
+uint64_t ttlkv__shard_room(uint64_t capacity, uint32_t n_shards);
+bool ttlkv__slots_allowed(uint64_t slots);
+/* The fresh table of a rebuild (rebuild.c): compares by slot value only and
+ * refuses to grow, so nothing it does reads an entry. */
+bool ttlkv__fresh_init(struct ttlkv *store, ck_hs_t *fresh, uint64_t slots);
+bool ttlkv__fresh_put(ck_hs_t *fresh, uint64_t hash, const void *slot);
+/* Under the shard lock: makes fresh the shard's table, retiring the old map. */
+void ttlkv__table_adopt(struct shard *shard, ck_hs_t *fresh, uint64_t slots);
 
 /* The shard whose lock this thread holds: ck_hs's allocator callbacks take
  * no context, and a grow must hand the old map to this shard's reclamation. */
@@ -344,6 +374,10 @@ bool ttlkv__retire_prepare(struct shard *shard);
 void ttlkv__retire(struct shard *shard, struct entry *entry);
 void ttlkv__retire_block(struct shard *shard, struct retired *block);
 void ttlkv__retire_flush(struct shard *shard);
+/* After a shard unlock: the epoch poll a hand-over under that lock owes. */
+void ttlkv__settle(void);
+/* Under the shard lock, when a rebuild ends: hands over what it held back. */
+void ttlkv__retire_resume(struct shard *shard);
 size_t ttlkv__take_ready(struct shard *shard, void **out, size_t max);
 void ttlkv__grace(struct ttlkv *store, bool wait);
 void ttlkv__catch_up(struct ttlkv *store);
@@ -363,6 +397,7 @@ shard_unlock_freeing(struct shard *shard, size_t frees)
 
 	ttlkv__locked_shard = NULL;
 	pthread_mutex_unlock(&shard->lock);
+	ttlkv__settle();
 	ttlkv__free_blocks(out, n);
 	if (UNLIKELY(LOAD(&shard->store->reclaim_overdue)))
 		ttlkv__catch_up(shard->store);
@@ -372,6 +407,19 @@ static inline void
 shard_unlock(struct shard *shard)
 {
 	shard_unlock_freeing(shard, FREES_PER_WRITE);
+}
+
+/* rebuild.c: writers log their changes while their shard is rebuilt. */
+void ttlkv__rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal);
+void ttlkv__rebuild_cut_off(struct shard *shard);
+ttlkv_status ttlkv__rebuild_complete(struct ttlkv *store);
+void ttlkv__rebuild_abandon(struct ttlkv *store);
+
+static inline void
+rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal)
+{
+	if (UNLIKELY(shard->rebuild != NULL))
+		ttlkv__rebuild_note(shard, hash, slot, removal);
 }
 
 /* write.c: removal of one entry under the shard lock (sweep shares it). */

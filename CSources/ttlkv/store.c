@@ -71,6 +71,7 @@ store_free(struct ttlkv *store, uint32_t shards_ready)
 	pthread_mutex_destroy(&store->reclaim_lock);
 	pthread_mutex_destroy(&store->drain_lock);
 	pthread_mutex_destroy(&store->sweep_lock);
+	pthread_mutex_destroy(&store->maintain_lock);
 	ttlkv__free(store->shards);
 	ttlkv__free(store);
 }
@@ -93,6 +94,7 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 	ttlkv__mutex_init(&store->reclaim_lock);
 	pthread_mutex_init(&store->drain_lock, NULL);
 	pthread_mutex_init(&store->sweep_lock, NULL);
+	pthread_mutex_init(&store->maintain_lock, NULL);
 	if ((status = ttlkv__writer_record(&store->rec)) != TTLKV_OK)
 		return status;
 	store->shards = ttlkv__aligned_alloc(64, n_shards * sizeof *store->shards);
@@ -104,6 +106,7 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 
 		if ((status = ttlkv__shard_init(store, shard, slots)) != TTLKV_OK)
 			return status;
+		shard->room = ttlkv__shard_room(o->capacity, n_shards);
 		if (!ttlkv__retire_prepare(shard)) {
 			store->n_shards++;
 			return TTLKV_OUT_OF_MEMORY;
@@ -144,6 +147,7 @@ ttlkv_close(ttlkv *store)
 {
 	if (store == NULL)
 		return;
+	ttlkv__rebuild_abandon(store);
 	ttlkv_reclaim(store, 1);
 	store_free(store, store->n_shards);
 }
@@ -177,6 +181,8 @@ ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
 		stats->table_slots += LOAD(&s->slots);
 		stats->table_grows += LOAD(&s->grows);
 		stats->schedule_records += LOAD(&s->intake.records);
+		stats->table_rebuilds += LOAD(&s->rebuilds);
+		stats->tombstones += LOAD(&s->removed);
 	}
 	return TTLKV_OK;
 }

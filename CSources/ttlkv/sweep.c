@@ -176,7 +176,7 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 	pthread_mutex_unlock(&store->sweep_lock);
 	if (removed != NULL)
 		*removed = n_removed;
-	return TTLKV_OK;
+	return ttlkv_maintain(store, max_slots, NULL);
 }
 
 ttlkv_status
@@ -185,6 +185,8 @@ ttlkv_reclaim(ttlkv *store, int wait_for_readers)
 	ttlkv_status status = lock_check(store);
 
 	if (status != TTLKV_OK)
+		return status;
+	if (wait_for_readers && (status = ttlkv__rebuild_complete(store)) != TTLKV_OK)
 		return status;
 	for (uint32_t i = 0; i < store->n_shards; i++)
 		flush(&store->shards[i]);

@@ -26,6 +26,11 @@ uint64_t ttlkv_testing_entry_loads(void);
 /* The longest probe sequence any shard's table has needed (ck_hs_stat). */
 unsigned ttlkv_testing_probe_maximum(struct ttlkv *store);
 
+/* Counts every shard's table slots by state (ck 0.7.1's map layout, see
+ * hs_map.h); -1 if the layout does not match. */
+int ttlkv_testing_table_shape(struct ttlkv *store, uint64_t *empty, uint64_t *tombstones,
+    uint64_t *live);
+
 /* Epoch records in the process-wide domain, in use or free. */
 unsigned ttlkv_testing_epoch_records(void);
 

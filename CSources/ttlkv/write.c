@@ -20,7 +20,7 @@ deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
 		return TTLKV_OK;
 	if (ttl_ms > TTLKV_MAX_TTL_MS)
 		return TTLKV_INVALID_TTL;
-	now = store_now(store);
+	now = store_now_ceil(store);
 	if (now >= UINT64_MAX - ttl_ms)
 		return TTLKV_INVALID_TTL;
 	*deadline = now + ttl_ms;
@@ -79,6 +79,8 @@ void
 ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired)
 {
 	ck_hs_remove(&shard->hs, hash, slot_tag(entry, hash));
+	rebuild_note(shard, hash, slot_tag(entry, hash), true);
+	STORE(&shard->removed, shard->removed + 1);
 	account(shard, -1, -(int64_t)entry_bytes(entry));
 	if (expired)
 		STORE(&shard->expired, shard->expired + 1);
@@ -117,13 +119,20 @@ install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 			return TTLKV_OUT_OF_MEMORY;
 		if (!live_acquire(store))
 			return TTLKV_FULL;
-		if (!ck_hs_put(&shard->hs, hash, slot_tag(e, hash))) {
+		/* The lookup above proved the key absent, so the insert may
+		 * take the first free or tombstoned slot of its probe sequence:
+		 * ck_hs_put would search on to the probe limit for an empty
+		 * one, which under steady churn no longer exists. */
+		if (!ck_hs_put_unique(&shard->hs, hash, slot_tag(e, hash))) {
 			live_release(store);
 			return TTLKV_OUT_OF_MEMORY;
 		}
+		rebuild_note(shard, hash, slot_tag(e, hash), false);
 		account(shard, 1, (int64_t)entry_bytes(e));
 	} else {
 		ck_hs_fas(&shard->hs, hash, slot_tag(e, hash), &previous);
+		rebuild_note(shard, hash, previous, true);
+		rebuild_note(shard, hash, slot_tag(e, hash), false);
 		account(shard, 0, (int64_t)entry_bytes(e) - (int64_t)entry_bytes(old));
 		if (old_expired)
 			STORE(&shard->expired, shard->expired + 1);
@@ -132,6 +141,18 @@ install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 	if (record)
 		ttlkv__intake_append(shard, e->bytes, e->key_len, e->deadline);
 	return TTLKV_OK;
+}
+
+static void
+warm(struct shard *shard, uint64_t hash, const void *probe)
+{
+	ck_epoch_record_t *record = ttlkv__reader();
+
+	if (record == NULL)
+		return;
+	section_begin(record);
+	(void)table_find(shard, hash, probe);
+	section_end(record);
 }
 
 static ttlkv_status
@@ -167,6 +188,7 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 		memcpy(e->bytes + key_len, value, value_len);
 	hash = ttlkv__hash(store, key, key_len);
 	shard = shard_for(store, hash);
+	warm(shard, hash, e);
 	shard_lock(shard);
 	status = install(shard, hash, e, if_absent);
 	shard_unlock(shard);
@@ -204,18 +226,6 @@ typedef ttlkv_status keyed_write_fn(struct shard *shard, uint64_t hash,
  */
 enum write_mode { WRITE_CALLER, WRITE_EXPIRY };
 
-static void
-warm(struct shard *shard, uint64_t hash, const struct probe *probe)
-{
-	ck_epoch_record_t *record = ttlkv__reader();
-
-	if (record == NULL)
-		return;
-	section_begin(record);
-	(void)table_find(shard, hash, probe);
-	section_end(record);
-}
-
 static ttlkv_status
 keyed_write(struct ttlkv *store, const void *key, size_t key_len,
     keyed_write_fn *fn, void *context, enum write_mode mode)
@@ -230,8 +240,7 @@ keyed_write(struct ttlkv *store, const void *key, size_t key_len,
 	hash = ttlkv__hash(store, key, key_len);
 	shard = shard_for(store, hash);
 	probe_init(&probe, key, key_len);
-	if (mode == WRITE_EXPIRY)
-		warm(shard, hash, &probe);
+	warm(shard, hash, &probe);
 	shard_lock(shard);
 	status = fn(shard, hash, table_find(shard, hash, &probe), context);
 	shard_unlock_freeing(shard, mode == WRITE_EXPIRY ? 0 : FREES_PER_WRITE);

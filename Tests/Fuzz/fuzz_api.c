@@ -1,9 +1,9 @@
 /*
  * libFuzzer harness for the C API. Each input is a program of API calls
  * (put, put-if-absent, get, zero-copy reads, delete, TTL query and change,
- * expire-due, sweep, drain, reclaim, clock jumps) with arbitrary key and
- * value bytes, lengths at and beyond the limits, NULL pointers where a zero
- * length allows them, and absurd TTLs. Every result is checked against a
+ * expire-due, sweep, table maintenance, drain, reclaim, clock jumps) with
+ * arbitrary key and value bytes, lengths at and beyond the limits, NULL
+ * pointers where a zero length allows them, and absurd TTLs. Every result is checked against a
  * small model of the store kept here; any difference aborts, and so does
  * anything AddressSanitizer or UBSan catches.
  *
@@ -409,8 +409,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7: do_set_ttl(s, &p); break;
 		case 8: do_expire_due(s, &p); break;
 		case 9:
-			REQUIRE(ttlkv_sweep(s, SIZE_MAX, &removed) == TTLKV_OK);
-			forget_expired();
+			if (next_byte(&p) & 1) {
+				REQUIRE(ttlkv_sweep(s, SIZE_MAX, &removed) == TTLKV_OK);
+				forget_expired();
+			} else {
+				/* A small budget: rebuilds span the writes that follow. */
+				REQUIRE(ttlkv_maintain(s, next_byte(&p) % 16, NULL) == TTLKV_OK);
+			}
 			break;
 		case 10:
 			switch (next_byte(&p) % 4) {

@@ -41,8 +41,13 @@
  * Time: every store reads one clock, monotonic milliseconds. The default is
  * CLOCK_BOOTTIME (it keeps counting while the machine is suspended, so a key
  * given 60 s to live is gone 60 s of real time later even if the machine
- * slept in between), read through a coarse cached path that costs a few
- * nanoseconds. Tests inject their own clock through ttlkv_options.
+ * slept in between). Reads check deadlines against a coarse cached reading
+ * that costs a few nanoseconds and lags real time by up to one kernel tick
+ * (4 ms at HZ=250); writes compute deadlines from the precise reading,
+ * rounded up to the millisecond. So no reader ever sees a key expired before
+ * its full TTL has passed, and a key may stay visible up to one tick (plus
+ * under a millisecond of rounding) after its TTL. Tests inject their own
+ * clock through ttlkv_options; it serves both purposes.
  */
 #ifndef TTLKV_H
 #define TTLKV_H
@@ -100,7 +105,7 @@ typedef enum ttlkv_status {
 #define TTLKV_DEFAULT_MAX_VALUE_SIZE 67108864u
 
 /* Largest shard count accepted. */
-#define TTLKV_MAX_SHARDS 4096
+#define TTLKV_MAX_SHARDS 65536
 
 /*
  * A clock: monotonic milliseconds, never decreasing. Called from any thread,
@@ -152,6 +157,8 @@ typedef struct ttlkv_stats {
 	uint64_t table_grows;      /* times a shard's table has grown since open */
 	uint64_t shards;           /* shard count */
 	uint64_t schedule_records; /* expiry records waiting for ttlkv_drain_schedule */
+	uint64_t table_rebuilds;   /* tables rebuilt beside the live one (ttlkv_maintain) */
+	uint64_t tombstones;       /* at most this many slots hold tombstones */
 } ttlkv_stats;
 
 /*
@@ -290,12 +297,39 @@ uint64_t ttlkv_now(ttlkv *store);
 ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
 
 /*
+ * Table maintenance, for long-lived stores. Removing a key leaves a
+ * tombstone in its table slot, and under steady expiry churn tombstones
+ * would replace the empty slots that end unsuccessful lookups early. This
+ * call rebuilds a shard's table beside the live one once removals since the
+ * last rebuild reach half its slots, and grows a shard (to twice its slots)
+ * once it holds more than its share of options.capacity and 3/8 of its
+ * slots, before a writer would have to grow it in place (see ttlkv_put).
+ * It does up to max_slots slots of work (copying slots, replaying the
+ * writes made meanwhile) and resumes where it stopped at the next call, so
+ * a worker can call it every tick with a small budget. *rebuilt (may be
+ * NULL) receives the number of rebuilds completed by this call.
+ *
+ * The expiry worker of the Swift module calls it every tick; ttlkv_sweep
+ * calls it too. A program that calls neither should call it periodically
+ * (say every few milliseconds with max_slots 65536): without it inserts stay
+ * fast, but lookups of absent keys slowly lengthen as tombstones build up.
+ *
+ * Readers are never blocked. A shard's writer lock is taken only to start a
+ * rebuild and to publish it, each for a time bounded by a few dozen logged
+ * writes, not by the shard's size; in between, writers of the shard log
+ * their changes and their retired entries wait until the rebuild ends.
+ * Calls are serialized with one another.
+ */
+ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt);
+
+/*
  * Hands every retired entry to reclamation and frees those that no reader
- * can still see. With wait_for_readers nonzero it first waits for readers
- * currently inside a read section to leave it, so that afterwards
- * stats.deferred_frees is 0 unless writers ran meanwhile; with 0 it never
- * waits and frees what is ready now (for periodic maintenance). Takes each
- * shard's lock in turn, briefly.
+ * can still see. With wait_for_readers nonzero it first completes a table
+ * rebuild in progress (see ttlkv_maintain; its shard holds retired entries
+ * back until it ends) and waits for readers currently inside a read section
+ * to leave it, so that afterwards stats.deferred_frees is 0 unless writers
+ * ran meanwhile; with 0 it never waits and frees what is ready now (for
+ * periodic maintenance). Takes each shard's lock in turn, briefly.
  */
 ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
 
