@@ -386,7 +386,9 @@ ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 		}
 		if (b->cursor < b->count) {
 			out[n++] = b->items[b->cursor++];
-			STORE(&shard->freed, shard->freed + 1);
+			/* Release: a lock-free reader that sees this count sees the
+			 * retirement it follows (ttlkv_stats_get). */
+			__atomic_store_n(&shard->freed, shard->freed + 1, __ATOMIC_RELEASE);
 			continue;
 		}
 		shard->draining = b->next;

@@ -174,12 +174,17 @@ struct ttlkv {
 	uint32_t max_key_size;
 	uint32_t max_value_size;
 	uint64_t max_entries;
-	uint64_t live;            /* atomic; maintained only when max_entries != 0 */
 	uint64_t seed;
 	ttlkv_clock_fn *clock;
 	void *clock_context;
 	uint64_t boot_offset_ms;  /* default clock: CLOCK_BOOTTIME - MONOTONIC */
 	uint64_t boot_check_ms;   /* default clock: when to re-read the offset */
+	struct ttlkv *next_closing; /* ttlkv_close deferred past a read section */
+
+	/* Every write with max_entries set changes it: on its own cache line,
+	 * away from the fields every read loads. */
+	uint64_t live __attribute__((aligned(64))); /* atomic */
+	char live_pad[64 - sizeof(uint64_t)];
 
 	pthread_mutex_t reclaim_lock; /* owns rec: ck_epoch_call/poll are owner-only */
 	ck_epoch_record_t *rec;
@@ -285,6 +290,23 @@ bool ttlkv__fresh_put(ck_hs_t *fresh, uint64_t hash, const void *slot);
 /* Under the shard lock: makes fresh the shard's table, retiring the old map. */
 void ttlkv__table_adopt(struct shard *shard, ck_hs_t *fresh, uint64_t slots);
 
+/*
+ * A scan over one map's slots as a reader (sweep, rebuild), inside a read
+ * section for as long as it uses map: ttlkv__scan_next returns the next
+ * occupied slot value before limit (and past offset, which it advances), or
+ * NULL with offset at limit or at the map's end. It reads the slot array
+ * through hs_map.h, so it visits exactly the slots it is given, where
+ * ck_hs_next_spmc would run on across any number of empty ones.
+ */
+struct slot_scan {
+	const void *map;
+	unsigned long offset;
+};
+const void *ttlkv__scan_next(struct slot_scan *scan, unsigned long limit);
+/* Inside a read section: the shard's current map, and its slot count. */
+const void *ttlkv__table_map(const struct shard *shard);
+unsigned long ttlkv__map_slots(const void *map);
+
 /* The shard whose lock this thread holds: ck_hs's allocator callbacks take
  * no context, and a grow must hand the old map to this shard's reclamation. */
 extern __thread struct shard *ttlkv__locked_shard;
@@ -362,11 +384,18 @@ section_begin(ck_epoch_record_t *record)
 	ck_epoch_begin(record, NULL);
 }
 
+/* Stores whose ttlkv_close came inside a read section of this thread
+ * (store.c): closed when the outermost section ends. */
+extern __thread struct ttlkv *ttlkv__closing;
+void ttlkv__close_deferred(void);
+
 static inline void
 section_end(ck_epoch_record_t *record)
 {
 	TSAN_RELEASE(&ttlkv__epoch_sync);
 	ck_epoch_end(record, NULL);
+	if (UNLIKELY(ttlkv__closing != NULL))
+		ttlkv__close_deferred();
 }
 ttlkv_status ttlkv__writer_record(ck_epoch_record_t **record);
 void ttlkv__writer_record_release(ck_epoch_record_t *record);

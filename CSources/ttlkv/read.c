@@ -165,6 +165,12 @@ ttlkv_ttl(ttlkv *store, const void *key, size_t key_len, uint64_t *remaining_ms)
 	return read_key(store, key, key_len, remaining, &q);
 }
 
+/* Sections this thread opened with ttlkv_read_begin and has not ended: a
+ * ttlkv_read_end without one would end a section it does not own (the
+ * library's own, inside a ttlkv_read callback) and wrap ck_epoch's nesting
+ * count, stopping reclamation in the whole process. */
+static __thread unsigned long begun;
+
 ttlkv_status
 ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
     const void **value, size_t *value_len)
@@ -181,14 +187,16 @@ ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
 		return status;
 	*value = entry_value(entry);
 	*value_len = entry->value_len;
+	begun++;
 	return TTLKV_OK;
 }
 
-void
+ttlkv_status
 ttlkv_read_end(void)
 {
-	ck_epoch_record_t *record = ttlkv__reader_if_any();
-
-	if (record != NULL && ck_pr_load_uint(&record->active) != 0)
-		section_end(record);
+	if (begun == 0)
+		return TTLKV_INVALID_ARGUMENT;
+	begun--;
+	section_end(ttlkv__reader_if_any());
+	return TTLKV_OK;
 }

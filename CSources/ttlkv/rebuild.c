@@ -219,25 +219,24 @@ rebuild_start(struct shard *shard, uint64_t slots)
 static size_t
 copy_some(struct shard *shard, struct rebuild *r, ck_epoch_record_t *record, size_t budget)
 {
-	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
-	unsigned long start = r->cursor;
+	struct slot_scan scan = { r->old_map, r->cursor };
+	unsigned long end = ttlkv__map_slots(r->old_map);
+	unsigned long limit = budget < end - r->cursor ? r->cursor + budget : end;
 	const void *group[COPY_GROUP];
-	void *object;
 	size_t n = 0;
+	bool more = true;
 
 	section_begin(record);
 	/* The old map stays valid inside the section even if an inline grow
-	 * replaced it; the rebuild is then abandoned at publish. */
-	if (ck_pr_load_ptr(&shard->hs.map) != r->old_map)
+	 * replaced it (the rebuild is then abandoned). */
+	if (ttlkv__table_map(shard) != r->old_map)
 		STORE(&r->broken, true);
-	it.map = (struct ck_hs_map *)(uintptr_t)r->old_map;
-	it.offset = start;
-	while (!LOAD(&r->broken)) {
-		bool more = it.offset - start < budget && ck_hs_next_spmc(&shard->hs, &it, &object);
+	while (more && !LOAD(&r->broken)) {
+		const void *slot = ttlkv__scan_next(&scan, limit);
 
-		if (more) {
-			group[n++] = object;
-			__builtin_prefetch(slot_entry(object));
+		if ((more = slot != NULL)) {
+			group[n++] = slot;
+			__builtin_prefetch(slot_entry(slot));
 		}
 		if (n == COPY_GROUP || (!more && n != 0)) {
 			for (size_t i = 0; i < n; i++) {
@@ -249,14 +248,12 @@ copy_some(struct shard *shard, struct rebuild *r, ck_epoch_record_t *record, siz
 			}
 			n = 0;
 		}
-		if (!more)
-			break;
 	}
 	section_end(record);
-	if (it.offset - start < budget)
-		r->copied = true;
-	r->cursor = it.offset;
-	return it.offset - start + 1;
+	r->copied = scan.offset >= end;
+	budget = scan.offset - r->cursor;
+	r->cursor = scan.offset;
+	return budget != 0 ? budget : 1;
 }
 
 /* Replays the log off-lock within *budget ops; true once few enough are

@@ -5,6 +5,8 @@
 #include "internal.h"
 
 #include <stdlib.h>
+
+#include "hs_map.h"
 #include <string.h>
 #include <sys/random.h>
 
@@ -107,6 +109,10 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 		if ((status = ttlkv__shard_init(store, shard, slots)) != TTLKV_OK)
 			return status;
 		shard->room = ttlkv__shard_room(o->capacity, n_shards);
+		if (!ttlkv__map_layout_ok(&shard->hs, slots)) {
+			store->n_shards++;
+			return TTLKV_UNSUPPORTED;
+		}
 		if (!ttlkv__retire_prepare(shard)) {
 			store->n_shards++;
 			return TTLKV_OUT_OF_MEMORY;
@@ -142,14 +148,42 @@ ttlkv_open(const ttlkv_options *options, ttlkv **out)
 	return TTLKV_OK;
 }
 
+__thread struct ttlkv *ttlkv__closing;
+
+static void
+close_now(struct ttlkv *store)
+{
+	ttlkv__rebuild_abandon(store);
+	ttlkv_reclaim(store, 1);
+	store_free(store, store->n_shards);
+}
+
+/* Inside a read section the caller may still hold a value of this store
+ * (a language binding's destructor can run inside a zero-copy read), and
+ * reclaiming would wait for this very reader: the close waits for the
+ * section to end instead. */
 void
 ttlkv_close(ttlkv *store)
 {
 	if (store == NULL)
 		return;
-	ttlkv__rebuild_abandon(store);
-	ttlkv_reclaim(store, 1);
-	store_free(store, store->n_shards);
+	if (ttlkv__in_read_section()) {
+		store->next_closing = ttlkv__closing;
+		ttlkv__closing = store;
+		return;
+	}
+	close_now(store);
+}
+
+void
+ttlkv__close_deferred(void)
+{
+	while (ttlkv__closing != NULL && !ttlkv__in_read_section()) {
+		struct ttlkv *store = ttlkv__closing;
+
+		ttlkv__closing = store->next_closing;
+		close_now(store);
+	}
 }
 
 uint64_t
@@ -177,7 +211,12 @@ ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
 		stats->entries += LOAD(&s->count);
 		stats->bytes += LOAD(&s->bytes);
 		stats->expired += LOAD(&s->expired);
-		stats->deferred_frees += LOAD(&s->retired) - LOAD(&s->freed);
+		/* Freed first: both only grow, and freed never passes retired, so
+		 * the later load of retired is at least the earlier one of freed. */
+		uint64_t freed = __atomic_load_n(&s->freed, __ATOMIC_ACQUIRE);
+		uint64_t retired = LOAD(&s->retired);
+
+		stats->deferred_frees += retired > freed ? retired - freed : 0;
 		stats->table_slots += LOAD(&s->slots);
 		stats->table_grows += LOAD(&s->grows);
 		stats->schedule_records += LOAD(&s->intake.records);
@@ -206,6 +245,7 @@ static const char *const status_strings[TTLKV_STATUS_COUNT] = {
 	[TTLKV_EXISTS] = "key already exists",
 	[TTLKV_NOT_DUE] = "deadline not reached",
 	[TTLKV_IN_READ_SECTION] = "called inside a read section, where only reads are allowed",
+	[TTLKV_UNSUPPORTED] = "the installed Concurrency Kit is not the version this library was built for (0.7.1)",
 };
 
 const char *

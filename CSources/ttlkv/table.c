@@ -32,6 +32,8 @@
 
 #include <string.h>
 
+#include "hs_map.h"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -147,7 +149,10 @@ hs_free(void *p, size_t size, bool defer)
 		ttlkv__free(map_block(p));
 		return;
 	}
-	/* A deferred free is the last step of a successful grow. */
+	/* A deferred free is the last step of a successful grow, which has
+	 * just published the new map (for ThreadSanitizer: ck_hs's store is
+	 * invisible to it). */
+	TSAN_RELEASE(shard->hs.map);
 	STORE(&shard->slots, pending_map_slots);
 	STORE(&shard->grows, shard->grows + 1);
 	ttlkv__retire_block(shard, map_block(p));
@@ -275,10 +280,44 @@ ttlkv__table_adopt(struct shard *shard, ck_hs_t *fresh, uint64_t slots)
 	const void *old = shard->hs.map;
 
 	/* The fresh map is complete before readers can load it. */
+	TSAN_RELEASE(fresh->map);
 	ck_pr_fence_store();
 	ck_hs_move(&shard->hs, fresh, hs_hash, hs_compare, &hs_allocator);
 	STORE(&shard->slots, slots);
 	ttlkv__retire_block(shard, map_block(old));
+}
+
+const void *
+ttlkv__table_map(const struct shard *shard)
+{
+	const void *map = ck_pr_load_ptr(&shard->hs.map);
+
+	TSAN_ACQUIRE(map);
+	return map;
+}
+
+unsigned long
+ttlkv__map_slots(const void *map)
+{
+	return ((const struct ttlkv__hs_map *)map)->capacity;
+}
+
+const void *
+ttlkv__scan_next(struct slot_scan *scan, unsigned long limit)
+{
+	const struct ttlkv__hs_map *m = scan->map;
+
+	if (limit > m->capacity)
+		limit = m->capacity;
+	for (; scan->offset < limit; scan->offset++) {
+		const void *slot = ck_pr_load_ptr(&m->entries[scan->offset]);
+
+		if (slot != TTLKV_HS_EMPTY && slot != TTLKV_HS_TOMBSTONE) {
+			scan->offset++;
+			return slot;
+		}
+	}
+	return NULL;
 }
 
 /* Frees the table and every entry in it. No reader may be left. */
@@ -307,7 +346,6 @@ ttlkv__table_reserve(struct shard *shard)
 }
 
 #ifdef TTLKV_TESTING
-#include "hs_map.h"
 #include "ttlkv_testing.h"
 
 int

@@ -38,6 +38,10 @@ unsigned ttlkv_testing_epoch_records(void);
  * allocates the same way whatever ran before it on this thread. */
 void ttlkv_testing_recycle_flush(void);
 
+/* Treats the next entry block this thread allocates as an address that a
+ * tagged slot cannot hold (ttlkv_put must then find another). */
+void ttlkv_testing_refuse_next_block(void);
+
 /* Whether this build recycles entries, and whether it tags slots: both are
  * off under AddressSanitizer (internal.h). */
 int ttlkv_testing_recycling(void);

@@ -155,6 +155,56 @@ warm(struct shard *shard, uint64_t hash, const void *probe)
 	section_end(record);
 }
 
+/*
+ * A block for an entry, at an address a tagged slot can hold. A block that
+ * cannot be tagged (never seen on Linux x86-64, whose user addresses fit in
+ * 47 bits) is not recycled, which would hand it straight back: a second
+ * block is allocated while the first is still held, so that it differs,
+ * and only then is the first freed. If that one cannot be tagged either,
+ * the memory counts as none.
+ */
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+static const void *untaggable;
+static __thread bool refuse_next;
+
+void
+ttlkv_testing_refuse_next_block(void)
+{
+	refuse_next = true;
+}
+
+/* slot_taggable, with one block a test declared beyond the tag bits. */
+static bool
+taggable(const void *block)
+{
+	if (refuse_next && block != NULL) {
+		refuse_next = false;
+		untaggable = block;
+	}
+	return block != untaggable && slot_taggable(block);
+}
+#else
+#define taggable slot_taggable
+#endif
+
+static struct entry *
+entry_new(size_t size)
+{
+	struct entry *e = ttlkv__entry_alloc(size), *other;
+
+	if (LIKELY(e == NULL || taggable(e)))
+		return e;
+	other = ttlkv__alloc(size);
+	ttlkv__free(e);
+	if (other != NULL && !taggable(other)) {
+		ttlkv__free(other);
+		other = NULL;
+	}
+	return other;
+}
+
 static ttlkv_status
 put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
     size_t value_len, uint64_t ttl_ms, bool if_absent)
@@ -172,13 +222,8 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 		return TTLKV_VALUE_TOO_LARGE;
 	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
 		return status;
-	if ((e = ttlkv__entry_alloc(sizeof *e + key_len + value_len)) == NULL)
+	if ((e = entry_new(sizeof *e + key_len + value_len)) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
-	if (UNLIKELY(!slot_taggable(e))) {
-		/* Memory the table cannot address; counts as none. */
-		ttlkv__recycle(e);
-		return TTLKV_OUT_OF_MEMORY;
-	}
 	e->deadline = deadline;
 	e->key_len = (uint32_t)key_len;
 	e->value_len = (uint32_t)value_len;

@@ -84,11 +84,13 @@ typedef enum ttlkv_status {
 	TTLKV_OUT_OF_MEMORY,     /* an allocation failed */
 	TTLKV_EXISTS,            /* ttlkv_put_if_absent: a live entry exists */
 	TTLKV_NOT_DUE,           /* ttlkv_expire_due: the deadline is ahead */
-	TTLKV_IN_READ_SECTION    /* a locking call made inside a read section */
+	TTLKV_IN_READ_SECTION,   /* a locking call made inside a read section */
+	TTLKV_UNSUPPORTED        /* ttlkv_open: Concurrency Kit's table layout is
+	                            not 0.7.1's, which the library reads */
 } ttlkv_status;
 
 /* Number of ttlkv_status values; every value below it has a string. */
-#define TTLKV_STATUS_COUNT 12
+#define TTLKV_STATUS_COUNT 13
 
 /* "No expiry": the remaining time or deadline of a key that never expires. */
 #define TTLKV_NO_EXPIRY 0xFFFFFFFFFFFFFFFFull
@@ -172,7 +174,9 @@ void ttlkv_options_init(ttlkv_options *options);
  * Opens a store, preallocating its table for options->capacity entries
  * (options NULL = defaults). On TTLKV_OK, *store is the new store; on failure
  * *store is set to NULL. TTLKV_INVALID_ARGUMENT for store == NULL or an
- * option out of range; TTLKV_OUT_OF_MEMORY if preallocation fails.
+ * option out of range; TTLKV_OUT_OF_MEMORY if preallocation fails;
+ * TTLKV_UNSUPPORTED if the installed Concurrency Kit lays its tables out
+ * differently from 0.7.1, which the library reads for its scans.
  * Thread-safe: opening stores concurrently is fine.
  */
 ttlkv_status ttlkv_open(const ttlkv_options *options, ttlkv **store);
@@ -237,10 +241,15 @@ ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
  * the two calls the same rules as in a ttlkv_read callback apply: be short,
  * do not block, do not write to any store, stay on the same thread. Pairs
  * may nest. Lock-free read.
+ *
+ * ttlkv_read_end ends the innermost section this thread opened with
+ * ttlkv_read_begin and returns TTLKV_OK; if there is none (an unmatched
+ * call, or one made from a ttlkv_read callback, whose section belongs to the
+ * library) it does nothing and returns TTLKV_INVALID_ARGUMENT.
  */
 ttlkv_status ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
     const void **value, size_t *value_len);
-void ttlkv_read_end(void);
+ttlkv_status ttlkv_read_end(void);
 
 /*
  * Removes key. TTLKV_NOT_FOUND if there was no live entry (an expired entry

@@ -18,6 +18,10 @@ protocol ExpiryBackend: AnyObject, Sendable {
     /// Frees memory the store holds back for readers, without waiting for
     /// them; the worker calls it about once a second.
     func reclaimMemory()
+
+    /// A slice of table upkeep (rebuilding tables that removals filled with
+    /// tombstones); the worker calls it every tick.
+    func maintainTable()
 }
 
 /// What became of a fired expiry record.

@@ -129,6 +129,7 @@ final class ExpiryWorker: Sendable {
                 nextMaintenance = now + 1000
             }
             backend.drainIntake(into: &wheel)
+            backend.maintainTable()
             wheel.advance(to: now)
             let wantsEvents = !listeners.withLock { $0.isEmpty }
             let removed = fireDue(in: &wheel, lag: &roundLag, events: &events, collectEvents: wantsEvents)

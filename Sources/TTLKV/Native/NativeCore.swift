@@ -235,6 +235,9 @@ final class NativeCore: ExpiryBackend, Sendable {
     /// Nothing to do: reference counting frees entries as they go.
     func reclaimMemory() {}
 
+    /// Swift's Dictionary deletes without tombstones: nothing to rebuild.
+    func maintainTable() {}
+
     func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome {
         let hash = hash(key)
         let (outcome, _) = shard(for: hash).withLock { state -> (ExpiryOutcome, NativeEntry?) in

@@ -65,7 +65,7 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         let status = ttlkv_read_begin(pointer, key.baseAddress, key.count, &value, &length)
         guard status == TTLKV_OK else { return status }
         // The value stays valid until ttlkv_read_end, on this thread.
-        defer { ttlkv_read_end() }
+        defer { _ = ttlkv_read_end() }
         visit(UnsafeRawBufferPointer(start: value, count: length))
         return TTLKV_OK
     }
@@ -103,6 +103,12 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
 
     func reclaimMemory() {
         _ = ttlkv_reclaim(pointer, 0)
+    }
+
+    func maintainTable() {
+        // A few hundred microseconds of rebuilding at most per tick; a
+        // rebuild resumes where the last tick left it.
+        _ = ttlkv_maintain(pointer, 32768, nil)
     }
 }
 
