@@ -8,7 +8,9 @@ SAN_CC  ?= $(CC)
 PYTHON  ?= python3
 SWIFT   ?= swift
 PREFIX  ?= /usr/local
-VERSION := 0.1.0
+VERSION := 0.2.0
+# The soname's number: see "Binary compatibility" in ttlkv.h.
+SOVERSION := 1
 
 BUILD   := build
 SRC_DIR := CSources/ttlkv
@@ -18,7 +20,7 @@ OBJS    := $(SRCS:$(SRC_DIR)/%.c=$(BUILD)/obj/%.o)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
-LIB_CFLAGS := -std=gnu11 $(WARN) -fPIC -pthread -I$(SRC_DIR)/include $(CFLAGS)
+LIB_CFLAGS := -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread -I$(SRC_DIR)/include $(CFLAGS)
 LDLIBS  := -lck -pthread
 
 # Test builds compile the library sources in, with fault injection.
@@ -38,7 +40,7 @@ C_SUITES    := unit faults oom_sweep hostile stress threads churn clock
 ASAN_SUITES := unit faults oom_sweep stress threads churn
 TSAN_SUITES := stress threads
 
-.PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python \
+.PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python test-dlclose \
         test-example test-capacity test-swift loadtest bench soak microbench clean
 
 all: lib
@@ -67,8 +69,10 @@ $(BUILD)/obj/%.o: $(SRC_DIR)/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
+# -z nodelete: threads that used the library run its pthread-key
+# destructors when they exit, so dlclose must never unmap it.
 $(BUILD)/libttlkv.so: $(OBJS)
-	$(CC) -shared -Wl,-soname,libttlkv.so.0 -o $@ $(OBJS) $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libttlkv.so.$(SOVERSION) -Wl,-z,nodelete -o $@ $(OBJS) $(LDLIBS)
 
 $(BUILD)/libttlkv.a: $(OBJS)
 	rm -f $@
@@ -84,12 +88,12 @@ $(BUILD)/ttlkv.pc: Makefile
 install: lib $(BUILD)/ttlkv.pc
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(SRC_DIR)/include/ttlkv.h $(DESTDIR)$(PREFIX)/include/
-	install -m 755 $(BUILD)/libttlkv.so $(DESTDIR)$(PREFIX)/lib/libttlkv.so.0
-	ln -sf libttlkv.so.0 $(DESTDIR)$(PREFIX)/lib/libttlkv.so
+	install -m 755 $(BUILD)/libttlkv.so $(DESTDIR)$(PREFIX)/lib/libttlkv.so.$(SOVERSION)
+	ln -sf libttlkv.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libttlkv.so
 	install -m 644 $(BUILD)/libttlkv.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/ttlkv.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
-test: test-c test-asan test-tsan test-fuzz test-python test-example test-capacity test-swift
+test: test-c test-asan test-tsan test-fuzz test-python test-dlclose test-example test-capacity test-swift
 	@echo "make test: every suite passed"
 
 # --- C suites: plain, AddressSanitizer + UBSan (+ LeakSanitizer), ThreadSanitizer.
@@ -144,6 +148,15 @@ test-capacity: deps $(BUILD)/test/capacity
 
 test-python: lib
 	$(PYTHON) Tests/Python/test_ctypes.py $(BUILD)/libttlkv.so
+
+# The shared library as a plugin host loads it: dlopen, use from a thread,
+# dlclose, and only then let the thread exit (its destructors run then).
+$(BUILD)/dlclose: Tests/C/dlclose.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -g -pthread -I$(SRC_DIR)/include $< -o $@ -ldl
+
+test-dlclose: lib $(BUILD)/dlclose
+	$(BUILD)/dlclose $(BUILD)/libttlkv.so
 
 # Builds the example the way the README tells users to: install, pkg-config.
 test-example: deps

@@ -4,21 +4,38 @@
 #define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "hs_map.h"
 #include <string.h>
 #include <sys/random.h>
 
-void
-ttlkv_options_init(ttlkv_options *options)
+/* The first published layouts: callers compiled against them or later. */
+#define OPTIONS_SIZE_MIN (offsetof(ttlkv_options, clock_context) + sizeof(void *))
+#define STATS_SIZE_MIN (offsetof(ttlkv_stats, tombstones) + sizeof(uint64_t))
+
+static void
+defaults(ttlkv_options *o)
 {
-	if (options == NULL)
+	memset(o, 0, sizeof *o);
+	o->size = sizeof *o;
+	o->capacity = TTLKV_DEFAULT_CAPACITY;
+	o->max_key_size = TTLKV_DEFAULT_MAX_KEY_SIZE;
+	o->max_value_size = TTLKV_DEFAULT_MAX_VALUE_SIZE;
+}
+
+void
+ttlkv_options_init_sized(ttlkv_options *options, size_t size)
+{
+	ttlkv_options o;
+
+	if (options == NULL || size < sizeof o.size)
 		return;
-	memset(options, 0, sizeof *options);
-	options->capacity = TTLKV_DEFAULT_CAPACITY;
-	options->max_key_size = TTLKV_DEFAULT_MAX_KEY_SIZE;
-	options->max_value_size = TTLKV_DEFAULT_MAX_VALUE_SIZE;
+	defaults(&o);
+	if (size < sizeof o)
+		o.size = (uint32_t)size;
+	memcpy(options, &o, size < sizeof o ? size : sizeof o);
 }
 
 int
@@ -124,17 +141,22 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 ttlkv_status
 ttlkv_open(const ttlkv_options *options, ttlkv **out)
 {
-	ttlkv_options defaults;
+	ttlkv_options o;
 	struct ttlkv *store;
 	ttlkv_status status;
 
 	if (out == NULL)
 		return TTLKV_INVALID_ARGUMENT;
 	*out = NULL;
-	if (options == NULL) {
-		ttlkv_options_init(&defaults);
-		options = &defaults;
+	defaults(&o);
+	if (options != NULL) {
+		/* The caller's fields; any it was compiled without keep their
+		 * defaults. */
+		if (options->size < OPTIONS_SIZE_MIN || options->size > 4096)
+			return TTLKV_INVALID_ARGUMENT;
+		memcpy(&o, options, options->size < sizeof o ? options->size : sizeof o);
 	}
+	options = &o;
 	if (!options_valid(options))
 		return TTLKV_INVALID_ARGUMENT;
 	if ((store = ttlkv__alloc(sizeof *store)) == NULL)
@@ -199,9 +221,11 @@ ttlkv_count(ttlkv *store)
 }
 
 ttlkv_status
-ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
+ttlkv_stats_get_sized(ttlkv *store, ttlkv_stats *out, size_t size)
 {
-	if (store == NULL || stats == NULL)
+	ttlkv_stats all, *stats = &all;
+
+	if (store == NULL || out == NULL || size < STATS_SIZE_MIN)
 		return TTLKV_INVALID_ARGUMENT;
 	memset(stats, 0, sizeof *stats);
 	stats->shards = store->n_shards;
@@ -223,6 +247,7 @@ ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
 		stats->table_rebuilds += LOAD(&s->rebuilds);
 		stats->tombstones += LOAD(&s->removed);
 	}
+	memcpy(out, stats, size < sizeof *stats ? size : sizeof *stats);
 	return TTLKV_OK;
 }
 

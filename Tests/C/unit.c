@@ -61,7 +61,15 @@ test_options_and_open(void)
 	CHECK(o.max_value_size == TTLKV_DEFAULT_MAX_VALUE_SIZE);
 	CHECK(o.shards == 0 && o.flags == 0 && o.max_entries == 0 && o.seed == 0);
 	CHECK(o.clock == NULL);
+	CHECK(o.size == sizeof o);
 	ttlkv_options_init(NULL);
+
+	/* A size the library cannot trust is refused, not misread. */
+	o.size = 8;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_INVALID_ARGUMENT);
+	o.size = 1 << 20;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_INVALID_ARGUMENT);
+	ttlkv_options_init(&o);
 
 	CHECK_STATUS(ttlkv_open(&o, NULL), TTLKV_INVALID_ARGUMENT);
 	o.shards = TTLKV_MAX_SHARDS + 1;
@@ -89,6 +97,8 @@ test_options_and_open(void)
 		CHECK_STATUS(ttlkv_stats_get(s, &st), TTLKV_OK);
 		CHECK(st.shards == 3);
 		CHECK(st.table_slots >= 2 * TTLKV_DEFAULT_CAPACITY);
+		CHECK_STATUS(ttlkv_stats_get_sized(s, &st, 8), TTLKV_INVALID_ARGUMENT);
+		CHECK_STATUS(ttlkv_stats_get_sized(s, NULL, sizeof st), TTLKV_INVALID_ARGUMENT);
 	}
 	ttlkv_close(s);
 	ttlkv_close(NULL);
@@ -729,6 +739,12 @@ test_close_and_read_end_inside_sections(void)
 	CHECK_STATUS(ttlkv_read_begin(a, "k", 1, &value, &len), TTLKV_OK);
 	ttlkv_close(a);
 	ttlkv_close(b);
+	{
+		ttlkv *c = NULL; /* opening is allowed in a section too */
+
+		CHECK_STATUS(ttlkv_open(NULL, &c), TTLKV_OK);
+		ttlkv_close(c);
+	}
 	CHECK(len == 5 && memcmp(value, "value", 5) == 0);
 	CHECK_STATUS(ttlkv_read_end(), TTLKV_OK);
 

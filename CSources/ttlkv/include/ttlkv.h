@@ -11,20 +11,29 @@
  *   - Any thread may call any function at any time, including threads the
  *     library has never seen before and threads that exit afterwards. The
  *     only exception is ttlkv_close, which must not overlap any other call on
- *     the same store.
+ *     the same store. The library may be dlclosed: it stays mapped.
  *   - "Lock-free read" means the call takes no lock and never waits for a
- *     writer; it may run concurrently with writers on the same key.
+ *     writer; it may run concurrently with writers on the same key. The
+ *     first read on a thread allocates the thread's reader record, so a
+ *     read can fail with TTLKV_OUT_OF_MEMORY.
  *   - "Shard-locked write" means the call holds the writer lock of the one
- *     shard its key hashes to, for a bounded time that does not depend on the
- *     store's size; writers on other shards and all readers proceed. (One
- *     exception: while a reader stalls inside its read section, memory
- *     cannot be reclaimed, and once the backlog passes its cap writers wait
- *     for that reader; see ttlkv_reclaim.)
+ *     shard its key hashes to, for a short time that does not depend on the
+ *     store's size (the key's slot and entry are looked up as a reader
+ *     first, so the lock covers cache hits); writers on other shards and all
+ *     readers proceed. Two exceptions. A write of a new key into a shard
+ *     whose table is half full grows that table in place, holding the lock
+ *     for time proportional to the shard's size (milliseconds for millions
+ *     of entries): options.capacity sizes tables so that this never happens
+ *     below it, and ttlkv_maintain grows tables beside the live one before
+ *     they fill. And while a reader stalls inside its read section, memory
+ *     cannot be reclaimed; once the backlog passes its cap, writers wait
+ *     for that reader after releasing their lock (see ttlkv_reclaim).
  *   - Every write is linearizable: once it returns, every read that starts
  *     afterwards, on any thread, sees it.
  *   - Inside a read section (a ttlkv_read callback, or between
  *     ttlkv_read_begin and ttlkv_read_end) a thread may call the lock-free
- *     reads only. Every other call returns TTLKV_IN_READ_SECTION and does
+ *     reads, ttlkv_open and ttlkv_close (which is deferred until the section
+ *     ends) only. Every other call returns TTLKV_IN_READ_SECTION and does
  *     nothing: it could wait for a lock held by a thread that waits for this
  *     very reader to leave its section.
  *
@@ -37,6 +46,16 @@
  * thread that frees entries also keeps up to 256 KiB of freed entry blocks
  * for its own next writes (so that a write rarely calls malloc), freed when
  * the thread exits.
+ *
+ * Binary compatibility: libttlkv.so.1 exports only the TTLKV_API functions
+ * below. ttlkv_options carries the size its caller was compiled with, and
+ * ttlkv_stats is filled through a size, so a newer library serves a caller
+ * compiled against an older header without reading or writing past its
+ * structs; fields are only ever appended. The soname's number changes only
+ * when that promise cannot be kept: an exported function removed or its
+ * signature changed, a field moved, or a status given another meaning.
+ * The library is linked -z nodelete: dlclose never unmaps it, because
+ * threads that used it run its destructors when they exit.
  *
  * Time: every store reads one clock, monotonic milliseconds. The default is
  * CLOCK_BOOTTIME (it keeps counting while the machine is suspended, so a key
@@ -57,6 +76,14 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Marks the library's exported functions: libttlkv is built with
+ * -fvisibility=hidden, so that nothing else leaves it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TTLKV_API __attribute__((visibility("default")))
+#else
+#define TTLKV_API
 #endif
 
 /* An open store. Opaque; create with ttlkv_open, destroy with ttlkv_close. */
@@ -121,14 +148,19 @@ typedef uint64_t ttlkv_clock_fn(void *context);
 #define TTLKV_TRACK_EXPIRY 1u
 
 typedef struct ttlkv_options {
-	/* Entries to preallocate for: up to this many live entries never
-	 * resize the table. Past it the table grows online (readers are never
-	 * blocked) unless max_entries forbids it. Default 1024. */
-	uint64_t capacity;
+	/* sizeof(ttlkv_options) as the caller was compiled: ttlkv_options_init
+	 * sets it. A newer library reads only the fields that fit in it and
+	 * gives the others their defaults (see "Binary compatibility"). */
+	uint32_t size;
 	/* Number of independently locked shards, 1..TTLKV_MAX_SHARDS; 0 lets
-	 * the store choose (between 8 and 128, sized so that table slots are
-	 * close to 2 x capacity). Default 0. */
+	 * the store choose (sized so that table slots are close to 2 x
+	 * capacity). Default 0. */
 	uint32_t shards;
+	/* Entries to preallocate for: up to this many live entries never
+	 * resize the table. Past it the table grows (readers are never
+	 * blocked; see ttlkv_maintain and ttlkv_put) unless max_entries forbids
+	 * it. Default 1024. */
+	uint64_t capacity;
 	/* Largest key and value accepted, in bytes, at most TTLKV_SIZE_LIMIT.
 	 * Defaults 64 KiB and 64 MiB. */
 	uint32_t max_key_size;
@@ -149,7 +181,8 @@ typedef struct ttlkv_options {
 	void *clock_context;
 } ttlkv_options;
 
-/* Statistics, read without locks; each field is exact when no write runs. */
+/* Statistics, read without locks; each field is exact when no write runs.
+ * New fields are only ever appended. */
 typedef struct ttlkv_stats {
 	uint64_t entries;          /* entries held, including expired ones not yet removed */
 	uint64_t bytes;            /* key + value bytes held by those entries */
@@ -164,11 +197,18 @@ typedef struct ttlkv_stats {
 } ttlkv_stats;
 
 /*
- * Fills *options with the defaults above. Call it before setting fields, so
- * that fields added later get their defaults. Thread-safe (touches only
- * *options).
+ * Fills *options with the defaults above, size included. Call it before
+ * setting fields, so that fields added later get their defaults. An inline
+ * wrapper, so that the size is the caller's: bindings that cannot use the
+ * header call ttlkv_options_init_sized with their struct's size. Thread-safe
+ * (touches only *options).
  */
-void ttlkv_options_init(ttlkv_options *options);
+TTLKV_API void ttlkv_options_init_sized(ttlkv_options *options, size_t size);
+static inline void
+ttlkv_options_init(ttlkv_options *options)
+{
+	ttlkv_options_init_sized(options, sizeof *options);
+}
 
 /*
  * Opens a store, preallocating its table for options->capacity entries
@@ -179,15 +219,20 @@ void ttlkv_options_init(ttlkv_options *options);
  * differently from 0.7.1, which the library reads for its scans.
  * Thread-safe: opening stores concurrently is fine.
  */
-ttlkv_status ttlkv_open(const ttlkv_options *options, ttlkv **store);
+TTLKV_API ttlkv_status ttlkv_open(const ttlkv_options *options, ttlkv **store);
 
 /*
  * Frees the store and every entry in it, including deferred frees. NULL is a
- * no-op. Must not overlap any other call on this store, and must not be
- * called from inside a ttlkv_read callback; waits for readers of other
- * stores to leave their read sections (the epoch domain is shared).
+ * no-op. Must not overlap any other call on this store, and the store must
+ * not be used after it. Waits for readers of other stores to leave their
+ * read sections (the epoch domain is shared). Called inside a read section
+ * of this thread (a ttlkv_read callback, between ttlkv_read_begin and
+ * ttlkv_read_end, or a language binding's destructor running there), it
+ * only marks the store, which is freed when this thread's outermost section
+ * ends: a value the thread is reading, of this store or another, stays
+ * valid until then.
  */
-void ttlkv_close(ttlkv *store);
+TTLKV_API void ttlkv_close(ttlkv *store);
 
 /*
  * Stores value under key, replacing any previous value, with a time to live
@@ -197,7 +242,7 @@ void ttlkv_close(ttlkv *store);
  * (new key only), TTLKV_OUT_OF_MEMORY; on error the old value survives.
  * Shard-locked write; the copy is made before the lock is taken.
  */
-ttlkv_status ttlkv_put(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_put(ttlkv *store, const void *key, size_t key_len,
     const void *value, size_t value_len, uint64_t ttl_ms);
 
 /*
@@ -205,7 +250,7 @@ ttlkv_status ttlkv_put(ttlkv *store, const void *key, size_t key_len,
  * entry counts as absent and is replaced); otherwise TTLKV_EXISTS.
  * Shard-locked write.
  */
-ttlkv_status ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
     const void *value, size_t value_len, uint64_t ttl_ms);
 
 /*
@@ -216,7 +261,7 @@ ttlkv_status ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
  * when nothing has removed the expired entry yet.
  * Lock-free read.
  */
-ttlkv_status ttlkv_get(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_get(ttlkv *store, const void *key, size_t key_len,
     void *buffer, size_t buffer_len, size_t *value_len);
 
 /*
@@ -229,7 +274,7 @@ ttlkv_status ttlkv_get(ttlkv *store, const void *key, size_t key_len,
  * store. Lock-free read.
  */
 typedef void ttlkv_read_fn(const void *value, size_t value_len, void *context);
-ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
     ttlkv_read_fn *fn, void *context);
 
 /*
@@ -247,22 +292,22 @@ ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
  * call, or one made from a ttlkv_read callback, whose section belongs to the
  * library) it does nothing and returns TTLKV_INVALID_ARGUMENT.
  */
-ttlkv_status ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
     const void **value, size_t *value_len);
-ttlkv_status ttlkv_read_end(void);
+TTLKV_API ttlkv_status ttlkv_read_end(void);
 
 /*
  * Removes key. TTLKV_NOT_FOUND if there was no live entry (an expired entry
  * is still removed, and counted as expired). Shard-locked write.
  */
-ttlkv_status ttlkv_delete(ttlkv *store, const void *key, size_t key_len);
+TTLKV_API ttlkv_status ttlkv_delete(ttlkv *store, const void *key, size_t key_len);
 
 /*
  * Remaining time to live of key in milliseconds (at least 1), or
  * TTLKV_NO_EXPIRY if the key never expires. TTLKV_NOT_FOUND if absent or
  * expired. Lock-free read.
  */
-ttlkv_status ttlkv_ttl(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_ttl(ttlkv *store, const void *key, size_t key_len,
     uint64_t *remaining_ms);
 
 /*
@@ -273,25 +318,33 @@ ttlkv_status ttlkv_ttl(ttlkv *store, const void *key, size_t key_len,
  * TTLKV_NOT_FOUND if absent or expired; TTLKV_INVALID_TTL.
  * Shard-locked write.
  */
-ttlkv_status ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len,
     uint64_t ttl_ms);
 
 /*
  * Entries held, including expired entries not yet removed (each shard's
  * count is exact; the sum is a snapshot). Lock-free read.
  */
-uint64_t ttlkv_count(ttlkv *store);
+TTLKV_API uint64_t ttlkv_count(ttlkv *store);
 
 /*
- * Fills *stats. TTLKV_INVALID_ARGUMENT for NULL. Lock-free read.
+ * Fills *stats. An inline wrapper over ttlkv_stats_get_sized, which writes
+ * at most size bytes (the fields that fit, so that a newer library never
+ * writes past an older caller's struct). TTLKV_INVALID_ARGUMENT for NULL or
+ * a size smaller than the first published ttlkv_stats. Lock-free read.
  */
-ttlkv_status ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats);
+TTLKV_API ttlkv_status ttlkv_stats_get_sized(ttlkv *store, ttlkv_stats *stats, size_t size);
+static inline ttlkv_status
+ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
+{
+	return ttlkv_stats_get_sized(store, stats, sizeof *stats);
+}
 
 /*
  * The store's clock, in milliseconds: the time base of every deadline.
  * Lock-free read.
  */
-uint64_t ttlkv_now(ttlkv *store);
+TTLKV_API uint64_t ttlkv_now(ttlkv *store);
 
 /*
  * Incremental sweep for programs that run no expiry worker: visits up to
@@ -303,7 +356,7 @@ uint64_t ttlkv_now(ttlkv *store);
  * Scans without a lock; takes a shard's writer lock only to remove up to 64
  * expired keys at a time. Calls are serialized with one another.
  */
-ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
+TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
 
 /*
  * Table maintenance, for long-lived stores. Removing a key leaves a
@@ -329,7 +382,7 @@ ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
  * their changes and their retired entries wait until the rebuild ends.
  * Calls are serialized with one another.
  */
-ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt);
+TTLKV_API ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt);
 
 /*
  * Hands every retired entry to reclamation and frees those that no reader
@@ -340,13 +393,16 @@ ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt);
  * ran meanwhile; with 0 it never waits and frees what is ready now (for
  * periodic maintenance). Takes each shard's lock in turn, briefly.
  */
-ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
+TTLKV_API ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
 
 /*
  * The expiry worker's primitive. Removes key if its deadline has passed, and
- * returns TTLKV_OK with *deadline_ms set to that deadline. If it has a deadline still ahead, returns TTLKV_NOT_DUE
- * and sets *deadline_ms to it; if it never expires, TTLKV_NOT_DUE with
- * *deadline_ms = TTLKV_NO_EXPIRY. TTLKV_NOT_FOUND if absent.
+ * returns TTLKV_OK with *deadline_ms set to that deadline. If it has a
+ * deadline still ahead, returns TTLKV_NOT_DUE and sets *deadline_ms to it;
+ * if it never expires, TTLKV_NOT_DUE with *deadline_ms = TTLKV_NO_EXPIRY.
+ * TTLKV_NOT_FOUND if absent. A removal frees no memory by itself (an expiry
+ * worker must not pay for frees in the middle of a mass expiry): the entry
+ * is freed later by writes to its shard, ttlkv_sweep or ttlkv_reclaim.
  *
  * scheduled_ms: 0, or the deadline of the expiry record (from
  * ttlkv_drain_schedule) being fired. With a record, the call also keeps the
@@ -357,7 +413,7 @@ ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
  * nothing: keep the record and try again later.
  * Shard-locked write.
  */
-ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
     uint64_t scheduled_ms, uint64_t *deadline_ms);
 
 /*
@@ -374,14 +430,14 @@ ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
  */
 typedef void ttlkv_schedule_fn(const void *key, size_t key_len,
     uint64_t deadline_ms, void *context);
-ttlkv_status ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn,
+TTLKV_API ttlkv_status ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn,
     void *context, size_t *taken);
 
 /*
  * A short English description of status, e.g. "key not found". Never NULL;
  * unknown values give "unknown status". Thread-safe.
  */
-const char *ttlkv_status_string(ttlkv_status status);
+TTLKV_API const char *ttlkv_status_string(ttlkv_status status);
 
 #ifdef __cplusplus
 }
