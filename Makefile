@@ -36,8 +36,8 @@ FUZZ_FLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-saniti
 FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 60
 
-C_SUITES    := unit faults oom_sweep hostile stress threads churn clock
-ASAN_SUITES := unit faults oom_sweep stress threads churn
+C_SUITES    := unit faults oom_sweep hostile stress threads churn clock batch
+ASAN_SUITES := unit faults oom_sweep stress threads churn batch
 TSAN_SUITES := stress threads
 
 .PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python test-dlclose \

@@ -15,11 +15,17 @@
  *            --keys keys have been replaced, printing insert and remove
  *            percentiles per window of --keys / 2 replacements, and the
  *            last window's insert percentiles over the first's.
+ *   batched  (--batch B,B,...) read-only rounds over random keys: for each
+ *            batch size, a loop of B single ttlkv_get calls against one
+ *            ttlkv_get_many of the same B keys, in alternating rounds
+ *            (three each), printing keys per second, the ratio, and the
+ *            latency of a whole batch.
  * A maintenance thread calls ttlkv_maintain every millisecond during the
  * mixed and churn phases, as an expiry worker does (--no-maintain: none).
  *
  *   build/loadtest [--keys N] [--threads T] [--seconds S] [--get PCT]
- *                  [--churn R] [--shards N] [--no-mixed] [--no-maintain]
+ *                  [--churn R] [--batch B,B,...] [--shards N] [--no-mixed]
+ *                  [--no-maintain]
  *
  * Latency is measured around each call with CLOCK_MONOTONIC (about 20 ns
  * per read here, included in every figure) into log-linear histograms with
@@ -281,6 +287,49 @@ maintain(void *arg)
 	return NULL;
 }
 
+/* Batched rounds: every worker reads batches of batch_size random keys,
+ * through get_many or through a loop of single gets. */
+static size_t batch_size;
+static bool batch_loop;
+
+static void *
+batched(void *arg)
+{
+	struct worker *w = arg;
+	unsigned char keys[64][16], out[64][32];
+	ttlkv_key k[64];
+	void *bufs[64];
+	size_t lens[64], got[64];
+	ttlkv_status st[64];
+	uint64_t rng = (w->id + 7) * 0x2545f4914f6cdd1dull + 1;
+
+	for (size_t i = 0; i < 64; i++) {
+		k[i].data = keys[i];
+		k[i].len = 16;
+		bufs[i] = out[i];
+		lens[i] = sizeof out[i];
+	}
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		uint64_t t0, t1;
+
+		for (size_t i = 0; i < batch_size; i++)
+			key_of(next_random(&rng) % n_keys, keys[i]);
+		t0 = now_ns();
+		if (batch_loop) {
+			for (size_t i = 0; i < batch_size; i++)
+				st[i] = ttlkv_get(store, keys[i], 16, out[i], sizeof out[i], &got[i]);
+		} else {
+			ttlkv_get_many(store, k, batch_size, bufs, lens, got, st);
+		}
+		t1 = now_ns();
+		record(&w->get, t1 - t0);
+		for (size_t i = 0; i < batch_size; i++)
+			w->misses += st[i] != TTLKV_OK;
+		w->ops += batch_size;
+	}
+	return NULL;
+}
+
 static struct worker *
 start(struct worker *w, int threads, void *(*fn)(void *))
 {
@@ -395,11 +444,71 @@ run_churn(struct worker *w, int threads, double replacements)
 	return misses;
 }
 
+/* One round: keys per second, and the batches' latency into h. */
+static double
+batch_round(struct worker *w, int threads, double seconds, struct histogram *h)
+{
+	uint64_t ops = 0, t0 = now_ns();
+
+	stop = false;
+	start(w, threads, batched);
+	usleep((useconds_t)(seconds * 1e6));
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	(void)join(w, threads, &ops);
+	for (int i = 0; i < threads; i++)
+		merge(h, &w[i].get);
+	return (double)ops / ((double)(now_ns() - t0) / 1e9);
+}
+
+static int
+by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+run_batched(struct worker *w, int threads, double seconds, const char *sizes)
+{
+	printf("batched reads, %d threads, uniform keys: median of 3 alternating rounds of %.1f s\n",
+	    threads, seconds);
+	printf("%-6s %14s %14s %8s %12s %12s %12s   (batch latency in us)\n", "batch",
+	    "loop keys/s", "many keys/s", "ratio", "many p50", "many p99", "many p99.9");
+	for (const char *p = sizes; *p != '\0';) {
+		struct histogram *h = calloc(1, sizeof *h), *ignored = calloc(1, sizeof *ignored);
+		double loop[3], many[3];
+
+		batch_size = strtoul(p, NULL, 10);
+		if (batch_size < 1 || batch_size > 64) {
+			fprintf(stderr, "loadtest: batch sizes are 1 to 64\n");
+			exit(2);
+		}
+		for (int r = 0; r < 3; r++) {
+			batch_loop = true;
+			loop[r] = batch_round(w, threads, seconds, ignored);
+			batch_loop = false;
+			many[r] = batch_round(w, threads, seconds, h);
+		}
+		qsort(loop, 3, sizeof loop[0], by_value);
+		qsort(many, 3, sizeof many[0], by_value);
+		printf("%-6zu %12.2f M %12.2f M %7.2fx %12.2f %12.2f %12.2f\n", batch_size,
+		    loop[1] / 1e6, many[1] / 1e6, many[1] / loop[1], quantile_us(h, 0.5),
+		    quantile_us(h, 0.99), quantile_us(h, 0.999));
+		free(h);
+		free(ignored);
+		while (*p != '\0' && *p != ',')
+			p++;
+		if (*p == ',')
+			p++;
+	}
+}
+
 static void
 usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [--keys N] [--threads T] [--seconds S] [--get PCT] "
-	    "[--churn R] [--shards N] [--no-mixed] [--no-maintain]\n", argv0);
+	    "[--churn R] [--batch B,B,...] [--shards N] [--no-mixed] [--no-maintain]\n", argv0);
 	exit(2);
 }
 
@@ -408,6 +517,7 @@ main(int argc, char **argv)
 {
 	int threads = 2;
 	uint32_t shards = 0;
+	const char *batch_sizes = NULL;
 	double seconds = 5, replacements = 0, rss0, elapsed;
 	bool run_mixed_phase = true, run_maintenance = true;
 	pthread_t maintainer;
@@ -438,6 +548,8 @@ main(int argc, char **argv)
 			get_percent = (unsigned)atoi(value);
 		else if (strcmp(arg, "--churn") == 0)
 			replacements = atof(value);
+		else if (strcmp(arg, "--batch") == 0)
+			batch_sizes = value;
 		else if (strcmp(arg, "--shards") == 0)
 			shards = (uint32_t)atoi(value);
 		else
@@ -468,6 +580,8 @@ main(int argc, char **argv)
 		misses += run_mixed(w, threads, seconds);
 	if (replacements > 0)
 		misses += run_churn(w, threads, replacements);
+	if (batch_sizes != NULL)
+		run_batched(w, threads, seconds / 6, batch_sizes);
 	if (run_maintenance) {
 		__atomic_store_n(&maintain_stop, true, __ATOMIC_RELAXED);
 		pthread_join(maintainer, NULL);

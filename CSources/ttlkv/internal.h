@@ -451,8 +451,10 @@ rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal)
 		ttlkv__rebuild_note(shard, hash, slot, removal);
 }
 
-/* write.c: removal of one entry under the shard lock (sweep shares it). */
+/* write.c: removal of one entry under the shard lock (sweep shares it), and
+ * ttlkv_delete's step under the lock (batch.c shares it). */
 void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired);
+ttlkv_status ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry);
 
 /* intake.c */
 bool ttlkv__intake_reserve(struct shard *shard, size_t key_len);

@@ -292,12 +292,11 @@ keyed_write(struct ttlkv *store, const void *key, size_t key_len,
 	return status;
 }
 
-static ttlkv_status
-remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+ttlkv_status
+ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry)
 {
 	bool expired;
 
-	(void)context;
 	if (entry == NULL)
 		return TTLKV_NOT_FOUND;
 	if (!ttlkv__retire_prepare(shard))
@@ -305,6 +304,13 @@ remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *cont
 	expired = expired_now(shard->store, entry);
 	ttlkv__unlink(shard, hash, entry, expired);
 	return expired ? TTLKV_NOT_FOUND : TTLKV_OK;
+}
+
+static ttlkv_status
+remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+{
+	(void)context;
+	return ttlkv__remove(shard, hash, entry);
 }
 
 ttlkv_status

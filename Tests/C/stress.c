@@ -3,8 +3,9 @@
  *
  * Writers own disjoint keys and write values that carry their key, writer,
  * a per-key sequence number, their exact deadline and a checksum over a
- * variable-length body; they also delete and change TTLs. Readers, through
- * both the copying ttlkv_get and the zero-copy ttlkv_read, check that no
+ * variable-length body; they also delete (singly and in batches) and change
+ * TTLs. Readers, through the copying ttlkv_get and ttlkv_get_many and the
+ * zero-copy ttlkv_read and ttlkv_read_many, check that no
  * value is torn, no key returns another key's value, the sequence numbers one
  * reader sees for a key never go backwards, and no value is returned at or
  * after its deadline. A maintenance thread sweeps, fires expiry records and
@@ -117,7 +118,16 @@ writer(void *arg)
 		k = (uint32_t)(rng % (KEYS / WRITERS)) * WRITERS + id;
 		key_of(k, key);
 		if (rng % 17 == 0) {
-			st = ttlkv_delete(store, key, strlen(key));
+			if (rng & 0x100) {
+				st = ttlkv_delete(store, key, strlen(key));
+			} else {
+				ttlkv_key twice[2] = { { key, strlen(key) }, { key, strlen(key) } };
+				ttlkv_status sts[2];
+
+				CHECK_STATUS(ttlkv_delete_many(store, twice, 2, sts), TTLKV_OK);
+				CHECK_STATUS(sts[1], TTLKV_NOT_FOUND);
+				st = sts[0];
+			}
 			CHECK(st == TTLKV_OK || st == TTLKV_NOT_FOUND);
 			want_present[k] = false;
 			continue;
@@ -194,6 +204,55 @@ check_in_place(const void *value, size_t len, void *context)
 	check_value(value, len, c->key, c->t0, c->seen);
 }
 
+/* A batch of BATCH keys (the first one twice) read with ttlkv_get_many or
+ * zero-copy with ttlkv_read_many, every value checked as a single read's. */
+#define BATCH 9
+
+struct batch_check {
+	uint32_t k[BATCH];
+	uint64_t t0;
+	struct observed *seen;
+};
+
+static void
+check_in_batch(size_t i, const void *value, size_t len, void *context)
+{
+	struct batch_check *c = context;
+
+	check_value(value, len, c->k[i], c->t0, c->seen);
+}
+
+static void
+read_batch(uint64_t rng, uint64_t t0, struct observed *seen, bool zero_copy)
+{
+	static __thread struct value bufs[BATCH];
+	struct batch_check c = { { 0 }, t0, seen };
+	char names[BATCH][16];
+	ttlkv_key keys[BATCH];
+	void *buffers[BATCH];
+	size_t lens[BATCH], got[BATCH];
+	ttlkv_status statuses[BATCH];
+
+	for (int i = 0; i < BATCH; i++) {
+		c.k[i] = i == BATCH - 1 ? c.k[0] : (uint32_t)(mix(rng, (uint64_t)i) % KEYS);
+		key_of(c.k[i], names[i]);
+		keys[i].data = names[i];
+		keys[i].len = strlen(names[i]);
+		buffers[i] = &bufs[i];
+		lens[i] = sizeof bufs[i];
+	}
+	if (zero_copy) {
+		CHECK_STATUS(ttlkv_read_many(store, keys, BATCH, check_in_batch, &c, statuses), TTLKV_OK);
+	} else {
+		CHECK_STATUS(ttlkv_get_many(store, keys, BATCH, buffers, lens, got, statuses), TTLKV_OK);
+		for (int i = 0; i < BATCH; i++)
+			if (statuses[i] == TTLKV_OK)
+				check_value(&bufs[i], got[i], c.k[i], t0, seen);
+	}
+	for (int i = 0; i < BATCH; i++)
+		CHECK(statuses[i] == TTLKV_OK || statuses[i] == TTLKV_NOT_FOUND);
+}
+
 static void *
 reader(void *arg)
 {
@@ -213,16 +272,23 @@ reader(void *arg)
 		k = (uint32_t)(rng % KEYS);
 		key_of(k, key);
 		t0 = __atomic_load_n(&shared_now, __ATOMIC_ACQUIRE);
-		if (rng & 1) {
+		switch (rng % 4) {
+		case 0: {
 			struct in_place c = { k, t0, &seen };
 
 			st = ttlkv_read(store, key, strlen(key), check_in_place, &c);
 			CHECK(st == TTLKV_OK || st == TTLKV_NOT_FOUND);
-		} else {
+			break;
+		}
+		case 1:
 			st = ttlkv_get(store, key, strlen(key), &buf, sizeof buf, &len);
 			CHECK(st == TTLKV_OK || st == TTLKV_NOT_FOUND);
 			if (st == TTLKV_OK)
 				check_value(&buf, len, k, t0, &seen);
+			break;
+		default:
+			read_batch(rng, t0, &seen, rng % 4 == 3);
+			break;
 		}
 		if ((rng & 0x3ff) == 0) {
 			/* Statistics are lock-free reads too: while the

@@ -1,11 +1,12 @@
 /*
  * libFuzzer harness for the C API. Each input is a program of API calls
- * (put, put-if-absent, get, zero-copy reads, delete, TTL query and change,
- * expire-due, sweep, table maintenance, drain, reclaim, clock jumps) with
- * arbitrary key and value bytes, lengths at and beyond the limits, NULL
- * pointers where a zero length allows them, and absurd TTLs. Every result is checked against a
- * small model of the store kept here; any difference aborts, and so does
- * anything AddressSanitizer or UBSan catches.
+ * (put, put-if-absent, get, zero-copy reads, delete, their batched forms,
+ * TTL query and change, expire-due, sweep, table maintenance, drain,
+ * reclaim, clock jumps) with arbitrary key and value bytes, lengths at and
+ * beyond the limits, NULL pointers where a zero length allows them, and
+ * absurd TTLs. Every result is checked against a small model of the store
+ * kept here; any difference aborts, and so does anything AddressSanitizer or
+ * UBSan catches.
  *
  *   make fuzz FUZZ_SECONDS=600     # explore; new inputs go to build/fuzz-corpus
  *   make test                      # replays Tests/Fuzz/corpus, then fuzzes ~1 minute
@@ -187,6 +188,38 @@ do_put(ttlkv *s, struct program *p, bool if_absent)
 	e->deadline = ttl ? now_ms + ttl : 0;
 }
 
+/* What ttlkv_get must return for key with a buffer of cap bytes, and the
+ * model entry whose value it must copy (NULL if none). */
+static ttlkv_status
+expect_get(const unsigned char *key, size_t klen, size_t cap, const struct model_entry **found)
+{
+	ttlkv_status want = key_status(key, klen);
+	const struct model_entry *e;
+
+	*found = NULL;
+	if (want != TTLKV_OK)
+		return want;
+	e = find(key, klen);
+	if (e == NULL || expired(e))
+		return TTLKV_NOT_FOUND;
+	*found = e;
+	return cap < e->value_len ? TTLKV_BUFFER_TOO_SMALL : TTLKV_OK;
+}
+
+/* Checks one get's result against the model. */
+static void
+check_get(ttlkv_status got, const unsigned char *key, size_t klen, size_t cap,
+    const unsigned char *out, size_t vlen)
+{
+	const struct model_entry *e;
+
+	REQUIRE(got == expect_get(key, klen, cap, &e));
+	if (e != NULL)
+		REQUIRE(vlen == e->value_len);
+	if (got == TTLKV_OK)
+		REQUIRE(vlen == 0 || memcmp(out, e->value, vlen) == 0);
+}
+
 static void
 do_get(ttlkv *s, struct program *p)
 {
@@ -195,26 +228,33 @@ do_get(ttlkv *s, struct program *p)
 	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
 	size_t cap = next_byte(p) % (MAX_VALUE + 1), vlen = 12345;
 	void *buf = cap == 0 && (p->at & 1) ? NULL : out;
-	ttlkv_status got = ttlkv_get(s, key, klen, buf, cap, &vlen);
-	ttlkv_status want = key_status(key, klen);
-	struct model_entry *e;
 
-	if (want != TTLKV_OK) {
-		REQUIRE(got == want);
-		return;
+	check_get(ttlkv_get(s, key, klen, buf, cap, &vlen), key, klen, cap, out, vlen);
+}
+
+/* Up to 8 keys in one ttlkv_get_many, each checked as a single get. */
+#define MANY 8
+
+static void
+do_get_many(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MANY][MAX_KEY + 8], out[MANY][MAX_VALUE];
+	const unsigned char *key[MANY];
+	ttlkv_key keys[MANY];
+	void *bufs[MANY];
+	size_t caps[MANY], vlens[MANY], n = next_byte(p) % (MANY + 1);
+	ttlkv_status st[MANY];
+
+	for (size_t i = 0; i < n; i++) {
+		keys[i].len = next_bytes(p, kb[i], MAX_KEY, &key[i]);
+		keys[i].data = key[i];
+		caps[i] = next_byte(p) % (MAX_VALUE + 1);
+		bufs[i] = caps[i] == 0 && (p->at & 1) ? NULL : out[i];
+		vlens[i] = 12345;
 	}
-	e = find(key, klen);
-	if (e == NULL || expired(e)) {
-		REQUIRE(got == TTLKV_NOT_FOUND);
-		return;
-	}
-	REQUIRE(vlen == e->value_len);
-	if (cap < e->value_len) {
-		REQUIRE(got == TTLKV_BUFFER_TOO_SMALL);
-		return;
-	}
-	REQUIRE(got == TTLKV_OK);
-	REQUIRE(vlen == 0 || memcmp(out, e->value, vlen) == 0);
+	REQUIRE(ttlkv_get_many(s, keys, n, bufs, caps, vlens, st) == TTLKV_OK);
+	for (size_t i = 0; i < n; i++)
+		check_get(st[i], key[i], keys[i].len, caps[i], out[i], vlens[i]);
 }
 
 struct seen {
@@ -256,7 +296,7 @@ do_read(ttlkv *s, struct program *p)
 			 * nothing (the model stays as it is). */
 			if (next_byte(p) & 1)
 				REQUIRE(ttlkv_put(s, key, klen, "w", 1, 0) == TTLKV_IN_READ_SECTION);
-			ttlkv_read_end();
+			REQUIRE(ttlkv_read_end() == TTLKV_OK);
 		}
 	}
 	if (key_status(key, klen) != TTLKV_OK) {
@@ -267,13 +307,10 @@ do_read(ttlkv *s, struct program *p)
 	REQUIRE(seen.calls == (live ? 1 : 0));
 }
 
+/* Checks one removal's status against the model, and applies it. */
 static void
-do_delete(ttlkv *s, struct program *p)
+check_delete(ttlkv_status got, const unsigned char *key, size_t klen)
 {
-	unsigned char kb[MAX_KEY + 8];
-	const unsigned char *key;
-	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
-	ttlkv_status got = ttlkv_delete(s, key, klen);
 	struct model_entry *e;
 
 	if (key_status(key, klen) != TTLKV_OK) {
@@ -284,6 +321,35 @@ do_delete(ttlkv *s, struct program *p)
 	REQUIRE(got == (e != NULL && !expired(e) ? TTLKV_OK : TTLKV_NOT_FOUND));
 	if (e != NULL)
 		e->used = false;
+}
+
+static void
+do_delete(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MAX_KEY + 8];
+	const unsigned char *key;
+	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
+
+	check_delete(ttlkv_delete(s, key, klen), key, klen);
+}
+
+/* Up to 8 keys in one ttlkv_delete_many, applied to the model in order. */
+static void
+do_delete_many(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MANY][MAX_KEY + 8];
+	const unsigned char *key[MANY];
+	ttlkv_key keys[MANY];
+	ttlkv_status st[MANY];
+	size_t n = next_byte(p) % (MANY + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		keys[i].len = next_bytes(p, kb[i], MAX_KEY, &key[i]);
+		keys[i].data = key[i];
+	}
+	REQUIRE(ttlkv_delete_many(s, keys, n, st) == TTLKV_OK);
+	for (size_t i = 0; i < n; i++)
+		check_delete(st[i], key[i], keys[i].len);
 }
 
 static void
@@ -399,10 +465,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ttlkv_open(&o, &s) != TTLKV_OK)
 		abort();
 	while (p.at < p.size) {
-		switch (next_byte(&p) % 13) {
+		switch (next_byte(&p) % 15) {
 		case 0: case 1: do_put(s, &p, false); break;
 		case 2: do_put(s, &p, true); break;
 		case 3: do_get(s, &p); break;
+		case 13: do_get_many(s, &p); break;
+		case 14: do_delete_many(s, &p); break;
 		case 4: do_read(s, &p); break;
 		case 5: do_delete(s, &p); break;
 		case 6: do_ttl(s, &p); break;

@@ -296,6 +296,50 @@ TTLKV_API ttlkv_status ttlkv_read_begin(ttlkv *store, const void *key, size_t ke
     const void **value, size_t *value_len);
 TTLKV_API ttlkv_status ttlkv_read_end(void);
 
+/* One key of a batch. */
+typedef struct ttlkv_key {
+	const void *data;
+	size_t len;
+} ttlkv_key;
+
+/*
+ * Looks up keys[0..count) together, overlapping their memory accesses. For
+ * each i, statuses[i] is what ttlkv_get would have returned for keys[i] with
+ * buffers[i] and buffer_lens[i], and value_lens[i] is set as ttlkv_get sets
+ * *value_len. Returns TTLKV_OK when the batch ran (the per-key results are
+ * in statuses), or an error for the whole call (NULL store or arrays with
+ * count > 0) with nothing written. The same key may appear several times.
+ * The whole batch is one read section, so a write that lands while it runs
+ * may be seen by some of the batch's lookups of a key and not by earlier
+ * ones, exactly as with a loop of ttlkv_get. Lock-free read.
+ */
+TTLKV_API ttlkv_status ttlkv_get_many(ttlkv *store, const ttlkv_key *keys, size_t count,
+    void *const *buffers, const size_t *buffer_lens, size_t *value_lens,
+    ttlkv_status *statuses);
+
+/*
+ * Zero-copy batch: calls fn(index, value, value_len, context) for every live
+ * key, inside one read section (the same rules as a ttlkv_read callback),
+ * and sets statuses[i] for every key (TTLKV_OK for those fn saw). Errors for
+ * the whole call as ttlkv_get_many, or a NULL fn. Lock-free read.
+ */
+typedef void ttlkv_read_many_fn(size_t index, const void *value, size_t value_len,
+    void *context);
+TTLKV_API ttlkv_status ttlkv_read_many(ttlkv *store, const ttlkv_key *keys, size_t count,
+    ttlkv_read_many_fn *fn, void *context, ttlkv_status *statuses);
+
+/*
+ * Removes keys[0..count): statuses[i] is what ttlkv_delete would have
+ * returned for keys[i] (a key given twice is removed once and then not
+ * found). Keys are taken 64 at a time, looked up together as a reader and
+ * then removed under one hold of each shard's lock per 64 keys. Errors for
+ * the whole call: TTLKV_INVALID_ARGUMENT (NULL store, or arrays with count >
+ * 0), TTLKV_IN_READ_SECTION, and TTLKV_OUT_OF_MEMORY from a thread's first
+ * call (its reader record), with nothing removed. Shard-locked writes.
+ */
+TTLKV_API ttlkv_status ttlkv_delete_many(ttlkv *store, const ttlkv_key *keys, size_t count,
+    ttlkv_status *statuses);
+
 /*
  * Removes key. TTLKV_NOT_FOUND if there was no live entry (an expired entry
  * is still removed, and counted as expired). Shard-locked write.
