@@ -228,11 +228,16 @@ by_shard(const struct lookup *l, size_t *order, size_t n)
 	}
 }
 
-/* Removes one chunk of keys: looked up together as a reader (so that the
- * lines the removals touch are in cache), then each shard's keys under one
- * hold of its lock. */
+/* A batched write's step for key i under its shard's lock. */
+typedef ttlkv_status chunk_write_fn(struct shard *shard, uint64_t hash,
+    struct entry *entry, size_t i, void *context);
+
+/* Writes one chunk of keys: looked up together as a reader (so that the
+ * lines the writes touch are in cache), then each shard's keys under one
+ * hold of its lock, which frees `frees` retired entries on its way out. */
 static ttlkv_status
-delete_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, ttlkv_status *statuses)
+write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, ttlkv_status *statuses,
+    chunk_write_fn *fn, void *context, size_t frees)
 {
 	ck_epoch_record_t *record = ttlkv__reader();
 	struct lookup l[CHUNK];
@@ -249,9 +254,9 @@ delete_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, ttlkv_status 
 	for (size_t i = 0; i < n; i++) {
 		ttlkv_status valid = l[i].status;
 
+		/* Warms the lines; whether the key is live is the locked
+		 * step's business (an expired entry is removed there). */
 		(void)lookup_finish(store, &l[i], &now);
-		/* An expired entry is still removed (and counted) by the
-		 * lock step; only bad arguments are settled here. */
 		l[i].status = valid;
 	}
 	section_end(record);
@@ -268,16 +273,19 @@ delete_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, ttlkv_status 
 		for (; k < n && l[order[k]].shard == shard && l[order[k]].status == TTLKV_OK; k++) {
 			struct lookup *x = &l[order[k]];
 
-			statuses[order[k]] = ttlkv__remove(shard, x->hash,
-			    table_find(shard, x->hash, &x->probe));
+			statuses[order[k]] = fn(shard, x->hash, table_find(shard, x->hash, &x->probe),
+			    order[k], context);
 		}
-		shard_unlock(shard);
+		shard_unlock_freeing(shard, frees);
 	}
 	return TTLKV_OK;
 }
 
-ttlkv_status
-ttlkv_delete_many(ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_status *statuses)
+/* Runs write_chunk over keys[0..count), CHUNK at a time; ctx_step moves the
+ * per-key arrays in context along with the keys. */
+static ttlkv_status
+write_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_status *statuses,
+    chunk_write_fn *fn, void *context, size_t frees, void (*ctx_step)(void *, size_t))
 {
 	ttlkv_status status = lock_check(store);
 
@@ -288,8 +296,61 @@ ttlkv_delete_many(ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_statu
 	for (size_t base = 0; base < count; base += CHUNK) {
 		size_t n = count - base < CHUNK ? count - base : CHUNK;
 
-		if ((status = delete_chunk(store, keys + base, n, statuses + base)) != TTLKV_OK)
+		status = write_chunk(store, keys + base, n, statuses + base, fn, context, frees);
+		if (status != TTLKV_OK)
 			return status;
+		if (ctx_step != NULL)
+			ctx_step(context, n);
 	}
 	return TTLKV_OK;
+}
+
+static ttlkv_status
+remove_one(struct shard *shard, uint64_t hash, struct entry *entry, size_t i, void *context)
+{
+	(void)i;
+	(void)context;
+	return ttlkv__remove(shard, hash, entry);
+}
+
+ttlkv_status
+ttlkv_delete_many(ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_status *statuses)
+{
+	return write_batch(store, keys, count, statuses, remove_one, NULL, FREES_PER_WRITE, NULL);
+}
+
+struct expiry_many {
+	const uint64_t *scheduled;
+	uint64_t *deadlines;
+};
+
+static ttlkv_status
+expire_one(struct shard *shard, uint64_t hash, struct entry *entry, size_t i, void *context)
+{
+	struct expiry_many *x = context;
+
+	return ttlkv__expire_if_due(shard, hash, entry, x->scheduled != NULL ? x->scheduled[i] : 0,
+	    &x->deadlines[i]);
+}
+
+static void
+expiry_step(void *context, size_t n)
+{
+	struct expiry_many *x = context;
+
+	if (x->scheduled != NULL)
+		x->scheduled += n;
+	x->deadlines += n;
+}
+
+/* As ttlkv_expire_due, the worker's removals free nothing on their way out. */
+ttlkv_status
+ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys, const uint64_t *scheduled_ms,
+    size_t count, uint64_t *deadlines_ms, ttlkv_status *statuses)
+{
+	struct expiry_many x = { scheduled_ms, deadlines_ms };
+
+	if (count != 0 && deadlines_ms == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	return write_batch(store, keys, count, statuses, expire_one, &x, 0, expiry_step);
 }

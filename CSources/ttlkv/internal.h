@@ -455,6 +455,8 @@ rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal)
  * ttlkv_delete's step under the lock (batch.c shares it). */
 void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired);
 ttlkv_status ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry);
+ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
+    uint64_t scheduled, uint64_t *deadline);
 
 /* intake.c */
 bool ttlkv__intake_reserve(struct shard *shard, size_t key_len);

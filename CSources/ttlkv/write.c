@@ -357,10 +357,10 @@ struct due_check {
 	uint64_t *deadline;
 };
 
-static ttlkv_status
-expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+ttlkv_status
+ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
+    uint64_t scheduled, uint64_t *deadline_out)
 {
-	struct due_check *due = context;
 	uint64_t deadline;
 
 	if (entry == NULL)
@@ -370,18 +370,26 @@ expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry, void *con
 		if (!ttlkv__retire_prepare(shard))
 			return TTLKV_OUT_OF_MEMORY;
 		ttlkv__unlink(shard, hash, entry, true);
-		*due->deadline = deadline;
+		*deadline_out = deadline;
 		return TTLKV_OK;
 	}
-	if (due->scheduled != 0) {
-		if (entry->sched != due->scheduled)
+	if (scheduled != 0) {
+		if (entry->sched != scheduled)
 			return TTLKV_NOT_FOUND;
 		entry->sched = deadline;
 		if (deadline == 0)
 			return TTLKV_NOT_FOUND;
 	}
-	*due->deadline = deadline != 0 ? deadline : TTLKV_NO_EXPIRY;
+	*deadline_out = deadline != 0 ? deadline : TTLKV_NO_EXPIRY;
 	return TTLKV_NOT_DUE;
+}
+
+static ttlkv_status
+expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+{
+	const struct due_check *due = context;
+
+	return ttlkv__expire_if_due(shard, hash, entry, due->scheduled, due->deadline);
 }
 
 ttlkv_status

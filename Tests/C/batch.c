@@ -4,7 +4,8 @@
  * ttlkv_get of the same key in the same state (absent, expired, live,
  * oversized and NULL keys, the same key several times, buffers too small or
  * absent), for batches of 0, 1, a few and many keys; ttlkv_read_many calls
- * back exactly for the live ones; ttlkv_delete_many matches ttlkv_delete. A
+ * back exactly for the live ones; ttlkv_delete_many matches ttlkv_delete and
+ * ttlkv_expire_due_many ttlkv_expire_due. A
  * call with bad arrays writes nothing. Concurrent batches against writers
  * and expiry run in the stress suite.
  */
@@ -236,10 +237,46 @@ test_deletes(void)
 	ttlkv_close(b);
 }
 
+static void
+test_expire_due_many(void)
+{
+	ttlkv *a = open_store(), *b = open_store();
+	char (*names)[MAX_KEY + 8] = calloc(200, sizeof *names);
+	ttlkv_key keys[200];
+	ttlkv_status statuses[200];
+	uint64_t deadlines[200], scheduled[200];
+	ttlkv_stats sa, sb;
+
+	fill(a);
+	clock_.now -= 10;
+	fill(b);
+	for (unsigned i = 0; i < 200; i++) {
+		keys[i] = key_of(i, names);
+		scheduled[i] = i % 5 == 0 ? 1005 : 0;
+	}
+	CHECK_STATUS(ttlkv_expire_due_many(a, keys, scheduled, 200, deadlines, statuses), TTLKV_OK);
+	for (unsigned i = 0; i < 200; i++) {
+		uint64_t deadline = 0;
+
+		CHECK_STATUS(statuses[i], ttlkv_expire_due(b, keys[i].data, keys[i].len, scheduled[i], &deadline));
+		if (statuses[i] == TTLKV_OK || statuses[i] == TTLKV_NOT_DUE)
+			CHECK(deadlines[i] == deadline);
+	}
+	CHECK_STATUS(ttlkv_stats_get(a, &sa), TTLKV_OK);
+	CHECK_STATUS(ttlkv_stats_get(b, &sb), TTLKV_OK);
+	CHECK(sa.entries == sb.entries && sa.expired == sb.expired && sa.expired > 0);
+	CHECK_STATUS(ttlkv_expire_due_many(a, keys, NULL, 200, NULL, statuses), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_expire_due_many(a, keys, NULL, 200, deadlines, statuses), TTLKV_OK);
+	free(names);
+	ttlkv_close(a);
+	ttlkv_close(b);
+}
+
 int
 main(void)
 {
 	test_reads();
 	test_deletes();
+	test_expire_due_many();
 	return check_exit("batch");
 }

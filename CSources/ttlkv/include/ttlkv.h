@@ -461,6 +461,19 @@ TTLKV_API ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t ke
     uint64_t scheduled_ms, uint64_t *deadline_ms);
 
 /*
+ * ttlkv_expire_due for keys[0..count) (scheduled_ms may be NULL: all 0):
+ * statuses[i] and deadlines_ms[i] are what ttlkv_expire_due would have
+ * returned and set for keys[i], and keys are taken in chunks of 64, looked
+ * up together and removed under one hold of each shard's lock, as in
+ * ttlkv_delete_many, whose whole-call errors it shares (or NULL
+ * deadlines_ms with count > 0). For an expiry worker removing many due
+ * keys at once. Shard-locked writes.
+ */
+TTLKV_API ttlkv_status ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys,
+    const uint64_t *scheduled_ms, size_t count, uint64_t *deadlines_ms,
+    ttlkv_status *statuses);
+
+/*
  * With TTLKV_TRACK_EXPIRY, a write that gives a key a deadline earlier than
  * the key's pending expiry record (or the key's first deadline) appends an
  * expiry record (key, deadline) to its shard's intake; so a key overwritten
