@@ -34,9 +34,9 @@ FUZZ_FLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-saniti
 FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 60
 
-C_SUITES    := unit faults oom_sweep hostile stress threads
-ASAN_SUITES := unit faults oom_sweep stress threads
-TSAN_SUITES := stress threads
+C_SUITES    := unit faults oom_sweep hostile stress threads events
+ASAN_SUITES := unit faults oom_sweep stress threads events
+TSAN_SUITES := stress threads events
 
 .PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python \
         test-example test-capacity test-swift loadtest bench soak microbench clean

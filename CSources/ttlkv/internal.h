@@ -160,6 +160,8 @@ struct shard {
 	struct retired *draining; /* taken from ready, being freed a few at a time */
 	struct intake intake;
 	struct intake intake_spare; /* owned by ttlkv_drain_schedule */
+	struct intake expired_log;  /* expiries the worker did not remove (intake.c) */
+	struct intake expired_log_spare; /* owned by ttlkv_drain_expired */
 } __attribute__((aligned(64)));
 
 struct ttlkv {
@@ -381,5 +383,9 @@ void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool
 bool ttlkv__intake_reserve(struct shard *shard, size_t key_len);
 void ttlkv__intake_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline);
 void ttlkv__intake_destroy(struct intake *intake);
+/* Removing an expired entry outside ttlkv_expire_due: reserve before the
+ * write changes anything (false: out of memory), note it on removal. */
+bool ttlkv__expired_reserve(struct shard *shard, const struct entry *entry);
+void ttlkv__expired_note(struct shard *shard, const struct entry *entry);
 
 #endif /* TTLKV_INTERNAL_H */

@@ -100,6 +100,8 @@ install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 		return TTLKV_EXISTS;
 	if (old != NULL && !ttlkv__retire_prepare(shard))
 		return TTLKV_OUT_OF_MEMORY;
+	if (old_expired && !ttlkv__expired_reserve(shard, old))
+		return TTLKV_OUT_OF_MEMORY;
 	e->sched = old != NULL ? old->sched : 0;
 	record = needs_record(store, e->deadline, e->sched);
 	if (record && !ttlkv__intake_reserve(shard, e->key_len))
@@ -125,8 +127,10 @@ install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 	} else {
 		ck_hs_fas(&shard->hs, hash, slot_tag(e, hash), &previous);
 		account(shard, 0, (int64_t)entry_bytes(e) - (int64_t)entry_bytes(old));
-		if (old_expired)
+		if (old_expired) {
 			STORE(&shard->expired, shard->expired + 1);
+			ttlkv__expired_note(shard, old);
+		}
 		ttlkv__retire(shard, old);
 	}
 	if (record)
@@ -249,6 +253,10 @@ remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *cont
 	if (!ttlkv__retire_prepare(shard))
 		return TTLKV_OUT_OF_MEMORY;
 	expired = expired_now(shard->store, entry);
+	if (expired && !ttlkv__expired_reserve(shard, entry))
+		return TTLKV_OUT_OF_MEMORY;
+	if (expired)
+		ttlkv__expired_note(shard, entry);
 	ttlkv__unlink(shard, hash, entry, expired);
 	return expired ? TTLKV_NOT_FOUND : TTLKV_OK;
 }
