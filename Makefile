@@ -89,7 +89,7 @@ install: lib $(BUILD)/ttlkv.pc
 	install -m 644 $(BUILD)/libttlkv.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/ttlkv.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
-test: test-c test-asan test-tsan test-fuzz test-python test-example test-capacity test-swift test-outside
+test: test-c test-asan test-tsan test-fuzz test-python test-example test-capacity test-swift test-outside docs
 	@echo "make test: every suite passed"
 
 # --- C suites: plain, AddressSanitizer + UBSan (+ LeakSanitizer), ThreadSanitizer.

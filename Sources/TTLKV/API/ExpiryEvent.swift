@@ -4,7 +4,8 @@
 /// A store reports every key whose deadline passed exactly once, whoever
 /// removed it: the expiry worker, or a write, removal or
 /// ``KeyValueStore/removeAll()`` that found it already expired (those are
-/// reported by the worker's next round, within a second).
+/// reported at the worker's next round: at most a second later, or one
+/// tick if ``StoreConfiguration/tickResolution`` is longer).
 public struct ExpiryEvent: Hashable, Sendable {
     /// The key's bytes.
     public var key: [UInt8]

@@ -3,7 +3,7 @@ import CTTLKV
 /// The TTLKV store: the C core on Concurrency Kit, with an expiry worker.
 ///
 /// Lookups take no lock and never wait for writers or for expiry; writes
-/// lock one shard of many for a few hundred nanoseconds; a dedicated thread
+/// lock one shard of many, briefly; a dedicated thread
 /// removes keys whose time to live has passed. Everything preallocated for
 /// ``StoreConfiguration/capacity`` entries never pays for a table resize.
 ///

@@ -6,8 +6,8 @@ import Darwin
 import Synchronization
 
 /// ``StoreClock/system`` in Swift, for the native store (the C store has the
-/// same clock in C). On Linux: the kernel's cached coarse monotonic clock (a
-/// few nanoseconds, no system call) plus the time spent suspended, re-read
+/// same clock in C). On Linux: the kernel's cached coarse monotonic clock (no
+/// system call) plus the time spent suspended, re-read
 /// once a second. On Darwin, whose `CLOCK_MONOTONIC` already counts sleep:
 /// that clock.
 final class BootClock: Sendable {
