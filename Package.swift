@@ -3,9 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "TTLKV",
-    // Linux is the supported platform (see the README); the macOS floor is
-    // what the Swift code needs (InlineArray of atomics, Synchronization).
-    platforms: [.macOS("26.0")],
     products: [
         .library(name: "TTLKV", targets: ["TTLKV"]),
         .library(name: "CTTLKV", targets: ["CTTLKV"]),

@@ -1,15 +1,11 @@
 #if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
 #endif
 import Synchronization
 
 /// ``StoreClock/system`` in Swift, for the native store (the C store has the
-/// same clock in C). On Linux: the kernel's cached coarse monotonic clock (no
-/// system call) plus the time spent suspended, re-read
-/// once a second. On Darwin, whose `CLOCK_MONOTONIC` already counts sleep:
-/// that clock.
+/// same clock in C): the kernel's cached coarse monotonic clock (no system
+/// call) plus the time spent suspended, re-read once a second.
 final class BootClock: Sendable {
     private let offset = Atomic<UInt64>(0)
     private let nextCheck = Atomic<UInt64>(0)
@@ -21,7 +17,6 @@ final class BootClock: Sendable {
     }
 
     var milliseconds: UInt64 {
-        #if os(Linux)
         let coarse = Self.milliseconds(CLOCK_MONOTONIC_COARSE)
         if coarse >= nextCheck.load(ordering: .relaxed) {
             let monotonic = Self.milliseconds(CLOCK_MONOTONIC)
@@ -32,8 +27,5 @@ final class BootClock: Sendable {
             nextCheck.store(coarse + 1000, ordering: .relaxed)
         }
         return coarse + offset.load(ordering: .relaxed)
-        #else
-        return Self.milliseconds(CLOCK_MONOTONIC)
-        #endif
     }
 }
