@@ -36,12 +36,12 @@ FUZZ_FLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-saniti
 FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 60
 
-C_SUITES    := unit faults oom_sweep hostile stress threads churn clock batch
-ASAN_SUITES := unit faults oom_sweep stress threads churn batch
-TSAN_SUITES := stress threads
+C_SUITES    := unit faults oom_sweep hostile stress threads churn clock batch events
+ASAN_SUITES := unit faults oom_sweep stress threads churn batch events
+TSAN_SUITES := stress threads events
 
 .PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python test-dlclose \
-        test-example test-capacity test-swift loadtest bench soak microbench clean
+        test-example test-capacity test-swift test-outside docs loadtest bench soak microbench clean
 
 all: lib
 
@@ -93,7 +93,7 @@ install: lib $(BUILD)/ttlkv.pc
 	install -m 644 $(BUILD)/libttlkv.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/ttlkv.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
-test: test-c test-asan test-tsan test-fuzz test-python test-dlclose test-example test-capacity test-swift
+test: test-c test-asan test-tsan test-fuzz test-python test-dlclose test-example test-capacity test-swift test-outside docs
 	@echo "make test: every suite passed"
 
 # --- C suites: plain, AddressSanitizer + UBSan (+ LeakSanitizer), ThreadSanitizer.
@@ -165,12 +165,35 @@ test-example: deps
 	$(CC) -o $(BUILD)/hello examples/hello.c $$(pkg-config --cflags --libs ttlkv) && \
 	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/stage/lib $(BUILD)/hello
 
-# The Swift suites, then the concurrency stress suite again under TSan. The
-# suites run one after another: ExpiryTests times the worker on the real
-# clock, which must not compete for 2 cores with the stress suites.
+# The Swift suites, then the suites that run threads against each other
+# again under TSan, which stops at its first report. The suites run one
+# after another: ExpiryTests times the worker on the real clock, which must
+# not compete for 2 cores with the stress suites.
 test-swift: deps
 	$(SWIFT) test --no-parallel
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter ConcurrencyStressTests
+	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan \
+	    --filter "ConcurrencyStressTests|StoreAPITests|ExpiryEventTests"
+
+# A package outside this one that depends on TTLKV by path, as a user's does
+# (Tests/Outside). Built from scratch, it must not print a single warning;
+# its program is the README's Swift example (checked to be the same text),
+# and it must run.
+OUTSIDE_MAIN := Tests/Outside/Sources/SessionCache/main.swift
+test-outside: deps
+	@mkdir -p $(BUILD) && rm -rf $(BUILD)/outside
+	@awk '/^<!-- $(subst /,\/,$(OUTSIDE_MAIN)) -->/ { want = 1; next } \
+	     want && /^```swift/ { inside = 1; next } inside && /^```/ { exit } inside' README.md \
+	     | diff -u - $(OUTSIDE_MAIN) || { echo "test-outside: the README's example differs from $(OUTSIDE_MAIN)" >&2; exit 1; }
+	cd Tests/Outside && $(SWIFT) build --scratch-path ../../$(BUILD)/outside > ../../$(BUILD)/outside.log 2>&1 \
+	    || { cat ../../$(BUILD)/outside.log; exit 1; }
+	@if grep -E "warning:" $(BUILD)/outside.log; then echo "test-outside: warnings in a dependent package" >&2; exit 1; fi
+	$(BUILD)/outside/debug/SessionCache
+
+# The DocC catalog (Sources/TTLKV/TTLKV.docc) as a static site in
+# $(BUILD)/docs; fails on any documentation warning.
+docs: deps
+	$(SWIFT) package --allow-writing-to-directory $(BUILD)/docs generate-documentation --target TTLKV \
+	    --warnings-as-errors --transform-for-static-hosting --output-path $(BUILD)/docs
 
 # The main job: every scenario on both stores, side by side (about 5 minutes
 # at 10M keys on 2 cores). Pass options with BENCH_ARGS="--keys 1000000 ...".

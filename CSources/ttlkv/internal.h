@@ -160,10 +160,14 @@ struct shard {
 	struct retired *draining; /* taken from ready, being freed a few at a time */
 	struct intake intake;
 	struct intake intake_spare; /* owned by ttlkv_drain_schedule */
+	struct intake expired_log;  /* expiries the worker did not remove (intake.c) */
+	struct intake expired_log_spare; /* owned by ttlkv_drain_expired */
 	/* Maintenance (rebuild.c). */
 	struct rebuild *rebuild;  /* non-NULL while a rebuild logs this shard's writes */
 	uint64_t removed;         /* slots tombstoned since the table was built */
 	uint64_t rebuilds;        /* tables rebuilt beside the live one */
+	uint64_t tables;          /* tables replaced (grown or rebuilt): bumped
+	                             with release after the new one is published */
 	uint64_t room;            /* entries the shard was sized for */
 } __attribute__((aligned(64)));
 
@@ -462,5 +466,9 @@ ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct ent
 bool ttlkv__intake_reserve(struct shard *shard, size_t key_len);
 void ttlkv__intake_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline);
 void ttlkv__intake_destroy(struct intake *intake);
+/* Removing an expired entry outside ttlkv_expire_due: reserve before the
+ * write changes anything (false: out of memory), note it on removal. */
+bool ttlkv__expired_reserve(struct shard *shard, const struct entry *entry);
+void ttlkv__expired_note(struct shard *shard, const struct entry *entry);
 
 #endif /* TTLKV_INTERNAL_H */

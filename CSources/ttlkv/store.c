@@ -84,6 +84,8 @@ store_free(struct ttlkv *store, uint32_t shards_ready)
 		ttlkv__free(shard->spare);
 		ttlkv__intake_destroy(&shard->intake);
 		ttlkv__intake_destroy(&shard->intake_spare);
+		ttlkv__intake_destroy(&shard->expired_log);
+		ttlkv__intake_destroy(&shard->expired_log_spare);
 	}
 	if (store->rec != NULL)
 		ttlkv__writer_record_release(store->rec);

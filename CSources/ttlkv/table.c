@@ -155,6 +155,7 @@ hs_free(void *p, size_t size, bool defer)
 	TSAN_RELEASE(shard->hs.map);
 	STORE(&shard->slots, pending_map_slots);
 	STORE(&shard->grows, shard->grows + 1);
+	__atomic_store_n(&shard->tables, shard->tables + 1, __ATOMIC_RELEASE);
 	ttlkv__retire_block(shard, map_block(p));
 }
 
@@ -279,11 +280,16 @@ ttlkv__table_adopt(struct shard *shard, ck_hs_t *fresh, uint64_t slots)
 {
 	const void *old = shard->hs.map;
 
-	/* The fresh map is complete before readers can load it. */
+	/* The generation moves before and after the swap, so that a scan that
+	 * saw an unchanged generation around its load of the map has the map
+	 * its cursor's offset counts in (scan.c). The fresh map is complete
+	 * before readers can load it. */
+	__atomic_store_n(&shard->tables, shard->tables + 1, __ATOMIC_RELEASE);
 	TSAN_RELEASE(fresh->map);
-	ck_pr_fence_store();
+	ck_pr_fence_memory();
 	ck_hs_move(&shard->hs, fresh, hs_hash, hs_compare, &hs_allocator);
 	STORE(&shard->slots, slots);
+	__atomic_store_n(&shard->tables, shard->tables + 1, __ATOMIC_RELEASE);
 	ttlkv__retire_block(shard, map_block(old));
 }
 

@@ -102,6 +102,8 @@ install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 		return TTLKV_EXISTS;
 	if (old != NULL && !ttlkv__retire_prepare(shard))
 		return TTLKV_OUT_OF_MEMORY;
+	if (old_expired && !ttlkv__expired_reserve(shard, old))
+		return TTLKV_OUT_OF_MEMORY;
 	e->sched = old != NULL ? old->sched : 0;
 	record = needs_record(store, e->deadline, e->sched);
 	if (record && !ttlkv__intake_reserve(shard, e->key_len))
@@ -134,8 +136,10 @@ install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 		rebuild_note(shard, hash, previous, true);
 		rebuild_note(shard, hash, slot_tag(e, hash), false);
 		account(shard, 0, (int64_t)entry_bytes(e) - (int64_t)entry_bytes(old));
-		if (old_expired)
+		if (old_expired) {
 			STORE(&shard->expired, shard->expired + 1);
+			ttlkv__expired_note(shard, old);
+		}
 		ttlkv__retire(shard, old);
 	}
 	if (record)
@@ -302,6 +306,10 @@ ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry)
 	if (!ttlkv__retire_prepare(shard))
 		return TTLKV_OUT_OF_MEMORY;
 	expired = expired_now(shard->store, entry);
+	if (expired && !ttlkv__expired_reserve(shard, entry))
+		return TTLKV_OUT_OF_MEMORY;
+	if (expired)
+		ttlkv__expired_note(shard, entry);
 	ttlkv__unlink(shard, hash, entry, expired);
 	return expired ? TTLKV_NOT_FOUND : TTLKV_OK;
 }

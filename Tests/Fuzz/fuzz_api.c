@@ -1,12 +1,14 @@
 /*
  * libFuzzer harness for the C API. Each input is a program of API calls
  * (put, put-if-absent, get, zero-copy reads, delete, their batched forms,
- * TTL query and change, expire-due, sweep, table maintenance, drain,
- * reclaim, clock jumps) with arbitrary key and value bytes, lengths at and
- * beyond the limits, NULL pointers where a zero length allows them, and
- * absurd TTLs. Every result is checked against a small model of the store
- * kept here; any difference aborts, and so does anything AddressSanitizer or
- * UBSan catches.
+ * TTL query and change, expire-due, sweep, table maintenance, drains,
+ * reclaim, scan, clear, clock jumps) with arbitrary key and value bytes,
+ * lengths at and beyond the limits, NULL pointers where a zero length allows
+ * them, and absurd TTLs. Every result is checked against a small model of
+ * the store kept here; any difference aborts, and so does anything
+ * AddressSanitizer or UBSan catches. The model also counts expiries:
+ * ttlkv_drain_expired must report exactly those that were not
+ * ttlkv_expire_due's, and with them stats.expired must add up.
  *
  *   make fuzz FUZZ_SECONDS=600     # explore; new inputs go to build/fuzz-corpus
  *   make test                      # replays Tests/Fuzz/corpus, then fuzzes ~1 minute
@@ -31,6 +33,9 @@ struct model_entry {
 
 static struct model_entry model[MODEL_SLOTS];
 static uint64_t now_ms;
+/* Expiries: removed by ttlkv_expire_due, logged for ttlkv_drain_expired
+ * and not drained yet, and drained. */
+static uint64_t expired_by_worker, expired_logged, expired_drained;
 
 static uint64_t
 fuzz_clock(void *context)
@@ -167,6 +172,8 @@ do_put(ttlkv *s, struct program *p, bool if_absent)
 		REQUIRE(got == TTLKV_EXISTS);
 		return;
 	}
+	if (e != NULL && expired(e))
+		expired_logged++;
 	if (e == NULL) {
 		for (int i = 0; i < MODEL_SLOTS && e == NULL; i++)
 			if (!model[i].used)
@@ -319,6 +326,8 @@ check_delete(ttlkv_status got, const unsigned char *key, size_t klen)
 	}
 	e = find(key, klen);
 	REQUIRE(got == (e != NULL && !expired(e) ? TTLKV_OK : TTLKV_NOT_FOUND));
+	if (e != NULL && expired(e))
+		expired_logged++;
 	if (e != NULL)
 		e->used = false;
 }
@@ -420,6 +429,7 @@ do_expire_due(ttlkv *s, struct program *p)
 		REQUIRE(got == TTLKV_NOT_FOUND);
 	} else if (expired(e)) {
 		REQUIRE(got == TTLKV_OK && deadline == e->deadline);
+		expired_by_worker++;
 		e->used = false;
 	} else {
 		REQUIRE(got == TTLKV_NOT_DUE);
@@ -427,12 +437,62 @@ do_expire_due(ttlkv *s, struct program *p)
 	}
 }
 
+/* After a sweep (expired only) or a clear (everything). */
 static void
-forget_expired(void)
+forget(bool everything)
 {
-	for (int i = 0; i < MODEL_SLOTS; i++)
+	for (int i = 0; i < MODEL_SLOTS; i++) {
 		if (model[i].used && expired(&model[i]))
+			expired_logged++;
+		if (model[i].used && (everything || expired(&model[i])))
 			model[i].used = false;
+	}
+}
+
+static void
+check_logged(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	(void)key;
+	REQUIRE(len <= MAX_KEY);
+	REQUIRE(deadline != 0);
+	++*(size_t *)context;
+}
+
+static void
+do_drain_expired(ttlkv *s)
+{
+	size_t records = 0, taken = 0;
+
+	REQUIRE(ttlkv_drain_expired(s, check_logged, &records, &taken) == TTLKV_OK);
+	REQUIRE(records == taken && records == expired_logged);
+	expired_drained += records;
+	expired_logged = 0;
+}
+
+/* A scan reports each live key of the model once. */
+static void
+check_scanned(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct model_entry *e = find(key, len);
+
+	REQUIRE(e != NULL && !expired(e));
+	REQUIRE(deadline == (e->deadline ? e->deadline : TTLKV_NO_EXPIRY));
+	++*(size_t *)context;
+}
+
+static void
+do_scan(ttlkv *s, struct program *p)
+{
+	size_t count = next_byte(p) % 8, reported = 0, live = 0, calls = 0;
+	uint64_t cursor = 0;
+
+	do {
+		REQUIRE(ttlkv_scan(s, &cursor, count, check_scanned, &reported) == TTLKV_OK);
+		REQUIRE(++calls <= 1000);
+	} while (cursor != 0);
+	for (int i = 0; i < MODEL_SLOTS; i++)
+		live += model[i].used && !expired(&model[i]);
+	REQUIRE(reported == live);
 }
 
 static void
@@ -455,6 +515,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(model, 0, sizeof model);
 	now_ms = 1000;
+	expired_by_worker = expired_logged = expired_drained = 0;
 	ttlkv_options_init(&o);
 	o.capacity = 4;
 	o.shards = 2;
@@ -465,12 +526,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ttlkv_open(&o, &s) != TTLKV_OK)
 		abort();
 	while (p.at < p.size) {
-		switch (next_byte(&p) % 15) {
+		switch (next_byte(&p) % 18) {
 		case 0: case 1: do_put(s, &p, false); break;
 		case 2: do_put(s, &p, true); break;
 		case 3: do_get(s, &p); break;
-		case 13: do_get_many(s, &p); break;
-		case 14: do_delete_many(s, &p); break;
 		case 4: do_read(s, &p); break;
 		case 5: do_delete(s, &p); break;
 		case 6: do_ttl(s, &p); break;
@@ -479,7 +538,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 9:
 			if (next_byte(&p) & 1) {
 				REQUIRE(ttlkv_sweep(s, SIZE_MAX, &removed) == TTLKV_OK);
-				forget_expired();
+				forget(false);
 			} else {
 				/* A small budget: rebuilds span the writes that follow. */
 				REQUIRE(ttlkv_maintain(s, next_byte(&p) % 16, NULL) == TTLKV_OK);
@@ -498,14 +557,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			REQUIRE(ttlkv_drain_schedule(s, count_record, &records, &removed) == TTLKV_OK);
 			REQUIRE(records == removed);
 			break;
-		default:
+		case 12:
 			REQUIRE(ttlkv_reclaim(s, next_byte(&p) & 1) == TTLKV_OK);
+			break;
+		case 13: do_drain_expired(s); break;
+		case 14: do_scan(s, &p); break;
+		case 15: do_get_many(s, &p); break;
+		case 16: do_delete_many(s, &p); break;
+		default:
+			REQUIRE(ttlkv_clear(s) == TTLKV_OK);
+			forget(true);
 			break;
 		}
 		REQUIRE(ttlkv_count(s) == model_count());
 	}
 	REQUIRE(ttlkv_stats_get(s, &stats) == TTLKV_OK);
 	REQUIRE(stats.entries == model_count());
+	do_drain_expired(s);
+	REQUIRE(stats.expired == expired_by_worker + expired_drained);
 	ttlkv_close(s);
 	return 0;
 }

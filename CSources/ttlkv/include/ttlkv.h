@@ -95,9 +95,10 @@ typedef struct ttlkv ttlkv;
  * are exactly as they were before the call; TTLKV_BUFFER_TOO_SMALL and
  * TTLKV_NOT_DUE change nothing either. Two documented exceptions remove an
  * entry that had already expired and report TTLKV_NOT_FOUND, because to a
- * reader it was already gone: ttlkv_delete and ttlkv_expire_due. Internal
- * bookkeeping (a table grown just before an insert failed, the expiry-record
- * marks of ttlkv_expire_due) may change.
+ * reader it was already gone: ttlkv_delete and ttlkv_expire_due; and
+ * ttlkv_clear, which removes entries in batches, may have removed some before
+ * it fails. Internal bookkeeping (a table grown just before an insert failed,
+ * the expiry-record marks of ttlkv_expire_due) may change.
  */
 typedef enum ttlkv_status {
 	TTLKV_OK = 0,
@@ -144,7 +145,8 @@ typedef enum ttlkv_status {
 typedef uint64_t ttlkv_clock_fn(void *context);
 
 /* Options flag: record (key, deadline) pairs for an expiry worker; see
- * ttlkv_drain_schedule. Off by default: without a worker nobody drains them. */
+ * ttlkv_drain_schedule and ttlkv_drain_expired. Off by default: without a
+ * worker nobody drains them. */
 #define TTLKV_TRACK_EXPIRY 1u
 
 typedef struct ttlkv_options {
@@ -429,6 +431,39 @@ TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *remov
 TTLKV_API ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt);
 
 /*
+ * A resumable traversal of the live keys, for iteration and for Redis's SCAN.
+ * *cursor is 0 to begin, or the value a previous call left there; the call
+ * visits table slots from there on, calls fn(key, key_len, deadline_ms,
+ * context) for each live entry it finds (deadline_ms is TTLKV_NO_EXPIRY for
+ * a key that never expires), stops once it has passed `count` slots (0 counts
+ * as 1; runs of empty slots are passed without stopping), and stores where to
+ * go on in *cursor: 0 once the traversal is complete.
+ * Guarantees, as for Redis's SCAN: a key that is live and not written from
+ * the first call to the last is reported at least once; a key may be reported
+ * twice when its shard's table grows during the traversal, and a key written
+ * during the traversal may be missed (a write can move it to an earlier slot).
+ * No expired key is ever reported. The cursor is only meaningful for this
+ * store: TTLKV_INVALID_ARGUMENT for one that names no shard of it.
+ * Lock-free read: fn runs inside the read section, under the same rules as a
+ * ttlkv_read callback (short, no blocking, no writes).
+ */
+typedef void ttlkv_scan_fn(const void *key, size_t key_len, uint64_t deadline_ms,
+    void *context);
+ttlkv_status ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count,
+    ttlkv_scan_fn *fn, void *context);
+
+/*
+ * Removes every entry. Entries whose deadline had passed count in
+ * stats.expired and, with TTLKV_TRACK_EXPIRY, go to the expired log (see
+ * ttlkv_drain_expired), as for any other removal of an expired entry. Not
+ * atomic: writes that run meanwhile may leave entries behind, and on
+ * TTLKV_OUT_OF_MEMORY some entries may already be gone (call it again).
+ * Shard-locked writes: takes each shard's lock in turn, for at most 64
+ * removals at a time.
+ */
+ttlkv_status ttlkv_clear(ttlkv *store);
+
+/*
  * Hands every retired entry to reclamation and frees those that no reader
  * can still see. With wait_for_readers nonzero it first completes a table
  * rebuild in progress (see ttlkv_maintain; its shard holds retired entries
@@ -480,14 +515,31 @@ TTLKV_API ttlkv_status ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys
  * many times keeps about one pending record. This call takes every record
  * from the intake and calls fn(key, key_len, deadline_ms, context) for each,
  * outside the shard locks; fn may call into the store, except
- * ttlkv_drain_schedule itself (which would wait for itself). *taken (may be
- * NULL) is the number of records. Calls to ttlkv_drain_schedule are
- * serialized with one another; writers are blocked only while a shard's
- * intake buffer is swapped.
+ * ttlkv_drain_schedule and ttlkv_drain_expired (which would wait for
+ * themselves). *taken (may be NULL) is the number of records. The two drains
+ * are serialized with one another; writers are blocked only while a shard's
+ * buffer is swapped.
  */
 typedef void ttlkv_schedule_fn(const void *key, size_t key_len,
     uint64_t deadline_ms, void *context);
 TTLKV_API ttlkv_status ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn,
+    void *context, size_t *taken);
+
+/*
+ * The other half of expiry reporting: with TTLKV_TRACK_EXPIRY, every removal
+ * of an expired entry other than by ttlkv_expire_due (a put or
+ * put-if-absent replacing it, ttlkv_delete, ttlkv_sweep, ttlkv_clear)
+ * appends (key, deadline) to its shard's expired log, so that an expiry
+ * worker can report every expiry that stats.expired counts exactly once:
+ * those it removed itself, and these. The space is reserved before the write
+ * changes anything, so a write that could not record its expiry fails with
+ * TTLKV_OUT_OF_MEMORY instead of losing it (ttlkv_sweep leaves such a key for
+ * a later pass). This call takes every record from the log and calls
+ * fn(key, key_len, deadline_ms, context) for each, outside the shard locks,
+ * with the same rules and serialization as ttlkv_drain_schedule; *taken (may
+ * be NULL) is the number of records.
+ */
+ttlkv_status ttlkv_drain_expired(ttlkv *store, ttlkv_schedule_fn *fn,
     void *context, size_t *taken);
 
 /*

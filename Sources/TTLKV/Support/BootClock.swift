@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// ``StoreClock/system`` in Swift, for the native store (the C store has the
+/// same clock in C): the kernel's cached coarse monotonic clock (no system
+/// call) plus the time spent suspended, re-read once a second.
+final class BootClock: Sendable {
+    private let offset = Atomic<UInt64>(0)
+    private let nextCheck = Atomic<UInt64>(0)
+
+    private static func milliseconds(_ id: clockid_t) -> UInt64 {
+        var ts = timespec()
+        clock_gettime(id, &ts)
+        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
+    }
+
+    var milliseconds: UInt64 {
+        let coarse = Self.milliseconds(CLOCK_MONOTONIC_COARSE)
+        if coarse >= nextCheck.load(ordering: .relaxed) {
+            let monotonic = Self.milliseconds(CLOCK_MONOTONIC)
+            let boot = Self.milliseconds(CLOCK_BOOTTIME)
+            // The offset only grows (suspend time accumulates): max keeps
+            // the clock from stepping back on measurement jitter.
+            offset.max(boot &- monotonic, ordering: .relaxed)
+            nextCheck.store(coarse + 1000, ordering: .relaxed)
+        }
+        return coarse + offset.load(ordering: .relaxed)
+    }
+}
