@@ -145,8 +145,9 @@ typedef enum ttlkv_status {
 typedef uint64_t ttlkv_clock_fn(void *context);
 
 /* Options flag: record (key, deadline) pairs for an expiry worker; see
- * ttlkv_drain_schedule and ttlkv_drain_expired. Off by default: without a
- * worker nobody drains them. */
+ * ttlkv_drain_schedule and ttlkv_drain_expired. A program that sets it must
+ * call both drains regularly: each buffer grows until it is drained. Off by
+ * default: without a worker nobody drains them. */
 #define TTLKV_TRACK_EXPIRY 1u
 
 typedef struct ttlkv_options {
