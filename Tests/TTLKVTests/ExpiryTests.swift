@@ -16,6 +16,26 @@ func eventually(within timeout: Duration = .seconds(5), _ condition: () throws -
 
 /// The expiry worker end to end, on both stores.
 @Suite struct ExpiryTests {
+    /// On the real clock, whose cheap coarse reading lags by up to a kernel
+    /// tick: keys with TTLs of 1-6 ms, put at random phases of the tick, are
+    /// never seen gone before their full TTL has passed since the put began.
+    @Test(arguments: StoreKind.allCases)
+    func aKeyNeverExpiresEarly(kind: StoreKind) throws {
+        let store = try kind.make(StoreConfiguration(capacity: 64))
+        let clock = ContinuousClock()
+        var early = 0
+        for _ in 0..<200 {
+            let phase = clock.now + .microseconds(Int.random(in: 0..<5000))
+            while clock.now < phase {}
+            let ttl = Duration.milliseconds(Int.random(in: 1...6))
+            let begun = clock.now
+            try store.set("v", forKey: "k", ttl: ttl)
+            while try store.value(forKey: "k") != nil {}
+            if clock.now - begun < ttl { early += 1 }
+        }
+        #expect(early == 0)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func expiredKeysAreRemovedAndOthersSurvive(kind: StoreKind) async throws {
         let clock = ManualClock()

@@ -101,17 +101,21 @@ public final class ManualClock: Sendable {
 }
 
 extension StoreClock {
-    /// A reader of this clock in milliseconds, for the Swift side of the
-    /// stores (the C store reads ``system`` in C).
-    func makeReader() -> @Sendable () -> UInt64 {
+    /// Readers of this clock in milliseconds, for the Swift side of the
+    /// stores (the C store reads ``system`` in C): `now` for expiry checks,
+    /// `deadlineBase` for computing deadlines. For ``system`` the first is
+    /// the cheap coarse reading, which lags real time by up to a kernel
+    /// tick, and the second the precise one rounded up, so that a deadline
+    /// is never early; other clocks serve both.
+    func makeReaders() -> (now: @Sendable () -> UInt64, deadlineBase: @Sendable () -> UInt64) {
         switch source {
         case .system:
             let clock = BootClock()
-            return { clock.milliseconds }
+            return ({ clock.milliseconds }, { clock.millisecondsRoundedUp })
         case .manual(let clock):
-            return { clock.milliseconds }
+            return ({ clock.milliseconds }, { clock.milliseconds })
         case .custom(let now):
-            return { now().milliseconds }
+            return ({ now().milliseconds }, { now().milliseconds })
         }
     }
 }

@@ -13,6 +13,7 @@ final class NativeCore: ExpiryBackend, Sendable {
     private let shards: [NativeShard]
     private let seed: UInt64
     private let clock: @Sendable () -> UInt64
+    private let deadlineBase: @Sendable () -> UInt64
     private let maximumKeySize: Int
     private let maximumValueSize: Int
     private let maximumEntries: Int?
@@ -27,7 +28,7 @@ final class NativeCore: ExpiryBackend, Sendable {
         let reserve = share + 5 * Int(Double(share).squareRoot()) + 16
         shards = (0..<count).map { _ in NativeShard(NativeShardState(reserving: reserve)) }
         seed = UInt64.random(in: 1...UInt64.max)
-        clock = configuration.clock.makeReader()
+        (clock, deadlineBase) = configuration.clock.makeReaders()
         maximumKeySize = configuration.maximumKeySize
         maximumValueSize = configuration.maximumValueSize
         maximumEntries = configuration.maximumEntries
@@ -56,7 +57,7 @@ final class NativeCore: ExpiryBackend, Sendable {
 
     private func deadline(after ttl: UInt64) throws -> UInt64 {
         guard ttl != 0 else { return 0 }
-        let (deadline, overflow) = now().addingReportingOverflow(ttl)
+        let (deadline, overflow) = deadlineBase().addingReportingOverflow(ttl)
         guard !overflow, deadline != .max else { throw StoreError.invalidTTL }
         return deadline
     }

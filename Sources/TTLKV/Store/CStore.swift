@@ -22,7 +22,7 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         if case .system = configuration.clock.source {
             clock = nil
         } else {
-            let context = ClockContext(read: configuration.clock.makeReader())
+            let context = ClockContext(read: configuration.clock.makeReaders().now)
             clock = context
             options.clock = { context in
                 Unmanaged<ClockContext>.fromOpaque(context!).takeUnretainedValue().read()

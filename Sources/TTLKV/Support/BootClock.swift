@@ -5,7 +5,10 @@ import Synchronization
 
 /// ``StoreClock/system`` in Swift, for the native store (the C store has the
 /// same clock in C): the kernel's cached coarse monotonic clock (no system
-/// call) plus the time spent suspended, re-read once a second.
+/// call) plus the time spent suspended, re-read once a second. Deadlines are
+/// computed from the precise clock rounded up instead (see clock.c): the
+/// coarse one lags by up to a tick, and a deadline computed from it would
+/// expire a key up to a tick early.
 final class BootClock: Sendable {
     private let offset = Atomic<UInt64>(0)
     private let nextCheck = Atomic<UInt64>(0)
@@ -17,7 +20,17 @@ final class BootClock: Sendable {
     }
 
     var milliseconds: UInt64 {
-        let coarse = Self.milliseconds(CLOCK_MONOTONIC_COARSE)
+        suspendAdjusted(Self.milliseconds(CLOCK_MONOTONIC_COARSE))
+    }
+
+    /// The precise reading, rounded up to the next millisecond.
+    var millisecondsRoundedUp: UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return suspendAdjusted(UInt64(ts.tv_sec) * 1000 + (UInt64(ts.tv_nsec) + 999_999) / 1_000_000)
+    }
+
+    private func suspendAdjusted(_ coarse: UInt64) -> UInt64 {
         if coarse >= nextCheck.load(ordering: .relaxed) {
             let monotonic = Self.milliseconds(CLOCK_MONOTONIC)
             let boot = Self.milliseconds(CLOCK_BOOTTIME)
