@@ -8,7 +8,9 @@ SAN_CC  ?= $(CC)
 PYTHON  ?= python3
 SWIFT   ?= swift
 PREFIX  ?= /usr/local
-VERSION := 0.1.0
+VERSION := 0.2.0
+# The soname's number: see "Binary compatibility" in ttlkv.h.
+SOVERSION := 1
 
 BUILD   := build
 SRC_DIR := CSources/ttlkv
@@ -18,7 +20,7 @@ OBJS    := $(SRCS:$(SRC_DIR)/%.c=$(BUILD)/obj/%.o)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
-LIB_CFLAGS := -std=gnu11 $(WARN) -fPIC -pthread -I$(SRC_DIR)/include $(CFLAGS)
+LIB_CFLAGS := -std=gnu11 $(WARN) -fPIC -fvisibility=hidden -pthread -I$(SRC_DIR)/include $(CFLAGS)
 LDLIBS  := -lck -pthread
 
 # Test builds compile the library sources in, with fault injection.
@@ -34,12 +36,12 @@ FUZZ_FLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-saniti
 FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 60
 
-C_SUITES    := unit faults oom_sweep hostile stress threads update
-ASAN_SUITES := unit faults oom_sweep stress threads update
-TSAN_SUITES := stress threads update
+C_SUITES    := unit faults oom_sweep hostile stress threads churn clock batch events update
+ASAN_SUITES := unit faults oom_sweep stress threads churn batch events update
+TSAN_SUITES := stress threads events update
 
-.PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python \
-        test-example test-capacity test-swift loadtest bench soak microbench clean
+.PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python test-dlclose \
+        test-example test-capacity test-swift test-outside docs loadtest bench soak microbench clean
 
 all: lib
 
@@ -67,8 +69,10 @@ $(BUILD)/obj/%.o: $(SRC_DIR)/%.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
+# -z nodelete: threads that used the library run its pthread-key
+# destructors when they exit, so dlclose must never unmap it.
 $(BUILD)/libttlkv.so: $(OBJS)
-	$(CC) -shared -Wl,-soname,libttlkv.so.0 -o $@ $(OBJS) $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libttlkv.so.$(SOVERSION) -Wl,-z,nodelete -o $@ $(OBJS) $(LDLIBS)
 
 $(BUILD)/libttlkv.a: $(OBJS)
 	rm -f $@
@@ -84,12 +88,12 @@ $(BUILD)/ttlkv.pc: Makefile
 install: lib $(BUILD)/ttlkv.pc
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(SRC_DIR)/include/ttlkv.h $(DESTDIR)$(PREFIX)/include/
-	install -m 755 $(BUILD)/libttlkv.so $(DESTDIR)$(PREFIX)/lib/libttlkv.so.0
-	ln -sf libttlkv.so.0 $(DESTDIR)$(PREFIX)/lib/libttlkv.so
+	install -m 755 $(BUILD)/libttlkv.so $(DESTDIR)$(PREFIX)/lib/libttlkv.so.$(SOVERSION)
+	ln -sf libttlkv.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libttlkv.so
 	install -m 644 $(BUILD)/libttlkv.a $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(BUILD)/ttlkv.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
-test: test-c test-asan test-tsan test-fuzz test-python test-example test-capacity test-swift
+test: test-c test-asan test-tsan test-fuzz test-python test-dlclose test-example test-capacity test-swift test-outside docs
 	@echo "make test: every suite passed"
 
 # --- C suites: plain, AddressSanitizer + UBSan (+ LeakSanitizer), ThreadSanitizer.
@@ -145,6 +149,15 @@ test-capacity: deps $(BUILD)/test/capacity
 test-python: lib
 	$(PYTHON) Tests/Python/test_ctypes.py $(BUILD)/libttlkv.so
 
+# The shared library as a plugin host loads it: dlopen, use from a thread,
+# dlclose, and only then let the thread exit (its destructors run then).
+$(BUILD)/dlclose: Tests/C/dlclose.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -g -pthread -I$(SRC_DIR)/include $< -o $@ -ldl
+
+test-dlclose: lib $(BUILD)/dlclose
+	$(BUILD)/dlclose $(BUILD)/libttlkv.so
+
 # Builds the example the way the README tells users to: install, pkg-config.
 test-example: deps
 	$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/stage >/dev/null
@@ -152,12 +165,35 @@ test-example: deps
 	$(CC) -o $(BUILD)/hello examples/hello.c $$(pkg-config --cflags --libs ttlkv) && \
 	LD_LIBRARY_PATH=$(CURDIR)/$(BUILD)/stage/lib $(BUILD)/hello
 
-# The Swift suites, then the concurrency stress suite again under TSan. The
-# suites run one after another: ExpiryTests times the worker on the real
-# clock, which must not compete for 2 cores with the stress suites.
+# The Swift suites, then the suites that run threads against each other
+# again under TSan, which stops at its first report. The suites run one
+# after another: ExpiryTests times the worker on the real clock, which must
+# not compete for 2 cores with the stress suites.
 test-swift: deps
 	$(SWIFT) test --no-parallel
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter ConcurrencyStressTests
+	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan \
+	    --filter "ConcurrencyStressTests|StoreAPITests|ExpiryEventTests"
+
+# A package outside this one that depends on TTLKV by path, as a user's does
+# (Tests/Outside). Built from scratch, it must not print a single warning;
+# its program is the README's Swift example (checked to be the same text),
+# and it must run.
+OUTSIDE_MAIN := Tests/Outside/Sources/SessionCache/main.swift
+test-outside: deps
+	@mkdir -p $(BUILD) && rm -rf $(BUILD)/outside
+	@awk '/^<!-- $(subst /,\/,$(OUTSIDE_MAIN)) -->/ { want = 1; next } \
+	     want && /^```swift/ { inside = 1; next } inside && /^```/ { exit } inside' README.md \
+	     | diff -u - $(OUTSIDE_MAIN) || { echo "test-outside: the README's example differs from $(OUTSIDE_MAIN)" >&2; exit 1; }
+	cd Tests/Outside && $(SWIFT) build --scratch-path ../../$(BUILD)/outside > ../../$(BUILD)/outside.log 2>&1 \
+	    || { cat ../../$(BUILD)/outside.log; exit 1; }
+	@if grep -E "warning:" $(BUILD)/outside.log; then echo "test-outside: warnings in a dependent package" >&2; exit 1; fi
+	$(BUILD)/outside/debug/SessionCache
+
+# The DocC catalog (Sources/TTLKV/TTLKV.docc) as a static site in
+# $(BUILD)/docs; fails on any documentation warning.
+docs: deps
+	$(SWIFT) package --allow-writing-to-directory $(BUILD)/docs generate-documentation --target TTLKV \
+	    --warnings-as-errors --transform-for-static-hosting --output-path $(BUILD)/docs
 
 # The main job: every scenario on both stores, side by side (about 5 minutes
 # at 10M keys on 2 cores). Pass options with BENCH_ARGS="--keys 1000000 ...".
@@ -233,9 +269,13 @@ fuzz-server: $(BUILD)/fuzz_request
 fuzz-server-merge: $(BUILD)/fuzz_request
 	$(FUZZ_ENV) $(BUILD)/fuzz_request -merge=1 Tests/Fuzz/Server/corpus $(BUILD)/fuzz-server-corpus
 
-# A package that depends on TTLKV alone must not build SwiftNIO.
-test-server-isolation: deps
-	Tests/Server/isolation.sh $(SWIFT)
+# A package that depends on TTLKV alone compiles no SwiftNIO module: looked
+# for in test-outside's build of Tests/Outside.
+test-server-isolation: test-outside
+	@modules="$$(find -L $(BUILD)/outside/debug/ -name '*.swiftmodule' | sed 's|.*/||' | sort -u)"; \
+	echo "$$modules" | grep -q '^TTLKV.swiftmodule$$' || { echo "test-server-isolation: no TTLKV module in $(BUILD)/outside" >&2; exit 1; }; \
+	if echo "$$modules" | grep NIO; then echo "test-server-isolation: a TTLKV-only package compiled SwiftNIO" >&2; exit 1; fi; \
+	echo "test-server-isolation: a package depending on TTLKV alone compiles no SwiftNIO module"
 
 # redis-benchmark against ttlkv-server and redis-server, interleaved rounds
 # (Benchmarks/Server/bench_server.py). BENCH_SERVER_ARGS="--rounds 1 --scale 0.1"

@@ -12,18 +12,23 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // `make docs`: the DocC catalog in Sources/TTLKV/TTLKV.docc.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         // The server only.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // Concurrency Kit from the system (Debian: libck-dev).
+        // Concurrency Kit from the system (Debian: libck-dev), and xxHash's
+        // header (libxxhash-dev) for the C core. No pkgConfig: Debian's ck.pc
+        // adds -D__x86_64__ to the flags, which SwiftPM refuses with a warning
+        // in every package that depends on this one. The module map links ck,
+        // and the headers are on the default search path.
         .systemLibrary(
             name: "CConcurrencyKit",
             path: "Sources/CConcurrencyKit",
-            pkgConfig: "ck",
-            providers: [.apt(["libck-dev"])]
+            providers: [.apt(["libck-dev", "libxxhash-dev"])]
         ),
         // The C core: the same sources `make lib` builds into libttlkv.
         .target(
@@ -31,7 +36,10 @@ let package = Package(
             dependencies: ["CConcurrencyKit"],
             path: "CSources/ttlkv",
             exclude: ["ttlkv_testing.h"],
-            publicHeadersPath: "include"
+            publicHeadersPath: "include",
+            // The module map's `link "ck"` autolinks only into Swift code
+            // that imports CConcurrencyKit; the C core needs it said here.
+            linkerSettings: [.linkedLibrary("ck")]
         ),
         // The Swift API: Store (C core), NativeStore, timing wheel, worker.
         .target(

@@ -1,12 +1,35 @@
 /*
- * loadtest: the C core's own throughput and memory check.
+ * loadtest: the C core's own speed, tail and memory check, without Swift.
  *
- * Preloads N keys (16-byte keys, 32-byte values) into a store opened for N,
- * reports the preload rate and resident bytes per entry, then runs T threads
- * for S seconds of 90% get / 10% put over uniformly random keys, half the puts
- * with a TTL, and reports operations per second.
+ * Three phases on one store opened for --keys entries (16-byte keys, 32-byte
+ * values):
+ *   preload  2 threads put every key; prints puts/s and resident bytes per
+ *            entry.
+ *   mixed    --threads threads run --seconds of --get percent gets and the
+ *            rest puts (half with a TTL) over uniformly random keys, and
+ *            print ops/s and per-operation latency percentiles. More threads
+ *            than cores is the point: --threads 16 on 2 cores shows what a
+ *            preempted thread costs the others.
+ *   churn    (--churn R) the life of a TTL store at constant size: each
+ *            thread removes its oldest key and inserts a new one until R x
+ *            --keys keys have been replaced, printing insert and remove
+ *            percentiles per window of --keys / 2 replacements, and the
+ *            last window's insert percentiles over the first's.
+ *   batched  (--batch B,B,...) read-only rounds over random keys: for each
+ *            batch size, a loop of B single ttlkv_get calls against one
+ *            ttlkv_get_many of the same B keys, in alternating rounds
+ *            (three each), printing keys per second, the ratio, and the
+ *            latency of a whole batch.
+ * A maintenance thread calls ttlkv_maintain every millisecond during the
+ * mixed and churn phases, as an expiry worker does (--no-maintain: none).
  *
- *   build/loadtest [keys=10000000] [threads=2] [seconds=5]
+ *   build/loadtest [--keys N] [--threads T] [--seconds S] [--get PCT]
+ *                  [--churn R] [--batch B,B,...] [--shards N] [--no-mixed]
+ *                  [--no-maintain]
+ *
+ * Latency is measured around each call with CLOCK_MONOTONIC (about 20 ns
+ * per read here, included in every figure) into log-linear histograms with
+ * 1/64 relative resolution.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -20,14 +43,106 @@
 static ttlkv *store;
 static uint64_t n_keys = 10000000;
 static bool stop;
+static bool maintain_stop;
 
+/* --- Histograms: 64 sub-buckets per power of two of nanoseconds. */
+#define SUB_BITS 6
+#define SUB (1 << SUB_BITS)
+#define BUCKETS ((64 - SUB_BITS) * SUB)
+
+struct histogram {
+	uint64_t count;
+	uint64_t max;
+	uint64_t bins[BUCKETS];
+};
+
+static unsigned
+bin_of(uint64_t ns)
+{
+	unsigned top;
+
+	if (ns < SUB)
+		return (unsigned)ns;
+	top = 63 - (unsigned)__builtin_clzll(ns);
+	return (top - SUB_BITS + 1) * SUB + (unsigned)((ns >> (top - SUB_BITS)) & (SUB - 1));
+}
+
+static uint64_t
+bin_value(unsigned bin)
+{
+	unsigned shift;
+
+	if (bin < SUB)
+		return bin;
+	shift = bin / SUB - 1;
+	return ((uint64_t)(SUB + bin % SUB) << shift) + ((UINT64_C(1) << shift) - 1);
+}
+
+static void
+record(struct histogram *h, uint64_t ns)
+{
+	h->bins[bin_of(ns)]++;
+	h->count++;
+	if (ns > h->max)
+		h->max = ns;
+}
+
+static void
+merge(struct histogram *into, const struct histogram *h)
+{
+	for (unsigned i = 0; i < BUCKETS; i++)
+		into->bins[i] += h->bins[i];
+	into->count += h->count;
+	if (h->max > into->max)
+		into->max = h->max;
+}
+
+/* Microseconds at quantile q (the bin's upper end; max for q = 1). */
 static double
-seconds_now(void)
+quantile_us(const struct histogram *h, double q)
+{
+	uint64_t rank = (uint64_t)(q * (double)h->count + 0.5), seen = 0;
+
+	if (h->count == 0)
+		return 0;
+	if (q >= 1)
+		return (double)h->max / 1e3;
+	for (unsigned i = 0; i < BUCKETS; i++) {
+		seen += h->bins[i];
+		if (seen >= rank && seen != 0) {
+			uint64_t v = bin_value(i);
+			return (double)(v < h->max ? v : h->max) / 1e3;
+		}
+	}
+	return (double)h->max / 1e3;
+}
+
+static const double quantiles[] = { 0.5, 0.99, 0.999, 0.9999, 1 };
+
+static void
+print_header(const char *first)
+{
+	printf("%-10s %10s %9s %9s %9s %9s %9s   (latency in us)\n",
+	    first, "ops", "p50", "p99", "p99.9", "p99.99", "max");
+}
+
+static void
+print_row(const char *name, const struct histogram *h)
+{
+	printf("%-10s %10llu", name, (unsigned long long)h->count);
+	for (size_t i = 0; i < sizeof quantiles / sizeof quantiles[0]; i++)
+		printf(" %9.2f", quantile_us(h, quantiles[i]));
+	printf("\n");
+}
+
+/* --- Keys, time, memory. */
+static uint64_t
+now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static double
@@ -64,11 +179,14 @@ next_random(uint64_t *state)
 	return *state = x;
 }
 
+/* --- Phases. */
 struct worker {
 	pthread_t thread;
-	uint64_t seed;
+	uint64_t id;
+	uint64_t threads;
 	uint64_t ops;
 	uint64_t misses;
+	struct histogram get, put, remove;
 };
 
 static void *
@@ -77,7 +195,7 @@ preload(void *arg)
 	struct worker *w = arg;
 	unsigned char key[16], value[32] = { 0 };
 
-	for (uint64_t i = w->seed; i < n_keys; i += 2) {
+	for (uint64_t i = w->id; i < n_keys; i += w->threads) {
 		key_of(i, key);
 		memcpy(value, &i, sizeof i);
 		if (ttlkv_put(store, key, sizeof key, value, sizeof value, 0) != TTLKV_OK)
@@ -86,85 +204,388 @@ preload(void *arg)
 	return NULL;
 }
 
+static unsigned get_percent = 90;
+
 static void *
 mixed(void *arg)
 {
 	struct worker *w = arg;
 	unsigned char key[16], value[32] = { 0 }, out[32];
-	uint64_t rng = w->seed * 0x2545f4914f6cdd1dull + 1;
+	uint64_t rng = (w->id + 1) * 0x2545f4914f6cdd1dull + 1;
 	size_t n;
 
 	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		for (int batch = 0; batch < 1024; batch++) {
-			uint64_t r = next_random(&rng);
-			uint64_t i = r % n_keys;
+		for (int batch = 0; batch < 256; batch++) {
+			uint64_t r = next_random(&rng), t0, t1;
 
-			key_of(i, key);
-			if ((r >> 40) % 100 < 90) {
+			key_of(r % n_keys, key);
+			if ((r >> 40) % 100 < get_percent) {
+				t0 = now_ns();
 				if (ttlkv_get(store, key, sizeof key, out, sizeof out, &n) != TTLKV_OK)
 					w->misses++;
+				t1 = now_ns();
+				record(&w->get, t1 - t0);
 			} else {
 				memcpy(value, &r, sizeof r);
+				t0 = now_ns();
 				ttlkv_put(store, key, sizeof key, value, sizeof value,
 				    (r >> 32) & 1 ? 600000 : 0);
+				t1 = now_ns();
+				record(&w->put, t1 - t0);
 			}
 		}
-		w->ops += 1024;
+		w->ops += 256;
 	}
 	return NULL;
+}
+
+/* Churn: thread t owns the keys i with i % threads == t; key i is replaced by
+ * key i + n_keys, so the live set slides along and its size never changes. */
+static pthread_barrier_t window_start, window_end;
+static uint64_t churn_windows, window_size;
+
+static void *
+churn(void *arg)
+{
+	struct worker *w = arg;
+	unsigned char key[16], value[32] = { 0 };
+	uint64_t oldest = w->id;
+
+	for (uint64_t win = 0; win < churn_windows; win++) {
+		pthread_barrier_wait(&window_start);
+		for (uint64_t j = w->id; j < window_size; j += w->threads) {
+			uint64_t t0, t1, t2;
+
+			key_of(oldest, key);
+			t0 = now_ns();
+			if (ttlkv_delete(store, key, sizeof key) != TTLKV_OK)
+				w->misses++;
+			t1 = now_ns();
+			key_of(oldest + n_keys, key);
+			memcpy(value, &oldest, sizeof oldest);
+			if (ttlkv_put(store, key, sizeof key, value, sizeof value, 0) != TTLKV_OK)
+				w->misses++;
+			t2 = now_ns();
+			record(&w->remove, t1 - t0);
+			record(&w->put, t2 - t1);
+			oldest += w->threads;
+		}
+		pthread_barrier_wait(&window_end);
+	}
+	return NULL;
+}
+
+/* What an expiry worker does for the table between its ticks. */
+static void *
+maintain(void *arg)
+{
+	(void)arg;
+	while (!__atomic_load_n(&maintain_stop, __ATOMIC_RELAXED)) {
+		ttlkv_maintain(store, 65536, NULL);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/* Batched rounds: every worker reads batches of batch_size random keys,
+ * through get_many or through a loop of single gets. */
+static size_t batch_size;
+static bool batch_loop;
+
+static void *
+batched(void *arg)
+{
+	struct worker *w = arg;
+	unsigned char keys[64][16], out[64][32];
+	ttlkv_key k[64];
+	void *bufs[64];
+	size_t lens[64], got[64];
+	ttlkv_status st[64];
+	uint64_t rng = (w->id + 7) * 0x2545f4914f6cdd1dull + 1;
+
+	for (size_t i = 0; i < 64; i++) {
+		k[i].data = keys[i];
+		k[i].len = 16;
+		bufs[i] = out[i];
+		lens[i] = sizeof out[i];
+	}
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		uint64_t t0, t1;
+
+		for (size_t i = 0; i < batch_size; i++)
+			key_of(next_random(&rng) % n_keys, keys[i]);
+		t0 = now_ns();
+		if (batch_loop) {
+			for (size_t i = 0; i < batch_size; i++)
+				st[i] = ttlkv_get(store, keys[i], 16, out[i], sizeof out[i], &got[i]);
+		} else {
+			ttlkv_get_many(store, k, batch_size, bufs, lens, got, st);
+		}
+		t1 = now_ns();
+		record(&w->get, t1 - t0);
+		for (size_t i = 0; i < batch_size; i++)
+			w->misses += st[i] != TTLKV_OK;
+		w->ops += batch_size;
+	}
+	return NULL;
+}
+
+static struct worker *
+start(struct worker *w, int threads, void *(*fn)(void *))
+{
+	for (int i = 0; i < threads; i++) {
+		memset(&w[i], 0, sizeof w[i]);
+		w[i].id = (uint64_t)i;
+		w[i].threads = (uint64_t)threads;
+		pthread_create(&w[i].thread, NULL, fn, &w[i]);
+	}
+	return w;
+}
+
+static uint64_t
+join(struct worker *w, int threads, uint64_t *ops)
+{
+	uint64_t misses = 0;
+
+	for (int i = 0; i < threads; i++) {
+		pthread_join(w[i].thread, NULL);
+		misses += w[i].misses;
+		if (ops != NULL)
+			*ops += w[i].ops;
+	}
+	return misses;
+}
+
+static uint64_t
+run_mixed(struct worker *w, int threads, double seconds)
+{
+	struct histogram *get = calloc(1, sizeof *get), *put = calloc(1, sizeof *put);
+	uint64_t ops = 0, misses, t0;
+	double elapsed;
+
+	stop = false;
+	t0 = now_ns();
+	start(w, threads, mixed);
+	usleep((useconds_t)(seconds * 1e6));
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	misses = join(w, threads, &ops);
+	elapsed = (double)(now_ns() - t0) / 1e9;
+	for (int i = 0; i < threads; i++) {
+		merge(get, &w[i].get);
+		merge(put, &w[i].put);
+	}
+	printf("mixed %u/%u uniform, %d threads: %.2f M ops/s (%llu gets missed)\n",
+	    get_percent, 100 - get_percent, threads, (double)ops / elapsed / 1e6,
+	    (unsigned long long)misses);
+	print_header("op");
+	print_row("get", get);
+	print_row("put", put);
+	free(get);
+	free(put);
+	return misses;
+}
+
+static uint64_t
+run_churn(struct worker *w, int threads, double replacements)
+{
+	struct histogram *first = calloc(1, sizeof *first), *win = calloc(1, sizeof *win);
+	struct histogram *removes = calloc(1, sizeof *removes);
+	ttlkv_stats stats;
+	uint64_t misses;
+
+	window_size = n_keys / 2;
+	churn_windows = (uint64_t)(replacements * 2 + 0.5);
+	pthread_barrier_init(&window_start, NULL, (unsigned)threads + 1);
+	pthread_barrier_init(&window_end, NULL, (unsigned)threads + 1);
+	start(w, threads, churn);
+	printf("churn: %d threads replace %.1f x %llu keys (delete the oldest, insert a new one)\n",
+	    threads, replacements, (unsigned long long)n_keys);
+	printf("%-8s %-7s %10s %9s %9s %9s %9s %9s   %s\n", "window", "op", "ops", "p50",
+	    "p99", "p99.9", "p99.99", "max", "(latency in us)");
+	for (uint64_t i = 0; i < churn_windows; i++) {
+		uint64_t t0 = now_ns();
+		char name[32];
+
+		pthread_barrier_wait(&window_start);
+		pthread_barrier_wait(&window_end);
+		memset(win, 0, sizeof *win);
+		memset(removes, 0, sizeof *removes);
+		for (int t = 0; t < threads; t++) {
+			merge(win, &w[t].put);
+			merge(removes, &w[t].remove);
+			memset(&w[t].put, 0, sizeof w[t].put);
+			memset(&w[t].remove, 0, sizeof w[t].remove);
+		}
+		if (i == 0)
+			*first = *win;
+		snprintf(name, sizeof name, "%.1fx", (double)(i + 1) / 2);
+		printf("%-8s ", name);
+		print_row("insert", win);
+		printf("%-8s ", "");
+		print_row("remove", removes);
+		ttlkv_stats_get(store, &stats);
+		printf("%-8s entries %llu, table slots %llu, tombstones <= %.1f %%, rebuilds %llu, "
+		    "grows %llu, %.2f M replacements/s\n", "",
+		    (unsigned long long)stats.entries, (unsigned long long)stats.table_slots,
+		    100.0 * (double)stats.tombstones / (double)stats.table_slots,
+		    (unsigned long long)stats.table_rebuilds, (unsigned long long)stats.table_grows,
+		    (double)window_size / ((double)(now_ns() - t0) / 1e9) / 1e6);
+	}
+	misses = join(w, threads, NULL);
+	printf("churn: last window / first window, insert:");
+	for (size_t i = 0; i < sizeof quantiles / sizeof quantiles[0]; i++)
+		printf(" %.2fx", quantile_us(win, quantiles[i]) / quantile_us(first, quantiles[i]));
+	printf(" (p50 p99 p99.9 p99.99 max); %llu failed calls\n", (unsigned long long)misses);
+	pthread_barrier_destroy(&window_start);
+	pthread_barrier_destroy(&window_end);
+	free(first);
+	free(win);
+	free(removes);
+	return misses;
+}
+
+/* One round: keys per second, and the batches' latency into h. */
+static double
+batch_round(struct worker *w, int threads, double seconds, struct histogram *h)
+{
+	uint64_t ops = 0, t0 = now_ns();
+
+	stop = false;
+	start(w, threads, batched);
+	usleep((useconds_t)(seconds * 1e6));
+	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+	(void)join(w, threads, &ops);
+	for (int i = 0; i < threads; i++)
+		merge(h, &w[i].get);
+	return (double)ops / ((double)(now_ns() - t0) / 1e9);
+}
+
+static int
+by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+run_batched(struct worker *w, int threads, double seconds, const char *sizes)
+{
+	printf("batched reads, %d threads, uniform keys: median of 3 alternating rounds of %.1f s\n",
+	    threads, seconds);
+	printf("%-6s %14s %14s %8s %12s %12s %12s   (batch latency in us)\n", "batch",
+	    "loop keys/s", "many keys/s", "ratio", "many p50", "many p99", "many p99.9");
+	for (const char *p = sizes; *p != '\0';) {
+		struct histogram *h = calloc(1, sizeof *h), *ignored = calloc(1, sizeof *ignored);
+		double loop[3], many[3];
+
+		batch_size = strtoul(p, NULL, 10);
+		if (batch_size < 1 || batch_size > 64) {
+			fprintf(stderr, "loadtest: batch sizes are 1 to 64\n");
+			exit(2);
+		}
+		for (int r = 0; r < 3; r++) {
+			batch_loop = true;
+			loop[r] = batch_round(w, threads, seconds, ignored);
+			batch_loop = false;
+			many[r] = batch_round(w, threads, seconds, h);
+		}
+		qsort(loop, 3, sizeof loop[0], by_value);
+		qsort(many, 3, sizeof many[0], by_value);
+		printf("%-6zu %12.2f M %12.2f M %7.2fx %12.2f %12.2f %12.2f\n", batch_size,
+		    loop[1] / 1e6, many[1] / 1e6, many[1] / loop[1], quantile_us(h, 0.5),
+		    quantile_us(h, 0.99), quantile_us(h, 0.999));
+		free(h);
+		free(ignored);
+		while (*p != '\0' && *p != ',')
+			p++;
+		if (*p == ',')
+			p++;
+	}
+}
+
+static void
+usage(const char *argv0)
+{
+	fprintf(stderr, "usage: %s [--keys N] [--threads T] [--seconds S] [--get PCT] "
+	    "[--churn R] [--batch B,B,...] [--shards N] [--no-mixed] [--no-maintain]\n", argv0);
+	exit(2);
 }
 
 int
 main(int argc, char **argv)
 {
-	int threads = argc > 2 ? atoi(argv[2]) : 2;
-	double seconds = argc > 3 ? atof(argv[3]) : 5;
+	int threads = 2;
+	uint32_t shards = 0;
+	const char *batch_sizes = NULL;
+	double seconds = 5, replacements = 0, rss0, elapsed;
+	bool run_mixed_phase = true, run_maintenance = true;
+	pthread_t maintainer;
 	struct worker *w, pre[2];
 	ttlkv_options o;
-	double rss0, t0, elapsed;
-	uint64_t ops = 0, misses = 0;
+	uint64_t misses, t0;
 
-	if (argc > 1)
-		n_keys = strtoull(argv[1], NULL, 10);
-	if (threads < 1 || n_keys == 0) {
-		fprintf(stderr, "usage: %s [keys] [threads] [seconds]\n", argv[0]);
-		return 2;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(arg, "--no-mixed") == 0) {
+			run_mixed_phase = false;
+			continue;
+		}
+		if (strcmp(arg, "--no-maintain") == 0) {
+			run_maintenance = false;
+			continue;
+		}
+		if (value == NULL)
+			usage(argv[0]);
+		if (strcmp(arg, "--keys") == 0)
+			n_keys = strtoull(value, NULL, 10);
+		else if (strcmp(arg, "--threads") == 0)
+			threads = atoi(value);
+		else if (strcmp(arg, "--seconds") == 0)
+			seconds = atof(value);
+		else if (strcmp(arg, "--get") == 0)
+			get_percent = (unsigned)atoi(value);
+		else if (strcmp(arg, "--churn") == 0)
+			replacements = atof(value);
+		else if (strcmp(arg, "--batch") == 0)
+			batch_sizes = value;
+		else if (strcmp(arg, "--shards") == 0)
+			shards = (uint32_t)atoi(value);
+		else
+			usage(argv[0]);
+		i++;
 	}
+	if (threads < 1 || n_keys < 2 || get_percent > 100 || replacements < 0)
+		usage(argv[0]);
 	w = calloc((size_t)threads, sizeof *w);
 	rss0 = resident_bytes();
 	ttlkv_options_init(&o);
 	o.capacity = n_keys;
-	if (ttlkv_open(&o, &store) != TTLKV_OK)
+	o.shards = shards;
+	if (w == NULL || ttlkv_open(&o, &store) != TTLKV_OK)
 		return 1;
 
-	t0 = seconds_now();
-	for (int i = 0; i < 2; i++) {
-		pre[i] = (struct worker){ .seed = (uint64_t)i };
-		pthread_create(&pre[i].thread, NULL, preload, &pre[i]);
-	}
-	for (int i = 0; i < 2; i++)
-		pthread_join(pre[i].thread, NULL);
-	elapsed = seconds_now() - t0;
+	t0 = now_ns();
+	start(pre, 2, preload);
+	misses = join(pre, 2, NULL);
+	elapsed = (double)(now_ns() - t0) / 1e9;
 	printf("preload: %llu keys in %.2f s: %.2f M puts/s (2 threads)\n",
 	    (unsigned long long)n_keys, elapsed, (double)n_keys / elapsed / 1e6);
 	printf("memory: %.1f resident bytes per entry (16-byte key + 32-byte value = 48 raw)\n",
 	    (resident_bytes() - rss0) / (double)n_keys);
-
-	for (int i = 0; i < threads; i++) {
-		w[i] = (struct worker){ .seed = (uint64_t)i + 1 };
-		pthread_create(&w[i].thread, NULL, mixed, &w[i]);
+	if (run_maintenance)
+		pthread_create(&maintainer, NULL, maintain, NULL);
+	if (run_mixed_phase)
+		misses += run_mixed(w, threads, seconds);
+	if (replacements > 0)
+		misses += run_churn(w, threads, replacements);
+	if (batch_sizes != NULL)
+		run_batched(w, threads, seconds / 6, batch_sizes);
+	if (run_maintenance) {
+		__atomic_store_n(&maintain_stop, true, __ATOMIC_RELAXED);
+		pthread_join(maintainer, NULL);
 	}
-	t0 = seconds_now();
-	usleep((useconds_t)(seconds * 1e6));
-	__atomic_store_n(&stop, true, __ATOMIC_RELAXED);
-	for (int i = 0; i < threads; i++) {
-		pthread_join(w[i].thread, NULL);
-		ops += w[i].ops;
-		misses += w[i].misses;
-	}
-	elapsed = seconds_now() - t0;
-	printf("mixed 90/10 uniform, %d threads: %.2f M ops/s (%llu gets missed)\n",
-	    threads, (double)ops / elapsed / 1e6, (unsigned long long)misses);
 	ttlkv_close(store);
 	free(w);
 	return misses == 0 ? 0 : 1;

@@ -13,6 +13,15 @@
  * monotonic clock and re-read that offset once a second. After a resume,
  * deadlines catch up within a second; the offset only ever grows, so the
  * clock never goes backwards.
+ *
+ * Why deadlines are precise: the coarse clock is the time of the last tick,
+ * up to a tick (4 ms at HZ=250) behind the precise one. A deadline computed
+ * from it would lie up to a tick early, and a key put with a 5 ms TTL could
+ * vanish after 1 ms. So a write computes its deadline from the precise clock,
+ * rounded up to the next millisecond (25 ns more per write with a TTL), and
+ * reads compare it with the coarse clock, which only ever lags: a key is
+ * never seen expired before its full TTL, and may stay visible up to one
+ * tick (plus the rounding) late.
  */
 #include "internal.h"
 
@@ -47,12 +56,22 @@ refresh_offset(struct ttlkv *store, uint64_t mono_ms)
 	STORE(&store->boot_check_ms, mono_ms + OFFSET_REFRESH_MS);
 }
 
-uint64_t
-ttlkv__default_clock(struct ttlkv *store)
+static uint64_t
+boot_ms(struct ttlkv *store, uint64_t mono_ms)
 {
-	uint64_t mono_ms = ns_of(CLOCK_MONOTONIC_COARSE) / 1000000u;
-
 	if (UNLIKELY(mono_ms >= LOAD(&store->boot_check_ms)))
 		refresh_offset(store, mono_ms);
 	return mono_ms + LOAD(&store->boot_offset_ms);
+}
+
+uint64_t
+ttlkv__default_clock(struct ttlkv *store)
+{
+	return boot_ms(store, ns_of(CLOCK_MONOTONIC_COARSE) / 1000000u);
+}
+
+uint64_t
+ttlkv__default_clock_ceil(struct ttlkv *store)
+{
+	return boot_ms(store, (ns_of(CLOCK_MONOTONIC) + 999999u) / 1000000u);
 }

@@ -212,7 +212,9 @@ poll_locked(struct ttlkv *store)
 }
 
 /* Under the shard lock that unlinked everything queued, and the reclaim
- * lock: hands every queued block to the store's epoch record. */
+ * lock: hands every queued block to the store's epoch record. The fence
+ * orders the unlinks before ck_epoch_call reads the epoch (the 0.7.1 early
+ * free, see the top of this file). */
 static void
 call_queued(struct shard *shard)
 {
@@ -226,35 +228,77 @@ call_queued(struct shard *shard)
 		ck_epoch_call(store->rec, &block->epoch, grace_over);
 		store->reclaim_pending += block->count != 0 ? block->count : 1;
 	}
-	poll_locked(store);
 }
+
+/*
+ * The store whose reclaim lock this thread took during a hand-over, and so
+ * owes a poll: the poll scans every epoch record of the process, microseconds
+ * that must not be spent under a shard lock (a writer preempted there stalls
+ * every writer of its shard), so it runs in ttlkv__settle, after the unlock.
+ */
+static __thread struct ttlkv *poll_owed;
 
 /* Full batches a shard may queue while the reclaim lock is busy before its
  * writer waits for the lock: keeps the backlog bounded when the lock is held
  * long (by a thread waiting for readers). */
 #define QUEUE_LIMIT 4
+/* Full batches a shard holds back for a rebuild before it gives up on it:
+ * this many, or a quarter of its slots' worth of entries. */
+#define REBUILD_HOLD_LIMIT 16
 
 /*
  * Under the shard lock that unlinked everything in block. A writer does not
  * wait for the reclaim lock: if another shard holds it, the block stays
  * queued on this shard and goes with the shard's next hand-over, unless
- * QUEUE_LIMIT blocks already wait.
+ * QUEUE_LIMIT blocks already wait (or wait is set).
  */
 static void
 hand_over(struct shard *shard, struct retired *block, bool wait)
 {
 	struct ttlkv *store = shard->store;
 
-	block->shard = shard;
-	block->cursor = 0;
-	block->next = shard->queued;
-	shard->queued = block;
-	shard->queued_blocks++;
-	if (wait || shard->queued_blocks > QUEUE_LIMIT)
-		pthread_mutex_lock(&store->reclaim_lock);
-	else if (pthread_mutex_trylock(&store->reclaim_lock) != 0)
-		return;
+	if (block != NULL) {
+		block->shard = shard;
+		block->cursor = 0;
+		block->next = shard->queued;
+		shard->queued = block;
+		shard->queued_blocks++;
+	}
+	/* While a rebuild runs no address may be reused (rebuild.c): keep
+	 * everything queued until it ends, or until so much is held back that
+	 * the rebuild must have stalled. */
+	if (shard->rebuild != NULL) {
+		if (shard->queued_blocks <= REBUILD_HOLD_LIMIT ||
+		    shard->queued_blocks * RETIRE_BATCH * 4 <= shard->slots)
+			return;
+		ttlkv__rebuild_cut_off(shard);
+	}
+	if (poll_owed != store) {
+		if (wait || shard->queued_blocks > QUEUE_LIMIT)
+			pthread_mutex_lock(&store->reclaim_lock);
+		else if (pthread_mutex_trylock(&store->reclaim_lock) != 0)
+			return;
+		poll_owed = store;
+	}
 	call_queued(shard);
+}
+
+void
+ttlkv__retire_resume(struct shard *shard)
+{
+	if (shard->queued != NULL)
+		hand_over(shard, NULL, false);
+}
+
+void
+ttlkv__settle(void)
+{
+	struct ttlkv *store = poll_owed;
+
+	if (LIKELY(store == NULL))
+		return;
+	poll_locked(store);
+	poll_owed = NULL;
 	pthread_mutex_unlock(&store->reclaim_lock);
 }
 
@@ -284,15 +328,16 @@ ttlkv__retire_block(struct shard *shard, struct retired *block)
 void
 ttlkv__retire_flush(struct shard *shard)
 {
-	if (shard->batch != NULL && shard->batch->count != 0) {
-		hand_over(shard, shard->batch, true);
+	struct retired *partial = shard->batch;
+
+	if (partial != NULL && partial->count != 0) {
 		shard->batch = shard->spare;
 		shard->spare = NULL;
-	} else if (shard->queued != NULL) {
-		pthread_mutex_lock(&shard->store->reclaim_lock);
-		call_queued(shard);
-		pthread_mutex_unlock(&shard->store->reclaim_lock);
+	} else {
+		partial = NULL;
 	}
+	if (partial != NULL || shard->queued != NULL)
+		hand_over(shard, partial, true);
 }
 
 /* Waits for readers (if wait and allowed here) or polls: afterwards every
@@ -341,7 +386,9 @@ ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 		}
 		if (b->cursor < b->count) {
 			out[n++] = b->items[b->cursor++];
-			STORE(&shard->freed, shard->freed + 1);
+			/* Release: a lock-free reader that sees this count sees the
+			 * retirement it follows (ttlkv_stats_get). */
+			__atomic_store_n(&shard->freed, shard->freed + 1, __ATOMIC_RELEASE);
 			continue;
 		}
 		shard->draining = b->next;

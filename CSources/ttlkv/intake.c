@@ -10,18 +10,26 @@
  * pending record (entry->sched), and a write appends a record only when the
  * new deadline is earlier than that one, so rewriting a key keeps about one
  * record per key however often it is rewritten.
+ *
+ * The expired log is the same kind of buffer for the other direction: with
+ * TTLKV_TRACK_EXPIRY, every removal of an expired entry that the worker did
+ * not make itself (a put replacing it, ttlkv_delete, ttlkv_sweep,
+ * ttlkv_clear) appends the entry's (key, deadline), so that the worker can
+ * report every expiry that stats.expired counts exactly once, whoever removed
+ * the entry. Its space is reserved before the write changes anything: a write
+ * that cannot record its expiry fails with TTLKV_OUT_OF_MEMORY instead.
  */
 #include "internal.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #define RECORD_HEADER (sizeof(uint64_t) + sizeof(uint32_t))
 
 /* Under the shard lock, before the write changes anything. */
-bool
-ttlkv__intake_reserve(struct shard *shard, size_t key_len)
+static bool
+buffer_reserve(struct intake *in, size_t key_len)
 {
-	struct intake *in = &shard->intake;
 	size_t need = in->len + RECORD_HEADER + key_len, cap;
 	unsigned char *buf;
 
@@ -37,11 +45,10 @@ ttlkv__intake_reserve(struct shard *shard, size_t key_len)
 	return true;
 }
 
-/* Under the shard lock, after a successful ttlkv__intake_reserve. */
-void
-ttlkv__intake_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline)
+/* Under the shard lock, after a successful buffer_reserve. */
+static void
+buffer_append(struct intake *in, const void *key, size_t key_len, uint64_t deadline)
 {
-	struct intake *in = &shard->intake;
 	uint32_t len = (uint32_t)key_len;
 	unsigned char *p = in->buf + in->len;
 
@@ -51,6 +58,37 @@ ttlkv__intake_append(struct shard *shard, const void *key, size_t key_len, uint6
 		memcpy(p + RECORD_HEADER, key, key_len);
 	in->len += RECORD_HEADER + key_len;
 	STORE(&in->records, in->records + 1);
+}
+
+bool
+ttlkv__intake_reserve(struct shard *shard, size_t key_len)
+{
+	return buffer_reserve(&shard->intake, key_len);
+}
+
+void
+ttlkv__intake_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline)
+{
+	buffer_append(&shard->intake, key, key_len, deadline);
+}
+
+static bool
+tracks_expiry(const struct shard *shard)
+{
+	return (shard->store->flags & TTLKV_TRACK_EXPIRY) != 0;
+}
+
+bool
+ttlkv__expired_reserve(struct shard *shard, const struct entry *entry)
+{
+	return !tracks_expiry(shard) || buffer_reserve(&shard->expired_log, entry->key_len);
+}
+
+void
+ttlkv__expired_note(struct shard *shard, const struct entry *entry)
+{
+	if (tracks_expiry(shard))
+		buffer_append(&shard->expired_log, entry->bytes, entry->key_len, LOAD(&entry->deadline));
 }
 
 void
@@ -78,8 +116,14 @@ intake_replay(const struct intake *in, ttlkv_schedule_fn *fn, void *context)
 	return n;
 }
 
-ttlkv_status
-ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t *taken)
+/*
+ * Empties one buffer of every shard: `live` and `spare` are the offsets in
+ * struct shard of the buffer writers append to and of the drain's own empty
+ * one, which the two swap.
+ */
+static ttlkv_status
+drain(struct ttlkv *store, size_t live, size_t spare, ttlkv_schedule_fn *fn,
+    void *context, size_t *taken)
 {
 	size_t n = 0;
 	ttlkv_status status = lock_check(store);
@@ -91,23 +135,39 @@ ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t 
 	pthread_mutex_lock(&store->drain_lock);
 	for (uint32_t i = 0; i < store->n_shards; i++) {
 		struct shard *shard = &store->shards[i];
+		struct intake *in = (struct intake *)(void *)((char *)shard + live);
+		struct intake *empty = (struct intake *)(void *)((char *)shard + spare);
 		struct intake full;
 
-		if (LOAD(&shard->intake.records) == 0)
+		if (LOAD(&in->records) == 0)
 			continue;
 		shard_lock(shard);
-		full = shard->intake;
+		full = *in;
 		/* Field by field: `records` is read without the lock. */
-		shard->intake.buf = shard->intake_spare.buf;
-		shard->intake.cap = shard->intake_spare.cap;
-		shard->intake.len = 0;
-		STORE(&shard->intake.records, 0);
+		in->buf = empty->buf;
+		in->cap = empty->cap;
+		in->len = 0;
+		STORE(&in->records, 0);
 		shard_unlock(shard);
 		n += intake_replay(&full, fn, context);
-		shard->intake_spare = full;
+		*empty = full;
 	}
 	pthread_mutex_unlock(&store->drain_lock);
 	if (taken != NULL)
 		*taken = n;
 	return TTLKV_OK;
+}
+
+ttlkv_status
+ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t *taken)
+{
+	return drain(store, offsetof(struct shard, intake), offsetof(struct shard, intake_spare),
+	    fn, context, taken);
+}
+
+ttlkv_status
+ttlkv_drain_expired(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t *taken)
+{
+	return drain(store, offsetof(struct shard, expired_log), offsetof(struct shard, expired_log_spare),
+	    fn, context, taken);
 }

@@ -160,6 +160,15 @@ struct shard {
 	struct retired *draining; /* taken from ready, being freed a few at a time */
 	struct intake intake;
 	struct intake intake_spare; /* owned by ttlkv_drain_schedule */
+	struct intake expired_log;  /* expiries the worker did not remove (intake.c) */
+	struct intake expired_log_spare; /* owned by ttlkv_drain_expired */
+	/* Maintenance (rebuild.c). */
+	struct rebuild *rebuild;  /* non-NULL while a rebuild logs this shard's writes */
+	uint64_t removed;         /* slots tombstoned since the table was built */
+	uint64_t rebuilds;        /* tables rebuilt beside the live one */
+	uint64_t tables;          /* tables replaced (grown or rebuilt): bumped
+	                             with release after the new one is published */
+	uint64_t room;            /* entries the shard was sized for */
 } __attribute__((aligned(64)));
 
 struct ttlkv {
@@ -169,12 +178,17 @@ struct ttlkv {
 	uint32_t max_key_size;
 	uint32_t max_value_size;
 	uint64_t max_entries;
-	uint64_t live;            /* atomic; maintained only when max_entries != 0 */
 	uint64_t seed;
 	ttlkv_clock_fn *clock;
 	void *clock_context;
 	uint64_t boot_offset_ms;  /* default clock: CLOCK_BOOTTIME - MONOTONIC */
 	uint64_t boot_check_ms;   /* default clock: when to re-read the offset */
+	struct ttlkv *next_closing; /* ttlkv_close deferred past a read section */
+
+	/* Every write with max_entries set changes it: on its own cache line,
+	 * away from the fields every read loads. */
+	uint64_t live __attribute__((aligned(64))); /* atomic */
+	char live_pad[64 - sizeof(uint64_t)];
 
 	pthread_mutex_t reclaim_lock; /* owns rec: ck_epoch_call/poll are owner-only */
 	ck_epoch_record_t *rec;
@@ -186,6 +200,10 @@ struct ttlkv {
 	pthread_mutex_t sweep_lock;
 	uint32_t sweep_shard;
 	unsigned long sweep_offset;
+
+	pthread_mutex_t maintain_lock; /* serializes ttlkv_maintain */
+	uint32_t maintain_shard;       /* where the search for work resumes */
+	struct rebuild *rebuild;       /* the rebuild in progress, owned by maintenance */
 };
 
 /* The argument checks every keyed call starts with. */
@@ -231,15 +249,28 @@ void ttlkv__free(void *p);
 void *ttlkv__entry_alloc(size_t size);
 void ttlkv__recycle(void *block);
 
-/* clock.c */
+/* clock.c: the coarse reading (may lag by a tick) and the precise one
+ * rounded up to the next millisecond. */
 uint64_t ttlkv__default_clock(struct ttlkv *store);
+uint64_t ttlkv__default_clock_ceil(struct ttlkv *store);
 
+/* The time expiry is checked against: cheap, never ahead of real time. */
 static inline uint64_t
 store_now(struct ttlkv *store)
 {
 	if (store->clock != NULL)
 		return store->clock(store->clock_context);
 	return ttlkv__default_clock(store);
+}
+
+/* The time deadlines are computed from: never behind real time, so that a
+ * deadline is never early (clock.c). */
+static inline uint64_t
+store_now_ceil(struct ttlkv *store)
+{
+	if (store->clock != NULL)
+		return store->clock(store->clock_context);
+	return ttlkv__default_clock_ceil(store);
 }
 
 /* store.c: writer locks are adaptive mutexes: a writer that finds the lock
@@ -254,6 +285,31 @@ ttlkv_status ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_
 void ttlkv__shard_destroy(struct shard *shard);
 bool ttlkv__table_reserve(struct shard *shard);
 uint64_t ttlkv__shard_plan(uint64_t capacity, uint32_t *n_shards);
+uint64_t ttlkv__shard_room(uint64_t capacity, uint32_t n_shards);
+bool ttlkv__slots_allowed(uint64_t slots);
+/* The fresh table of a rebuild (rebuild.c): compares by slot value only and
+ * refuses to grow, so nothing it does reads an entry. */
+bool ttlkv__fresh_init(struct ttlkv *store, ck_hs_t *fresh, uint64_t slots);
+bool ttlkv__fresh_put(ck_hs_t *fresh, uint64_t hash, const void *slot);
+/* Under the shard lock: makes fresh the shard's table, retiring the old map. */
+void ttlkv__table_adopt(struct shard *shard, ck_hs_t *fresh, uint64_t slots);
+
+/*
+ * A scan over one map's slots as a reader (sweep, rebuild), inside a read
+ * section for as long as it uses map: ttlkv__scan_next returns the next
+ * occupied slot value before limit (and past offset, which it advances), or
+ * NULL with offset at limit or at the map's end. It reads the slot array
+ * through hs_map.h, so it visits exactly the slots it is given, where
+ * ck_hs_next_spmc would run on across any number of empty ones.
+ */
+struct slot_scan {
+	const void *map;
+	unsigned long offset;
+};
+const void *ttlkv__scan_next(struct slot_scan *scan, unsigned long limit);
+/* Inside a read section: the shard's current map, and its slot count. */
+const void *ttlkv__table_map(const struct shard *shard);
+unsigned long ttlkv__map_slots(const void *map);
 
 /* The shard whose lock this thread holds: ck_hs's allocator callbacks take
  * no context, and a grow must hand the old map to this shard's reclamation. */
@@ -332,11 +388,18 @@ section_begin(ck_epoch_record_t *record)
 	ck_epoch_begin(record, NULL);
 }
 
+/* Stores whose ttlkv_close came inside a read section of this thread
+ * (store.c): closed when the outermost section ends. */
+extern __thread struct ttlkv *ttlkv__closing;
+void ttlkv__close_deferred(void);
+
 static inline void
 section_end(ck_epoch_record_t *record)
 {
 	TSAN_RELEASE(&ttlkv__epoch_sync);
 	ck_epoch_end(record, NULL);
+	if (UNLIKELY(ttlkv__closing != NULL))
+		ttlkv__close_deferred();
 }
 ttlkv_status ttlkv__writer_record(ck_epoch_record_t **record);
 void ttlkv__writer_record_release(ck_epoch_record_t *record);
@@ -345,6 +408,10 @@ bool ttlkv__retire_prepare(struct shard *shard);
 void ttlkv__retire(struct shard *shard, struct entry *entry);
 void ttlkv__retire_block(struct shard *shard, struct retired *block);
 void ttlkv__retire_flush(struct shard *shard);
+/* After a shard unlock: the epoch poll a hand-over under that lock owes. */
+void ttlkv__settle(void);
+/* Under the shard lock, when a rebuild ends: hands over what it held back. */
+void ttlkv__retire_resume(struct shard *shard);
 size_t ttlkv__take_ready(struct shard *shard, void **out, size_t max);
 void ttlkv__grace(struct ttlkv *store, bool wait);
 void ttlkv__catch_up(struct ttlkv *store);
@@ -364,6 +431,7 @@ shard_unlock_freeing(struct shard *shard, size_t frees)
 
 	ttlkv__locked_shard = NULL;
 	pthread_mutex_unlock(&shard->lock);
+	ttlkv__settle();
 	ttlkv__free_blocks(out, n);
 	if (UNLIKELY(LOAD(&shard->store->reclaim_overdue)))
 		ttlkv__catch_up(shard->store);
@@ -375,8 +443,25 @@ shard_unlock(struct shard *shard)
 	shard_unlock_freeing(shard, FREES_PER_WRITE);
 }
 
-/* write.c: removal of one entry under the shard lock (sweep shares it). */
+/* rebuild.c: writers log their changes while their shard is rebuilt. */
+void ttlkv__rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal);
+void ttlkv__rebuild_cut_off(struct shard *shard);
+ttlkv_status ttlkv__rebuild_complete(struct ttlkv *store);
+void ttlkv__rebuild_abandon(struct ttlkv *store);
+
+static inline void
+rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal)
+{
+	if (UNLIKELY(shard->rebuild != NULL))
+		ttlkv__rebuild_note(shard, hash, slot, removal);
+}
+
+/* write.c: removal of one entry under the shard lock (sweep shares it), and
+ * ttlkv_delete's step under the lock (batch.c shares it). */
 void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired);
+ttlkv_status ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry);
+ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
+    uint64_t scheduled, uint64_t *deadline);
 
 /* write.c, shared with update.c and multi.c. */
 
@@ -407,14 +492,16 @@ enum write_mode { WRITE_CALLER, WRITE_EXPIRY };
 ttlkv_status ttlkv__keyed_write(struct ttlkv *store, const void *key, size_t key_len,
     keyed_write_fn *fn, void *context, enum write_mode mode);
 
-/* keyed_write_fns: remove the entry (TTLKV_NOT_FOUND if it was absent or
- * expired), and give a live entry the deadline *(const uint64_t *)context. */
-keyed_write_fn ttlkv__remove_entry;
+/* A keyed_write_fn: gives a live entry the deadline *(const uint64_t *)context. */
 keyed_write_fn ttlkv__change_deadline;
 
 /* intake.c */
 bool ttlkv__intake_reserve(struct shard *shard, size_t key_len);
 void ttlkv__intake_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline);
 void ttlkv__intake_destroy(struct intake *intake);
+/* Removing an expired entry outside ttlkv_expire_due: reserve before the
+ * write changes anything (false: out of memory), note it on removal. */
+bool ttlkv__expired_reserve(struct shard *shard, const struct entry *entry);
+void ttlkv__expired_note(struct shard *shard, const struct entry *entry);
 
 #endif /* TTLKV_INTERNAL_H */

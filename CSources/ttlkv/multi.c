@@ -11,14 +11,16 @@
  * TTLKV_PUT_IF_NONE_EXIST check and the changes are one atomic step for
  * writers.
  *
- * All or nothing. Replacing an existing key cannot fail once its retire
- * room is secured; inserting a new one can (table room, TTLKV_FULL, ck_hs
- * out of memory). So the write first gives every involved shard enough
- * retire batches for all its pairs (allocated before anything changes),
- * inserts the new keys, and only then replaces the existing ones. If an
- * insert fails, the inserts already made are unlinked again (retired like
- * any removed entry, since readers may have seen them) and the store is as
- * it was. Values never expire here, so no expiry record is needed.
+ * All or nothing. Replacing a live entry cannot fail once its retire room
+ * is secured; inserting a new key can (table room, TTLKV_FULL, ck_hs out of
+ * memory), and so can replacing an expired entry (room in the expiry log).
+ * So the write first gives every involved shard enough retire batches for
+ * all its pairs (allocated before anything changes), does the fallible
+ * pairs, and only then replaces the live entries. If a fallible pair fails,
+ * those already done are unlinked again (retired like any removed entry,
+ * since readers may have seen them), which leaves their keys absent, as
+ * they were to readers. Values never expire here, so no expiry record is
+ * needed.
  */
 #include "internal.h"
 
@@ -30,7 +32,8 @@ struct pending {
 	struct shard *shard;
 	struct entry *e;
 	size_t index;        /* position in the caller's items: the last wins */
-	bool insert;         /* no entry, live or expired, for the key */
+	bool fallible;       /* no live entry: an insert, or a replacement of an
+	                        expired entry (which needs expiry-log room) */
 };
 
 static int
@@ -134,26 +137,21 @@ unlock_all(struct pending *p, size_t n)
 	}
 }
 
-/* Under the locks: TTLKV_EXISTS if a key has a live entry; marks inserts. */
+/* Under the locks: TTLKV_EXISTS if a key has a live entry; marks the pairs
+ * whose installation may fail. */
 static ttlkv_status
 classify(struct pending *p, size_t n, bool if_none_exist)
 {
 	uint64_t now = 0;
-	bool now_read = false;
 
 	for (size_t i = 0; i < n; i++) {
 		struct entry *old = table_find(p[i].shard, p[i].hash, p[i].e);
-		uint64_t deadline;
+		uint64_t deadline = old != NULL ? LOAD(&old->deadline) : 0;
 
-		p[i].insert = old == NULL;
-		if (old == NULL || !if_none_exist)
-			continue;
-		deadline = LOAD(&old->deadline);
-		if (deadline != 0 && !now_read) {
+		if (deadline != 0 && now == 0)
 			now = store_now(p[i].shard->store);
-			now_read = true;
-		}
-		if (!deadline_passed(deadline, now))
+		p[i].fallible = old == NULL || deadline_passed(deadline, now);
+		if (if_none_exist && !p[i].fallible)
 			return TTLKV_EXISTS;
 	}
 	return TTLKV_OK;
@@ -192,8 +190,9 @@ pool_free(struct retired *pool)
 	}
 }
 
-/* Under the locks: inserts, then replacements; on a failed insert, the
- * inserts made so far are taken back. */
+/* Under the locks: the fallible pairs first, then the replacements of live
+ * entries; on a failure, the fallible pairs done so far are taken back (the
+ * key left absent, as it was to readers). */
 static ttlkv_status
 apply(struct pending *p, size_t n, struct retired **pool)
 {
@@ -201,7 +200,7 @@ apply(struct pending *p, size_t n, struct retired **pool)
 	size_t i, done;
 
 	for (done = 0; done < n; done++) {
-		if (!p[done].insert)
+		if (!p[done].fallible)
 			continue;
 		ttlkv__locked_shard = p[done].shard;
 		if ((status = ttlkv__install(p[done].shard, p[done].hash, p[done].e, false)) != TTLKV_OK)
@@ -209,7 +208,7 @@ apply(struct pending *p, size_t n, struct retired **pool)
 	}
 	if (status != TTLKV_OK) {
 		for (i = 0; i < done; i++) {
-			if (!p[i].insert)
+			if (!p[i].fallible)
 				continue;
 			ttlkv__locked_shard = p[i].shard;
 			retire_ready(p[i].shard, pool);
@@ -219,10 +218,13 @@ apply(struct pending *p, size_t n, struct retired **pool)
 		return status;
 	}
 	for (i = 0; i < n; i++) {
-		if (p[i].insert)
+		if (p[i].fallible)
 			continue;
 		ttlkv__locked_shard = p[i].shard;
 		retire_ready(p[i].shard, pool);
+		/* Cannot fail, unless the entry expired since classify() (the
+		 * clock moved during this write) and the expiry log then has no
+		 * room for it: the one case left where the pairs before stay. */
 		status = ttlkv__install(p[i].shard, p[i].hash, p[i].e, false);
 	}
 	for (i = 0; i < n; i++)

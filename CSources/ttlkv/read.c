@@ -131,21 +131,45 @@ ttlkv_read(ttlkv *store, const void *key, size_t key_len,
 	return read_key(store, key, key_len, call_reader, &r);
 }
 
+struct remaining_query {
+	struct ttlkv *store;
+	uint64_t *remaining_ms;
+};
+
+/* Measured on the precise clock the deadline was computed from: the coarse
+ * `now` may lag by a tick and would overstate what is left. */
 static ttlkv_status
 remaining(const struct entry *entry, uint64_t deadline, uint64_t now, void *context)
 {
+	struct remaining_query *q = context;
+
 	(void)entry;
-	*(uint64_t *)context = deadline == 0 ? TTLKV_NO_EXPIRY : deadline - now;
+	(void)now;
+	if (deadline == 0) {
+		*q->remaining_ms = TTLKV_NO_EXPIRY;
+	} else {
+		uint64_t precise = store_now_ceil(q->store);
+
+		*q->remaining_ms = deadline > precise ? deadline - precise : 1;
+	}
 	return TTLKV_OK;
 }
 
 ttlkv_status
 ttlkv_ttl(ttlkv *store, const void *key, size_t key_len, uint64_t *remaining_ms)
 {
+	struct remaining_query q = { store, remaining_ms };
+
 	if (remaining_ms == NULL)
 		return TTLKV_INVALID_ARGUMENT;
-	return read_key(store, key, key_len, remaining, remaining_ms);
+	return read_key(store, key, key_len, remaining, &q);
 }
+
+/* Sections this thread opened with ttlkv_read_begin and has not ended: a
+ * ttlkv_read_end without one would end a section it does not own (the
+ * library's own, inside a ttlkv_read callback) and wrap ck_epoch's nesting
+ * count, stopping reclamation in the whole process. */
+static __thread unsigned long begun;
 
 ttlkv_status
 ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
@@ -163,14 +187,16 @@ ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
 		return status;
 	*value = entry_value(entry);
 	*value_len = entry->value_len;
+	begun++;
 	return TTLKV_OK;
 }
 
-void
+ttlkv_status
 ttlkv_read_end(void)
 {
-	ck_epoch_record_t *record = ttlkv__reader_if_any();
-
-	if (record != NULL && ck_pr_load_uint(&record->active) != 0)
-		section_end(record);
+	if (begun == 0)
+		return TTLKV_INVALID_ARGUMENT;
+	begun--;
+	section_end(ttlkv__reader_if_any());
+	return TTLKV_OK;
 }

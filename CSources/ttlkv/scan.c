@@ -1,89 +1,192 @@
 /*
- * Resumable iteration over live keys (ttlkv_scan), for Redis SCAN.
+ * Whole-table traversals: ttlkv_scan, a resumable cursor over the live keys
+ * (what a language binding iterates and what Redis's SCAN needs), and
+ * ttlkv_clear.
  *
- * A cursor is a table position: the shard index in the high 32 bits, the
- * slot offset within that shard's table in the low 32 (tables stay below
- * 2^31 slots). A call walks the slots from there as a reader, exactly as
- * the sweep does (ck_hs_next_spmc inside an epoch section, no lock),
- * reports live keys, and returns the position after the last slot it
- * looked at, moving on to the next shard at the end of one; 0 means the
- * pass is over. Nothing is kept between calls, so abandoned scans cost
- * nothing. Since ck_hs leaves a key in its slot until the key is removed or
- * rewritten (a rewrite may move it to an earlier free slot of its probe
- * sequence) or the table grows, a key left alone for the whole pass is
- * seen exactly once.
+ * A cursor is a position in one shard's slot array, packed in 64 bits:
+ *
+ *     bits 48-63  shard index
+ *     bits 32-47  low bits of the shard's table generation (shard->tables)
+ *     bits  0-31  slot offset in that shard's table
+ *
+ * Cursor 0 starts a traversal and a call returns 0 when it is complete, as
+ * in Redis. A call reads the generation before it pins the table, and a
+ * grow or a rebuild publishes its new table before it bumps the generation, so a cursor never pairs a generation with
+ * a newer table than the one its offset counts in. When the generation in the
+ * cursor is not the shard's any more, the table has been replaced and the
+ * offset means nothing: the shard is traversed again from its first slot.
+ * Keys can then come twice; a key that stays live and unwritten throughout
+ * is never missed. (A write may move its key to an earlier free slot of its
+ * probe sequence: ck_hs_fas reuses tombstones, so a key rewritten during a
+ * traversal may be missed.)
+ *
+ * ttlkv_clear walks each shard the same way as a writer: under the shard lock,
+ * at most CLEAR_BATCH removals and CLEAR_SLOTS slots per hold, restarting the shard when its table
+ * is replaced between holds, so that no writer waits long for it.
  */
 #include "internal.h"
 
-/* Slots visited per call at most: 16 per requested key, and at least
- * MIN_SLOTS (tens of microseconds of sequential reads), so that a pass over
- * a large, sparsely filled table (preallocated, or emptied by expiry) takes
- * few calls, while a call that finds nothing still returns soon. */
-#define SLOTS_PER_KEY 16
-#define MIN_SLOTS 65536
+#define CURSOR_SHARD_SHIFT 48
+#define CURSOR_GENERATION_SHIFT 32
+#define CURSOR_FIELD_MASK UINT64_C(0xffff)
+#define CURSOR_OFFSET_MASK UINT64_C(0xffffffff)
 
-#define CURSOR(shard, offset) (((uint64_t)(shard) << 32) | (uint64_t)(offset))
+/* Removals, and slots passed, per hold of a shard's lock in ttlkv_clear. */
+#define CLEAR_BATCH 64
+#define CLEAR_SLOTS 4096
 
-struct scan_progress {
-	size_t keys;        /* still to report */
-	size_t slots;       /* still to visit */
-	uint64_t now;
-};
-
-/* Inside a read section: reports live keys of shard from *offset until the
- * budget runs out (false, *offset where to resume) or the shard ends (true). */
-static bool
-scan_shard(struct shard *shard, unsigned long *offset, struct scan_progress *p,
-    ttlkv_scan_fn *fn, void *context)
+/* Acquire: pairs with the grow or rebuild that published its table before
+ * bumping it. */
+static uint64_t
+generation(struct shard *shard)
 {
-	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
-	void *object;
+	return __atomic_load_n(&shard->tables, __ATOMIC_ACQUIRE) & CURSOR_FIELD_MASK;
+}
 
-	it.offset = *offset;
-	while (p->keys != 0 && p->slots != 0) {
-		unsigned long before = it.offset;
-		const struct entry *e;
+static uint64_t
+cursor_pack(uint32_t shard, uint64_t gen, unsigned long offset)
+{
+	return (uint64_t)shard << CURSOR_SHARD_SHIFT | gen << CURSOR_GENERATION_SHIFT |
+	    ((uint64_t)offset & CURSOR_OFFSET_MASK);
+}
 
-		if (!ck_hs_next_spmc(&shard->hs, &it, &object))
-			return true;
-		p->slots -= it.offset - before < p->slots ? it.offset - before : p->slots;
-		e = slot_entry(object);
+/*
+ * Inside a read section: reports the live entries of shard from *offset on
+ * until `budget` slots are passed or the shard ends; returns the slots passed
+ * and sets *offset to where to go on, or to 0 with *finished set.
+ */
+static size_t
+scan_shard(const void *map, unsigned long *offset, size_t budget, uint64_t now,
+    ttlkv_scan_fn *fn, void *context, bool *finished)
+{
+	struct slot_scan scan = { map, *offset };
+	unsigned long end = ttlkv__map_slots(scan.map), start = *offset;
+	unsigned long limit = budget < end - (start < end ? start : end) ? start + budget : end;
+	const void *slot;
+
+	while ((slot = ttlkv__scan_next(&scan, limit)) != NULL) {
+		const struct entry *e = slot_entry(slot);
+		uint64_t deadline;
+
 		TSAN_ACQUIRE(e);
-		if (!deadline_passed(LOAD(&e->deadline), p->now)) {
-			fn(e->bytes, e->key_len, context);
-			p->keys--;
-		}
+		deadline = LOAD(&e->deadline);
+		if (!deadline_passed(deadline, now))
+			fn(e->bytes, e->key_len, deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
 	}
-	*offset = it.offset;
-	return false;
+	*finished = scan.offset >= end;
+	*offset = *finished ? 0 : scan.offset;
+	return scan.offset > start ? scan.offset - start : 1;
 }
 
 ttlkv_status
-ttlkv_scan(ttlkv *store, uint64_t cursor, size_t max_keys,
-    ttlkv_scan_fn *fn, void *context, uint64_t *next_cursor)
+ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count, ttlkv_scan_fn *fn, void *context)
 {
-	struct scan_progress progress;
 	ck_epoch_record_t *record;
-	uint64_t shard = cursor >> 32;
-	unsigned long offset = (unsigned long)(cursor & 0xffffffffu);
+	uint32_t index;
+	uint64_t gen, now;
+	unsigned long offset;
+	size_t visited = 0;
 
-	if (store == NULL || fn == NULL || next_cursor == NULL || max_keys == 0)
+	if (store == NULL || cursor == NULL || fn == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	index = (uint32_t)(*cursor >> CURSOR_SHARD_SHIFT);
+	if (index >= store->n_shards)
 		return TTLKV_INVALID_ARGUMENT;
 	if ((record = ttlkv__reader()) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
-	progress.keys = max_keys;
-	progress.slots = max_keys > SIZE_MAX / SLOTS_PER_KEY ? SIZE_MAX : max_keys * SLOTS_PER_KEY;
-	if (progress.slots < MIN_SLOTS)
-		progress.slots = MIN_SLOTS;
-	progress.now = store_now(store);
+	if (count == 0)
+		count = 1;
+	gen = *cursor >> CURSOR_GENERATION_SHIFT & CURSOR_FIELD_MASK;
+	offset = (unsigned long)(*cursor & CURSOR_OFFSET_MASK);
+	now = store_now(store);
 	section_begin(record);
-	while (shard < store->n_shards && progress.keys != 0 && progress.slots != 0) {
-		if (!scan_shard(&store->shards[shard], &offset, &progress, fn, context))
-			break;
-		shard++;
-		offset = 0;
-	}
+	do {
+		struct shard *shard = &store->shards[index];
+		uint64_t current;
+		const void *map;
+		bool finished;
+
+		do {
+			current = generation(shard);
+			map = ttlkv__table_map(shard);
+		} while (generation(shard) != current);
+		if (current != gen)
+			offset = 0;
+		gen = current;
+		visited += scan_shard(map, &offset, count - visited, now, fn, context, &finished);
+		if (finished && ++index == store->n_shards) {
+			section_end(record);
+			*cursor = 0;
+			return TTLKV_OK;
+		}
+		if (finished)
+			gen = generation(&store->shards[index]);
+	} while (visited < count);
 	section_end(record);
-	*next_cursor = shard < store->n_shards ? CURSOR(shard, offset) : 0;
+	*cursor = cursor_pack(index, gen, offset);
 	return TTLKV_OK;
+}
+
+/* Under the shard lock: removes one entry for ttlkv_clear, reporting it as
+ * expired if its deadline has passed. */
+static ttlkv_status
+clear_entry(struct shard *shard, struct entry *e, uint64_t now)
+{
+	bool expired = deadline_passed(LOAD(&e->deadline), now);
+
+	if (!ttlkv__retire_prepare(shard) || (expired && !ttlkv__expired_reserve(shard, e)))
+		return TTLKV_OUT_OF_MEMORY;
+	if (expired)
+		ttlkv__expired_note(shard, e);
+	ttlkv__unlink(shard, ttlkv__hash(shard->store, e->bytes, e->key_len), e, expired);
+	return TTLKV_OK;
+}
+
+/* Removes up to CLEAR_BATCH entries of shard, passing at most
+ * CLEAR_SLOTS slots, from *offset on, under its lock; sets *finished once
+ * the shard's end is reached. */
+static ttlkv_status
+clear_batch(struct shard *shard, unsigned long *offset, uint64_t *gen, bool *finished)
+{
+	ttlkv_status status = TTLKV_OK;
+	uint64_t now = store_now(shard->store);
+	struct slot_scan scan;
+	unsigned long end;
+	const void *slot;
+
+	shard_lock(shard);
+	if (generation(shard) != *gen) {
+		*gen = generation(shard);
+		*offset = 0;
+	}
+	scan.map = ttlkv__table_map(shard);
+	scan.offset = *offset;
+	end = ttlkv__map_slots(scan.map);
+	for (int removed = 0; removed < CLEAR_BATCH && status == TTLKV_OK; removed++) {
+		if ((slot = ttlkv__scan_next(&scan, scan.offset + CLEAR_SLOTS)) == NULL)
+			break;
+		status = clear_entry(shard, slot_entry(slot), now);
+		if (status != TTLKV_OK)
+			scan.offset--; /* not removed: this slot again next time */
+	}
+	*finished = scan.offset >= end;
+	*offset = scan.offset;
+	shard_unlock(shard);
+	return status;
+}
+
+ttlkv_status
+ttlkv_clear(ttlkv *store)
+{
+	ttlkv_status status = lock_check(store);
+
+	for (uint32_t i = 0; status == TTLKV_OK && i < store->n_shards; i++) {
+		unsigned long offset = 0;
+		uint64_t gen = generation(&store->shards[i]);
+		bool finished = false;
+
+		while (status == TTLKV_OK && !finished)
+			status = clear_batch(&store->shards[i], &offset, &gen, &finished);
+	}
+	return status;
 }

@@ -4,19 +4,38 @@
 #define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
+
+#include "hs_map.h"
 #include <string.h>
 #include <sys/random.h>
 
-void
-ttlkv_options_init(ttlkv_options *options)
+/* The first published layouts: callers compiled against them or later. */
+#define OPTIONS_SIZE_MIN (offsetof(ttlkv_options, clock_context) + sizeof(void *))
+#define STATS_SIZE_MIN (offsetof(ttlkv_stats, tombstones) + sizeof(uint64_t))
+
+static void
+defaults(ttlkv_options *o)
 {
-	if (options == NULL)
+	memset(o, 0, sizeof *o);
+	o->size = sizeof *o;
+	o->capacity = TTLKV_DEFAULT_CAPACITY;
+	o->max_key_size = TTLKV_DEFAULT_MAX_KEY_SIZE;
+	o->max_value_size = TTLKV_DEFAULT_MAX_VALUE_SIZE;
+}
+
+void
+ttlkv_options_init_sized(ttlkv_options *options, size_t size)
+{
+	ttlkv_options o;
+
+	if (options == NULL || size < sizeof o.size)
 		return;
-	memset(options, 0, sizeof *options);
-	options->capacity = TTLKV_DEFAULT_CAPACITY;
-	options->max_key_size = TTLKV_DEFAULT_MAX_KEY_SIZE;
-	options->max_value_size = TTLKV_DEFAULT_MAX_VALUE_SIZE;
+	defaults(&o);
+	if (size < sizeof o)
+		o.size = (uint32_t)size;
+	memcpy(options, &o, size < sizeof o ? size : sizeof o);
 }
 
 int
@@ -65,12 +84,15 @@ store_free(struct ttlkv *store, uint32_t shards_ready)
 		ttlkv__free(shard->spare);
 		ttlkv__intake_destroy(&shard->intake);
 		ttlkv__intake_destroy(&shard->intake_spare);
+		ttlkv__intake_destroy(&shard->expired_log);
+		ttlkv__intake_destroy(&shard->expired_log_spare);
 	}
 	if (store->rec != NULL)
 		ttlkv__writer_record_release(store->rec);
 	pthread_mutex_destroy(&store->reclaim_lock);
 	pthread_mutex_destroy(&store->drain_lock);
 	pthread_mutex_destroy(&store->sweep_lock);
+	pthread_mutex_destroy(&store->maintain_lock);
 	ttlkv__free(store->shards);
 	ttlkv__free(store);
 }
@@ -93,6 +115,7 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 	ttlkv__mutex_init(&store->reclaim_lock);
 	pthread_mutex_init(&store->drain_lock, NULL);
 	pthread_mutex_init(&store->sweep_lock, NULL);
+	pthread_mutex_init(&store->maintain_lock, NULL);
 	if ((status = ttlkv__writer_record(&store->rec)) != TTLKV_OK)
 		return status;
 	store->shards = ttlkv__aligned_alloc(64, n_shards * sizeof *store->shards);
@@ -104,6 +127,11 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 
 		if ((status = ttlkv__shard_init(store, shard, slots)) != TTLKV_OK)
 			return status;
+		shard->room = ttlkv__shard_room(o->capacity, n_shards);
+		if (!ttlkv__map_layout_ok(&shard->hs, slots)) {
+			store->n_shards++;
+			return TTLKV_UNSUPPORTED;
+		}
 		if (!ttlkv__retire_prepare(shard)) {
 			store->n_shards++;
 			return TTLKV_OUT_OF_MEMORY;
@@ -115,17 +143,22 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 ttlkv_status
 ttlkv_open(const ttlkv_options *options, ttlkv **out)
 {
-	ttlkv_options defaults;
+	ttlkv_options o;
 	struct ttlkv *store;
 	ttlkv_status status;
 
 	if (out == NULL)
 		return TTLKV_INVALID_ARGUMENT;
 	*out = NULL;
-	if (options == NULL) {
-		ttlkv_options_init(&defaults);
-		options = &defaults;
+	defaults(&o);
+	if (options != NULL) {
+		/* The caller's fields; any it was compiled without keep their
+		 * defaults. */
+		if (options->size < OPTIONS_SIZE_MIN || options->size > 4096)
+			return TTLKV_INVALID_ARGUMENT;
+		memcpy(&o, options, options->size < sizeof o ? options->size : sizeof o);
 	}
+	options = &o;
 	if (!options_valid(options))
 		return TTLKV_INVALID_ARGUMENT;
 	if ((store = ttlkv__alloc(sizeof *store)) == NULL)
@@ -139,13 +172,42 @@ ttlkv_open(const ttlkv_options *options, ttlkv **out)
 	return TTLKV_OK;
 }
 
+__thread struct ttlkv *ttlkv__closing;
+
+static void
+close_now(struct ttlkv *store)
+{
+	ttlkv__rebuild_abandon(store);
+	ttlkv_reclaim(store, 1);
+	store_free(store, store->n_shards);
+}
+
+/* Inside a read section the caller may still hold a value of this store
+ * (a language binding's destructor can run inside a zero-copy read), and
+ * reclaiming would wait for this very reader: the close waits for the
+ * section to end instead. */
 void
 ttlkv_close(ttlkv *store)
 {
 	if (store == NULL)
 		return;
-	ttlkv_reclaim(store, 1);
-	store_free(store, store->n_shards);
+	if (ttlkv__in_read_section()) {
+		store->next_closing = ttlkv__closing;
+		ttlkv__closing = store;
+		return;
+	}
+	close_now(store);
+}
+
+void
+ttlkv__close_deferred(void)
+{
+	while (ttlkv__closing != NULL && !ttlkv__in_read_section()) {
+		struct ttlkv *store = ttlkv__closing;
+
+		ttlkv__closing = store->next_closing;
+		close_now(store);
+	}
 }
 
 uint64_t
@@ -161,9 +223,11 @@ ttlkv_count(ttlkv *store)
 }
 
 ttlkv_status
-ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
+ttlkv_stats_get_sized(ttlkv *store, ttlkv_stats *out, size_t size)
 {
-	if (store == NULL || stats == NULL)
+	ttlkv_stats all, *stats = &all;
+
+	if (store == NULL || out == NULL || size < STATS_SIZE_MIN)
 		return TTLKV_INVALID_ARGUMENT;
 	memset(stats, 0, sizeof *stats);
 	stats->shards = store->n_shards;
@@ -173,11 +237,19 @@ ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
 		stats->entries += LOAD(&s->count);
 		stats->bytes += LOAD(&s->bytes);
 		stats->expired += LOAD(&s->expired);
-		stats->deferred_frees += LOAD(&s->retired) - LOAD(&s->freed);
+		/* Freed first: both only grow, and freed never passes retired, so
+		 * the later load of retired is at least the earlier one of freed. */
+		uint64_t freed = __atomic_load_n(&s->freed, __ATOMIC_ACQUIRE);
+		uint64_t retired = LOAD(&s->retired);
+
+		stats->deferred_frees += retired > freed ? retired - freed : 0;
 		stats->table_slots += LOAD(&s->slots);
 		stats->table_grows += LOAD(&s->grows);
 		stats->schedule_records += LOAD(&s->intake.records);
+		stats->table_rebuilds += LOAD(&s->rebuilds);
+		stats->tombstones += LOAD(&s->removed);
 	}
+	memcpy(out, stats, size < sizeof *stats ? size : sizeof *stats);
 	return TTLKV_OK;
 }
 
@@ -200,6 +272,7 @@ static const char *const status_strings[TTLKV_STATUS_COUNT] = {
 	[TTLKV_EXISTS] = "key already exists",
 	[TTLKV_NOT_DUE] = "deadline not reached",
 	[TTLKV_IN_READ_SECTION] = "called inside a read section, where only reads are allowed",
+	[TTLKV_UNSUPPORTED] = "the installed Concurrency Kit is not the version this library was built for (0.7.1)",
 };
 
 const char *

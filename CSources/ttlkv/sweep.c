@@ -2,8 +2,7 @@
  * Maintenance for programs without an expiry worker: the incremental sweep
  * and on-demand reclamation.
  *
- * The sweep scans slots as a reader (ck_hs_next_spmc inside an epoch
- * section, no lock) and copies the keys of expired entries it finds into a
+ * The sweep scans slots as a reader (inside an epoch section, no lock) and copies the keys of expired entries it finds into a
  * local buffer, up to SWEEP_BATCH of them. It then leaves the section, and
  * only then takes the shard lock to remove those keys that are still expired.
  * No lock is ever taken inside a read section: a thread holding a lock may be
@@ -29,21 +28,27 @@ struct sweep_batch {
 	unsigned char keys[SWEEP_KEY_BYTES];
 };
 
-/* Inside a read section: copies the key of e; false if the batch is full. */
-static bool
+enum batch_result { BATCH_ADDED, BATCH_FULL, BATCH_SKIPPED };
+
+/* Inside a read section: copies the key of e. A key too long for the batch's
+ * buffer gets a batch of its own; if that allocation fails the key is
+ * skipped (a later sweep retries it) rather than retried forever. */
+static enum batch_result
 batch_add(struct sweep_batch *b, const struct ttlkv *store, const struct entry *e)
 {
 	unsigned char *to;
 
 	if (b->n == SWEEP_BATCH)
-		return false;
+		return BATCH_FULL;
 	if (b->used + e->key_len <= SWEEP_KEY_BYTES) {
 		to = b->keys + b->used;
 		b->used += e->key_len;
-	} else if (b->n == 0 && (b->big = ttlkv__alloc(e->key_len)) != NULL) {
+	} else if (b->n != 0) {
+		return BATCH_FULL;
+	} else if ((b->big = ttlkv__alloc(e->key_len)) != NULL) {
 		to = b->big;
 	} else {
-		return false;
+		return BATCH_SKIPPED;
 	}
 	if (e->key_len != 0)
 		memcpy(to, e->bytes, e->key_len);
@@ -51,7 +56,7 @@ batch_add(struct sweep_batch *b, const struct ttlkv *store, const struct entry *
 	b->found[b->n].key = to;
 	b->found[b->n].len = e->key_len;
 	b->n++;
-	return true;
+	return BATCH_ADDED;
 }
 
 /* Outside any read section: removes the batch's keys that are still expired. */
@@ -68,8 +73,9 @@ remove_expired(struct shard *shard, struct sweep_batch *b, uint64_t now)
 		probe_init(&probe, b->found[i].key, b->found[i].len);
 		e = table_find(shard, b->found[i].hash, &probe);
 		if (e == NULL || !deadline_passed(LOAD(&e->deadline), now) ||
-		    !ttlkv__retire_prepare(shard))
+		    !ttlkv__retire_prepare(shard) || !ttlkv__expired_reserve(shard, e))
 			continue;
+		ttlkv__expired_note(shard, e);
 		ttlkv__unlink(shard, b->found[i].hash, e, true);
 		removed++;
 	}
@@ -79,40 +85,34 @@ remove_expired(struct shard *shard, struct sweep_batch *b, uint64_t now)
 }
 
 /*
- * Scans from *offset for up to budget slots, collecting expired keys into b.
- * Returns slots visited; *wrapped tells whether the shard's end was reached.
+ * Inside a read section: scans up to budget slots of the shard's table from
+ * *offset, collecting expired keys into b. Returns the slots visited (at
+ * least 1); *wrapped tells whether the table's end was reached.
  */
 static size_t
 scan_shard(struct shard *shard, unsigned long *offset, size_t budget,
     uint64_t now, struct sweep_batch *b, bool *wrapped)
 {
-	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
-	unsigned long start = *offset, resume = start;
-	void *object;
+	struct slot_scan scan = { ttlkv__table_map(shard), *offset };
+	unsigned long end = ttlkv__map_slots(scan.map);
+	unsigned long limit = budget < end - (*offset < end ? *offset : end) ? *offset + budget : end;
+	const void *slot;
+	size_t visited;
 
-	it.offset = start;
-	*wrapped = true;
-	while (ck_hs_next_spmc(&shard->hs, &it, &object)) {
-		struct entry *e = slot_entry(object);
+	while ((slot = ttlkv__scan_next(&scan, limit)) != NULL) {
+		const struct entry *e = slot_entry(slot);
 
 		TSAN_ACQUIRE(e);
-		if (deadline_passed(LOAD(&e->deadline), now) && !batch_add(b, shard->store, e)) {
-			/* Batch full: come back to this entry next time. */
-			*wrapped = false;
-			break;
-		}
-		resume = it.offset;
-		if (resume - start >= budget) {
-			*wrapped = false;
+		if (deadline_passed(LOAD(&e->deadline), now) &&
+		    batch_add(b, shard->store, e) == BATCH_FULL) {
+			scan.offset--; /* come back to this entry */
 			break;
 		}
 	}
-	if (!*wrapped) {
-		*offset = resume;
-		return resume > start ? resume - start : 1;
-	}
-	*offset = 0;
-	return start < LOAD(&shard->slots) ? LOAD(&shard->slots) - start : 1;
+	visited = scan.offset > *offset ? scan.offset - *offset : 1;
+	*wrapped = scan.offset >= end;
+	*offset = *wrapped ? 0 : scan.offset;
+	return visited;
 }
 
 static void
@@ -176,7 +176,7 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 	pthread_mutex_unlock(&store->sweep_lock);
 	if (removed != NULL)
 		*removed = n_removed;
-	return TTLKV_OK;
+	return ttlkv_maintain(store, max_slots, NULL);
 }
 
 ttlkv_status
@@ -185,6 +185,8 @@ ttlkv_reclaim(ttlkv *store, int wait_for_readers)
 	ttlkv_status status = lock_check(store);
 
 	if (status != TTLKV_OK)
+		return status;
+	if (wait_for_readers && (status = ttlkv__rebuild_complete(store)) != TTLKV_OK)
 		return status;
 	for (uint32_t i = 0; i < store->n_shards; i++)
 		flush(&store->shards[i]);

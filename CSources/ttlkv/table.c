@@ -32,6 +32,8 @@
 
 #include <string.h>
 
+#include "hs_map.h"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -44,6 +46,9 @@ __thread struct shard *ttlkv__locked_shard;
 /* Slots of the map ck_hs is allocating on this thread, committed to the
  * shard when the grow succeeds (the old map is then freed with defer). */
 static __thread uint64_t pending_map_slots;
+/* Set while this thread inserts into a rebuild's fresh table, which must
+ * never grow: a grow would hash entries that may be gone. */
+static __thread bool maps_refused;
 
 uint64_t
 ttlkv__hash(const struct ttlkv *store, const void *key, size_t len)
@@ -118,29 +123,40 @@ slots_of_map_size(size_t size)
 static void *
 hs_malloc(size_t size)
 {
-	unsigned char *p = ttlkv__alloc(MAP_HEADER + size);
+	unsigned char *p;
 
-	if (p == NULL)
+	if (maps_refused)
+		return NULL;
+	if ((p = ttlkv__alloc(MAP_HEADER + size)) == NULL)
 		return NULL;
 	pending_map_slots = slots_of_map_size(size);
 	return p + MAP_HEADER;
 }
 
+static struct retired *
+map_block(const void *map)
+{
+	return (struct retired *)(void *)((unsigned char *)(uintptr_t)map - MAP_HEADER);
+}
+
 static void
 hs_free(void *p, size_t size, bool defer)
 {
-	struct retired *block = (struct retired *)(void *)((unsigned char *)p - MAP_HEADER);
 	struct shard *shard = ttlkv__locked_shard;
 
 	(void)size;
 	if (!defer || shard == NULL) {
-		ttlkv__free(block);
+		ttlkv__free(map_block(p));
 		return;
 	}
-	/* A deferred free is the last step of a successful grow. */
+	/* A deferred free is the last step of a successful grow, which has
+	 * just published the new map (for ThreadSanitizer: ck_hs's store is
+	 * invisible to it). */
+	TSAN_RELEASE(shard->hs.map);
 	STORE(&shard->slots, pending_map_slots);
 	STORE(&shard->grows, shard->grows + 1);
-	ttlkv__retire_block(shard, block);
+	__atomic_store_n(&shard->tables, shard->tables + 1, __ATOMIC_RELEASE);
+	ttlkv__retire_block(shard, map_block(p));
 }
 
 static void *
@@ -179,13 +195,26 @@ pow2_ceil(uint64_t x)
 	return p;
 }
 
+/* Entries a shard must hold for the store to hold capacity: its share plus
+ * five standard deviations of the random imbalance between shards. */
+uint64_t
+ttlkv__shard_room(uint64_t capacity, uint32_t n_shards)
+{
+	uint64_t share = (capacity + n_shards - 1) / n_shards;
+
+	return share + 5 * isqrt(share) + 16;
+}
+
 static uint64_t
 slots_for(uint64_t capacity, uint32_t n_shards)
 {
-	uint64_t share = (capacity + n_shards - 1) / n_shards;
-	uint64_t room = share + 5 * isqrt(share) + 16;
+	return pow2_ceil(2 * ttlkv__shard_room(capacity, n_shards));
+}
 
-	return pow2_ceil(2 * room);
+bool
+ttlkv__slots_allowed(uint64_t slots)
+{
+	return slots <= MAX_SLOTS;
 }
 
 uint64_t
@@ -228,6 +257,75 @@ ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots)
 	return TTLKV_OK;
 }
 
+bool
+ttlkv__fresh_init(struct ttlkv *store, ck_hs_t *fresh, uint64_t slots)
+{
+	return ck_hs_init(fresh, CK_HS_MODE_SPMC | CK_HS_MODE_OBJECT | CK_HS_MODE_DELETE,
+	    hs_hash, NULL, &hs_allocator, slots, store->seed);
+}
+
+bool
+ttlkv__fresh_put(ck_hs_t *fresh, uint64_t hash, const void *slot)
+{
+	bool ok;
+
+	maps_refused = true;
+	ok = ck_hs_put_unique(fresh, hash, slot);
+	maps_refused = false;
+	return ok;
+}
+
+void
+ttlkv__table_adopt(struct shard *shard, ck_hs_t *fresh, uint64_t slots)
+{
+	const void *old = shard->hs.map;
+
+	/* The generation moves before and after the swap, so that a scan that
+	 * saw an unchanged generation around its load of the map has the map
+	 * its cursor's offset counts in (scan.c). The fresh map is complete
+	 * before readers can load it. */
+	__atomic_store_n(&shard->tables, shard->tables + 1, __ATOMIC_RELEASE);
+	TSAN_RELEASE(fresh->map);
+	ck_pr_fence_memory();
+	ck_hs_move(&shard->hs, fresh, hs_hash, hs_compare, &hs_allocator);
+	STORE(&shard->slots, slots);
+	__atomic_store_n(&shard->tables, shard->tables + 1, __ATOMIC_RELEASE);
+	ttlkv__retire_block(shard, map_block(old));
+}
+
+const void *
+ttlkv__table_map(const struct shard *shard)
+{
+	const void *map = ck_pr_load_ptr(&shard->hs.map);
+
+	TSAN_ACQUIRE(map);
+	return map;
+}
+
+unsigned long
+ttlkv__map_slots(const void *map)
+{
+	return ((const struct ttlkv__hs_map *)map)->capacity;
+}
+
+const void *
+ttlkv__scan_next(struct slot_scan *scan, unsigned long limit)
+{
+	const struct ttlkv__hs_map *m = scan->map;
+
+	if (limit > m->capacity)
+		limit = m->capacity;
+	for (; scan->offset < limit; scan->offset++) {
+		const void *slot = ck_pr_load_ptr(&m->entries[scan->offset]);
+
+		if (slot != TTLKV_HS_EMPTY && slot != TTLKV_HS_TOMBSTONE) {
+			scan->offset++;
+			return slot;
+		}
+	}
+	return NULL;
+}
+
 /* Frees the table and every entry in it. No reader may be left. */
 void
 ttlkv__shard_destroy(struct shard *shard)
@@ -248,13 +346,43 @@ ttlkv__table_reserve(struct shard *shard)
 {
 	if ((shard->count + 1) * 2 <= shard->slots)
 		return true;
-	if (shard->slots * 2 > MAX_SLOTS)
+	if (!ttlkv__slots_allowed(shard->slots * 2))
 		return false;
 	return ck_hs_grow(&shard->hs, shard->slots * 2);
 }
 
 #ifdef TTLKV_TESTING
 #include "ttlkv_testing.h"
+
+int
+ttlkv_testing_table_shape(struct ttlkv *store, uint64_t *empty, uint64_t *tombstones,
+    uint64_t *live)
+{
+	*empty = *tombstones = *live = 0;
+	for (uint32_t i = 0; i < store->n_shards; i++) {
+		struct shard *shard = &store->shards[i];
+		const struct ttlkv__hs_map *m;
+
+		shard_lock(shard);
+		m = ttlkv__map(&shard->hs);
+		if (m->capacity != shard->slots) {
+			shard_unlock(shard);
+			return -1;
+		}
+		for (unsigned long j = 0; j < m->capacity; j++) {
+			const void *slot = m->entries[j];
+
+			if (slot == TTLKV_HS_EMPTY)
+				++*empty;
+			else if (slot == TTLKV_HS_TOMBSTONE)
+				++*tombstones;
+			else
+				++*live;
+		}
+		shard_unlock(shard);
+	}
+	return 0;
+}
 
 uint64_t
 ttlkv_testing_entry_loads(void)

@@ -26,12 +26,21 @@ uint64_t ttlkv_testing_entry_loads(void);
 /* The longest probe sequence any shard's table has needed (ck_hs_stat). */
 unsigned ttlkv_testing_probe_maximum(struct ttlkv *store);
 
+/* Counts every shard's table slots by state (ck 0.7.1's map layout, see
+ * hs_map.h); -1 if the layout does not match. */
+int ttlkv_testing_table_shape(struct ttlkv *store, uint64_t *empty, uint64_t *tombstones,
+    uint64_t *live);
+
 /* Epoch records in the process-wide domain, in use or free. */
 unsigned ttlkv_testing_epoch_records(void);
 
 /* Frees the blocks this thread keeps for reuse (recycle.c), so that a run
  * allocates the same way whatever ran before it on this thread. */
 void ttlkv_testing_recycle_flush(void);
+
+/* Treats the next entry block this thread allocates as an address that a
+ * tagged slot cannot hold (ttlkv_put must then find another). */
+void ttlkv_testing_refuse_next_block(void);
 
 /* Whether this build recycles entries, and whether it tags slots: both are
  * off under AddressSanitizer (internal.h). */

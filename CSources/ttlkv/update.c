@@ -44,7 +44,7 @@ new_deadline(uint64_t wanted, uint64_t now, uint64_t *deadline)
 static ttlkv_status
 remove_any(struct shard *shard, uint64_t hash, struct entry *entry)
 {
-	ttlkv_status status = ttlkv__remove_entry(shard, hash, entry, NULL);
+	ttlkv_status status = ttlkv__remove(shard, hash, entry);
 
 	return status == TTLKV_NOT_FOUND ? TTLKV_OK : status;
 }

@@ -20,7 +20,7 @@ deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
 		return TTLKV_OK;
 	if (ttl_ms > TTLKV_MAX_TTL_MS)
 		return TTLKV_INVALID_TTL;
-	now = store_now(store);
+	now = store_now_ceil(store);
 	if (now >= UINT64_MAX - ttl_ms)
 		return TTLKV_INVALID_TTL;
 	*deadline = now + ttl_ms;
@@ -79,6 +79,8 @@ void
 ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired)
 {
 	ck_hs_remove(&shard->hs, hash, slot_tag(entry, hash));
+	rebuild_note(shard, hash, slot_tag(entry, hash), true);
+	STORE(&shard->removed, shard->removed + 1);
 	account(shard, -1, -(int64_t)entry_bytes(entry));
 	if (expired)
 		STORE(&shard->expired, shard->expired + 1);
@@ -100,6 +102,8 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, bool if_abse
 		return TTLKV_EXISTS;
 	if (old != NULL && !ttlkv__retire_prepare(shard))
 		return TTLKV_OUT_OF_MEMORY;
+	if (old_expired && !ttlkv__expired_reserve(shard, old))
+		return TTLKV_OUT_OF_MEMORY;
 	e->sched = old != NULL ? old->sched : 0;
 	record = needs_record(store, e->deadline, e->sched);
 	if (record && !ttlkv__intake_reserve(shard, e->key_len))
@@ -117,16 +121,25 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, bool if_abse
 			return TTLKV_OUT_OF_MEMORY;
 		if (!live_acquire(store))
 			return TTLKV_FULL;
-		if (!ck_hs_put(&shard->hs, hash, slot_tag(e, hash))) {
+		/* The lookup above proved the key absent, so the insert may
+		 * take the first free or tombstoned slot of its probe sequence:
+		 * ck_hs_put would search on to the probe limit for an empty
+		 * one, which under steady churn no longer exists. */
+		if (!ck_hs_put_unique(&shard->hs, hash, slot_tag(e, hash))) {
 			live_release(store);
 			return TTLKV_OUT_OF_MEMORY;
 		}
+		rebuild_note(shard, hash, slot_tag(e, hash), false);
 		account(shard, 1, (int64_t)entry_bytes(e));
 	} else {
 		ck_hs_fas(&shard->hs, hash, slot_tag(e, hash), &previous);
+		rebuild_note(shard, hash, previous, true);
+		rebuild_note(shard, hash, slot_tag(e, hash), false);
 		account(shard, 0, (int64_t)entry_bytes(e) - (int64_t)entry_bytes(old));
-		if (old_expired)
+		if (old_expired) {
 			STORE(&shard->expired, shard->expired + 1);
+			ttlkv__expired_note(shard, old);
+		}
 		ttlkv__retire(shard, old);
 	}
 	if (record)
@@ -134,18 +147,75 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, bool if_abse
 	return TTLKV_OK;
 }
 
+static void
+warm(struct shard *shard, uint64_t hash, const void *probe)
+{
+	ck_epoch_record_t *record = ttlkv__reader();
+
+	if (record == NULL)
+		return;
+	section_begin(record);
+	(void)table_find(shard, hash, probe);
+	section_end(record);
+}
+
+/*
+ * A block for an entry, at an address a tagged slot can hold. A block that
+ * cannot be tagged (never seen on Linux x86-64, whose user addresses fit in
+ * 47 bits) is not recycled, which would hand it straight back: a second
+ * block is allocated while the first is still held, so that it differs,
+ * and only then is the first freed. If that one cannot be tagged either,
+ * the memory counts as none.
+ */
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+static const void *untaggable;
+static __thread bool refuse_next;
+
+void
+ttlkv_testing_refuse_next_block(void)
+{
+	refuse_next = true;
+}
+
+/* slot_taggable, with one block a test declared beyond the tag bits. */
+static bool
+taggable(const void *block)
+{
+	if (refuse_next && block != NULL) {
+		refuse_next = false;
+		untaggable = block;
+	}
+	return block != untaggable && slot_taggable(block);
+}
+#else
+#define taggable slot_taggable
+#endif
+
+static struct entry *
+entry_new(size_t size)
+{
+	struct entry *e = ttlkv__entry_alloc(size), *other;
+
+	if (LIKELY(e == NULL || taggable(e)))
+		return e;
+	other = ttlkv__alloc(size);
+	ttlkv__free(e);
+	if (other != NULL && !taggable(other)) {
+		ttlkv__free(other);
+		other = NULL;
+	}
+	return other;
+}
+
 struct entry *
 ttlkv__entry_new(const void *key, size_t key_len, size_t value_room)
 {
-	struct entry *e = ttlkv__entry_alloc(sizeof *e + key_len + value_room);
+	struct entry *e = entry_new(sizeof *e + key_len + value_room);
 
 	if (e == NULL)
 		return NULL;
-	if (UNLIKELY(!slot_taggable(e))) {
-		/* Memory the table cannot address; counts as none. */
-		ttlkv__recycle(e);
-		return NULL;
-	}
 	e->deadline = 0;
 	e->key_len = (uint32_t)key_len;
 	e->value_len = (uint32_t)value_room;
@@ -178,6 +248,7 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 		memcpy(e->bytes + key_len, value, value_len);
 	hash = ttlkv__hash(store, key, key_len);
 	shard = shard_for(store, hash);
+	warm(shard, hash, e);
 	shard_lock(shard);
 	status = ttlkv__install(shard, hash, e, if_absent);
 	shard_unlock(shard);
@@ -200,18 +271,6 @@ ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
 	return put(store, key, key_len, value, value_len, ttl_ms, true);
 }
 
-static void
-warm(struct shard *shard, uint64_t hash, const struct probe *probe)
-{
-	ck_epoch_record_t *record = ttlkv__reader();
-
-	if (record == NULL)
-		return;
-	section_begin(record);
-	(void)table_find(shard, hash, probe);
-	section_end(record);
-}
-
 ttlkv_status
 ttlkv__keyed_write(struct ttlkv *store, const void *key, size_t key_len,
     keyed_write_fn *fn, void *context, enum write_mode mode)
@@ -226,8 +285,7 @@ ttlkv__keyed_write(struct ttlkv *store, const void *key, size_t key_len,
 	hash = ttlkv__hash(store, key, key_len);
 	shard = shard_for(store, hash);
 	probe_init(&probe, key, key_len);
-	if (mode == WRITE_EXPIRY)
-		warm(shard, hash, &probe);
+	warm(shard, hash, &probe);
 	shard_lock(shard);
 	status = fn(shard, hash, table_find(shard, hash, &probe), context);
 	shard_unlock_freeing(shard, mode == WRITE_EXPIRY ? 0 : FREES_PER_WRITE);
@@ -235,24 +293,34 @@ ttlkv__keyed_write(struct ttlkv *store, const void *key, size_t key_len,
 }
 
 ttlkv_status
-ttlkv__remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry)
 {
 	bool expired;
 
-	(void)context;
 	if (entry == NULL)
 		return TTLKV_NOT_FOUND;
 	if (!ttlkv__retire_prepare(shard))
 		return TTLKV_OUT_OF_MEMORY;
 	expired = expired_now(shard->store, entry);
+	if (expired && !ttlkv__expired_reserve(shard, entry))
+		return TTLKV_OUT_OF_MEMORY;
+	if (expired)
+		ttlkv__expired_note(shard, entry);
 	ttlkv__unlink(shard, hash, entry, expired);
 	return expired ? TTLKV_NOT_FOUND : TTLKV_OK;
+}
+
+static ttlkv_status
+remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+{
+	(void)context;
+	return ttlkv__remove(shard, hash, entry);
 }
 
 ttlkv_status
 ttlkv_delete(ttlkv *store, const void *key, size_t key_len)
 {
-	return ttlkv__keyed_write(store, key, key_len, ttlkv__remove_entry, NULL, WRITE_CALLER);
+	return ttlkv__keyed_write(store, key, key_len, remove_entry, NULL, WRITE_CALLER);
 }
 
 ttlkv_status
@@ -293,10 +361,10 @@ struct due_check {
 	uint64_t *deadline;
 };
 
-static ttlkv_status
-expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+ttlkv_status
+ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
+    uint64_t scheduled, uint64_t *deadline_out)
 {
-	struct due_check *due = context;
 	uint64_t deadline;
 
 	if (entry == NULL)
@@ -306,18 +374,26 @@ expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry, void *con
 		if (!ttlkv__retire_prepare(shard))
 			return TTLKV_OUT_OF_MEMORY;
 		ttlkv__unlink(shard, hash, entry, true);
-		*due->deadline = deadline;
+		*deadline_out = deadline;
 		return TTLKV_OK;
 	}
-	if (due->scheduled != 0) {
-		if (entry->sched != due->scheduled)
+	if (scheduled != 0) {
+		if (entry->sched != scheduled)
 			return TTLKV_NOT_FOUND;
 		entry->sched = deadline;
 		if (deadline == 0)
 			return TTLKV_NOT_FOUND;
 	}
-	*due->deadline = deadline != 0 ? deadline : TTLKV_NO_EXPIRY;
+	*deadline_out = deadline != 0 ? deadline : TTLKV_NO_EXPIRY;
 	return TTLKV_NOT_DUE;
+}
+
+static ttlkv_status
+expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+{
+	const struct due_check *due = context;
+
+	return ttlkv__expire_if_due(shard, hash, entry, due->scheduled, due->deadline);
 }
 
 ttlkv_status

@@ -3,8 +3,9 @@
  *
  * Writers own disjoint keys and write values that carry their key, writer,
  * a per-key sequence number, their exact deadline and a checksum over a
- * variable-length body; they also delete and change TTLs. Readers, through
- * both the copying ttlkv_get and the zero-copy ttlkv_read, check that no
+ * variable-length body; they also delete (singly and in batches) and change
+ * TTLs. Readers, through the copying ttlkv_get and ttlkv_get_many and the
+ * zero-copy ttlkv_read and ttlkv_read_many, check that no
  * value is torn, no key returns another key's value, the sequence numbers one
  * reader sees for a key never go backwards, and no value is returned at or
  * after its deadline. A maintenance thread sweeps, fires expiry records and
@@ -94,12 +95,16 @@ key_of(uint32_t k, char key[16])
 	snprintf(key, 16, "key-%u", k);
 }
 
+/* What each key should hold once the writers are done: the last value put
+ * (seq) and its deadline, unless deleted or found expired since. Key k is
+ * written by writer k % WRITERS only. */
+static uint64_t want_seq[KEYS], want_deadline[KEYS];
+static bool want_present[KEYS];
+
 static void *
 writer(void *arg)
 {
 	uint32_t id = (uint32_t)(uintptr_t)arg;
-	uint64_t seq[KEYS] = { 0 };
-	uint64_t deadline[KEYS] = { 0 };
 	uint64_t rng = 0x12345 + id;
 	struct value v;
 	char key[16];
@@ -113,8 +118,18 @@ writer(void *arg)
 		k = (uint32_t)(rng % (KEYS / WRITERS)) * WRITERS + id;
 		key_of(k, key);
 		if (rng % 17 == 0) {
-			st = ttlkv_delete(store, key, strlen(key));
+			if (rng & 0x100) {
+				st = ttlkv_delete(store, key, strlen(key));
+			} else {
+				ttlkv_key twice[2] = { { key, strlen(key) }, { key, strlen(key) } };
+				ttlkv_status sts[2];
+
+				CHECK_STATUS(ttlkv_delete_many(store, twice, 2, sts), TTLKV_OK);
+				CHECK_STATUS(sts[1], TTLKV_NOT_FOUND);
+				st = sts[0];
+			}
 			CHECK(st == TTLKV_OK || st == TTLKV_NOT_FOUND);
+			want_present[k] = false;
 			continue;
 		}
 		pinned_now = __atomic_load_n(&shared_now, __ATOMIC_ACQUIRE);
@@ -122,10 +137,11 @@ writer(void *arg)
 			/* Only ever shorten a TTL, so that the deadline a value
 			 * carries stays an upper bound for its real one. */
 			ttl = 1 + (rng >> 8) % 5;
-			if (deadline[k] == 0 || pinned_now + ttl < deadline[k]) {
+			if (want_deadline[k] == 0 || pinned_now + ttl < want_deadline[k]) {
 				st = ttlkv_set_ttl(store, key, strlen(key), ttl);
 				CHECK(st == TTLKV_OK || st == TTLKV_NOT_FOUND);
-				deadline[k] = pinned_now + ttl;
+				want_deadline[k] = pinned_now + ttl;
+				want_present[k] = want_present[k] && st == TTLKV_OK;
 			}
 			pinned_now = 0;
 			continue;
@@ -133,8 +149,8 @@ writer(void *arg)
 		ttl = rng % 3 == 0 ? 0 : 1 + (rng >> 8) % 20;
 		v.key = k;
 		v.writer = id;
-		v.seq = ++seq[k];
-		v.deadline = deadline[k] = ttl != 0 ? pinned_now + ttl : 0;
+		v.seq = ++want_seq[k];
+		v.deadline = want_deadline[k] = ttl != 0 ? pinned_now + ttl : 0;
 		v.body_len = (uint32_t)((rng >> 16) % BODY_MAX);
 		v.pad = 0;
 		for (uint32_t b = 0; b < v.body_len; b++)
@@ -143,6 +159,7 @@ writer(void *arg)
 		st = ttlkv_put(store, key, strlen(key), &v, value_size(&v), ttl);
 		pinned_now = 0;
 		CHECK_STATUS(st, TTLKV_OK);
+		want_present[k] = true;
 	}
 	return NULL;
 }
@@ -187,6 +204,55 @@ check_in_place(const void *value, size_t len, void *context)
 	check_value(value, len, c->key, c->t0, c->seen);
 }
 
+/* A batch of BATCH keys (the first one twice) read with ttlkv_get_many or
+ * zero-copy with ttlkv_read_many, every value checked as a single read's. */
+#define BATCH 9
+
+struct batch_check {
+	uint32_t k[BATCH];
+	uint64_t t0;
+	struct observed *seen;
+};
+
+static void
+check_in_batch(size_t i, const void *value, size_t len, void *context)
+{
+	struct batch_check *c = context;
+
+	check_value(value, len, c->k[i], c->t0, c->seen);
+}
+
+static void
+read_batch(uint64_t rng, uint64_t t0, struct observed *seen, bool zero_copy)
+{
+	static __thread struct value bufs[BATCH];
+	struct batch_check c = { { 0 }, t0, seen };
+	char names[BATCH][16];
+	ttlkv_key keys[BATCH];
+	void *buffers[BATCH];
+	size_t lens[BATCH], got[BATCH];
+	ttlkv_status statuses[BATCH];
+
+	for (int i = 0; i < BATCH; i++) {
+		c.k[i] = i == BATCH - 1 ? c.k[0] : (uint32_t)(mix(rng, (uint64_t)i) % KEYS);
+		key_of(c.k[i], names[i]);
+		keys[i].data = names[i];
+		keys[i].len = strlen(names[i]);
+		buffers[i] = &bufs[i];
+		lens[i] = sizeof bufs[i];
+	}
+	if (zero_copy) {
+		CHECK_STATUS(ttlkv_read_many(store, keys, BATCH, check_in_batch, &c, statuses), TTLKV_OK);
+	} else {
+		CHECK_STATUS(ttlkv_get_many(store, keys, BATCH, buffers, lens, got, statuses), TTLKV_OK);
+		for (int i = 0; i < BATCH; i++)
+			if (statuses[i] == TTLKV_OK)
+				check_value(&bufs[i], got[i], c.k[i], t0, seen);
+	}
+	for (int i = 0; i < BATCH; i++)
+		CHECK(statuses[i] == TTLKV_OK || statuses[i] == TTLKV_NOT_FOUND);
+}
+
 static void *
 reader(void *arg)
 {
@@ -206,16 +272,23 @@ reader(void *arg)
 		k = (uint32_t)(rng % KEYS);
 		key_of(k, key);
 		t0 = __atomic_load_n(&shared_now, __ATOMIC_ACQUIRE);
-		if (rng & 1) {
+		switch (rng % 4) {
+		case 0: {
 			struct in_place c = { k, t0, &seen };
 
 			st = ttlkv_read(store, key, strlen(key), check_in_place, &c);
 			CHECK(st == TTLKV_OK || st == TTLKV_NOT_FOUND);
-		} else {
+			break;
+		}
+		case 1:
 			st = ttlkv_get(store, key, strlen(key), &buf, sizeof buf, &len);
 			CHECK(st == TTLKV_OK || st == TTLKV_NOT_FOUND);
 			if (st == TTLKV_OK)
 				check_value(&buf, len, k, t0, &seen);
+			break;
+		default:
+			read_batch(rng, t0, &seen, rng % 4 == 3);
+			break;
 		}
 		if ((rng & 0x3ff) == 0) {
 			/* Statistics are lock-free reads too: while the
@@ -280,6 +353,28 @@ ticker(void *arg)
 	return NULL;
 }
 
+/* After the run, with the clock stopped: every write survived (table
+ * rebuilds and grows included), and nothing came back. */
+static void
+check_final_state(void)
+{
+	uint64_t now = __atomic_load_n(&shared_now, __ATOMIC_ACQUIRE);
+	struct value v;
+	char key[16];
+
+	for (uint32_t k = 0; k < KEYS; k++) {
+		bool live = want_present[k] && (want_deadline[k] == 0 || now < want_deadline[k]);
+		size_t len = 0;
+		ttlkv_status st;
+
+		key_of(k, key);
+		st = ttlkv_get(store, key, strlen(key), &v, sizeof v, &len);
+		CHECK_STATUS(st, live ? TTLKV_OK : TTLKV_NOT_FOUND);
+		if (st == TTLKV_OK)
+			CHECK(v.seq == want_seq[k] && v.checksum == checksum(&v));
+	}
+}
+
 int
 main(void)
 {
@@ -316,21 +411,23 @@ main(void)
 	pthread_join(tick, NULL);
 	pthread_join(reclaim, NULL);
 
+	check_final_state();
 	CHECK_STATUS(ttlkv_stats_get(store, &stats), TTLKV_OK);
 	CHECK(stats.entries <= KEYS);
-	CHECK(stats.table_grows > 0);
+	CHECK(stats.table_grows + stats.table_rebuilds > 0);
 	/* Reclamation kept up: the backlog stayed near the cap on entries
 	 * awaiting a grace period (512 here, up to twice that once a grace
 	 * period ends and they are ready but not yet freed), plus per shard one
-	 * filling batch and at most 4 queued ones, plus slack: far below the
-	 * writes made. */
-	CHECK(max_deferred_seen <= 2 * 512 + 4 * 5 * 64 + 1024);
+	 * filling batch and at most 4 queued ones, or 16 (tables are small here) held back for a table
+	 * rebuild, plus slack: far below the writes made. */
+	CHECK(max_deferred_seen <= 2 * 512 + 4 * 17 * 64 + 1024);
 	CHECK_STATUS(ttlkv_reclaim(store, 1), TTLKV_OK);
 	CHECK_STATUS(ttlkv_stats_get(store, &stats), TTLKV_OK);
 	CHECK(stats.deferred_frees == 0);
-	printf("stress: %ld writes per writer, backlog peak %llu, %llu expired, %llu grows\n",
+	printf("stress: %ld writes per writer, backlog peak %llu, %llu expired, %llu grows, %llu rebuilds\n",
 	    iterations, (unsigned long long)max_deferred_seen,
-	    (unsigned long long)stats.expired, (unsigned long long)stats.table_grows);
+	    (unsigned long long)stats.expired, (unsigned long long)stats.table_grows,
+	    (unsigned long long)stats.table_rebuilds);
 	ttlkv_close(store);
 	return check_exit("stress");
 }

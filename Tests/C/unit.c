@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <ttlkv.h>
+#include <unistd.h>
 
 static ttlkv *
 open_store(struct test_clock *clock, uint64_t capacity, uint32_t flags)
@@ -60,7 +61,15 @@ test_options_and_open(void)
 	CHECK(o.max_value_size == TTLKV_DEFAULT_MAX_VALUE_SIZE);
 	CHECK(o.shards == 0 && o.flags == 0 && o.max_entries == 0 && o.seed == 0);
 	CHECK(o.clock == NULL);
+	CHECK(o.size == sizeof o);
 	ttlkv_options_init(NULL);
+
+	/* A size the library cannot trust is refused, not misread. */
+	o.size = 8;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_INVALID_ARGUMENT);
+	o.size = 1 << 20;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_INVALID_ARGUMENT);
+	ttlkv_options_init(&o);
 
 	CHECK_STATUS(ttlkv_open(&o, NULL), TTLKV_INVALID_ARGUMENT);
 	o.shards = TTLKV_MAX_SHARDS + 1;
@@ -88,6 +97,8 @@ test_options_and_open(void)
 		CHECK_STATUS(ttlkv_stats_get(s, &st), TTLKV_OK);
 		CHECK(st.shards == 3);
 		CHECK(st.table_slots >= 2 * TTLKV_DEFAULT_CAPACITY);
+		CHECK_STATUS(ttlkv_stats_get_sized(s, &st, 8), TTLKV_INVALID_ARGUMENT);
+		CHECK_STATUS(ttlkv_stats_get_sized(s, NULL, sizeof st), TTLKV_INVALID_ARGUMENT);
 	}
 	ttlkv_close(s);
 	ttlkv_close(NULL);
@@ -390,7 +401,7 @@ test_read_and_stats(void)
 		CHECK(len == 5 && memcmp(value, "first", 5) == 0);
 		ttlkv_read_end();
 		CHECK_STREQ(s, "pin", "second");
-		ttlkv_read_end(); /* unmatched: harmless */
+		CHECK_STATUS(ttlkv_read_end(), TTLKV_INVALID_ARGUMENT); /* unmatched: refused */
 		CHECK_STATUS(ttlkv_read_begin(s, "none", 4, &value, &len), TTLKV_NOT_FOUND);
 		CHECK_STATUS(ttlkv_read_begin(s, "pin", 3, NULL, &len), TTLKV_INVALID_ARGUMENT);
 		CHECK_STATUS(ttlkv_read_begin(NULL, "pin", 3, &value, &len), TTLKV_INVALID_ARGUMENT);
@@ -550,6 +561,50 @@ test_sweep_and_reclaim(void)
 	ttlkv_close(s);
 }
 
+/* A sweep visits exactly the slots it is given, empty runs included, and
+ * a key it cannot copy (out of memory) is skipped, not retried forever. */
+static void
+test_sweep_budget(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(0);
+	char big[5000];
+	ttlkv_options o;
+	ttlkv_stats stats;
+	ttlkv *s;
+	size_t removed = 0;
+	uint64_t calls = 0;
+
+	ttlkv_options_init(&o);
+	o.capacity = 1 << 15;
+	o.shards = 1;
+	o.seed = 7;
+	o.max_key_size = sizeof big;
+	test_clock_attach(&clock, &o);
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "only", "v", 1), TTLKV_OK);
+	clock.now = 10;
+	while (removed == 0 && calls <= stats.table_slots) {
+		CHECK_STATUS(ttlkv_sweep(s, 1, &removed), TTLKV_OK);
+		calls++;
+	}
+	CHECK(removed == 1);
+	CHECK(calls > 100); /* the key's slot, under seed 7, is far from slot 0 */
+
+	memset(big, 'k', sizeof big);
+	CHECK_STATUS(ttlkv_put(s, big, sizeof big, "v", 1, 1), TTLKV_OK);
+	clock.now = 20;
+	alarm(30); /* a sweep that retries the copy forever fails here */
+	ttlkv_testing_fail_allocation(0);
+	CHECK_STATUS(ttlkv_sweep(s, stats.table_slots, &removed), TTLKV_OK);
+	ttlkv_testing_fail_allocation(-1);
+	alarm(0);
+	CHECK(removed == 0 && ttlkv_count(s) == 1);
+	CHECK_STATUS(ttlkv_sweep(s, stats.table_slots, &removed), TTLKV_OK);
+	CHECK(removed == 1 && ttlkv_count(s) == 0);
+	ttlkv_close(s);
+}
+
 static void
 test_expire_due(void)
 {
@@ -649,6 +704,86 @@ test_expiry_records(void)
 	ttlkv_close(s);
 }
 
+/* A read callback that closes the store it reads, as a language binding's
+ * destructor may; the value must stay readable until the callback returns. */
+static void
+close_while_reading(const void *value, size_t len, void *context)
+{
+	ttlkv_close(context);
+	CHECK(len == 5 && memcmp(value, "value", 5) == 0);
+}
+
+static void
+stray_read_end(const void *value, size_t len, void *context)
+{
+	(void)value;
+	(void)len;
+	(void)context;
+	CHECK_STATUS(ttlkv_read_end(), TTLKV_INVALID_ARGUMENT);
+}
+
+static void
+test_close_and_read_end_inside_sections(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(0);
+	ttlkv *a = open_store(&clock, 64, 0), *b = open_store(&clock, 64, 0);
+	const void *value;
+	size_t len;
+
+	/* Closing inside a read section (this store's or another's) waits
+	 * for the section to end: the value stays valid (ASan would report a
+	 * use after free), and the stores are freed afterwards (LeakSanitizer
+	 * would report a leak). */
+	CHECK_STATUS(PUT(a, "k", "value", 0), TTLKV_OK);
+	CHECK_STATUS(PUT(b, "k", "value", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_read_begin(a, "k", 1, &value, &len), TTLKV_OK);
+	ttlkv_close(a);
+	ttlkv_close(b);
+	{
+		ttlkv *c = NULL; /* opening is allowed in a section too */
+
+		CHECK_STATUS(ttlkv_open(NULL, &c), TTLKV_OK);
+		ttlkv_close(c);
+	}
+	CHECK(len == 5 && memcmp(value, "value", 5) == 0);
+	CHECK_STATUS(ttlkv_read_end(), TTLKV_OK);
+
+	a = open_store(&clock, 64, 0);
+	CHECK_STATUS(PUT(a, "k", "value", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_read(a, "k", 1, close_while_reading, a), TTLKV_OK);
+
+	/* A ttlkv_read_end inside a ttlkv_read callback does not end the
+	 * library's section: the thread is out of it afterwards, so it may
+	 * write (a wrapped nesting count would refuse every write). */
+	a = open_store(&clock, 64, 0);
+	CHECK_STATUS(PUT(a, "k", "value", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_read(a, "k", 1, stray_read_end, NULL), TTLKV_OK);
+	CHECK_STATUS(PUT(a, "k", "again", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_reclaim(a, 1), TTLKV_OK);
+	ttlkv_close(a);
+}
+
+/* A block whose address a tagged slot cannot hold is not handed out again. */
+static void
+test_untaggable_block(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(0);
+	ttlkv *s = open_store(&clock, 64, 0);
+	char key[24];
+
+	ttlkv_testing_recycle_flush();
+	ttlkv_testing_refuse_next_block();
+	CHECK_STATUS(PUT(s, "refused", "value", 0), TTLKV_OK);
+	CHECK_STREQ(s, "refused", "value");
+	for (int i = 0; i < 10; i++) {
+		snprintf(key, sizeof key, "next-%d", i);
+		CHECK_STATUS(PUT(s, key, "value", 0), TTLKV_OK);
+		CHECK_STATUS(ttlkv_delete(s, key, strlen(key)), TTLKV_OK);
+		CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_OK);
+	}
+	ttlkv_close(s);
+}
+
 static void
 test_status_strings(void)
 {
@@ -693,8 +828,11 @@ main(void)
 	test_entry_recycling();
 	test_growth_and_limits();
 	test_sweep_and_reclaim();
+	test_sweep_budget();
 	test_expire_due();
 	test_expiry_records();
+	test_close_and_read_end_inside_sections();
+	test_untaggable_block();
 	test_status_strings();
 	test_default_clock();
 	return check_exit("unit");

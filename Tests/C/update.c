@@ -1,13 +1,12 @@
 /*
  * The primitives the Redis server builds on: ttlkv_update (read-modify-write
- * under the shard lock), ttlkv_put_many (several pairs as one write, all or
- * nothing) and ttlkv_scan (resumable iteration over live keys).
+ * under the shard lock) and ttlkv_put_many (several pairs as one write, all
+ * or nothing).
  *
  * Single-threaded checks use an injected clock; then allocation failures at
  * every step leave the store as it was; then threads: concurrent INCRs lose
  * no increment, concurrent APPENDs (which outgrow the preallocated room and
- * retry) lose no byte, concurrent multi-key writes never interleave, and a
- * scan run while other keys churn sees every untouched key exactly once.
+ * retry) lose no byte, and concurrent multi-key writes never interleave.
  */
 #include "check.h"
 #include "test_clock.h"
@@ -456,99 +455,6 @@ test_allocation_failures(void)
 	ttlkv_close(s);
 }
 
-/* --- scan ----------------------------------------------------------------- */
-
-#define SCAN_KEYS 2000
-
-struct seen {
-	unsigned char count[SCAN_KEYS];
-	size_t other;
-	size_t calls;
-};
-
-static void
-count_key(const void *key, size_t len, void *context)
-{
-	struct seen *seen = context;
-	char buf[16];
-	int i;
-
-	seen->calls++;
-	if (len < 2 || len > 8 || ((const char *)key)[0] != 's') {
-		seen->other++;
-		return;
-	}
-	memcpy(buf, (const char *)key + 1, len - 1);
-	buf[len - 1] = '\0';
-	i = atoi(buf);
-	if (i >= 0 && i < SCAN_KEYS && seen->count[i] < 255)
-		seen->count[i]++;
-}
-
-/* A whole pass, count keys per call; returns the number of calls. */
-static size_t
-scan_all(ttlkv *s, size_t count, struct seen *seen)
-{
-	uint64_t cursor = 0;
-	size_t calls = 0;
-
-	do {
-		size_t before = seen->calls;
-
-		CHECK_STATUS(ttlkv_scan(s, cursor, count, count_key, seen, &cursor), TTLKV_OK);
-		CHECK(seen->calls - before <= count);
-		calls++;
-	} while (cursor != 0 && calls < 10 * SCAN_KEYS);
-	return calls;
-}
-
-static void
-test_scan(void)
-{
-	ttlkv *s = open_store(4 * SCAN_KEYS, 0, 0, true);
-	size_t counts[] = { 1, 7, 10, 1000, SCAN_KEYS * 4 };
-	uint64_t next;
-	char key[16];
-
-	for (int i = 0; i < SCAN_KEYS; i++) {
-		snprintf(key, sizeof key, "s%d", i);
-		CHECK_STATUS(PUT(s, key, "v", i % 2 == 0 ? 0 : 50), TTLKV_OK);
-	}
-	for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
-		struct seen seen = { { 0 }, 0, 0 };
-		size_t calls = scan_all(s, counts[c], &seen);
-
-		for (int i = 0; i < SCAN_KEYS; i++)
-			CHECK(seen.count[i] == 1);
-		CHECK(seen.other == 0);
-		CHECK(calls >= SCAN_KEYS / counts[c]);
-	}
-	/* Expired keys are not reported, removed or not. */
-	test_clock_advance(&clock_, 50);
-	{
-		struct seen seen = { { 0 }, 0, 0 };
-
-		scan_all(s, 10, &seen);
-		for (int i = 0; i < SCAN_KEYS; i++)
-			CHECK(seen.count[i] == (i % 2 == 0 ? 1 : 0));
-	}
-	/* An empty store is done at once; a cursor past the last shard too. */
-	{
-		ttlkv *e = open_store(16, 4, 0, true);
-		struct seen seen = { { 0 }, 0, 0 };
-
-		CHECK_STATUS(ttlkv_scan(e, 0, 10, count_key, &seen, &next), TTLKV_OK);
-		CHECK(next == 0 && seen.calls == 0);
-		CHECK_STATUS(ttlkv_scan(e, UINT64_C(99) << 32, 10, count_key, &seen, &next), TTLKV_OK);
-		CHECK(next == 0);
-		CHECK_STATUS(ttlkv_scan(e, 0, 0, count_key, &seen, &next), TTLKV_INVALID_ARGUMENT);
-		CHECK_STATUS(ttlkv_scan(e, 0, 1, NULL, &seen, &next), TTLKV_INVALID_ARGUMENT);
-		CHECK_STATUS(ttlkv_scan(e, 0, 1, count_key, &seen, NULL), TTLKV_INVALID_ARGUMENT);
-		ttlkv_close(e);
-	}
-	ttlkv_close(s);
-}
-
 /* --- threads -------------------------------------------------------------- */
 
 #define THREADS 4
@@ -704,54 +610,6 @@ test_concurrent_put_many(void)
 	ttlkv_close(shared);
 }
 
-static int churning;
-
-static void *
-churn_worker(void *arg)
-{
-	char key[16];
-
-	(void)arg;
-	for (unsigned i = 0; __atomic_load_n(&churning, __ATOMIC_ACQUIRE); i++) {
-		snprintf(key, sizeof key, "z%u", i % 500);
-		if (i % 3 == 0)
-			ttlkv_delete(shared, key, strlen(key));
-		else
-			ttlkv_put(shared, key, strlen(key), "v", 1, 0);
-	}
-	return NULL;
-}
-
-/* Keys "s<i>" untouched during the pass are each seen exactly once while
- * other keys are written and removed around them. */
-static void
-test_scan_under_churn(void)
-{
-	pthread_t t[2];
-	char key[16];
-
-	/* Room for everything: no table grows during the pass. */
-	shared = open_store(8 * SCAN_KEYS, 0, 0, false);
-	for (int i = 0; i < SCAN_KEYS; i++) {
-		snprintf(key, sizeof key, "s%d", i);
-		CHECK_STATUS(PUT(shared, key, "v", 0), TTLKV_OK);
-	}
-	__atomic_store_n(&churning, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < 2; i++)
-		CHECK(pthread_create(&t[i], NULL, churn_worker, NULL) == 0);
-	for (int pass = 0; pass < 5; pass++) {
-		struct seen seen = { { 0 }, 0, 0 };
-
-		scan_all(shared, 5, &seen);
-		for (int i = 0; i < SCAN_KEYS; i++)
-			CHECK(seen.count[i] == 1);
-	}
-	__atomic_store_n(&churning, 0, __ATOMIC_RELEASE);
-	for (int i = 0; i < 2; i++)
-		pthread_join(t[i], NULL);
-	ttlkv_close(shared);
-}
-
 int
 main(void)
 {
@@ -766,9 +624,7 @@ main(void)
 	test_put_many();
 	test_put_many_full();
 	test_allocation_failures();
-	test_scan();
 	test_concurrent_updates();
 	test_concurrent_put_many();
-	test_scan_under_churn();
 	return check_exit("update");
 }

@@ -1,11 +1,14 @@
 /*
  * libFuzzer harness for the C API. Each input is a program of API calls
- * (put, put-if-absent, get, zero-copy reads, delete, TTL query and change,
- * expire-due, sweep, drain, reclaim, clock jumps) with arbitrary key and
- * value bytes, lengths at and beyond the limits, NULL pointers where a zero
- * length allows them, and absurd TTLs. Every result is checked against a
- * small model of the store kept here; any difference aborts, and so does
- * anything AddressSanitizer or UBSan catches.
+ * (put, put-if-absent, get, zero-copy reads, delete, their batched forms,
+ * TTL query and change, expire-due, sweep, table maintenance, drains,
+ * reclaim, scan, clear, clock jumps) with arbitrary key and value bytes,
+ * lengths at and beyond the limits, NULL pointers where a zero length allows
+ * them, and absurd TTLs. Every result is checked against a small model of
+ * the store kept here; any difference aborts, and so does anything
+ * AddressSanitizer or UBSan catches. The model also counts expiries:
+ * ttlkv_drain_expired must report exactly those that were not
+ * ttlkv_expire_due's, and with them stats.expired must add up.
  *
  *   make fuzz FUZZ_SECONDS=600     # explore; new inputs go to build/fuzz-corpus
  *   make test                      # replays Tests/Fuzz/corpus, then fuzzes ~1 minute
@@ -30,6 +33,9 @@ struct model_entry {
 
 static struct model_entry model[MODEL_SLOTS];
 static uint64_t now_ms;
+/* Expiries: removed by ttlkv_expire_due, logged for ttlkv_drain_expired
+ * and not drained yet, and drained. */
+static uint64_t expired_by_worker, expired_logged, expired_drained;
 
 static uint64_t
 fuzz_clock(void *context)
@@ -166,6 +172,8 @@ do_put(ttlkv *s, struct program *p, bool if_absent)
 		REQUIRE(got == TTLKV_EXISTS);
 		return;
 	}
+	if (e != NULL && expired(e))
+		expired_logged++;
 	if (e == NULL) {
 		for (int i = 0; i < MODEL_SLOTS && e == NULL; i++)
 			if (!model[i].used)
@@ -187,6 +195,38 @@ do_put(ttlkv *s, struct program *p, bool if_absent)
 	e->deadline = ttl ? now_ms + ttl : 0;
 }
 
+/* What ttlkv_get must return for key with a buffer of cap bytes, and the
+ * model entry whose value it must copy (NULL if none). */
+static ttlkv_status
+expect_get(const unsigned char *key, size_t klen, size_t cap, const struct model_entry **found)
+{
+	ttlkv_status want = key_status(key, klen);
+	const struct model_entry *e;
+
+	*found = NULL;
+	if (want != TTLKV_OK)
+		return want;
+	e = find(key, klen);
+	if (e == NULL || expired(e))
+		return TTLKV_NOT_FOUND;
+	*found = e;
+	return cap < e->value_len ? TTLKV_BUFFER_TOO_SMALL : TTLKV_OK;
+}
+
+/* Checks one get's result against the model. */
+static void
+check_get(ttlkv_status got, const unsigned char *key, size_t klen, size_t cap,
+    const unsigned char *out, size_t vlen)
+{
+	const struct model_entry *e;
+
+	REQUIRE(got == expect_get(key, klen, cap, &e));
+	if (e != NULL)
+		REQUIRE(vlen == e->value_len);
+	if (got == TTLKV_OK)
+		REQUIRE(vlen == 0 || memcmp(out, e->value, vlen) == 0);
+}
+
 static void
 do_get(ttlkv *s, struct program *p)
 {
@@ -195,26 +235,33 @@ do_get(ttlkv *s, struct program *p)
 	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
 	size_t cap = next_byte(p) % (MAX_VALUE + 1), vlen = 12345;
 	void *buf = cap == 0 && (p->at & 1) ? NULL : out;
-	ttlkv_status got = ttlkv_get(s, key, klen, buf, cap, &vlen);
-	ttlkv_status want = key_status(key, klen);
-	struct model_entry *e;
 
-	if (want != TTLKV_OK) {
-		REQUIRE(got == want);
-		return;
+	check_get(ttlkv_get(s, key, klen, buf, cap, &vlen), key, klen, cap, out, vlen);
+}
+
+/* Up to 8 keys in one ttlkv_get_many, each checked as a single get. */
+#define MANY 8
+
+static void
+do_get_many(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MANY][MAX_KEY + 8], out[MANY][MAX_VALUE];
+	const unsigned char *key[MANY];
+	ttlkv_key keys[MANY];
+	void *bufs[MANY];
+	size_t caps[MANY], vlens[MANY], n = next_byte(p) % (MANY + 1);
+	ttlkv_status st[MANY];
+
+	for (size_t i = 0; i < n; i++) {
+		keys[i].len = next_bytes(p, kb[i], MAX_KEY, &key[i]);
+		keys[i].data = key[i];
+		caps[i] = next_byte(p) % (MAX_VALUE + 1);
+		bufs[i] = caps[i] == 0 && (p->at & 1) ? NULL : out[i];
+		vlens[i] = 12345;
 	}
-	e = find(key, klen);
-	if (e == NULL || expired(e)) {
-		REQUIRE(got == TTLKV_NOT_FOUND);
-		return;
-	}
-	REQUIRE(vlen == e->value_len);
-	if (cap < e->value_len) {
-		REQUIRE(got == TTLKV_BUFFER_TOO_SMALL);
-		return;
-	}
-	REQUIRE(got == TTLKV_OK);
-	REQUIRE(vlen == 0 || memcmp(out, e->value, vlen) == 0);
+	REQUIRE(ttlkv_get_many(s, keys, n, bufs, caps, vlens, st) == TTLKV_OK);
+	for (size_t i = 0; i < n; i++)
+		check_get(st[i], key[i], keys[i].len, caps[i], out[i], vlens[i]);
 }
 
 struct seen {
@@ -256,7 +303,7 @@ do_read(ttlkv *s, struct program *p)
 			 * nothing (the model stays as it is). */
 			if (next_byte(p) & 1)
 				REQUIRE(ttlkv_put(s, key, klen, "w", 1, 0) == TTLKV_IN_READ_SECTION);
-			ttlkv_read_end();
+			REQUIRE(ttlkv_read_end() == TTLKV_OK);
 		}
 	}
 	if (key_status(key, klen) != TTLKV_OK) {
@@ -267,13 +314,10 @@ do_read(ttlkv *s, struct program *p)
 	REQUIRE(seen.calls == (live ? 1 : 0));
 }
 
+/* Checks one removal's status against the model, and applies it. */
 static void
-do_delete(ttlkv *s, struct program *p)
+check_delete(ttlkv_status got, const unsigned char *key, size_t klen)
 {
-	unsigned char kb[MAX_KEY + 8];
-	const unsigned char *key;
-	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
-	ttlkv_status got = ttlkv_delete(s, key, klen);
 	struct model_entry *e;
 
 	if (key_status(key, klen) != TTLKV_OK) {
@@ -282,8 +326,39 @@ do_delete(ttlkv *s, struct program *p)
 	}
 	e = find(key, klen);
 	REQUIRE(got == (e != NULL && !expired(e) ? TTLKV_OK : TTLKV_NOT_FOUND));
+	if (e != NULL && expired(e))
+		expired_logged++;
 	if (e != NULL)
 		e->used = false;
+}
+
+static void
+do_delete(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MAX_KEY + 8];
+	const unsigned char *key;
+	size_t klen = next_bytes(p, kb, MAX_KEY, &key);
+
+	check_delete(ttlkv_delete(s, key, klen), key, klen);
+}
+
+/* Up to 8 keys in one ttlkv_delete_many, applied to the model in order. */
+static void
+do_delete_many(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MANY][MAX_KEY + 8];
+	const unsigned char *key[MANY];
+	ttlkv_key keys[MANY];
+	ttlkv_status st[MANY];
+	size_t n = next_byte(p) % (MANY + 1);
+
+	for (size_t i = 0; i < n; i++) {
+		keys[i].len = next_bytes(p, kb[i], MAX_KEY, &key[i]);
+		keys[i].data = key[i];
+	}
+	REQUIRE(ttlkv_delete_many(s, keys, n, st) == TTLKV_OK);
+	for (size_t i = 0; i < n; i++)
+		check_delete(st[i], key[i], keys[i].len);
 }
 
 static void
@@ -354,6 +429,7 @@ do_expire_due(ttlkv *s, struct program *p)
 		REQUIRE(got == TTLKV_NOT_FOUND);
 	} else if (expired(e)) {
 		REQUIRE(got == TTLKV_OK && deadline == e->deadline);
+		expired_by_worker++;
 		e->used = false;
 	} else {
 		REQUIRE(got == TTLKV_NOT_DUE);
@@ -361,12 +437,62 @@ do_expire_due(ttlkv *s, struct program *p)
 	}
 }
 
+/* After a sweep (expired only) or a clear (everything). */
 static void
-forget_expired(void)
+forget(bool everything)
 {
-	for (int i = 0; i < MODEL_SLOTS; i++)
+	for (int i = 0; i < MODEL_SLOTS; i++) {
 		if (model[i].used && expired(&model[i]))
+			expired_logged++;
+		if (model[i].used && (everything || expired(&model[i])))
 			model[i].used = false;
+	}
+}
+
+static void
+check_logged(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	(void)key;
+	REQUIRE(len <= MAX_KEY);
+	REQUIRE(deadline != 0);
+	++*(size_t *)context;
+}
+
+static void
+do_drain_expired(ttlkv *s)
+{
+	size_t records = 0, taken = 0;
+
+	REQUIRE(ttlkv_drain_expired(s, check_logged, &records, &taken) == TTLKV_OK);
+	REQUIRE(records == taken && records == expired_logged);
+	expired_drained += records;
+	expired_logged = 0;
+}
+
+/* A scan reports each live key of the model once. */
+static void
+check_scanned(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct model_entry *e = find(key, len);
+
+	REQUIRE(e != NULL && !expired(e));
+	REQUIRE(deadline == (e->deadline ? e->deadline : TTLKV_NO_EXPIRY));
+	++*(size_t *)context;
+}
+
+static void
+do_scan(ttlkv *s, struct program *p)
+{
+	size_t count = next_byte(p) % 8, reported = 0, live = 0, calls = 0;
+	uint64_t cursor = 0;
+
+	do {
+		REQUIRE(ttlkv_scan(s, &cursor, count, check_scanned, &reported) == TTLKV_OK);
+		REQUIRE(++calls <= 1000);
+	} while (cursor != 0);
+	for (int i = 0; i < MODEL_SLOTS; i++)
+		live += model[i].used && !expired(&model[i]);
+	REQUIRE(reported == live);
 }
 
 static void
@@ -389,6 +515,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(model, 0, sizeof model);
 	now_ms = 1000;
+	expired_by_worker = expired_logged = expired_drained = 0;
 	ttlkv_options_init(&o);
 	o.capacity = 4;
 	o.shards = 2;
@@ -399,7 +526,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ttlkv_open(&o, &s) != TTLKV_OK)
 		abort();
 	while (p.at < p.size) {
-		switch (next_byte(&p) % 13) {
+		switch (next_byte(&p) % 18) {
 		case 0: case 1: do_put(s, &p, false); break;
 		case 2: do_put(s, &p, true); break;
 		case 3: do_get(s, &p); break;
@@ -409,8 +536,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7: do_set_ttl(s, &p); break;
 		case 8: do_expire_due(s, &p); break;
 		case 9:
-			REQUIRE(ttlkv_sweep(s, SIZE_MAX, &removed) == TTLKV_OK);
-			forget_expired();
+			if (next_byte(&p) & 1) {
+				REQUIRE(ttlkv_sweep(s, SIZE_MAX, &removed) == TTLKV_OK);
+				forget(false);
+			} else {
+				/* A small budget: rebuilds span the writes that follow. */
+				REQUIRE(ttlkv_maintain(s, next_byte(&p) % 16, NULL) == TTLKV_OK);
+			}
 			break;
 		case 10:
 			switch (next_byte(&p) % 4) {
@@ -425,14 +557,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			REQUIRE(ttlkv_drain_schedule(s, count_record, &records, &removed) == TTLKV_OK);
 			REQUIRE(records == removed);
 			break;
-		default:
+		case 12:
 			REQUIRE(ttlkv_reclaim(s, next_byte(&p) & 1) == TTLKV_OK);
+			break;
+		case 13: do_drain_expired(s); break;
+		case 14: do_scan(s, &p); break;
+		case 15: do_get_many(s, &p); break;
+		case 16: do_delete_many(s, &p); break;
+		default:
+			REQUIRE(ttlkv_clear(s) == TTLKV_OK);
+			forget(true);
 			break;
 		}
 		REQUIRE(ttlkv_count(s) == model_count());
 	}
 	REQUIRE(ttlkv_stats_get(s, &stats) == TTLKV_OK);
 	REQUIRE(stats.entries == model_count());
+	do_drain_expired(s);
+	REQUIRE(stats.expired == expired_by_worker + expired_drained);
 	ttlkv_close(s);
 	return 0;
 }

@@ -18,8 +18,9 @@ CLOCK_FN = ctypes.CFUNCTYPE(ctypes.c_uint64, ctypes.c_void_p)
 class Options(ctypes.Structure):
     """Mirror of struct ttlkv_options."""
     _fields_ = [
-        ("capacity", ctypes.c_uint64),
+        ("size", ctypes.c_uint32),
         ("shards", ctypes.c_uint32),
+        ("capacity", ctypes.c_uint64),
         ("max_key_size", ctypes.c_uint32),
         ("max_value_size", ctypes.c_uint32),
         ("flags", ctypes.c_uint32),
@@ -33,7 +34,7 @@ class Options(ctypes.Structure):
 def load(path):
     lib = ctypes.CDLL(path)
     p, size, u64 = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint64
-    lib.ttlkv_options_init.argtypes = [ctypes.POINTER(Options)]
+    lib.ttlkv_options_init_sized.argtypes = [ctypes.POINTER(Options), size]
     lib.ttlkv_open.argtypes = [ctypes.POINTER(Options), ctypes.POINTER(p)]
     lib.ttlkv_close.argtypes = [p]
     lib.ttlkv_put.argtypes = [p, ctypes.c_char_p, size, ctypes.c_char_p, size, u64]
@@ -53,7 +54,7 @@ class CtypesTest(unittest.TestCase):
         self.now = 1000
         self.clock = CLOCK_FN(lambda _context: self.now)  # kept alive by self
         options = Options()
-        self.lib.ttlkv_options_init(ctypes.byref(options))
+        self.lib.ttlkv_options_init_sized(ctypes.byref(options), ctypes.sizeof(options))
         options.max_key_size = 16
         options.clock = self.clock
         self.store = ctypes.c_void_p()
@@ -100,13 +101,35 @@ class CtypesTest(unittest.TestCase):
 
 
 class ExportsTest(unittest.TestCase):
-    def test_only_ttlkv_symbols_and_no_seed_reader(self):
+    def test_only_public_symbols_and_no_seed_reader(self):
+        # Built with -fvisibility=hidden: nothing but the API leaves the
+        # library, neither internal ttlkv__ helpers nor variables.
         out = subprocess.run(["nm", "-D", "--defined-only", LIB_PATH], capture_output=True, text=True, check=True)
-        names = [line.split()[-1] for line in out.stdout.splitlines() if " T " in line]
-        self.assertTrue(names)
-        self.assertTrue(all(n.startswith("ttlkv_") for n in names), names)
+        names = [line.split()[-1] for line in out.stdout.splitlines()]
+        self.assertIn("ttlkv_open", names)
+        self.assertTrue(all(n.startswith("ttlkv_") and not n.startswith("ttlkv__") for n in names), names)
         # The hash seed goes in through ttlkv_options and never comes out.
         self.assertFalse([n for n in names if "seed" in n])
+
+
+class OptionsSizeTest(unittest.TestCase):
+    """An older caller's smaller ttlkv_options is never written past, and a
+    size the library does not know is refused rather than misread."""
+
+    def test_init_writes_no_more_than_the_size_given(self):
+        lib = load(LIB_PATH)
+        buf = (ctypes.c_ubyte * 64)(*([0xAB] * 64))
+        lib.ttlkv_options_init_sized(ctypes.cast(buf, ctypes.POINTER(Options)), 8)
+        self.assertEqual(bytes(buf[8:]), b"\xab" * 56)
+        self.assertEqual(int.from_bytes(bytes(buf[:4]), "little"), 8)
+
+    def test_open_refuses_a_truncated_size(self):
+        lib = load(LIB_PATH)
+        options = Options()
+        lib.ttlkv_options_init_sized(ctypes.byref(options), ctypes.sizeof(options))
+        options.size = 8
+        store = ctypes.c_void_p()
+        self.assertEqual(lib.ttlkv_open(ctypes.byref(options), ctypes.byref(store)), INVALID_ARGUMENT)
 
 
 if __name__ == "__main__":

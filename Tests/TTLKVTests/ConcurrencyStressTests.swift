@@ -68,15 +68,16 @@ enum StressClock {
 
     @Test(arguments: StoreKind.allCases)
     func concurrentReadersWritersAndExpiry(kind: StoreKind) async throws {
-        let shared = ManualClock(milliseconds: 10_000)
+        let shared = ManualClock(now: .init(sinceOrigin: .seconds(10)))
         var configuration = StoreConfiguration(capacity: 64)   // small: tables grow under load
-        configuration.clock = .custom { StressClock.pinned ?? shared.milliseconds }
+        configuration.clock = .custom { StressClock.pinned.map { .init(sinceOrigin: .milliseconds(Int64($0))) } ?? shared.now }
         configuration.tickResolution = .milliseconds(1)
         let store = try kind.make(configuration)
         let early = Atomic<Int>(0)
-        store.addExpiryListener { events in
+        let token = try store.addExpiryListener { events in
             early.add(events.filter { $0.removedAt < $0.deadline }.count, ordering: .relaxed)
         }
+        defer { token.cancel() }
         let stop = Atomic<Bool>(false)
         let failures = Atomic<Int>(0)
         let finalValues = Mutex<[Int: [UInt8]]>([:])
@@ -91,7 +92,7 @@ enum StressClock {
                 for _ in 0..<Self.iterations {
                     let key = Int.random(in: 0..<(Self.keys / Self.writers), using: &rng) * Self.writers + thread
                     let name = "key\(key)"
-                    let now = shared.milliseconds
+                    let now = shared.nowMilliseconds
                     do {
                         switch Int.random(in: 0..<20, using: &rng) {
                         case 0:
@@ -128,7 +129,7 @@ enum StressClock {
                 var rng = SystemRandomNumberGenerator()
                 while !stop.load(ordering: .acquiring) {
                     let key = Int.random(in: 0..<Self.keys, using: &rng)
-                    let before = shared.milliseconds
+                    let before = shared.nowMilliseconds
                     // Outer nil: absent or expired; inner nil: a torn value.
                     let value = try? store.withValue(forKey: "key\(key)") { Value($0) }
                     guard let value else { continue }

@@ -75,7 +75,7 @@ enum StoreChoice: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// A store opened for the preload plus room for the storm and churn.
-func openStore(_ choice: StoreChoice, settings: BenchSettings) throws -> any KeyValueStore {
+func openStore(_ choice: StoreChoice, settings: BenchSettings) throws -> any ManagedStore {
     var configuration = StoreConfiguration(capacity: settings.keys + settings.keys / 10)
     configuration.maximumKeySize = max(settings.keySize, 16)
     configuration.maximumValueSize = max(settings.valueRange.upperBound, 1)
@@ -113,8 +113,8 @@ struct Run: ParsableCommand {
         print(report.text)
     }
 
-    private func runScenarios(on opened: any KeyValueStore, settings: BenchSettings, baseline: Int) throws -> RunReport {
-        func go<S: KeyValueStore>(_ s: S) -> RunReport {
+    private func runScenarios(on opened: any ManagedStore, settings: BenchSettings, baseline: Int) throws -> RunReport {
+        func go<S: ManagedStore>(_ s: S) -> RunReport {
             let scenarios = Scenarios(store: s, name: store.rawValue, settings: settings, output: options.output)
             switch scenario {
             case .all:
@@ -247,7 +247,7 @@ struct Soak: ParsableCommand {
         let baseline = residentBytes()
         let opened = try openStore(store, settings: settings)
         let report: ChurnReport
-        func go<S: KeyValueStore>(_ s: S) -> ChurnReport {
+        func go<S: ManagedStore>(_ s: S) -> ChurnReport {
             let scenarios = Scenarios(store: s, name: store.rawValue, settings: settings, output: nil)
             _ = scenarios.preload()
             return scenarios.churn(mix: OperationMix(get: 80, set: 15, delete: 5))

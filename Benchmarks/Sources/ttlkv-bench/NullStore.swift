@@ -1,9 +1,8 @@
-import Histogram
 import TTLKV
 
 /// A store that stores nothing: the driver run against it shows how many
 /// operations per second the driver itself can issue.
-final class NullStore: KeyValueStore {
+final class NullStore: ManagedStore {
     func set(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws {}
 
     func insertIfAbsent(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws -> Bool { true }
@@ -14,6 +13,8 @@ final class NullStore: KeyValueStore {
 
     func removeValue(forKey key: some StoreBytes) throws -> Bool { false }
 
+    func removeAll() throws {}
+
     func timeToLive(forKey key: some StoreBytes) throws -> TimeToLive? { nil }
 
     func expire(_ key: some StoreBytes, after ttl: Duration) throws -> Bool { false }
@@ -22,15 +23,19 @@ final class NullStore: KeyValueStore {
 
     var count: Int { 0 }
 
-    var statistics: StoreStatistics {
-        StoreStatistics(
-            entries: 0, bytes: 0, expired: 0, deferredFrees: 0, tableSlots: 0, tableGrows: 0, shards: 0,
-            pendingExpiryRecords: 0, keysExpiredByWorker: 0,
-            expiryLag: Histogram<UInt64>(numberOfSignificantValueDigits: .three)
-        )
+    func scanKeys(from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> ScanCursor? {
+        nil
     }
 
-    func addExpiryListener(_ listener: @escaping @Sendable ([ExpiryEvent]) -> Void) {}
+    var now: StoreClock.Instant { StoreClock.Instant(sinceOrigin: .zero) }
+
+    var statistics: StoreStatistics { StoreStatistics() }
+
+    func addExpiryListener(_ listener: @escaping @Sendable ([ExpiryEvent]) -> Void) throws -> ExpiryListenerToken {
+        ExpiryListenerToken {}
+    }
+
+    var expiryEvents: AsyncStream<ExpiryEvent> { AsyncStream { $0.finish() } }
 
     func close() {}
 }

@@ -101,7 +101,7 @@ struct StoreReport: Codable {
 }
 
 /// Runs the standard scenarios, in order, on one store.
-struct Scenarios<S: KeyValueStore> {
+struct Scenarios<S: ManagedStore> {
     let store: S
     let name: String
     let settings: BenchSettings

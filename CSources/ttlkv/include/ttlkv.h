@@ -11,20 +11,29 @@
  *   - Any thread may call any function at any time, including threads the
  *     library has never seen before and threads that exit afterwards. The
  *     only exception is ttlkv_close, which must not overlap any other call on
- *     the same store.
+ *     the same store. The library may be dlclosed: it stays mapped.
  *   - "Lock-free read" means the call takes no lock and never waits for a
- *     writer; it may run concurrently with writers on the same key.
+ *     writer; it may run concurrently with writers on the same key. The
+ *     first read on a thread allocates the thread's reader record, so a
+ *     read can fail with TTLKV_OUT_OF_MEMORY.
  *   - "Shard-locked write" means the call holds the writer lock of the one
- *     shard its key hashes to, for a bounded time that does not depend on the
- *     store's size; writers on other shards and all readers proceed. (One
- *     exception: while a reader stalls inside its read section, memory
- *     cannot be reclaimed, and once the backlog passes its cap writers wait
- *     for that reader; see ttlkv_reclaim.)
+ *     shard its key hashes to, for a short time that does not depend on the
+ *     store's size (the key's slot and entry are looked up as a reader
+ *     first, so the lock covers cache hits); writers on other shards and all
+ *     readers proceed. Two exceptions. A write of a new key into a shard
+ *     whose table is half full grows that table in place, holding the lock
+ *     for time proportional to the shard's size (milliseconds for millions
+ *     of entries): options.capacity sizes tables so that this never happens
+ *     below it, and ttlkv_maintain grows tables beside the live one before
+ *     they fill. And while a reader stalls inside its read section, memory
+ *     cannot be reclaimed; once the backlog passes its cap, writers wait
+ *     for that reader after releasing their lock (see ttlkv_reclaim).
  *   - Every write is linearizable: once it returns, every read that starts
  *     afterwards, on any thread, sees it.
  *   - Inside a read section (a ttlkv_read callback, or between
  *     ttlkv_read_begin and ttlkv_read_end) a thread may call the lock-free
- *     reads only. Every other call returns TTLKV_IN_READ_SECTION and does
+ *     reads, ttlkv_open and ttlkv_close (which is deferred until the section
+ *     ends) only. Every other call returns TTLKV_IN_READ_SECTION and does
  *     nothing: it could wait for a lock held by a thread that waits for this
  *     very reader to leave its section.
  *
@@ -38,11 +47,26 @@
  * for its own next writes (so that a write rarely calls malloc), freed when
  * the thread exits.
  *
+ * Binary compatibility: libttlkv.so.1 exports only the TTLKV_API functions
+ * below. ttlkv_options carries the size its caller was compiled with, and
+ * ttlkv_stats is filled through a size, so a newer library serves a caller
+ * compiled against an older header without reading or writing past its
+ * structs; fields are only ever appended. The soname's number changes only
+ * when that promise cannot be kept: an exported function removed or its
+ * signature changed, a field moved, or a status given another meaning.
+ * The library is linked -z nodelete: dlclose never unmaps it, because
+ * threads that used it run its destructors when they exit.
+ *
  * Time: every store reads one clock, monotonic milliseconds. The default is
  * CLOCK_BOOTTIME (it keeps counting while the machine is suspended, so a key
  * given 60 s to live is gone 60 s of real time later even if the machine
- * slept in between), read through a coarse cached path that costs a few
- * nanoseconds. Tests inject their own clock through ttlkv_options.
+ * slept in between). Reads check deadlines against a coarse cached reading
+ * that costs a few nanoseconds and lags real time by up to one kernel tick
+ * (4 ms at HZ=250); writes compute deadlines from the precise reading,
+ * rounded up to the millisecond. So no reader ever sees a key expired before
+ * its full TTL has passed, and a key may stay visible up to one tick (plus
+ * under a millisecond of rounding) after its TTL. Tests inject their own
+ * clock through ttlkv_options; it serves both purposes.
  */
 #ifndef TTLKV_H
 #define TTLKV_H
@@ -54,6 +78,14 @@
 extern "C" {
 #endif
 
+/* Marks the library's exported functions: libttlkv is built with
+ * -fvisibility=hidden, so that nothing else leaves it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define TTLKV_API __attribute__((visibility("default")))
+#else
+#define TTLKV_API
+#endif
+
 /* An open store. Opaque; create with ttlkv_open, destroy with ttlkv_close. */
 typedef struct ttlkv ttlkv;
 
@@ -63,9 +95,10 @@ typedef struct ttlkv ttlkv;
  * are exactly as they were before the call; TTLKV_BUFFER_TOO_SMALL and
  * TTLKV_NOT_DUE change nothing either. Two documented exceptions remove an
  * entry that had already expired and report TTLKV_NOT_FOUND, because to a
- * reader it was already gone: ttlkv_delete and ttlkv_expire_due. Internal
- * bookkeeping (a table grown just before an insert failed, the expiry-record
- * marks of ttlkv_expire_due) may change.
+ * reader it was already gone: ttlkv_delete and ttlkv_expire_due; and
+ * ttlkv_clear, which removes entries in batches, may have removed some before
+ * it fails. Internal bookkeeping (a table grown just before an insert failed,
+ * the expiry-record marks of ttlkv_expire_due) may change.
  */
 typedef enum ttlkv_status {
 	TTLKV_OK = 0,
@@ -79,11 +112,13 @@ typedef enum ttlkv_status {
 	TTLKV_OUT_OF_MEMORY,     /* an allocation failed */
 	TTLKV_EXISTS,            /* ttlkv_put_if_absent: a live entry exists */
 	TTLKV_NOT_DUE,           /* ttlkv_expire_due: the deadline is ahead */
-	TTLKV_IN_READ_SECTION    /* a locking call made inside a read section */
+	TTLKV_IN_READ_SECTION,   /* a locking call made inside a read section */
+	TTLKV_UNSUPPORTED        /* ttlkv_open: Concurrency Kit's table layout is
+	                            not 0.7.1's, which the library reads */
 } ttlkv_status;
 
 /* Number of ttlkv_status values; every value below it has a string. */
-#define TTLKV_STATUS_COUNT 12
+#define TTLKV_STATUS_COUNT 13
 
 /* "No expiry": the remaining time or deadline of a key that never expires. */
 #define TTLKV_NO_EXPIRY 0xFFFFFFFFFFFFFFFFull
@@ -100,7 +135,7 @@ typedef enum ttlkv_status {
 #define TTLKV_DEFAULT_MAX_VALUE_SIZE 67108864u
 
 /* Largest shard count accepted. */
-#define TTLKV_MAX_SHARDS 4096
+#define TTLKV_MAX_SHARDS 65536
 
 /*
  * A clock: monotonic milliseconds, never decreasing. Called from any thread,
@@ -110,18 +145,25 @@ typedef enum ttlkv_status {
 typedef uint64_t ttlkv_clock_fn(void *context);
 
 /* Options flag: record (key, deadline) pairs for an expiry worker; see
- * ttlkv_drain_schedule. Off by default: without a worker nobody drains them. */
+ * ttlkv_drain_schedule and ttlkv_drain_expired. A program that sets it must
+ * call both drains regularly: each buffer grows until it is drained. Off by
+ * default: without a worker nobody drains them. */
 #define TTLKV_TRACK_EXPIRY 1u
 
 typedef struct ttlkv_options {
-	/* Entries to preallocate for: up to this many live entries never
-	 * resize the table. Past it the table grows online (readers are never
-	 * blocked) unless max_entries forbids it. Default 1024. */
-	uint64_t capacity;
+	/* sizeof(ttlkv_options) as the caller was compiled: ttlkv_options_init
+	 * sets it. A newer library reads only the fields that fit in it and
+	 * gives the others their defaults (see "Binary compatibility"). */
+	uint32_t size;
 	/* Number of independently locked shards, 1..TTLKV_MAX_SHARDS; 0 lets
-	 * the store choose (between 8 and 128, sized so that table slots are
-	 * close to 2 x capacity). Default 0. */
+	 * the store choose (sized so that table slots are close to 2 x
+	 * capacity). Default 0. */
 	uint32_t shards;
+	/* Entries to preallocate for: up to this many live entries never
+	 * resize the table. Past it the table grows (readers are never
+	 * blocked; see ttlkv_maintain and ttlkv_put) unless max_entries forbids
+	 * it. Default 1024. */
+	uint64_t capacity;
 	/* Largest key and value accepted, in bytes, at most TTLKV_SIZE_LIMIT.
 	 * Defaults 64 KiB and 64 MiB. */
 	uint32_t max_key_size;
@@ -142,7 +184,8 @@ typedef struct ttlkv_options {
 	void *clock_context;
 } ttlkv_options;
 
-/* Statistics, read without locks; each field is exact when no write runs. */
+/* Statistics, read without locks; each field is exact when no write runs.
+ * New fields are only ever appended. */
 typedef struct ttlkv_stats {
 	uint64_t entries;          /* entries held, including expired ones not yet removed */
 	uint64_t bytes;            /* key + value bytes held by those entries */
@@ -152,31 +195,47 @@ typedef struct ttlkv_stats {
 	uint64_t table_grows;      /* times a shard's table has grown since open */
 	uint64_t shards;           /* shard count */
 	uint64_t schedule_records; /* expiry records waiting for ttlkv_drain_schedule */
+	uint64_t table_rebuilds;   /* tables rebuilt beside the live one (ttlkv_maintain) */
+	uint64_t tombstones;       /* at most this many slots hold tombstones */
 } ttlkv_stats;
 
 /*
- * Fills *options with the defaults above. Call it before setting fields, so
- * that fields added later get their defaults. Thread-safe (touches only
- * *options).
+ * Fills *options with the defaults above, size included. Call it before
+ * setting fields, so that fields added later get their defaults. An inline
+ * wrapper, so that the size is the caller's: bindings that cannot use the
+ * header call ttlkv_options_init_sized with their struct's size. Thread-safe
+ * (touches only *options).
  */
-void ttlkv_options_init(ttlkv_options *options);
+TTLKV_API void ttlkv_options_init_sized(ttlkv_options *options, size_t size);
+static inline void
+ttlkv_options_init(ttlkv_options *options)
+{
+	ttlkv_options_init_sized(options, sizeof *options);
+}
 
 /*
  * Opens a store, preallocating its table for options->capacity entries
  * (options NULL = defaults). On TTLKV_OK, *store is the new store; on failure
  * *store is set to NULL. TTLKV_INVALID_ARGUMENT for store == NULL or an
- * option out of range; TTLKV_OUT_OF_MEMORY if preallocation fails.
+ * option out of range; TTLKV_OUT_OF_MEMORY if preallocation fails;
+ * TTLKV_UNSUPPORTED if the installed Concurrency Kit lays its tables out
+ * differently from 0.7.1, which the library reads for its scans.
  * Thread-safe: opening stores concurrently is fine.
  */
-ttlkv_status ttlkv_open(const ttlkv_options *options, ttlkv **store);
+TTLKV_API ttlkv_status ttlkv_open(const ttlkv_options *options, ttlkv **store);
 
 /*
  * Frees the store and every entry in it, including deferred frees. NULL is a
- * no-op. Must not overlap any other call on this store, and must not be
- * called from inside a ttlkv_read callback; waits for readers of other
- * stores to leave their read sections (the epoch domain is shared).
+ * no-op. Must not overlap any other call on this store, and the store must
+ * not be used after it. Waits for readers of other stores to leave their
+ * read sections (the epoch domain is shared). Called inside a read section
+ * of this thread (a ttlkv_read callback, between ttlkv_read_begin and
+ * ttlkv_read_end, or a language binding's destructor running there), it
+ * only marks the store, which is freed when this thread's outermost section
+ * ends: a value the thread is reading, of this store or another, stays
+ * valid until then.
  */
-void ttlkv_close(ttlkv *store);
+TTLKV_API void ttlkv_close(ttlkv *store);
 
 /*
  * Stores value under key, replacing any previous value, with a time to live
@@ -186,7 +245,7 @@ void ttlkv_close(ttlkv *store);
  * (new key only), TTLKV_OUT_OF_MEMORY; on error the old value survives.
  * Shard-locked write; the copy is made before the lock is taken.
  */
-ttlkv_status ttlkv_put(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_put(ttlkv *store, const void *key, size_t key_len,
     const void *value, size_t value_len, uint64_t ttl_ms);
 
 /*
@@ -194,7 +253,7 @@ ttlkv_status ttlkv_put(ttlkv *store, const void *key, size_t key_len,
  * entry counts as absent and is replaced); otherwise TTLKV_EXISTS.
  * Shard-locked write.
  */
-ttlkv_status ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
     const void *value, size_t value_len, uint64_t ttl_ms);
 
 /*
@@ -205,7 +264,7 @@ ttlkv_status ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
  * when nothing has removed the expired entry yet.
  * Lock-free read.
  */
-ttlkv_status ttlkv_get(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_get(ttlkv *store, const void *key, size_t key_len,
     void *buffer, size_t buffer_len, size_t *value_len);
 
 /*
@@ -218,7 +277,7 @@ ttlkv_status ttlkv_get(ttlkv *store, const void *key, size_t key_len,
  * store. Lock-free read.
  */
 typedef void ttlkv_read_fn(const void *value, size_t value_len, void *context);
-ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
     ttlkv_read_fn *fn, void *context);
 
 /*
@@ -230,23 +289,72 @@ ttlkv_status ttlkv_read(ttlkv *store, const void *key, size_t key_len,
  * the two calls the same rules as in a ttlkv_read callback apply: be short,
  * do not block, do not write to any store, stay on the same thread. Pairs
  * may nest. Lock-free read.
+ *
+ * ttlkv_read_end ends the innermost section this thread opened with
+ * ttlkv_read_begin and returns TTLKV_OK; if there is none (an unmatched
+ * call, or one made from a ttlkv_read callback, whose section belongs to the
+ * library) it does nothing and returns TTLKV_INVALID_ARGUMENT.
  */
-ttlkv_status ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
     const void **value, size_t *value_len);
-void ttlkv_read_end(void);
+TTLKV_API ttlkv_status ttlkv_read_end(void);
+
+/* One key of a batch. */
+typedef struct ttlkv_key {
+	const void *data;
+	size_t len;
+} ttlkv_key;
+
+/*
+ * Looks up keys[0..count) together, overlapping their memory accesses. For
+ * each i, statuses[i] is what ttlkv_get would have returned for keys[i] with
+ * buffers[i] and buffer_lens[i], and value_lens[i] is set as ttlkv_get sets
+ * *value_len. Returns TTLKV_OK when the batch ran (the per-key results are
+ * in statuses), or an error for the whole call (NULL store or arrays with
+ * count > 0) with nothing written. The same key may appear several times.
+ * The whole batch is one read section, so a write that lands while it runs
+ * may be seen by some of the batch's lookups of a key and not by earlier
+ * ones, exactly as with a loop of ttlkv_get. Lock-free read.
+ */
+TTLKV_API ttlkv_status ttlkv_get_many(ttlkv *store, const ttlkv_key *keys, size_t count,
+    void *const *buffers, const size_t *buffer_lens, size_t *value_lens,
+    ttlkv_status *statuses);
+
+/*
+ * Zero-copy batch: calls fn(index, value, value_len, context) for every live
+ * key, inside one read section (the same rules as a ttlkv_read callback),
+ * and sets statuses[i] for every key (TTLKV_OK for those fn saw). Errors for
+ * the whole call as ttlkv_get_many, or a NULL fn. Lock-free read.
+ */
+typedef void ttlkv_read_many_fn(size_t index, const void *value, size_t value_len,
+    void *context);
+TTLKV_API ttlkv_status ttlkv_read_many(ttlkv *store, const ttlkv_key *keys, size_t count,
+    ttlkv_read_many_fn *fn, void *context, ttlkv_status *statuses);
+
+/*
+ * Removes keys[0..count): statuses[i] is what ttlkv_delete would have
+ * returned for keys[i] (a key given twice is removed once and then not
+ * found). Keys are taken 64 at a time, looked up together as a reader and
+ * then removed under one hold of each shard's lock per 64 keys. Errors for
+ * the whole call: TTLKV_INVALID_ARGUMENT (NULL store, or arrays with count >
+ * 0), TTLKV_IN_READ_SECTION, and TTLKV_OUT_OF_MEMORY from a thread's first
+ * call (its reader record), with nothing removed. Shard-locked writes.
+ */
+TTLKV_API ttlkv_status ttlkv_delete_many(ttlkv *store, const ttlkv_key *keys, size_t count,
+    ttlkv_status *statuses);
 
 /*
  * Removes key. TTLKV_NOT_FOUND if there was no live entry (an expired entry
  * is still removed, and counted as expired). Shard-locked write.
  */
-ttlkv_status ttlkv_delete(ttlkv *store, const void *key, size_t key_len);
+TTLKV_API ttlkv_status ttlkv_delete(ttlkv *store, const void *key, size_t key_len);
 
 /*
  * Remaining time to live of key in milliseconds (at least 1), or
  * TTLKV_NO_EXPIRY if the key never expires. TTLKV_NOT_FOUND if absent or
  * expired. Lock-free read.
  */
-ttlkv_status ttlkv_ttl(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_ttl(ttlkv *store, const void *key, size_t key_len,
     uint64_t *remaining_ms);
 
 /*
@@ -257,7 +365,7 @@ ttlkv_status ttlkv_ttl(ttlkv *store, const void *key, size_t key_len,
  * TTLKV_NOT_FOUND if absent or expired; TTLKV_INVALID_TTL.
  * Shard-locked write.
  */
-ttlkv_status ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len,
     uint64_t ttl_ms);
 
 /*
@@ -357,41 +465,29 @@ ttlkv_status ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t n,
     unsigned flags);
 
 /*
- * Resumable iteration over live keys, for Redis SCAN: calls fn(key,
- * key_len, context) for up to max_keys live keys from cursor (0 starts a
- * pass), visiting at most max(16 x max_keys, 65536) table slots, and sets
- * *next_cursor to where the next call resumes, 0 once the pass is complete. A cursor
- * names a shard and a slot, so any number of passes may run at once and a
- * pass needs no memory between calls. Keys present and not written during
- * the whole pass are reported exactly once. A key written during the pass
- * may be reported twice or not at all (a rewrite may move it to an earlier
- * slot), and so may any key of a shard whose table grows or is rebuilt
- * during the pass.
- * TTLKV_INVALID_ARGUMENT for NULL store, fn or next_cursor, or max_keys 0.
- *
- * Lock-free read: fn runs inside the read section, under the same rules as
- * a ttlkv_read callback; the key is valid only during the call.
- */
-typedef void ttlkv_scan_fn(const void *key, size_t key_len, void *context);
-ttlkv_status ttlkv_scan(ttlkv *store, uint64_t cursor, size_t max_keys,
-    ttlkv_scan_fn *fn, void *context, uint64_t *next_cursor);
-
-/*
  * Entries held, including expired entries not yet removed (each shard's
  * count is exact; the sum is a snapshot). Lock-free read.
  */
-uint64_t ttlkv_count(ttlkv *store);
+TTLKV_API uint64_t ttlkv_count(ttlkv *store);
 
 /*
- * Fills *stats. TTLKV_INVALID_ARGUMENT for NULL. Lock-free read.
+ * Fills *stats. An inline wrapper over ttlkv_stats_get_sized, which writes
+ * at most size bytes (the fields that fit, so that a newer library never
+ * writes past an older caller's struct). TTLKV_INVALID_ARGUMENT for NULL or
+ * a size smaller than the first published ttlkv_stats. Lock-free read.
  */
-ttlkv_status ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats);
+TTLKV_API ttlkv_status ttlkv_stats_get_sized(ttlkv *store, ttlkv_stats *stats, size_t size);
+static inline ttlkv_status
+ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
+{
+	return ttlkv_stats_get_sized(store, stats, sizeof *stats);
+}
 
 /*
  * The store's clock, in milliseconds: the time base of every deadline.
  * Lock-free read.
  */
-uint64_t ttlkv_now(ttlkv *store);
+TTLKV_API uint64_t ttlkv_now(ttlkv *store);
 
 /*
  * Incremental sweep for programs that run no expiry worker: visits up to
@@ -403,23 +499,86 @@ uint64_t ttlkv_now(ttlkv *store);
  * Scans without a lock; takes a shard's writer lock only to remove up to 64
  * expired keys at a time. Calls are serialized with one another.
  */
-ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
+TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
+
+/*
+ * Table maintenance, for long-lived stores. Removing a key leaves a
+ * tombstone in its table slot, and under steady expiry churn tombstones
+ * would replace the empty slots that end unsuccessful lookups early. This
+ * call rebuilds a shard's table beside the live one once removals since the
+ * last rebuild reach half its slots, and grows a shard (to twice its slots)
+ * once it holds more than its share of options.capacity and 3/8 of its
+ * slots, before a writer would have to grow it in place (see ttlkv_put).
+ * It does up to max_slots slots of work (copying slots, replaying the
+ * writes made meanwhile) and resumes where it stopped at the next call, so
+ * a worker can call it every tick with a small budget. *rebuilt (may be
+ * NULL) receives the number of rebuilds completed by this call.
+ *
+ * The expiry worker of the Swift module calls it every tick; ttlkv_sweep
+ * calls it too. A program that calls neither should call it periodically
+ * (say every few milliseconds with max_slots 65536): without it inserts stay
+ * fast, but lookups of absent keys slowly lengthen as tombstones build up.
+ *
+ * Readers are never blocked. A shard's writer lock is taken only to start a
+ * rebuild and to publish it, each for a time bounded by a few dozen logged
+ * writes, not by the shard's size; in between, writers of the shard log
+ * their changes and their retired entries wait until the rebuild ends.
+ * Calls are serialized with one another.
+ */
+TTLKV_API ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt);
+
+/*
+ * A resumable traversal of the live keys, for iteration and for Redis's SCAN.
+ * *cursor is 0 to begin, or the value a previous call left there; the call
+ * visits table slots from there on, calls fn(key, key_len, deadline_ms,
+ * context) for each live entry it finds (deadline_ms is TTLKV_NO_EXPIRY for
+ * a key that never expires), stops once it has passed `count` slots (0 counts
+ * as 1; runs of empty slots are passed without stopping), and stores where to
+ * go on in *cursor: 0 once the traversal is complete.
+ * Guarantees, as for Redis's SCAN: a key that is live and not written from
+ * the first call to the last is reported at least once; a key may be reported
+ * twice when its shard's table grows during the traversal, and a key written
+ * during the traversal may be missed (a write can move it to an earlier slot).
+ * No expired key is ever reported. The cursor is only meaningful for this
+ * store: TTLKV_INVALID_ARGUMENT for one that names no shard of it.
+ * Lock-free read: fn runs inside the read section, under the same rules as a
+ * ttlkv_read callback (short, no blocking, no writes).
+ */
+typedef void ttlkv_scan_fn(const void *key, size_t key_len, uint64_t deadline_ms,
+    void *context);
+ttlkv_status ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count,
+    ttlkv_scan_fn *fn, void *context);
+
+/*
+ * Removes every entry. Entries whose deadline had passed count in
+ * stats.expired and, with TTLKV_TRACK_EXPIRY, go to the expired log (see
+ * ttlkv_drain_expired), as for any other removal of an expired entry. Not
+ * atomic: writes that run meanwhile may leave entries behind, and on
+ * TTLKV_OUT_OF_MEMORY some entries may already be gone (call it again).
+ * Shard-locked writes: takes each shard's lock in turn, for at most 64
+ * removals at a time.
+ */
+ttlkv_status ttlkv_clear(ttlkv *store);
 
 /*
  * Hands every retired entry to reclamation and frees those that no reader
- * can still see. With wait_for_readers nonzero it first waits for readers
- * currently inside a read section to leave it, so that afterwards
- * stats.deferred_frees is 0 unless writers ran meanwhile; with 0 it never
- * waits and frees what is ready now (for periodic maintenance). Takes each
- * shard's lock in turn, briefly.
+ * can still see. With wait_for_readers nonzero it first completes a table
+ * rebuild in progress (see ttlkv_maintain; its shard holds retired entries
+ * back until it ends) and waits for readers currently inside a read section
+ * to leave it, so that afterwards stats.deferred_frees is 0 unless writers
+ * ran meanwhile; with 0 it never waits and frees what is ready now (for
+ * periodic maintenance). Takes each shard's lock in turn, briefly.
  */
-ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
+TTLKV_API ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
 
 /*
  * The expiry worker's primitive. Removes key if its deadline has passed, and
- * returns TTLKV_OK with *deadline_ms set to that deadline. If it has a deadline still ahead, returns TTLKV_NOT_DUE
- * and sets *deadline_ms to it; if it never expires, TTLKV_NOT_DUE with
- * *deadline_ms = TTLKV_NO_EXPIRY. TTLKV_NOT_FOUND if absent.
+ * returns TTLKV_OK with *deadline_ms set to that deadline. If it has a
+ * deadline still ahead, returns TTLKV_NOT_DUE and sets *deadline_ms to it;
+ * if it never expires, TTLKV_NOT_DUE with *deadline_ms = TTLKV_NO_EXPIRY.
+ * TTLKV_NOT_FOUND if absent. A removal frees no memory by itself (an expiry
+ * worker must not pay for frees in the middle of a mass expiry): the entry
+ * is freed later by writes to its shard, ttlkv_sweep or ttlkv_reclaim.
  *
  * scheduled_ms: 0, or the deadline of the expiry record (from
  * ttlkv_drain_schedule) being fired. With a record, the call also keeps the
@@ -430,8 +589,21 @@ ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
  * nothing: keep the record and try again later.
  * Shard-locked write.
  */
-ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
     uint64_t scheduled_ms, uint64_t *deadline_ms);
+
+/*
+ * ttlkv_expire_due for keys[0..count) (scheduled_ms may be NULL: all 0):
+ * statuses[i] and deadlines_ms[i] are what ttlkv_expire_due would have
+ * returned and set for keys[i], and keys are taken in chunks of 64, looked
+ * up together and removed under one hold of each shard's lock, as in
+ * ttlkv_delete_many, whose whole-call errors it shares (or NULL
+ * deadlines_ms with count > 0). For an expiry worker removing many due
+ * keys at once. Shard-locked writes.
+ */
+TTLKV_API ttlkv_status ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys,
+    const uint64_t *scheduled_ms, size_t count, uint64_t *deadlines_ms,
+    ttlkv_status *statuses);
 
 /*
  * With TTLKV_TRACK_EXPIRY, a write that gives a key a deadline earlier than
@@ -440,21 +612,38 @@ ttlkv_status ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
  * many times keeps about one pending record. This call takes every record
  * from the intake and calls fn(key, key_len, deadline_ms, context) for each,
  * outside the shard locks; fn may call into the store, except
- * ttlkv_drain_schedule itself (which would wait for itself). *taken (may be
- * NULL) is the number of records. Calls to ttlkv_drain_schedule are
- * serialized with one another; writers are blocked only while a shard's
- * intake buffer is swapped.
+ * ttlkv_drain_schedule and ttlkv_drain_expired (which would wait for
+ * themselves). *taken (may be NULL) is the number of records. The two drains
+ * are serialized with one another; writers are blocked only while a shard's
+ * buffer is swapped.
  */
 typedef void ttlkv_schedule_fn(const void *key, size_t key_len,
     uint64_t deadline_ms, void *context);
-ttlkv_status ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn,
+TTLKV_API ttlkv_status ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn,
+    void *context, size_t *taken);
+
+/*
+ * The other half of expiry reporting: with TTLKV_TRACK_EXPIRY, every removal
+ * of an expired entry other than by ttlkv_expire_due (a put or
+ * put-if-absent replacing it, ttlkv_delete, ttlkv_sweep, ttlkv_clear)
+ * appends (key, deadline) to its shard's expired log, so that an expiry
+ * worker can report every expiry that stats.expired counts exactly once:
+ * those it removed itself, and these. The space is reserved before the write
+ * changes anything, so a write that could not record its expiry fails with
+ * TTLKV_OUT_OF_MEMORY instead of losing it (ttlkv_sweep leaves such a key for
+ * a later pass). This call takes every record from the log and calls
+ * fn(key, key_len, deadline_ms, context) for each, outside the shard locks,
+ * with the same rules and serialization as ttlkv_drain_schedule; *taken (may
+ * be NULL) is the number of records.
+ */
+ttlkv_status ttlkv_drain_expired(ttlkv *store, ttlkv_schedule_fn *fn,
     void *context, size_t *taken);
 
 /*
  * A short English description of status, e.g. "key not found". Never NULL;
  * unknown values give "unknown status". Thread-safe.
  */
-const char *ttlkv_status_string(ttlkv_status status);
+TTLKV_API const char *ttlkv_status_string(ttlkv_status status);
 
 #ifdef __cplusplus
 }

@@ -1,11 +1,22 @@
-/// A concurrent key/value store with a time to live per key.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// A concurrent key/value store with a time to live per key: the data
+/// operations.
 ///
 /// ``Store`` (the C core on Concurrency Kit) and ``NativeStore`` (Swift's
-/// standard library alone) both conform, so code and benchmarks can be
-/// written once against either. Every method may be called from any thread
-/// at any time. Keys and values are any ``StoreBytes``; TTLs are `Duration`s
-/// and `nil` means the key never expires. Bad input throws ``StoreError``
-/// and changes nothing.
+/// standard library alone) conform, and so can a third party's store: the
+/// protocol asks for data operations only. What a store with its own expiry
+/// worker adds (statistics, expiry events, closing) is ``ManagedStore``.
+///
+/// Every method may be called from any thread at any time. Keys and values
+/// are any ``StoreBytes``; TTLs are `Duration`s and `nil` means the key
+/// never expires. Bad input to a write throws ``StoreError`` and changes
+/// nothing; a lookup of a key that cannot exist (longer than the maximum key
+/// size) finds nothing.
 ///
 /// ```swift
 /// let store = try Store(capacity: 1_000)
@@ -14,10 +25,11 @@
 /// ```
 public protocol KeyValueStore: AnyObject, Sendable {
     /// Stores `value` under `key`, replacing any previous value, expiring
-    /// after `ttl` (`nil`: never).
+    /// after `ttl` (`nil`: never; zero or negative: ``StoreError/invalidTTL``).
     func set(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws
 
     /// Stores `value` only if `key` has no live value; returns whether it did.
+    @discardableResult
     func insertIfAbsent(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws -> Bool
 
     /// Calls `body` with the live value of `key`, without copying it, and
@@ -34,12 +46,17 @@ public protocol KeyValueStore: AnyObject, Sendable {
     @discardableResult
     func removeValue(forKey key: some StoreBytes) throws -> Bool
 
+    /// Removes every key. Not atomic: keys written while it runs may stay.
+    func removeAll() throws
+
     /// How long `key` has left; `nil` if absent or expired.
     func timeToLive(forKey key: some StoreBytes) throws -> TimeToLive?
 
     /// Makes `key` expire `ttl` from now without rewriting its value: the
-    /// way to implement `touch` and sliding expiration. Returns false if
-    /// the key is absent or expired.
+    /// way to implement `touch` and sliding expiration. Returns false if the
+    /// key is absent or expired. A zero or negative `ttl` removes the key at
+    /// once (as Redis's EXPIRE does) and returns whether it was live; that
+    /// is a removal, not an expiry: no ``ExpiryEvent`` reports it.
     @discardableResult
     func expire(_ key: some StoreBytes, after ttl: Duration) throws -> Bool
 
@@ -50,23 +67,35 @@ public protocol KeyValueStore: AnyObject, Sendable {
     /// Entries held, including expired ones not yet removed.
     var count: Int { get }
 
-    /// A snapshot of the store's counters.
-    var statistics: StoreStatistics { get }
-
-    /// Registers `listener` to be told, on the expiry worker's thread and in
-    /// batches, of every key the worker removes. Keep it short: the worker
-    /// waits for it.
-    func addExpiryListener(_ listener: @escaping @Sendable ([ExpiryEvent]) -> Void)
-
-    /// Stops the expiry worker; later calls throw ``StoreError/closed``.
-    /// Memory is released when the last reference goes away.
-    func close()
+    /// One step of a traversal of the live keys, the primitive behind
+    /// ``KeyValueStore/keys`` (and what a server needs for Redis's SCAN).
+    ///
+    /// Start with ``ScanCursor/start`` and pass each returned cursor to the
+    /// next call; `nil` means the traversal is complete. Each call does
+    /// about `count` units of work (table slots for ``Store``, whole shards
+    /// for ``NativeStore``) and calls `body` with each live key it finds.
+    /// The traversal is weakly consistent: it never blocks writers for long
+    /// and never reports an expired key; a key live and unwritten
+    /// throughout is reported at least once; keys may be reported twice
+    /// (when a table grows meanwhile), and keys written meanwhile may or
+    /// may not be. For ``Store`` `body` runs inside a read section: keep it
+    /// short and do not write to the store there.
+    func scanKeys(
+        from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws -> ScanCursor?
 }
 
 extension KeyValueStore {
     /// Stores `value` under `key` with no expiry.
     public func set(_ value: some StoreBytes, forKey key: some StoreBytes) throws {
         try set(value, forKey: key, ttl: nil)
+    }
+
+    /// Stores `value` with no expiry, only if `key` has no live value;
+    /// returns whether it did.
+    @discardableResult
+    public func insertIfAbsent(_ value: some StoreBytes, forKey key: some StoreBytes) throws -> Bool {
+        try insertIfAbsent(value, forKey: key, ttl: nil)
     }
 
     /// The live value of `key` as bytes; `nil` if absent or expired.
@@ -78,18 +107,26 @@ extension KeyValueStore {
     public func string(forKey key: some StoreBytes) throws -> String? {
         try withValue(forKey: key) { String(decoding: $0, as: UTF8.self) }
     }
-}
 
-/// The milliseconds a store is given for `ttl`: 0 for `nil` (no expiry),
-/// rounded up so that a positive TTL never means "no expiry".
-@usableFromInline
-func ttlMilliseconds(_ ttl: Duration?) throws -> UInt64 {
-    guard let ttl else { return 0 }
-    guard ttl > .zero, let ms = ttl.roundedUpMilliseconds, ms <= maximumTTLMilliseconds else {
-        throw StoreError.invalidTTL
+    /// The live value of `key` as `Data`; `nil` if absent or expired.
+    public func data(forKey key: some StoreBytes) throws -> Data? {
+        try withValue(forKey: key) { Data($0) }
     }
-    return ms
-}
 
-/// 100 years, the longest TTL either store accepts (as ttlkv.h).
-let maximumTTLMilliseconds: UInt64 = 3_155_760_000_000
+    /// The live value of `key` as bytes, like ``value(forKey:)``.
+    ///
+    /// There is no setter: a subscript cannot throw when it sets, and a
+    /// write can fail (a full store, a value too large), so writes go
+    /// through ``set(_:forKey:ttl:)``.
+    public subscript(key: some StoreBytes) -> [UInt8]? {
+        get throws { try value(forKey: key) }
+    }
+
+    /// The live keys, as a sequence that traverses the store while it is
+    /// iterated, with the guarantees of ``scanKeys(from:count:_:)``: never
+    /// an expired key, never blocking writers, weakly consistent. Iteration
+    /// ends early if the store is closed meanwhile.
+    public var keys: StoreKeys {
+        StoreKeys(store: self)
+    }
+}

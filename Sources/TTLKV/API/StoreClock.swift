@@ -1,37 +1,77 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
 
-/// The clock a store measures deadlines on, in milliseconds.
+/// The clock a store measures deadlines on.
 ///
-/// ``system`` is `CLOCK_BOOTTIME`: it keeps counting while the machine is
-/// suspended, so a key given 60 seconds is gone 60 seconds of real time later
-/// even if the machine slept in between (`CLOCK_MONOTONIC` stops during
-/// suspend and would keep it alive for the whole sleep; the wall clock jumps
-/// with NTP). It is read through the kernel's cached coarse clock (a few
-/// nanoseconds, no system call, 4 ms resolution) plus a suspend offset
-/// re-read once a second. Tests use ``manual(_:)`` to move time by hand.
+/// ``system`` is the machine's boot-time clock (Linux `CLOCK_BOOTTIME`): it
+/// keeps counting while the machine is suspended, so a key given 60 seconds
+/// is gone 60 seconds of real time later even if the machine slept in
+/// between (a monotonic clock that stops during suspend would keep it alive
+/// for the whole sleep; the wall clock jumps with NTP). Tests use
+/// ``manual(_:)`` to move time by hand. Stores keep time in whole
+/// milliseconds: instants they report are on that grid.
 public struct StoreClock: Sendable {
     enum Source: Sendable {
         case system
-        case custom(@Sendable () -> UInt64)
+        case manual(ManualClock)
+        case custom(@Sendable () -> Instant)
     }
 
     let source: Source
 
-    /// Boot time in milliseconds, read cheaply. The default.
+    /// The boot-time clock, read cheaply. The default.
     public static let system = StoreClock(source: .system)
-
-    /// A clock read from `milliseconds`, which must never decrease and must
-    /// be safe to call from any thread.
-    public static func custom(_ milliseconds: @escaping @Sendable () -> UInt64) -> StoreClock {
-        StoreClock(source: .custom(milliseconds))
-    }
 
     /// A clock that moves only when `clock` is advanced.
     public static func manual(_ clock: ManualClock) -> StoreClock {
-        .custom { clock.milliseconds }
+        StoreClock(source: .manual(clock))
+    }
+
+    /// A clock read from `now`, which must never go back and must be safe to
+    /// call from any thread, often (every read of a key with a deadline
+    /// calls it), and from inside a store's read section: it must not block
+    /// or call into the store.
+    public static func custom(_ now: @escaping @Sendable () -> Instant) -> StoreClock {
+        StoreClock(source: .custom(now))
+    }
+}
+
+extension StoreClock {
+    /// A point in time on a store's clock: how long after the clock's origin
+    /// (for ``StoreClock/system``, the machine's boot).
+    public struct Instant: InstantProtocol, Sendable {
+        /// The time since the clock's origin.
+        public var sinceOrigin: Duration
+
+        /// The instant `sinceOrigin` after the clock's origin.
+        public init(sinceOrigin: Duration) {
+            self.sinceOrigin = sinceOrigin
+        }
+
+        public func advanced(by duration: Duration) -> Instant {
+            Instant(sinceOrigin: sinceOrigin + duration)
+        }
+
+        public func duration(to other: Instant) -> Duration {
+            other.sinceOrigin - sinceOrigin
+        }
+
+        public static func < (lhs: Instant, rhs: Instant) -> Bool {
+            lhs.sinceOrigin < rhs.sinceOrigin
+        }
+    }
+}
+
+extension StoreClock.Instant {
+    /// The instant at `milliseconds` on the stores' millisecond grid.
+    init(milliseconds: UInt64) {
+        sinceOrigin = .milliseconds(Int64(clamping: milliseconds))
+    }
+
+    /// Whole milliseconds since the origin, rounded down; 0 before it.
+    var milliseconds: UInt64 {
+        let (seconds, attoseconds) = sinceOrigin.components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) &* 1000 &+ UInt64(attoseconds / 1_000_000_000_000_000)
     }
 }
 
@@ -39,57 +79,43 @@ public struct StoreClock: Sendable {
 public final class ManualClock: Sendable {
     private let value: Atomic<UInt64>
 
-    /// A clock reading `milliseconds`.
-    public init(milliseconds: UInt64 = 1_000) {
-        value = Atomic(milliseconds)
+    /// A clock reading `now`; by default one second after its origin.
+    public init(now: StoreClock.Instant = StoreClock.Instant(sinceOrigin: .seconds(1))) {
+        value = Atomic(now.milliseconds)
     }
 
     /// The current reading.
-    public var milliseconds: UInt64 {
-        value.load(ordering: .acquiring)
+    public var now: StoreClock.Instant {
+        StoreClock.Instant(milliseconds: milliseconds)
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward by `duration`, rounded up to whole
+    /// milliseconds; a negative duration does nothing (time never goes back).
     public func advance(by duration: Duration) {
         value.add(duration.roundedUpMilliseconds ?? 0, ordering: .releasing)
     }
-}
-
-/// ``StoreClock/system`` in Swift, for the native store (the C store has
-/// the same clock in C): coarse monotonic time plus the suspend offset.
-final class BootClock: Sendable {
-    private let offset = Atomic<UInt64>(0)
-    private let nextCheck = Atomic<UInt64>(0)
-
-    private static func milliseconds(_ id: clockid_t) -> UInt64 {
-        var ts = timespec()
-        clock_gettime(id, &ts)
-        return UInt64(ts.tv_sec) * 1000 + UInt64(ts.tv_nsec) / 1_000_000
-    }
 
     var milliseconds: UInt64 {
-        let coarse = Self.milliseconds(CLOCK_MONOTONIC_COARSE)
-        if coarse >= nextCheck.load(ordering: .relaxed) {
-            let monotonic = Self.milliseconds(CLOCK_MONOTONIC)
-            let boot = Self.milliseconds(CLOCK_BOOTTIME)
-            // The offset only grows (suspend time accumulates): max keeps
-            // the clock from stepping back on measurement jitter.
-            offset.max(boot &- monotonic, ordering: .relaxed)
-            nextCheck.store(coarse + 1000, ordering: .relaxed)
-        }
-        return coarse + offset.load(ordering: .relaxed)
+        value.load(ordering: .acquiring)
     }
 }
 
 extension StoreClock {
-    /// A reader for this clock, for the Swift side of the stores.
-    func makeReader() -> @Sendable () -> UInt64 {
+    /// Readers of this clock in milliseconds, for the Swift side of the
+    /// stores (the C store reads ``system`` in C): `now` for expiry checks,
+    /// `deadlineBase` for computing deadlines. For ``system`` the first is
+    /// the cheap coarse reading, which lags real time by up to a kernel
+    /// tick, and the second the precise one rounded up, so that a deadline
+    /// is never early; other clocks serve both.
+    func makeReaders() -> (now: @Sendable () -> UInt64, deadlineBase: @Sendable () -> UInt64) {
         switch source {
         case .system:
             let clock = BootClock()
-            return { clock.milliseconds }
-        case .custom(let read):
-            return read
+            return ({ clock.milliseconds }, { clock.millisecondsRoundedUp })
+        case .manual(let clock):
+            return ({ clock.milliseconds }, { clock.milliseconds })
+        case .custom(let now):
+            return ({ now().milliseconds }, { now().milliseconds })
         }
     }
 }

@@ -36,6 +36,12 @@ public struct StoreConfiguration: Sendable {
     /// The clock that deadlines are measured on. Default ``StoreClock/system``.
     public var clock: StoreClock = .system
 
+    /// How many expiry events each ``ManagedStore/expiryEvents`` sequence
+    /// holds for a consumer that is slower than the expiries. Past it, new
+    /// events are dropped (the oldest are kept) and counted in
+    /// ``StoreStatistics/droppedExpiryEvents``. Default 10,000.
+    public var expiryEventBufferSize = 10_000
+
     /// A configuration preallocated for `capacity` entries, with defaults for
     /// everything else.
     public init(capacity: Int = 1024) {
@@ -48,7 +54,7 @@ public struct StoreConfiguration: Sendable {
 
     func validated() throws -> StoreConfiguration {
         func require(_ condition: Bool, _ message: String) throws {
-            if !condition { throw StoreError.invalidConfiguration(message) }
+            if !condition { throw StoreError.invalidConfiguration.with(detail: message) }
         }
         try require(capacity >= 0, "capacity must not be negative")
         try require((shards ?? 1) >= 1 && (shards ?? 1) <= 4096, "shards must be in 1...4096")
@@ -57,6 +63,7 @@ public struct StoreConfiguration: Sendable {
         try require((maximumEntries ?? 1) >= 1, "maximumEntries must be positive")
         try require(tickResolution > .zero && tickResolution <= .seconds(60), "tickResolution must be in (0, 60 s]")
         try require(expiryBudget.itemsPerTick >= 1, "expiryBudget.itemsPerTick must be positive")
+        try require(expiryEventBufferSize >= 1, "expiryEventBufferSize must be positive")
         return self
     }
 }
@@ -66,9 +73,9 @@ public struct StoreConfiguration: Sendable {
 /// over, so that a mass expiry is spread over several ticks and leaves the
 /// worker's core idle a fifth of the time.
 ///
-/// A removal costs about 1.2 µs on a store of 10 million keys here (two
-/// cache misses to find the entry, one to free an earlier one), so the
-/// default removes a million keys due at once in about 1.5 s.
+/// A removal costs two or three cache misses (find the entry, free an
+/// earlier one), so on a large store the default spreads a million keys due
+/// at once over a second or two; docs/bench has measured figures.
 public struct ExpiryBudget: Sendable {
     /// Expiry records processed per tick at most. Default 100,000.
     public var itemsPerTick: Int = 100_000
@@ -77,16 +84,4 @@ public struct ExpiryBudget: Sendable {
 
     /// The default budget.
     public init() {}
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded up so that a positive duration is never 0;
-    /// `nil` if negative or too large for 64 bits.
-    var roundedUpMilliseconds: UInt64? {
-        guard self >= .zero else { return nil }
-        let (seconds, attoseconds) = components
-        let fraction = UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
-        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1000)
-        return overflow ? nil : whole + fraction
-    }
 }

@@ -1,72 +1,47 @@
 import Histogram
 
 /// A snapshot of a store's counters.
+///
+/// Each counter is read on its own, without stopping writers, so the
+/// snapshot is exact only when nothing writes meanwhile.
 public struct StoreStatistics: Sendable {
     /// Entries held, including expired entries not yet removed.
-    public var entries: Int
+    public var entries = 0
     /// Key and value bytes held by those entries.
-    public var bytes: Int
-    /// Entries removed because their deadline passed.
-    public var expired: Int
+    public var bytes = 0
+    /// Entries removed because their deadline had passed, whoever removed
+    /// them: the expiry worker, or a write, removal or ``KeyValueStore/removeAll()``
+    /// that found them expired. Each produces exactly one ``ExpiryEvent``.
+    public var expired = 0
+    /// Reads of a value (``KeyValueStore/withValue(forKey:_:)`` and every
+    /// method built on it) that found a live value.
+    public var hits = 0
+    /// Reads of a value that found none (absent or expired).
+    public var misses = 0
     /// Replaced or removed entries waiting until no reader can see them
     /// (always 0 for ``NativeStore``, which relies on reference counting).
-    public var deferredFrees: Int
+    public var deferredFrees = 0
     /// Hash table slots over all shards.
-    public var tableSlots: Int
+    public var tableSlots = 0
     /// Times a shard's table has grown since the store was created.
-    public var tableGrows: Int
+    public var tableGrows = 0
     /// Shard count.
-    public var shards: Int
+    public var shards = 0
     /// Expiry records waiting: handed over by writes but not yet taken by
     /// the worker, plus those in its timing wheel.
-    public var pendingExpiryRecords: Int
-    /// Keys the expiry worker has removed.
-    public var keysExpiredByWorker: Int
+    public var pendingExpiryRecords = 0
+    /// Keys the expiry worker has removed itself (the rest of ``expired``
+    /// were found expired by writes).
+    public var keysExpiredByWorker = 0
+    /// Expiry events that ``ManagedStore/expiryEvents`` sequences dropped
+    /// because their consumer was too slow (see
+    /// ``StoreConfiguration/expiryEventBufferSize``).
+    public var droppedExpiryEvents = 0
     /// Expiry lag in milliseconds, deadline to removal, of every key the
     /// worker has removed.
-    public var expiryLag: Histogram<UInt64>
+    public var expiryLag = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
 
-    /// Statistics with every counter given, for stores that conform to
-    /// ``KeyValueStore`` outside this module.
-    public init(
-        entries: Int, bytes: Int, expired: Int, deferredFrees: Int, tableSlots: Int, tableGrows: Int,
-        shards: Int, pendingExpiryRecords: Int, keysExpiredByWorker: Int, expiryLag: Histogram<UInt64>
-    ) {
-        self.entries = entries
-        self.bytes = bytes
-        self.expired = expired
-        self.deferredFrees = deferredFrees
-        self.tableSlots = tableSlots
-        self.tableGrows = tableGrows
-        self.shards = shards
-        self.pendingExpiryRecords = pendingExpiryRecords
-        self.keysExpiredByWorker = keysExpiredByWorker
-        self.expiryLag = expiryLag
-    }
-}
-
-/// How long a key has left.
-public enum TimeToLive: Hashable, Sendable {
-    /// The key never expires.
-    case never
-    /// The key expires after this long (at least a millisecond).
-    case remaining(Duration)
-}
-
-/// Why a key went away.
-public enum ExpiryCause: Hashable, Sendable {
-    /// Its deadline passed and the expiry worker removed it.
-    case deadlinePassed
-}
-
-/// A key the expiry worker removed, as told to expiry listeners.
-public struct ExpiryEvent: Hashable, Sendable {
-    /// The key's bytes.
-    public var key: [UInt8]
-    /// The deadline, on the store's clock (milliseconds).
-    public var deadline: UInt64
-    /// When the worker removed it, on the store's clock (milliseconds).
-    public var removedAt: UInt64
-    /// Why it was removed.
-    public var cause: ExpiryCause
+    /// Statistics with every counter 0, for stores outside this module to
+    /// fill in.
+    public init() {}
 }

@@ -1,6 +1,7 @@
 /// What the expiry worker needs from a store: its clock, the expiry records
-/// its writes handed over, and the remove-if-due primitive. ``Store`` and
-/// ``NativeStore`` each provide one, so both share one wheel and one worker.
+/// its writes handed over, the expired keys its writes removed, and the
+/// remove-if-due primitive. ``Store`` and ``NativeStore`` each provide one,
+/// so both share one wheel and one worker.
 protocol ExpiryBackend: AnyObject, Sendable {
     /// The store's clock, in milliseconds.
     func now() -> UInt64
@@ -11,6 +12,14 @@ protocol ExpiryBackend: AnyObject, Sendable {
     /// Records handed over by writes and not yet drained.
     var intakeCount: Int { get }
 
+    /// Calls `body` with the key and deadline of every expired entry that a
+    /// write, removal or clear removed (rather than ``expire(key:scheduled:)``)
+    /// since the last call, so that the worker can report it.
+    func drainExpired(_ body: (UnsafeRawBufferPointer, UInt64) -> Void)
+
+    /// Removes every entry, for ``ManagedStore/close()``.
+    func removeAll() throws
+
     /// Removes `key` if its deadline has passed. `scheduled` is the deadline
     /// of the record being fired, so the store can tell stale records.
     func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome
@@ -18,6 +27,10 @@ protocol ExpiryBackend: AnyObject, Sendable {
     /// Frees memory the store holds back for readers, without waiting for
     /// them; the worker calls it about once a second.
     func reclaimMemory()
+
+    /// A slice of table upkeep (rebuilding tables that removals filled with
+    /// tombstones); the worker calls it every tick.
+    func maintainTable()
 }
 
 /// What became of a fired expiry record.

@@ -24,9 +24,15 @@
  a key is removed within one tick of its deadline plus the time to remove
  the keys due with it, however many keys are not yet due.
 
+ Every round it also takes the expired keys that writes removed before the
+ worker reached them (a key overwritten or deleted after its deadline) and
+ reports them with its own removals, so that listeners hear of every expiry
+ the store counts, once.
+
  Its thread is a real pthread, not a task on the cooperative pool, because
  it sleeps and calls into the store's locks. It starts with the store and is
- stopped and joined when the store is closed or deinitialised.
+ stopped and joined when the store is closed or deinitialised; then it
+ reports what is left and ends the listeners.
  */
 #if canImport(Glibc)
 import Glibc
@@ -48,16 +54,18 @@ final class ExpiryWorker: Sendable {
     private let pending = Atomic<Int>(0)
     private let expiredCount = Atomic<Int>(0)
     private let lag = Locked(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
-    private let listeners = Locked<[@Sendable ([ExpiryEvent]) -> Void]>([])
+    let listeners: ExpiryListeners
     private let thread = Locked<pthread_t?>(nil)
 
-    /// Starts a worker for `backend`. With a custom clock (`pollsClock`) the
-    /// worker cannot know how fast that clock moves, so it looks every tick.
+    /// Starts a worker for `backend`. With a clock other than the system's
+    /// (`pollsClock`) the worker cannot know how fast that clock moves, so it
+    /// looks every tick.
     init(backend: any ExpiryBackend, configuration: StoreConfiguration) throws {
         self.backend = backend
         resolution = configuration.tickMilliseconds
         budget = configuration.expiryBudget
-        if case .custom = configuration.clock.source { pollsClock = true } else { pollsClock = false }
+        listeners = ExpiryListeners(eventBufferSize: configuration.expiryEventBufferSize)
+        if case .system = configuration.clock.source { pollsClock = false } else { pollsClock = true }
         try start()
     }
 
@@ -83,13 +91,33 @@ final class ExpiryWorker: Sendable {
         if stopping.load(ordering: .relaxed) { throw StoreError.closed }
     }
 
-    /// Stops the thread and waits for it. Idempotent.
-    func stop() {
+    /// Whether the store has been closed or is being deinitialized.
+    var isStopped: Bool { stopping.load(ordering: .relaxed) }
+
+    /// Stops the thread and waits for it, then, if `removingEntries` (a
+    /// close, not a deinit), removes every entry; reports the expiries that
+    /// writes (or that removal) left, and ends the listeners. Only the first
+    /// call does anything.
+    func shutDown(removingEntries: Bool) {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         signal.signal()
         if let handle = thread.withLock({ $0 }) {
-            pthread_join(handle, nil)
+            // The last reference to a store can go on the worker's own
+            // thread (a listener that held it, released after a delivery):
+            // that thread sees `stopping` when the delivery returns.
+            if pthread_equal(handle, pthread_self()) != 0 {
+                pthread_detach(handle)
+            } else {
+                pthread_join(handle, nil)
+            }
         }
+        // Removal can be refused (a close from inside a read section): the
+        // entries then go with the store.
+        if removingEntries { try? backend.removeAll() }
+        var events: [ExpiryEvent] = []
+        collectExpired(into: &events, wanted: !listeners.isEmpty)
+        if !events.isEmpty { listeners.publish(events) }
+        listeners.finish()
     }
 
     /// Tells the worker a key now has `deadline` (store clock): wakes it if
@@ -104,17 +132,29 @@ final class ExpiryWorker: Sendable {
         }
     }
 
-    /// Expiry records handed over or scheduled and not yet fired.
-    var pendingRecords: Int { pending.load(ordering: .relaxed) + backend.intakeCount }
+    /// Adds what the worker knows, and the store's read counts, to a
+    /// store's statistics.
+    func addStatistics(to stats: inout StoreStatistics, reads: HitCounters) {
+        stats.hits = reads.hits
+        stats.misses = reads.misses
+        stats.pendingExpiryRecords = pending.load(ordering: .relaxed) + backend.intakeCount
+        stats.keysExpiredByWorker = expiredCount.load(ordering: .relaxed)
+        stats.droppedExpiryEvents = listeners.droppedEvents
+        stats.expiryLag = lag.withLock { $0 }
+    }
 
-    /// Keys the worker has removed.
-    var keysExpired: Int { expiredCount.load(ordering: .relaxed) }
-
-    /// Deadline-to-removal lag of every key the worker removed, in ms.
-    var lagHistogram: Histogram<UInt64> { lag.withLock { $0 } }
-
-    func addListener(_ listener: @escaping @Sendable ([ExpiryEvent]) -> Void) {
-        listeners.withLock { $0.append(listener) }
+    /// Takes the expired keys that writes removed, as events if `wanted`.
+    private func collectExpired(into events: inout [ExpiryEvent], wanted: Bool) {
+        let first = events.count
+        backend.drainExpired { key, deadline in
+            guard wanted else { return }
+            let at = StoreClock.Instant(milliseconds: deadline)
+            events.append(ExpiryEvent(key: Array(key), deadline: at, removedAt: at))
+        }
+        guard events.count > first else { return }
+        // Read after the drain, so after every write that removed them.
+        let removedAt = StoreClock.Instant(milliseconds: backend.now())
+        for index in first..<events.count { events[index].removedAt = removedAt }
     }
 
     private func run() {
@@ -129,8 +169,10 @@ final class ExpiryWorker: Sendable {
                 nextMaintenance = now + 1000
             }
             backend.drainIntake(into: &wheel)
+            backend.maintainTable()
             wheel.advance(to: now)
-            let wantsEvents = !listeners.withLock { $0.isEmpty }
+            let wantsEvents = !listeners.isEmpty
+            collectExpired(into: &events, wanted: wantsEvents)
             let removed = fireDue(in: &wheel, lag: &roundLag, events: &events, collectEvents: wantsEvents)
             pending.store(wheel.count, ordering: .relaxed)
             if removed > 0 {
@@ -141,7 +183,7 @@ final class ExpiryWorker: Sendable {
             if !events.isEmpty {
                 let batch = events
                 events.removeAll(keepingCapacity: true)
-                for listener in listeners.withLock({ $0 }) { listener(batch) }
+                listeners.publish(batch)
             }
             sleep(wheel: wheel, now: now)
         }
@@ -162,7 +204,8 @@ final class ExpiryWorker: Sendable {
                 let at = backend.now()
                 _ = lag.record(at > deadline ? at - deadline : 0)
                 if collectEvents {
-                    events.append(ExpiryEvent(key: Array(key), deadline: deadline, removedAt: at, cause: .deadlinePassed))
+                    events.append(ExpiryEvent(
+                        key: Array(key), deadline: .init(milliseconds: deadline), removedAt: .init(milliseconds: at)))
                 }
                 return nil
             case .notDue(let deadline):

@@ -1,4 +1,3 @@
-import Histogram
 import Synchronization
 
 /// One shard of ``NativeStore``: its own lock and table.
@@ -14,11 +13,13 @@ final class NativeCore: ExpiryBackend, Sendable {
     private let shards: [NativeShard]
     private let seed: UInt64
     private let clock: @Sendable () -> UInt64
+    private let deadlineBase: @Sendable () -> UInt64
     private let maximumKeySize: Int
     private let maximumValueSize: Int
     private let maximumEntries: Int?
     private let live = Atomic<Int>(0)
     private let intakeRecords = Atomic<Int>(0)
+    private let loggedExpiries = Atomic<Int>(0)
 
     init(configuration: StoreConfiguration) {
         let count = configuration.shards ?? 64
@@ -27,7 +28,7 @@ final class NativeCore: ExpiryBackend, Sendable {
         let reserve = share + 5 * Int(Double(share).squareRoot()) + 16
         shards = (0..<count).map { _ in NativeShard(NativeShardState(reserving: reserve)) }
         seed = UInt64.random(in: 1...UInt64.max)
-        clock = configuration.clock.makeReader()
+        (clock, deadlineBase) = configuration.clock.makeReaders()
         maximumKeySize = configuration.maximumKeySize
         maximumValueSize = configuration.maximumValueSize
         maximumEntries = configuration.maximumEntries
@@ -48,14 +49,15 @@ final class NativeCore: ExpiryBackend, Sendable {
         shards[Int(truncatingIfNeeded: ((hash >> 32) &* UInt64(shards.count)) >> 32)]
     }
 
+    /// Whether `key` could be stored: a lookup of a longer key finds nothing.
     @inline(__always)
-    private func checkKey(_ key: UnsafeRawBufferPointer) throws {
-        if key.count > maximumKeySize { throw StoreError.keyTooLarge }
+    private func fits(_ key: UnsafeRawBufferPointer) -> Bool {
+        key.count <= maximumKeySize
     }
 
     private func deadline(after ttl: UInt64) throws -> UInt64 {
         guard ttl != 0 else { return 0 }
-        let (deadline, overflow) = now().addingReportingOverflow(ttl)
+        let (deadline, overflow) = deadlineBase().addingReportingOverflow(ttl)
         guard !overflow, deadline != .max else { throw StoreError.invalidTTL }
         return deadline
     }
@@ -71,7 +73,7 @@ final class NativeCore: ExpiryBackend, Sendable {
     @usableFromInline
     func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, ttl: UInt64, ifAbsent: Bool) throws -> Bool {
         let deadline = try deadline(after: ttl)
-        try checkKey(key)
+        guard fits(key) else { throw StoreError.keyTooLarge }
         if value.count > maximumValueSize { throw StoreError.valueTooLarge }
         let entry = NativeEntry(key: key, value: value, deadline: deadline)
         let hash = hash(key)
@@ -87,7 +89,7 @@ final class NativeCore: ExpiryBackend, Sendable {
             entry.sched = sched
             if let old {
                 state.replace(old, with: entry, hash: hash)
-                if oldExpired { state.expired += 1 }
+                if oldExpired { noteExpired(old, key: key, in: &state) }
             } else {
                 try reserveEntry()
                 state.insert(entry, hash: hash)
@@ -109,8 +111,8 @@ final class NativeCore: ExpiryBackend, Sendable {
         }
     }
 
-    private func releaseEntry() {
-        if maximumEntries != nil { live.subtract(1, ordering: .relaxed) }
+    private func releaseEntries(_ count: Int = 1) {
+        if maximumEntries != nil { live.subtract(count, ordering: .relaxed) }
     }
 
     /// Runs `visit` on the live value; returns whether there was one. The
@@ -118,8 +120,8 @@ final class NativeCore: ExpiryBackend, Sendable {
     /// its bytes never change, and the caller's closure, which may do
     /// anything (even call the store), never runs under a lock.
     @usableFromInline
-    func read(key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) throws -> Bool {
-        try checkKey(key)
+    func read(key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        guard fits(key) else { return false }
         let hash = hash(key)
         let live = shard(for: hash).withLock { state -> NativeEntry? in
             guard let entry = state.find(hash: hash, key: key),
@@ -132,27 +134,42 @@ final class NativeCore: ExpiryBackend, Sendable {
     }
 
     @usableFromInline
-    func remove(key: UnsafeRawBufferPointer) throws -> Bool {
-        try checkKey(key)
+    func remove(key: UnsafeRawBufferPointer) -> Bool {
+        guard fits(key) else { return false }
         let hash = hash(key)
         let (live, _) = shard(for: hash).withLock { state -> (Bool, NativeEntry?) in
             guard let entry = state.find(hash: hash, key: key) else { return (false, nil) }
             let expired = isExpired(entry.deadline, now: now())
-            unlink(entry, hash: hash, expired: expired, in: &state)
+            unlink(entry, hash: hash, key: key, expired: expired, in: &state)
             return (!expired, entry)
         }
         return live
     }
 
-    private func unlink(_ entry: NativeEntry, hash: UInt64, expired: Bool, in state: inout NativeShardState) {
+    /// Removes `entry`. An expired entry counts as expired and, unless the
+    /// worker removes it (and reports it itself), goes to the expired log.
+    private func unlink(_ entry: NativeEntry, hash: UInt64, key: UnsafeRawBufferPointer, expired: Bool,
+                        byWorker: Bool = false, in state: inout NativeShardState) {
         state.remove(entry, hash: hash, hashOf: self.hash)
-        if expired { state.expired += 1 }
-        releaseEntry()
+        if expired && byWorker {
+            state.expired += 1
+        } else if expired {
+            noteExpired(entry, key: key, in: &state)
+        }
+        releaseEntries()
     }
 
-    func timeToLive(key: some StoreBytes) throws -> TimeToLive? {
-        try key.withStoreBytes { key in
-            try checkKey(key)
+    /// Counts an expired entry that a write removed and logs it for the
+    /// worker (NativeStore's ttlkv_drain_expired).
+    private func noteExpired(_ entry: NativeEntry, key: UnsafeRawBufferPointer, in state: inout NativeShardState) {
+        state.expired += 1
+        state.expiredLog.append(key: key, deadline: entry.deadline)
+        loggedExpiries.add(1, ordering: .relaxed)
+    }
+
+    func timeToLive(key: some StoreBytes) -> TimeToLive? {
+        key.withStoreBytes { key in
+            guard fits(key) else { return nil }
             let hash = hash(key)
             return shard(for: hash).withLock { state -> TimeToLive? in
                 guard let entry = state.find(hash: hash, key: key) else { return nil }
@@ -166,8 +183,8 @@ final class NativeCore: ExpiryBackend, Sendable {
 
     func setTTL(key: some StoreBytes, milliseconds: UInt64) throws -> Bool {
         let deadline = try deadline(after: milliseconds)
-        return try key.withStoreBytes { key in
-            try checkKey(key)
+        return key.withStoreBytes { key in
+            guard fits(key) else { return false }
             let hash = hash(key)
             return shard(for: hash).withLock { state -> Bool in
                 guard let entry = state.find(hash: hash, key: key),
@@ -187,12 +204,54 @@ final class NativeCore: ExpiryBackend, Sendable {
         shards.reduce(0) { sum, shard in sum + shard.withLock { $0.count } }
     }
 
+    /// Empties each shard in turn; expired entries are counted and logged
+    /// as any removal of an expired entry is.
+    func removeAll() {
+        for shard in shards {
+            let now = now()
+            let old = shard.withLock { state in
+                var expired: [NativeEntry] = []
+                state.forEachEntry { entry in
+                    if isExpired(entry.deadline, now: now) { expired.append(entry) }
+                }
+                for entry in expired {
+                    entry.withKey { noteExpired(entry, key: $0, in: &state) }
+                }
+                releaseEntries(state.count)
+                return state.removeAll()
+            }
+            _ = old   // released here, outside the lock
+        }
+    }
+
+    /// One step of a key traversal: the live keys of the shard at `cursor`
+    /// and of the following shards until `count` entries were looked at.
+    /// Each shard's live entries are gathered under its lock and reported
+    /// after it is dropped.
+    func scan(from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> ScanCursor? {
+        guard cursor.rawValue < UInt64(shards.count) else { throw StoreError.invalidCursor }
+        var index = Int(cursor.rawValue)
+        var visited = 0
+        repeat {
+            let now = now()
+            let live = shards[index].withLock { state -> [NativeEntry] in
+                var live: [NativeEntry] = []
+                live.reserveCapacity(state.count)
+                state.forEachEntry { entry in
+                    if !isExpired(entry.deadline, now: now) { live.append(entry) }
+                }
+                visited += state.count
+                return live
+            }
+            for entry in live { entry.withKey(body) }
+            index += 1
+        } while index < shards.count && visited < count
+        return index < shards.count ? ScanCursor(rawValue: UInt64(index)) : nil
+    }
+
     var statistics: StoreStatistics {
-        var stats = StoreStatistics(
-            entries: 0, bytes: 0, expired: 0, deferredFrees: 0, tableSlots: 0, tableGrows: 0,
-            shards: shards.count, pendingExpiryRecords: 0, keysExpiredByWorker: 0,
-            expiryLag: Histogram<UInt64>(numberOfSignificantValueDigits: .three)
-        )
+        var stats = StoreStatistics()
+        stats.shards = shards.count
         for shard in shards {
             shard.withLock { state in
                 stats.entries += state.count
@@ -216,17 +275,30 @@ final class NativeCore: ExpiryBackend, Sendable {
     }
 
     func drainIntake(into wheel: inout TimingWheel) {
-        guard intakeCount > 0 else { return }
+        take(\.intake, counted: intakeRecords) { key, deadline in wheel.schedule(key: key, deadline: deadline) }
+    }
+
+    func drainExpired(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
+        take(\.expiredLog, counted: loggedExpiries, body)
+    }
+
+    /// Swaps one record log of every shard for an empty one under the
+    /// shard's lock and replays it outside.
+    private func take(
+        _ log: WritableKeyPath<NativeShardState, RecordArena>, counted counter: borrowing Atomic<Int>,
+        _ body: (UnsafeRawBufferPointer, UInt64) -> Void
+    ) {
+        guard counter.load(ordering: .relaxed) > 0 else { return }
         for shard in shards {
             let records = shard.withLock { state -> RecordArena in
                 var taken = RecordArena()
-                swap(&taken, &state.intake)
+                swap(&taken, &state[keyPath: log])
                 return taken
             }
             guard !records.isEmpty else { continue }
-            intakeRecords.subtract(records.count, ordering: .relaxed)
+            counter.subtract(records.count, ordering: .relaxed)
             _ = records.visit(from: 0) { key, deadline in
-                wheel.schedule(key: key, deadline: deadline)
+                body(key, deadline)
                 return true
             }
         }
@@ -235,13 +307,16 @@ final class NativeCore: ExpiryBackend, Sendable {
     /// Nothing to do: reference counting frees entries as they go.
     func reclaimMemory() {}
 
+    /// Swift's Dictionary deletes without tombstones: nothing to rebuild.
+    func maintainTable() {}
+
     func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome {
         let hash = hash(key)
         let (outcome, _) = shard(for: hash).withLock { state -> (ExpiryOutcome, NativeEntry?) in
             guard let entry = state.find(hash: hash, key: key) else { return (.drop, nil) }
             let deadline = entry.deadline
             if isExpired(deadline, now: now()) {
-                unlink(entry, hash: hash, expired: true, in: &state)
+                unlink(entry, hash: hash, key: key, expired: true, byWorker: true, in: &state)
                 return (.removed(deadline: deadline), entry)
             }
             guard entry.sched == scheduled else { return (.drop, nil) }

@@ -10,6 +10,8 @@ struct NativeShardState {
     var table: [UInt64: NativeEntry]
     var collisions: [[UInt8]: NativeEntry] = [:]
     var intake = RecordArena()
+    /// Expired entries that writes removed, for the worker to report.
+    var expiredLog = RecordArena()
     var bytes = 0
     var expired = 0
     var grows = 0
@@ -47,6 +49,22 @@ struct NativeShardState {
             collisions[new.withKey { Array($0) }] = new
         }
         bytes += new.byteCount - old.byteCount
+    }
+
+    /// Removes every entry, keeping the table's capacity; returns the old
+    /// table so that its entries are released after the lock is dropped.
+    mutating func removeAll() -> (table: [UInt64: NativeEntry], collisions: [[UInt8]: NativeEntry]) {
+        let old = (table, collisions)
+        table.removeAll(keepingCapacity: true)
+        collisions.removeAll()
+        bytes = 0
+        return old
+    }
+
+    /// Calls `body` with every entry.
+    func forEachEntry(_ body: (NativeEntry) -> Void) {
+        for entry in table.values { body(entry) }
+        for entry in collisions.values { body(entry) }
     }
 
     /// Removes `entry`; `hashOf` recomputes a colliding key's hash so that

@@ -1,4 +1,3 @@
-
 /// A store with the same API as ``Store``, built from Swift's standard
 /// library alone, for comparison.
 ///
@@ -9,13 +8,15 @@
 /// seed through the standard `Hasher` (SipHash); and the same timing wheel,
 /// expiry worker and expiry bookkeeping as ``Store``. Reads take the shard's
 /// lock (a `Mutex` cannot be shared by readers), which is what the
-/// comparison measures against the lock-free C core.
+/// comparison measures against the lock-free C core; so does a key
+/// traversal, which gathers a whole shard's live keys under its lock.
 ///
 /// Like ``Store``, its generic methods are inlinable front-ends over one
 /// non-generic method each.
-public final class NativeStore: KeyValueStore {
+public final class NativeStore: ManagedStore {
     @usableFromInline let core: NativeCore
     @usableFromInline let worker: ExpiryWorker
+    @usableFromInline let reads = HitCounters()
 
     /// A store built from `configuration`; its expiry worker starts now.
     public init(configuration: StoreConfiguration) throws {
@@ -30,7 +31,11 @@ public final class NativeStore: KeyValueStore {
     }
 
     deinit {
-        worker.stop()
+        worker.shutDown(removingEntries: false)
+    }
+
+    public var now: StoreClock.Instant {
+        StoreClock.Instant(milliseconds: core.now())
     }
 
     @inlinable
@@ -43,7 +48,7 @@ public final class NativeStore: KeyValueStore {
         if ms != 0 { worker.noteDeadline(afterMilliseconds: ms) }
     }
 
-    @inlinable
+    @inlinable @discardableResult
     public func insertIfAbsent(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?) throws -> Bool {
         try worker.checkRunning()
         let ms = try ttlMilliseconds(ttl)
@@ -63,28 +68,35 @@ public final class NativeStore: KeyValueStore {
         try worker.checkRunning()
         var result: Result?
         var failure: (any Error)?
-        let found = try key.withStoreBytes { key in
-            try core.read(key: key) { value in
+        let found = key.withStoreBytes { key in
+            core.read(key: key) { value in
                 do { result = try body(value) } catch { failure = error }
             }
         }
+        reads.record(hit: found)
         if let failure { throw failure }
-        return found ? result : nil
+        return result
     }
 
     @inlinable @discardableResult
     public func removeValue(forKey key: some StoreBytes) throws -> Bool {
         try worker.checkRunning()
-        return try key.withStoreBytes { try core.remove(key: $0) }
+        return key.withStoreBytes { core.remove(key: $0) }
+    }
+
+    public func removeAll() throws {
+        try worker.checkRunning()
+        core.removeAll()
     }
 
     public func timeToLive(forKey key: some StoreBytes) throws -> TimeToLive? {
         try worker.checkRunning()
-        return try core.timeToLive(key: key)
+        return core.timeToLive(key: key)
     }
 
     @discardableResult
     public func expire(_ key: some StoreBytes, after ttl: Duration) throws -> Bool {
+        guard ttl > .zero else { return try removeValue(forKey: key) }
         try worker.checkRunning()
         let ms = try ttlMilliseconds(ttl)
         guard try core.setTTL(key: key, milliseconds: ms) else { return false }
@@ -98,21 +110,32 @@ public final class NativeStore: KeyValueStore {
         return try core.setTTL(key: key, milliseconds: 0)
     }
 
-    public var count: Int { core.count }
+    public var count: Int {
+        worker.isStopped ? 0 : core.count
+    }
+
+    public func scanKeys(
+        from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws -> ScanCursor? {
+        try worker.checkRunning()
+        return try core.scan(from: cursor, count: count, body)
+    }
 
     public var statistics: StoreStatistics {
         var stats = core.statistics
-        stats.pendingExpiryRecords = worker.pendingRecords
-        stats.keysExpiredByWorker = worker.keysExpired
-        stats.expiryLag = worker.lagHistogram
+        worker.addStatistics(to: &stats, reads: reads)
         return stats
     }
 
-    public func addExpiryListener(_ listener: @escaping @Sendable ([ExpiryEvent]) -> Void) {
-        worker.addListener(listener)
+    public func addExpiryListener(_ listener: @escaping @Sendable ([ExpiryEvent]) -> Void) throws -> ExpiryListenerToken {
+        try worker.listeners.add(ExpiryListeners.Listener(receive: listener))
+    }
+
+    public var expiryEvents: AsyncStream<ExpiryEvent> {
+        worker.listeners.makeStream()
     }
 
     public func close() {
-        worker.stop()
+        worker.shutDown(removingEntries: true)
     }
 }

@@ -19,16 +19,16 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         options.max_value_size = UInt32(configuration.maximumValueSize)
         options.max_entries = UInt64(configuration.maximumEntries ?? 0)
         options.flags = UInt32(TTLKV_TRACK_EXPIRY)
-        if case .custom(let read) = configuration.clock.source {
-            let context = ClockContext(read: read)
+        if case .system = configuration.clock.source {
+            clock = nil
+        } else {
+            let context = ClockContext(read: configuration.clock.makeReaders().now)
             clock = context
             options.clock = { context in
                 Unmanaged<ClockContext>.fromOpaque(context!).takeUnretainedValue().read()
             }
             // Unretained: `clock` keeps the context alive as long as the store.
             options.clock_context = Unmanaged.passUnretained(context).toOpaque()
-        } else {
-            clock = nil
         }
         var store: OpaquePointer?
         try check(ttlkv_open(&options, &store))
@@ -65,7 +65,7 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         let status = ttlkv_read_begin(pointer, key.baseAddress, key.count, &value, &length)
         guard status == TTLKV_OK else { return status }
         // The value stays valid until ttlkv_read_end, on this thread.
-        defer { ttlkv_read_end() }
+        defer { _ = ttlkv_read_end() }
         visit(UnsafeRawBufferPointer(start: value, count: length))
         return TTLKV_OK
     }
@@ -77,14 +77,56 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
     }
 
     func drainIntake(into wheel: inout TimingWheel) {
-        withUnsafeMutablePointer(to: &wheel) { wheel in
-            // The callback runs synchronously inside ttlkv_drain_schedule,
-            // while `wheel` is valid and exclusively ours.
-            _ = ttlkv_drain_schedule(pointer, { key, length, deadline, context in
-                let wheel = context!.assumingMemoryBound(to: TimingWheel.self)
-                wheel.pointee.schedule(key: UnsafeRawBufferPointer(start: key, count: length), deadline: deadline)
-            }, wheel, nil)
+        forEachRecord(of: ttlkv_drain_schedule) { key, deadline in wheel.schedule(key: key, deadline: deadline) }
+    }
+
+    func drainExpired(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
+        forEachRecord(of: ttlkv_drain_expired, body)
+    }
+
+    /// ttlkv_drain_schedule and ttlkv_drain_expired.
+    private typealias Drain = (
+        OpaquePointer?, (@convention(c) (UnsafeRawPointer?, Int, UInt64, UnsafeMutableRawPointer?) -> Void)?,
+        UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?
+    ) -> ttlkv_status
+
+    /// Runs one of the C drains with `body` as its callback.
+    private func forEachRecord(of drain: Drain, _ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
+        withoutActuallyEscaping(body) { body in
+            var visit = body
+            // The callback runs synchronously inside the drain, while
+            // `visit` is alive on this stack and no one else can see it.
+            _ = withUnsafeMutablePointer(to: &visit) { visit in
+                drain(pointer, { key, length, deadline, context in
+                    let visit = context!.assumingMemoryBound(to: ((UnsafeRawBufferPointer, UInt64) -> Void).self)
+                    visit.pointee(UnsafeRawBufferPointer(start: key, count: length), deadline)
+                }, visit, nil)
+            }
         }
+    }
+
+    func removeAll() throws {
+        try check(ttlkv_clear(pointer))
+    }
+
+    /// One ttlkv_scan step; `body` runs inside the read section.
+    func scan(
+        from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void
+    ) throws -> ScanCursor? {
+        var raw = cursor.rawValue
+        let status = withoutActuallyEscaping(body) { body in
+            var visit = body
+            // As in forEachRecord: used only during the synchronous call.
+            return withUnsafeMutablePointer(to: &visit) { visit in
+                ttlkv_scan(pointer, &raw, Swift.max(count, 1), { key, length, _, context in
+                    let visit = context!.assumingMemoryBound(to: ((UnsafeRawBufferPointer) -> Void).self)
+                    visit.pointee(UnsafeRawBufferPointer(start: key, count: length))
+                }, visit)
+            }
+        }
+        if status == TTLKV_INVALID_ARGUMENT { throw StoreError.invalidCursor }
+        try check(status)
+        return raw == 0 ? nil : ScanCursor(rawValue: raw)
     }
 
     func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome {
@@ -103,6 +145,12 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
 
     func reclaimMemory() {
         _ = ttlkv_reclaim(pointer, 0)
+    }
+
+    func maintainTable() {
+        // A few hundred microseconds of rebuilding at most per tick; a
+        // rebuild resumes where the last tick left it.
+        _ = ttlkv_maintain(pointer, 32768, nil)
     }
 }
 
@@ -131,7 +179,7 @@ extension StoreError {
         case TTLKV_FULL: self = .full
         case TTLKV_OUT_OF_MEMORY: self = .outOfMemory
         case TTLKV_IN_READ_SECTION: self = .writeDuringRead
-        default: self = .invalidConfiguration(String(cString: ttlkv_status_string(status)))
+        default: self = StoreError.unexpectedStatus.with(detail: String(cString: ttlkv_status_string(status)))
         }
     }
 }

@@ -28,33 +28,4 @@ extension Store {
         try check(status)
         return true
     }
-
-    /// Visits up to `count` live keys from `cursor` (0 starts a pass) and
-    /// returns the cursor to pass next, 0 once the pass is over: a cursor
-    /// over live keys in the manner of Redis `SCAN`, needing no memory
-    /// between calls.
-    ///
-    /// A key present and untouched for the whole pass is visited exactly
-    /// once; a key written during the pass may be visited twice or missed,
-    /// as may every key of a shard whose table grows meanwhile. `body` runs
-    /// inside a read section: keep it short and do not write to the store
-    /// from it (see ``withValue(forKey:_:)``). The key buffer is valid only
-    /// during the call.
-    public func scanKeys(from cursor: UInt64, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> UInt64 {
-        try worker.checkRunning()
-        precondition(count > 0, "a scan must ask for at least one key")
-        var next: UInt64 = 0
-        let status = withoutActuallyEscaping(body) { body in
-            var visit = body
-            return withUnsafeMutablePointer(to: &visit) { visit in
-                // ttlkv_scan calls back only before it returns, while `visit` is alive.
-                ttlkv_scan(core.pointer, cursor, count, { key, length, context in
-                    let visit = context!.assumingMemoryBound(to: ((UnsafeRawBufferPointer) -> Void).self)
-                    visit.pointee(UnsafeRawBufferPointer(start: key, count: length))
-                }, visit, &next)
-            }
-        }
-        try check(status)
-        return next
-    }
 }

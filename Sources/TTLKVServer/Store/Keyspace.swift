@@ -38,10 +38,15 @@ final class Keyspace: Sendable {
     /// Keys held, counting expired ones not yet removed (as Redis's DBSIZE).
     var count: Int { store.count }
 
-    /// Calls body with up to count live keys from cursor; returns the next
-    /// cursor, 0 at the end of the pass.
+    /// Calls body with the live keys of about `count` keys' worth of table
+    /// from cursor; returns the next cursor, 0 at the end of the pass.
+    /// The store counts table slots, full or empty, and its tables are at
+    /// most half full: 4 slots per key asked for gives about COUNT keys, and
+    /// at least 8,192 slots a call keeps a sparse table (preallocated, or
+    /// emptied by expiry) from needing thousands of calls per pass.
     func scan(from cursor: UInt64, count: Int, _ body: (Bytes) -> Void) throws -> UInt64 {
-        try store.scanKeys(from: cursor, count: count, body)
+        let slots = max(count.multipliedReportingOverflow(by: 4).overflow ? .max : count * 4, 8192)
+        return try store.scanKeys(from: ScanCursor(rawValue: cursor), count: slots, body)?.rawValue ?? 0
     }
 
     // MARK: Writes
@@ -75,13 +80,7 @@ final class Keyspace: Sendable {
     /// FLUSHDB: removes every key present when the call starts. Keys written
     /// meanwhile by other clients may stay.
     func removeAll() throws {
-        var cursor: UInt64 = 0
-        var batch: [[UInt8]] = []
-        repeat {
-            batch.removeAll(keepingCapacity: true)
-            cursor = try store.scanKeys(from: cursor, count: 256) { batch.append(Array($0)) }
-            for key in batch { try store.removeValue(forKey: key) }
-        } while cursor != 0
+        try store.removeAll()
     }
 
     // MARK: Statistics and life
@@ -108,14 +107,17 @@ final class Keyspace: Sendable {
 
     /// The Redis error reply for a store error, in command `name`.
     static func errorReply(for error: any Error, command name: String) -> String {
-        switch error as? StoreError {
-        case .invalidTTL?:
+        guard let error = error as? StoreError else { return "ERR \(error)" }
+        switch error {
+        case .invalidTTL:
             return "ERR invalid expire time in '\(name)' command"
-        case .valueTooLarge?, .keyTooLarge?:
+        case .valueTooLarge, .keyTooLarge:
             return "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
-        case .full?, .outOfMemory?:
+        case .full, .outOfMemory:
             return "OOM command not allowed when used memory > 'maxmemory'."
-        case .closed?:
+        case .invalidCursor:
+            return "ERR invalid cursor"
+        case .closed:
             return "ERR Server is shutting down"
         default:
             return "ERR \(error)"

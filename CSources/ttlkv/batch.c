@@ -1,0 +1,356 @@
+/*
+ * Batched reads and removals: many keys per call, their memory misses
+ * overlapped.
+ *
+ * Why. With millions of keys a lookup is a chain of cache misses: the key's
+ * home cache line of slots (and its probe-bound byte, a line of its own),
+ * then the entry a matching slot points to, whose value may start on its
+ * second line. One at a time, a core waits for each in turn, about 100-200
+ * ns apiece, while the memory system could serve a dozen at once. And every
+ * ttlkv_get enters and leaves its own read section, whose begin is a locked
+ * instruction that stops one lookup's misses from overlapping the next's.
+ *
+ * How, per group of GROUP keys, inside one read section for the whole batch:
+ *   1. hash every key and prefetch its home slot line and probe-bound byte;
+ *   2. read each home line and prefetch the entries whose slot tags match
+ *      (tagged slots: the tag is 15 bits of the hash beside the pointer),
+ *      both of their first two cache lines;
+ *   3. look each key up with ck_hs_get, which now finds all it reads in
+ *      cache, and hand the live entries to the caller.
+ * A key whose probe runs past its home line still gets the right answer;
+ * only its misses are not overlapped. Where slots are not tagged (not
+ * x86-64, or AddressSanitizer builds) step 2 is skipped.
+ *
+ * Removals group the keys of a chunk by shard, look them all up as above
+ * (warming the lines the removals will touch), and then take each shard's
+ * lock once for all of its keys in the chunk.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+#include "hs_map.h"
+
+/* Keys whose misses are in flight together. */
+#define GROUP 16
+/* Keys grouped by shard per lock round of a batched removal. */
+#define CHUNK 64
+/* ck_hs probes a cache line of slots before it moves on (CK_HS_PROBE_L1). */
+#define LINE_SLOTS 8
+
+struct lookup {
+	uint64_t hash;
+	struct shard *shard;
+	struct probe probe;
+	ttlkv_status status;    /* of the arguments, until found */
+};
+
+/* Step 1 (inside the read section): hash, find the shard, prefetch. */
+static void
+lookup_start(struct ttlkv *store, const ttlkv_key *key, struct lookup *l)
+{
+	const struct ttlkv__hs_map *m;
+	unsigned long home;
+
+	l->shard = NULL;
+	l->status = key_check(store, key->data, key->len);
+	if (l->status != TTLKV_OK)
+		return;
+	l->hash = ttlkv__hash(store, key->data, key->len);
+	l->shard = shard_for(store, l->hash);
+	probe_init(&l->probe, key->data, key->len);
+	m = ttlkv__table_map(l->shard);
+	home = l->hash & m->mask;
+	__builtin_prefetch(&m->entries[home]);
+	__builtin_prefetch(&m->probe_bound[home]);
+}
+
+/* Step 2: prefetch the entries the home line's tags point to. */
+static void
+lookup_prefetch(const struct lookup *l)
+{
+	const struct ttlkv__hs_map *m;
+	const void *const *line;
+	uintptr_t tag;
+
+	if (!TTLKV_TAGGED_SLOTS || l->status != TTLKV_OK)
+		return;
+	m = ttlkv__table_map(l->shard);
+	line = (const void *const *)((uintptr_t)&m->entries[l->hash & m->mask] &
+	    ~(uintptr_t)(LINE_SLOTS * sizeof(void *) - 1));
+	tag = (uintptr_t)slot_tag(NULL, l->hash);
+	for (int i = 0; i < LINE_SLOTS; i++) {
+		const void *slot = ck_pr_load_ptr(&line[i]);
+
+		if (((uintptr_t)slot & ~((UINT64_C(1) << TAG_SHIFT) - 1)) == tag) {
+			const char *e = (const char *)slot_entry(slot);
+
+			__builtin_prefetch(e);
+			__builtin_prefetch(e + 64);
+		}
+	}
+}
+
+/* Step 3: the live entry, or NULL with l->status set. */
+static const struct entry *
+lookup_finish(struct ttlkv *store, struct lookup *l, uint64_t *now)
+{
+	const struct entry *e;
+	uint64_t deadline;
+
+	if (l->status != TTLKV_OK)
+		return NULL;
+	e = table_find(l->shard, l->hash, &l->probe);
+	if (e != NULL) {
+		TSAN_ACQUIRE(e);
+		deadline = LOAD(&e->deadline);
+		if (deadline != 0 && *now == 0)
+			*now = store_now(store);
+		if (!deadline_passed(deadline, *now))
+			return e;
+	}
+	l->status = TTLKV_NOT_FOUND;
+	return NULL;
+}
+
+/* What a batched read does with each key's result, inside the section. */
+typedef void batch_visit_fn(size_t index, const struct entry *entry,
+    ttlkv_status *status, void *context);
+
+/* Looks up keys[0..count) in one read section, GROUP at a time, and calls
+ * visit for every key (entry NULL if not found). */
+static ttlkv_status
+read_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count,
+    ttlkv_status *statuses, batch_visit_fn *visit, void *context)
+{
+	ck_epoch_record_t *record;
+	struct lookup l[GROUP];
+	uint64_t now = 0;
+
+	if (count == 0)
+		return TTLKV_OK;
+	if ((record = ttlkv__reader()) == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	section_begin(record);
+	for (size_t base = 0; base < count; base += GROUP) {
+		size_t n = count - base < GROUP ? count - base : GROUP;
+
+		for (size_t i = 0; i < n; i++)
+			lookup_start(store, &keys[base + i], &l[i]);
+		for (size_t i = 0; i < n; i++)
+			lookup_prefetch(&l[i]);
+		for (size_t i = 0; i < n; i++) {
+			const struct entry *e = lookup_finish(store, &l[i], &now);
+
+			statuses[base + i] = l[i].status;
+			visit(base + i, e, &statuses[base + i], context);
+		}
+	}
+	section_end(record);
+	return TTLKV_OK;
+}
+
+struct copy_many {
+	void *const *buffers;
+	const size_t *buffer_lens;
+	size_t *value_lens;
+};
+
+static void
+copy_one(size_t i, const struct entry *e, ttlkv_status *status, void *context)
+{
+	struct copy_many *c = context;
+
+	if (*status == TTLKV_OK && c->buffers[i] == NULL && c->buffer_lens[i] != 0)
+		*status = TTLKV_INVALID_ARGUMENT;
+	if (e == NULL || *status != TTLKV_OK)
+		return;
+	c->value_lens[i] = e->value_len;
+	if (c->buffer_lens[i] < e->value_len)
+		*status = TTLKV_BUFFER_TOO_SMALL;
+	else if (e->value_len != 0)
+		memcpy(c->buffers[i], entry_value(e), e->value_len);
+}
+
+ttlkv_status
+ttlkv_get_many(ttlkv *store, const ttlkv_key *keys, size_t count,
+    void *const *buffers, const size_t *buffer_lens, size_t *value_lens,
+    ttlkv_status *statuses)
+{
+	struct copy_many c = { buffers, buffer_lens, value_lens };
+
+	if (store == NULL || (count != 0 && (keys == NULL || buffers == NULL ||
+	    buffer_lens == NULL || value_lens == NULL || statuses == NULL)))
+		return TTLKV_INVALID_ARGUMENT;
+	return read_batch(store, keys, count, statuses, copy_one, &c);
+}
+
+struct user_read_many {
+	ttlkv_read_many_fn *fn;
+	void *context;
+};
+
+static void
+call_one(size_t i, const struct entry *e, ttlkv_status *status, void *context)
+{
+	struct user_read_many *r = context;
+
+	(void)status;
+	if (e != NULL)
+		r->fn(i, entry_value(e), e->value_len, r->context);
+}
+
+ttlkv_status
+ttlkv_read_many(ttlkv *store, const ttlkv_key *keys, size_t count,
+    ttlkv_read_many_fn *fn, void *context, ttlkv_status *statuses)
+{
+	struct user_read_many r = { fn, context };
+
+	if (store == NULL || fn == NULL || (count != 0 && (keys == NULL || statuses == NULL)))
+		return TTLKV_INVALID_ARGUMENT;
+	return read_batch(store, keys, count, statuses, call_one, &r);
+}
+
+/* Orders a chunk's keys by shard (insertion sort: at most CHUNK of them),
+ * so that each shard's keys are removed under one lock hold. */
+static void
+by_shard(const struct lookup *l, size_t *order, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t j = i;
+
+		order[i] = i;
+		while (j > 0 && l[order[j - 1]].shard > l[i].shard) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+}
+
+/* A batched write's step for key i under its shard's lock. */
+typedef ttlkv_status chunk_write_fn(struct shard *shard, uint64_t hash,
+    struct entry *entry, size_t i, void *context);
+
+/* Writes one chunk of keys: looked up together as a reader (so that the
+ * lines the writes touch are in cache), then each shard's keys under one
+ * hold of its lock, which frees `frees` retired entries on its way out. */
+static ttlkv_status
+write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, ttlkv_status *statuses,
+    chunk_write_fn *fn, void *context, size_t frees)
+{
+	ck_epoch_record_t *record = ttlkv__reader();
+	struct lookup l[CHUNK];
+	size_t order[CHUNK];
+	uint64_t now = 0;
+
+	if (record == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	section_begin(record);
+	for (size_t i = 0; i < n; i++)
+		lookup_start(store, &keys[i], &l[i]);
+	for (size_t i = 0; i < n; i++)
+		lookup_prefetch(&l[i]);
+	for (size_t i = 0; i < n; i++) {
+		ttlkv_status valid = l[i].status;
+
+		/* Warms the lines; whether the key is live is the locked
+		 * step's business (an expired entry is removed there). */
+		(void)lookup_finish(store, &l[i], &now);
+		l[i].status = valid;
+	}
+	section_end(record);
+	by_shard(l, order, n);
+	for (size_t k = 0; k < n;) {
+		struct shard *shard = l[order[k]].shard;
+
+		if (l[order[k]].status != TTLKV_OK) {
+			statuses[order[k]] = l[order[k]].status;
+			k++;
+			continue;
+		}
+		shard_lock(shard);
+		for (; k < n && l[order[k]].shard == shard && l[order[k]].status == TTLKV_OK; k++) {
+			struct lookup *x = &l[order[k]];
+
+			statuses[order[k]] = fn(shard, x->hash, table_find(shard, x->hash, &x->probe),
+			    order[k], context);
+		}
+		shard_unlock_freeing(shard, frees);
+	}
+	return TTLKV_OK;
+}
+
+/* Runs write_chunk over keys[0..count), CHUNK at a time; ctx_step moves the
+ * per-key arrays in context along with the keys. */
+static ttlkv_status
+write_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_status *statuses,
+    chunk_write_fn *fn, void *context, size_t frees, void (*ctx_step)(void *, size_t))
+{
+	ttlkv_status status = lock_check(store);
+
+	if (status != TTLKV_OK)
+		return status;
+	if (count != 0 && (keys == NULL || statuses == NULL))
+		return TTLKV_INVALID_ARGUMENT;
+	for (size_t base = 0; base < count; base += CHUNK) {
+		size_t n = count - base < CHUNK ? count - base : CHUNK;
+
+		status = write_chunk(store, keys + base, n, statuses + base, fn, context, frees);
+		if (status != TTLKV_OK)
+			return status;
+		if (ctx_step != NULL)
+			ctx_step(context, n);
+	}
+	return TTLKV_OK;
+}
+
+static ttlkv_status
+remove_one(struct shard *shard, uint64_t hash, struct entry *entry, size_t i, void *context)
+{
+	(void)i;
+	(void)context;
+	return ttlkv__remove(shard, hash, entry);
+}
+
+ttlkv_status
+ttlkv_delete_many(ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_status *statuses)
+{
+	return write_batch(store, keys, count, statuses, remove_one, NULL, FREES_PER_WRITE, NULL);
+}
+
+struct expiry_many {
+	const uint64_t *scheduled;
+	uint64_t *deadlines;
+};
+
+static ttlkv_status
+expire_one(struct shard *shard, uint64_t hash, struct entry *entry, size_t i, void *context)
+{
+	struct expiry_many *x = context;
+
+	return ttlkv__expire_if_due(shard, hash, entry, x->scheduled != NULL ? x->scheduled[i] : 0,
+	    &x->deadlines[i]);
+}
+
+static void
+expiry_step(void *context, size_t n)
+{
+	struct expiry_many *x = context;
+
+	if (x->scheduled != NULL)
+		x->scheduled += n;
+	x->deadlines += n;
+}
+
+/* As ttlkv_expire_due, the worker's removals free nothing on their way out. */
+ttlkv_status
+ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys, const uint64_t *scheduled_ms,
+    size_t count, uint64_t *deadlines_ms, ttlkv_status *statuses)
+{
+	struct expiry_many x = { scheduled_ms, deadlines_ms };
+
+	if (count != 0 && deadlines_ms == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	return write_batch(store, keys, count, statuses, expire_one, &x, 0, expiry_step);
+}

@@ -1,0 +1,399 @@
+/*
+ * Table maintenance: rebuilding a shard's table beside the live one.
+ *
+ * Why. ck_hs removes a key by leaving a tombstone in its slot, and only a
+ * rebuild turns tombstones back into empty slots. A TTL store removes keys
+ * all the time at a steady size, so without rebuilds its tables fill with
+ * tombstones: lookups of absent keys (every insert starts with one) then run
+ * to their bucket's probe bound instead of stopping at an empty slot, and
+ * the bounds only ever grow. ck_hs_rebuild would fix it, but it holds the
+ * writer for the whole table (milliseconds for a large shard), and a grow
+ * past the planned size is the same operation at twice the size.
+ *
+ * How. The rebuild builds a fresh table off to the side and swaps it in:
+ *   1. start    under the shard lock: remember the live map and ask writers
+ *               to log their changes (shard->rebuild);
+ *   2. copy     without the lock, in short read sections: hash every entry
+ *               of the live map into the fresh table;
+ *   3. catch up without the lock: replay the writers' log into the fresh
+ *               table until fewer than FINAL_OPS changes are left;
+ *   4. publish  under the shard lock: replay the rest, swap the fresh map
+ *               in (ck_hs_move; readers see the old map or the new one,
+ *               both complete), and retire the old map through the epoch.
+ * The lock is held for a time bounded by FINAL_OPS replays, whatever the
+ * shard's size, and readers never wait at all.
+ *
+ * Identity. The fresh table compares by pointer only (no compare callback)
+ * and never grows (no hash callback), so replaying the log never reads an
+ * entry: an entry that a writer removed may already be freed. For identity
+ * to be unambiguous no address may be reused while the rebuild runs, so a
+ * shard being rebuilt hands no retired entry to the epoch (epoch.c keeps them
+ * queued) until the rebuild ends: an address in the log or the copy then
+ * names one entry only. Entries retired before the rebuild began are not in
+ * the live map when the copy reads it, so their reuse is harmless.
+ *
+ * Failure. A log chunk that cannot be allocated, a map changed by an inline
+ * grow (a writer that filled the shard faster than maintenance ran), or a
+ * fresh table that would need to grow abandons the rebuild: the fresh table
+ * is dropped and nothing a reader or writer sees has changed.
+ *
+ * When. ttlkv_maintain (the Swift expiry worker calls it every tick;
+ * ttlkv_sweep calls it too) rebuilds a shard once its removals since the
+ * last rebuild reach half its slots (then between a fifth and two fifths of
+ * the slots are still empty, by the decay that ck_hs_put_unique's reuse of
+ * tombstones gives at loads from one half to one quarter: each rebuild
+ * costs a rehash of every live entry, so this trades the worker's time
+ * against the length of unsuccessful probes), and grows one (to twice its
+ * slots) once it holds more than its planned share and 3/8 of its slots,
+ * ahead of ck_hs's own grow at one half.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* Log entries per chunk: 16 bytes each, a chunk just under 4 KiB. */
+#define CHUNK_OPS 255
+/* Changes left for the publish step to replay under the shard lock. */
+#define FINAL_OPS 64
+/* Slots copied per read section: keeps each section short. */
+#define COPY_SECTION_SLOTS 1024
+/* Entries hashed per prefetch round while copying. */
+#define COPY_GROUP 16
+
+/* One change: the slot value a writer inserted (or, with bit 0, removed;
+ * entries are at least 8-byte aligned) and its key's hash. */
+struct rebuild_op {
+	uint64_t hash;
+	uintptr_t slot;
+};
+
+struct log_chunk {
+	struct log_chunk *next;
+	struct rebuild_op ops[CHUNK_OPS];
+};
+
+struct rebuild {
+	struct shard *shard;
+	ck_hs_t fresh;
+	const void *old_map;        /* the live map when the rebuild began */
+	uint64_t slots;             /* the fresh table's slots */
+	unsigned long cursor;       /* next slot of old_map to copy */
+	bool copied;
+	bool broken;                /* atomic: abandon at the next step */
+	uint64_t logged;            /* atomic: ops in the log (release) */
+	uint64_t replayed;          /* ops applied to fresh (rebuilder only) */
+	uint64_t removals;          /* removals replayed: fresh's tombstones */
+	struct log_chunk *head;     /* freed by the rebuilder */
+	struct log_chunk *tail;     /* appended under the shard lock */
+	struct log_chunk *reading;  /* the chunk holding op `replayed` */
+};
+
+/* --- Writers' side, under the shard lock. */
+
+void
+ttlkv__rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal)
+{
+	struct rebuild *r = shard->rebuild;
+	uint64_t n = r->logged;
+	size_t i = (size_t)(n % CHUNK_OPS);
+
+	if (LOAD(&r->broken))
+		return;
+	if (i == 0 && n != 0) {
+		struct log_chunk *c = ttlkv__alloc(sizeof *c);
+
+		if (c == NULL) {
+			STORE(&r->broken, true);
+			return;
+		}
+		c->next = NULL;
+		r->tail->next = c;
+		r->tail = c;
+	}
+	r->tail->ops[i].hash = hash;
+	r->tail->ops[i].slot = (uintptr_t)slot | (removal ? 1u : 0u);
+	/* Publishes the op (and a new chunk's link) to the off-lock replay. */
+	__atomic_store_n(&r->logged, n + 1, __ATOMIC_RELEASE);
+}
+
+/* --- The rebuilder's side. */
+
+/* Adds a slot value to the fresh table; false if the table would have to
+ * grow (which would call the hash callback on entries that may be gone). */
+static bool
+fresh_put(struct rebuild *r, uint64_t hash, const void *slot)
+{
+	if ((ck_hs_count(&r->fresh) + 1) * 2 > r->slots)
+		return false;
+	return ttlkv__fresh_put(&r->fresh, hash, slot);
+}
+
+/* Applies ops [replayed, upto) to the fresh table. */
+static bool
+replay(struct rebuild *r, uint64_t upto)
+{
+	for (; r->replayed < upto; r->replayed++) {
+		size_t i = (size_t)(r->replayed % CHUNK_OPS);
+		const struct rebuild_op *op;
+		const void *slot;
+
+		if (i == 0 && r->replayed != 0)
+			r->reading = r->reading->next;
+		op = &r->reading->ops[i];
+		slot = (const void *)(op->slot & ~(uintptr_t)1);
+		if (op->slot & 1) {
+			if (ck_hs_remove(&r->fresh, op->hash, slot) != NULL)
+				r->removals++;
+		} else if (ck_hs_get(&r->fresh, op->hash, slot) == NULL &&
+		    !fresh_put(r, op->hash, slot)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+rebuild_free(struct rebuild *r, bool drop_fresh)
+{
+	struct log_chunk *c = r->head;
+
+	while (c != NULL) {
+		struct log_chunk *next = c->next;
+
+		ttlkv__free(c);
+		c = next;
+	}
+	if (drop_fresh)
+		ck_hs_destroy(&r->fresh);
+	ttlkv__free(r);
+}
+
+/* Under the shard lock: writers stop logging and retired entries flow to
+ * the epoch again (unless a writer already cut the rebuild off). */
+static void
+rebuild_detach(struct shard *shard, struct rebuild *r)
+{
+	if (shard->rebuild != r)
+		return;
+	shard->rebuild = NULL;
+	ttlkv__retire_resume(shard);
+}
+
+/* Under the shard lock, from a writer whose shard has held back more
+ * retired entries than it may: the rebuild stalled (nothing called
+ * ttlkv_maintain for a while), so it is abandoned rather than let memory
+ * pile up. The rebuilder finds it broken at its next step. */
+void
+ttlkv__rebuild_cut_off(struct shard *shard)
+{
+	STORE(&shard->rebuild->broken, true);
+	shard->rebuild = NULL;
+}
+
+static struct rebuild *
+rebuild_start(struct shard *shard, uint64_t slots)
+{
+	struct rebuild *r = ttlkv__alloc(sizeof *r);
+
+	if (r == NULL)
+		return NULL;
+	memset(r, 0, sizeof *r);
+	r->shard = shard;
+	r->slots = slots;
+	r->head = ttlkv__alloc(sizeof *r->head);
+	if (r->head == NULL || !ttlkv__fresh_init(shard->store, &r->fresh, slots)) {
+		ttlkv__free(r->head);
+		ttlkv__free(r);
+		return NULL;
+	}
+	r->head->next = NULL;
+	r->tail = r->reading = r->head;
+	shard_lock(shard);
+	r->old_map = shard->hs.map;
+	shard->rebuild = r;
+	shard_unlock(shard);
+	return r;
+}
+
+/* Copies up to budget slots of the old map; returns the slots visited. */
+static size_t
+copy_some(struct shard *shard, struct rebuild *r, ck_epoch_record_t *record, size_t budget)
+{
+	struct slot_scan scan = { r->old_map, r->cursor };
+	unsigned long end = ttlkv__map_slots(r->old_map);
+	unsigned long limit = budget < end - r->cursor ? r->cursor + budget : end;
+	const void *group[COPY_GROUP];
+	size_t n = 0;
+	bool more = true;
+
+	section_begin(record);
+	/* The old map stays valid inside the section even if an inline grow
+	 * replaced it (the rebuild is then abandoned). */
+	if (ttlkv__table_map(shard) != r->old_map)
+		STORE(&r->broken, true);
+	while (more && !LOAD(&r->broken)) {
+		const void *slot = ttlkv__scan_next(&scan, limit);
+
+		if ((more = slot != NULL)) {
+			group[n++] = slot;
+			__builtin_prefetch(slot_entry(slot));
+		}
+		if (n == COPY_GROUP || (!more && n != 0)) {
+			for (size_t i = 0; i < n; i++) {
+				const struct entry *e = slot_entry(group[i]);
+
+				TSAN_ACQUIRE(e);
+				if (!fresh_put(r, ttlkv__hash(shard->store, e->bytes, e->key_len), group[i]))
+					STORE(&r->broken, true);
+			}
+			n = 0;
+		}
+	}
+	section_end(record);
+	r->copied = scan.offset >= end;
+	budget = scan.offset - r->cursor;
+	r->cursor = scan.offset;
+	return budget != 0 ? budget : 1;
+}
+
+/* Replays the log off-lock within *budget ops; true once few enough are
+ * left for the publish step. */
+static bool
+catch_up(struct rebuild *r, size_t *budget)
+{
+	uint64_t start = r->replayed, upto = __atomic_load_n(&r->logged, __ATOMIC_ACQUIRE);
+
+	if (upto - start > *budget)
+		upto = start + *budget;
+	if (!replay(r, upto))
+		STORE(&r->broken, true);
+	*budget -= (size_t)(r->replayed - start);
+	return __atomic_load_n(&r->logged, __ATOMIC_ACQUIRE) - r->replayed <= FINAL_OPS;
+}
+
+/* Publishes the rebuild, or abandons it; true if published. */
+static bool
+finish(struct shard *shard, struct rebuild *r)
+{
+	bool ok;
+
+	shard_lock(shard);
+	ok = shard->rebuild == r && !LOAD(&r->broken) && shard->hs.map == r->old_map &&
+	    replay(r, r->logged);
+	if (ok) {
+		ttlkv__table_adopt(shard, &r->fresh, r->slots);
+		STORE(&shard->removed, r->removals);
+		STORE(&shard->rebuilds, shard->rebuilds + 1);
+	}
+	rebuild_detach(shard, r);
+	shard_unlock(shard);
+	rebuild_free(r, !ok);
+	return ok;
+}
+
+/* What a shard needs: 0 (nothing), or the slots its rebuilt table should
+ * have. Read without the lock: a stale answer only delays or wastes one
+ * rebuild. */
+static uint64_t
+rebuild_target(const struct shard *shard)
+{
+	uint64_t slots = LOAD(&shard->slots), count = LOAD(&shard->count);
+
+	if (count > shard->room && count * 8 > slots * 3 && ttlkv__slots_allowed(slots * 2))
+		return slots * 2;
+	if (LOAD(&shard->removed) * 2 >= slots)
+		return slots;
+	return 0;
+}
+
+/* Under the maintain lock: starts a rebuild on the next shard (round robin)
+ * that needs one; false if none does. */
+static bool
+start_next(struct ttlkv *store)
+{
+	for (uint32_t tried = 0; tried < store->n_shards; tried++) {
+		struct shard *shard = &store->shards[store->maintain_shard];
+		uint64_t slots = rebuild_target(shard);
+
+		store->maintain_shard = (store->maintain_shard + 1) % store->n_shards;
+		if (slots != 0 && (store->rebuild = rebuild_start(shard, slots)) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* Under the maintain lock: advances the rebuild in progress by up to
+ * *budget slots of work; true if it ended (published or abandoned). */
+static bool
+advance(struct ttlkv *store, ck_epoch_record_t *record, size_t *budget, size_t *published)
+{
+	struct rebuild *r = store->rebuild;
+
+	if (!r->copied && !LOAD(&r->broken)) {
+		size_t used = copy_some(r->shard, r, record,
+		    *budget < COPY_SECTION_SLOTS ? *budget : COPY_SECTION_SLOTS);
+
+		*budget -= used < *budget ? used : *budget;
+		if (!LOAD(&r->broken))
+			return false;
+	} else if (!LOAD(&r->broken) && !catch_up(r, budget)) {
+		return false;
+	}
+	*published += finish(r->shard, r);
+	store->rebuild = NULL;
+	return true;
+}
+
+ttlkv_status
+ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt)
+{
+	ck_epoch_record_t *record;
+	size_t budget = max_slots, done = 0;
+	ttlkv_status status = lock_check(store);
+
+	if (rebuilt != NULL)
+		*rebuilt = 0;
+	if (status != TTLKV_OK)
+		return status;
+	if ((record = ttlkv__reader()) == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	pthread_mutex_lock(&store->maintain_lock);
+	while (budget > 0 && (store->rebuild != NULL || start_next(store)))
+		advance(store, record, &budget, &done);
+	pthread_mutex_unlock(&store->maintain_lock);
+	if (rebuilt != NULL)
+		*rebuilt = done;
+	return TTLKV_OK;
+}
+
+/* ttlkv_reclaim: completes the rebuild in progress, whose shard holds its
+ * retired entries back until it ends. */
+ttlkv_status
+ttlkv__rebuild_complete(struct ttlkv *store)
+{
+	ck_epoch_record_t *record = ttlkv__reader();
+	size_t budget = SIZE_MAX, done = 0;
+
+	if (record == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	pthread_mutex_lock(&store->maintain_lock);
+	while (store->rebuild != NULL)
+		advance(store, record, &budget, &done);
+	pthread_mutex_unlock(&store->maintain_lock);
+	return TTLKV_OK;
+}
+
+/* ttlkv_close: drops a rebuild in progress (no other call may run). */
+void
+ttlkv__rebuild_abandon(struct ttlkv *store)
+{
+	struct rebuild *r = store->rebuild;
+
+	if (r == NULL)
+		return;
+	store->rebuild = NULL;
+	shard_lock(r->shard);
+	rebuild_detach(r->shard, r);
+	shard_unlock(r->shard);
+	rebuild_free(r, true);
+}

@@ -1,0 +1,101 @@
+import Synchronization
+
+/// The expiry listeners of one store, and the delivery of events to them.
+///
+/// A listener stays here as long as its token lives (for an
+/// ``ManagedStore/expiryEvents`` sequence, as long as the sequence): a
+/// listener that captures its store holds the store only as long as the
+/// token, so dropping both stops the worker however the listener was
+/// written. Delivery takes a snapshot of the listeners under the lock and
+/// calls them outside it, so a listener may add or cancel listeners.
+final class ExpiryListeners: Sendable {
+    /// One registered listener: what to call with each batch, and how to
+    /// tell it that no more will come.
+    final class Listener: Sendable {
+        let receive: @Sendable ([ExpiryEvent]) -> Void
+        let finish: @Sendable () -> Void
+
+        init(receive: @escaping @Sendable ([ExpiryEvent]) -> Void, finish: @escaping @Sendable () -> Void = {}) {
+            self.receive = receive
+            self.finish = finish
+        }
+    }
+
+    private struct State: Sendable {
+        var entries: [ObjectIdentifier: Listener] = [:]
+        var finished = false
+    }
+
+    private let state = Locked(State())
+    private let dropped = Atomic<Int>(0)
+    private let eventBufferSize: Int
+
+    init(eventBufferSize: Int) {
+        self.eventBufferSize = eventBufferSize
+    }
+
+    /// Events that ``makeStream()`` sequences dropped for slow consumers.
+    var droppedEvents: Int { dropped.load(ordering: .relaxed) }
+
+    /// Whether anyone listens: the worker builds events only then.
+    var isEmpty: Bool { state.withLock { $0.entries.isEmpty } }
+
+    /// Registers `listener` and returns the token that keeps it; throws
+    /// ``StoreError/closed`` after ``finish()``.
+    func add(_ listener: Listener) throws -> ExpiryListenerToken {
+        let added = state.withLock { state in
+            guard !state.finished else { return false }
+            state.entries[ObjectIdentifier(listener)] = listener
+            return true
+        }
+        guard added else { throw StoreError.closed }
+        return ExpiryListenerToken { [self] in remove(listener) }
+    }
+
+    private func remove(_ listener: Listener) {
+        state.withLock { _ = $0.entries.removeValue(forKey: ObjectIdentifier(listener)) }
+    }
+
+    /// A sequence of every event from now on, with a bounded buffer whose
+    /// overflow is dropped and counted; finished at once after ``finish()``.
+    func makeStream() -> AsyncStream<ExpiryEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: ExpiryEvent.self, bufferingPolicy: .bufferingOldest(eventBufferSize))
+        let listener = Listener(
+            receive: { [self] events in
+                for event in events {
+                    if case .dropped = continuation.yield(event) { dropped.add(1, ordering: .relaxed) }
+                }
+            },
+            finish: { continuation.finish() }
+        )
+        do {
+            let token = try add(listener)
+            // The stream keeps the token until it ends: consumed, cancelled,
+            // or dropped unread.
+            continuation.onTermination = { _ in token.cancel() }
+        } catch {
+            continuation.finish()
+        }
+        return stream
+    }
+
+    /// Hands `events` to every listener, on the calling thread.
+    func publish(_ events: [ExpiryEvent]) {
+        for listener in snapshot() { listener.receive(events) }
+    }
+
+    /// Ends every listener and refuses new ones: the store has stopped.
+    func finish() {
+        let listeners = state.withLock { state -> [Listener] in
+            state.finished = true
+            defer { state.entries.removeAll() }
+            return Array(state.entries.values)
+        }
+        for listener in listeners { listener.finish() }
+    }
+
+    private func snapshot() -> [Listener] {
+        state.withLock { Array($0.entries.values) }
+    }
+}

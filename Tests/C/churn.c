@@ -1,0 +1,138 @@
+/*
+ * Steady churn: the life of a TTL store, which stays the same size while
+ * keys expire and new ones arrive, for many times its table's slot count.
+ *
+ * Every removal leaves a tombstone, and only a rebuild empties its slot
+ * again. The first test churns 24 x the table's slots at a constant quarter
+ * load, calling ttlkv_maintain as an expiry worker would, and checks after
+ * every slots' worth of churn that at least 30 % of the slots are empty
+ * (without maintenance they fall towards 0 %) and that every live key still
+ * reads back and no removed one does. The second grows a store far past its
+ * capacity under the same maintenance and checks that maintenance grew the
+ * tables beside the live ones, so that no writer had to grow one in place.
+ */
+#include "check.h"
+#include "ttlkv_testing.h"
+
+#include <string.h>
+#include <ttlkv.h>
+
+#define LIVE 16384u
+#define CHURN_ROUNDS 24
+
+static void
+key_of(uint64_t i, unsigned char key[16])
+{
+	uint64_t salt = i * 0x9e3779b97f4a7c15ull;
+
+	memcpy(key, &i, 8);
+	memcpy(key + 8, &salt, 8);
+}
+
+static ttlkv *
+open_store(uint64_t capacity, uint32_t shards)
+{
+	ttlkv_options o;
+	ttlkv *s = NULL;
+
+	ttlkv_options_init(&o);
+	o.capacity = capacity;
+	o.shards = shards;
+	o.seed = 42;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	return s;
+}
+
+/* What an expiry worker does between batches of writes. */
+static void
+worker_tick(ttlkv *s)
+{
+	CHECK_STATUS(ttlkv_maintain(s, 4096, NULL), TTLKV_OK);
+}
+
+static void
+test_churn_keeps_empty_slots(void)
+{
+	ttlkv *s = open_store(LIVE, 1);
+	unsigned char key[16], value[8];
+	uint64_t oldest = 0, next = LIVE, empty, tombstones, live, lowest = UINT64_MAX;
+	ttlkv_stats stats;
+	size_t n;
+
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	for (uint64_t i = 0; i < LIVE; i++) {
+		key_of(i, key);
+		CHECK_STATUS(ttlkv_put(s, key, sizeof key, &i, sizeof i, 0), TTLKV_OK);
+	}
+	for (int round = 0; round < CHURN_ROUNDS; round++) {
+		for (uint64_t j = 0; j < stats.table_slots; j++) {
+			key_of(oldest++, key);
+			CHECK_STATUS(ttlkv_delete(s, key, sizeof key), TTLKV_OK);
+			key_of(next, key);
+			CHECK_STATUS(ttlkv_put(s, key, sizeof key, &next, sizeof next, 0), TTLKV_OK);
+			next++;
+			if (j % 256 == 0)
+				worker_tick(s);
+		}
+		CHECK(ttlkv_testing_table_shape(s, &empty, &tombstones, &live) == 0);
+		CHECK(live == LIVE);
+		if (empty < lowest)
+			lowest = empty;
+	}
+	printf("churn: %u live keys, %llu slots, churned %d x the slots: empty slots never below %.1f %%\n",
+	    LIVE, (unsigned long long)stats.table_slots, CHURN_ROUNDS,
+	    100.0 * (double)lowest / (double)stats.table_slots);
+	CHECK(lowest * 10 >= stats.table_slots * 3);
+	for (uint64_t i = oldest - 1000; i < next; i++) {
+		uint64_t got = 0;
+
+		key_of(i, key);
+		CHECK_STATUS(ttlkv_get(s, key, sizeof key, value, sizeof value, &n),
+		    i < oldest ? TTLKV_NOT_FOUND : TTLKV_OK);
+		memcpy(&got, value, sizeof got);
+		CHECK(i < oldest || got == i);
+	}
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.table_rebuilds >= CHURN_ROUNDS / 2);
+	CHECK(stats.table_grows == 0);
+	CHECK(stats.entries == LIVE);
+	ttlkv_close(s);
+}
+
+static void
+test_maintenance_grows_ahead_of_writers(void)
+{
+	ttlkv *s = open_store(1024, 4);
+	unsigned char key[16];
+	ttlkv_stats stats;
+
+	for (uint64_t i = 0; i < 64 * LIVE; i++) {
+		key_of(i, key);
+		CHECK_STATUS(ttlkv_put(s, key, sizeof key, &i, sizeof i, 0), TTLKV_OK);
+		if (i % 256 == 0)
+			worker_tick(s);
+	}
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	printf("churn: 4 shards grown from %u to %llu slots by %llu rebuilds, %llu grown in place\n",
+	    1024u, (unsigned long long)stats.table_slots, (unsigned long long)stats.table_rebuilds,
+	    (unsigned long long)stats.table_grows);
+	CHECK(stats.table_grows == 0);
+	CHECK(stats.table_slots >= 2 * 64 * LIVE);
+	for (uint64_t i = 0; i < 64 * LIVE; i += 97) {
+		uint64_t got = 0;
+		size_t n;
+
+		key_of(i, key);
+		CHECK_STATUS(ttlkv_get(s, key, sizeof key, &got, sizeof got, &n), TTLKV_OK);
+		CHECK(got == i);
+	}
+	ttlkv_close(s);
+}
+
+int
+main(void)
+{
+	test_churn_keeps_empty_slots();
+	test_maintenance_grows_ahead_of_writers();
+	return check_exit("churn");
+}

@@ -1,0 +1,517 @@
+/*
+ * Expiry reporting, traversal and clearing: ttlkv_drain_expired (every expiry
+ * that stats.expired counts is reported exactly once, whoever removed the
+ * entry, and a write that cannot record its expiry changes nothing),
+ * ttlkv_scan (live keys only, resumable, complete across table grows, safe
+ * beside writers) and ttlkv_clear.
+ */
+#include "check.h"
+#include "test_clock.h"
+#include "ttlkv_testing.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <ttlkv.h>
+
+static ttlkv_options
+options(uint64_t capacity, uint32_t flags)
+{
+	ttlkv_options o;
+
+	ttlkv_options_init(&o);
+	o.capacity = capacity;
+	o.flags = flags;
+	return o;
+}
+
+/* Opens a store with options o on the injected clock. */
+static ttlkv *
+open_on(struct test_clock *clock, ttlkv_options o)
+{
+	ttlkv *s = NULL;
+
+	test_clock_attach(clock, &o);
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	return s;
+}
+
+#define PUT(s, k, ttl) ttlkv_put((s), (k), strlen(k), "v", 1, (ttl))
+
+/* What ttlkv_drain_expired reported: keys in order, with deadlines. */
+struct reported {
+	int n;
+	char keys[64][32];
+	uint64_t deadlines[64];
+};
+
+static void
+report(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct reported *r = context;
+
+	if (r->n < 64 && len < 32) {
+		memcpy(r->keys[r->n], key, len);
+		r->keys[r->n][len] = '\0';
+		r->deadlines[r->n] = deadline;
+	}
+	r->n++;
+}
+
+static struct reported
+drain_expired(ttlkv *s)
+{
+	struct reported r = { 0 };
+	size_t taken = 0;
+
+	CHECK_STATUS(ttlkv_drain_expired(s, report, &r, &taken), TTLKV_OK);
+	CHECK((int)taken == r.n);
+	return r;
+}
+
+static uint64_t
+expired_count(ttlkv *s)
+{
+	ttlkv_stats st;
+
+	CHECK_STATUS(ttlkv_stats_get(s, &st), TTLKV_OK);
+	return st.expired;
+}
+
+/* Each way an expired entry can go, one key each: the five that are not the
+ * worker's own report (key, deadline) once; ttlkv_expire_due reports nothing
+ * (the worker tells of its own removals); and stats.expired counts all six. */
+static void
+test_every_removal_of_an_expired_entry_is_reported(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_on(&clock, options(64, TTLKV_TRACK_EXPIRY));
+	const char *keys[] = { "put", "if-absent", "delete", "sweep", "worker", "live" };
+	uint64_t deadline = 0;
+	struct reported r;
+	size_t removed = 0;
+
+	for (int i = 0; i < 5; i++)
+		CHECK_STATUS(PUT(s, keys[i], 10), TTLKV_OK);
+	CHECK_STATUS(PUT(s, keys[5], 0), TTLKV_OK);
+	test_clock_advance(&clock, 10);   /* every deadline is now */
+	CHECK(drain_expired(s).n == 0);   /* nothing removed yet */
+
+	CHECK_STATUS(PUT(s, "put", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put_if_absent(s, "if-absent", 9, "w", 1, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_delete(s, "delete", 6), TTLKV_NOT_FOUND);
+	CHECK_STATUS(ttlkv_expire_due(s, "worker", 6, 0, &deadline), TTLKV_OK);
+	CHECK_STATUS(ttlkv_sweep(s, SIZE_MAX, &removed), TTLKV_OK);
+	CHECK(removed == 1);
+	CHECK(expired_count(s) == 5);
+
+	r = drain_expired(s);
+	CHECK(r.n == 4);
+	for (int i = 0; i < r.n && i < 4; i++) {
+		CHECK(strcmp(r.keys[i], "worker") != 0);
+		CHECK(r.deadlines[i] == 1010);
+	}
+	CHECK(drain_expired(s).n == 0);   /* each record once */
+	ttlkv_close(s);
+}
+
+static void
+test_clear_reports_expired_entries_and_empties_the_store(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv_options o = options(64, TTLKV_TRACK_EXPIRY);
+	ttlkv *s;
+	char key[32];
+	struct reported r;
+
+	o.max_entries = 300;
+	s = open_on(&clock, o);
+	for (int i = 0; i < 300; i++) {   /* grows the table on the way */
+		sprintf(key, "k%d", i);
+		CHECK_STATUS(PUT(s, key, i < 3 ? 5 : 0), TTLKV_OK);
+	}
+	CHECK_STATUS(PUT(s, "one too many", 0), TTLKV_FULL);
+	test_clock_advance(&clock, 5);
+	CHECK_STATUS(ttlkv_clear(s), TTLKV_OK);
+	CHECK(ttlkv_count(s) == 0);
+	CHECK(expired_count(s) == 3);
+	r = drain_expired(s);
+	CHECK(r.n == 3);
+	CHECK_STATUS(ttlkv_get(s, "k7", 2, NULL, 0, &(size_t){ 0 }), TTLKV_NOT_FOUND);
+	/* max_entries counts what the store holds: room again for 300. */
+	for (int i = 0; i < 300; i++) {
+		sprintf(key, "again%d", i);
+		CHECK_STATUS(PUT(s, key, 0), TTLKV_OK);
+	}
+	CHECK_STATUS(ttlkv_clear(NULL), TTLKV_INVALID_ARGUMENT);
+	ttlkv_close(s);
+}
+
+/* Without TTLKV_TRACK_EXPIRY nothing is logged (nobody would drain it). */
+static void
+test_no_log_without_tracking(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_on(&clock, options(64, 0));
+
+	CHECK_STATUS(PUT(s, "k", 1), TTLKV_OK);
+	test_clock_advance(&clock, 1);
+	CHECK_STATUS(PUT(s, "k", 0), TTLKV_OK);
+	CHECK(expired_count(s) == 1);
+	CHECK(drain_expired(s).n == 0);
+	CHECK_STATUS(ttlkv_drain_expired(NULL, report, NULL, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_drain_expired(s, NULL, NULL, NULL), TTLKV_INVALID_ARGUMENT);
+	ttlkv_close(s);
+}
+
+/*
+ * A write that would remove an expired entry but cannot reserve room for its
+ * record fails with TTLKV_OUT_OF_MEMORY and changes nothing: the entry is
+ * still held, stats.expired has not moved, nothing is logged. Each
+ * allocation of the write is failed in turn until it succeeds.
+ */
+typedef ttlkv_status removal_fn(ttlkv *s);
+
+static ttlkv_status
+overwrite(ttlkv *s)
+{
+	return PUT(s, "victim", 0);
+}
+
+static ttlkv_status
+delete_expired(ttlkv *s)
+{
+	ttlkv_status st = ttlkv_delete(s, "victim", 6);
+
+	return st == TTLKV_NOT_FOUND ? TTLKV_OK : st;
+}
+
+static ttlkv_status
+clear(ttlkv *s)
+{
+	return ttlkv_clear(s);
+}
+
+static void
+check_failures_lose_no_expiry(removal_fn *removal, const char *name)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_on(&clock, options(64, TTLKV_TRACK_EXPIRY));
+	int failures = 0;
+	ttlkv_status st;
+
+	/* The log is still unallocated: recording the expiry must allocate. */
+	CHECK_STATUS(PUT(s, "victim", 1), TTLKV_OK);
+	CHECK_STATUS(PUT(s, "bystander", 0), TTLKV_OK);
+	test_clock_advance(&clock, 1);
+	for (long n = 0;; n++) {
+		uint64_t expired = expired_count(s), count = ttlkv_count(s);
+
+		ttlkv_testing_fail_allocation(n);
+		st = removal(s);
+		ttlkv_testing_fail_allocation(-1);
+		if (st == TTLKV_OK)
+			break;
+		failures++;
+		CHECK_STATUS(st, TTLKV_OUT_OF_MEMORY);
+		if (st != TTLKV_OUT_OF_MEMORY)
+			break;
+		if (removal != clear) {   /* ttlkv_clear may have removed a batch */
+			CHECK(expired_count(s) == expired);
+			CHECK(ttlkv_count(s) == count);
+		}
+	}
+	if (failures == 0)
+		fprintf(stderr, "%s: no allocation failed\n", name);
+	CHECK(failures > 0);
+	CHECK(expired_count(s) == 1);
+	CHECK(drain_expired(s).n == 1);
+	ttlkv_close(s);
+}
+
+static void
+test_failed_writes_lose_no_expiry(void)
+{
+	check_failures_lose_no_expiry(overwrite, "overwrite");
+	check_failures_lose_no_expiry(delete_expired, "delete");
+	check_failures_lose_no_expiry(clear, "clear");
+}
+
+/* What a full traversal reported. */
+struct traversal {
+	int calls;
+	int seen[4096];     /* times each key index was reported */
+	int foreign;        /* keys not of the form k<i> */
+	uint64_t deadlines[4096];
+};
+
+static void
+visit(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct traversal *t = context;
+	char buf[32];
+	int i;
+
+	t->calls++;
+	if (len == 0 || len >= sizeof buf) {
+		t->foreign++;
+		return;
+	}
+	memcpy(buf, key, len);
+	buf[len] = '\0';
+	if (sscanf(buf, "k%d", &i) != 1 || i < 0 || i >= 4096) {
+		t->foreign++;
+		return;
+	}
+	t->seen[i]++;
+	t->deadlines[i] = deadline;
+}
+
+/* Runs a traversal to its end, `count` slots per call, calling between(s)
+ * after each call that has more to do; returns the number of calls. */
+static int
+traverse(ttlkv *s, size_t count, struct traversal *t, void (*between)(ttlkv *, int))
+{
+	uint64_t cursor = 0;
+	int calls = 0;
+
+	memset(t, 0, sizeof *t);
+	do {
+		CHECK_STATUS(ttlkv_scan(s, &cursor, count, visit, t), TTLKV_OK);
+		calls++;
+		if (cursor != 0 && between != NULL)
+			between(s, calls);
+	} while (cursor != 0 && calls < 1000000);
+	return calls;
+}
+
+static void
+test_scan_reports_live_keys_only(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_on(&clock, options(1024, 0));
+	struct traversal *t = calloc(1, sizeof *t);
+	uint64_t cursor = 0;
+	char key[32];
+	int calls;
+
+	for (int i = 0; i < 1000; i++) {
+		sprintf(key, "k%d", i);
+		CHECK_STATUS(PUT(s, key, i % 4 == 0 ? 5 : (i % 4 == 1 ? 50 : 0)), TTLKV_OK);
+	}
+	test_clock_advance(&clock, 5);   /* a quarter have expired, unremoved */
+	calls = traverse(s, 64, t, NULL);
+	CHECK(calls > 10);               /* the cursor really resumes */
+	CHECK(t->foreign == 0);
+	for (int i = 0; i < 1000; i++) {
+		CHECK(t->seen[i] == (i % 4 == 0 ? 0 : 1));
+		if (i % 4 == 1)
+			CHECK(t->deadlines[i] == 1050);
+		if (i % 4 > 1)
+			CHECK(t->deadlines[i] == TTLKV_NO_EXPIRY);
+	}
+	/* One call with a huge count does it all; count 0 still moves on. */
+	CHECK(traverse(s, SIZE_MAX, t, NULL) == 1);
+	CHECK(t->calls == 750);
+	CHECK_STATUS(ttlkv_scan(s, &cursor, 0, visit, t), TTLKV_OK);
+	CHECK(cursor != 0);
+	/* A cursor naming a shard the store does not have, NULLs. */
+	cursor = UINT64_MAX;
+	CHECK_STATUS(ttlkv_scan(s, &cursor, 1, visit, t), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_scan(NULL, &cursor, 1, visit, t), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_scan(s, NULL, 1, visit, t), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_scan(s, &cursor, 1, NULL, t), TTLKV_INVALID_ARGUMENT);
+	free(t);
+	ttlkv_close(s);
+}
+
+/* Between calls, once, at the call given, inserts enough new keys to make
+ * every table grow. */
+static int grow_at_call;
+
+static void
+grow_between(ttlkv *s, int call)
+{
+	char key[32];
+
+	if (call != grow_at_call)
+		return;
+	for (int i = 0; i < 300; i++) {
+		sprintf(key, "new-%d", i);
+		CHECK_STATUS(PUT(s, key, 0), TTLKV_OK);
+	}
+}
+
+/*
+ * Traversals during which every shard's table grows still report every key
+ * that was there all along (some twice: their shard was started again). A
+ * doubling moves an entry from slot p to p or p + slots, so only an entry
+ * displaced from its home slot can land behind the cursor: the tables are
+ * filled to just below their grow threshold, where displaced entries are
+ * common, and the grow comes at every point of the traversal in turn.
+ */
+static void
+test_scan_is_complete_across_grows(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	struct traversal *t = calloc(1, sizeof *t);
+	int missed = 0, grows = 0, trials = 0;
+
+	for (int trial = 0; trial < 12 * 16; trial++) {
+		ttlkv_options o = options(64, 0);
+		ttlkv *s;
+		ttlkv_stats st;
+		char key[32];
+
+		grow_at_call = 1 + trial % 16;
+		o.shards = 1;
+		o.seed = 1 + (uint64_t)trial;   /* reproducible layouts */
+		s = open_on(&clock, o);
+		CHECK_STATUS(ttlkv_stats_get(s, &st), TTLKV_OK);
+		for (int i = 0; i < (int)st.table_slots / 2; i++) {
+			sprintf(key, "k%d", i);
+			CHECK_STATUS(PUT(s, key, 0), TTLKV_OK);
+		}
+		traverse(s, 4, t, grow_between);
+		for (int i = 0; i < (int)st.table_slots / 2; i++)
+			missed += t->seen[i] == 0;
+		CHECK_STATUS(ttlkv_stats_get(s, &st), TTLKV_OK);
+		grows += st.table_grows > 0;
+		trials++;
+		ttlkv_close(s);
+	}
+	CHECK(grows == trials);
+	CHECK(missed == 0);
+	if (missed != 0)
+		fprintf(stderr, "scan across grows: %d keys missed\n", missed);
+	free(t);
+}
+
+/*
+ * Scans beside writers. Keys k0..k255 are put once and never touched; a
+ * writer thread churns other keys (puts, deletes, short TTLs) and makes the
+ * tables grow. Every full traversal must report every stable key, and never
+ * one whose deadline had passed before the call that reported it began. Run under ASan and TSan
+ * too (make test-asan test-tsan).
+ */
+struct churn {
+	ttlkv *store;
+	struct test_clock *clock;
+	int stop;
+};
+
+static void *
+churn_writer(void *arg)
+{
+	struct churn *c = arg;
+	char key[32];
+
+	for (unsigned i = 0; !__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE); i++) {
+		sprintf(key, "churn-%u", i % 5000);
+		if (i % 3 == 2)
+			(void)ttlkv_delete(c->store, key, strlen(key));
+		else
+			(void)PUT(c->store, key, i % 2 ? 2 : 0);
+		if (i % 64 == 0)
+			test_clock_advance(c->clock, 1);
+	}
+	return NULL;
+}
+
+/* The clock read before the call: every key reported must be live then. */
+struct live_check {
+	struct traversal *t;
+	uint64_t before;
+	int expired;
+};
+
+static void
+visit_checking_deadline(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct live_check *c = context;
+
+	if (deadline != TTLKV_NO_EXPIRY && deadline <= c->before)
+		c->expired++;
+	visit(key, len, deadline, c->t);
+}
+
+static void
+test_scan_beside_writers(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_on(&clock, options(64, 0));
+	struct churn c = { s, &clock, 0 };
+	struct traversal *t = calloc(1, sizeof *t);
+	struct live_check check = { t, 0, 0 };
+	pthread_t writer;
+	char key[32];
+	int rounds = getenv("TTLKV_TEST_SCALE") != NULL ? 20 : 200;
+
+	for (int i = 0; i < 256; i++) {
+		sprintf(key, "k%d", i);
+		CHECK_STATUS(PUT(s, key, 0), TTLKV_OK);
+	}
+	pthread_create(&writer, NULL, churn_writer, &c);
+	for (int round = 0; round < rounds; round++) {
+		uint64_t cursor = 0;
+		int missing = 0;
+
+		memset(t, 0, sizeof *t);
+		do {
+			check.before = test_clock_read(&clock);
+			CHECK_STATUS(ttlkv_scan(s, &cursor, 32, visit_checking_deadline, &check), TTLKV_OK);
+		} while (cursor != 0);
+		for (int i = 0; i < 256; i++)
+			missing += t->seen[i] == 0;
+		CHECK(missing == 0);
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(writer, NULL);
+	CHECK(check.expired == 0);
+	free(t);
+	ttlkv_close(s);
+}
+
+/* Clearing while writers run neither crashes nor leaks (ASan), and leaves
+ * only what was written after it. */
+static void
+test_clear_beside_writers(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_on(&clock, options(64, TTLKV_TRACK_EXPIRY));
+	struct churn c = { s, &clock, 0 };
+	pthread_t writer;
+	char key[32];
+
+	pthread_create(&writer, NULL, churn_writer, &c);
+	for (int round = 0; round < 50; round++) {
+		for (int i = 0; i < 100; i++) {
+			sprintf(key, "k%d", i);
+			CHECK_STATUS(PUT(s, key, 0), TTLKV_OK);
+		}
+		CHECK_STATUS(ttlkv_clear(s), TTLKV_OK);
+		for (int i = 0; i < 100; i++) {
+			sprintf(key, "k%d", i);
+			CHECK_STATUS(ttlkv_get(s, key, strlen(key), NULL, 0, &(size_t){ 0 }), TTLKV_NOT_FOUND);
+		}
+		(void)ttlkv_drain_expired(s, report, &(struct reported){ 0 }, NULL);
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(writer, NULL);
+	ttlkv_close(s);
+}
+
+int
+main(void)
+{
+	test_every_removal_of_an_expired_entry_is_reported();
+	test_clear_reports_expired_entries_and_empties_the_store();
+	test_no_log_without_tracking();
+	test_failed_writes_lose_no_expiry();
+	test_scan_reports_live_keys_only();
+	test_scan_is_complete_across_grows();
+	test_scan_beside_writers();
+	test_clear_beside_writers();
+	return check_exit("events");
+}
