@@ -1,0 +1,69 @@
+import Testing
+@testable import ttlkv_bench
+
+@Suite struct ChurnScheduleTests {
+    @Test func keysExpireInTheirOwnStoresSliceTwoTurnsLater() {
+        let s = ChurnSchedule(liveKeys: 200_000, rate: 200_000, replacements: 20)
+        #expect(s.sliceSeconds == 0.5)
+        // Live count = rate x the store's active time within one TTL
+        // (it is active every other slice).
+        #expect(Double(s.ttlMilliseconds) / 1000 == 4 * s.sliceSeconds)
+        #expect(200_000 * s.sliceSeconds * 2 == 200_000)
+        // Slice k belongs to store k % 2 and ends at (k + 1) x slice; a
+        // TTL later is exactly four slices on, the same store's slice.
+        let ttl = UInt64(s.ttlMilliseconds) * 1_000_000
+        #expect(s.end(ofSlice: 3) + ttl == s.end(ofSlice: 7))
+    }
+
+    @Test func windowsCoverEverySliceAfterTheFillOnce() {
+        for replacements in [5, 7, 10, 20, 23] {
+            let s = ChurnSchedule(liveKeys: 1000, rate: 1000, replacements: replacements)
+            #expect(s.slicesPerStore == 2 * (replacements + 1))
+            #expect(s.windows.count == min(10, replacements))
+            #expect(s.windows.first?.lowerBound == 2)
+            #expect(s.windows.last?.upperBound == s.slicesPerStore)
+            #expect(zip(s.windows, s.windows.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+            #expect(s.windows.allSatisfy { $0.count >= 2 && $0.count % 2 == 0 })
+            #expect(s.replaced.first?.lowerBound == 1 && s.replaced.last?.upperBound == replacements)
+        }
+    }
+}
+
+/// Windows whose insert latency, entries and memory are given.
+func windows(insert: [UInt64], entries: [Int]? = nil, resident: [Int]? = nil) -> [ChurnSlice] {
+    insert.indices.map { i in
+        ChurnSlice(window: window("insert", nanoseconds: insert[i]),
+                   sample: ChurnSample(entries: entries?[i] ?? 1000, pendingRecords: 1000, deferredFrees: 0,
+                                       residentBytes: resident?[i] ?? 1 << 20, inserted: 1000 * i))
+    }
+}
+
+@Suite struct TrendTests {
+    @Test func steadyIsFlat() {
+        let trend = Trend(windows(insert: Array(repeating: 500, count: 9)), ops: ["insert"])
+        #expect(trend.flat)
+        #expect(trend.checks.map(\.name) == ["insert p50", "insert p99.9", "entries", "pending records", "RSS"])
+    }
+
+    @Test func slowerLastThirdIsNotFlat() {
+        // The first third may settle in; only the last against the middle counts.
+        let trend = Trend(windows(insert: [5000, 5000, 500, 500, 800, 1600]), ops: ["insert"])
+        #expect(!trend.flat)
+        #expect(trend.checks.first { $0.name == "insert p99.9" }!.ratio > 2)
+        #expect(trend.firstToLast.first { $0.name == "insert p50" }!.ratio < 0.5)
+    }
+
+    @Test func growingMemoryIsNotFlat() {
+        let trend = Trend(windows(insert: Array(repeating: 500, count: 6), resident: [10, 10, 10, 10, 20, 20].map { $0 << 20 }),
+                          ops: ["insert"])
+        #expect(!trend.flat)
+        #expect(trend.checks.filter { $0.ratio > trend.limit }.map(\.name) == ["RSS"])
+    }
+
+    @Test func slicesMergeIntoOneWindow() {
+        let merged = ChurnSlice(merging: windows(insert: [100, 200, 300]))
+        #expect(merged.window.seconds == 3)
+        #expect(merged.window.histograms["insert"]!.histogram.totalCount == 3000)
+        #expect(merged.sample.inserted == 2000)
+    }
+}
