@@ -33,7 +33,7 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "New keys per second in the long churn and the soak.") var churnRate = 200_000
     @Option(help: "Times the long churn replaces its table's contents after filling it (at least 5).")
     var churnReplacements = 20
-    @Option(help: "Seconds without a scheduling stall to wait for before each scenario (at most 15 s of waiting).")
+    @Option(help: "Seconds without a scheduling stall to wait for before each scenario (at most 10 s of waiting).")
     var quiet = 2.0
     @Option(help: "Write index.html, results.json, SVG charts and .hgrm files into this directory.") var output: String?
 
@@ -87,12 +87,12 @@ struct Child: ParsableCommand {
 }
 
 /// Waits until the machine has been quiet (no 1 ms sleep overshooting by
-/// more than 3 ms) for `seconds` in a row, at most 15 s; returns seconds
-/// waited.
+/// more than 3 ms) for `seconds` in a row, at most 10 s (on a busy machine
+/// waiting does not help, and interleaving copes); returns seconds waited.
 func waitForQuiet(seconds: Double) -> Double {
     let start = nanoseconds()
     var quietSince = nanoseconds()
-    while nanoseconds() - start < 15_000_000_000 {
+    while nanoseconds() - start < 10_000_000_000 {
         let before = nanoseconds()
         usleep(1000)
         if nanoseconds() - before > 4_000_000 { quietSince = nanoseconds() }

@@ -60,7 +60,8 @@ private struct SoakRun: StoreUser {
         say("soak: \(name), \(windows * windowSeconds / 60) min, \(settings.keys) preloaded keys "
             + String(format: "(%.2f s), ", preload.seconds)
             + "\(settings.churnRate) new keys/s with a TTL of 1-5 s next to \(readers.mix.summary) over the preloaded keys "
-            + "(TTL \(settings.ttlSeconds) s on half the sets) from \(readers.threads) threads; latency in µs, memory in MiB")
+            + "(TTL \(settings.ttlSeconds) s on half the sets) from \(readers.threads) thread\(readers.threads == 1 ? "" : "s"); "
+            + "latency in µs, memory in MiB")
         let header = churnHeader(windowSeconds == 60 ? "minute" : "second")
         let layout = Table(header: header, rows: [])
         let widths = header.map { max($0.count, 8) }

@@ -83,9 +83,10 @@ final class ChurnEngine<S: BenchStore>: Sendable {
         var window = bench.drive(readers, windows: 1) { control in
             control.window.store(0, ordering: .relaxed)
             bench.wait(until: end, label, control)
+            // The inserter stops with the readers, not after their teardown.
+            stop.store(true, ordering: .relaxed)
             return [Double(nanoseconds() - start) / 1e9]
         }[0]
-        stop.store(true, ordering: .relaxed)
         done.wait()
         let (histogram, failures) = inserter.values[0]
         window.failures += failures
