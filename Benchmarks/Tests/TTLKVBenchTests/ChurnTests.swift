@@ -29,6 +29,14 @@ import Testing
     }
 }
 
+@Suite struct StormTests {
+    @Test func stormKeysWrittenPastTheDeadlineGetAMillisecond() {
+        #expect(timeToLive(until: 5_000_000_000, now: 1_000_000_000) == .seconds(4))
+        #expect(timeToLive(until: 5_000_000_000, now: 4_999_500_000) == .milliseconds(1))
+        #expect(timeToLive(until: 5_000_000_000, now: 9_000_000_000) == .milliseconds(1))
+    }
+}
+
 /// Windows whose insert latency, entries and memory are given.
 func windows(insert: [UInt64], entries: [Int]? = nil, resident: [Int]? = nil) -> [ChurnSlice] {
     insert.indices.map { i in

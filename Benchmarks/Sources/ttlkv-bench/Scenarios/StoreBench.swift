@@ -114,8 +114,8 @@ struct StoreBench<S: BenchStore>: Sendable {
 
     func wait(until end: UInt64, _ label: String, _ control: PhaseControl) {
         var lastOps = control.totalOps, lastTime = nanoseconds()
-        while nanoseconds() < end {
-            usleep(UInt32(min(1e6, Double(end &- nanoseconds()) / 1e3)))
+        while case let now = nanoseconds(), now < end {
+            usleep(UInt32(min(1_000_000, (end - now) / 1000)))
             let ops = control.totalOps, now = nanoseconds()
             let rate = Double(ops - lastOps) / max(Double(now - lastTime) / 1e9, 1e-9)
             StatusLine.show(String(format: "%@ %@: %.2f M ops/s, p99 %.1f µs", name, label, rate / 1e6,
@@ -188,7 +188,7 @@ struct StoreBench<S: BenchStore>: Sendable {
             defer { key.deallocate(); values.deallocate() }
             var random = FastRandom(seed: settings.seed ^ 0x5707 &+ UInt64(thread))
             for index in stride(from: thread, to: stormKeys, by: settings.threads) {
-                let ttl = Duration.nanoseconds(Int64(max(deadline, nanoseconds() + 1_000_000) - nanoseconds()))
+                let ttl = timeToLive(until: deadline, now: nanoseconds())
                 _ = store.set(values.value(&random), forKey: key.set(UInt64(settings.keys - 1 - index)), ttl: ttl)
             }
         }
@@ -220,6 +220,12 @@ struct StoreBench<S: BenchStore>: Sendable {
             missedDeadline: setupEnd > deadline
         )
     }
+}
+
+/// The TTL that makes a key written at `now` expire at `deadline` (ns);
+/// at least 1 ms, for a setup so slow that it ran past the deadline.
+func timeToLive(until deadline: UInt64, now: UInt64) -> Duration {
+    .nanoseconds(Int64(deadline > now + 1_000_000 ? deadline - now : 1_000_000))
 }
 
 /// `a` minus the counts of `b` (b recorded into a earlier).
