@@ -1,3 +1,4 @@
+import Histogram
 import Testing
 @testable import ttlkv_bench
 
@@ -30,6 +31,21 @@ import Testing
 }
 
 @Suite struct StormTests {
+    @Test func lagOfOneRoundIsTheDifferenceOfTwoSnapshots() {
+        // The store's histogram starts small and grows as larger lags come.
+        var lag = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+        let empty = lag
+        _ = lag.record(50, count: 10)
+        let before = lag
+        _ = lag.record(50, count: 5)
+        _ = lag.record(900_000, count: 2)
+        let round = subtract(lag, before)
+        #expect(round.totalCount == 7)
+        #expect(round.countForValue(50) == 5)
+        #expect(round.valueAtPercentile(100) >= 900_000)
+        #expect(subtract(lag, empty).totalCount == 17)
+    }
+
     @Test func stormKeysWrittenPastTheDeadlineGetAMillisecond() {
         #expect(timeToLive(until: 5_000_000_000, now: 1_000_000_000) == .seconds(4))
         #expect(timeToLive(until: 5_000_000_000, now: 4_999_500_000) == .milliseconds(1))

@@ -228,11 +228,13 @@ func timeToLive(until deadline: UInt64, now: UInt64) -> Duration {
     .nanoseconds(Int64(deadline > now + 1_000_000 ? deadline - now : 1_000_000))
 }
 
-/// `a` minus the counts of `b` (b recorded into a earlier).
+/// `a` minus the counts of `b`, an earlier snapshot of `a`. The store's
+/// lag histogram grows its range as larger values come, so `b` may not
+/// reach as far as `a`: past its largest value it counts nothing.
 func subtract(_ a: Histogram<UInt64>, _ b: Histogram<UInt64>) -> Histogram<UInt64> {
     var result = makeHistogram()
     for bucket in a.recordedValues() {
-        let before = b.countForValue(bucket.value)
+        let before = b.totalCount > 0 && bucket.value <= b.max ? b.countForValue(bucket.value) : 0
         let count = UInt64(bucket.count) - min(UInt64(bucket.count), UInt64(before))
         if count > 0 { _ = result.record(bucket.value, count: count) }
     }
