@@ -30,7 +30,43 @@ import Testing
     }
 }
 
+/// Runs one small storm on each store, in this process.
+private struct OneStorm: StoreUser {
+    let settings: BenchSettings
+    let lead: Double
+
+    func use<S: BenchStore>(_ store: S) throws -> (StormRound, Int) {
+        defer { store.close() }
+        let bench = StoreBench(store: store, settings: settings, name: "test")
+        _ = bench.preload(0..<settings.keys)
+        let round = bench.storm(StormRequest(stormKeys: settings.stormKeys, leadSeconds: lead,
+                                             load: settings.spec(mix: OperationMix(get: 90, set: 10, delete: 0)),
+                                             warmupSeconds: 0.05, afterSeconds: 0.1))
+        return (round, store.snapshot.entries)
+    }
+}
+
 @Suite struct StormTests {
+    /// With a lead of 0 every key is written past the deadline (a setup
+    /// too slow for its lead): the round must still end once all are gone.
+    @Test(arguments: [StoreChoice.ck, .native], [0.3, 0])
+    func everyStormKeyExpiresAndIsCounted(store: StoreChoice, lead: Double) throws {
+        let settings = BenchSettings(
+            keys: 20_000, threads: 2, warmupSeconds: 0.05, durationSeconds: 0.1, rounds: 3, keySize: 16, valueSizes: "32",
+            ttlFraction: 0.5, ttlSeconds: "600-1200", rate: nil, seed: 1, oversubscription: 8, stormKeys: 5_000,
+            churnKeys: 1000, churnRate: 1000, churnReplacements: 5, quietSeconds: 0)
+        let (round, entries) = try store.open(settings.sizing, for: OneStorm(settings: settings, lead: lead))
+        #expect(entries == settings.keys - settings.stormKeys)
+        #expect(round.reclaimSeconds < 5)
+        #expect(round.lagMilliseconds.histogram.totalCount == UInt64(settings.stormKeys))
+        #expect(round.windows.count == 3)
+        #expect(round.missedDeadline == (lead == 0))
+    }
+
+    @Test func theLeadLeavesRoomToWriteTheKeysTwice() {
+        #expect(stormLead(stormKeys: 1_000_000, putsPerSecond: 2_000_000) == 1.5)
+    }
+
     @Test func lagOfOneRoundIsTheDifferenceOfTwoSnapshots() {
         // The store's histogram starts small and grows as larger lags come.
         var lag = Histogram<UInt64>(numberOfSignificantValueDigits: .three)

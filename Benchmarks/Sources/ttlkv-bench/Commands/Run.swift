@@ -44,8 +44,11 @@ private struct RunScenario: StoreUser {
             return singleStoreTable(preload, caption: "\(name): preload").text + "\n"
                 + singleStoreTable(bench.phase(spec, label: label), caption: "\(name): \(label), \(spec.threads) threads, \(loop)").text
         case .storm:
-            _ = bench.preload(0..<settings.keys)
-            let round = bench.storm(StormRequest(stormKeys: settings.stormKeys, load: settings.spec(mix: OperationMix(get: 90, set: 10, delete: 0)),
+            let preload = bench.preload(0..<settings.keys)
+            let puts = Double(preload.histograms["set"]?.histogram.totalCount ?? 0) / max(preload.seconds, 1e-9)
+            let round = bench.storm(StormRequest(stormKeys: settings.stormKeys,
+                                                 leadSeconds: stormLead(stormKeys: settings.stormKeys, putsPerSecond: puts),
+                                                 load: settings.spec(mix: OperationMix(get: 90, set: 10, delete: 0)),
                                                  warmupSeconds: settings.warmupSeconds, afterSeconds: settings.durationSeconds))
             let lag = LatencySummary(round.lagMilliseconds.histogram)
             return zip(["before", "during", "after"], round.windows).map { singleStoreTable($1, caption: "\(name): storm \($0)").text + "\n" }.joined()

@@ -31,7 +31,7 @@ final class Interleaver {
         let preload = try preloadRounds(main)
         let memory = try main.map { try $0.call(.memory, MemoryReport.self) }
         let phases = try phaseScenarios(main)
-        let storm = try stormRounds(main)
+        let storm = try stormRounds(main, preload: preload)
         for child in main { try child.quit() }
         let churn = try longChurn()
         StatusLine.clear()
@@ -123,12 +123,16 @@ final class Interleaver {
         return phases
     }
 
-    private func stormRounds(_ children: [StoreChild]) throws -> StormComparison {
+    private func stormRounds(_ children: [StoreChild], preload: Comparison) throws -> StormComparison {
         begin("expiry storm")
-        let request = StormRequest(stormKeys: settings.stormKeys, load: settings.spec(mix: OperationMix(get: 90, set: 10, delete: 0)),
+        // One lead for both stores, from the slower one's preload.
+        let puts = preload.ops.first { $0.op == "set" }?.metrics.first { $0.metric == "ops/s" }?.medians.min() ?? 0
+        let lead = stormLead(stormKeys: settings.stormKeys, putsPerSecond: puts)
+        let request = StormRequest(stormKeys: settings.stormKeys, leadSeconds: lead, load: settings.spec(mix: OperationMix(get: 90, set: 10, delete: 0)),
                                    warmupSeconds: settings.warmupSeconds, afterSeconds: max(0.5, settings.durationSeconds / 2))
         let results: [[StormRound]] = try rounds(children, count: settings.rounds, "expiry storm") { _ in .storm(request) }
-        let detail = "\(settings.stormKeys) keys due in one tick, 90% get, 10% set over the other keys, \(settings.threads) threads"
+        let detail = "\(settings.stormKeys) keys due in one tick, written from \(settings.threads) threads "
+            + String(format: "%.1f s before their deadline; 90%% get, 10%% set over the other keys, %d threads", lead, settings.threads)
         let windows = ["before", "during", "after"].enumerated().map { w, label in
             Comparison(name: "expiry storm: \(label)", detail: detail, stores: names, results: results.map { $0.map { $0.windows[w] } })
         }
@@ -140,7 +144,8 @@ final class Interleaver {
         } + [MetricComparison(metric: "all removed after (s)", higherIsBetter: false,
                               rounds: results.map { $0.map(\.reclaimSeconds) }, stores: names)]
         return StormComparison(keys: settings.stormKeys, windows: windows, lag: lag,
-                               missedDeadlines: results.joined().filter(\.missedDeadline).count)
+                               missedDeadlines: results.joined().filter(\.missedDeadline).count,
+                               unfinished: results.joined().filter { $0.reclaimSeconds >= 20 }.count)
     }
 
     private func longChurn() throws -> ChurnComparison {

@@ -31,6 +31,8 @@ struct StormComparison: Codable {
     /// Lag percentiles and time to remove every key, per store per round.
     var lag: [MetricComparison]
     var missedDeadlines: Int
+    /// Rounds in which not every storm key was removed within 20 s.
+    var unfinished: Int
 }
 
 /// A long churn's window on one store.
@@ -145,6 +147,9 @@ extension CompareReport {
 
     private var stormLagSection: Section {
         var notes = ["(lag in ms; the storm's keys are removed by each store's expiry worker)"]
+        if storm.unfinished > 0 {
+            notes.append("\(storm.unfinished) rounds did not see every storm key removed within 20 s")
+        }
         if storm.missedDeadlines > 0 {
             notes.append("\(storm.missedDeadlines) rounds wrote their storm keys past the deadline: those storms were spread, not in one tick")
         }

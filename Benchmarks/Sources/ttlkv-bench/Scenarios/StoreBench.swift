@@ -48,6 +48,9 @@ struct BenchSettings: Codable, Sendable {
 /// What a storm round asks for.
 struct StormRequest: Codable {
     var stormKeys: Int
+    /// Seconds from the start of writing the storm's keys to their common
+    /// deadline: room to write them all first.
+    var leadSeconds: Double
     /// The read-heavy load that runs through the storm, off the storm's keys.
     var load: PhaseSpec
     var warmupSeconds: Double
@@ -61,7 +64,8 @@ struct StormRound: Codable {
     var windows: [WindowResult]
     /// Deadline-to-removal lag of this round's storm keys, milliseconds.
     var lagMilliseconds: WireHistogram
-    /// From the common deadline until the last storm key was removed.
+    /// From the common deadline until the last storm key was removed (at
+    /// most 20 s: then not all were).
     var reclaimSeconds: Double
     var setupSeconds: Double
     /// Whether writing the storm's keys took longer than the lead before
@@ -178,9 +182,9 @@ struct StoreBench<S: BenchStore>: Sendable {
     /// rewritten before its deadline).
     func storm(_ request: StormRequest) -> StormRound {
         let stormKeys = min(request.stormKeys, settings.keys)
+        let before = store.snapshot
         let setupStart = nanoseconds()
-        // Room to write the keys (about 1 µs each from one thread, at most).
-        let deadline = setupStart + 500_000_000 + UInt64(stormKeys) * 1_000
+        let deadline = setupStart + UInt64(request.leadSeconds * 1e9)
         let settings = settings, store = store
         onThreads(settings.threads) { thread in
             let key = KeyBuffer(size: settings.keySize)
@@ -193,10 +197,12 @@ struct StoreBench<S: BenchStore>: Sendable {
             }
         }
         let setupEnd = nanoseconds()
-        let before = store.snapshot
+        // The load only overwrites the other keys: once every storm key is
+        // removed, they are all that is left.
+        let others = settings.keys - stormKeys
         var reclaimSeconds = 0.0
         var load = request.load
-        load.keys = UInt64(settings.keys - stormKeys)
+        load.keys = UInt64(others)
         let windows = drive(load, windows: 3) { control in
             wait(until: min(deadline, nanoseconds() + UInt64(request.warmupSeconds * 1e9)), "storm (warm-up)", control)
             var start = nanoseconds()
@@ -205,7 +211,7 @@ struct StoreBench<S: BenchStore>: Sendable {
             let beforeSeconds = Double(nanoseconds() - start) / 1e9
             start = nanoseconds()
             control.window.store(1, ordering: .relaxed)
-            while store.snapshot.entries > before.entries - stormKeys && nanoseconds() - start < 60_000_000_000 {
+            while store.snapshot.entries > others && nanoseconds() - start < 20_000_000_000 {
                 wait(0.005, "storm: during", control)
             }
             reclaimSeconds = Double(nanoseconds() - start) / 1e9
@@ -220,6 +226,13 @@ struct StoreBench<S: BenchStore>: Sendable {
             missedDeadline: setupEnd > deadline
         )
     }
+}
+
+/// The lead that leaves room to write `stormKeys` keys at `putsPerSecond`
+/// (as measured in the preload, from as many threads) twice over, plus half
+/// a second.
+func stormLead(stormKeys: Int, putsPerSecond: Double) -> Double {
+    0.5 + 2 * Double(stormKeys) / max(putsPerSecond, 1)
 }
 
 /// The TTL that makes a key written at `now` expire at `deadline` (ns);
