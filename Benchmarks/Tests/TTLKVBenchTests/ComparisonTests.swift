@@ -49,6 +49,21 @@ extension Comparison {
         #expect(Comparison.call(low: 1.1, high: 1.3, higherIsBetter: false, stores: ["ck", "native"]) == "native faster")
     }
 
+    @Test func anOfferedRateIsCalledOnlyWhenAStoreFallsBehind() {
+        // Both carried the offered rate, one a hair less in every round.
+        let even = Comparison(name: "open", detail: "", stores: ["ck", "native"],
+                              results: [(0..<3).map { _ in window(nanoseconds: 100, count: 999) },
+                                        (0..<3).map { _ in window(nanoseconds: 100, count: 1000) }], offered: ["get"])
+        #expect(even.metric("get", "ops/s").call == "no call")
+        let behind = Comparison(name: "open", detail: "", stores: ["ck", "native"],
+                                results: [(0..<3).map { _ in window(nanoseconds: 100, count: 900) },
+                                          (0..<3).map { _ in window(nanoseconds: 100, count: 1000) }], offered: ["get"])
+        #expect(behind.metric("get", "ops/s").call == "native faster")
+        // Closed loop, the hair is a call.
+        #expect(compare(ck: (0..<3).map { _ in window(nanoseconds: 100, count: 999) },
+                        native: (0..<3).map { _ in window(nanoseconds: 100, count: 1000) }).metric("get", "ops/s").call == "native faster")
+    }
+
     @Test func roundsWithoutTheOperationAreLeftOut() {
         var ck = (0..<3).map { _ in window(nanoseconds: 100) }
         ck[1] = window("set", nanoseconds: 100)

@@ -4,7 +4,10 @@
 // the rounds and the median, minimum and maximum of the rounds' ratios.
 // A difference is called only when every round's ratio lies on the same
 // side of 1.0: with 5 rounds and no real difference that happens by chance
-// 2 x 0.5^5 = 6% of the time, with 3 rounds 25%.
+// 2 x 0.5^5 = 6% of the time, with 3 rounds 25%. Where the load is offered
+// at a fixed rate (an open loop, the churn's inserter) both stores carry
+// the same throughput unless one falls behind, so there ops/s is called
+// only when a store falls more than 2% behind in every round.
 import Histogram
 
 /// One store's measurement of one operation in one round.
@@ -42,6 +45,16 @@ struct MetricComparison: Codable {
     var call: String
 }
 
+extension MetricComparison {
+    /// Compares `rounds[store][round]` of one figure.
+    init(metric: String, higherIsBetter: Bool, rounds: [[Double]], stores: [String], tolerance: Double = 0) {
+        let ratios = zip(rounds[0], rounds[1]).map { $0 / max($1, 1e-9) }
+        let low = ratios.min() ?? 1, high = ratios.max() ?? 1
+        self.init(metric: metric, medians: rounds.map(median), ratio: median(ratios), low: low, high: high,
+                  call: Comparison.call(low: low, high: high, higherIsBetter: higherIsBetter, stores: stores, tolerance: tolerance))
+    }
+}
+
 /// The ratio's median and range at one percentile.
 struct RatioPoint: Codable {
     var percentile: Double
@@ -68,6 +81,9 @@ struct Comparison: Codable {
     var stores: [String]
     var rounds: Int
     var ops: [OpComparison]
+    /// Operations issued at a fixed rate (their ops/s is called only when
+    /// a store falls behind).
+    var offered: [String]
     var notes: [String] = []
 
     /// Per store, every round's histogram merged, per operation (kept for
@@ -75,16 +91,18 @@ struct Comparison: Codable {
     var histograms: [String: [Histogram<UInt64>]] = [:]
 
     private enum CodingKeys: String, CodingKey {
-        case name, detail, stores, rounds, ops, notes
+        case name, detail, stores, rounds, ops, offered, notes
     }
 
     /// Compares `results[store][round]` (windows of the same scenario,
-    /// round r of each store measured back to back).
-    init(name: String, detail: String, stores: [String], results: [[WindowResult]]) {
+    /// round r of each store measured back to back); `offered` names the
+    /// operations issued at a fixed rate.
+    init(name: String, detail: String, stores: [String], results: [[WindowResult]], offered: Set<String> = []) {
         self.name = name
         self.detail = detail
         self.stores = stores
         rounds = results.map(\.count).min() ?? 0
+        self.offered = offered.sorted()
         ops = []
         for op in Operation.allCases.map(\.name) + ["insert"] {
             // The rounds in which every store ran this operation.
@@ -112,7 +130,9 @@ struct Comparison: Codable {
             histograms[op] = merged
             ops.append(OpComparison(
                 op: op, rounds: perStore,
-                metrics: Metric.all.map { Self.compare($0, perStore, stores) },
+                metrics: Metric.all.map {
+                    Self.compare($0, perStore, stores, tolerance: offered.contains(op) && $0.name == "ops/s" ? 0.02 : 0)
+                },
                 ratioByPercentile: Self.ratioCurve(histogramsByRound),
                 merged: merged.map(LatencySummary.init)
             ))
@@ -120,23 +140,17 @@ struct Comparison: Codable {
     }
 
     /// The call for a metric whose rounds' ratios (first / second) span
-    /// low...high.
-    static func call(low: Double, high: Double, higherIsBetter: Bool, stores: [String]) -> String {
-        if low > 1 { return "\(higherIsBetter ? stores[0] : stores[1]) faster" }
-        if high < 1 { return "\(higherIsBetter ? stores[1] : stores[0]) faster" }
+    /// low...high: made only when the whole range lies beyond 1 by more
+    /// than `tolerance`.
+    static func call(low: Double, high: Double, higherIsBetter: Bool, stores: [String], tolerance: Double = 0) -> String {
+        if low > 1 + tolerance { return "\(higherIsBetter ? stores[0] : stores[1]) faster" }
+        if high < 1 - tolerance { return "\(higherIsBetter ? stores[1] : stores[0]) faster" }
         return "no call"
     }
 
-    private static func compare(_ metric: Metric, _ rounds: [[OpRound]], _ stores: [String]) -> MetricComparison {
-        let ratios = zip(rounds[0], rounds[1]).map { first, second in
-            metric.value(first) / max(metric.value(second), 1e-9)
-        }
-        let low = ratios.min() ?? 1, high = ratios.max() ?? 1
-        return MetricComparison(
-            metric: metric.name, medians: rounds.map { median($0.map(metric.value)) },
-            ratio: median(ratios), low: low, high: high,
-            call: call(low: low, high: high, higherIsBetter: metric.higherIsBetter, stores: stores)
-        )
+    private static func compare(_ metric: Metric, _ rounds: [[OpRound]], _ stores: [String], tolerance: Double) -> MetricComparison {
+        MetricComparison(metric: metric.name, higherIsBetter: metric.higherIsBetter,
+                         rounds: rounds.map { $0.map(metric.value) }, stores: stores, tolerance: tolerance)
     }
 
     static let ratioPercentiles: [Double] = [50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999]

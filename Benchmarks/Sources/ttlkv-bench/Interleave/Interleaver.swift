@@ -89,7 +89,8 @@ final class Interleaver {
         begin(name)
         let results: [[WindowResult]] = try rounds(children, count: settings.rounds, name) { _ in .phase(spec: spec, label: name) }
         let loop = spec.rate.map { String(format: "open loop at %.0f ops/s", $0) } ?? "closed loop"
-        return Comparison(name: name, detail: "\(detail); \(spec.threads) threads, \(loop)", stores: names, results: results)
+        return Comparison(name: name, detail: "\(detail); \(spec.threads) threads, \(loop)", stores: names, results: results,
+                          offered: spec.rate == nil ? [] : Set(Operation.allCases.map(\.name)))
     }
 
     private func phaseScenarios(_ children: [StoreChild]) throws -> [Comparison] {
@@ -182,7 +183,7 @@ final class Interleaver {
                             live, rate, Double(ttl) / 1000, readers, readers == 1 ? "" : "s", replacements, schedule.sliceSeconds,
                             names.joined(separator: ", "))
         let summary = Comparison(name: "long churn", detail: detail + "; the table below compares the \(schedule.windows.count) windows after the fill as rounds",
-                                 stores: names, results: windows.map { $0.dropFirst().map { $0.slice.window } })
+                                 stores: names, results: windows.map { $0.dropFirst().map { $0.slice.window } }, offered: ["insert"])
         return ChurnComparison(
             liveKeys: live, rate: rate, ttlSeconds: Double(ttl) / 1000, sliceSeconds: schedule.sliceSeconds,
             replacements: replacements, readers: readers, summary: summary,

@@ -62,15 +62,6 @@ struct ChurnComparison: Codable {
     var trends: [Trend]
 }
 
-extension MetricComparison {
-    /// Compares `rounds[store][round]` of one figure.
-    init(metric: String, higherIsBetter: Bool, rounds: [[Double]], stores: [String]) {
-        let ratios = zip(rounds[0], rounds[1]).map { $0 / max($1, 1e-9) }
-        let low = ratios.min() ?? 1, high = ratios.max() ?? 1
-        self.init(metric: metric, medians: rounds.map(median), ratio: median(ratios), low: low, high: high,
-                  call: Comparison.call(low: low, high: high, higherIsBetter: higherIsBetter, stores: stores))
-    }
-}
 
 // MARK: Sections
 
@@ -99,7 +90,8 @@ extension CompareReport {
                       clockReadNanoseconds, s.threads, nullStoreOpsPerSecond / 1e6)
         out += "reading the tables: \(stores[0]) and \(stores[1]) are medians over the rounds (latency in µs); "
         out += "\(stores[0])/\(stores[1]) is the median of the rounds' ratios and range their min-max; "
-        out += "a call is made only when the whole range lies on one side of 1"
+        out += "a call is made only when the whole range lies on one side of 1 (for a rate offered to both, open loop and the churn's inserts: "
+        out += "only when a store fell more than 2% behind in every round)"
         out += String(format: " (with %d rounds a metric with no real difference gets one by chance %.0f%% of the time)\n",
                       s.rounds, 100 * pow(0.5, Double(s.rounds - 1)))
         out += String(format: "quiet machine: waited for %.1f s without a scheduling stall over 3 ms before each scenario: ", s.quietSeconds)
