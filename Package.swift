@@ -6,11 +6,18 @@ let package = Package(
     products: [
         .library(name: "TTLKV", targets: ["TTLKV"]),
         .library(name: "CTTLKV", targets: ["CTTLKV"]),
+        // The Redis-protocol server: its own room, so that a package that
+        // depends on TTLKV alone never builds SwiftNIO.
+        .executable(name: "ttlkv-server", targets: ["ttlkv-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         // `make docs`: the DocC catalog in Sources/TTLKV/TTLKV.docc.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // The server only.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Concurrency Kit from the system (Debian: libck-dev), and xxHash's
@@ -40,6 +47,33 @@ let package = Package(
             dependencies: [
                 "CTTLKV",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // The server: RESP codec, command handlers, connections (TTLKVServer),
+        // and the executable that configures and runs it.
+        .target(
+            name: "TTLKVServer",
+            dependencies: [
+                "TTLKV",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "ttlkv-server",
+            dependencies: [
+                "TTLKVServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "TTLKVServerTests",
+            dependencies: [
+                "TTLKVServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(

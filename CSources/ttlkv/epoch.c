@@ -131,8 +131,8 @@ ttlkv__in_read_section(void)
 	return record != NULL && ck_pr_load_uint(&record->active) != 0;
 }
 
-static struct retired *
-batch_new(void)
+struct retired *
+ttlkv__batch_new(void)
 {
 	struct retired *b = ttlkv__alloc(sizeof *b + RETIRE_BATCH * sizeof(void *));
 
@@ -154,10 +154,10 @@ ttlkv__retire_prepare(struct shard *shard)
 		shard->batch = shard->spare;
 		shard->spare = NULL;
 	}
-	if (shard->batch == NULL && (shard->batch = batch_new()) == NULL)
+	if (shard->batch == NULL && (shard->batch = ttlkv__batch_new()) == NULL)
 		return false;
 	if (shard->batch->count == RETIRE_BATCH - 1 && shard->spare == NULL &&
-	    (shard->spare = batch_new()) == NULL)
+	    (shard->spare = ttlkv__batch_new()) == NULL)
 		return false;
 	return true;
 }

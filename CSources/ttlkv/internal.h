@@ -403,6 +403,7 @@ section_end(ck_epoch_record_t *record)
 }
 ttlkv_status ttlkv__writer_record(ck_epoch_record_t **record);
 void ttlkv__writer_record_release(ck_epoch_record_t *record);
+struct retired *ttlkv__batch_new(void);
 bool ttlkv__retire_prepare(struct shard *shard);
 void ttlkv__retire(struct shard *shard, struct entry *entry);
 void ttlkv__retire_block(struct shard *shard, struct retired *block);
@@ -461,6 +462,38 @@ void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool
 ttlkv_status ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry);
 ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
     uint64_t scheduled, uint64_t *deadline);
+
+/* write.c, shared with update.c and multi.c. */
+
+/* A new entry block holding key, with room for value_room value bytes
+ * (value_len = value_room, deadline 0); NULL if allocation fails. */
+struct entry *ttlkv__entry_new(const void *key, size_t key_len, size_t value_room);
+
+/* Under the shard lock: puts entry e in place of the key's old entry; on
+ * any status but TTLKV_OK nothing changed and e is still the caller's. */
+ttlkv_status ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent);
+
+/* What a keyed write does to the key's current entry (NULL if absent),
+ * under the shard lock. */
+typedef ttlkv_status keyed_write_fn(struct shard *shard, uint64_t hash,
+    struct entry *entry, void *context);
+
+/*
+ * How a keyed write runs. A caller's write frees a few ready entries on its
+ * way out. The expiry worker's removals free nothing (a mass expiry runs at
+ * its own speed; frees are left to writers and ttlkv_reclaim), and look the
+ * key up as a reader before locking, so that the lock is then held for
+ * cache hits only: a worker preempted in the middle of a mass expiry then
+ * rarely holds a lock that a writer is waiting for.
+ */
+enum write_mode { WRITE_CALLER, WRITE_EXPIRY };
+
+/* Checks the arguments, locks key's shard, runs fn on its entry, unlocks. */
+ttlkv_status ttlkv__keyed_write(struct ttlkv *store, const void *key, size_t key_len,
+    keyed_write_fn *fn, void *context, enum write_mode mode);
+
+/* A keyed_write_fn: gives a live entry the deadline *(const uint64_t *)context. */
+keyed_write_fn ttlkv__change_deadline;
 
 /* intake.c */
 bool ttlkv__intake_reserve(struct shard *shard, size_t key_len);

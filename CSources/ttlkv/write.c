@@ -89,8 +89,8 @@ ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expi
 }
 
 /* Under the shard lock: puts entry e in place of the key's old entry. */
-static ttlkv_status
-install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
+ttlkv_status
+ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
 {
 	struct ttlkv *store = shard->store;
 	struct entry *old = table_find(shard, hash, e);
@@ -209,6 +209,21 @@ entry_new(size_t size)
 	return other;
 }
 
+struct entry *
+ttlkv__entry_new(const void *key, size_t key_len, size_t value_room)
+{
+	struct entry *e = entry_new(sizeof *e + key_len + value_room);
+
+	if (e == NULL)
+		return NULL;
+	e->deadline = 0;
+	e->key_len = (uint32_t)key_len;
+	e->value_len = (uint32_t)value_room;
+	if (key_len != 0)
+		memcpy(e->bytes, key, key_len);
+	return e;
+}
+
 static ttlkv_status
 put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
     size_t value_len, uint64_t ttl_ms, bool if_absent)
@@ -226,20 +241,16 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 		return TTLKV_VALUE_TOO_LARGE;
 	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
 		return status;
-	if ((e = entry_new(sizeof *e + key_len + value_len)) == NULL)
+	if ((e = ttlkv__entry_new(key, key_len, value_len)) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
 	e->deadline = deadline;
-	e->key_len = (uint32_t)key_len;
-	e->value_len = (uint32_t)value_len;
-	if (key_len != 0)
-		memcpy(e->bytes, key, key_len);
 	if (value_len != 0)
 		memcpy(e->bytes + key_len, value, value_len);
 	hash = ttlkv__hash(store, key, key_len);
 	shard = shard_for(store, hash);
 	warm(shard, hash, e);
 	shard_lock(shard);
-	status = install(shard, hash, e, if_absent);
+	status = ttlkv__install(shard, hash, e, if_absent);
 	shard_unlock(shard);
 	if (status != TTLKV_OK)
 		ttlkv__recycle(e);
@@ -260,23 +271,8 @@ ttlkv_put_if_absent(ttlkv *store, const void *key, size_t key_len,
 	return put(store, key, key_len, value, value_len, ttl_ms, true);
 }
 
-/* What a keyed write does to the key's current entry (NULL if absent),
- * under the shard lock. */
-typedef ttlkv_status keyed_write_fn(struct shard *shard, uint64_t hash,
-    struct entry *entry, void *context);
-
-/*
- * How a keyed write runs. A caller's write frees a few ready entries on its
- * way out. The expiry worker's removals free nothing (a mass expiry runs at
- * its own speed; frees are left to writers and ttlkv_reclaim), and look the
- * key up as a reader before locking, so that the lock is then held for
- * cache hits only: a worker preempted in the middle of a mass expiry then
- * rarely holds a lock that a writer is waiting for.
- */
-enum write_mode { WRITE_CALLER, WRITE_EXPIRY };
-
-static ttlkv_status
-keyed_write(struct ttlkv *store, const void *key, size_t key_len,
+ttlkv_status
+ttlkv__keyed_write(struct ttlkv *store, const void *key, size_t key_len,
     keyed_write_fn *fn, void *context, enum write_mode mode)
 {
 	ttlkv_status status = write_check(store, key, key_len);
@@ -324,11 +320,11 @@ remove_entry(struct shard *shard, uint64_t hash, struct entry *entry, void *cont
 ttlkv_status
 ttlkv_delete(ttlkv *store, const void *key, size_t key_len)
 {
-	return keyed_write(store, key, key_len, remove_entry, NULL, WRITE_CALLER);
+	return ttlkv__keyed_write(store, key, key_len, remove_entry, NULL, WRITE_CALLER);
 }
 
-static ttlkv_status
-change_deadline(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
+ttlkv_status
+ttlkv__change_deadline(struct shard *shard, uint64_t hash, struct entry *entry, void *context)
 {
 	uint64_t deadline = *(const uint64_t *)context;
 	bool record;
@@ -357,7 +353,7 @@ ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len, uint64_t ttl_ms)
 		return status;
 	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
 		return status;
-	return keyed_write(store, key, key_len, change_deadline, &deadline, WRITE_CALLER);
+	return ttlkv__keyed_write(store, key, key_len, ttlkv__change_deadline, &deadline, WRITE_CALLER);
 }
 
 struct due_check {
@@ -408,5 +404,5 @@ ttlkv_expire_due(ttlkv *store, const void *key, size_t key_len,
 
 	if (deadline_ms == NULL)
 		return TTLKV_INVALID_ARGUMENT;
-	return keyed_write(store, key, key_len, expire_if_due, &due, WRITE_EXPIRY);
+	return ttlkv__keyed_write(store, key, key_len, expire_if_due, &due, WRITE_EXPIRY);
 }

@@ -369,6 +369,102 @@ TTLKV_API ttlkv_status ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_l
     uint64_t ttl_ms);
 
 /*
+ * Read-modify-write of one key, atomic with respect to every other write:
+ * ttlkv_update calls fn with the key's live value and deadline under the
+ * key's shard lock, and applies what fn returns before anyone else can
+ * write the key. Enough for counters (INCR), appends, conditional sets and
+ * conditional expiry changes.
+ *
+ * fn reads state->found, value, value_len, deadline_ms and now_ms (the
+ * store clock, the time base of every deadline), and returns:
+ *   TTLKV_UPDATE_KEEP          change nothing;
+ *   TTLKV_UPDATE_REPLACE       store the state->new_len bytes fn wrote to
+ *                              state->buffer, with state->new_deadline_ms;
+ *   TTLKV_UPDATE_SET_DEADLINE  keep the value, set state->new_deadline_ms
+ *                              (only when found; else TTLKV_INVALID_ARGUMENT);
+ *   TTLKV_UPDATE_DELETE        remove the key (nothing if not found).
+ * Deadlines are absolute store-clock milliseconds, TTLKV_NO_EXPIRY for
+ * none; new_deadline_ms starts as the current deadline. A new deadline at
+ * or before now_ms removes the key, as if it had expired. The value pointer
+ * is valid only during the call.
+ *
+ * Memory: the new entry is allocated before the lock is taken, with room
+ * for size_hint value bytes (0: none until fn asks). If fn returns
+ * TTLKV_UPDATE_REPLACE with new_len > buffer_len, nothing is applied: the
+ * lock is dropped, an entry with room for new_len bytes (or a little more)
+ * is allocated, and fn is called again, on the value as it is then. fn must
+ * therefore be ready to run more than once and base every decision on the
+ * state it is given; only its last call counts. Pass the expected size as
+ * size_hint to make a second call rare.
+ *
+ * Returns TTLKV_OK once fn's decision is applied (KEEP included). Errors:
+ * TTLKV_INVALID_ARGUMENT (NULL store or fn, NULL key with a length),
+ * TTLKV_KEY_TOO_LARGE, TTLKV_VALUE_TOO_LARGE (new_len over max_value_size),
+ * TTLKV_INVALID_TTL (a new deadline more than TTLKV_MAX_TTL_MS ahead),
+ * TTLKV_FULL (REPLACE of an absent key at max_entries), TTLKV_OUT_OF_MEMORY,
+ * TTLKV_IN_READ_SECTION; on every error the store is unchanged (fn may have
+ * run: trust its outputs only on TTLKV_OK).
+ *
+ * Shard-locked write. fn runs under the shard lock: it must be short, must
+ * not block, and must not call into any store (a call on the same shard
+ * would deadlock).
+ */
+typedef enum ttlkv_update_action {
+	TTLKV_UPDATE_KEEP = 0,
+	TTLKV_UPDATE_REPLACE,
+	TTLKV_UPDATE_SET_DEADLINE,
+	TTLKV_UPDATE_DELETE
+} ttlkv_update_action;
+
+typedef struct ttlkv_update_state {
+	/* The key as it is: found = 0 if absent or expired (value NULL). */
+	int found;
+	const void *value;
+	size_t value_len;
+	uint64_t deadline_ms;      /* TTLKV_NO_EXPIRY if none */
+	uint64_t now_ms;
+	/* Room for a replacement value, written by fn. */
+	void *buffer;
+	size_t buffer_len;
+	/* fn's decision for REPLACE and SET_DEADLINE. */
+	size_t new_len;
+	uint64_t new_deadline_ms;
+} ttlkv_update_state;
+
+typedef ttlkv_update_action ttlkv_update_fn(ttlkv_update_state *state, void *context);
+
+ttlkv_status ttlkv_update(ttlkv *store, const void *key, size_t key_len,
+    size_t size_hint, ttlkv_update_fn *fn, void *context);
+
+/*
+ * Stores several pairs as one write (Redis MSET, MSETNX): no other write
+ * runs between the first and the last, and either every pair is stored or
+ * none is. With TTLKV_PUT_IF_NONE_EXIST nothing is stored, and TTLKV_EXISTS
+ * returned, if any key has a live entry. The values never expire (as
+ * ttlkv_put with ttl 0). A key given twice takes its last value. Errors as
+ * ttlkv_put, for any pair; on error the store is unchanged.
+ *
+ * Concurrency: takes the lock of every shard the keys hash to, in shard
+ * order (so that two multi-key writes cannot deadlock), for a time
+ * proportional to n. Readers are not blocked, so a reader looking at
+ * several keys while the write runs may see some new values and not yet
+ * the others, and if the write fails part-way through (memory, TTLKV_FULL)
+ * it may briefly see a new key that is then taken back. Every write that
+ * starts after it returns sees all of it.
+ */
+typedef struct ttlkv_item {
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+} ttlkv_item;
+
+#define TTLKV_PUT_IF_NONE_EXIST 1u
+
+ttlkv_status ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t n,
+    unsigned flags);
+
+/*
  * Entries held, including expired entries not yet removed (each shard's
  * count is exact; the sum is a snapshot). Lock-free read.
  */

@@ -1,0 +1,268 @@
+/*
+ * Multi-key writes (ttlkv_put_many): several pairs stored as one write,
+ * all or nothing.
+ *
+ * Order. The pairs' entries are built first, without any lock. They are
+ * sorted by shard, hash and key, and a key given twice keeps only its last
+ * entry. Then the write takes the lock of every shard involved, in shard
+ * order: every other write holds one shard lock at a time, and two
+ * multi-key writes take theirs in the same order, so none can wait in a
+ * cycle. With all locks held nothing else writes these keys, so the
+ * TTLKV_PUT_IF_NONE_EXIST check and the changes are one atomic step for
+ * writers.
+ *
+ * All or nothing. Replacing a live entry cannot fail once its retire room
+ * is secured; inserting a new key can (table room, TTLKV_FULL, ck_hs out of
+ * memory), and so can replacing an expired entry (room in the expiry log).
+ * So the write first gives every involved shard enough retire batches for
+ * all its pairs (allocated before anything changes), does the fallible
+ * pairs, and only then replaces the live entries. If a fallible pair fails,
+ * those already done are unlinked again (retired like any removed entry,
+ * since readers may have seen them), which leaves their keys absent, as
+ * they were to readers. Values never expire here, so no expiry record is
+ * needed.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct pending {
+	uint64_t hash;
+	struct shard *shard;
+	struct entry *e;
+	size_t index;        /* position in the caller's items: the last wins */
+	bool fallible;       /* no live entry: an insert, or a replacement of an
+	                        expired entry (which needs expiry-log room) */
+};
+
+static int
+pending_order(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+	int c;
+
+	if (x->shard != y->shard)
+		return x->shard < y->shard ? -1 : 1;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (x->e->key_len != y->e->key_len)
+		return x->e->key_len < y->e->key_len ? -1 : 1;
+	if ((c = memcmp(x->e->bytes, y->e->bytes, x->e->key_len)) != 0)
+		return c;
+	return x->index < y->index ? -1 : 1;
+}
+
+static bool
+same_key(const struct pending *x, const struct pending *y)
+{
+	return x->hash == y->hash && x->e->key_len == y->e->key_len &&
+	    memcmp(x->e->bytes, y->e->bytes, x->e->key_len) == 0;
+}
+
+/* Builds, sorts and deduplicates the entries; returns how many remain. */
+static ttlkv_status
+prepare(struct ttlkv *store, const ttlkv_item *items, size_t n, struct pending *p, size_t *kept)
+{
+	size_t i, m = 0;
+
+	for (i = 0; i < n; i++) {
+		const ttlkv_item *it = &items[i];
+		ttlkv_status status = key_check(store, it->key, it->key_len);
+
+		if (status == TTLKV_OK && it->value == NULL && it->value_len != 0)
+			status = TTLKV_INVALID_ARGUMENT;
+		if (status == TTLKV_OK && it->value_len > store->max_value_size)
+			status = TTLKV_VALUE_TOO_LARGE;
+		if (status == TTLKV_OK && (p[i].e = ttlkv__entry_new(it->key, it->key_len, it->value_len)) == NULL)
+			status = TTLKV_OUT_OF_MEMORY;
+		if (status != TTLKV_OK) {
+			while (i-- > 0)
+				ttlkv__recycle(p[i].e);
+			return status;
+		}
+		if (it->value_len != 0)
+			memcpy(p[i].e->bytes + it->key_len, it->value, it->value_len);
+		p[i].hash = ttlkv__hash(store, it->key, it->key_len);
+		p[i].shard = shard_for(store, p[i].hash);
+		p[i].index = i;
+	}
+	qsort(p, n, sizeof *p, pending_order);
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n && same_key(&p[i], &p[i + 1]))
+			ttlkv__recycle(p[i].e);
+		else
+			p[m++] = p[i];
+	}
+	*kept = m;
+	return TTLKV_OK;
+}
+
+/* Retire batches enough for `retires` retirements on one shard: one per
+ * RETIRE_BATCH, plus the batch and spare it may lack now. */
+static size_t
+batches_for(size_t retires)
+{
+	return retires / RETIRE_BATCH + 2;
+}
+
+/* Under the shard lock: a retire that cannot fail, the spare coming from
+ * the pool whenever the shard has none. */
+static void
+retire_ready(struct shard *shard, struct retired **pool)
+{
+	if (shard->spare == NULL && *pool != NULL) {
+		shard->spare = *pool;
+		*pool = (*pool)->next;
+	}
+	(void)ttlkv__retire_prepare(shard); /* allocates nothing now */
+}
+
+static void
+lock_all(struct pending *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || p[i].shard != p[i - 1].shard)
+			pthread_mutex_lock(&p[i].shard->lock);
+}
+
+static void
+unlock_all(struct pending *p, size_t n)
+{
+	for (size_t i = n; i-- > 0;) {
+		if (i == 0 || p[i].shard != p[i - 1].shard) {
+			ttlkv__locked_shard = p[i].shard;
+			shard_unlock(p[i].shard);
+		}
+	}
+}
+
+/* Under the locks: TTLKV_EXISTS if a key has a live entry; marks the pairs
+ * whose installation may fail. */
+static ttlkv_status
+classify(struct pending *p, size_t n, bool if_none_exist)
+{
+	uint64_t now = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct entry *old = table_find(p[i].shard, p[i].hash, p[i].e);
+		uint64_t deadline = old != NULL ? LOAD(&old->deadline) : 0;
+
+		if (deadline != 0 && now == 0)
+			now = store_now(p[i].shard->store);
+		p[i].fallible = old == NULL || deadline_passed(deadline, now);
+		if (if_none_exist && !p[i].fallible)
+			return TTLKV_EXISTS;
+	}
+	return TTLKV_OK;
+}
+
+/* Under the locks: the pool of retire batches for all n pairs. */
+static bool
+pool_fill(struct pending *p, size_t n, struct retired **pool)
+{
+	size_t start = 0;
+
+	for (size_t i = 1; i <= n; i++) {
+		if (i < n && p[i].shard == p[start].shard)
+			continue;
+		for (size_t b = batches_for(i - start); b > 0; b--) {
+			struct retired *block = ttlkv__batch_new();
+
+			if (block == NULL)
+				return false;
+			block->next = *pool;
+			*pool = block;
+		}
+		start = i;
+	}
+	return true;
+}
+
+static void
+pool_free(struct retired *pool)
+{
+	while (pool != NULL) {
+		struct retired *next = pool->next;
+
+		ttlkv__free(pool);
+		pool = next;
+	}
+}
+
+/* Under the locks: the fallible pairs first, then the replacements of live
+ * entries; on a failure, the fallible pairs done so far are taken back (the
+ * key left absent, as it was to readers). */
+static ttlkv_status
+apply(struct pending *p, size_t n, struct retired **pool)
+{
+	ttlkv_status status = TTLKV_OK;
+	size_t i, done;
+
+	for (done = 0; done < n; done++) {
+		if (!p[done].fallible)
+			continue;
+		ttlkv__locked_shard = p[done].shard;
+		if ((status = ttlkv__install(p[done].shard, p[done].hash, p[done].e, false)) != TTLKV_OK)
+			break;
+	}
+	if (status != TTLKV_OK) {
+		for (i = 0; i < done; i++) {
+			if (!p[i].fallible)
+				continue;
+			ttlkv__locked_shard = p[i].shard;
+			retire_ready(p[i].shard, pool);
+			ttlkv__unlink(p[i].shard, p[i].hash, p[i].e, false);
+			p[i].e = NULL; /* retired: freed after readers move on */
+		}
+		return status;
+	}
+	for (i = 0; i < n; i++) {
+		if (p[i].fallible)
+			continue;
+		ttlkv__locked_shard = p[i].shard;
+		retire_ready(p[i].shard, pool);
+		/* Cannot fail, unless the entry expired since classify() (the
+		 * clock moved during this write) and the expiry log then has no
+		 * room for it: the one case left where the pairs before stay. */
+		status = ttlkv__install(p[i].shard, p[i].hash, p[i].e, false);
+	}
+	for (i = 0; i < n; i++)
+		p[i].e = NULL;
+	return status;
+}
+
+ttlkv_status
+ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
+{
+	struct retired *pool = NULL;
+	struct pending *p;
+	ttlkv_status status = lock_check(store);
+	size_t kept = 0;
+
+	if (status != TTLKV_OK)
+		return status;
+	if ((items == NULL && n != 0) || (flags & ~TTLKV_PUT_IF_NONE_EXIST) != 0)
+		return TTLKV_INVALID_ARGUMENT;
+	if (n == 0)
+		return TTLKV_OK;
+	if (n > SIZE_MAX / sizeof *p || (p = ttlkv__alloc(n * sizeof *p)) == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	if ((status = prepare(store, items, n, p, &kept)) != TTLKV_OK) {
+		ttlkv__free(p);
+		return status;
+	}
+	lock_all(p, kept);
+	status = classify(p, kept, (flags & TTLKV_PUT_IF_NONE_EXIST) != 0);
+	if (status == TTLKV_OK && !pool_fill(p, kept, &pool))
+		status = TTLKV_OUT_OF_MEMORY;
+	if (status == TTLKV_OK)
+		status = apply(p, kept, &pool);
+	unlock_all(p, kept);
+	pool_free(pool);
+	for (size_t i = 0; i < kept; i++)
+		if (p[i].e != NULL)
+			ttlkv__recycle(p[i].e);
+	ttlkv__free(p);
+	return status;
+}

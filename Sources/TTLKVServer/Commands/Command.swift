@@ -1,0 +1,130 @@
+/// One Redis command: its name, how many arguments it takes, what
+/// `COMMAND INFO` says about it, and the function that runs it. A class, so
+/// that dispatch hands around one reference instead of copying five.
+final class Command: Sendable {
+    /// The lowercase name, as Redis reports it (`client|setname` for a
+    /// subcommand).
+    let name: String
+    /// Redis's arity: n means exactly n arguments (the name included), -n
+    /// means at least n.
+    let arity: Int
+    /// Redis's command flags, for `COMMAND INFO` (`write`, `readonly`, ...).
+    let flags: [String]
+    /// Positions of the first and last key and the step between keys (0 if
+    /// none; a negative last counts from the end), for clients that route.
+    let keys: (first: Int, last: Int, step: Int)
+    /// ACL categories, for `COMMAND INFO`.
+    let categories: [String]
+    /// Subcommands, for `COMMAND INFO` of a container command.
+    let subcommands: [Command]
+    /// The function that runs it; arity and authentication are checked first.
+    let run: @Sendable (CommandCall, inout Replies) -> Void
+
+    init(
+        _ name: String, arity: Int, flags: [String], keys: (Int, Int, Int) = (0, 0, 0),
+        categories: [String], subcommands: [Command] = [],
+        run: @escaping @Sendable (CommandCall, inout Replies) -> Void
+    ) {
+        self.name = name
+        self.arity = arity
+        self.flags = flags
+        self.keys = keys
+        self.categories = categories
+        self.subcommands = subcommands
+        self.run = run
+    }
+
+    /// Whether a connection may run it before it authenticates.
+    var allowedBeforeAuthentication: Bool { flags.contains("no_auth") }
+
+    /// Whether `count` arguments satisfy the arity.
+    func accepts(argumentCount count: Int) -> Bool {
+        arity >= 0 ? count == arity : count >= -arity
+    }
+
+    var wrongArity: String { "ERR wrong number of arguments for '\(name)' command" }
+}
+
+/// One command being run: its arguments, its connection, the server.
+struct CommandCall {
+    let arguments: Arguments
+    let session: Session
+    let server: ServerContext
+    let command: Command
+}
+
+/// A command name folded to lowercase and packed into two words, so that
+/// looking a command up allocates nothing. Names over 16 bytes are unknown.
+struct CommandName: Hashable {
+    private var low: UInt64 = 0
+    private var high: UInt64 = 0
+    private var length: Int
+
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count <= 16 else { return nil }
+        length = bytes.count
+        for (index, byte) in bytes.enumerated() {
+            let shifted = UInt64(asciiLowercase(byte)) << UInt64((index % 8) * 8)
+            if index < 8 { low |= shifted } else { high |= shifted }
+        }
+    }
+
+    init(_ name: String) {
+        var name = name
+        self = name.withUTF8 { CommandName(UnsafeRawBufferPointer($0))! }
+    }
+}
+
+/// Every command the server knows, by name.
+enum CommandTable {
+    static let all: [Command] = connectionCommands + serverCommands + stringCommands + keyCommands + expiryCommands
+
+    private static let byName: [CommandName: Command] = Dictionary(
+        uniqueKeysWithValues: all.map { (CommandName($0.name), $0) }
+    )
+
+    static func command(named bytes: UnsafeRawBufferPointer) -> Command? {
+        CommandName(bytes).flatMap { byName[$0] }
+    }
+
+    static func command(named name: String) -> Command? {
+        var name = name
+        return name.withUTF8 { command(named: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// Runs one request: finds the command, checks arity and authentication
+/// (in Redis's order), counts it and runs it, writing its reply.
+func execute(_ arguments: Arguments, session: Session, server: ServerContext, replies: inout Replies) {
+    guard let command = CommandTable.command(named: arguments[0]) else {
+        replies.error(unknownCommandMessage(arguments))
+        return
+    }
+    guard command.accepts(argumentCount: arguments.count) else {
+        replies.error(command.wrongArity)
+        return
+    }
+    if !session.authenticated && !command.allowedBeforeAuthentication {
+        replies.error("NOAUTH Authentication required.")
+        return
+    }
+    session.statistics.countCommand()
+    command.run(CommandCall(arguments: arguments, session: session, server: server, command: command), &replies)
+}
+
+/// Redis's message for an unknown command: the name and the first
+/// arguments, quoted, within about 128 characters each.
+private func unknownCommandMessage(_ arguments: Arguments) -> String {
+    var quoted = ""
+    var index = 1
+    while index < arguments.count && quoted.utf8.count < 128 {
+        quoted += "'" + prefix(arguments[index], 128 - quoted.utf8.count) + "' "
+        index += 1
+    }
+    return "ERR unknown command '\(prefix(arguments[0], 128))', with args beginning with: \(quoted)"
+}
+
+/// The first `length` bytes of `bytes` as text.
+func prefix(_ bytes: UnsafeRawBufferPointer, _ length: Int) -> String {
+    String(decoding: bytes.prefix(length), as: UTF8.self)
+}

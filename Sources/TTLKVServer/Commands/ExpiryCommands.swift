@@ -1,0 +1,95 @@
+import TTLKV
+
+/// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT, TTL, PTTL, EXPIRETIME,
+/// PEXPIRETIME, PERSIST.
+let expiryCommands: [Command] = [
+    expireCommand("expire", seconds: true, absolute: false),
+    expireCommand("pexpire", seconds: false, absolute: false),
+    expireCommand("expireat", seconds: true, absolute: true),
+    expireCommand("pexpireat", seconds: false, absolute: true),
+    timeToLiveCommand("ttl", seconds: true, absolute: false),
+    timeToLiveCommand("pttl", seconds: false, absolute: false),
+    timeToLiveCommand("expiretime", seconds: true, absolute: true),
+    timeToLiveCommand("pexpiretime", seconds: false, absolute: true),
+    Command("persist", arity: 2, flags: ["write", "fast"], keys: (1, 1, 1), categories: ["@keyspace", "@write", "@fast"]) { call, replies in
+        let removed = call.attempt(&replies) {
+            try call.keyspace.update(call.arguments[1]) { entry -> Bool in
+                guard entry.value != nil, entry.deadline != nil else { return false }
+                entry.setDeadline(nil)
+                return true
+            }
+        }
+        if let removed { replies.integer(removed ? 1 : 0) }
+    },
+]
+
+/// The conditions EXPIRE and friends accept.
+private struct ExpireConditions: OptionSet {
+    let rawValue: Int
+    static let nx = ExpireConditions(rawValue: 1)
+    static let xx = ExpireConditions(rawValue: 2)
+    static let gt = ExpireConditions(rawValue: 4)
+    static let lt = ExpireConditions(rawValue: 8)
+}
+
+/// EXPIRE key seconds [NX | XX | GT | LT], and the PEXPIRE, EXPIREAT and
+/// PEXPIREAT variants, with Redis 7's checks in Redis's order. A time in
+/// the past removes the key (and counts as set).
+private func expireCommand(_ name: String, seconds: Bool, absolute: Bool) -> Command {
+    Command(name, arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), categories: ["@keyspace", "@write", "@fast"]) { call, replies in
+        let arguments = call.arguments
+        var conditions: ExpireConditions = []
+        for index in 3..<max(3, arguments.count) {
+            if arguments.matches(index, "NX") { conditions.insert(.nx) }
+            else if arguments.matches(index, "XX") { conditions.insert(.xx) }
+            else if arguments.matches(index, "GT") { conditions.insert(.gt) }
+            else if arguments.matches(index, "LT") { conditions.insert(.lt) }
+            else { return replies.error("ERR Unsupported option \(arguments.string(index))") }
+        }
+        if conditions.contains(.nx) && !conditions.isDisjoint(with: [.xx, .gt, .lt]) {
+            return replies.error("ERR NX and XX, GT or LT options at the same time are not compatible")
+        }
+        if conditions.contains(.gt) && conditions.contains(.lt) {
+            return replies.error("ERR GT and LT options at the same time are not compatible")
+        }
+        guard var when = arguments.integer(2) else { return replies.error(CommandError.notInteger.reply) }
+        let invalid = "ERR invalid expire time in '\(name)' command"
+        if seconds {
+            guard when <= Int64.max / 1000, when >= Int64.min / 1000 else { return replies.error(invalid) }
+            when *= 1000
+        }
+        let unixNow = WallClock.milliseconds()
+        if !absolute {
+            guard when <= Int64.max - unixNow else { return replies.error(invalid) }
+            when += unixNow
+        }
+        let set = call.attempt(&replies) {
+            try call.keyspace.update(arguments[1]) { entry -> Bool in
+                guard entry.value != nil else { return false }
+                let deadline = storeDeadline(unixMilliseconds: when, now: entry.now, unixNow: unixNow)
+                let current = entry.deadline
+                if conditions.contains(.nx) && current != nil { return false }
+                if conditions.contains(.xx) && current == nil { return false }
+                if conditions.contains(.gt), current.map({ deadline <= $0 }) ?? true { return false }
+                if conditions.contains(.lt), let current, deadline >= current { return false }
+                entry.setDeadline(deadline)
+                return true
+            }
+        }
+        if let set { replies.integer(set ? 1 : 0) }
+    }
+}
+
+/// TTL, PTTL (time left) and EXPIRETIME, PEXPIRETIME (the Unix time of the
+/// deadline): -2 for a missing key, -1 for one that never expires; seconds
+/// are rounded to the nearest, as Redis does.
+private func timeToLiveCommand(_ name: String, seconds: Bool, absolute: Bool) -> Command {
+    Command(name, arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), categories: ["@keyspace", "@read", "@fast"]) { call, replies in
+        guard let left = call.attempt(&replies, { try call.keyspace.millisecondsToLive(call.arguments[1]) }) else { return }
+        call.session.statistics.countLookup(found: left != nil)
+        guard let left else { return replies.integer(-2) }
+        guard left != .max else { return replies.integer(-1) }
+        let milliseconds = Int64(clamping: left) &+ (absolute ? WallClock.milliseconds() : 0)
+        replies.integer(seconds ? (milliseconds + 500) / 1000 : milliseconds)
+    }
+}

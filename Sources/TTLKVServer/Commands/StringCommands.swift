@@ -1,0 +1,238 @@
+import TTLKV
+
+/// GET, SET, SETEX, PSETEX, SETNX, GETEX, GETDEL, MGET, MSET, MSETNX,
+/// APPEND, STRLEN, INCR, INCRBY, DECR, DECRBY.
+let stringCommands: [Command] = [
+    Command("get", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), categories: ["@read", "@string", "@fast"]) { call, replies in
+        readValue(call, &replies, key: call.arguments[1])
+    },
+    Command("set", arity: -3, flags: ["write", "denyoom"], keys: (1, 1, 1), categories: ["@write", "@string", "@slow"], run: set),
+    Command("setex", arity: 4, flags: ["write", "denyoom"], keys: (1, 1, 1), categories: ["@write", "@string", "@slow"]) { call, replies in
+        setWithTimeToLive(call, &replies, seconds: true)
+    },
+    Command("psetex", arity: 4, flags: ["write", "denyoom"], keys: (1, 1, 1), categories: ["@write", "@string", "@slow"]) { call, replies in
+        setWithTimeToLive(call, &replies, seconds: false)
+    },
+    Command("setnx", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"]) { call, replies in
+        if let stored = call.attempt(&replies, { try call.keyspace.setIfAbsent(call.arguments[1], call.arguments[2]) }) {
+            replies.integer(stored ? 1 : 0)
+        }
+    },
+    Command("getex", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"], run: getex),
+    Command("getdel", arity: 2, flags: ["write", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"]) { call, replies in
+        replyWithOldValue(call, &replies) { key in
+            if key.value != nil { key.remove() }
+        }
+    },
+    Command("mget", arity: -2, flags: ["readonly", "fast"], keys: (1, -1, 1), categories: ["@read", "@string", "@fast"]) { call, replies in
+        replies.arrayHeader(call.arguments.count - 1)
+        for index in 1..<call.arguments.count {
+            readValue(call, &replies, key: call.arguments[index])
+        }
+    },
+    Command("mset", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 2), categories: ["@write", "@string", "@slow"]) { call, replies in
+        if setAll(call, &replies, onlyIfNoneExist: false) != nil { replies.ok() }
+    },
+    Command("msetnx", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 2), categories: ["@write", "@string", "@slow"]) { call, replies in
+        if let stored = setAll(call, &replies, onlyIfNoneExist: true) { replies.integer(stored ? 1 : 0) }
+    },
+    Command("append", arity: 3, flags: ["write", "denyoom"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"], run: append),
+    Command("strlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), categories: ["@read", "@string", "@fast"]) { call, replies in
+        if let length = call.attempt(&replies, { try call.keyspace.withValue(call.arguments[1]) { $0.count } }) {
+            replies.integer(length ?? 0)
+        }
+    },
+    Command("incr", arity: 2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"]) { call, replies in
+        increment(call, &replies, by: 1)
+    },
+    Command("decr", arity: 2, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"]) { call, replies in
+        increment(call, &replies, by: -1)
+    },
+    Command("incrby", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"]) { call, replies in
+        guard let delta = call.arguments.integer(2) else { return replies.error(CommandError.notInteger.reply) }
+        increment(call, &replies, by: delta)
+    },
+    Command("decrby", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"]) { call, replies in
+        guard let delta = call.arguments.integer(2) else { return replies.error(CommandError.notInteger.reply) }
+        guard delta != .min else { return replies.error("ERR decrement would overflow") }
+        increment(call, &replies, by: -delta)
+    },
+]
+
+extension CommandCall {
+    var keyspace: Keyspace { server.keyspace }
+
+    /// Runs a store call; a store error becomes its Redis error reply.
+    func attempt<Result>(_ replies: inout Replies, _ body: () throws -> Result) -> Result? {
+        do {
+            return try body()
+        } catch {
+            replies.error(Keyspace.errorReply(for: error, command: command.name))
+            return nil
+        }
+    }
+}
+
+/// The value of key as a bulk reply (null if absent), copied straight from
+/// the store into the reply; counted as a keyspace hit or miss.
+private func readValue(_ call: CommandCall, _ replies: inout Replies, key: UnsafeRawBufferPointer) {
+    let found: Bool
+    do {
+        found = try call.keyspace.withValue(key) { value in replies.bulk(value) } != nil
+    } catch {
+        return replies.error(Keyspace.errorReply(for: error, command: call.command.name))
+    }
+    call.session.statistics.countLookup(found: found)
+    if !found { replies.null() }
+}
+
+/// Runs an update whose reply is the key's old value (GETDEL, GETEX, SET
+/// GET): `decide` sees the key and may change it; the value it saw is the
+/// reply. The value is written to the reply under the shard lock, into room
+/// reserved beforehand, so that no allocation happens under the lock unless
+/// the value grew in between; a run repeated by the store rewrites it.
+private func replyWithOldValue(
+    _ call: CommandCall, _ replies: inout Replies, sizeHint: Int = 0, _ decide: (inout StoreUpdate) -> Void
+) {
+    let key = call.arguments[1]
+    let expected = (try? call.keyspace.withValue(key) { $0.count }) ?? 0
+    replies.buffer.reserveCapacity(minimumWritableBytes: expected + 32)
+    let mark = replies.buffer.writerIndex
+    do {
+        let found = try call.keyspace.update(key, sizeHint: sizeHint) { entry -> Bool in
+            replies.buffer.moveWriterIndex(to: mark)
+            if let value = entry.value { replies.bulk(value) } else { replies.null() }
+            let found = entry.value != nil
+            decide(&entry)
+            return found
+        }
+        call.session.statistics.countLookup(found: found)
+    } catch {
+        replies.buffer.moveWriterIndex(to: mark)
+        replies.error(Keyspace.errorReply(for: error, command: call.command.name))
+    }
+}
+
+/// SET key value [NX | XX] [GET] [EX s | PX ms | EXAT t | PXAT t | KEEPTTL]
+private func set(_ call: CommandCall, _ replies: inout Replies) {
+    let unixNow = WallClock.milliseconds()
+    guard let options = WriteOptions.parse(call, from: 3, forGetEx: false, &replies) else { return }
+    let key = call.arguments[1], value = call.arguments[2]
+    if !options.onlyIfAbsent && !options.onlyIfPresent && !options.returnOld {
+        // The common case needs no read: a plain put.
+        let done: Void? = call.attempt(&replies) {
+            switch options.expiry {
+            case .after(let milliseconds):
+                try call.keyspace.set(key, value, milliseconds: UInt64(milliseconds))
+            case .at(let unix) where unix > unixNow:
+                try call.keyspace.set(key, value, milliseconds: UInt64(unix - unixNow))
+            case .at:
+                _ = try call.keyspace.remove(key) // set, and expired at once
+            case .keep:
+                try call.keyspace.update(key, sizeHint: value.count) { entry in
+                    entry.replaceValue(count: value.count) { $0.copyMemory(from: value) }
+                }
+            case .unchanged, .persist:
+                try call.keyspace.set(key, value, milliseconds: nil)
+            }
+        }
+        if done != nil { replies.ok() }
+        return
+    }
+    var stored = false
+    let write: (inout StoreUpdate) -> Void = { entry in
+        stored = false
+        let exists = entry.value != nil
+        if (options.onlyIfAbsent && exists) || (options.onlyIfPresent && !exists) { return }
+        let deadline: UInt64? = if case .keep = options.expiry {
+            entry.deadline
+        } else {
+            options.expiry.deadline(now: entry.now, unixNow: unixNow)
+        }
+        entry.replaceValue(count: value.count, deadline: deadline) { $0.copyMemory(from: value) }
+        stored = true
+    }
+    if options.returnOld {
+        replyWithOldValue(call, &replies, sizeHint: value.count, write)
+    } else if call.attempt(&replies, { try call.keyspace.update(key, sizeHint: value.count, write) }) != nil {
+        if stored { replies.ok() } else { replies.null() }
+    }
+}
+
+/// SETEX key seconds value, PSETEX key milliseconds value.
+private func setWithTimeToLive(_ call: CommandCall, _ replies: inout Replies, seconds: Bool) {
+    guard let amount = call.arguments.integer(2) else { return replies.error(CommandError.notInteger.reply) }
+    guard amount > 0, !seconds || amount <= Int64.max / 1000 else {
+        return replies.error("ERR invalid expire time in '\(call.command.name)' command")
+    }
+    let milliseconds = UInt64(seconds ? amount * 1000 : amount)
+    if call.attempt(&replies, { try call.keyspace.set(call.arguments[1], call.arguments[3], milliseconds: milliseconds) }) != nil {
+        replies.ok()
+    }
+}
+
+/// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]
+private func getex(_ call: CommandCall, _ replies: inout Replies) {
+    let unixNow = WallClock.milliseconds()
+    guard let options = WriteOptions.parse(call, from: 2, forGetEx: true, &replies) else { return }
+    if case .unchanged = options.expiry {
+        return readValue(call, &replies, key: call.arguments[1])
+    }
+    replyWithOldValue(call, &replies) { entry in
+        guard entry.value != nil else { return }
+        entry.setDeadline(options.expiry.deadline(now: entry.now, unixNow: unixNow))
+    }
+}
+
+/// MSET and MSETNX: nil after an error reply.
+private func setAll(_ call: CommandCall, _ replies: inout Replies, onlyIfNoneExist: Bool) -> Bool? {
+    let arguments = call.arguments
+    guard arguments.count % 2 == 1 else {
+        replies.error(call.command.wrongArity)
+        return nil
+    }
+    let pairs = stride(from: 1, to: arguments.count, by: 2).map { (key: arguments[$0], value: arguments[$0 + 1]) }
+    return call.attempt(&replies) { try call.keyspace.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist) }
+}
+
+/// APPEND key value: the new length. The deadline stays.
+private func append(_ call: CommandCall, _ replies: inout Replies) {
+    let key = call.arguments[1], tail = call.arguments[2]
+    let expected = (try? call.keyspace.withValue(key) { $0.count }) ?? 0
+    let length = call.attempt(&replies) {
+        try call.keyspace.update(key, sizeHint: expected + tail.count) { entry -> Int in
+            let head = entry.value ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            entry.replaceValue(count: head.count + tail.count) { buffer in
+                buffer.copyMemory(from: head)
+                UnsafeMutableRawBufferPointer(rebasing: buffer[head.count...]).copyMemory(from: tail)
+            }
+            return head.count + tail.count
+        }
+    }
+    if let length { replies.integer(length) }
+}
+
+/// INCR, DECR, INCRBY, DECRBY: the value read as a Redis integer, plus
+/// delta, stored back in decimal, in one atomic step. The deadline stays.
+private func increment(_ call: CommandCall, _ replies: inout Replies, by delta: Int64) {
+    let outcome = call.attempt(&replies) {
+        try call.keyspace.update(call.arguments[1], sizeHint: 20) { entry -> Result<Int64, CommandError> in
+            var current: Int64 = 0
+            if let value = entry.value {
+                guard let parsed = parseRedisInteger(value) else { return .failure(.notInteger) }
+                current = parsed
+            }
+            let (next, overflow) = current.addingReportingOverflow(delta)
+            guard !overflow else { return .failure(.message("ERR increment or decrement would overflow")) }
+            DecimalDigits(next).withDigits { digits in
+                entry.replaceValue(count: digits.count) { $0.copyMemory(from: digits) }
+            }
+            return .success(next)
+        }
+    }
+    switch outcome {
+    case .success(let value)?: replies.integer(value)
+    case .failure(let error)?: replies.error(error.reply)
+    case nil: break
+    }
+}

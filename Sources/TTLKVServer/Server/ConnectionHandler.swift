@@ -1,0 +1,217 @@
+/*
+ One client connection: bytes in, requests parsed and run on the event
+ loop, replies out.
+
+ Batching. Every request found in a read is run at once, in order, its
+ reply appended to one output buffer; the buffer is written and flushed
+ when the reads of a batch are done (channelReadComplete), so a pipeline of
+ a hundred commands costs one write. Store calls never block for long (a
+ lookup takes no lock, a write holds one shard lock for a few hundred
+ nanoseconds), so they run right on the event loop.
+
+ Bounded memory. Unparsed input is capped by the query buffer limit (the
+ connection is closed past it, as Redis does). Output is bounded by back
+ pressure: once the output reaches FLUSH_BYTES it is flushed, and while
+ the channel is not writable (the client does not read its replies) no
+ further request is run and no further bytes are read, so a client that
+ floods requests without reading stalls itself and nobody else.
+
+ Ending. A protocol error is answered and the connection closed after the
+ replies before it are out, as Redis does; so are QUIT and the server's
+ shutdown (a ShutdownEvent).
+ */
+import Logging
+import NIOCore
+
+/// Sent to every connection when the server shuts down.
+struct ShutdownEvent: Sendable {}
+
+final class ConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Output flushed in the middle of a batch once it holds this much.
+    private static let flushBytes = 64 * 1024
+
+    private let server: ServerContext
+    private let logger: Logger
+    private var session: Session?
+    private var parser: RequestParser
+    private var input: ByteBuffer?
+    private var replies: Replies
+
+    /// No request runs and nothing is read while the channel is not writable.
+    private var paused = false
+    /// A read() held back while paused.
+    private var readHeld = false
+    /// Set once the connection is to close after its pending replies.
+    private var closing = false
+
+    init(server: ServerContext, logger: Logger) {
+        self.server = server
+        self.logger = logger
+        parser = RequestParser(limits: server.configuration.limits)
+        replies = Replies(allocator: ByteBufferAllocator())
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        replies = Replies(allocator: context.channel.allocator)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let limit = server.configuration.maximumClients
+        guard let id = server.clients.admit(context.channel, limit: limit) else {
+            // As Redis: accept, say why, close.
+            replies.error("ERR max number of clients reached")
+            closing = true
+            flush(context)
+            return
+        }
+        let session = Session(id: id, statistics: server.statistics.counters(for: context.eventLoop),
+                              authenticated: !server.requiresPassword)
+        self.session = session
+        parser.requireAuthentication = !session.authenticated
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if session != nil { server.clients.leave(context.channel) }
+        session = nil
+        input = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        guard session != nil, !closing else { return }
+        if input == nil || input!.readableBytes == 0 {
+            input = bytes
+        } else {
+            input!.writeBuffer(&bytes)
+        }
+        if input!.readableBytes > server.configuration.queryBufferLimit {
+            logger.warning("closing client that reached max query buffer length", metadata: ["id": "\(session!.id)"])
+            input = nil
+            context.close(promise: nil)
+            return
+        }
+        runRequests(context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush(context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable && paused {
+            paused = false
+            runRequests(context)
+            flush(context)
+            if !paused && readHeld {
+                readHeld = false
+                context.read()
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if paused || closing {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ShutdownEvent {
+            closing = true
+            flush(context)
+        } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A reset by the peer and the like: nothing to answer.
+        context.close(promise: nil)
+    }
+
+    /// Runs every complete request in the input, until the input runs out,
+    /// the output backs up, or the connection is to close.
+    private func runRequests(_ context: ChannelHandlerContext) {
+        guard let session, var input, !paused, !closing else { return }
+        self.input = nil // so that the buffer below is uniquely referenced
+        let consumed = input.withUnsafeReadableBytes { bytes -> Int in
+            var offset = 0
+            while offset < bytes.count && !paused && !closing {
+                let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
+                switch parser.parse(rest) {
+                case .incomplete:
+                    return offset
+                case .request(let length):
+                    if !parser.arguments.isEmpty { run(rest, session: session) }
+                    offset += length
+                case .protocolError(let message):
+                    replies.error("ERR " + message)
+                    closing = true
+                    return bytes.count
+                }
+                if session.closeAfterReply { closing = true }
+                if replies.buffer.readableBytes >= Self.flushBytes {
+                    flush(context)
+                    if !context.channel.isWritable { paused = true }
+                }
+            }
+            return offset
+        }
+        input.moveReaderIndex(forwardBy: consumed)
+        if input.readableBytes == 0 || closing {
+            self.input = nil
+        } else {
+            // Compact only when the consumed part outweighs the rest, so a
+            // large request arriving in pieces is not copied over and over.
+            if input.readerIndex > input.readableBytes { input.discardReadBytes() }
+            self.input = input
+        }
+        parser.requireAuthentication = !session.authenticated
+    }
+
+    private func run(_ request: UnsafeRawBufferPointer, session: Session) {
+        if parser.isInline {
+            parser.inlineBytes.withUnsafeBytes { inline in
+                execute(Arguments(base: inline.baseAddress, ranges: parser.arguments),
+                        session: session, server: server, replies: &replies)
+            }
+        } else {
+            execute(Arguments(base: request.baseAddress, ranges: parser.arguments),
+                    session: session, server: server, replies: &replies)
+        }
+    }
+
+    /// Writes and flushes the pending replies; closes the connection after
+    /// them if it is closing.
+    private func flush(_ context: ChannelHandlerContext) {
+        if !replies.isEmpty {
+            let written = context.writeAndFlush(wrapOutboundOut(replies.buffer))
+            if closing {
+                let channel = context.channel
+                written.whenComplete { _ in channel.close(promise: nil) }
+            }
+            // When the socket took everything, the channel has let go of the
+            // buffer and clear() reuses it; large one-off replies do not keep
+            // their memory.
+            if replies.buffer.capacity > 1 << 20 {
+                replies.buffer = context.channel.allocator.buffer(capacity: 4096)
+            } else {
+                replies.buffer.clear()
+            }
+        } else if closing {
+            context.close(promise: nil)
+        }
+    }
+}

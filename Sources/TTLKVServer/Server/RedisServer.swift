@@ -1,0 +1,148 @@
+import Dispatch
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A Redis-protocol server over one TTLKV ``Store``: `redis-cli`, client
+/// libraries, `redis-benchmark` and proxies such as twemproxy work with it
+/// unchanged.
+///
+/// ```swift
+/// var configuration = ServerConfiguration()
+/// configuration.port = 0
+/// let server = try await RedisServer.start(configuration: configuration, logger: logger)
+/// print(server.port)
+/// await server.run()              // returns after SHUTDOWN or shutdown()
+/// ```
+public final class RedisServer: Sendable {
+    private let group: MultiThreadedEventLoopGroup
+    private let channels: [any Channel]
+    private let context: ServerContext
+    private let logger: Logger
+    private let stopping = Atomic<Bool>(false)
+    /// True once shut down; the continuations of run() waiting for it.
+    private let stopped = Mutex<(done: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+    /// How long a shutdown waits for clients to take their last replies
+    /// before it closes their connections anyway.
+    public static let shutdownGrace: TimeAmount = .seconds(5)
+
+    private init(group: MultiThreadedEventLoopGroup, channels: [any Channel], context: ServerContext, logger: Logger) {
+        self.group = group
+        self.channels = channels
+        self.context = context
+        self.logger = logger
+    }
+
+    /// Opens the store and starts listening. Throws if the configuration
+    /// cannot be served (see ``ServerConfiguration/problem``) or an address
+    /// cannot be bound.
+    public static func start(configuration: ServerConfiguration, logger: Logger) async throws -> RedisServer {
+        if let problem = configuration.problem { throw ServerError(problem) }
+        let files = System.raiseFileLimit(to: configuration.maximumClients + 64)
+        if files < configuration.maximumClients + 32 {
+            logger.warning("open file limit \(files) is below maxclients \(configuration.maximumClients): connections past it will be refused")
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops ?? System.coreCount)
+        do {
+            let context = try ServerContext(configuration: configuration, eventLoops: Array(group.makeIterator()))
+            var bound: [any Channel] = []
+            var port = configuration.port
+            for address in configuration.bindAddresses {
+                let channel = try await bootstrap(group: group, context: context, logger: logger)
+                    .bind(host: address, port: port).get()
+                bound.append(channel)
+                // Every address on the same port, the one the first was given.
+                port = channel.localAddress?.port ?? port
+            }
+            context.port.store(port, ordering: .relaxed)
+            let server = RedisServer(group: group, channels: bound, context: context, logger: logger)
+            context.onShutdownRequest { [weak server] in server?.shutdown() }
+            logger.info("ready to accept connections", metadata: [
+                "addresses": "\(configuration.bindAddresses)", "port": "\(port)",
+                "event_loops": "\(configuration.eventLoops ?? System.coreCount)",
+            ])
+            return server
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func bootstrap(group: MultiThreadedEventLoopGroup, context: ServerContext, logger: Logger) -> ServerBootstrap {
+        let idle = context.configuration.idleTimeout
+        return ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 511)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if idle > 0 {
+                        try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .seconds(Int64(idle))))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: context, logger: logger))
+                }
+            }
+    }
+
+    /// The port the server listens on.
+    public var port: Int { context.port.load(ordering: .relaxed) }
+
+    /// Waits until the server has shut down and closed its store.
+    public func run() async {
+        await withCheckedContinuation { continuation in
+            let done = stopped.withLock { state in
+                if !state.done { state.waiting.append(continuation) }
+                return state.done
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    /// Shuts down gracefully: stops accepting, lets every client take the
+    /// replies to what it sent (closing any still connected after
+    /// ``shutdownGrace``), closes the store, stops the event loops.
+    /// Idempotent; returns at once, ``run()`` returns when it is done.
+    public func shutdown() {
+        guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        logger.info("shutting down")
+        let loop = group.next()
+        let listeners = channels.map { $0.close() }
+        EventLoopFuture.andAllComplete(listeners, on: loop).flatMap { () -> EventLoopFuture<Void> in
+            let clients = self.context.clients.all
+            for client in clients { client.pipeline.fireUserInboundEventTriggered(ShutdownEvent()) }
+            let closed = EventLoopFuture.andAllComplete(clients.map { $0.closeFuture }, on: loop)
+            let deadline = loop.scheduleTask(in: Self.shutdownGrace) {
+                for client in self.context.clients.all { client.close(promise: nil) }
+            }
+            return closed.always { _ in deadline.cancel() }
+        }.whenComplete { _ in
+            // Off the event loops: the group cannot be shut down from one.
+            DispatchQueue.global().async {
+                self.context.keyspace.close()
+                self.logger.info("store closed, bye")
+                self.group.shutdownGracefully { _ in self.finish() }
+            }
+        }
+    }
+
+    private func finish() {
+        let waiting = stopped.withLock { state in
+            state.done = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+}
+
+/// A configuration the server cannot serve, with the reason.
+public struct ServerError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}

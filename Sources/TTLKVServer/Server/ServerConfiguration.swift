@@ -1,0 +1,55 @@
+/// How a ``RedisServer`` listens, what it allows, and how big its store is.
+/// The defaults are Redis 7's where Redis has one.
+public struct ServerConfiguration: Sendable {
+    /// Addresses to listen on. Default: 127.0.0.1 only.
+    public var bindAddresses: [String] = ["127.0.0.1"]
+    /// TCP port; 0 picks a free one (see ``RedisServer/port``). Default 6379.
+    public var port = 6379
+    /// The password clients must give with AUTH or HELLO; nil: none.
+    public var password: String?
+    /// Refuse to listen on a non-loopback address without a password
+    /// (Redis's protected mode). Default true.
+    public var protectedMode = true
+    /// The most clients connected at once; more are refused. Default 10,000.
+    public var maximumClients = 10_000
+    /// Seconds a client may stay idle before it is closed; 0: never (the
+    /// default, as Redis).
+    public var idleTimeout = 0
+    /// Request limits: bulk length and argument count.
+    public var limits = RequestLimits()
+    /// The most bytes of unparsed requests one client may have pending
+    /// (Redis `client-query-buffer-limit`). Default 1 GiB.
+    public var queryBufferLimit = 1 << 30
+    /// Event loop threads; nil: one per core.
+    public var eventLoops: Int?
+    /// Keys to preallocate the store for (no resize up to this many).
+    public var capacity = 1 << 20
+    /// The most keys held; past it writes of new keys get an OOM error.
+    /// nil: no limit (the default).
+    public var maximumKeys: Int?
+
+    /// The defaults.
+    public init() {}
+
+    /// Why this configuration cannot be served, or nil if it can.
+    public var problem: String? {
+        if protectedMode && password == nil, let open = bindAddresses.first(where: { !Self.isLoopback($0) }) {
+            return "refusing to listen on \(open) without a password: set --requirepass, "
+                + "or pass --protected-mode no to accept unauthenticated clients from the network"
+        }
+        if bindAddresses.isEmpty { return "no address to listen on" }
+        if maximumClients < 1 { return "maxclients must be at least 1" }
+        if limits.maximumBulkLength < 1 || limits.maximumBulkLength > 1 << 30 {
+            return "proto-max-bulk-len must be between 1 byte and 1 GiB"
+        }
+        if limits.maximumArguments < 1 { return "the argument limit must be at least 1" }
+        if queryBufferLimit < 1 << 20 { return "client-query-buffer-limit must be at least 1 MiB" }
+        if let eventLoops, eventLoops < 1 { return "at least one event loop is needed" }
+        return nil
+    }
+
+    /// Whether address names the loopback interface only.
+    static func isLoopback(_ address: String) -> Bool {
+        address == "localhost" || address == "::1" || address.hasPrefix("127.")
+    }
+}

@@ -1,0 +1,112 @@
+import NIOCore
+import Synchronization
+
+/// What every connection of a server shares: the configuration, the store,
+/// the clients, the counters, and the way to shut the server down.
+final class ServerContext: Sendable {
+    let configuration: ServerConfiguration
+    let keyspace: Keyspace
+    let clients = ClientRegistry()
+    let statistics: ServerStatistics
+    /// Unix time the server started, in milliseconds.
+    let startedAt = WallClock.milliseconds()
+    /// The listening port, once bound.
+    let port = Atomic<Int>(0)
+    private let shutdownHandler = Mutex<(@Sendable () -> Void)?>(nil)
+
+    init(configuration: ServerConfiguration, eventLoops: [any EventLoop]) throws {
+        self.configuration = configuration
+        keyspace = try Keyspace(configuration: configuration)
+        statistics = ServerStatistics(eventLoops: eventLoops)
+    }
+
+    /// Whether clients must authenticate.
+    var requiresPassword: Bool { configuration.password != nil }
+
+    /// Sets what ``requestShutdown()`` does.
+    func onShutdownRequest(_ handler: @escaping @Sendable () -> Void) {
+        shutdownHandler.withLock { $0 = handler }
+    }
+
+    /// Starts a graceful shutdown (SHUTDOWN, SIGTERM).
+    func requestShutdown() {
+        shutdownHandler.withLock { $0 }?()
+    }
+}
+
+/// The connected clients: their count against the limit, their ids, and
+/// their channels, so that a shutdown can reach every one of them.
+final class ClientRegistry: Sendable {
+    private let nextID = Atomic<Int>(1)
+    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Connections accepted since start, and those refused at the limit.
+    let accepted = Atomic<Int>(0)
+    let rejected = Atomic<Int>(0)
+
+    /// Registers channel and returns its client id, or nil if `limit`
+    /// clients are connected already.
+    func admit(_ channel: any Channel, limit: Int) -> Int? {
+        let admitted = channels.withLock { channels -> Bool in
+            guard channels.count < limit else { return false }
+            channels[ObjectIdentifier(channel)] = channel
+            return true
+        }
+        guard admitted else {
+            rejected.add(1, ordering: .relaxed)
+            return nil
+        }
+        accepted.add(1, ordering: .relaxed)
+        return nextID.add(1, ordering: .relaxed).oldValue
+    }
+
+    func leave(_ channel: any Channel) {
+        _ = channels.withLock { $0.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    var connected: Int { channels.withLock { $0.count } }
+
+    var all: [any Channel] { channels.withLock { Array($0.values) } }
+}
+
+/// Per-event-loop counters: each loop's connections bump their own, so the
+/// hot path touches no shared cache line; INFO adds them up.
+final class ServerStatistics: Sendable {
+    private let loops: [ObjectIdentifier: LoopStatistics]
+
+    init(eventLoops: [any EventLoop]) {
+        loops = Dictionary(uniqueKeysWithValues: eventLoops.map { (ObjectIdentifier($0), LoopStatistics()) })
+    }
+
+    /// The counters of `loop` (a fresh set for a loop not seen at start,
+    /// as in tests on an EmbeddedEventLoop).
+    func counters(for loop: any EventLoop) -> LoopStatistics {
+        loops[ObjectIdentifier(loop)] ?? LoopStatistics()
+    }
+
+    var commands: Int { loops.values.reduce(0) { $0 + $1.commands } }
+    var hits: Int { loops.values.reduce(0) { $0 + $1.hits } }
+    var misses: Int { loops.values.reduce(0) { $0 + $1.misses } }
+}
+
+/// One event loop's counters. Only that loop's thread writes them (a plain
+/// load and store, no locked add), any thread may read them.
+final class LoopStatistics: Sendable {
+    private let commandCount = Atomic<Int>(0)
+    private let hitCount = Atomic<Int>(0)
+    private let missCount = Atomic<Int>(0)
+
+    func countCommand() { bump(commandCount) }
+
+    /// A key looked up: found or not.
+    func countLookup(found: Bool) {
+        if found { bump(hitCount) } else { bump(missCount) }
+    }
+
+    var commands: Int { commandCount.load(ordering: .relaxed) }
+    var hits: Int { hitCount.load(ordering: .relaxed) }
+    var misses: Int { missCount.load(ordering: .relaxed) }
+
+    private func bump(_ counter: borrowing Atomic<Int>) {
+        counter.store(counter.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,22 @@
+/// One client connection's state, owned by its event loop.
+final class Session {
+    /// CLIENT ID: unique for the life of the server.
+    let id: Int
+    /// The counters of this connection's event loop.
+    let statistics: LoopStatistics
+    /// False until AUTH or HELLO AUTH succeeds, when the server has a password.
+    var authenticated: Bool
+    /// CLIENT SETNAME.
+    var name: String?
+    /// CLIENT SETINFO LIB-NAME and LIB-VER.
+    var libraryName: String?
+    var libraryVersion: String?
+    /// Set by QUIT: close once the replies so far are written.
+    var closeAfterReply = false
+
+    init(id: Int, statistics: LoopStatistics, authenticated: Bool) {
+        self.id = id
+        self.statistics = statistics
+        self.authenticated = authenticated
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Dispatch
+import Logging
+import TTLKVServer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ttlkv-server`: TTLKV over the Redis protocol. Options are named after
+/// Redis's configuration directives, with Redis's defaults.
+@main
+struct TTLKVServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ttlkv-server",
+        abstract: "A Redis-protocol server over the TTLKV store.",
+        discussion: """
+            Speaks RESP2 (and RESP3 after HELLO 3) with Redis 7's command semantics for strings and expiry. \
+            Stops gracefully on SIGTERM, SIGINT or SHUTDOWN.
+            """
+    )
+
+    @Option(help: "Address to listen on; repeat for several.")
+    var bind: [String] = ["127.0.0.1"]
+
+    @Option(help: "TCP port; 0 picks a free one.")
+    var port = 6379
+
+    @Option(help: "Password clients must give with AUTH or HELLO.")
+    var requirepass: String?
+
+    @Option(name: .customLong("protected-mode"), help: "yes: refuse to listen on a non-loopback address without a password.")
+    var protectedMode: YesNo = .yes
+
+    @Option(help: "Most clients connected at once.")
+    var maxclients = 10_000
+
+    @Option(help: "Close a client idle for this many seconds (0: never).")
+    var timeout = 0
+
+    @Option(name: .customLong("proto-max-bulk-len"), help: "Longest bulk string in a request, in bytes (also the largest key and value).")
+    var protoMaxBulkLength = 512 << 20
+
+    @Option(name: .customLong("max-arguments"), help: "Most arguments in one request.")
+    var maxArguments = 1 << 20
+
+    @Option(name: .customLong("client-query-buffer-limit"), help: "Most bytes of unparsed requests per client.")
+    var queryBufferLimit = 1 << 30
+
+    @Option(name: .customLong("event-loops"), help: "Event loop threads (default: one per core).")
+    var eventLoops: Int?
+
+    @Option(help: "Keys to preallocate the store for.")
+    var capacity = 1 << 20
+
+    @Option(help: "Most keys held; past it, writes of new keys get an OOM error (default: no limit).")
+    var maxkeys: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var loglevel: Logger.Level = .notice
+
+    enum YesNo: String, ExpressibleByArgument {
+        case yes, no
+    }
+
+    func run() async throws {
+        let level = loglevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "ttlkv-server")
+        var configuration = ServerConfiguration()
+        configuration.bindAddresses = bind
+        configuration.port = port
+        configuration.password = requirepass
+        configuration.protectedMode = protectedMode == .yes
+        configuration.maximumClients = maxclients
+        configuration.idleTimeout = timeout
+        configuration.limits = RequestLimits(maximumBulkLength: protoMaxBulkLength, maximumArguments: maxArguments)
+        configuration.queryBufferLimit = queryBufferLimit
+        configuration.eventLoops = eventLoops
+        configuration.capacity = capacity
+        configuration.maximumKeys = maxkeys
+        if let problem = configuration.problem { throw ValidationError(problem) }
+
+        let server = try await RedisServer.start(configuration: configuration, logger: logger)
+        // SIGTERM and SIGINT start the same graceful shutdown as SHUTDOWN.
+        let signals = [SIGTERM, SIGINT].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { server.shutdown() }
+            source.resume()
+            return source
+        }
+        await server.run()
+        signals.forEach { $0.cancel() }
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}

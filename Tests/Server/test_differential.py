@@ -1,0 +1,220 @@
+"""Differential test: redis-server 7 is the oracle. The same random command
+sequences (seeded, so a failure can be replayed) go to redis-server and to
+ttlkv-server, and every reply is compared: exactly, except time-valued
+replies (TTL, PTTL, EXPIRETIME, PEXPIRETIME), which must agree within a
+tolerance.
+
+TTLs are short (60 ms to a few seconds) and the sequence sleeps now and
+then, so keys expire while it runs. Two things are kept away from the
+instant a key expires, where two servers with two clocks could both be
+right and still disagree: before a command touches a key that either
+server says will expire within GUARD_MS (a second for a whole SCAN pass),
+the test waits until it has expired on both; and EXPIRE ... GT/LT is given a deadline clearly apart from the
+key's current one. Deliberate differences (README) are not generated:
+SELECT of another database, TTLs over 100 years, DBSIZE while expired keys
+wait for removal, INFO, TIME, CLIENT ID."""
+import os
+import random
+import time
+
+import pytest
+
+import resp
+
+GUARD_MS = 100
+# A full SCAN pass takes several round trips on each server: a wider margin.
+SCAN_GUARD_MS = 1000
+TTL_TOLERANCE_MS = 50
+SEEDS = [int(s) for s in os.environ.get("DIFF_SEEDS", "1,2,3").split(",")]
+STEPS = int(os.environ.get("DIFF_STEPS", "800"))
+
+KEYS = [b"k%d" % i for i in range(8)]
+VALUES = [b"v", b"", b"12", b"-3", b"abc", b"9223372036854775806", b"hello world", b"0"]
+TTL_MS = [60, 150, 400, 2500, 100000]
+TTL_S = [1, 3, 100]
+
+
+class Generator:
+    def __init__(self, rng, oracle):
+        self.rng = rng
+        self.oracle = oracle
+
+    def key(self):
+        return self.rng.choice(KEYS)
+
+    def value(self):
+        return self.rng.choice(VALUES)
+
+    def expiry_option(self, absolute_ok=True):
+        r = self.rng
+        kind = r.choice(["EX", "PX", "EXAT", "PXAT"] if absolute_ok else ["EX", "PX"])
+        now = time.time()
+        if kind == "EX":
+            return [b"EX", r.choice(TTL_S)]
+        if kind == "PX":
+            return [b"PX", r.choice(TTL_MS)]
+        if kind == "EXAT":
+            return [b"EXAT", int(now) + r.choice([-10, 3, 100])]
+        return [b"PXAT", int(now * 1000) + r.choice([-1000, 300, 5000, 100000])]
+
+    def expire(self):
+        r = self.rng
+        name = r.choice([b"EXPIRE", b"PEXPIRE", b"EXPIREAT", b"PEXPIREAT"])
+        key = self.key()
+        now_ms = time.time() * 1000
+        if name == b"EXPIRE":
+            amount = r.choice(TTL_S + [-1, 0])
+            deadline = now_ms + amount * 1000
+        elif name == b"PEXPIRE":
+            amount = r.choice(TTL_MS + [-5])
+            deadline = now_ms + amount
+        elif name == b"EXPIREAT":
+            amount = int(now_ms / 1000) + r.choice([-5, 2, 100])
+            deadline = amount * 1000
+        else:
+            amount = int(now_ms) + r.choice([-100, 500, 100000])
+            deadline = amount
+        flags = r.choice([[], [], [b"NX"], [b"XX"], [b"GT"], [b"LT"], [b"NX", b"XX"], [b"GT", b"LT"], [b"BOGUS"]])
+        if b"GT" in flags or b"LT" in flags:
+            current = self.oracle("PTTL", key)
+            if current > 0 and abs(now_ms + current - deadline) < 150:
+                return None  # too close to call: skip
+        return [name, key, amount, *flags]
+
+    def command(self):
+        r = self.rng
+        k, v = self.key(), self.value()
+        choice = r.randrange(34)
+        if choice < 3:
+            return [b"GET", k]
+        if choice < 6:
+            opts = []
+            if r.random() < 0.3:
+                opts.append(r.choice([b"NX", b"XX"]))
+            if r.random() < 0.3:
+                opts.append(b"GET")
+            if r.random() < 0.5:
+                opts += self.expiry_option()
+            elif r.random() < 0.2:
+                opts.append(b"KEEPTTL")
+            r.shuffle(opts)
+            return [b"SET", k, v, *opts]
+        if choice == 6:
+            return [b"SETEX", k, r.choice(TTL_S + [0]), v]
+        if choice == 7:
+            return [b"PSETEX", k, r.choice(TTL_MS + [-1]), v]
+        if choice == 8:
+            return [b"SETNX", k, v]
+        if choice == 9:
+            opts = r.choice([[], [b"PERSIST"], self.expiry_option(), [b"PERSIST", b"EX", 5]])
+            return [b"GETEX", k, *opts]
+        if choice == 10:
+            return [b"GETDEL", k]
+        if choice == 11:
+            return [b"MGET", *r.sample(KEYS, r.randint(1, 4))]
+        if choice == 12:
+            keys = r.sample(KEYS, r.randint(1, 3))
+            return [b"MSET", *[x for key in keys for x in (key, self.value())]]
+        if choice == 13:
+            keys = r.sample(KEYS, r.randint(1, 3))
+            return [b"MSETNX", *[x for key in keys for x in (key, self.value())]]
+        if choice == 14:
+            return [r.choice([b"DEL", b"UNLINK"]), *r.sample(KEYS, r.randint(1, 3))]
+        if choice == 15:
+            return [r.choice([b"EXISTS", b"TOUCH"]), *[self.key() for _ in range(r.randint(1, 3))]]
+        if choice < 20:
+            return self.expire()
+        if choice < 23:
+            return [r.choice([b"TTL", b"PTTL", b"EXPIRETIME", b"PEXPIRETIME"]), k]
+        if choice == 23:
+            return [b"PERSIST", k]
+        if choice < 27:
+            name = r.choice([b"INCR", b"DECR", b"INCRBY", b"DECRBY"])
+            if name in (b"INCRBY", b"DECRBY"):
+                return [name, k, r.choice([b"5", b"-7", b"x", b"9223372036854775807"])]
+            return [name, k]
+        if choice == 27:
+            return [b"APPEND", k, v]
+        if choice == 28:
+            return [b"STRLEN", k]
+        if choice == 29:
+            return r.choice([[b"PING"], [b"ECHO", v], [b"GET"], [b"NOSUCH", k], [b"SET", k], [b"SELECT", 0]])
+        if choice == 30:
+            return [b"SCAN-ALL", r.choice([b"*", b"k[0-3]", b"k?", b"x*"])]
+        return [b"SLEEP", r.choice([10, 40, 90])]
+
+
+def keys_of(command):
+    name = command[0]
+    if name in (b"MSET", b"MSETNX"):
+        return command[1::2]
+    if name in (b"MGET", b"DEL", b"UNLINK", b"EXISTS", b"TOUCH"):
+        return command[1:]
+    if name == b"SCAN-ALL":
+        return KEYS
+    if name in (b"PING", b"ECHO", b"NOSUCH", b"SELECT", b"SLEEP") or len(command) < 2:
+        return []
+    return [command[1]]
+
+
+def wait_out_expiries(servers_, keys, guard=GUARD_MS):
+    """Waits until no key is within guard ms of expiring on either server
+    (ttlkv reads its clock coarsely: a key can outlive its deadline there
+    by up to 4 ms, so the oracle alone cannot say it is gone)."""
+    for _ in range(20):
+        soon = [t for t in (s("PTTL", k) for k in keys for s in servers_) if 0 <= t < guard]
+        if not soon:
+            return
+        time.sleep((max(soon) + 25) / 1000)
+
+
+def scan_all(client, pattern):
+    cursor, keys = b"0", set()
+    while True:
+        cursor, batch = client("SCAN", cursor, "MATCH", pattern, "COUNT", 5)
+        keys.update(batch)
+        if cursor == b"0":
+            return sorted(keys)
+
+
+def agree(command, got, want):
+    if got == want:
+        return True
+    name = command[0]
+    if isinstance(got, int) and isinstance(want, int) and got >= 0 and want >= 0:
+        if name in (b"TTL", b"EXPIRETIME"):
+            return abs(got - want) <= 1
+        if name in (b"PTTL", b"PEXPIRETIME"):
+            return abs(got - want) <= TTL_TOLERANCE_MS
+    return False
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_sequences_agree_with_redis(ttlkv, oracle, seed):
+    ours, theirs = resp.Client(ttlkv.port), resp.Client(oracle.port)
+    for client in (ours, theirs):
+        assert client("FLUSHALL") == "OK"
+    rng = random.Random(seed)
+    generator = Generator(rng, theirs)
+    history = []
+    compared = 0
+    for _ in range(STEPS):
+        command = generator.command()
+        if command is None:
+            continue
+        if command[0] == b"SLEEP":
+            time.sleep(command[1] / 1000)
+            continue
+        wait_out_expiries((theirs, ours), keys_of(command), SCAN_GUARD_MS if command[0] == b"SCAN-ALL" else GUARD_MS)
+        if command[0] == b"SCAN-ALL":
+            got, want = scan_all(ours, command[1]), scan_all(theirs, command[1])
+        else:
+            got, want = ours(*command), theirs(*command)
+        history.append((command, want))
+        assert agree(command, got, want), (
+            f"seed {seed}, step {len(history)}: {command!r}\n ttlkv: {got!r}\n redis: {want!r}\n"
+            f"last commands: {history[-12:]!r}")
+        compared += 1
+    assert compared > STEPS * 0.8
+    ours.close()
+    theirs.close()
