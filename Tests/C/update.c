@@ -279,7 +279,7 @@ test_put_many(void)
 {
 	ttlkv *s = open_store(64, 8, 0, true);
 	ttlkv_item items[4] = {
-		{ "a", 1, "1", 1 }, { "b", 1, "2", 1 }, { "a", 1, "3", 1 }, { "c", 1, "", 0 },
+		{ "a", 1, "1", 1, 0 }, { "b", 1, "2", 1, 0 }, { "a", 1, "3", 1, 0 }, { "c", 1, "", 0, 0 },
 	};
 	uint64_t ttl;
 
@@ -291,8 +291,8 @@ test_put_many(void)
 
 	/* MSETNX: nothing if any key is live ... */
 	CHECK_STATUS(PUT(s, "x", "old", 0), TTLKV_OK);
-	items[0] = (ttlkv_item){ "y", 1, "new", 3 };
-	items[1] = (ttlkv_item){ "x", 1, "new", 3 };
+	items[0] = (ttlkv_item){ "y", 1, "new", 3, 0 };
+	items[1] = (ttlkv_item){ "x", 1, "new", 3, 0 };
 	CHECK_STATUS(ttlkv_put_all(s, items, 2, TTLKV_PUT_IF_NONE_EXIST), TTLKV_EXISTS);
 	CHECK_VALUE(s, "x", "old");
 	CHECK_VALUE(s, "y", "<none>");
@@ -306,7 +306,7 @@ test_put_many(void)
 	CHECK(ttl == TTLKV_NO_EXPIRY);
 	/* MSET replaces a TTL'd key with a persistent one, as Redis. */
 	CHECK_STATUS(PUT(s, "t", "v", 100), TTLKV_OK);
-	items[0] = (ttlkv_item){ "t", 1, "w", 1 };
+	items[0] = (ttlkv_item){ "t", 1, "w", 1, 0 };
 	CHECK_STATUS(ttlkv_put_all(s, items, 1, 0), TTLKV_OK);
 	CHECK_STATUS(ttlkv_ttl(s, "t", 1, &ttl), TTLKV_OK);
 	CHECK(ttl == TTLKV_NO_EXPIRY);
@@ -316,10 +316,10 @@ test_put_many(void)
 		char big[2000];
 
 		memset(big, 'v', sizeof big);
-		items[0] = (ttlkv_item){ "p", 1, "1", 1 };
-		items[1] = (ttlkv_item){ "q", 1, big, sizeof big };
+		items[0] = (ttlkv_item){ "p", 1, "1", 1, 0 };
+		items[1] = (ttlkv_item){ "q", 1, big, sizeof big, 0 };
 		CHECK_STATUS(ttlkv_put_all(s, items, 2, 0), TTLKV_VALUE_TOO_LARGE);
-		items[1] = (ttlkv_item){ NULL, 3, "v", 1 };
+		items[1] = (ttlkv_item){ NULL, 3, "v", 1, 0 };
 		CHECK_STATUS(ttlkv_put_all(s, items, 2, 0), TTLKV_INVALID_ARGUMENT);
 		CHECK_VALUE(s, "p", "<none>");
 	}
@@ -341,7 +341,7 @@ test_put_many_full(void)
 	CHECK_STATUS(PUT(s, "k1", "old", 0), TTLKV_OK);
 	for (int i = 0; i < 6; i++) {
 		snprintf(keys[i], sizeof keys[i], "k%d", i);
-		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), "new", 3 };
+		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), "new", 3, 0 };
 	}
 	/* 2 held + 4 new > 5 */
 	CHECK_STATUS(ttlkv_put_all(s, items, 6, 0), TTLKV_FULL);
@@ -416,7 +416,7 @@ op_mset(ttlkv *s)
 
 	for (int i = 0; i < 40; i++) {
 		snprintf(keys[i], sizeof keys[i], "f%d", i);
-		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), "m", 1 };
+		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), "m", 1, 0 };
 	}
 	return ttlkv_put_all(s, items, 40, 0);
 }
@@ -515,7 +515,7 @@ group_items(ttlkv_item *items, char keys[][16], const char *value)
 {
 	for (int i = 0; i < GROUP; i++) {
 		snprintf(keys[i], 16, "g%d", i);
-		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), value, strlen(value) };
+		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), value, strlen(value), 0 };
 	}
 }
 
