@@ -22,6 +22,16 @@ let package = Package(
             ],
             path: "Sources/ttlkv-bench"
         ),
+        // The driver's own logic: comparisons and calls, the churn's
+        // timetable, the pipe protocol, the long-run verdict.
+        .testTarget(
+            name: "TTLKVBenchTests",
+            dependencies: [
+                "ttlkv-bench",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Tests/TTLKVBenchTests"
+        ),
         // Micro-benchmarks: `make microbench` runs `swift package benchmark`.
         .executableTarget(
             name: "TTLKVMicro",

@@ -234,10 +234,11 @@ typedef ttlkv_status chunk_write_fn(struct shard *shard, uint64_t hash,
 
 /* Writes one chunk of keys: looked up together as a reader (so that the
  * lines the writes touch are in cache), then each shard's keys under one
- * hold of its lock, which frees `frees` retired entries on its way out. */
+ * hold of its lock, which frees `frees` retired entries on its way out.
+ * Keys whose `pre` status (if given) is not TTLKV_OK get it, unwritten. */
 static ttlkv_status
-write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, ttlkv_status *statuses,
-    chunk_write_fn *fn, void *context, size_t frees)
+write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_status *pre,
+    ttlkv_status *statuses, chunk_write_fn *fn, void *context, size_t frees)
 {
 	ck_epoch_record_t *record = ttlkv__reader();
 	struct lookup l[CHUNK];
@@ -247,8 +248,13 @@ write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, ttlkv_status *
 	if (record == NULL)
 		return TTLKV_OUT_OF_MEMORY;
 	section_begin(record);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		lookup_start(store, &keys[i], &l[i]);
+		if (pre != NULL && pre[i] != TTLKV_OK && l[i].status == TTLKV_OK) {
+			l[i].status = pre[i];
+			l[i].shard = NULL;
+		}
+	}
 	for (size_t i = 0; i < n; i++)
 		lookup_prefetch(&l[i]);
 	for (size_t i = 0; i < n; i++) {
@@ -296,7 +302,7 @@ write_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_stat
 	for (size_t base = 0; base < count; base += CHUNK) {
 		size_t n = count - base < CHUNK ? count - base : CHUNK;
 
-		status = write_chunk(store, keys + base, n, statuses + base, fn, context, frees);
+		status = write_chunk(store, keys + base, n, NULL, statuses + base, fn, context, frees);
 		if (status != TTLKV_OK)
 			return status;
 		if (ctx_step != NULL)
@@ -353,4 +359,74 @@ ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys, const uint64_t *sched
 	if (count != 0 && deadlines_ms == NULL)
 		return TTLKV_INVALID_ARGUMENT;
 	return write_batch(store, keys, count, statuses, expire_one, &x, 0, expiry_step);
+}
+
+/* One chunk of ttlkv_put_many: entries built and checked outside any lock,
+ * then written shard by shard; those not installed are recycled. */
+struct put_chunk {
+	struct entry *e[CHUNK];
+};
+
+static ttlkv_status
+install_one(struct shard *shard, uint64_t hash, struct entry *entry, size_t i, void *context)
+{
+	struct put_chunk *c = context;
+	ttlkv_status status;
+
+	(void)entry;
+	status = ttlkv__install(shard, hash, c->e[i], false);
+	if (status == TTLKV_OK)
+		c->e[i] = NULL;
+	return status;
+}
+
+static ttlkv_status
+item_entry(struct ttlkv *store, const ttlkv_item *it, struct entry **out)
+{
+	ttlkv_status status = key_check(store, it->key, it->key_len);
+	uint64_t deadline = 0;
+
+	*out = NULL;
+	if (status == TTLKV_OK && it->value == NULL && it->value_len != 0)
+		status = TTLKV_INVALID_ARGUMENT;
+	if (status == TTLKV_OK && it->value_len > store->max_value_size)
+		status = TTLKV_VALUE_TOO_LARGE;
+	if (status == TTLKV_OK)
+		status = ttlkv__deadline_after(store, it->ttl_ms, &deadline);
+	if (status == TTLKV_OK && (*out = ttlkv__entry_new(it->key, it->key_len, it->value_len)) == NULL)
+		status = TTLKV_OUT_OF_MEMORY;
+	if (status != TTLKV_OK)
+		return status;
+	(*out)->deadline = deadline;
+	if (it->value_len != 0)
+		memcpy((*out)->bytes + it->key_len, it->value, it->value_len);
+	return TTLKV_OK;
+}
+
+ttlkv_status
+ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t count, ttlkv_status *statuses)
+{
+	ttlkv_status status = lock_check(store);
+
+	if (status != TTLKV_OK)
+		return status;
+	if (count != 0 && (items == NULL || statuses == NULL))
+		return TTLKV_INVALID_ARGUMENT;
+	for (size_t base = 0; base < count && status == TTLKV_OK; base += CHUNK) {
+		size_t n = count - base < CHUNK ? count - base : CHUNK;
+		ttlkv_status pre[CHUNK];
+		ttlkv_key keys[CHUNK];
+		struct put_chunk c;
+
+		for (size_t i = 0; i < n; i++) {
+			keys[i].data = items[base + i].key;
+			keys[i].len = items[base + i].key_len;
+			pre[i] = item_entry(store, &items[base + i], &c.e[i]);
+		}
+		status = write_chunk(store, keys, n, pre, statuses + base, install_one, &c,
+		    FREES_PER_WRITE);
+		for (size_t i = 0; i < n; i++)
+			ttlkv__recycle(c.e[i]);
+	}
+	return status;
 }

@@ -460,6 +460,8 @@ rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal)
  * ttlkv_delete's step under the lock (batch.c shares it). */
 void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired);
 ttlkv_status ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry);
+/* The deadline ttl_ms from now (0 for 0), or TTLKV_INVALID_TTL. */
+ttlkv_status ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline);
 ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
     uint64_t scheduled, uint64_t *deadline);
 

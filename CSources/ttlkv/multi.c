@@ -1,5 +1,5 @@
 /*
- * Multi-key writes (ttlkv_put_many): several pairs stored as one write,
+ * Multi-key writes (ttlkv_put_all): several pairs stored as one write,
  * all or nothing.
  *
  * Order. The pairs' entries are built first, without any lock. They are
@@ -72,6 +72,8 @@ prepare(struct ttlkv *store, const ttlkv_item *items, size_t n, struct pending *
 
 		if (status == TTLKV_OK && it->value == NULL && it->value_len != 0)
 			status = TTLKV_INVALID_ARGUMENT;
+		if (status == TTLKV_OK && it->ttl_ms != 0)
+			status = TTLKV_INVALID_TTL;
 		if (status == TTLKV_OK && it->value_len > store->max_value_size)
 			status = TTLKV_VALUE_TOO_LARGE;
 		if (status == TTLKV_OK && (p[i].e = ttlkv__entry_new(it->key, it->key_len, it->value_len)) == NULL)
@@ -233,7 +235,7 @@ apply(struct pending *p, size_t n, struct retired **pool)
 }
 
 ttlkv_status
-ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
+ttlkv_put_all(ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
 {
 	struct retired *pool = NULL;
 	struct pending *p;

@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-static ttlkv_status
-deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
+ttlkv_status
+ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
 {
 	uint64_t now;
 
@@ -239,7 +239,7 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 		return TTLKV_INVALID_ARGUMENT;
 	if (value_len > store->max_value_size)
 		return TTLKV_VALUE_TOO_LARGE;
-	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
+	if ((status = ttlkv__deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
 		return status;
 	if ((e = ttlkv__entry_new(key, key_len, value_len)) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
@@ -351,7 +351,7 @@ ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_len, uint64_t ttl_ms)
 
 	if (status != TTLKV_OK)
 		return status;
-	if ((status = deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
+	if ((status = ttlkv__deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
 		return status;
 	return ttlkv__keyed_write(store, key, key_len, ttlkv__change_deadline, &deadline, WRITE_CALLER);
 }

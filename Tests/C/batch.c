@@ -4,8 +4,8 @@
  * ttlkv_get of the same key in the same state (absent, expired, live,
  * oversized and NULL keys, the same key several times, buffers too small or
  * absent), for batches of 0, 1, a few and many keys; ttlkv_read_many calls
- * back exactly for the live ones; ttlkv_delete_many matches ttlkv_delete and
- * ttlkv_expire_due_many ttlkv_expire_due. A
+ * back exactly for the live ones; ttlkv_put_many, ttlkv_delete_many and
+ * ttlkv_expire_due_many match ttlkv_put, ttlkv_delete and ttlkv_expire_due. A
  * call with bad arrays writes nothing. Concurrent batches against writers
  * and expiry run in the stress suite.
  */
@@ -31,6 +31,7 @@ open_store(void)
 	ttlkv_options_init(&o);
 	o.capacity = KEYS;
 	o.max_key_size = MAX_KEY;
+	o.max_value_size = 1 << 20; /* test_put_many's 2 MiB values are too large */
 	test_clock_attach(&clock_, &o);
 	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
 	return s;
@@ -237,6 +238,59 @@ test_deletes(void)
 	ttlkv_close(b);
 }
 
+/* ttlkv_put_many against ttlkv_put on a twin store, item for item: every
+ * kind of key, values too large or NULL, TTLs absurd and real, duplicates
+ * (the last wins); then the two stores hold the same. */
+static void
+test_put_many(void)
+{
+	ttlkv *a = open_store(), *b = open_store();
+	char (*names)[MAX_KEY + 8] = calloc(300, sizeof *names);
+	static char big[2 * 1024 * 1024];
+	ttlkv_item items[300];
+	ttlkv_status statuses[300];
+	ttlkv_stats sa, sb;
+
+	for (unsigned i = 0; i < 300; i++) {
+		ttlkv_key k = key_of(i % 150, names); /* every key twice */
+
+		items[i].key = k.data;
+		items[i].key_len = k.len;
+		items[i].value = i % 13 == 5 ? NULL : big;
+		items[i].value_len = i % 17 == 3 ? sizeof big : i % 40;
+		items[i].ttl_ms = i % 19 == 4 ? TTLKV_MAX_TTL_MS + 1 : i % 3 == 0 ? 5 : 0;
+		big[i] = (char)i;
+	}
+	CHECK_STATUS(ttlkv_put_many(a, items, 300, statuses), TTLKV_OK);
+	for (unsigned i = 0; i < 300; i++)
+		CHECK_STATUS(statuses[i], ttlkv_put(b, items[i].key, items[i].key_len, items[i].value,
+		    items[i].value_len, items[i].ttl_ms));
+	CHECK_STATUS(ttlkv_stats_get(a, &sa), TTLKV_OK);
+	CHECK_STATUS(ttlkv_stats_get(b, &sb), TTLKV_OK);
+	CHECK(sa.entries == sb.entries && sa.bytes == sb.bytes && sa.entries > 0);
+	for (unsigned i = 0; i < 150; i++) {
+		char va[64], vb[64];
+		size_t na = 0, nb = 0;
+
+		CHECK_STATUS(ttlkv_get(a, items[i].key, items[i].key_len, va, sizeof va, &na),
+		    ttlkv_get(b, items[i].key, items[i].key_len, vb, sizeof vb, &nb));
+		CHECK(na == nb && memcmp(va, vb, na < sizeof va ? na : sizeof va) == 0);
+	}
+	clock_.now += 10; /* the TTL'd ones expire in both */
+	CHECK(ttlkv_get(a, items[0].key, items[0].key_len, NULL, 0, &(size_t){ 0 }) ==
+	    ttlkv_get(b, items[0].key, items[0].key_len, NULL, 0, &(size_t){ 0 }));
+
+	statuses[0] = UNTOUCHED;
+	CHECK_STATUS(ttlkv_put_many(NULL, items, 1, statuses), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_put_many(a, NULL, 1, statuses), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_put_many(a, items, 1, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK(statuses[0] == UNTOUCHED);
+	CHECK_STATUS(ttlkv_put_many(a, NULL, 0, NULL), TTLKV_OK);
+	free(names);
+	ttlkv_close(a);
+	ttlkv_close(b);
+}
+
 static void
 test_expire_due_many(void)
 {
@@ -277,6 +331,7 @@ main(void)
 {
 	test_reads();
 	test_deletes();
+	test_put_many();
 	test_expire_due_many();
 	return check_exit("batch");
 }

@@ -1,6 +1,6 @@
 /*
  * The primitives the Redis server builds on: ttlkv_update (read-modify-write
- * under the shard lock) and ttlkv_put_many (several pairs as one write, all
+ * under the shard lock) and ttlkv_put_all (several pairs as one write, all
  * or nothing).
  *
  * Single-threaded checks use an injected clock; then allocation failures at
@@ -279,11 +279,11 @@ test_put_many(void)
 {
 	ttlkv *s = open_store(64, 8, 0, true);
 	ttlkv_item items[4] = {
-		{ "a", 1, "1", 1 }, { "b", 1, "2", 1 }, { "a", 1, "3", 1 }, { "c", 1, "", 0 },
+		{ "a", 1, "1", 1, 0 }, { "b", 1, "2", 1, 0 }, { "a", 1, "3", 1, 0 }, { "c", 1, "", 0, 0 },
 	};
 	uint64_t ttl;
 
-	CHECK_STATUS(ttlkv_put_many(s, items, 4, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put_all(s, items, 4, 0), TTLKV_OK);
 	CHECK_VALUE(s, "a", "3"); /* the last of a repeated key wins */
 	CHECK_VALUE(s, "b", "2");
 	CHECK_VALUE(s, "c", "");
@@ -291,23 +291,23 @@ test_put_many(void)
 
 	/* MSETNX: nothing if any key is live ... */
 	CHECK_STATUS(PUT(s, "x", "old", 0), TTLKV_OK);
-	items[0] = (ttlkv_item){ "y", 1, "new", 3 };
-	items[1] = (ttlkv_item){ "x", 1, "new", 3 };
-	CHECK_STATUS(ttlkv_put_many(s, items, 2, TTLKV_PUT_IF_NONE_EXIST), TTLKV_EXISTS);
+	items[0] = (ttlkv_item){ "y", 1, "new", 3, 0 };
+	items[1] = (ttlkv_item){ "x", 1, "new", 3, 0 };
+	CHECK_STATUS(ttlkv_put_all(s, items, 2, TTLKV_PUT_IF_NONE_EXIST), TTLKV_EXISTS);
 	CHECK_VALUE(s, "x", "old");
 	CHECK_VALUE(s, "y", "<none>");
 	/* ... an expired key counts as absent, and its TTL goes. */
 	CHECK_STATUS(PUT(s, "x", "old", 5), TTLKV_OK);
 	test_clock_advance(&clock_, 5);
-	CHECK_STATUS(ttlkv_put_many(s, items, 2, TTLKV_PUT_IF_NONE_EXIST), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put_all(s, items, 2, TTLKV_PUT_IF_NONE_EXIST), TTLKV_OK);
 	CHECK_VALUE(s, "x", "new");
 	CHECK_VALUE(s, "y", "new");
 	CHECK_STATUS(ttlkv_ttl(s, "x", 1, &ttl), TTLKV_OK);
 	CHECK(ttl == TTLKV_NO_EXPIRY);
 	/* MSET replaces a TTL'd key with a persistent one, as Redis. */
 	CHECK_STATUS(PUT(s, "t", "v", 100), TTLKV_OK);
-	items[0] = (ttlkv_item){ "t", 1, "w", 1 };
-	CHECK_STATUS(ttlkv_put_many(s, items, 1, 0), TTLKV_OK);
+	items[0] = (ttlkv_item){ "t", 1, "w", 1, 0 };
+	CHECK_STATUS(ttlkv_put_all(s, items, 1, 0), TTLKV_OK);
 	CHECK_STATUS(ttlkv_ttl(s, "t", 1, &ttl), TTLKV_OK);
 	CHECK(ttl == TTLKV_NO_EXPIRY);
 
@@ -316,16 +316,16 @@ test_put_many(void)
 		char big[2000];
 
 		memset(big, 'v', sizeof big);
-		items[0] = (ttlkv_item){ "p", 1, "1", 1 };
-		items[1] = (ttlkv_item){ "q", 1, big, sizeof big };
-		CHECK_STATUS(ttlkv_put_many(s, items, 2, 0), TTLKV_VALUE_TOO_LARGE);
-		items[1] = (ttlkv_item){ NULL, 3, "v", 1 };
-		CHECK_STATUS(ttlkv_put_many(s, items, 2, 0), TTLKV_INVALID_ARGUMENT);
+		items[0] = (ttlkv_item){ "p", 1, "1", 1, 0 };
+		items[1] = (ttlkv_item){ "q", 1, big, sizeof big, 0 };
+		CHECK_STATUS(ttlkv_put_all(s, items, 2, 0), TTLKV_VALUE_TOO_LARGE);
+		items[1] = (ttlkv_item){ NULL, 3, "v", 1, 0 };
+		CHECK_STATUS(ttlkv_put_all(s, items, 2, 0), TTLKV_INVALID_ARGUMENT);
 		CHECK_VALUE(s, "p", "<none>");
 	}
-	CHECK_STATUS(ttlkv_put_many(s, NULL, 0, 0), TTLKV_OK);
-	CHECK_STATUS(ttlkv_put_many(s, NULL, 1, 0), TTLKV_INVALID_ARGUMENT);
-	CHECK_STATUS(ttlkv_put_many(s, items, 1, 8), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_put_all(s, NULL, 0, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put_all(s, NULL, 1, 0), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_put_all(s, items, 1, 8), TTLKV_INVALID_ARGUMENT);
 	ttlkv_close(s);
 }
 
@@ -341,16 +341,16 @@ test_put_many_full(void)
 	CHECK_STATUS(PUT(s, "k1", "old", 0), TTLKV_OK);
 	for (int i = 0; i < 6; i++) {
 		snprintf(keys[i], sizeof keys[i], "k%d", i);
-		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), "new", 3 };
+		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), "new", 3, 0 };
 	}
 	/* 2 held + 4 new > 5 */
-	CHECK_STATUS(ttlkv_put_many(s, items, 6, 0), TTLKV_FULL);
+	CHECK_STATUS(ttlkv_put_all(s, items, 6, 0), TTLKV_FULL);
 	CHECK(ttlkv_count(s) == 2);
 	CHECK_VALUE(s, "k0", "old");
 	CHECK_VALUE(s, "k1", "old");
 	for (int i = 2; i < 6; i++)
 		CHECK_VALUE(s, keys[i], "<none>");
-	CHECK_STATUS(ttlkv_put_many(s, items, 5, 0), TTLKV_OK); /* exactly 5 fit */
+	CHECK_STATUS(ttlkv_put_all(s, items, 5, 0), TTLKV_OK); /* exactly 5 fit */
 	CHECK(ttlkv_count(s) == 5);
 	CHECK_VALUE(s, "k0", "new");
 	ttlkv_close(s);
@@ -416,9 +416,9 @@ op_mset(ttlkv *s)
 
 	for (int i = 0; i < 40; i++) {
 		snprintf(keys[i], sizeof keys[i], "f%d", i);
-		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), "m", 1 };
+		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), "m", 1, 0 };
 	}
-	return ttlkv_put_many(s, items, 40, 0);
+	return ttlkv_put_all(s, items, 40, 0);
 }
 
 static void
@@ -515,7 +515,7 @@ group_items(ttlkv_item *items, char keys[][16], const char *value)
 {
 	for (int i = 0; i < GROUP; i++) {
 		snprintf(keys[i], 16, "g%d", i);
-		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), value, strlen(value) };
+		items[i] = (ttlkv_item){ keys[i], strlen(keys[i]), value, strlen(value), 0 };
 	}
 }
 
@@ -528,7 +528,7 @@ mset_worker(void *arg)
 	snprintf(value, sizeof value, "w%d", (int)(uintptr_t)arg);
 	group_items(items, keys, value);
 	while (!__atomic_load_n(&stop_writers, __ATOMIC_ACQUIRE)) {
-		CHECK_STATUS(ttlkv_put_many(shared, items, GROUP, 0), TTLKV_OK);
+		CHECK_STATUS(ttlkv_put_all(shared, items, GROUP, 0), TTLKV_OK);
 		if (__atomic_load_n(&pause_requested, __ATOMIC_ACQUIRE)) {
 			__atomic_add_fetch(&parked, 1, __ATOMIC_ACQ_REL);
 			while (__atomic_load_n(&pause_requested, __ATOMIC_ACQUIRE))
@@ -548,7 +548,7 @@ msetnx_worker(void *arg)
 
 	snprintf(value, sizeof value, "n%d", (int)(uintptr_t)arg);
 	group_items(items, keys, value);
-	st = ttlkv_put_many(shared, items, GROUP, TTLKV_PUT_IF_NONE_EXIST);
+	st = ttlkv_put_all(shared, items, GROUP, TTLKV_PUT_IF_NONE_EXIST);
 	if (st == TTLKV_OK)
 		__atomic_add_fetch(&nx_winners, 1, __ATOMIC_RELAXED);
 	else

@@ -433,16 +433,18 @@ typedef struct ttlkv_update_state {
 
 typedef ttlkv_update_action ttlkv_update_fn(ttlkv_update_state *state, void *context);
 
-ttlkv_status ttlkv_update(ttlkv *store, const void *key, size_t key_len,
+TTLKV_API ttlkv_status ttlkv_update(ttlkv *store, const void *key, size_t key_len,
     size_t size_hint, ttlkv_update_fn *fn, void *context);
 
 /*
  * Stores several pairs as one write (Redis MSET, MSETNX): no other write
  * runs between the first and the last, and either every pair is stored or
  * none is. With TTLKV_PUT_IF_NONE_EXIST nothing is stored, and TTLKV_EXISTS
- * returned, if any key has a live entry. The values never expire (as
- * ttlkv_put with ttl 0). A key given twice takes its last value. Errors as
- * ttlkv_put, for any pair; on error the store is unchanged.
+ * returned, if any key has a live entry. The values never expire: every
+ * item's ttl_ms must be 0 (TTLKV_INVALID_TTL otherwise). A key given twice
+ * takes its last value. Errors as ttlkv_put, for any pair; on error the
+ * store is unchanged. For a batch of independent writes, with TTLs, see
+ * ttlkv_put_many.
  *
  * Concurrency: takes the lock of every shard the keys hash to, in shard
  * order (so that two multi-key writes cannot deadlock), for a time
@@ -457,12 +459,25 @@ typedef struct ttlkv_item {
 	size_t key_len;
 	const void *value;
 	size_t value_len;
+	uint64_t ttl_ms;  /* as ttlkv_put's; 0 = no expiry */
 } ttlkv_item;
 
 #define TTLKV_PUT_IF_NONE_EXIST 1u
 
-ttlkv_status ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t n,
+TTLKV_API ttlkv_status ttlkv_put_all(ttlkv *store, const ttlkv_item *items, size_t n,
     unsigned flags);
+
+/*
+ * A batch of independent puts: statuses[i] is what ttlkv_put would have
+ * returned for items[i] (a key given twice is written twice, in order). The
+ * entries are built and their keys looked up together, outside any lock,
+ * 64 at a time; then each shard's items of the 64 are written under one
+ * hold of its lock. Errors for the whole call, with nothing written:
+ * TTLKV_INVALID_ARGUMENT (NULL store, or arrays with count > 0) and
+ * TTLKV_IN_READ_SECTION. Shard-locked writes.
+ */
+TTLKV_API ttlkv_status ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t count,
+    ttlkv_status *statuses);
 
 /*
  * Entries held, including expired entries not yet removed (each shard's
@@ -546,7 +561,7 @@ TTLKV_API ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *re
  */
 typedef void ttlkv_scan_fn(const void *key, size_t key_len, uint64_t deadline_ms,
     void *context);
-ttlkv_status ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count,
+TTLKV_API ttlkv_status ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count,
     ttlkv_scan_fn *fn, void *context);
 
 /*
@@ -558,7 +573,7 @@ ttlkv_status ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count,
  * Shard-locked writes: takes each shard's lock in turn, for at most 64
  * removals at a time.
  */
-ttlkv_status ttlkv_clear(ttlkv *store);
+TTLKV_API ttlkv_status ttlkv_clear(ttlkv *store);
 
 /*
  * Hands every retired entry to reclamation and frees those that no reader
@@ -636,7 +651,7 @@ TTLKV_API ttlkv_status ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn,
  * with the same rules and serialization as ttlkv_drain_schedule; *taken (may
  * be NULL) is the number of records.
  */
-ttlkv_status ttlkv_drain_expired(ttlkv *store, ttlkv_schedule_fn *fn,
+TTLKV_API ttlkv_status ttlkv_drain_expired(ttlkv *store, ttlkv_schedule_fn *fn,
     void *context, size_t *taken);
 
 /*

@@ -20,9 +20,9 @@ extension Store {
     ) throws -> Bool {
         try worker.checkRunning()
         // The caller keeps every buffer valid for the call (see above).
-        let items = pairs.map { ttlkv_item(key: $0.key.baseAddress, key_len: $0.key.count, value: $0.value.baseAddress, value_len: $0.value.count) }
+        let items = pairs.map { ttlkv_item(key: $0.key.baseAddress, key_len: $0.key.count, value: $0.value.baseAddress, value_len: $0.value.count, ttl_ms: 0) }
         let status = items.withUnsafeBufferPointer {
-            ttlkv_put_many(core.pointer, $0.baseAddress, $0.count, onlyIfNoneExist ? UInt32(TTLKV_PUT_IF_NONE_EXIST) : 0)
+            ttlkv_put_all(core.pointer, $0.baseAddress, $0.count, onlyIfNoneExist ? UInt32(TTLKV_PUT_IF_NONE_EXIST) : 0)
         }
         if status == TTLKV_EXISTS { return false }
         try check(status)

@@ -31,7 +31,7 @@ struct FastRandom {
 }
 
 /// How keys are picked.
-enum KeyDistribution: Equatable, CustomStringConvertible {
+enum KeyDistribution: Equatable, CustomStringConvertible, Codable, Sendable {
     case uniform
     case zipf(Double)
 
@@ -50,6 +50,19 @@ enum KeyDistribution: Equatable, CustomStringConvertible {
         case .uniform: "uniform"
         case .zipf(let s): "zipf:\(s)"
         }
+    }
+
+    init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let distribution = KeyDistribution(argument: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad distribution \(text)"))
+        }
+        self = distribution
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
     }
 }
 
@@ -150,7 +163,7 @@ struct ValueSource {
 }
 
 /// The operation mix, in percent.
-struct OperationMix: Equatable, CustomStringConvertible {
+struct OperationMix: Equatable, CustomStringConvertible, Codable, Sendable {
     var get: Int
     var set: Int
     var delete: Int
@@ -172,6 +185,12 @@ struct OperationMix: Equatable, CustomStringConvertible {
     }
 
     var description: String { "get=\(get),set=\(set),delete=\(delete)" }
+
+    /// "90% get, 10% set" (the operations that occur).
+    var summary: String {
+        [("get", get), ("set", set), ("delete", delete)].filter { $0.1 > 0 }.map { "\($0.1)% \($0.0)" }
+            .joined(separator: ", ")
+    }
 }
 
 /// Parses "32" or "16-64" (bytes) or "600-1200" (seconds).

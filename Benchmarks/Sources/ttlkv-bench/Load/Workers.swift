@@ -4,7 +4,6 @@ import Glibc
 import Foundation
 import Histogram
 import Synchronization
-import TTLKV
 
 /// The operations the driver issues.
 enum Operation: Int, CaseIterable {
@@ -14,11 +13,10 @@ enum Operation: Int, CaseIterable {
 }
 
 /// What one measured phase does.
-struct PhaseSpec {
-    var name: String
+struct PhaseSpec: Codable, Sendable {
     var mix: OperationMix
     var distribution: KeyDistribution
-    /// Keys are drawn from 0..<keys.
+    /// Keys are drawn from 0..<keys, or from `recent` when it is set.
     var keys: UInt64
     var threads: Int
     var keySize: Int
@@ -29,6 +27,31 @@ struct PhaseSpec {
     /// Total operations per second (open loop), or nil for closed loop.
     var rate: Double?
     var seed: UInt64
+    /// The most recently inserted keys of a churn, if the phase reads those.
+    var recent: RecentKeys? = nil
+
+    private enum CodingKeys: String, CodingKey {
+        case mix, distribution, keys, threads, keySize, valueSizes, ttlFraction, ttlSeconds, rate, seed
+    }
+}
+
+/// The keys a churn's inserter has written most recently: key numbers
+/// base + inserted - window ..< base + inserted.
+final class RecentKeys: Sendable {
+    let base: UInt64
+    let window: UInt64
+    let inserted = Atomic<UInt64>(0)
+
+    init(base: UInt64, window: UInt64) {
+        (self.base, self.window) = (base, max(window, 1))
+    }
+
+    @inline(__always)
+    func pick(_ random: inout FastRandom) -> UInt64 {
+        let count = inserted.load(ordering: .relaxed)
+        guard count > 0 else { return base }
+        return base + count - 1 - random.next(below: min(window, count))
+    }
 }
 
 /// State shared by a phase's threads and its controller. Workers record
@@ -55,25 +78,26 @@ final class PhaseControl: Sendable {
 /// What one thread measured: per window, per operation.
 struct ThreadMeasurement {
     var histograms: [[Histogram<UInt64>]]
-    var ops: [Int]
-    var failures = 0
+    var failures: [Int]
 }
 
-/// The result of a phase, per window and operation, merged over threads.
-struct PhaseMeasurement {
-    var histograms: [[Histogram<UInt64>]]
-    var ops: [Int]
-    var seconds: [Double]
+/// What one window measured, as it crosses the pipe from a child: a
+/// histogram (ns) per operation that ran.
+struct WindowResult: Codable {
+    var seconds: Double
     var failures: Int
+    var histograms: [String: WireHistogram]
 
-    func opsPerSecond(window: Int) -> Double {
-        seconds[window] > 0 ? Double(ops[window]) / seconds[window] : 0
+    init(seconds: Double, failures: Int, histograms: [String: Histogram<UInt64>]) {
+        self.seconds = seconds
+        self.failures = failures
+        self.histograms = histograms.filter { $0.value.totalCount > 0 }.mapValues(WireHistogram.init)
     }
 }
 
 /// Runs a phase's threads against `store` while `control` (the caller)
 /// moves the windows; returns when the caller sets `stop`.
-func runWorkers<S: KeyValueStore>(
+func runWorkers<S: BenchStore>(
     store: S, spec: PhaseSpec, windows: Int, control: PhaseControl
 ) -> [ThreadMeasurement] {
     let results = Collected<ThreadMeasurement>(count: spec.threads)
@@ -113,10 +137,33 @@ final class Collected<Value>: @unchecked Sendable {
     var values: [Value] { lock.withLock { slots.map { $0! } } }
 }
 
+/// Sleeps until CLOCK_MONOTONIC reads `deadline` (ns). An open loop's
+/// threads sleep rather than spin: with more threads than cores a spinning
+/// thread would take the core from one with work, and the stores would be
+/// measured against the driver's own spinning.
+@inline(__always)
+func sleep(until deadline: UInt64) {
+    guard nanoseconds() < deadline else { return }
+    var time = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+    while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &time, nil) == EINTR {}
+}
+
+/// Runs `body` (which starts threads) with a timer slack of 1 ns, so that
+/// the threads it creates inherit it and wake when due, not up to 50 µs
+/// (the default slack) later. Only the main thread may set it (through
+/// /proc/self); elsewhere, or where /proc refuses, the slack stays as it is.
+func withPreciseTimers(_ body: () -> Void) {
+    let path = "/proc/self/timerslack_ns"
+    let previous = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+    let set = Thread.isMainThread && previous != nil && (try? "1".write(toFile: path, atomically: false, encoding: .utf8)) != nil
+    body()
+    if set, let previous { try? previous.write(toFile: path, atomically: false, encoding: .utf8) }
+}
+
 /// One thread's loop. Everything it needs is prepared before the clock
 /// starts: keys are written into a reused buffer, values come from a
 /// pre-filled one, and nothing is allocated per operation.
-private func workerLoop<S: KeyValueStore>(
+private func workerLoop<S: BenchStore>(
     store: S, spec: PhaseSpec, thread: Int, windows: Int, control: PhaseControl
 ) -> ThreadMeasurement {
     var random = FastRandom(seed: spec.seed &+ UInt64(thread) &* 0x1000_0001)
@@ -131,12 +178,14 @@ private func workerLoop<S: KeyValueStore>(
     }
     var measured = ThreadMeasurement(
         histograms: (0..<windows).map { _ in Operation.allCases.map { _ in makeHistogram() } },
-        ops: Array(repeating: 0, count: windows)
+        failures: Array(repeating: 0, count: windows)
     )
     var recent = makeHistogram()
     var recentStart = nanoseconds()
+    // Open loop: each thread issues its share of the rate at even intervals,
+    // starting at a random phase so that the threads do not wake together.
     let interval = spec.rate.map { UInt64(1e9 * Double(spec.threads) / $0) } ?? 0
-    var intended = nanoseconds()
+    var intended = nanoseconds() + (interval > 0 ? random.next(below: interval) : 0)
     let progress = control.progress[thread]
     let setThreshold = UInt64(spec.mix.get)
     let deleteThreshold = UInt64(spec.mix.get + spec.mix.set)
@@ -146,7 +195,7 @@ private func workerLoop<S: KeyValueStore>(
 
     while !control.stop.load(ordering: .relaxed) {
         let r = random.next()
-        let index = zipf?.next(&random) ?? random.next(below: spec.keys)
+        let index = spec.recent?.pick(&random) ?? zipf?.next(&random) ?? random.next(below: spec.keys)
         let keyBytes = key.set(index)
         let choice = (r & 0xFFFF) % 100
         let op: Operation = choice < setThreshold ? .get : choice < deleteThreshold ? .set : .delete
@@ -155,29 +204,24 @@ private func workerLoop<S: KeyValueStore>(
             // Open loop: latency counts from the intended start, so a stall
             // is charged to every operation it delayed.
             intended &+= interval
-            while nanoseconds() < intended {}
+            sleep(until: intended)
             start = intended
         } else {
             start = nanoseconds()
         }
         var ok = true
         switch op {
-        case .get:
-            _ = try? store.withValue(forKey: keyBytes) { value in
-                output.baseAddress!.copyMemory(from: value.baseAddress!, byteCount: min(value.count, output.count))
-            }
+        case .get: _ = store.get(keyBytes, into: output)
         case .set:
             let ttl = (r >> 20) & 1023 < ttlThreshold ? ttls[Int((r >> 40) & 63)] : nil
-            do { try store.set(values.value(&random), forKey: keyBytes, ttl: ttl) } catch { ok = false }
-        case .delete:
-            do { try store.removeValue(forKey: keyBytes) } catch { ok = false }
+            ok = store.set(values.value(&random), forKey: keyBytes, ttl: ttl)
+        case .delete: ok = store.remove(keyBytes)
         }
         let end = nanoseconds()
         let window = control.window.load(ordering: .relaxed)
         if window >= 0 {
             _ = measured.histograms[window][op.rawValue].record(end &- start)
-            measured.ops[window] += 1
-            if !ok { measured.failures += 1 }
+            if !ok { measured.failures[window] += 1 }
         }
         _ = recent.record(end &- start)
         count += 1
@@ -193,22 +237,21 @@ private func workerLoop<S: KeyValueStore>(
     return measured
 }
 
-/// Merges the threads' measurements.
-func merge(_ threads: [ThreadMeasurement], seconds: [Double]) -> PhaseMeasurement {
-    var histograms = threads[0].histograms
-    var ops = threads[0].ops
-    var failures = threads[0].failures
-    for t in threads.dropFirst() {
-        for w in histograms.indices {
-            for o in histograms[w].indices { histograms[w][o].add(t.histograms[w][o]) }
-            ops[w] += t.ops[w]
+/// Merges the threads' measurements into one result per window.
+func merge(_ threads: [ThreadMeasurement], seconds: [Double]) -> [WindowResult] {
+    seconds.indices.map { window in
+        var histograms: [String: Histogram<UInt64>] = [:]
+        for op in Operation.allCases {
+            var merged = makeHistogram()
+            for thread in threads { merged.add(thread.histograms[window][op.rawValue]) }
+            histograms[op.name] = merged
         }
-        failures += t.failures
+        return WindowResult(seconds: seconds[window], failures: threads.reduce(0) { $0 + $1.failures[window] },
+                            histograms: histograms)
     }
-    return PhaseMeasurement(histograms: histograms, ops: ops, seconds: seconds, failures: failures)
 }
 
-/// A one-line status on stderr each second, only when stderr is a terminal.
+/// A one-line status on stderr, only when stderr is a terminal.
 struct StatusLine {
     static let enabled = isatty(STDERR_FILENO) != 0
 

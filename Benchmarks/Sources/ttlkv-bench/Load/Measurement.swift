@@ -66,3 +66,35 @@ struct LatencySummary: Codable {
         curve = h.totalCount == 0 ? [] : points.map { [$0, Double(h.valueAtPercentile($0))] }
     }
 }
+
+/// A histogram as it crosses the pipe from a child process: its non-zero
+/// buckets only, as value, count, value, count... (a few hundred numbers
+/// where the full counts array holds tens of thousands).
+struct WireHistogram: Codable {
+    var buckets: [UInt64]
+
+    init(_ histogram: Histogram<UInt64>) {
+        buckets = []
+        for bucket in histogram.recordedValues() {
+            buckets.append(bucket.value)
+            buckets.append(UInt64(bucket.count))
+        }
+    }
+
+    var histogram: Histogram<UInt64> {
+        var histogram = makeHistogram()
+        for i in stride(from: 0, to: buckets.count - 1, by: 2) {
+            _ = histogram.record(buckets[i], count: buckets[i + 1])
+        }
+        return histogram
+    }
+}
+
+/// The median of `values` (the mean of the two middle ones for an even
+/// count; 0 for none).
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    guard !sorted.isEmpty else { return 0 }
+    let middle = sorted.count / 2
+    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Checks the output of one `ttlkv-bench compare --output DIR` run.
+
+- The text output (DIR/compare-output.txt) has every scenario's table, each
+  with every metric row and a call.
+- DIR/results.json agrees with itself: every comparison has at least 3
+  rounds, each median is the median of its rounds, each ratio lies in its
+  range, and each call follows the rule (made only when every round's ratio
+  lies on the same side of 1; by more than 2% for the ops/s of a rate
+  offered to both).
+- DIR/index.html renders in headless Chromium: the DOM after its script
+  ran has every section, every table and every chart laid out with a
+  size, and a screenshot is not blank and shows both stores' colours.
+
+Usage: check_report.py DIR [--screenshot PNG] (default DIR/report.png)
+"""
+import json
+import os
+import re
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import zlib
+
+SECTIONS = [
+    "preload", "memory after the preload", "read-heavy", "skewed", "write-heavy",
+    "oversubscribed read-heavy, closed loop", "oversubscribed read-heavy, open loop",
+    "oversubscribed 50/50, closed loop", "oversubscribed 50/50, open loop",
+    "expiry storm: before", "expiry storm: during", "expiry storm: after",
+    "expiry storm: lag from deadline to removal, and time until all were removed",
+    "long churn", "calls: where one store was ahead in every round",
+]
+OPS = {"preload": ["set"], "long churn": ["get", "insert"]}  # others: get and set
+NOT_COMPARED = {"memory after the preload", "calls: where one store was ahead in every round",
+                "expiry storm: lag from deadline to removal, and time until all were removed"}
+METRICS = ["ops/s", "p50", "p90", "p99", "p99.9", "p99.99", "max"]
+CALLS = {"ck faster", "native faster", "no call"}
+CK_BLUE, NATIVE_ORANGE = (0x1f, 0x77, 0xb4), (0xff, 0x7f, 0x0e)
+
+failures = []
+passed = 0
+
+
+def check(condition, message):
+    global passed
+    if condition:
+        passed += 1
+    else:
+        failures.append(message)
+    return condition
+
+
+def slug(name):
+    return re.sub(r"-+", "-", "".join(c if c.isalnum() else "-" for c in name.lower())).strip("-")
+
+
+def check_text(text):
+    parts = re.split(r"^== (.*) ==$", text, flags=re.M)
+    sections = dict(zip(parts[1::2], parts[2::2]))
+    for title in SECTIONS:
+        if not check(title in sections, f"text: no section '{title}'") or title in NOT_COMPARED:
+            continue
+        for op in OPS.get(title, ["get", "set"]):
+            table = re.search(rf"^{op}\s+ck\s+native\s+ck/native\s+range\s+call\n((?:.+\n)+)", sections[title], flags=re.M)
+            if not check(table, f"text: '{title}' has no {op} table"):
+                continue
+            rows = {line.split()[0]: line for line in table.group(1).splitlines()}
+            for metric in METRICS:
+                row = rows.get(metric, "")
+                check(any(row.endswith(call) for call in CALLS), f"text: '{title}' {op} lacks a {metric} row with a call")
+    check(re.search(r"last third / middle third: .* -> (flat|NOT FLAT)", sections.get("long churn", "")),
+          "text: long churn has no verdict")
+
+
+def comparisons(results):
+    yield results["preload"]
+    yield from results["phases"]
+    yield from results["storm"]["windows"]
+    yield results["churn"]["summary"]
+
+
+def value(op_round, metric):
+    if metric == "ops/s":
+        return op_round["opsPerSecond"]
+    return op_round["latency"][{"p99.9": "p999", "p99.99": "p9999"}.get(metric, metric)]
+
+
+def check_results(results):
+    names = [c["name"] for c in comparisons(results)]
+    check(all(set(c["offered"]) == {"get", "set", "delete"} for c in results["phases"] if "open loop" in c["name"]),
+          "results.json: an open-loop scenario does not mark its operations as offered")
+    check(results["churn"]["summary"]["offered"] == ["insert"], "results.json: the churn's inserts are not marked as offered")
+    check(len(names) == 12, f"results.json: {len(names)} comparisons, expected 12")
+    for c in comparisons(results):
+        check(c["rounds"] >= 3, f"results.json: '{c['name']}' has {c['rounds']} rounds")
+        check(c["ops"], f"results.json: '{c['name']}' compares no operation")
+        for op in c["ops"]:
+            for m in op["metrics"]:
+                where = f"results.json: '{c['name']}' {op['op']} {m['metric']}"
+                per_store = [[value(r, m["metric"]) for r in rounds] for rounds in op["rounds"]]
+                for store, values in enumerate(per_store):
+                    check(abs(statistics.median(values) - m["medians"][store]) <= 1e-6 * max(1, abs(m["medians"][store])),
+                          f"{where}: median {m['medians'][store]} is not the median of {values}")
+                ratios = [a / max(b, 1e-9) for a, b in zip(*per_store)]
+                check(abs(min(ratios) - m["low"]) < 1e-6 and abs(max(ratios) - m["high"]) < 1e-6,
+                      f"{where}: range {m['low']}-{m['high']} is not that of {ratios}")
+                check(m["low"] - 1e-9 <= m["ratio"] <= m["high"] + 1e-9, f"{where}: ratio outside its range")
+                higher_is_better = m["metric"] == "ops/s"
+                # A rate offered to both stores is called only past 2%.
+                tolerance = 0.02 if higher_is_better and op["op"] in c["offered"] else 0
+                if m["low"] > 1 + tolerance:
+                    expected = "ck faster" if higher_is_better else "native faster"
+                elif m["high"] < 1 - tolerance:
+                    expected = "native faster" if higher_is_better else "ck faster"
+                else:
+                    expected = "no call"
+                check(m["call"] == expected, f"{where}: call '{m['call']}', the rule says '{expected}'")
+    churn = results["churn"]
+    check(churn["replacements"] >= 5, "results.json: the long churn replaced its contents fewer than 5 times")
+    for store_windows in churn["windows"]:
+        lives = [w["sample"]["entries"] for w in store_windows[1:]]
+        check(max(lives) <= 1.3 * churn["liveKeys"] and min(lives) >= 0.7 * churn["liveKeys"],
+              f"results.json: long churn live counts {lives} are not constant near {churn['liveKeys']}")
+
+
+def chromium():
+    for name in ["chromium", "chromium-browser", "google-chrome"]:
+        path = shutil.which(name)
+        if path:
+            return path
+    sys.exit("check_report: no headless Chromium found (Debian: apt-get install chromium)")
+
+
+def run_chromium(args):
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=/tmp/ttlkv-report-chromium"]
+    return subprocess.run([chromium()] + flags + args, capture_output=True, text=True, timeout=180)
+
+
+def read_png(path):
+    """Width, height and RGB rows of an 8-bit RGB or RGBA PNG."""
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat = 8, b""
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            assert depth == 8 and color in (2, 6) and interlace == 0, f"unsupported PNG (depth {depth}, colour {color})"
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    channels = 3 if color == 2 else 4
+    raw, stride = zlib.decompress(idat), width * channels
+    rows, previous = [], bytearray(stride)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b, c = previous[i], previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        previous = line
+    return width, height, [[tuple(row[x * channels:x * channels + 3]) for x in range(width)] for row in rows]
+
+
+def check_render(directory, screenshot):
+    page = os.path.abspath(os.path.join(directory, "index.html"))
+    source = open(page, encoding="utf-8").read()
+    dom = run_chromium(["--virtual-time-budget=5000", "--dump-dom", "file://" + page]).stdout
+    for title in SECTIONS:
+        check(f'<section id="{slug(title)}">' in dom, f"render: no section '{title}' in the DOM")
+    rendered = re.search(r'data-rendered="tables=(\d+) charts=(\d+)"', dom)
+    if check(rendered, "render: the page's script did not run (no data-rendered in the DOM)"):
+        tables, charts = int(rendered.group(1)), int(rendered.group(2))
+        check(tables == source.count("<table>") and tables >= 25, f"render: {tables} tables in the DOM, {source.count('<table>')} in the page")
+        check(charts == source.count("<svg ") and charts >= 20, f"render: {charts} charts laid out, {source.count('<svg ')} in the page")
+    run_chromium(["--window-size=1400,2400", "--screenshot=" + os.path.abspath(screenshot), "file://" + page])
+    if not check(os.path.exists(screenshot), "render: Chromium wrote no screenshot"):
+        return
+    width, height, pixels = read_png(screenshot)
+    colours = [p for row in pixels[::4] for p in row[::4]]
+    inked = sum(1 for p in colours if p != (255, 255, 255)) / len(colours)
+    near = lambda p, q: all(abs(a - b) < 40 for a, b in zip(p, q))
+    check(width == 1400 and height == 2400, f"render: screenshot is {width}x{height}")
+    check(inked > 0.03, f"render: screenshot is blank ({inked:.1%} of pixels not white)")
+    check(any(near(p, CK_BLUE) for p in colours) and any(near(p, NATIVE_ORANGE) for p in colours),
+          "render: the screenshot shows no chart line in ck's blue and native's orange")
+    print(f"check_report: rendered {tables} tables and {charts} charts; screenshot {width}x{height}, {inked:.0%} inked")
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    directory = sys.argv[1]
+    screenshot = sys.argv[sys.argv.index("--screenshot") + 1] if "--screenshot" in sys.argv else os.path.join(directory, "report.png")
+    check_text(open(os.path.join(directory, "compare-output.txt"), encoding="utf-8").read())
+    check_results(json.load(open(os.path.join(directory, "results.json"))))
+    check_render(directory, screenshot)
+    for failure in failures:
+        print("check_report: FAIL:", failure)
+    print(f"check_report: {passed} passed, {len(failures)} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
