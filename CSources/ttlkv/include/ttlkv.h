@@ -547,13 +547,16 @@ TTLKV_API ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *re
  * *cursor is 0 to begin, or the value a previous call left there; the call
  * visits table slots from there on, calls fn(key, key_len, deadline_ms,
  * context) for each live entry it finds (deadline_ms is TTLKV_NO_EXPIRY for
- * a key that never expires), stops once it has passed `count` slots (0 counts
- * as 1; runs of empty slots are passed without stopping), and stores where to
- * go on in *cursor: 0 once the traversal is complete.
+ * a key that never expires), stops once it has passed `count` slots, empty
+ * or not (0 counts as 1: the time a call takes is bounded by count, not by
+ * the table's emptiness, so a caller that wants about n keys asks for a few
+ * times n slots), and stores where to go on in *cursor: 0 once the
+ * traversal is complete.
  * Guarantees, as for Redis's SCAN: a key that is live and not written from
  * the first call to the last is reported at least once; a key may be reported
- * twice when its shard's table grows during the traversal, and a key written
- * during the traversal may be missed (a write can move it to an earlier slot).
+ * twice when its shard's table grows or is rebuilt during the traversal, and
+ * a key written during the traversal may be missed (a write can move it to an
+ * earlier slot).
  * No expired key is ever reported. The cursor is only meaningful for this
  * store: TTLKV_INVALID_ARGUMENT for one that names no shard of it.
  * Lock-free read: fn runs inside the read section, under the same rules as a
