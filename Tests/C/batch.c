@@ -200,28 +200,45 @@ test_reads(void)
 	ttlkv_close(s);
 }
 
+/* Two stores in the same state, for a batch call on one and the single
+ * calls on the other. */
+static void
+twins(ttlkv **a, ttlkv **b)
+{
+	*a = open_store();
+	*b = open_store();
+	fill(*a);
+	clock_.now -= 10;
+	fill(*b);
+}
+
+static void
+check_same(ttlkv *a, ttlkv *b)
+{
+	ttlkv_stats sa, sb;
+
+	CHECK_STATUS(ttlkv_stats_get(a, &sa), TTLKV_OK);
+	CHECK_STATUS(ttlkv_stats_get(b, &sb), TTLKV_OK);
+	CHECK(sa.entries == sb.entries && sa.expired == sb.expired && sa.bytes == sb.bytes);
+}
+
 static void
 test_deletes(void)
 {
-	ttlkv *a = open_store(), *b = open_store();
 	char (*names)[MAX_KEY + 8] = calloc(200, sizeof *names);
 	ttlkv_key keys[200];
 	ttlkv_status statuses[200];
-	ttlkv_stats sa, sb;
 	const void *value;
 	size_t len;
+	ttlkv *a, *b;
 
-	fill(a);
-	clock_.now -= 10;
-	fill(b); /* the same state in both stores */
+	twins(&a, &b);
 	for (unsigned i = 0; i < 200; i++)
 		keys[i] = key_of(i, names);
 	CHECK_STATUS(ttlkv_delete_many(a, keys, 200, statuses), TTLKV_OK);
 	for (unsigned i = 0; i < 200; i++)
 		CHECK_STATUS(statuses[i], ttlkv_delete(b, keys[i].data, keys[i].len));
-	CHECK_STATUS(ttlkv_stats_get(a, &sa), TTLKV_OK);
-	CHECK_STATUS(ttlkv_stats_get(b, &sb), TTLKV_OK);
-	CHECK(sa.entries == sb.entries && sa.expired == sb.expired && sa.bytes == sb.bytes);
+	check_same(a, b);
 
 	statuses[0] = UNTOUCHED;
 	CHECK_STATUS(ttlkv_delete_many(NULL, keys, 1, statuses), TTLKV_INVALID_ARGUMENT);
@@ -249,7 +266,6 @@ test_put_many(void)
 	static char big[2 * 1024 * 1024];
 	ttlkv_item items[300];
 	ttlkv_status statuses[300];
-	ttlkv_stats sa, sb;
 
 	for (unsigned i = 0; i < 300; i++) {
 		ttlkv_key k = key_of(i % 150, names); /* every key twice */
@@ -265,9 +281,8 @@ test_put_many(void)
 	for (unsigned i = 0; i < 300; i++)
 		CHECK_STATUS(statuses[i], ttlkv_put(b, items[i].key, items[i].key_len, items[i].value,
 		    items[i].value_len, items[i].ttl_ms));
-	CHECK_STATUS(ttlkv_stats_get(a, &sa), TTLKV_OK);
-	CHECK_STATUS(ttlkv_stats_get(b, &sb), TTLKV_OK);
-	CHECK(sa.entries == sb.entries && sa.bytes == sb.bytes && sa.entries > 0);
+	check_same(a, b);
+	CHECK(ttlkv_count(a) > 0);
 	for (unsigned i = 0; i < 150; i++) {
 		char va[64], vb[64];
 		size_t na = 0, nb = 0;
@@ -294,16 +309,14 @@ test_put_many(void)
 static void
 test_expire_due_many(void)
 {
-	ttlkv *a = open_store(), *b = open_store();
 	char (*names)[MAX_KEY + 8] = calloc(200, sizeof *names);
 	ttlkv_key keys[200];
 	ttlkv_status statuses[200];
 	uint64_t deadlines[200], scheduled[200];
-	ttlkv_stats sa, sb;
+	ttlkv_stats sa;
+	ttlkv *a, *b;
 
-	fill(a);
-	clock_.now -= 10;
-	fill(b);
+	twins(&a, &b);
 	for (unsigned i = 0; i < 200; i++) {
 		keys[i] = key_of(i, names);
 		scheduled[i] = i % 5 == 0 ? 1005 : 0;
@@ -316,9 +329,9 @@ test_expire_due_many(void)
 		if (statuses[i] == TTLKV_OK || statuses[i] == TTLKV_NOT_DUE)
 			CHECK(deadlines[i] == deadline);
 	}
+	check_same(a, b);
 	CHECK_STATUS(ttlkv_stats_get(a, &sa), TTLKV_OK);
-	CHECK_STATUS(ttlkv_stats_get(b, &sb), TTLKV_OK);
-	CHECK(sa.entries == sb.entries && sa.expired == sb.expired && sa.expired > 0);
+	CHECK(sa.expired > 0);
 	CHECK_STATUS(ttlkv_expire_due_many(a, keys, NULL, 200, NULL, statuses), TTLKV_INVALID_ARGUMENT);
 	CHECK_STATUS(ttlkv_expire_due_many(a, keys, NULL, 200, deadlines, statuses), TTLKV_OK);
 	free(names);
