@@ -167,6 +167,7 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
 /// Calls `call` with a pointer to `closure`, as the context of a C callback
 /// that `call` makes synchronously (the callback casts it back to the
 /// closure's type). The pointer is valid only during `call`.
+@inline(__always)
 func withCallbackContext<Closure, Result>(_ closure: Closure, _ call: (UnsafeMutableRawPointer) -> Result) -> Result {
     var closure = closure
     return withUnsafeMutablePointer(to: &closure) { call(UnsafeMutableRawPointer($0)) }

@@ -90,11 +90,16 @@ func batchPut<Core: BatchCore, Key: StoreBytes, Value: StoreBytes>(
     var outcome = BatchWriteOutcome()
     try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: batchChunk) { values in
         try withUnsafeTemporaryAllocation(of: UInt64?.self, capacity: batchChunk) { ttls in
-            var valueIterator = items.lazy.map { $0.value }.makeIterator()
-            var ttlIterator = items.lazy.map { $0.ttl }.makeIterator()
+            // The values and TTLs follow the keys' chunks from this index.
+            let valueView = items.lazy.map { $0.value }
+            var index = items.startIndex
             try forEachPinnedChunk(of: items.lazy.map { $0.key }) { base, keys in
-                for i in 0..<keys.count { ttls.initializeElement(at: i, to: try? ttlMilliseconds(ttlIterator.next()!)) }
-                try withPinnedBytes(of: &valueIterator, count: keys.count, into: values.baseAddress!) { _ in
+                var ttlIndex = index
+                for i in 0..<keys.count {
+                    ttls.initializeElement(at: i, to: try? ttlMilliseconds(items[ttlIndex].ttl))
+                    items.formIndex(after: &ttlIndex)
+                }
+                try withPinnedBytes(of: valueView, from: &index, count: keys.count, into: values.baseAddress!) { _ in
                     let chunk = PinnedItems(keys: keys, values: UnsafeBufferPointer(start: values.baseAddress, count: keys.count),
                                             ttls: UnsafeBufferPointer(start: ttls.baseAddress, count: keys.count))
                     try core.put(chunk, base: base, into: &outcome)

@@ -14,19 +14,25 @@
 /// Keys a batch hands to the store together: a chunk of a longer batch.
 @usableFromInline let batchChunk = 64
 
-/// Pins up to `count` elements of `elements` (see the top of this file)
-/// into `pinned[filled...]`, then calls `body` with how many are pinned
-/// in all: fewer than `count` only when `elements` ran out.
+/// Pins up to `count` elements of `elements` from `index` on (see the top
+/// of this file) into `pinned[filled...]`, moving `index` past them, then
+/// calls `body` with how many are pinned in all: fewer than `count` only
+/// when `elements` ran out. Elements are used in place, through the
+/// subscript, not copied out (an array element would be retained and
+/// released for it).
 @inlinable
-func withPinnedBytes<Elements: IteratorProtocol, Result>(
-    of elements: inout Elements, count: Int, into pinned: UnsafeMutablePointer<UnsafeRawBufferPointer>,
-    filled: Int = 0, _ body: (_ pinned: Int) throws -> Result
+func withPinnedBytes<Elements: Collection, Result>(
+    of elements: Elements, from index: inout Elements.Index, count: Int,
+    into pinned: UnsafeMutablePointer<UnsafeRawBufferPointer>, filled: Int = 0,
+    _ body: (_ pinned: Int) throws -> Result
 ) rethrows -> Result where Elements.Element: StoreBytes {
-    guard filled < count, let element = elements.next() else { return try body(filled) }
-    return try element.withStoreBytes { bytes in
+    guard filled < count, index != elements.endIndex else { return try body(filled) }
+    let current = index
+    elements.formIndex(after: &index)
+    return try elements[current].withStoreBytes { bytes in
         // Valid while this closure runs, which is until `body` returns.
         (pinned + filled).initialize(to: bytes)
-        return try withPinnedBytes(of: &elements, count: count, into: pinned, filled: filled + 1, body)
+        return try withPinnedBytes(of: elements, from: &index, count: count, into: pinned, filled: filled + 1, body)
     }
 }
 
@@ -34,22 +40,20 @@ func withPinnedBytes<Elements: IteratorProtocol, Result>(
 /// `elements` and the offset of the chunk's first element, until the
 /// elements run out or `body` returns false.
 @inlinable
-func forEachPinnedChunk<Elements: Sequence>(
+func forEachPinnedChunk<Elements: Collection>(
     of elements: Elements,
     _ body: (_ base: Int, _ chunk: UnsafeBufferPointer<UnsafeRawBufferPointer>) throws -> Bool
 ) rethrows where Elements.Element: StoreBytes {
     try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: batchChunk) { pinned in
-        var iterator = elements.makeIterator()
+        var index = elements.startIndex
         var base = 0
         var more = true
-        while more {
-            let count = try withPinnedBytes(of: &iterator, count: batchChunk, into: pinned.baseAddress!) { count in
-                guard count > 0 else { return 0 }
+        while more && index != elements.endIndex {
+            let count = try withPinnedBytes(of: elements, from: &index, count: batchChunk, into: pinned.baseAddress!) { count in
                 more = try body(base, UnsafeBufferPointer(start: pinned.baseAddress, count: count))
                 return count
             }
             base += count
-            more = more && count == batchChunk
         }
     }
 }
