@@ -8,11 +8,13 @@ extension CStore: BatchCore {
               _ visit: (Int, UnsafeRawBufferPointer) -> Void) throws -> Int {
         try withCKeys(keys) { cKeys, statuses in
             let status = withoutActuallyEscaping(visit) { visit in
-                withCallbackContext(visit) { context in
+                var visit = visit
+                // As in forEachRecord: used only during the synchronous call.
+                return withUnsafeMutablePointer(to: &visit) { visit in
                     ttlkv_read_many(pointer, cKeys.baseAddress, cKeys.count, { index, value, length, context in
                         let visit = context!.assumingMemoryBound(to: ((Int, UnsafeRawBufferPointer) -> Void).self)
                         visit.pointee(index, UnsafeRawBufferPointer(start: value, count: length))
-                    }, context, statuses.baseAddress)
+                    }, visit, statuses.baseAddress)
                 }
             }
             try check(status)

@@ -92,12 +92,15 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
 
     /// Runs one of the C drains with `body` as its callback.
     private func forEachRecord(of drain: Drain, _ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
-        _ = withoutActuallyEscaping(body) { body in
-            withCallbackContext(body) { context in
+        withoutActuallyEscaping(body) { body in
+            var visit = body
+            // The callback runs synchronously inside the drain, while
+            // `visit` is alive on this stack and no one else can see it.
+            _ = withUnsafeMutablePointer(to: &visit) { visit in
                 drain(pointer, { key, length, deadline, context in
                     let visit = context!.assumingMemoryBound(to: ((UnsafeRawBufferPointer, UInt64) -> Void).self)
                     visit.pointee(UnsafeRawBufferPointer(start: key, count: length), deadline)
-                }, context, nil)
+                }, visit, nil)
             }
         }
     }
@@ -112,11 +115,13 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
     ) throws -> ScanCursor? {
         var raw = cursor.rawValue
         let status = withoutActuallyEscaping(body) { body in
-            withCallbackContext(body) { context in
+            var visit = body
+            // As in forEachRecord: used only during the synchronous call.
+            return withUnsafeMutablePointer(to: &visit) { visit in
                 ttlkv_scan(pointer, &raw, Swift.max(count, 1), { key, length, _, context in
                     let visit = context!.assumingMemoryBound(to: ((UnsafeRawBufferPointer) -> Void).self)
                     visit.pointee(UnsafeRawBufferPointer(start: key, count: length))
-                }, context)
+                }, visit)
             }
         }
         if status == TTLKV_INVALID_ARGUMENT { throw StoreError.invalidCursor }
@@ -162,15 +167,6 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         // rebuild resumes where the last tick left it.
         _ = ttlkv_maintain(pointer, 32768, nil)
     }
-}
-
-/// Calls `call` with a pointer to `closure`, as the context of a C callback
-/// that `call` makes synchronously (the callback casts it back to the
-/// closure's type). The pointer is valid only during `call`.
-@inline(__always)
-func withCallbackContext<Closure, Result>(_ closure: Closure, _ call: (UnsafeMutableRawPointer) -> Result) -> Result {
-    var closure = closure
-    return withUnsafeMutablePointer(to: &closure) { call(UnsafeMutableRawPointer($0)) }
 }
 
 /// Calls `body` with `keys` as C batch keys, and room for their statuses.
