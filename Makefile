@@ -174,7 +174,7 @@ test-example: deps
 test-swift: deps
 	$(SWIFT) test --no-parallel
 	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan \
-	    --filter "ConcurrencyStressTests|StoreAPITests|ExpiryEventTests"
+	    --filter "ConcurrencyStressTests|StoreAPITests|StoreBatchTests|ExpiryEventTests"
 
 # A package outside this one that depends on TTLKV by path, as a user's does
 # (Tests/Outside). Built from scratch, it must not print a single warning;

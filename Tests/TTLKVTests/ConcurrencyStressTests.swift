@@ -10,11 +10,12 @@ enum StressClock {
     @TaskLocal static var pinned: UInt64?
 }
 
-/// Several threads set (with and without TTL), shorten TTLs, read and
-/// delete, while the expiry worker expires and a ticker moves time. Readers
-/// check that no value is torn or belongs to another key, that sequence
-/// numbers never go backwards, and that no value is read at or after its
-/// deadline. Afterwards, once the clock has passed every deadline, the worker
+/// Several threads set (with and without TTL, one key at a time and in
+/// batches), shorten TTLs, read (one key at a time and in batches) and
+/// delete (both ways), while the expiry worker expires, in batches, and a
+/// ticker moves time. Readers check that no value is torn or belongs to
+/// another key, that sequence numbers never go backwards, and that no value
+/// is read at or after its deadline. Afterwards, once the clock has passed every deadline, the worker
 /// must remove every key whose last write gave it a TTL, within the lag
 /// bound, and keep every key last written without one, holding exactly its
 /// last value; and it must never have removed a key before its deadline.
@@ -93,11 +94,31 @@ enum StressClock {
                     let key = Int.random(in: 0..<(Self.keys / Self.writers), using: &rng) * Self.writers + thread
                     let name = "key\(key)"
                     let now = shared.nowMilliseconds
+                    /// A value for `key` with a new sequence number.
+                    func next(_ key: Int, ttl: UInt64) -> [UInt8] {
+                        seq[key] += 1
+                        deadline[key] = ttl == 0 ? 0 : now + ttl
+                        let value = Value(key: UInt32(key), seq: seq[key], deadline: deadline[key]).bytes
+                        last[key] = ttl == 0 ? value : nil
+                        return value
+                    }
                     do {
                         switch Int.random(in: 0..<20, using: &rng) {
                         case 0:
                             try store.removeValue(forKey: name)
                             last[key] = nil
+                        case 2:
+                            // A batch of this writer's keys, some twice: in order.
+                            let keys = (0..<5).map { _ in Int.random(in: 0..<(Self.keys / Self.writers), using: &rng) * Self.writers + thread }
+                            let items = keys.map { key in
+                                let ttl: UInt64 = Bool.random(using: &rng) ? 0 : UInt64.random(in: 1...30, using: &rng)
+                                return (key: "key\(key)", value: next(key, ttl: ttl), ttl: ttl == 0 ? nil : Duration.milliseconds(ttl))
+                            }
+                            try StressClock.$pinned.withValue(now) { try store.set(items) }
+                        case 3:
+                            let keys = (0..<3).map { _ in Int.random(in: 0..<(Self.keys / Self.writers), using: &rng) * Self.writers + thread }
+                            try store.removeValues(forKeys: keys.map { "key\($0)" })
+                            for key in keys { last[key] = nil }
                         case 1:
                             // Only ever shorten, so a value's deadline stays an upper bound.
                             let ttl = UInt64.random(in: 1...5, using: &rng)
@@ -109,13 +130,10 @@ enum StressClock {
                             }
                         default:
                             let ttl: UInt64 = Bool.random(using: &rng) ? 0 : UInt64.random(in: 1...30, using: &rng)
-                            seq[key] += 1
-                            deadline[key] = ttl == 0 ? 0 : now + ttl
-                            let value = Value(key: UInt32(key), seq: seq[key], deadline: deadline[key]).bytes
+                            let value = next(key, ttl: ttl)
                             try StressClock.$pinned.withValue(now) {
                                 try store.set(value, forKey: name, ttl: ttl == 0 ? nil : .milliseconds(ttl))
                             }
-                            last[key] = ttl == 0 ? value : nil
                         }
                     } catch {
                         failures.add(1, ordering: .relaxed)
@@ -125,20 +143,38 @@ enum StressClock {
                 writersDone.add(1, ordering: .relaxed)
                 if writersDone.load(ordering: .relaxed) == Self.writers { stop.store(true, ordering: .releasing) }
             } else if thread < Self.writers + Self.readers {
+                // The first reader reads one key at a time, the others in
+                // batches of up to 16 keys (some twice).
+                let batched = thread > Self.writers
                 var lastSeen = [UInt64](repeating: 0, count: Self.keys)
                 var rng = SystemRandomNumberGenerator()
-                while !stop.load(ordering: .acquiring) {
-                    let key = Int.random(in: 0..<Self.keys, using: &rng)
-                    let before = shared.nowMilliseconds
-                    // Outer nil: absent or expired; inner nil: a torn value.
-                    let value = try? store.withValue(forKey: "key\(key)") { Value($0) }
-                    guard let value else { continue }
+                /// Checks a value read for `key` (nil: torn) that was read
+                /// after `before`.
+                func check(_ value: Value?, key: Int, before: UInt64) {
                     guard let value, value.key == key, value.seq >= lastSeen[key],
                           value.deadline == 0 || before < value.deadline else {
                         failures.add(1, ordering: .relaxed)
-                        continue
+                        return
                     }
                     lastSeen[key] = value.seq
+                }
+                while !stop.load(ordering: .acquiring) {
+                    let before = shared.nowMilliseconds
+                    if batched {
+                        let keys = (0..<Int.random(in: 1...16, using: &rng)).map { _ in Int.random(in: 0..<Self.keys, using: &rng) }
+                        do {
+                            try store.withValues(forKeys: keys.map { "key\($0)" }) { offset, value in
+                                check(Value(value), key: keys[offset], before: before)
+                            }
+                        } catch {
+                            failures.add(1, ordering: .relaxed)
+                        }
+                    } else {
+                        let key = Int.random(in: 0..<Self.keys, using: &rng)
+                        // Outer nil: absent or expired; inner nil: a torn value.
+                        guard let value = try? store.withValue(forKey: "key\(key)", { Value($0) }) else { continue }
+                        check(value, key: key, before: before)
+                    }
                 }
             } else {
                 while !stop.load(ordering: .acquiring) {

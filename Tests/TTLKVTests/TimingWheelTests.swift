@@ -158,8 +158,36 @@ import Testing
         for i in 0..<1_000 { Self.schedule(&wheel, "k\(i)", 1) }
         wheel.advance(to: 2)
         let taken = wheel.takeDue(limit: .max, shouldStop: { true }) { _, _ in nil }
-        #expect(taken == 63)
-        #expect(wheel.count == 937)
+        #expect(taken == 64)   // asked before every batch but the first
+        #expect(wheel.count == 936)
+    }
+
+    /// The expiry worker's form: batches of at most `batchSize`, in order,
+    /// never past the limit, across the due queue's arenas; a record given
+    /// a later deadline stays counted and fires then.
+    @Test func batchesKeepOrderSizeAndLimit() {
+        var wheel = TimingWheel(resolution: 1, now: 0)
+        for i in 0..<150 { Self.schedule(&wheel, "a\(i)", 3) }
+        for i in 0..<100 { Self.schedule(&wheel, "b\(i)", 4) }   // a second arena
+        wheel.advance(to: 5)
+        var sizes: [Int] = [], seen: [String] = []
+        let taken = wheel.takeDue(limit: 240, batchSize: 64) { keys, deadlines, later in
+            sizes.append(keys.count)
+            for i in keys.indices {
+                let key = String(decoding: keys[i], as: UTF8.self)
+                seen.append(key)
+                #expect(deadlines[i] == (key.hasPrefix("a") ? 3 : 4))
+                #expect(later[i] == 0)
+                if i % 2 == 0 { later[i] = 9 }
+            }
+        }
+        #expect(taken == 240)
+        #expect(sizes == [64, 64, 22, 64, 26])
+        #expect(seen == (0..<150).map { "a\($0)" } + (0..<90).map { "b\($0)" })
+        #expect(wheel.count == 10 + 120)   // 10 left due, 120 rescheduled
+        #expect(Self.fire(&wheel, at: 9).map(\.key) == (90..<100).map { "b\($0)" })
+        #expect(Self.fire(&wheel, at: 10).count == 120)
+        #expect(wheel.count == 0)
     }
 
     @Test func aPendingRecordCostsItsKeyPlusTwelveBytes() {

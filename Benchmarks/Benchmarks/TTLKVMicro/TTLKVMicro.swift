@@ -1,7 +1,8 @@
-// Micro-benchmarks of single operations on both stores, and of the timing
-// wheel: time per operation and allocations per operation. Each sample runs
-// 1,000 operations (scaling factor kilo) on a store preloaded with 100,000
-// keys, so that sampling overhead is not measured as operation time.
+// Micro-benchmarks of single operations and of a batched get on both
+// stores, and of the timing wheel: time per operation and allocations per
+// operation. Each sample runs 1,000 operations (scaling factor kilo) on a
+// store preloaded with 100,000 keys, so that sampling overhead is not
+// measured as operation time.
 import Benchmark
 @_spi(Benchmarks) import TTLKV
 
@@ -34,6 +35,13 @@ func storeBenchmarks<S: KeyValueStore>(_ kind: String, _ store: S) {
     Benchmark("\(kind) get miss", configuration: config) { benchmark in
         for i in benchmark.scaledIterations {
             sink &+= (try? store.withValue(forKey: keys[keyCount + i % keyCount]) { $0.count }) ?? 0
+        }
+    }
+    // One operation is one batch of 16 keys (hits), as withValues(forKeys:).
+    Benchmark("\(kind) get many 16", configuration: config) { benchmark in
+        for i in benchmark.scaledIterations {
+            let first = (i &* 16) % (keyCount - 16)
+            try? store.withValues(forKeys: keys[first..<(first + 16)]) { _, value in sink &+= value.count }
         }
     }
     Benchmark("\(kind) overwrite", configuration: config) { benchmark in

@@ -89,3 +89,27 @@ extension Comparison {
         #expect((0..<4).map { roundOrder($0, stores: 2) } == [[0, 1], [1, 0], [0, 1], [1, 0]])
     }
 }
+
+@Suite struct BatchedComparisonTests {
+    /// A round of the batched reads on one store: per mode, `batches`
+    /// batches of `nanoseconds` each in a window of 1 s.
+    func round(_ batches: [UInt64], nanoseconds: UInt64 = 1000) -> [WindowResult] {
+        batches.map { window(nanoseconds: nanoseconds, count: $0) }
+    }
+
+    @Test func keysPerSecondCountTheKeysOfEachBatch() {
+        let modes = [BatchMode(keys: 16, isLoop: true), BatchMode(keys: 4, isLoop: false), BatchMode(keys: 16, isLoop: false)]
+        // ck: the loop 1000 batches/s (16,000 keys/s), batches of 4 2000/s
+        // (8,000 keys/s), of 16 3000/s (48,000 keys/s); native half as many.
+        let c = BatchedComparison(detail: "", stores: ["ck", "native"], modes: modes,
+                                  results: [(0..<3).map { _ in round([1000, 2000, 3000]) },
+                                            (0..<3).map { _ in round([500, 1000, 1500]) }])
+        #expect(c.modes.map(\.mode.label) == ["loop of 16", "batch of 4", "batch of 16"])
+        #expect(c.modes.map { $0.metrics[0].medians[0] } == [16_000, 8_000, 48_000])
+        #expect(c.modes.allSatisfy { $0.metrics[0].call == "ck faster" && abs($0.metrics[0].ratio - 2) < 1e-9 })
+        #expect(c.modes[0].overLoop == nil)
+        #expect(c.modes[1].overLoop!.map(\.ratio) == [0.5, 0.5])
+        #expect(c.modes[2].overLoop!.map(\.ratio) == [3, 3])
+        #expect(c.modes[2].metrics.map(\.metric) == ["keys/s", "p50", "p90", "p99", "p99.9", "p99.99", "max"])
+    }
+}

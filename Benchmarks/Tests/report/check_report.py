@@ -2,12 +2,14 @@
 """Checks the output of one `ttlkv-bench compare --output DIR` run.
 
 - The text output (DIR/compare-output.txt) has every scenario's table, each
-  with every metric row and a call.
+  with every metric row and a call; the batched reads have a row per mode
+  in their keys/s and latency tables.
 - DIR/results.json agrees with itself: every comparison has at least 3
   rounds, each median is the median of its rounds, each ratio lies in its
   range, and each call follows the rule (made only when every round's ratio
   lies on the same side of 1; by more than 2% for the ops/s of a rate
-  offered to both).
+  offered to both); the batched reads' speed-up over the loop of single gets
+  is the median and range of the rounds' ratios.
 - DIR/index.html renders in headless Chromium: the DOM after its script
   ran has every section, every table and every chart laid out with a
   size, and a screenshot is not blank and shows both stores' colours.
@@ -27,13 +29,14 @@ import zlib
 SECTIONS = [
     "preload", "memory after the preload", "read-heavy", "skewed", "write-heavy",
     "oversubscribed read-heavy, closed loop", "oversubscribed read-heavy, open loop",
-    "oversubscribed 50/50, closed loop", "oversubscribed 50/50, open loop",
+    "oversubscribed 50/50, closed loop", "oversubscribed 50/50, open loop", "batched reads",
     "expiry storm: before", "expiry storm: during", "expiry storm: after",
     "expiry storm: lag from deadline to removal, and time until all were removed",
     "long churn", "calls: where one store was ahead in every round",
 ]
 OPS = {"preload": ["set"], "long churn": ["get", "insert"]}  # others: get and set
-NOT_COMPARED = {"memory after the preload", "calls: where one store was ahead in every round",
+BATCH_MODES = ["loop of 16", "batch of 1", "batch of 4", "batch of 16", "batch of 64"]
+NOT_COMPARED = {"memory after the preload", "calls: where one store was ahead in every round", "batched reads",
                 "expiry storm: lag from deadline to removal, and time until all were removed"}
 METRICS = ["ops/s", "p50", "p90", "p99", "p99.9", "p99.99", "max"]
 CALLS = {"ck faster", "native faster", "no call"}
@@ -72,6 +75,16 @@ def check_text(text):
                 check(any(row.endswith(call) for call in CALLS), f"text: '{title}' {op} lacks a {metric} row with a call")
     check(re.search(r"last third / middle third: .* -> (flat|NOT FLAT)", sections.get("long churn", "")),
           "text: long churn has no verdict")
+    batched = sections.get("batched reads", "")
+    for header in [r"keys/s\s+ck\s+native\s+ck/native\s+range\s+call\s+ck/loop\s+range\s+native/loop\s+range",
+                   r"batch\s+ck p50\s+p99\s+p99\.9\s+max\s+native p50\s+p99\s+p99\.9\s+max\s+p99 ck/native\s+range\s+call"]:
+        table = re.search(rf"^{header}\n((?:.+\n)+)", batched, flags=re.M)
+        if not check(table, f"text: batched reads has no table headed {header}"):
+            continue
+        rows = [line for line in table.group(1).splitlines()]
+        check([next((m for m in BATCH_MODES if row.startswith(m + " ")), None) for row in rows] == BATCH_MODES,
+              f"text: batched reads rows {rows} are not the modes {BATCH_MODES}")
+        check(all(any(call in row for call in CALLS) for row in rows), "text: a batched reads row lacks a call")
 
 
 def comparisons(results):
@@ -82,9 +95,49 @@ def comparisons(results):
 
 
 def value(op_round, metric):
-    if metric == "ops/s":
+    if metric in ("ops/s", "keys/s"):
         return op_round["opsPerSecond"]
     return op_round["latency"][{"p99.9": "p999", "p99.99": "p9999"}.get(metric, metric)]
+
+
+def check_metric(where, m, per_store, tolerance=0):
+    """A metric's medians, ratio range and call, recomputed from its rounds."""
+    for store, values in enumerate(per_store):
+        check(abs(statistics.median(values) - m["medians"][store]) <= 1e-6 * max(1, abs(m["medians"][store])),
+              f"{where}: median {m['medians'][store]} is not the median of {values}")
+    ratios = [a / max(b, 1e-9) for a, b in zip(*per_store)]
+    check(abs(min(ratios) - m["low"]) < 1e-6 and abs(max(ratios) - m["high"]) < 1e-6,
+          f"{where}: range {m['low']}-{m['high']} is not that of {ratios}")
+    check(m["low"] - 1e-9 <= m["ratio"] <= m["high"] + 1e-9, f"{where}: ratio outside its range")
+    higher_is_better = m["metric"] in ("ops/s", "keys/s")
+    if m["low"] > 1 + tolerance:
+        expected = "ck faster" if higher_is_better else "native faster"
+    elif m["high"] < 1 - tolerance:
+        expected = "native faster" if higher_is_better else "ck faster"
+    else:
+        expected = "no call"
+    check(m["call"] == expected, f"{where}: call '{m['call']}', the rule says '{expected}'")
+
+
+def check_batched(batched):
+    check(batched["rounds"] >= 3, f"results.json: batched reads have {batched['rounds']} rounds")
+    modes = batched["modes"]
+    labels = [("loop of " if m["mode"]["isLoop"] else "batch of ") + str(m["mode"]["keys"]) for m in modes]
+    check(labels == BATCH_MODES, f"results.json: batched modes {labels}")
+    loop = next(m for m in modes if m["mode"]["isLoop"])
+    for m, label in zip(modes, labels):
+        names = [metric["metric"] for metric in m["metrics"]]
+        check(names == ["keys/s"] + METRICS[1:], f"results.json: batched {label} metrics {names}")
+        for metric in m["metrics"]:
+            check_metric(f"results.json: batched {label} {metric['metric']}", metric,
+                         [[value(r, metric["metric"]) for r in rounds] for rounds in m["rounds"]])
+        if m["mode"]["isLoop"]:
+            check(m.get("overLoop") is None, f"results.json: the loop has a speed-up over itself")
+            continue
+        for store, over in enumerate(m["overLoop"]):
+            ratios = [a["opsPerSecond"] / b["opsPerSecond"] for a, b in zip(m["rounds"][store], loop["rounds"][store])]
+            check(abs(statistics.median(ratios) - over["ratio"]) < 1e-6 and abs(min(ratios) - over["low"]) < 1e-6
+                  and abs(max(ratios) - over["high"]) < 1e-6, f"results.json: batched {label} over loop {over} is not that of {ratios}")
 
 
 def check_results(results):
@@ -98,25 +151,11 @@ def check_results(results):
         check(c["ops"], f"results.json: '{c['name']}' compares no operation")
         for op in c["ops"]:
             for m in op["metrics"]:
-                where = f"results.json: '{c['name']}' {op['op']} {m['metric']}"
-                per_store = [[value(r, m["metric"]) for r in rounds] for rounds in op["rounds"]]
-                for store, values in enumerate(per_store):
-                    check(abs(statistics.median(values) - m["medians"][store]) <= 1e-6 * max(1, abs(m["medians"][store])),
-                          f"{where}: median {m['medians'][store]} is not the median of {values}")
-                ratios = [a / max(b, 1e-9) for a, b in zip(*per_store)]
-                check(abs(min(ratios) - m["low"]) < 1e-6 and abs(max(ratios) - m["high"]) < 1e-6,
-                      f"{where}: range {m['low']}-{m['high']} is not that of {ratios}")
-                check(m["low"] - 1e-9 <= m["ratio"] <= m["high"] + 1e-9, f"{where}: ratio outside its range")
-                higher_is_better = m["metric"] == "ops/s"
                 # A rate offered to both stores is called only past 2%.
-                tolerance = 0.02 if higher_is_better and op["op"] in c["offered"] else 0
-                if m["low"] > 1 + tolerance:
-                    expected = "ck faster" if higher_is_better else "native faster"
-                elif m["high"] < 1 - tolerance:
-                    expected = "native faster" if higher_is_better else "ck faster"
-                else:
-                    expected = "no call"
-                check(m["call"] == expected, f"{where}: call '{m['call']}', the rule says '{expected}'")
+                tolerance = 0.02 if m["metric"] == "ops/s" and op["op"] in c["offered"] else 0
+                check_metric(f"results.json: '{c['name']}' {op['op']} {m['metric']}", m,
+                             [[value(r, m["metric"]) for r in rounds] for rounds in op["rounds"]], tolerance)
+    check_batched(results["batched"])
     churn = results["churn"]
     check(churn["replacements"] >= 5, "results.json: the long churn replaced its contents fewer than 5 times")
     for store_windows in churn["windows"]:

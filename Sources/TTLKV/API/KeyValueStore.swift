@@ -46,6 +46,49 @@ public protocol KeyValueStore: AnyObject, Sendable {
     @discardableResult
     func removeValue(forKey key: some StoreBytes) throws -> Bool
 
+    /// Looks `keys` up together and calls `body`, in key order, with the
+    /// offset in `keys` and the live value of each key that has one,
+    /// without copying it; keys absent or expired are skipped. Each key is
+    /// found or not exactly as ``withValue(forKey:_:)`` would find it, and a
+    /// key may appear more than once.
+    ///
+    /// ``Store`` overlaps the memory accesses of the keys, which makes a
+    /// batch several times faster per key than a loop of single reads in a
+    /// large store; ``NativeStore`` takes each shard's lock once per 64
+    /// keys. The rules of ``withValue(forKey:_:)`` apply to `body`: the
+    /// buffer is valid only during the call, ``Store`` refuses writes from
+    /// inside it, and it should be short (``Store`` runs it inside a read
+    /// section of at most 64 keys). If `body` throws, it is not called
+    /// again and the error is rethrown.
+    func withValues<Keys: Collection>(
+        forKeys keys: Keys,
+        _ body: (_ offset: Int, _ value: UnsafeRawBufferPointer) throws -> Void
+    ) throws where Keys.Element: StoreBytes
+
+    /// Stores each item as ``set(_:forKey:ttl:)`` would, independently of
+    /// the others (not atomically: see ``Store/setAll(_:onlyIfNoneExist:)``
+    /// for an all-or-nothing write), in order: a key given twice ends with
+    /// its last value.
+    ///
+    /// Items that are refused are reported together: the call throws a
+    /// ``StoreBatchError`` listing each one with the ``StoreError`` its
+    /// single write would have thrown, after writing all the others. (When
+    /// the store fills up during the batch, which items find it full can
+    /// differ from a loop of single writes: batches write shard by shard.)
+    /// A ``StoreError`` thrown for the whole call (``StoreError/closed``,
+    /// ``StoreError/writeDuringRead``) means nothing was written.
+    func set<Key: StoreBytes, Value: StoreBytes>(
+        _ items: some Collection<(key: Key, value: Value, ttl: Duration?)>
+    ) throws
+
+    /// Removes each of `keys`; returns how many had a live value (a key
+    /// given twice is removed once). A key longer than the maximum key size
+    /// is not there, as for ``removeValue(forKey:)``. Keys whose removal
+    /// fails (out of memory) are reported together in a ``StoreBatchError``
+    /// after the others are removed; a ``StoreError`` means nothing was.
+    @discardableResult
+    func removeValues<Keys: Collection>(forKeys keys: Keys) throws -> Int where Keys.Element: StoreBytes
+
     /// Removes every key. Not atomic: keys written while it runs may stay.
     func removeAll() throws
 

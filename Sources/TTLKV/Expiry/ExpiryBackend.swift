@@ -13,16 +13,19 @@ protocol ExpiryBackend: AnyObject, Sendable {
     var intakeCount: Int { get }
 
     /// Calls `body` with the key and deadline of every expired entry that a
-    /// write, removal or clear removed (rather than ``expire(key:scheduled:)``)
+    /// write, removal or clear removed (rather than ``expire(_:scheduled:outcomes:)``)
     /// since the last call, so that the worker can report it.
     func drainExpired(_ body: (UnsafeRawBufferPointer, UInt64) -> Void)
 
     /// Removes every entry, for ``ManagedStore/close()``.
     func removeAll() throws
 
-    /// Removes `key` if its deadline has passed. `scheduled` is the deadline
-    /// of the record being fired, so the store can tell stale records.
-    func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome
+    /// For each i, removes `keys[i]` if its deadline has passed, and sets
+    /// `outcomes[i]`. `scheduled[i]` is the deadline of the record being
+    /// fired, so the store can tell stale records. The keys (at most 64) are
+    /// looked up together, and each shard's under one hold of its lock.
+    func expire(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, scheduled: UnsafeBufferPointer<UInt64>,
+                outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>)
 
     /// Frees memory the store holds back for readers, without waiting for
     /// them; the worker calls it about once a second.

@@ -6,12 +6,14 @@
  the last round and schedules them in its timing wheel, (2) advances the
  wheel to the store's clock, which moves the records of every finished tick
  to the due queue, and (3) fires due records within a budget of items and
- time: for each, the store removes the key only if its deadline has really
- passed (the entry's deadline is the truth, the wheel only a hint), or says
- when the key is due now, and the record is scheduled again for then. What
- the budget leaves is carried over to the next tick. Every removal takes and
- releases its shard's writer lock on its own, so a mass expiry never holds
- a writer up for long and never blocks a reader at all.
+ time, 64 at a time: for each, the store removes the key only if its
+ deadline has really passed (the entry's deadline is the truth, the wheel
+ only a hint), or says when the key is due now, and the record is scheduled
+ again for then. What the budget leaves is carried over to the next tick.
+ The store looks a batch's keys up together, overlapping their memory
+ misses, and removes them under one hold of each shard's lock per batch, so
+ a mass expiry holds a writer up for at most a batch's removals in its
+ shard, and never blocks a reader at all.
 
  About once a second it also asks the store to free the memory it holds
  back for readers (without waiting for them), so that an idle store gives
@@ -189,7 +191,8 @@ final class ExpiryWorker: Sendable {
         }
     }
 
-    /// Fires due records within the budget; returns how many keys it removed.
+    /// Fires due records within the budget, a batch of up to 64 at a time;
+    /// returns how many keys it removed.
     private func fireDue(
         in wheel: inout TimingWheel, lag: inout Histogram<UInt64>,
         events: inout [ExpiryEvent], collectEvents: Bool
@@ -197,23 +200,31 @@ final class ExpiryWorker: Sendable {
         let started = ContinuousClock.now
         let timeBudget = budget.timePerTick ?? .milliseconds(Int64(resolution)) * 4 / 5
         var removed = 0
-        _ = wheel.takeDue(limit: budget.itemsPerTick, shouldStop: { ContinuousClock.now - started > timeBudget }) { key, scheduled in
-            switch backend.expire(key: key, scheduled: scheduled) {
-            case .removed(let deadline):
-                removed += 1
+        withUnsafeTemporaryAllocation(of: ExpiryOutcome.self, capacity: batchChunk) { outcomes in
+            outcomes.initialize(repeating: .drop)
+            defer { outcomes.deinitialize() }
+            _ = wheel.takeDue(limit: budget.itemsPerTick, batchSize: batchChunk,
+                              shouldStop: { ContinuousClock.now - started > timeBudget }) { keys, scheduled, later in
+                let outcomes = UnsafeMutableBufferPointer(rebasing: outcomes[..<keys.count])
+                backend.expire(keys, scheduled: scheduled, outcomes: outcomes)
                 let at = backend.now()
-                _ = lag.record(at > deadline ? at - deadline : 0)
-                if collectEvents {
-                    events.append(ExpiryEvent(
-                        key: Array(key), deadline: .init(milliseconds: deadline), removedAt: .init(milliseconds: at)))
+                for (i, outcome) in outcomes.enumerated() {
+                    switch outcome {
+                    case .removed(let deadline):
+                        removed += 1
+                        _ = lag.record(at > deadline ? at - deadline : 0)
+                        if collectEvents {
+                            events.append(ExpiryEvent(
+                                key: Array(keys[i]), deadline: .init(milliseconds: deadline), removedAt: .init(milliseconds: at)))
+                        }
+                    case .notDue(let deadline):
+                        later[i] = deadline
+                    case .retry:
+                        later[i] = at + resolution
+                    case .drop:
+                        break
+                    }
                 }
-                return nil
-            case .notDue(let deadline):
-                return deadline
-            case .retry:
-                return backend.now() + resolution
-            case .drop:
-                return nil
             }
         }
         return removed

@@ -56,14 +56,21 @@ public struct RecordArena: Sendable {
         bytes.withUnsafeBytes { raw in
             var at = offset
             while at < raw.count {
-                let deadline = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self))
-                let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 8, as: UInt32.self)))
-                let key = UnsafeRawBufferPointer(rebasing: raw[(at + Self.headerSize)..<(at + Self.headerSize + length)])
-                guard body(key, deadline) else { return at }
-                at += Self.headerSize + length
+                let record = Self.record(in: raw, at: at)
+                guard body(record.key, record.deadline) else { return at }
+                at = record.next
             }
             return at
         }
+    }
+
+    /// The record at byte `offset` of an arena's bytes `raw`, and the offset
+    /// of the next.
+    static func record(in raw: UnsafeRawBufferPointer, at offset: Int) -> (key: UnsafeRawBufferPointer, deadline: UInt64, next: Int) {
+        let deadline = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))
+        let start = offset + headerSize
+        return (UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)]), deadline, start + length)
     }
 }
 
@@ -216,43 +223,76 @@ public struct TimingWheel {
         return nextEventTick().map { ($0 + 1) * resolution }
     }
 
-    /// Takes up to `limit` due records, oldest first. `body` gets each key
-    /// and deadline and returns nil to drop the record or a later deadline
-    /// to schedule it again. Stops early when `shouldStop` says so (asked
-    /// every 64 records); the rest stays queued. Returns how many it took.
+    /// Takes up to `limit` due records, oldest first, in batches of up to
+    /// `batchSize`: `body` gets each batch's keys and deadlines, and sets
+    /// `later[i]` (0 when called) to a later deadline to schedule record i
+    /// again, or leaves it 0 to drop it. Stops early when `shouldStop` says
+    /// so (asked before every batch but the first); the rest stays queued.
+    /// Returns how many it took.
     public mutating func takeDue(
-        limit: Int,
-        shouldStop: () -> Bool = { false },
-        _ body: (UnsafeRawBufferPointer, UInt64) -> UInt64?
+        limit: Int, batchSize: Int = 64, shouldStop: () -> Bool = { false },
+        _ body: (_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, _ deadlines: UnsafeBufferPointer<UInt64>,
+                 _ later: UnsafeMutableBufferPointer<UInt64>) -> Void
     ) -> Int {
+        precondition(batchSize > 0)
         var taken = 0
-        while dueCursor.arena < due.count {
-            let arena = due[dueCursor.arena]
-            var stopped = false
-            let next = arena.visit(from: dueCursor.offset) { key, deadline in
-                if taken >= limit || (taken & 63 == 63 && shouldStop()) {
-                    stopped = true
-                    return false
+        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: batchSize) { keys in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * batchSize) { numbers in
+                let deadlines = UnsafeMutableBufferPointer(rebasing: numbers[..<batchSize])
+                let later = UnsafeMutableBufferPointer(rebasing: numbers[batchSize...])
+                var stopped = false
+                while !stopped && dueCursor.arena < due.count {
+                    // A copy: rescheduling may append to the due queue, and
+                    // the keys point into this arena's bytes.
+                    let arena = due[dueCursor.arena]
+                    let next = arena.bytes.withUnsafeBytes { raw in
+                        var at = dueCursor.offset
+                        while at < raw.count {
+                            if taken >= limit || (taken > 0 && shouldStop()) {
+                                stopped = true
+                                break
+                            }
+                            var filled = 0
+                            while filled < Swift.min(batchSize, limit - taken) && at < raw.count {
+                                let record = RecordArena.record(in: raw, at: at)
+                                keys[filled] = record.key
+                                deadlines[filled] = record.deadline
+                                later[filled] = 0
+                                (filled, at) = (filled + 1, record.next)
+                            }
+                            body(UnsafeBufferPointer(rebasing: keys[..<filled]), UnsafeBufferPointer(rebasing: deadlines[..<filled]),
+                                 UnsafeMutableBufferPointer(rebasing: later[..<filled]))
+                            for i in 0..<filled {
+                                if later[i] != 0 {
+                                    place(key: keys[i], deadline: later[i])
+                                } else {
+                                    count -= 1
+                                }
+                            }
+                            taken += filled
+                        }
+                        return at
+                    }
+                    dueCursor = stopped ? (dueCursor.arena, next) : (dueCursor.arena + 1, 0)
                 }
-                taken += 1
-                if let later = body(key, deadline) {
-                    place(key: key, deadline: later)
-                } else {
-                    count -= 1
-                }
-                return true
             }
-            if stopped {
-                dueCursor.offset = next
-                break
-            }
-            dueCursor = (dueCursor.arena + 1, 0)
         }
         if dueCursor.arena == due.count {
             due.removeAll()
             dueCursor = (0, 0)
         }
         return taken
+    }
+
+    /// ``takeDue(limit:batchSize:shouldStop:_:)`` a record at a time: `body`
+    /// gets each key and deadline and returns nil to drop the record or a
+    /// later deadline to schedule it again.
+    public mutating func takeDue(
+        limit: Int, shouldStop: () -> Bool = { false }, _ body: (UnsafeRawBufferPointer, UInt64) -> UInt64?
+    ) -> Int {
+        takeDue(limit: limit, shouldStop: shouldStop) { keys, deadlines, later in
+            for i in keys.indices { later[i] = body(keys[i], deadlines[i]) ?? 0 }
+        }
     }
 }
 

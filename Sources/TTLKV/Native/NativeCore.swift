@@ -44,18 +44,60 @@ final class NativeCore: ExpiryBackend, Sendable {
         return UInt64(UInt(bitPattern: hasher.finalize()))
     }
 
+    /// The index of the shard that holds keys with `hash`.
+    @inline(__always)
+    func shardIndex(for hash: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((hash >> 32) &* UInt64(shards.count)) >> 32)
+    }
+
     @inline(__always)
     private func shard(for hash: UInt64) -> NativeShard {
-        shards[Int(truncatingIfNeeded: ((hash >> 32) &* UInt64(shards.count)) >> 32)]
+        shards[shardIndex(for: hash)]
+    }
+
+    /// Runs a batch's work shard by shard: hashes each of `keys` that fits
+    /// and that `including` accepts, orders them by shard (stably: a key
+    /// given twice keeps its order), and takes each shard's lock once, in
+    /// which it calls `body` with the shard's state and the offset and hash
+    /// of each of its keys. (At most ``batchChunk`` keys: a batch's chunk.)
+    func forEachKeyByShard(
+        _ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, including: (Int) -> Bool = { _ in true },
+        _ body: (inout NativeShardState, _ offset: Int, _ hash: UInt64) -> Void
+    ) {
+        withUnsafeTemporaryAllocation(of: (shard: Int, offset: Int, hash: UInt64).self, capacity: keys.count) { order in
+            var count = 0
+            for offset in keys.indices where fits(keys[offset]) && including(offset) {
+                let hash = hash(keys[offset])
+                let shard = shardIndex(for: hash)
+                // Insertion sort: a chunk is small, and this keeps it stable.
+                var slot = count
+                while slot > 0 && order[slot - 1].shard > shard {
+                    order[slot] = order[slot - 1]
+                    slot -= 1
+                }
+                order[slot] = (shard, offset, hash)
+                count += 1
+            }
+            var next = 0
+            while next < count {
+                let shard = order[next].shard
+                shards[shard].withLock { state in
+                    while next < count && order[next].shard == shard {
+                        body(&state, order[next].offset, order[next].hash)
+                        next += 1
+                    }
+                }
+            }
+        }
     }
 
     /// Whether `key` could be stored: a lookup of a longer key finds nothing.
     @inline(__always)
-    private func fits(_ key: UnsafeRawBufferPointer) -> Bool {
+    func fits(_ key: UnsafeRawBufferPointer) -> Bool {
         key.count <= maximumKeySize
     }
 
-    private func deadline(after ttl: UInt64) throws -> UInt64 {
+    private func deadline(after ttl: UInt64) throws(StoreError) -> UInt64 {
         guard ttl != 0 else { return 0 }
         let (deadline, overflow) = deadlineBase().addingReportingOverflow(ttl)
         guard !overflow, deadline != .max else { throw StoreError.invalidTTL }
@@ -72,38 +114,53 @@ final class NativeCore: ExpiryBackend, Sendable {
     /// Inserts or replaces; false only when `ifAbsent` finds a live entry.
     @usableFromInline
     func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, ttl: UInt64, ifAbsent: Bool) throws -> Bool {
-        let deadline = try deadline(after: ttl)
-        guard fits(key) else { throw StoreError.keyTooLarge }
-        if value.count > maximumValueSize { throw StoreError.valueTooLarge }
-        let entry = NativeEntry(key: key, value: value, deadline: deadline)
+        let entry = try makeEntry(key: key, value: value, ttl: ttl)
         let hash = hash(key)
         // The replaced entry comes back out so that its release (and
         // free) happens after the lock is dropped.
-        let (stored, _) = try shard(for: hash).withLock { state -> (Bool, NativeEntry?) in
-            let old = state.find(hash: hash, key: key)
-            let oldExpired = old.map { isExpired($0.deadline, now: now()) } ?? false
-            if old != nil, !oldExpired, ifAbsent { return (false, nil) }
-            var sched = old?.sched ?? 0
-            let record = deadline != 0 && (sched == 0 || deadline < sched)
-            if record { sched = deadline }
-            entry.sched = sched
-            if let old {
-                state.replace(old, with: entry, hash: hash)
-                if oldExpired { noteExpired(old, key: key, in: &state) }
-            } else {
-                try reserveEntry()
-                state.insert(entry, hash: hash)
-            }
-            if record {
-                state.intake.append(key: key, deadline: deadline)
-                intakeRecords.add(1, ordering: .relaxed)
-            }
-            return (true, old)
+        let (stored, _) = try shard(for: hash).withLock { state in
+            try install(entry, key: key, hash: hash, ifAbsent: ifAbsent, in: &state)
         }
         return stored
     }
 
-    private func reserveEntry() throws {
+    /// The entry a write of `value` under `key` stores, made outside any
+    /// lock, after the checks every write makes, in the C core's order.
+    func makeEntry(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, ttl: UInt64) throws(StoreError) -> NativeEntry {
+        let deadline = try deadline(after: ttl)
+        guard fits(key) else { throw StoreError.keyTooLarge }
+        if value.count > maximumValueSize { throw StoreError.valueTooLarge }
+        return NativeEntry(key: key, value: value, deadline: deadline)
+    }
+
+    /// A write's work under the lock of `key`'s shard: stores `entry` unless
+    /// `ifAbsent` finds a live one. Returns whether it stored it, and the
+    /// entry it replaced, to be released after the lock is dropped.
+    func install(_ entry: NativeEntry, key: UnsafeRawBufferPointer, hash: UInt64, ifAbsent: Bool,
+                 in state: inout NativeShardState) throws(StoreError) -> (stored: Bool, replaced: NativeEntry?) {
+        let old = state.find(hash: hash, key: key)
+        let oldExpired = old.map { isExpired($0.deadline, now: now()) } ?? false
+        if old != nil, !oldExpired, ifAbsent { return (false, nil) }
+        let deadline = entry.deadline
+        var sched = old?.sched ?? 0
+        let record = deadline != 0 && (sched == 0 || deadline < sched)
+        if record { sched = deadline }
+        entry.sched = sched
+        if let old {
+            state.replace(old, with: entry, hash: hash)
+            if oldExpired { noteExpired(old, key: key, in: &state) }
+        } else {
+            try reserveEntry()
+            state.insert(entry, hash: hash)
+        }
+        if record {
+            state.intake.append(key: key, deadline: deadline)
+            intakeRecords.add(1, ordering: .relaxed)
+        }
+        return (true, old)
+    }
+
+    private func reserveEntry() throws(StoreError) {
         guard let maximumEntries else { return }
         if live.add(1, ordering: .relaxed).newValue > maximumEntries {
             live.subtract(1, ordering: .relaxed)
@@ -123,27 +180,35 @@ final class NativeCore: ExpiryBackend, Sendable {
     func read(key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard fits(key) else { return false }
         let hash = hash(key)
-        let live = shard(for: hash).withLock { state -> NativeEntry? in
-            guard let entry = state.find(hash: hash, key: key),
-                  !isExpired(entry.deadline, now: now()) else { return nil }
-            return entry
-        }
+        let live = shard(for: hash).withLock { liveEntry(key: key, hash: hash, in: $0) }
         guard let live else { return false }
         live.withValue(visit)
         return true
+    }
+
+    /// A read's work under the lock of `key`'s shard: the live entry.
+    func liveEntry(key: UnsafeRawBufferPointer, hash: UInt64, in state: NativeShardState) -> NativeEntry? {
+        guard let entry = state.find(hash: hash, key: key), !isExpired(entry.deadline, now: now()) else { return nil }
+        return entry
     }
 
     @usableFromInline
     func remove(key: UnsafeRawBufferPointer) -> Bool {
         guard fits(key) else { return false }
         let hash = hash(key)
-        let (live, _) = shard(for: hash).withLock { state -> (Bool, NativeEntry?) in
-            guard let entry = state.find(hash: hash, key: key) else { return (false, nil) }
-            let expired = isExpired(entry.deadline, now: now())
-            unlink(entry, hash: hash, key: key, expired: expired, in: &state)
-            return (!expired, entry)
-        }
+        let (live, _) = shard(for: hash).withLock { removeEntry(key: key, hash: hash, in: &$0) }
         return live
+    }
+
+    /// A removal's work under the lock of `key`'s shard. Returns whether
+    /// the key was live, and the entry removed, to be released after the
+    /// lock is dropped.
+    func removeEntry(key: UnsafeRawBufferPointer, hash: UInt64,
+                     in state: inout NativeShardState) -> (live: Bool, removed: NativeEntry?) {
+        guard let entry = state.find(hash: hash, key: key) else { return (false, nil) }
+        let expired = isExpired(entry.deadline, now: now())
+        unlink(entry, hash: hash, key: key, expired: expired, in: &state)
+        return (!expired, entry)
     }
 
     /// Removes `entry`. An expired entry counts as expired and, unless the
@@ -310,19 +375,19 @@ final class NativeCore: ExpiryBackend, Sendable {
     /// Swift's Dictionary deletes without tombstones: nothing to rebuild.
     func maintainTable() {}
 
-    func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome {
-        let hash = hash(key)
-        let (outcome, _) = shard(for: hash).withLock { state -> (ExpiryOutcome, NativeEntry?) in
-            guard let entry = state.find(hash: hash, key: key) else { return (.drop, nil) }
-            let deadline = entry.deadline
-            if isExpired(deadline, now: now()) {
-                unlink(entry, hash: hash, key: key, expired: true, byWorker: true, in: &state)
-                return (.removed(deadline: deadline), entry)
-            }
-            guard entry.sched == scheduled else { return (.drop, nil) }
-            entry.sched = deadline
-            return (deadline == 0 ? .drop : .notDue(deadline), nil)
+    /// The worker's removal of `key` if due, under the lock of its shard
+    /// (ttlkv_expire_due). Returns the outcome, and the entry removed, to be
+    /// released after the lock is dropped.
+    func expireEntry(key: UnsafeRawBufferPointer, hash: UInt64, scheduled: UInt64,
+                     in state: inout NativeShardState) -> (ExpiryOutcome, removed: NativeEntry?) {
+        guard let entry = state.find(hash: hash, key: key) else { return (.drop, nil) }
+        let deadline = entry.deadline
+        if isExpired(deadline, now: now()) {
+            unlink(entry, hash: hash, key: key, expired: true, byWorker: true, in: &state)
+            return (.removed(deadline: deadline), entry)
         }
-        return outcome
+        guard entry.sched == scheduled else { return (.drop, nil) }
+        entry.sched = deadline
+        return (deadline == 0 ? .drop : .notDue(deadline), nil)
     }
 }

@@ -139,3 +139,31 @@ public final class NativeStore: ManagedStore {
         worker.shutDown(removingEntries: true)
     }
 }
+
+extension NativeStore {
+    /// Hashes each chunk of 64 keys, then takes each shard's lock once for
+    /// its keys, retaining the live entries; `body` sees them after every
+    /// lock is dropped, so it may call the store.
+    @inlinable
+    public func withValues<Keys: Collection>(
+        forKeys keys: Keys,
+        _ body: (_ offset: Int, _ value: UnsafeRawBufferPointer) throws -> Void
+    ) throws where Keys.Element: StoreBytes {
+        try batchRead(keys, core: core, worker: worker, reads: reads, body)
+    }
+
+    /// Makes each chunk of 64 items' entries outside any lock, then takes
+    /// each shard's lock once for its items.
+    @inlinable
+    public func set<Key: StoreBytes, Value: StoreBytes>(
+        _ items: some Collection<(key: Key, value: Value, ttl: Duration?)>
+    ) throws {
+        try batchPut(items, core: core, worker: worker)
+    }
+
+    /// Takes each shard's lock once per chunk of 64 keys for its keys.
+    @inlinable @discardableResult
+    public func removeValues<Keys: Collection>(forKeys keys: Keys) throws -> Int where Keys.Element: StoreBytes {
+        try batchRemove(keys, core: core, worker: worker)
+    }
+}

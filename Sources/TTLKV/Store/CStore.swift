@@ -129,9 +129,24 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         return raw == 0 ? nil : ScanCursor(rawValue: raw)
     }
 
-    func expire(key: UnsafeRawBufferPointer, scheduled: UInt64) -> ExpiryOutcome {
-        var deadline: UInt64 = 0
-        switch ttlkv_expire_due(pointer, key.baseAddress, key.count, scheduled, &deadline) {
+    /// ttlkv_expire_due_many: a chunk of the worker's due records at once.
+    func expire(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, scheduled: UnsafeBufferPointer<UInt64>,
+                outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>) {
+        withCKeys(keys) { cKeys, statuses in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: keys.count) { deadlines in
+                let status = ttlkv_expire_due_many(pointer, cKeys.baseAddress, scheduled.baseAddress, keys.count,
+                                                   deadlines.baseAddress, statuses.baseAddress)
+                for i in 0..<keys.count {
+                    // A whole-call failure (memory for this thread's reader
+                    // record) changed nothing: try every record again.
+                    outcomes[i] = status != TTLKV_OK ? .retry : Self.outcome(statuses[i], deadline: deadlines[i])
+                }
+            }
+        }
+    }
+
+    private static func outcome(_ status: ttlkv_status, deadline: UInt64) -> ExpiryOutcome {
+        switch status {
         case TTLKV_OK:
             return .removed(deadline: deadline)
         case TTLKV_NOT_DUE where deadline != TTLKV_NO_EXPIRY:
@@ -151,6 +166,22 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         // A few hundred microseconds of rebuilding at most per tick; a
         // rebuild resumes where the last tick left it.
         _ = ttlkv_maintain(pointer, 32768, nil)
+    }
+}
+
+/// Calls `body` with `keys` as C batch keys, and room for their statuses.
+func withCKeys<Result>(
+    _ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>,
+    _ body: (UnsafeBufferPointer<ttlkv_key>, UnsafeMutableBufferPointer<ttlkv_status>) throws -> Result
+) rethrows -> Result {
+    try withUnsafeTemporaryAllocation(of: ttlkv_key.self, capacity: keys.count) { cKeys in
+        for (i, key) in keys.enumerated() {
+            cKeys.initializeElement(at: i, to: ttlkv_key(data: key.baseAddress, len: key.count))
+        }
+        return try withUnsafeTemporaryAllocation(of: ttlkv_status.self, capacity: keys.count) { statuses in
+            statuses.initialize(repeating: TTLKV_OK)
+            return try body(UnsafeBufferPointer(cKeys), statuses)
+        }
     }
 }
 

@@ -29,3 +29,32 @@ extension Store {
         return true
     }
 }
+
+extension Store {
+    /// Looks the keys up in read sections of up to 64 keys, each key's
+    /// memory accesses overlapped with the others' (`ttlkv_read_many`).
+    @inlinable
+    public func withValues<Keys: Collection>(
+        forKeys keys: Keys,
+        _ body: (_ offset: Int, _ value: UnsafeRawBufferPointer) throws -> Void
+    ) throws where Keys.Element: StoreBytes {
+        try batchRead(keys, core: core, worker: worker, reads: reads, body)
+    }
+
+    /// Writes 64 items at a time: their entries made and their keys looked
+    /// up together, then each shard's items under one hold of its lock
+    /// (`ttlkv_put_many`).
+    @inlinable
+    public func set<Key: StoreBytes, Value: StoreBytes>(
+        _ items: some Collection<(key: Key, value: Value, ttl: Duration?)>
+    ) throws {
+        try batchPut(items, core: core, worker: worker)
+    }
+
+    /// Removes 64 keys at a time, looked up together, each shard's under one
+    /// hold of its lock (`ttlkv_delete_many`).
+    @inlinable @discardableResult
+    public func removeValues<Keys: Collection>(forKeys keys: Keys) throws -> Int where Keys.Element: StoreBytes {
+        try batchRemove(keys, core: core, worker: worker)
+    }
+}

@@ -39,21 +39,23 @@ final class HitCounters: Sendable {
 
     @usableFromInline
     func record(hit: Bool) {
+        record(hits: hit ? 1 : 0, misses: hit ? 0 : 1)
+    }
+
+    /// Adds the reads of a batch.
+    @usableFromInline
+    func record(hits: Int, misses: Int) {
         let thread = currentThreadID()
         let index = Self.stripeIndex(thread)
         let owner = stripes[index].owner.load(ordering: .relaxed)
         if owner == thread || (owner == 0 && stripes[index].owner.compareExchange(
             expected: 0, desired: thread, ordering: .relaxed).exchanged) {
             // This thread is the stripe's only writer.
-            if hit {
-                stripes[index].hits.store(stripes[index].hits.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
-            } else {
-                stripes[index].misses.store(stripes[index].misses.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
-            }
-        } else if hit {
-            stripes[stripes.count - 1].hits.add(1, ordering: .relaxed)
+            stripes[index].hits.store(stripes[index].hits.load(ordering: .relaxed) &+ hits, ordering: .relaxed)
+            stripes[index].misses.store(stripes[index].misses.load(ordering: .relaxed) &+ misses, ordering: .relaxed)
         } else {
-            stripes[stripes.count - 1].misses.add(1, ordering: .relaxed)
+            if hits != 0 { stripes[stripes.count - 1].hits.add(hits, ordering: .relaxed) }
+            if misses != 0 { stripes[stripes.count - 1].misses.add(misses, ordering: .relaxed) }
         }
     }
 

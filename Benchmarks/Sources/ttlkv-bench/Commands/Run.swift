@@ -6,13 +6,13 @@ struct Run: ParsableCommand {
         abstract: "Runs one store on one scenario, in this process, with every knob exposed.")
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case phase, storm, churn
+        case phase, batched, storm, churn
     }
 
     @OptionGroup var options: BenchOptions
     @Option(help: "The store: ck, native or null (a store that does nothing: the driver's own ceiling).")
     var store: StoreChoice = .ck
-    @Option(help: "phase (preload, then --mix over --distribution), storm (preload, then one expiry storm) or churn (a store of --churn-keys live keys churned --churn-replacements times).")
+    @Option(help: "phase (preload, then --mix over --distribution), batched (preload, then read-only batches of 1 to 64 keys and a loop of 16 single gets, --duration each), storm (preload, then one expiry storm) or churn (a store of --churn-keys live keys churned --churn-replacements times).")
     var scenario: Scenario = .phase
 
     func run() throws {
@@ -43,6 +43,21 @@ private struct RunScenario: StoreUser {
             let loop = settings.rate.map { String(format: "open loop at %.0f ops/s", $0) } ?? "closed loop"
             return singleStoreTable(preload, caption: "\(name): preload").text + "\n"
                 + singleStoreTable(bench.phase(spec, label: label), caption: "\(name): \(label), \(spec.threads) threads, \(loop)").text
+        case .batched:
+            let preload = bench.preload(0..<settings.keys)
+            let request = BatchedRequest(spec: settings.spec(mix: OperationMix(get: 100, set: 0, delete: 0)), modes: BatchMode.standard,
+                                         warmupSeconds: settings.warmupSeconds, windowSeconds: settings.durationSeconds)
+            let windows = bench.batched(request)
+            let table = Table(
+                caption: "\(name): batched reads, \(settings.threads) threads, uniform keys (latency of a whole batch, µs)",
+                header: ["mode", "keys/s", "p50", "p90", "p99", "p99.9", "max"],
+                rows: zip(request.modes, windows).map { mode, window in
+                    let histogram = window.histograms["get"]?.histogram ?? makeHistogram()
+                    let s = LatencySummary(histogram)
+                    return [mode.label, millions(Double(histogram.totalCount * UInt64(mode.keys)) / max(window.seconds, 1e-9))]
+                        + [s.p50, s.p90, s.p99, s.p999, s.max].map { micros(Double($0)) }
+                })
+            return singleStoreTable(preload, caption: "\(name): preload").text + "\n" + table.text
         case .storm:
             let preload = bench.preload(0..<settings.keys)
             let puts = Double(preload.histograms["set"]?.histogram.totalCount ?? 0) / max(preload.seconds, 1e-9)

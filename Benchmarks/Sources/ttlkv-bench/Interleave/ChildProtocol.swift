@@ -18,6 +18,8 @@ enum ChildCommand: Codable {
     case memory
     /// One round of a phase (reply: WindowResult).
     case phase(spec: PhaseSpec, label: String)
+    /// One round of batched reads, a window per mode (reply: [WindowResult]).
+    case batched(BatchedRequest)
     /// One expiry storm (reply: StormRound).
     case storm(StormRequest)
     /// Sets up churn on the store (reply: Done).
@@ -102,6 +104,8 @@ struct ChildSession: StoreUser {
                 try writeLine(ChildReply(value: bench.memory(baseline: baseline)))
             case .phase(let spec, let label):
                 try writeLine(ChildReply(value: bench.phase(spec, label: label)))
+            case .batched(let request):
+                try writeLine(ChildReply(value: bench.batched(request)))
             case .storm(let request):
                 try writeLine(ChildReply(value: bench.storm(request)))
             case .churnStart(let settings, let readers, let readRecent):

@@ -31,6 +31,7 @@ final class Interleaver {
         let preload = try preloadRounds(main)
         let memory = try main.map { try $0.call(.memory, MemoryReport.self) }
         let phases = try phaseScenarios(main)
+        let batched = try batchedRounds(main)
         let storm = try stormRounds(main, preload: preload)
         for child in main { try child.quit() }
         let churn = try longChurn()
@@ -38,7 +39,7 @@ final class Interleaver {
         return CompareReport(
             settings: settings, cores: cores, clockReadNanoseconds: clock, nullStoreOpsPerSecond: ceiling,
             quietWaits: quietWaits, seconds: elapsed, preload: preload, memory: memory, phases: phases,
-            storm: storm, churn: churn
+            batched: batched, storm: storm, churn: churn
         )
     }
 
@@ -122,6 +123,20 @@ final class Interleaver {
             phases += [closed, open]
         }
         return phases
+    }
+
+    /// Read-only batches of every standard mode; a round on a store runs
+    /// them all, half the usual warm-up first and half a measured round each.
+    private func batchedRounds(_ children: [StoreChild]) throws -> BatchedComparison {
+        begin("batched reads")
+        let request = BatchedRequest(spec: settings.spec(mix: OperationMix(get: 100, set: 0, delete: 0)), modes: BatchMode.standard,
+                                     warmupSeconds: settings.warmupSeconds / 2, windowSeconds: settings.durationSeconds / 2)
+        let results: [[[WindowResult]]] = try rounds(children, count: settings.rounds, "batched reads") { _ in .batched(request) }
+        let detail = "read only, uniform keys, \(settings.threads) threads; in each round each store runs every mode for "
+            + String(format: "%.1f s", request.windowSeconds) + " (after \(String(format: "%.2f s", request.warmupSeconds)) of warm-up): "
+            + "batches of 1 to 64 keys through withValues(forKeys:), and a loop of 16 single gets (withValue) timed together as the baseline; "
+            + "latency is that of a whole batch; x/loop is a store's keys/s over its own loop's in the same round"
+        return BatchedComparison(detail: detail, stores: names, modes: request.modes, results: results)
     }
 
     private func stormRounds(_ children: [StoreChild], preload: Comparison) throws -> StormComparison {

@@ -95,14 +95,16 @@ struct WindowResult: Codable {
     }
 }
 
-/// Runs a phase's threads against `store` while `control` (the caller)
-/// moves the windows; returns when the caller sets `stop`.
-func runWorkers<S: BenchStore>(
-    store: S, spec: PhaseSpec, windows: Int, control: PhaseControl
-) -> [ThreadMeasurement] {
-    let results = Collected<ThreadMeasurement>(count: spec.threads)
-    onThreads(spec.threads) { thread in
-        results.put(workerLoop(store: store, spec: spec, thread: thread, windows: windows, control: control), at: thread)
+/// One worker thread's loop: given its number and the phase's control,
+/// runs until `stop` and returns what it measured.
+typealias WorkerLoop = @Sendable (_ thread: Int, _ control: PhaseControl) -> ThreadMeasurement
+
+/// Runs a phase's threads, each running `loop`, while `control` (the
+/// caller) moves the windows; returns when the caller sets `stop`.
+func runWorkers(threads: Int, control: PhaseControl, _ loop: @escaping WorkerLoop) -> [ThreadMeasurement] {
+    let results = Collected<ThreadMeasurement>(count: threads)
+    onThreads(threads) { thread in
+        results.put(loop(thread, control), at: thread)
     }
     return results.values
 }
@@ -163,7 +165,7 @@ func withPreciseTimers(_ body: () -> Void) {
 /// One thread's loop. Everything it needs is prepared before the clock
 /// starts: keys are written into a reused buffer, values come from a
 /// pre-filled one, and nothing is allocated per operation.
-private func workerLoop<S: BenchStore>(
+func workerLoop<S: BenchStore>(
     store: S, spec: PhaseSpec, thread: Int, windows: Int, control: PhaseControl
 ) -> ThreadMeasurement {
     var random = FastRandom(seed: spec.seed &+ UInt64(thread) &* 0x1000_0001)

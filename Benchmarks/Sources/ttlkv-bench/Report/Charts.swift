@@ -144,6 +144,47 @@ func trendChart(title: String, windows: Int, series: [(label: String, values: [D
     ).svg
 }
 
+/// Keys per second by batch size, both axes logarithmic: each store's
+/// batches (the median over rounds, the rounds' range shaded) and, dashed,
+/// its loop of single gets.
+func batchThroughputChart(_ batched: BatchedComparison) -> String {
+    let batches = batched.modes.filter { !$0.mode.isLoop }
+    let loop = batched.modes.first { $0.mode.isLoop }
+    let x = { (keys: Int) in log2(Double(keys)) }
+    let xs = batches.map { x($0.mode.keys) }
+    let (yRange, yTicks) = throughputAxis(batched.modes.flatMap { $0.rounds.flatMap { $0.map(\.opsPerSecond) } })
+    let series = batched.stores.indices.flatMap { s -> [ChartSeries] in
+        let store = batched.stores[s]
+        var lines = [ChartSeries(
+            label: "\(store) batches", color: storeColor(store),
+            points: batches.map { (x($0.mode.keys), $0.metrics[0].medians[s]) },
+            band: batches.map { m in
+                let values = m.rounds[s].map(\.opsPerSecond)
+                return (x(m.mode.keys), values.min() ?? 0, values.max() ?? 0)
+            })]
+        if let loop, let first = xs.first, let last = xs.last {
+            let keys = loop.metrics[0].medians[s]
+            lines.append(ChartSeries(label: "\(store) \(loop.mode.label)", color: storeColor(store), dashed: true,
+                                     points: [(first, keys), (last, keys)]))
+        }
+        return lines
+    }
+    return SVGChart(
+        title: "batched reads: keys per second by batch size", xLabel: "keys per batch",
+        xTicks: batches.map { (x($0.mode.keys), "\($0.mode.keys)") }, xRange: (xs.min() ?? 0)...(xs.max() ?? 1),
+        yTicks: yTicks, yRange: yRange, series: series
+    ).svg
+}
+
+/// Ticks at 1, 2 and 5 of each decade, labelled in millions per second,
+/// covering `values` (per second).
+func throughputAxis(_ values: [Double]) -> (ClosedRange<Double>, [(Double, String)]) {
+    let positive = values.filter { $0 > 0 }
+    let low = floor(log10(positive.min() ?? 1e5)), high = max(ceil(log10(positive.max() ?? 1e7)), low + 1)
+    let ticks = stride(from: low, to: high, by: 1).flatMap { decade in [1.0, 2, 5].map { $0 * pow(10, decade) } } + [pow(10, high)]
+    return (pow(10, low)...pow(10, high), ticks.map { v in (v, v >= 1e6 ? "\(String(format: "%g", v / 1e6)) M" : "\(String(format: "%g", v / 1e3)) k") })
+}
+
 /// ck in blue, native in orange, anything else green.
 func storeColor(_ label: String) -> String {
     label.hasPrefix("ck") ? SVGChart.colors[0] : label.hasPrefix("native") ? SVGChart.colors[1] : SVGChart.colors[2]

@@ -13,6 +13,7 @@ struct CompareReport: Codable {
     var preload: Comparison
     var memory: [MemoryReport]
     var phases: [Comparison]
+    var batched: BatchedComparison
     var storm: StormComparison
     var churn: ChurnComparison
 
@@ -71,6 +72,7 @@ extension CompareReport {
         var sections = [comparisonSection(preload)]
         sections.append(memorySection)
         sections += phases.map(comparisonSection)
+        sections.append(batchedSection)
         sections += storm.windows.map(comparisonSection)
         sections.append(stormLagSection)
         sections.append(churnSection)
@@ -111,15 +113,16 @@ extension CompareReport {
                       return [m.metric, format(m.medians[0]), format(m.medians[1]), times(m.ratio), timesRange(m.low, m.high), m.call]
                   })
         }
-        var charts: [String] = []
+        var charts: [Chart] = []
         if !comparison.ops.isEmpty {
-            charts.append(latencyChart(
+            charts.append(Chart(kind: "latency", svg: latencyChart(
                 title: "\(comparison.name): latency by percentile (all rounds)",
                 series: comparison.ops.flatMap { op in
                     stores.indices.map { (label: "\(stores[$0]) \(op.op)", curve: op.merged[$0].curve) }
-                }))
-            charts.append(ratioChart(title: "\(comparison.name): \(stores[0])/\(stores[1]) latency by percentile",
-                                     stores: stores, ops: comparison.ops.map { ($0.op, $0.ratioByPercentile) }))
+                })))
+            charts.append(Chart(kind: "ratio", svg: ratioChart(
+                title: "\(comparison.name): \(stores[0])/\(stores[1]) latency by percentile",
+                stores: stores, ops: comparison.ops.map { ($0.op, $0.ratioByPercentile) })))
         }
         return Section(title: comparison.name, detail: comparison.detail, tables: tables,
                        notes: comparison.notes, charts: charts)
@@ -135,6 +138,39 @@ extension CompareReport {
                                 String(format: "%.1f", m.overheadBytesPerEntry)]
                            })],
             notes: [])
+    }
+
+    private var batchedSection: Section {
+        let b = batched
+        let (first, second) = (stores[0], stores[1])
+        func ranged(_ r: RatioRange?) -> [String] { r.map { [times($0.ratio), timesRange($0.low, $0.high)] } ?? ["-", "-"] }
+        let throughput = Table(
+            caption: "keys per second (medians over rounds)",
+            header: ["keys/s", first, second, "\(first)/\(second)", "range", "call", "\(first)/loop", "range", "\(second)/loop", "range"],
+            rows: b.modes.map { m in
+                let keys = m.metrics[0]
+                return [m.mode.label, millions(keys.medians[0]), millions(keys.medians[1]), times(keys.ratio), timesRange(keys.low, keys.high), keys.call]
+                    + ranged(m.overLoop?[0]) + ranged(m.overLoop?[1])
+            })
+        let percentiles = ["p50", "p99", "p99.9", "max"]
+        let latency = Table(
+            caption: "latency of a whole batch (µs, medians over rounds)",
+            header: ["batch"] + stores.flatMap { store in percentiles.map { $0 == "p50" ? "\(store) p50" : $0 } }
+                + ["p99 \(first)/\(second)", "range", "call"],
+            rows: b.modes.map { m in
+                let metric = { (name: String) in m.metrics.first { $0.metric == name }! }
+                let p99 = metric("p99")
+                return [m.mode.label] + stores.indices.flatMap { s in percentiles.map { micros(metric($0).medians[s]) } }
+                    + [times(p99.ratio), timesRange(p99.low, p99.high), p99.call]
+            })
+        let paired = b.modes.filter { $0.mode.keys == 16 }
+        let charts = [
+            Chart(kind: "throughput", svg: batchThroughputChart(b)),
+            Chart(kind: "latency", svg: latencyChart(
+                title: "batched reads: latency of a batch of 16 keys by percentile (all rounds)",
+                series: paired.flatMap { m in stores.indices.map { (label: "\(stores[$0]) \(m.mode.isLoop ? "loop of 16" : "get_many of 16")", curve: m.merged[$0].curve) } })),
+        ]
+        return Section(title: b.name, detail: b.detail, tables: [throughput, latency], notes: [], charts: charts)
     }
 
     private var stormLagSection: Section {
@@ -190,27 +226,32 @@ extension CompareReport {
         notes += zip(stores, c.trends).map { "\($0): last third / middle third: \($1.summary)" }
         var charts = summary.charts
         let windowCount = c.windows[0].count - 1
-        charts.append(trendChart(title: "long churn: p99.9 per window", windows: windowCount, series: ["insert", "get"].flatMap { op in
+        charts.append(Chart(kind: "trend", svg: trendChart(title: "long churn: p99.9 per window", windows: windowCount, series: ["insert", "get"].flatMap { op in
             stores.indices.map { s in
                 (label: "\(stores[s]) \(op) p99.9", values: c.windows[s].dropFirst().map {
                     Double((op == "insert" ? $0.insert : $0.get)?.p999 ?? 0)
                 })
             }
-        }))
+        })))
         return Section(title: c.summary.name, detail: c.summary.detail, tables: tables, notes: notes, charts: charts)
     }
 
     /// Every call of the report in one table: where each store is ahead.
     private var callsSection: Section {
         var rows: [[String]] = []
-        for comparison in [preload] + phases + storm.windows + [churn.summary] {
-            for op in comparison.ops {
-                let called = op.metrics.filter { $0.call != "no call" }
-                for store in stores {
-                    let metrics = called.filter { $0.call == "\(store) faster" }.map(\.metric)
-                    if !metrics.isEmpty { rows.append([comparison.name, op.op, "\(store) faster", metrics.joined(separator: ", ")]) }
-                }
+        func addCalls(_ scenario: String, _ op: String, _ metrics: [MetricComparison]) {
+            let called = metrics.filter { $0.call != "no call" }
+            for store in stores {
+                let names = called.filter { $0.call == "\(store) faster" }.map(\.metric)
+                if !names.isEmpty { rows.append([scenario, op, "\(store) faster", names.joined(separator: ", ")]) }
             }
+        }
+        for comparison in [preload] + phases {
+            for op in comparison.ops { addCalls(comparison.name, op.op, op.metrics) }
+        }
+        for mode in batched.modes { addCalls(batched.name, mode.mode.label, mode.metrics) }
+        for comparison in storm.windows + [churn.summary] {
+            for op in comparison.ops { addCalls(comparison.name, op.op, op.metrics) }
         }
         return Section(title: "calls: where one store was ahead in every round",
                        detail: "metrics not listed got no call",

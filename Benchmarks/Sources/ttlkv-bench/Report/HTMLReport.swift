@@ -40,7 +40,7 @@ func htmlReport(_ report: CompareReport) -> String {
         if !section.detail.isEmpty { html += "<p>\(escapeXML(section.detail))</p>\n" }
         for table in section.tables { html += htmlTable(table, stores: report.stores) }
         for note in section.notes { html += "<p class=\"note\">\(escapeXML(note))</p>\n" }
-        if !section.charts.isEmpty { html += "<div class=\"charts\">\n\(section.charts.joined())</div>\n" }
+        if !section.charts.isEmpty { html += "<div class=\"charts\">\n\(section.charts.map(\.svg).joined())</div>\n" }
         html += "</section>\n"
     }
     html += """
@@ -92,9 +92,8 @@ func writeOutputs(_ report: CompareReport, histograms: [Comparison], to director
     try encoder.encode(report).write(to: url.appendingPathComponent("results.json"))
     try htmlReport(report).write(to: url.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
     for section in report.sections {
-        for (i, chart) in section.charts.enumerated() {
-            let kind = ["latency", "ratio", "trend"][min(i, 2)]
-            try chart.write(to: url.appendingPathComponent("\(section.id)-\(kind).svg"), atomically: true, encoding: .utf8)
+        for chart in section.charts {
+            try chart.svg.write(to: url.appendingPathComponent("\(section.id)-\(chart.kind).svg"), atomically: true, encoding: .utf8)
         }
     }
     for comparison in histograms {

@@ -36,7 +36,7 @@ struct Section: Codable {
     var tables: [Table]
     var notes: [String]
     /// SVG charts for the HTML report (not in the text output).
-    var charts: [String] = []
+    var charts: [Chart] = []
 
     private enum CodingKeys: String, CodingKey {
         case title, detail, tables, notes
@@ -53,6 +53,13 @@ struct Section: Codable {
         if !notes.isEmpty { out += "\n" + notes.joined(separator: "\n") + "\n" }
         return out
     }
+}
+
+/// A chart of a section: its SVG, and its kind, which names its file
+/// (`<section id>-<kind>.svg`).
+struct Chart {
+    var kind: String
+    var svg: String
 }
 
 /// `s` padded with spaces to `width`, on the left unless `right` is false.

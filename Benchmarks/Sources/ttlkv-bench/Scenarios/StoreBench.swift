@@ -90,14 +90,16 @@ struct StoreBench<S: BenchStore>: Sendable {
     let name: String
 
     /// Runs workers under `spec` while `controller` moves the windows;
-    /// returns the measured windows.
-    func drive(_ spec: PhaseSpec, windows: Int, controller: (PhaseControl) -> [Double]) -> [WindowResult] {
+    /// returns the measured windows. Each worker thread runs `loop` (by
+    /// default the operation mix of `spec`).
+    func drive(_ spec: PhaseSpec, windows: Int, loop: WorkerLoop? = nil, controller: (PhaseControl) -> [Double]) -> [WindowResult] {
         let control = PhaseControl(threads: spec.threads)
         let done = DispatchSemaphore(value: 0)
         let results = Collected<[ThreadMeasurement]>(count: 1)
         let store = store
+        let loop = loop ?? { thread, control in workerLoop(store: store, spec: spec, thread: thread, windows: windows, control: control) }
         let spawner = Thread {
-            results.put(runWorkers(store: store, spec: spec, windows: windows, control: control), at: 0)
+            results.put(runWorkers(threads: spec.threads, control: control, loop), at: 0)
             done.signal()
         }
         // An open loop's threads sleep between operations; they inherit

@@ -10,6 +10,12 @@ protocol BenchStore: Sendable {
     /// returns whether there was one.
     func get(_ key: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool
 
+    /// Looks `keys` up in one batch, copying each live value into its slot
+    /// of `outputs` (slot i starts at `i * stride`; truncated to `stride`);
+    /// returns how many had one.
+    func getMany(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, into outputs: UnsafeMutableRawBufferPointer,
+                 stride: Int) -> Int
+
     /// Stores `value` under `key`, expiring after `ttl` (nil: never);
     /// returns false if the store refused.
     func set(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, ttl: Duration?) -> Bool

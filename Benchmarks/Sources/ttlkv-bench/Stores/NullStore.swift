@@ -6,6 +6,9 @@ import Histogram
 struct NullStore: BenchStore {
     func get(_ key: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) -> Bool { false }
 
+    func getMany(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, into outputs: UnsafeMutableRawBufferPointer,
+                 stride: Int) -> Int { 0 }
+
     func set(_ value: UnsafeRawBufferPointer, forKey key: UnsafeRawBufferPointer, ttl: Duration?) -> Bool { true }
 
     func remove(_ key: UnsafeRawBufferPointer) -> Bool { true }

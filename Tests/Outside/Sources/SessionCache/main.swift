@@ -14,6 +14,10 @@ let user = try store.string(forKey: "session:42")                   // "alice"; 
 let session = try store.value(Session.self, forKey: "session:43")   // decoded in place
 let size = try store.withValue(forKey: "session:42") { bytes in bytes.count }   // zero-copy
 
+// Batches: many keys per call, each key's result as its own call's.
+try store.set([(key: "hits:42", value: "1", ttl: .seconds(60)), (key: "hits:43", value: "7", ttl: nil)])
+let hits = try store.values(forKeys: ["hits:42", "hits:43", "hits:44"])   // ["1", "7", nil] as bytes
+
 // Sliding expiration: a new TTL, the value untouched.
 try store.expire("session:42", after: .seconds(60))
 if case .remaining(let left)? = try store.timeToLive(forKey: "session:42") {
@@ -41,7 +45,7 @@ do {
 }
 
 for key in store.keys { print("live:", String(decoding: key, as: UTF8.self)) }
-print(user ?? "gone", session?.roles ?? [], size ?? 0, String(decoding: profile, as: UTF8.self))
+print(user ?? "gone", session?.roles ?? [], size ?? 0, String(decoding: profile, as: UTF8.self), hits.map { $0?.count ?? 0 })
 token.cancel()
 store.close()   // ends the expiry sequence; later calls throw StoreError.closed
 print("expired while running:", await watcher.value)
