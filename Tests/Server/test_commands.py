@@ -129,6 +129,20 @@ def test_multi_key(r):
     assert r.dbsize() == 1
 
 
+def test_mget_batches_keep_order_and_count_lookups(r):
+    # More keys than one read section holds (64), missing ones scattered,
+    # at both ends and in runs, and a key asked for twice.
+    r.mset({f"m:{i}": f"v{i}" for i in range(0, 300, 3)})
+    keys = ["m:1"] + [f"m:{i}" for i in range(300)] + ["m:0", "m:299"]
+    expected = [None] + [f"v{i}" if i % 3 == 0 else None for i in range(300)] + ["v0", None]
+    before = r.info("stats")
+    assert r.mget(keys) == expected
+    after = r.info("stats")
+    hits = sum(value is not None for value in expected)
+    assert after["keyspace_hits"] - before["keyspace_hits"] == hits
+    assert after["keyspace_misses"] - before["keyspace_misses"] == len(keys) - hits
+
+
 def test_expiry_commands(r):
     r.set("k", "v")
     assert r.ttl("k") == -1 and r.pttl("k") == -1

@@ -25,10 +25,7 @@ let stringCommands: [Command] = [
         }
     },
     Command("mget", arity: -2, flags: ["readonly", "fast"], keys: (1, -1, 1), categories: ["@read", "@string", "@fast"]) { call, replies in
-        replies.arrayHeader(call.arguments.count - 1)
-        for index in 1..<call.arguments.count {
-            readValue(call, &replies, key: call.arguments[index])
-        }
+        readValues(call, &replies, keys: 1..<call.arguments.count)
     },
     Command("mset", arity: -3, flags: ["write", "denyoom"], keys: (1, -1, 2), categories: ["@write", "@string", "@slow"]) { call, replies in
         if setAll(call, &replies, onlyIfNoneExist: false) != nil { replies.ok() }
@@ -84,6 +81,29 @@ private func readValue(_ call: CommandCall, _ replies: inout Replies, key: Unsaf
     }
     call.session.statistics.countLookup(found: found)
     if !found { replies.null() }
+}
+
+/// MGET's reply: the keys looked up as one batch, a null for each key that
+/// has no value. An error (none is expected of a read) replaces the whole
+/// array, which is built aside so that a half-written one never goes out.
+private func readValues(_ call: CommandCall, _ replies: inout Replies, keys: Range<Int>) {
+    let mark = replies.buffer.writerIndex
+    var next = 0
+    var found = 0
+    replies.arrayHeader(keys.count)
+    do {
+        try call.keyspace.withValues(keys.lazy.map { call.arguments[$0] }) { offset, value in
+            for _ in next..<offset { replies.null() }
+            replies.bulk(value)
+            next = offset + 1
+            found += 1
+        }
+    } catch {
+        replies.buffer.moveWriterIndex(to: mark)
+        return replies.error(Keyspace.errorReply(for: error, command: call.command.name))
+    }
+    for _ in next..<keys.count { replies.null() }
+    call.session.statistics.countLookups(hits: found, misses: keys.count - found)
 }
 
 /// Runs an update whose reply is the key's old value (GETDEL, GETEX, SET

@@ -95,18 +95,24 @@ final class LoopStatistics: Sendable {
     private let hitCount = Atomic<Int>(0)
     private let missCount = Atomic<Int>(0)
 
-    func countCommand() { bump(commandCount) }
+    func countCommand() { bump(commandCount, by: 1) }
 
     /// A key looked up: found or not.
     func countLookup(found: Bool) {
-        if found { bump(hitCount) } else { bump(missCount) }
+        countLookups(hits: found ? 1 : 0, misses: found ? 0 : 1)
+    }
+
+    /// A batch of keys looked up.
+    func countLookups(hits: Int, misses: Int) {
+        bump(hitCount, by: hits)
+        bump(missCount, by: misses)
     }
 
     var commands: Int { commandCount.load(ordering: .relaxed) }
     var hits: Int { hitCount.load(ordering: .relaxed) }
     var misses: Int { missCount.load(ordering: .relaxed) }
 
-    private func bump(_ counter: borrowing Atomic<Int>) {
-        counter.store(counter.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
+    private func bump(_ counter: borrowing Atomic<Int>, by amount: Int) {
+        counter.store(counter.load(ordering: .relaxed) &+ amount, ordering: .relaxed)
     }
 }

@@ -24,6 +24,13 @@ final class Keyspace: Sendable {
         try store.withValue(forKey: key, body)
     }
 
+    /// Looks the keys up together (their memory accesses overlapped) and
+    /// calls body, in key order, with the offset and value of each key that
+    /// has a live one.
+    func withValues(_ keys: some Collection<Bytes>, _ body: (Int, Bytes) -> Void) throws {
+        try store.withValues(forKeys: keys, body)
+    }
+
     /// What is left of key's life: nil if absent, `.max` if it never
     /// expires, else the milliseconds left (at least 1).
     func millisecondsToLive(_ key: Bytes) throws -> UInt64? {
