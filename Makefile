@@ -198,7 +198,7 @@ docs: deps
 	    --warnings-as-errors --transform-for-static-hosting --output-path $(BUILD)/docs
 
 # The main job: every scenario on both stores, each store in its own
-# long-lived process, measured in interleaved rounds (about 5 minutes at 10M
+# long-lived process, measured in interleaved rounds (about 7 minutes at 10M
 # keys on 2 cores). Writes the report to build/bench/index.html. Pass options
 # with BENCH_ARGS="--keys 1000000 --rounds 7 ...".
 BENCH_ARGS ?= --output $(BUILD)/bench
