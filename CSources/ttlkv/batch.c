@@ -10,7 +10,10 @@
  * ttlkv_get enters and leaves its own read section, whose begin is a locked
  * instruction that stops one lookup's misses from overlapping the next's.
  *
- * How, per group of GROUP keys, inside one read section for the whole batch:
+ * How, per group of GROUP keys, inside a read section (one per CHUNK keys
+ * for ttlkv_get_many, so that a huge batch never holds reclamation up for
+ * long; one for the whole batch for ttlkv_read_many, whose callbacks may
+ * keep values of earlier keys):
  *   1. hash every key and prefetch its home slot line and probe-bound byte;
  *   2. read each home line and prefetch the entries whose slot tags match
  *      (tagged slots: the tag is 15 bits of the hash beside the pointer),
@@ -21,9 +24,16 @@
  * only its misses are not overlapped. Where slots are not tagged (not
  * x86-64, or AddressSanitizer builds) step 2 is skipped.
  *
- * Removals group the keys of a chunk by shard, look them all up as above
- * (warming the lines the removals will touch), and then take each shard's
- * lock once for all of its keys in the chunk.
+ * Expiry is judged against a clock reading taken afresh for each group and
+ * after each callback, so that a key that expires while a long batch runs is
+ * not seen live by the batch's later lookups (a loop of ttlkv_get would not
+ * see it).
+ *
+ * Writes group the keys of a chunk by shard, look them all up as above
+ * (warming the lines the writes will touch), and then take each shard's
+ * lock once for all of its keys in the chunk. Each hold hands back
+ * FREES_PER_WRITE retired entries per key written, as single writes do, so
+ * that batched churn does not pile up memory waiting to be freed.
  */
 #include "internal.h"
 
@@ -33,8 +43,9 @@
 
 /* Keys whose misses are in flight together. */
 #define GROUP 16
-/* Keys grouped by shard per lock round of a batched removal. */
-#define CHUNK 64
+/* Keys grouped by shard per lock round of a batched write, and keys per
+ * read section of ttlkv_get_many. */
+#define CHUNK BATCH_CHUNK
 /* ck_hs probes a cache line of slots before it moves on (CK_HS_PROBE_L1). */
 #define LINE_SLOTS 8
 
@@ -113,19 +124,20 @@ lookup_finish(struct ttlkv *store, struct lookup *l, uint64_t *now)
 	return NULL;
 }
 
-/* What a batched read does with each key's result, inside the section. */
-typedef void batch_visit_fn(size_t index, const struct entry *entry,
+/* What a batched read does with each key's result, inside the section;
+ * returns true if it ran the caller's code (time may have passed). */
+typedef bool batch_visit_fn(size_t index, const struct entry *entry,
     ttlkv_status *status, void *context);
 
-/* Looks up keys[0..count) in one read section, GROUP at a time, and calls
- * visit for every key (entry NULL if not found). */
+/* Looks up keys[0..count), GROUP at a time, in read sections of up to
+ * section_keys keys (a multiple of GROUP), and calls visit for every key
+ * (entry NULL if not found). */
 static ttlkv_status
-read_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count,
+read_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count, size_t section_keys,
     ttlkv_status *statuses, batch_visit_fn *visit, void *context)
 {
 	ck_epoch_record_t *record;
 	struct lookup l[GROUP];
-	uint64_t now = 0;
 
 	if (count == 0)
 		return TTLKV_OK;
@@ -134,7 +146,12 @@ read_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count,
 	section_begin(record);
 	for (size_t base = 0; base < count; base += GROUP) {
 		size_t n = count - base < GROUP ? count - base : GROUP;
+		uint64_t now = 0; /* read when the group first needs it */
 
+		if (base != 0 && base % section_keys == 0) {
+			section_end(record);
+			section_begin(record);
+		}
 		for (size_t i = 0; i < n; i++)
 			lookup_start(store, &keys[base + i], &l[i]);
 		for (size_t i = 0; i < n; i++)
@@ -143,7 +160,8 @@ read_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count,
 			const struct entry *e = lookup_finish(store, &l[i], &now);
 
 			statuses[base + i] = l[i].status;
-			visit(base + i, e, &statuses[base + i], context);
+			if (visit(base + i, e, &statuses[base + i], context))
+				now = 0;
 		}
 	}
 	section_end(record);
@@ -156,20 +174,22 @@ struct copy_many {
 	size_t *value_lens;
 };
 
-static void
+static bool
 copy_one(size_t i, const struct entry *e, ttlkv_status *status, void *context)
 {
 	struct copy_many *c = context;
 
-	if (*status == TTLKV_OK && c->buffers[i] == NULL && c->buffer_lens[i] != 0)
+	/* ttlkv_get checks its buffer before it looks at the key. */
+	if (c->buffers[i] == NULL && c->buffer_lens[i] != 0)
 		*status = TTLKV_INVALID_ARGUMENT;
 	if (e == NULL || *status != TTLKV_OK)
-		return;
+		return false;
 	c->value_lens[i] = e->value_len;
 	if (c->buffer_lens[i] < e->value_len)
 		*status = TTLKV_BUFFER_TOO_SMALL;
 	else if (e->value_len != 0)
 		memcpy(c->buffers[i], entry_value(e), e->value_len);
+	return false;
 }
 
 ttlkv_status
@@ -182,7 +202,7 @@ ttlkv_get_many(ttlkv *store, const ttlkv_key *keys, size_t count,
 	if (store == NULL || (count != 0 && (keys == NULL || buffers == NULL ||
 	    buffer_lens == NULL || value_lens == NULL || statuses == NULL)))
 		return TTLKV_INVALID_ARGUMENT;
-	return read_batch(store, keys, count, statuses, copy_one, &c);
+	return read_batch(store, keys, count, CHUNK, statuses, copy_one, &c);
 }
 
 struct user_read_many {
@@ -190,14 +210,16 @@ struct user_read_many {
 	void *context;
 };
 
-static void
+static bool
 call_one(size_t i, const struct entry *e, ttlkv_status *status, void *context)
 {
 	struct user_read_many *r = context;
 
 	(void)status;
-	if (e != NULL)
-		r->fn(i, entry_value(e), e->value_len, r->context);
+	if (e == NULL)
+		return false;
+	r->fn(i, entry_value(e), e->value_len, r->context);
+	return true;
 }
 
 ttlkv_status
@@ -208,7 +230,7 @@ ttlkv_read_many(ttlkv *store, const ttlkv_key *keys, size_t count,
 
 	if (store == NULL || fn == NULL || (count != 0 && (keys == NULL || statuses == NULL)))
 		return TTLKV_INVALID_ARGUMENT;
-	return read_batch(store, keys, count, statuses, call_one, &r);
+	return read_batch(store, keys, count, SIZE_MAX - SIZE_MAX % GROUP, statuses, call_one, &r);
 }
 
 /* Orders a chunk's keys by shard (insertion sort: at most CHUNK of them),
@@ -234,7 +256,8 @@ typedef ttlkv_status chunk_write_fn(struct shard *shard, uint64_t hash,
 
 /* Writes one chunk of keys: looked up together as a reader (so that the
  * lines the writes touch are in cache), then each shard's keys under one
- * hold of its lock, which frees `frees` retired entries on its way out.
+ * hold of its lock, which frees `frees` retired entries per key it wrote on
+ * its way out.
  * Keys whose `pre` status (if given) is not TTLKV_OK get it, unwritten. */
 static ttlkv_status
 write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_status *pre,
@@ -275,14 +298,16 @@ write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_st
 			k++;
 			continue;
 		}
+		size_t held = 0;
+
 		shard_lock(shard);
-		for (; k < n && l[order[k]].shard == shard && l[order[k]].status == TTLKV_OK; k++) {
+		for (; k < n && l[order[k]].shard == shard && l[order[k]].status == TTLKV_OK; k++, held++) {
 			struct lookup *x = &l[order[k]];
 
 			statuses[order[k]] = fn(shard, x->hash, table_find(shard, x->hash, &x->probe),
 			    order[k], context);
 		}
-		shard_unlock_freeing(shard, frees);
+		shard_unlock_freeing(shard, frees * held);
 	}
 	return TTLKV_OK;
 }

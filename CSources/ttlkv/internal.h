@@ -420,14 +420,20 @@ void ttlkv__free_blocks(void **blocks, size_t n);
 /* Frees handed back per write: more than a write retires, so the backlog
  * shrinks, few enough that no write pays for a pile of them. */
 #define FREES_PER_WRITE 4
+/* Keys a batched write handles per chunk (and so per hold of a lock). */
+#define BATCH_CHUNK 64
+/* Frees a hold of a shard's lock may hand back: FREES_PER_WRITE for each
+ * write it made, a batch's chunk at most. */
+#define FREES_PER_HOLD (FREES_PER_WRITE * BATCH_CHUNK)
 
-/* Ends a write on shard: takes up to `frees` ready frees, unlocks, frees
- * them, and waits for readers if reclamation is past its cap. */
+/* Ends a write on shard: takes up to `frees` (at most FREES_PER_HOLD) ready
+ * frees, unlocks, frees them, and waits for readers if reclamation is past
+ * its cap. */
 static inline void
 shard_unlock_freeing(struct shard *shard, size_t frees)
 {
-	void *out[FREES_PER_WRITE];
-	size_t n = ttlkv__take_ready(shard, out, frees < FREES_PER_WRITE ? frees : FREES_PER_WRITE);
+	void *out[FREES_PER_HOLD];
+	size_t n = ttlkv__take_ready(shard, out, frees < FREES_PER_HOLD ? frees : FREES_PER_HOLD);
 
 	ttlkv__locked_shard = NULL;
 	pthread_mutex_unlock(&shard->lock);

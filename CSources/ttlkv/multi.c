@@ -128,13 +128,19 @@ lock_all(struct pending *p, size_t n)
 			pthread_mutex_lock(&p[i].shard->lock);
 }
 
+/* Unlocks each shard, freeing FREES_PER_WRITE retired entries per pair
+ * written in it (as that many single writes would). */
 static void
 unlock_all(struct pending *p, size_t n)
 {
+	size_t held = 0;
+
 	for (size_t i = n; i-- > 0;) {
+		held++;
 		if (i == 0 || p[i].shard != p[i - 1].shard) {
 			ttlkv__locked_shard = p[i].shard;
-			shard_unlock(p[i].shard);
+			shard_unlock_freeing(p[i].shard, FREES_PER_WRITE * held);
+			held = 0;
 		}
 	}
 }

@@ -104,13 +104,14 @@ check_get_many(ttlkv *s, size_t count)
 	for (size_t i = 0; i < count; i++) {
 		keys[i] = key_of((unsigned)i, names);
 		lens[i] = i % 9 == 0 ? 0 : i % 4 == 0 ? 10 : 300;
-		buffers[i] = lens[i] == 0 ? NULL : malloc(lens[i]);
+		/* Every tenth a NULL buffer that claims a length: bad input. */
+		buffers[i] = lens[i] == 0 || i % 10 == 3 ? NULL : malloc(lens[i]);
 		got_lens[i] = 12345;
 	}
 	CHECK_STATUS(ttlkv_get_many(s, keys, count, buffers, lens, got_lens, statuses), TTLKV_OK);
 	for (size_t i = 0; i < count; i++) {
 		size_t want_len = 12345;
-		ttlkv_status st = ttlkv_get(s, keys[i].data, keys[i].len, lens[i] ? want : NULL,
+		ttlkv_status st = ttlkv_get(s, keys[i].data, keys[i].len, buffers[i] ? want : NULL,
 		    lens[i], &want_len);
 
 		CHECK_STATUS(statuses[i], st);
@@ -306,6 +307,98 @@ test_put_many(void)
 	ttlkv_close(b);
 }
 
+/* A key that expires while a batch runs is not seen live by the batch's
+ * later lookups of it: each group of keys reads the clock anew, and so does
+ * the first lookup after a caller's callback. */
+struct jump {
+	unsigned calls;
+};
+
+static void
+jump_clock(size_t index, const void *value, size_t len, void *context)
+{
+	struct jump *j = context;
+
+	(void)index;
+	(void)value;
+	(void)len;
+	j->calls++;
+	clock_.now += 1000;
+}
+
+static void
+test_expiry_during_a_batch(void)
+{
+	ttlkv *s = open_store();
+	ttlkv_key keys[18];
+	ttlkv_status statuses[18];
+	struct jump j = { 0 };
+	const char *k = "short-lived";
+
+	CHECK_STATUS(ttlkv_put(s, k, strlen(k), "v", 1, 10), TTLKV_OK);
+	keys[0] = keys[17] = (ttlkv_key){ k, strlen(k) };
+	for (int i = 1; i < 17; i++)
+		keys[i] = (ttlkv_key){ "absent", 6 };
+	CHECK_STATUS(ttlkv_read_many(s, keys, 18, jump_clock, &j, statuses), TTLKV_OK);
+	CHECK(j.calls == 1);
+	CHECK_STATUS(statuses[0], TTLKV_OK);
+	CHECK_STATUS(statuses[17], TTLKV_NOT_FOUND);
+	ttlkv_close(s);
+}
+
+/* Batched writes free what they retire as fast as single writes do: the
+ * backlog of freed-but-held entries stays bounded however long they run. */
+static void
+check_backlog(ttlkv *s, const char *what)
+{
+	ttlkv_stats st;
+
+	CHECK_STATUS(ttlkv_stats_get(s, &st), TTLKV_OK);
+	if (st.deferred_frees > 1024)
+		fprintf(stderr, "%s: %llu deferred frees\n", what, (unsigned long long)st.deferred_frees);
+	CHECK(st.deferred_frees <= 1024);
+}
+
+static void
+test_batches_free_what_they_retire(void)
+{
+	ttlkv_options o;
+	ttlkv *batched, *single;
+	char names[64][MAX_KEY];
+	ttlkv_item items[64];
+	ttlkv_key keys[64];
+	ttlkv_status statuses[64];
+
+	ttlkv_options_init(&o);
+	o.capacity = 4096;
+	o.shards = 1;
+	CHECK_STATUS(ttlkv_open(&o, &batched), TTLKV_OK);
+	CHECK_STATUS(ttlkv_open(&o, &single), TTLKV_OK);
+	for (unsigned i = 0; i < 64; i++) {
+		key_name(i, names[i]);
+		items[i] = (ttlkv_item){ names[i], strlen(names[i]), "value", 5, 0 };
+		keys[i] = (ttlkv_key){ names[i], strlen(names[i]) };
+	}
+	for (int round = 0; round < 2000; round++) {
+		CHECK_STATUS(ttlkv_put_many(batched, items, 64, statuses), TTLKV_OK);
+		for (unsigned i = 0; i < 64; i++)
+			CHECK_STATUS(ttlkv_put(single, names[i], strlen(names[i]), "value", 5, 0), TTLKV_OK);
+	}
+	check_backlog(single, "ttlkv_put");
+	check_backlog(batched, "ttlkv_put_many");
+	for (int round = 0; round < 2000; round++) {
+		for (unsigned i = 0; i < 64; i++)
+			CHECK_STATUS(ttlkv_put(batched, names[i], strlen(names[i]), "value", 5, 0), TTLKV_OK);
+		CHECK_STATUS(ttlkv_delete_many(batched, keys, 64, statuses), TTLKV_OK);
+	}
+	check_backlog(batched, "ttlkv_delete_many");
+	for (int round = 0; round < 2000; round++)
+		CHECK_STATUS(ttlkv_put_all(batched, items, 64, 0), TTLKV_OK);
+	check_backlog(batched, "ttlkv_put_all");
+	ttlkv_close(batched);
+	ttlkv_close(single);
+}
+
 static void
 test_expire_due_many(void)
 {
@@ -343,6 +436,8 @@ int
 main(void)
 {
 	test_reads();
+	test_expiry_during_a_batch();
+	test_batches_free_what_they_retire();
 	test_deletes();
 	test_put_many();
 	test_expire_due_many();

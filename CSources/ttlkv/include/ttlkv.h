@@ -310,9 +310,12 @@ typedef struct ttlkv_key {
  * each i, statuses[i] is what ttlkv_get would have returned for keys[i] with
  * buffers[i] and buffer_lens[i], and value_lens[i] is set as ttlkv_get sets
  * *value_len. Returns TTLKV_OK when the batch ran (the per-key results are
- * in statuses), or an error for the whole call (NULL store or arrays with
- * count > 0) with nothing written. The same key may appear several times.
- * The whole batch is one read section, so a write that lands while it runs
+ * in statuses), or an error for the whole call with nothing written:
+ * TTLKV_INVALID_ARGUMENT (NULL store, or arrays with count > 0) or
+ * TTLKV_OUT_OF_MEMORY (a thread's first read, if its reader record cannot be
+ * allocated). The same key may appear several times. The batch runs in read
+ * sections of up to 64 keys, so a batch of any size holds reclamation up no
+ * longer than 64 lookups do; a write or an expiry that lands while it runs
  * may be seen by some of the batch's lookups of a key and not by earlier
  * ones, exactly as with a loop of ttlkv_get. Lock-free read.
  */
@@ -322,9 +325,14 @@ TTLKV_API ttlkv_status ttlkv_get_many(ttlkv *store, const ttlkv_key *keys, size_
 
 /*
  * Zero-copy batch: calls fn(index, value, value_len, context) for every live
- * key, inside one read section (the same rules as a ttlkv_read callback),
- * and sets statuses[i] for every key (TTLKV_OK for those fn saw). Errors for
- * the whole call as ttlkv_get_many, or a NULL fn. Lock-free read.
+ * key, inside one read section (the same rules as a ttlkv_read callback), in
+ * key order, and sets statuses[i] for every key (TTLKV_OK for those fn saw).
+ * Every value stays valid until the call returns. A key that expires while
+ * the batch runs (fn takes time) is not seen live by later lookups of it.
+ * The section spans the whole batch and holds reclamation up until it ends,
+ * as a ttlkv_read callback does: keep batches and callbacks short (the
+ * Swift layer calls it 64 keys at a time). Errors for the whole call as
+ * ttlkv_get_many, or a NULL fn. Lock-free read.
  */
 typedef void ttlkv_read_many_fn(size_t index, const void *value, size_t value_len,
     void *context);
@@ -473,8 +481,9 @@ TTLKV_API ttlkv_status ttlkv_put_all(ttlkv *store, const ttlkv_item *items, size
  * entries are built and their keys looked up together, outside any lock,
  * 64 at a time; then each shard's items of the 64 are written under one
  * hold of its lock. Errors for the whole call, with nothing written:
- * TTLKV_INVALID_ARGUMENT (NULL store, or arrays with count > 0) and
- * TTLKV_IN_READ_SECTION. Shard-locked writes.
+ * TTLKV_INVALID_ARGUMENT (NULL store, or arrays with count > 0),
+ * TTLKV_IN_READ_SECTION, and TTLKV_OUT_OF_MEMORY (from a thread's first
+ * call, if its reader record cannot be allocated). Shard-locked writes.
  */
 TTLKV_API ttlkv_status ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t count,
     ttlkv_status *statuses);

@@ -14,7 +14,10 @@ public struct StoreStatistics: Sendable {
     /// that found them expired. Each produces exactly one ``ExpiryEvent``.
     public var expired = 0
     /// Reads of a value (``KeyValueStore/withValue(forKey:_:)`` and every
-    /// method built on it) that found a live value.
+    /// method built on it) that found a live value. A batched read counts
+    /// every key it looked up, which for ``Store`` and ``NativeStore`` is
+    /// whole chunks of 64: keys of the chunk after a `body` that threw
+    /// count too.
     public var hits = 0
     /// Reads of a value that found none (absent or expired).
     public var misses = 0

@@ -27,6 +27,8 @@ extension CStore: BatchCore {
     func put(_ chunk: PinnedItems, base: Int, into outcome: inout BatchWriteOutcome) throws {
         try withUnsafeTemporaryAllocation(of: ttlkv_item.self, capacity: chunk.count) { items in
             for i in 0..<chunk.count {
+                // The item's pointers are the chunk's, pinned by batchPut's
+                // withPinnedBytes closures until this call returns.
                 let (key, value) = (chunk.keys[i], chunk.values[i])
                 // An invalid TTL is passed as one over TTLKV_MAX_TTL_MS,
                 // which ttlkv_put_many refuses: that item is never written.

@@ -134,6 +134,10 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
                 outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>) {
         withCKeys(keys) { cKeys, statuses in
             withUnsafeTemporaryAllocation(of: UInt64.self, capacity: keys.count) { deadlines in
+                // C sets a deadline only for some statuses: the rest read 0.
+                deadlines.initialize(repeating: 0)
+                // All buffers outlive the synchronous call: the keys are
+                // pinned by the caller, the rest are this frame's.
                 let status = ttlkv_expire_due_many(pointer, cKeys.baseAddress, scheduled.baseAddress, keys.count,
                                                    deadlines.baseAddress, statuses.baseAddress)
                 for i in 0..<keys.count {
@@ -175,6 +179,8 @@ func withCKeys<Result>(
     _ body: (UnsafeBufferPointer<ttlkv_key>, UnsafeMutableBufferPointer<ttlkv_status>) throws -> Result
 ) rethrows -> Result {
     try withUnsafeTemporaryAllocation(of: ttlkv_key.self, capacity: keys.count) { cKeys in
+        // The C keys point into `keys`' buffers, which the caller keeps
+        // pinned until `body` returns; cKeys does not outlive this call.
         for (i, key) in keys.enumerated() {
             cKeys.initializeElement(at: i, to: ttlkv_key(data: key.baseAddress, len: key.count))
         }
