@@ -80,6 +80,28 @@ import TTLKV
         #expect(after.misses - before.misses == keys.count - found.count)
     }
 
+    /// Raw buffers as keys and values (what the server passes) take a path
+    /// of their own, without a closure per key: the same results.
+    @Test(arguments: StoreKind.allCases)
+    func rawBufferKeysAndValues(kind: StoreKind) throws {
+        let store = try kind.make(clock: ManualClock())
+        try Self.fill(store)
+        let keys = Self.readKeys().map { Array($0.utf8) }
+        let values = (0..<keys.count).map { Array("raw\($0)".utf8) }
+        try withRawBuffers(keys) { rawKeys in
+            #expect(try store.values(forKeys: rawKeys) == keys.map { try store.value(forKey: $0) })
+            let storable = keys.indices.filter { keys[$0].count <= 64 }
+            try withRawBuffers(values) { rawValues in
+                try store.set(storable.map { (key: rawKeys[$0], value: rawValues[$0], ttl: Duration?.none) })
+            }
+            #expect(try store.values(forKeys: rawKeys.reversed()) == keys.reversed().map { try store.value(forKey: $0) })
+            // A key given twice ends with its last value.
+            #expect(try store.values(forKeys: storable.map { rawKeys[$0] }) == storable.map { i in
+                Array("raw\(storable.last { keys[$0] == keys[i] }!)".utf8)
+            })
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func expiringAndOverwrittenKeys(kind: StoreKind) throws {
         let clock = ManualClock()
@@ -300,4 +322,19 @@ import TTLKV
         let error = StoreBatchError(failures: [.init(offset: 2, error: .keyTooLarge)], itemCount: 5)
         #expect(error.description.hasPrefix("1 of 5 items refused: item 2: StoreError.keyTooLarge"))
     }
+}
+
+/// Calls body with raw buffers over each array's bytes, all valid during the
+/// call.
+private func withRawBuffers<Result>(
+    _ arrays: [[UInt8]], _ body: ([UnsafeRawBufferPointer]) throws -> Result
+) rethrows -> Result {
+    // Copies that live until body returns: the buffers point into them.
+    let storage = arrays.map { bytes -> UnsafeMutableRawBufferPointer in
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+        buffer.copyBytes(from: bytes)
+        return buffer
+    }
+    defer { storage.forEach { $0.deallocate() } }
+    return try body(storage.map { UnsafeRawBufferPointer($0) })
 }

@@ -26,6 +26,17 @@ func withPinnedBytes<Elements: Collection, Result>(
     into pinned: UnsafeMutablePointer<UnsafeRawBufferPointer>, filled: Int = 0,
     _ body: (_ pinned: Int) throws -> Result
 ) rethrows -> Result where Elements.Element: StoreBytes {
+    if Elements.Element.self == UnsafeRawBufferPointer.self {
+        // Raw buffers lend nothing: whoever made them keeps them valid for
+        // the batch, so they are copied in without a closure per element.
+        var filled = filled
+        while filled < count && index != elements.endIndex {
+            (pinned + filled).initialize(to: unsafeBitCast(elements[index], to: UnsafeRawBufferPointer.self))
+            elements.formIndex(after: &index)
+            filled += 1
+        }
+        return try body(filled)
+    }
     guard filled < count, index != elements.endIndex else { return try body(filled) }
     let current = index
     elements.formIndex(after: &index)
