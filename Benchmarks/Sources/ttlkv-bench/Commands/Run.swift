@@ -62,7 +62,8 @@ private struct RunScenario: StoreUser {
             let preload = bench.preload(0..<settings.keys)
             let puts = Double(preload.histograms["set"]?.histogram.totalCount ?? 0) / max(preload.seconds, 1e-9)
             let round = bench.storm(StormRequest(stormKeys: settings.stormKeys,
-                                                 leadSeconds: stormLead(stormKeys: settings.stormKeys, putsPerSecond: puts),
+                                                 leadSeconds: stormLead(stormKeys: settings.stormKeys, putsPerSecond: puts,
+                                                                       warmupSeconds: settings.warmupSeconds),
                                                  load: settings.spec(mix: OperationMix(get: 90, set: 10, delete: 0)),
                                                  warmupSeconds: settings.warmupSeconds, afterSeconds: settings.durationSeconds))
             let lag = LatencySummary(round.lagMilliseconds.histogram)

@@ -143,7 +143,7 @@ final class Interleaver {
         begin("expiry storm")
         // One lead for both stores, from the slower one's preload.
         let puts = preload.ops.first { $0.op == "set" }?.metrics.first { $0.metric == "ops/s" }?.medians.min() ?? 0
-        let lead = stormLead(stormKeys: settings.stormKeys, putsPerSecond: puts)
+        let lead = stormLead(stormKeys: settings.stormKeys, putsPerSecond: puts, warmupSeconds: settings.warmupSeconds)
         let request = StormRequest(stormKeys: settings.stormKeys, leadSeconds: lead, load: settings.spec(mix: OperationMix(get: 90, set: 10, delete: 0)),
                                    warmupSeconds: settings.warmupSeconds, afterSeconds: max(0.5, settings.durationSeconds / 2))
         let results: [[StormRound]] = try rounds(children, count: settings.rounds, "expiry storm") { _ in .storm(request) }

@@ -231,10 +231,11 @@ struct StoreBench<S: BenchStore>: Sendable {
 }
 
 /// The lead that leaves room to write `stormKeys` keys at `putsPerSecond`
-/// (as measured in the preload, from as many threads) twice over, plus half
-/// a second.
-func stormLead(stormKeys: Int, putsPerSecond: Double) -> Double {
-    0.5 + 2 * Double(stormKeys) / max(putsPerSecond, 1)
+/// (as measured in the preload, from as many threads) twice over, then the
+/// warm-up, then a second of the "before" window: with less, a setup slower
+/// than the preload (its writes carry TTLs) could leave that window empty.
+func stormLead(stormKeys: Int, putsPerSecond: Double, warmupSeconds: Double) -> Double {
+    2 * Double(stormKeys) / max(putsPerSecond, 1) + warmupSeconds + 1
 }
 
 /// The TTL that makes a key written at `now` expire at `deadline` (ns);
