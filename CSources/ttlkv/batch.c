@@ -112,14 +112,8 @@ lookup_finish(struct ttlkv *store, struct lookup *l, uint64_t *now)
 	if (l->status != TTLKV_OK)
 		return NULL;
 	e = table_find(l->shard, l->hash, &l->probe);
-	if (e != NULL) {
-		TSAN_ACQUIRE(e);
-		deadline = LOAD(&e->deadline);
-		if (deadline != 0 && *now == 0)
-			*now = store_now(store);
-		if (!deadline_passed(deadline, *now))
-			return e;
-	}
+	if (e != NULL && entry_live(store, e, &deadline, now))
+		return e;
 	l->status = TTLKV_NOT_FOUND;
 	return NULL;
 }
@@ -266,7 +260,6 @@ write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_st
 	ck_epoch_record_t *record = ttlkv__reader();
 	struct lookup l[CHUNK];
 	size_t order[CHUNK];
-	uint64_t now = 0;
 
 	if (record == NULL)
 		return TTLKV_OUT_OF_MEMORY;
@@ -280,14 +273,11 @@ write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_st
 	}
 	for (size_t i = 0; i < n; i++)
 		lookup_prefetch(&l[i]);
-	for (size_t i = 0; i < n; i++) {
-		ttlkv_status valid = l[i].status;
-
-		/* Warms the lines; whether the key is live is the locked
-		 * step's business (an expired entry is removed there). */
-		(void)lookup_finish(store, &l[i], &now);
-		l[i].status = valid;
-	}
+	/* Warms the lines; whether the key is live is the locked step's
+	 * business (an expired entry is removed there). */
+	for (size_t i = 0; i < n; i++)
+		if (l[i].status == TTLKV_OK)
+			(void)table_find(l[i].shard, l[i].hash, &l[i].probe);
 	section_end(record);
 	by_shard(l, order, n);
 	for (size_t k = 0; k < n;) {
@@ -398,8 +388,7 @@ install_one(struct shard *shard, uint64_t hash, struct entry *entry, size_t i, v
 	struct put_chunk *c = context;
 	ttlkv_status status;
 
-	(void)entry;
-	status = ttlkv__install(shard, hash, c->e[i], false);
+	status = ttlkv__install(shard, hash, c->e[i], entry, false);
 	if (status == TTLKV_OK)
 		c->e[i] = NULL;
 	return status;
@@ -409,23 +398,11 @@ static ttlkv_status
 item_entry(struct ttlkv *store, const ttlkv_item *it, struct entry **out)
 {
 	ttlkv_status status = key_check(store, it->key, it->key_len);
-	uint64_t deadline = 0;
 
 	*out = NULL;
-	if (status == TTLKV_OK && it->value == NULL && it->value_len != 0)
-		status = TTLKV_INVALID_ARGUMENT;
-	if (status == TTLKV_OK && it->value_len > store->max_value_size)
-		status = TTLKV_VALUE_TOO_LARGE;
-	if (status == TTLKV_OK)
-		status = ttlkv__deadline_after(store, it->ttl_ms, &deadline);
-	if (status == TTLKV_OK && (*out = ttlkv__entry_new(it->key, it->key_len, it->value_len)) == NULL)
-		status = TTLKV_OUT_OF_MEMORY;
 	if (status != TTLKV_OK)
 		return status;
-	(*out)->deadline = deadline;
-	if (it->value_len != 0)
-		memcpy((*out)->bytes + it->key_len, it->value, it->value_len);
-	return TTLKV_OK;
+	return ttlkv__entry_make(store, it->key, it->key_len, it->value, it->value_len, it->ttl_ms, out);
 }
 
 ttlkv_status

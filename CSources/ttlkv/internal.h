@@ -273,6 +273,20 @@ store_now_ceil(struct ttlkv *store)
 	return ttlkv__default_clock_ceil(store);
 }
 
+/* Inside a read section: whether entry e, just found, is live. Its
+ * deadline goes to *deadline; *now (0 = not read yet) is read from the clock
+ * the first time a deadline needs it, so that a lookup of keys without TTLs
+ * never reads the clock and a batch can share one reading. */
+static inline bool
+entry_live(struct ttlkv *store, const struct entry *e, uint64_t *deadline, uint64_t *now)
+{
+	TSAN_ACQUIRE(e);
+	*deadline = LOAD(&e->deadline);
+	if (*deadline != 0 && *now == 0)
+		*now = store_now(store);
+	return !deadline_passed(*deadline, *now);
+}
+
 /* store.c: writer locks are adaptive mutexes: a writer that finds the lock
  * held spins briefly (critical sections are a few hundred nanoseconds)
  * before sleeping in the kernel, which costs tens of microseconds; unlike a
@@ -477,9 +491,16 @@ ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct ent
  * (value_len = value_room, deadline 0); NULL if allocation fails. */
 struct entry *ttlkv__entry_new(const void *key, size_t key_len, size_t value_room);
 
-/* Under the shard lock: puts entry e in place of the key's old entry; on
- * any status but TTLKV_OK nothing changed and e is still the caller's. */
-ttlkv_status ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent);
+/* The entry a put of key and value with ttl_ms (0: none) installs, built
+ * outside any lock, in *out (NULL on error); the key is checked already. */
+ttlkv_status ttlkv__entry_make(struct ttlkv *store, const void *key, size_t key_len,
+    const void *value, size_t value_len, uint64_t ttl_ms, struct entry **out);
+
+/* Under the shard lock: puts entry e in place of old, the key's entry as
+ * found under this hold of the lock (NULL if absent); on any status but
+ * TTLKV_OK nothing changed and e is still the caller's. */
+ttlkv_status ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e,
+    struct entry *old, bool if_absent);
 
 /* What a keyed write does to the key's current entry (NULL if absent),
  * under the shard lock. */

@@ -74,17 +74,13 @@ prepare(struct ttlkv *store, const ttlkv_item *items, size_t n, struct pending *
 			status = TTLKV_INVALID_ARGUMENT;
 		if (status == TTLKV_OK && it->ttl_ms != 0)
 			status = TTLKV_INVALID_TTL;
-		if (status == TTLKV_OK && it->value_len > store->max_value_size)
-			status = TTLKV_VALUE_TOO_LARGE;
-		if (status == TTLKV_OK && (p[i].e = ttlkv__entry_new(it->key, it->key_len, it->value_len)) == NULL)
-			status = TTLKV_OUT_OF_MEMORY;
+		if (status == TTLKV_OK)
+			status = ttlkv__entry_make(store, it->key, it->key_len, it->value, it->value_len, 0, &p[i].e);
 		if (status != TTLKV_OK) {
 			while (i-- > 0)
 				ttlkv__recycle(p[i].e);
 			return status;
 		}
-		if (it->value_len != 0)
-			memcpy(p[i].e->bytes + it->key_len, it->value, it->value_len);
 		p[i].hash = ttlkv__hash(store, it->key, it->key_len);
 		p[i].shard = shard_for(store, p[i].hash);
 		p[i].index = i;
@@ -198,6 +194,14 @@ pool_free(struct retired *pool)
 	}
 }
 
+/* Under the locks: installs a pair, looking its key up afresh (an earlier
+ * pair of this write may have given the same key). */
+static ttlkv_status
+install(struct pending *p)
+{
+	return ttlkv__install(p->shard, p->hash, p->e, table_find(p->shard, p->hash, p->e), false);
+}
+
 /* Under the locks: the fallible pairs first, then the replacements of live
  * entries; on a failure, the fallible pairs done so far are taken back (the
  * key left absent, as it was to readers). */
@@ -211,7 +215,7 @@ apply(struct pending *p, size_t n, struct retired **pool)
 		if (!p[done].fallible)
 			continue;
 		ttlkv__locked_shard = p[done].shard;
-		if ((status = ttlkv__install(p[done].shard, p[done].hash, p[done].e, false)) != TTLKV_OK)
+		if ((status = install(&p[done])) != TTLKV_OK)
 			break;
 	}
 	if (status != TTLKV_OK) {
@@ -233,7 +237,7 @@ apply(struct pending *p, size_t n, struct retired **pool)
 		/* Cannot fail, unless the entry expired since classify() (the
 		 * clock moved during this write) and the expiry log then has no
 		 * room for it: the one case left where the pairs before stay. */
-		status = ttlkv__install(p[i].shard, p[i].hash, p[i].e, false);
+		status = install(&p[i]);
 	}
 	for (i = 0; i < n; i++)
 		p[i].e = NULL;

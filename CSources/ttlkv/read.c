@@ -25,12 +25,8 @@ find_live(struct ttlkv *store, const void *key, size_t key_len,
 
 	probe_init(&probe, key, key_len);
 	entry = table_find(shard_for(store, hash), hash, &probe);
-	if (entry == NULL)
-		return NULL;
-	TSAN_ACQUIRE(entry);
-	*deadline = LOAD(&entry->deadline);
-	*now = *deadline != 0 ? store_now(store) : 0;
-	return deadline_passed(*deadline, *now) ? NULL : entry;
+	*now = 0;
+	return entry != NULL && entry_live(store, entry, deadline, now) ? entry : NULL;
 }
 
 /* Checks the arguments, enters this thread's read section and finds the

@@ -80,7 +80,7 @@ replace(struct shard *shard, uint64_t hash, struct entry *entry,
 	}
 	call->e->value_len = (uint32_t)st->new_len;
 	call->e->deadline = deadline;
-	status = ttlkv__install(shard, hash, call->e, false);
+	status = ttlkv__install(shard, hash, call->e, entry, false);
 	if (status == TTLKV_OK)
 		call->e = NULL; /* the table owns it now */
 	return status;

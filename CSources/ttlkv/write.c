@@ -88,12 +88,11 @@ ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expi
 	ttlkv__retire(shard, entry);
 }
 
-/* Under the shard lock: puts entry e in place of the key's old entry. */
+/* Under the shard lock: puts entry e in place of old. */
 ttlkv_status
-ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, bool if_absent)
+ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry *old, bool if_absent)
 {
 	struct ttlkv *store = shard->store;
-	struct entry *old = table_find(shard, hash, e);
 	bool old_expired = old != NULL && expired_now(store, old);
 	bool record;
 	void *previous;
@@ -224,6 +223,28 @@ ttlkv__entry_new(const void *key, size_t key_len, size_t value_room)
 	return e;
 }
 
+ttlkv_status
+ttlkv__entry_make(struct ttlkv *store, const void *key, size_t key_len, const void *value,
+    size_t value_len, uint64_t ttl_ms, struct entry **out)
+{
+	ttlkv_status status;
+	uint64_t deadline;
+
+	*out = NULL;
+	if (value == NULL && value_len != 0)
+		return TTLKV_INVALID_ARGUMENT;
+	if (value_len > store->max_value_size)
+		return TTLKV_VALUE_TOO_LARGE;
+	if ((status = ttlkv__deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
+		return status;
+	if ((*out = ttlkv__entry_new(key, key_len, value_len)) == NULL)
+		return TTLKV_OUT_OF_MEMORY;
+	(*out)->deadline = deadline;
+	if (value_len != 0)
+		memcpy((*out)->bytes + key_len, value, value_len);
+	return TTLKV_OK;
+}
+
 static ttlkv_status
 put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
     size_t value_len, uint64_t ttl_ms, bool if_absent)
@@ -231,26 +252,17 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 	ttlkv_status status = write_check(store, key, key_len);
 	struct shard *shard;
 	struct entry *e;
-	uint64_t hash, deadline;
+	uint64_t hash;
 
 	if (status != TTLKV_OK)
 		return status;
-	if (value == NULL && value_len != 0)
-		return TTLKV_INVALID_ARGUMENT;
-	if (value_len > store->max_value_size)
-		return TTLKV_VALUE_TOO_LARGE;
-	if ((status = ttlkv__deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
+	if ((status = ttlkv__entry_make(store, key, key_len, value, value_len, ttl_ms, &e)) != TTLKV_OK)
 		return status;
-	if ((e = ttlkv__entry_new(key, key_len, value_len)) == NULL)
-		return TTLKV_OUT_OF_MEMORY;
-	e->deadline = deadline;
-	if (value_len != 0)
-		memcpy(e->bytes + key_len, value, value_len);
 	hash = ttlkv__hash(store, key, key_len);
 	shard = shard_for(store, hash);
 	warm(shard, hash, e);
 	shard_lock(shard);
-	status = ttlkv__install(shard, hash, e, if_absent);
+	status = ttlkv__install(shard, hash, e, table_find(shard, hash, e), if_absent);
 	shard_unlock(shard);
 	if (status != TTLKV_OK)
 		ttlkv__recycle(e);
