@@ -36,9 +36,9 @@ FUZZ_FLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-saniti
 FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 60
 
-C_SUITES    := unit faults oom_sweep hostile stress threads churn clock batch events update
+C_SUITES    := unit faults oom_sweep hostile stress threads churn clock batch events update reuse
 ASAN_SUITES := unit faults oom_sweep stress threads churn batch events update
-TSAN_SUITES := stress threads events update
+TSAN_SUITES := stress threads events update reuse
 
 .PHONY: all deps lib install test test-c test-asan test-tsan test-fuzz fuzz fuzz-merge test-python test-dlclose \
         test-example test-capacity test-swift test-outside docs test-bench bench bench-driver bench-quick \

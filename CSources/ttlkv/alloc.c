@@ -13,6 +13,13 @@
 
 /* Allocations left before one fails; negative = never fail. */
 static long fail_countdown = -1;
+static uint64_t allocations;
+
+uint64_t
+ttlkv_testing_allocations(void)
+{
+	return __atomic_load_n(&allocations, __ATOMIC_RELAXED);
+}
 
 void
 ttlkv_testing_fail_allocation(long n)
@@ -31,6 +38,7 @@ should_fail(void)
 {
 	long n = __atomic_load_n(&fail_countdown, __ATOMIC_SEQ_CST);
 
+	__atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
 	while (n >= 0) {
 		if (__atomic_compare_exchange_n(&fail_countdown, &n, n - 1, false,
 		    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))

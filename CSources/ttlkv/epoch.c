@@ -12,7 +12,8 @@
  * (under the shard lock). A full batch goes to the store's own epoch record
  * with ck_epoch_call, then ck_epoch_poll runs the callbacks of batches whose
  * grace period is over, which push them on their shard's ready stack; writes
- * then free a few ready entries each. The store record is owner-only in ck,
+ * then free a few ready entries each (see "Reserve" below). The store record
+ * is owner-only in ck,
  * so call and poll run under the store's reclaim lock, which a shard takes
  * only once per RETIRE_BATCH retirements, and only if it is free: a busy
  * lock leaves the batch queued on its shard for the next hand-over, so no
@@ -30,6 +31,18 @@
  * meanwhile waits for the reclaim lock under its shard lock. Nothing that
  * can wait runs inside a read section (the API refuses such calls with
  * TTLKV_IN_READ_SECTION), so a reader never waits for itself.
+ *
+ * Reserve. Grace periods end in bursts: a reader preempted inside a section
+ * holds back every batch until it runs again, which with more threads than
+ * cores is a whole round of the scheduler, and then all of them end at once.
+ * Writers used to free FREES_PER_WRITE entries each whatever happened to
+ * them, so a burst overflowed their recycling caches into malloc, and the
+ * next stall emptied the caches and sent every write to malloc, page faults
+ * and arena locks included: 40% of the puts of 16 threads on 2 cores. So a
+ * write now takes only what its thread's cache has room for, and ready
+ * entries wait on their shard as a reserve for the writes of the next stall;
+ * past ready_reserve() entries a shard's writes free eagerly again (the
+ * surplus goes back to malloc), and ttlkv_reclaim frees the reserve too.
  */
 #include "internal.h"
 
@@ -171,6 +184,7 @@ grace_over(ck_epoch_entry_t *epoch_entry)
 	struct retired *head = __atomic_load_n(&shard->ready, __ATOMIC_RELAXED);
 
 	shard->store->reclaim_pending -= block->count != 0 ? block->count : 1;
+	__atomic_add_fetch(&shard->ready_entries, block->count, __ATOMIC_RELAXED);
 	do {
 		block->next = head;
 	} while (!__atomic_compare_exchange_n(&shard->ready, &head, block, true,
@@ -237,6 +251,10 @@ call_queued(struct shard *shard)
  * every writer of its shard), so it runs in ttlkv__settle, after the unlock.
  */
 static __thread struct ttlkv *poll_owed;
+
+/* Ready entries a shard keeps for its writers at most: a quarter of what it
+ * was sized for, so that the reserve is small next to the store. */
+#define READY_RESERVE_MAX 2048
 
 /* Full batches a shard may queue while the reclaim lock is busy before its
  * writer waits for the lock: keeps the backlog bounded when the lock is held
@@ -372,7 +390,7 @@ ttlkv__catch_up(struct ttlkv *store)
 size_t
 ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 {
-	size_t n = 0;
+	size_t n = 0, entries = 0;
 
 	while (n < max) {
 		struct retired *b = shard->draining;
@@ -386,6 +404,7 @@ ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 		}
 		if (b->cursor < b->count) {
 			out[n++] = b->items[b->cursor++];
+			entries++;
 			/* Release: a lock-free reader that sees this count sees the
 			 * retirement it follows (ttlkv_stats_get). */
 			__atomic_store_n(&shard->freed, shard->freed + 1, __ATOMIC_RELEASE);
@@ -399,7 +418,30 @@ ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 			out[n++] = b;
 		}
 	}
+	if (entries != 0)
+		__atomic_sub_fetch(&shard->ready_entries, entries, __ATOMIC_RELAXED);
 	return n;
+}
+
+static uint64_t
+ready_reserve(const struct shard *shard)
+{
+	return shard->room / 4 < READY_RESERVE_MAX ? shard->room / 4 : READY_RESERVE_MAX;
+}
+
+bool
+ttlkv__ready_surplus(const struct shard *shard)
+{
+	return LOAD(&shard->ready_entries) > ready_reserve(shard);
+}
+
+/* Under the shard lock: how many of `frees` ready entries a write takes. */
+size_t
+ttlkv__frees_due(struct shard *shard, size_t frees)
+{
+	size_t room = ttlkv__recycle_room(frees);
+
+	return room < frees && ttlkv__ready_surplus(shard) ? frees : room;
 }
 
 void

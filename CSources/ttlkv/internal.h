@@ -158,6 +158,7 @@ struct shard {
 	struct retired *spare;    /* next batch, so that retiring cannot fail */
 	struct retired *ready;    /* grace period over; pushed lock-free */
 	struct retired *draining; /* taken from ready, being freed a few at a time */
+	uint64_t ready_entries;   /* atomic: entries on ready and draining */
 	struct intake intake;
 	struct intake intake_spare; /* owned by ttlkv_drain_schedule */
 	struct intake expired_log;  /* expiries the worker did not remove (intake.c) */
@@ -248,6 +249,8 @@ void ttlkv__free(void *p);
 /* recycle.c: entry blocks go back to a per-thread cache for the next write. */
 void *ttlkv__entry_alloc(size_t size);
 void ttlkv__recycle(void *block);
+/* How many of max blocks this thread's cache has room to keep. */
+size_t ttlkv__recycle_room(size_t max);
 
 /* clock.c: the coarse reading (may lag by a tick) and the precise one
  * rounded up to the next millisecond. */
@@ -427,6 +430,10 @@ void ttlkv__settle(void);
 /* Under the shard lock, when a rebuild ends: hands over what it held back. */
 void ttlkv__retire_resume(struct shard *shard);
 size_t ttlkv__take_ready(struct shard *shard, void **out, size_t max);
+/* Whether a shard's ready entries exceed the reserve it keeps for its
+ * writers (epoch.c), and how many of `frees` of them a write takes. */
+bool ttlkv__ready_surplus(const struct shard *shard);
+size_t ttlkv__frees_due(struct shard *shard, size_t frees);
 void ttlkv__grace(struct ttlkv *store, bool wait);
 void ttlkv__catch_up(struct ttlkv *store);
 void ttlkv__free_blocks(void **blocks, size_t n);
@@ -441,13 +448,14 @@ void ttlkv__free_blocks(void **blocks, size_t n);
 #define FREES_PER_HOLD (FREES_PER_WRITE * BATCH_CHUNK)
 
 /* Ends a write on shard: takes up to `frees` (at most FREES_PER_HOLD) ready
- * frees, unlocks, frees them, and waits for readers if reclamation is past
- * its cap. */
+ * frees, as many as ttlkv__frees_due allows, unlocks, frees them, and waits
+ * for readers if reclamation is past its cap. */
 static inline void
 shard_unlock_freeing(struct shard *shard, size_t frees)
 {
 	void *out[FREES_PER_HOLD];
-	size_t n = ttlkv__take_ready(shard, out, frees < FREES_PER_HOLD ? frees : FREES_PER_HOLD);
+	size_t n = ttlkv__take_ready(shard, out,
+	    ttlkv__frees_due(shard, frees < FREES_PER_HOLD ? frees : FREES_PER_HOLD));
 
 	ttlkv__locked_shard = NULL;
 	pthread_mutex_unlock(&shard->lock);

@@ -95,6 +95,18 @@ ttlkv__entry_alloc(size_t size)
 	return ttlkv__alloc(c * CLASS_STEP - CLASS_STEP / 2);
 }
 
+size_t
+ttlkv__recycle_room(size_t max)
+{
+	size_t room;
+
+	if (!TTLKV_RECYCLING)
+		return max;
+	/* Counted at the largest class, so that every block taken fits. */
+	room = (CACHE_BYTES - cache.bytes) / (CLASSES * CLASS_STEP);
+	return room < max ? room : max;
+}
+
 #ifdef TTLKV_TESTING
 #include "ttlkv_testing.h"
 

@@ -123,15 +123,17 @@ flush(struct shard *shard)
 	shard_unlock(shard);
 }
 
+/* Frees a shard's ready entries: all of them, or (keep_reserve) those past
+ * the reserve its writers draw on. */
 static void
-free_ready(struct shard *shard)
+free_ready(struct shard *shard, bool keep_reserve)
 {
 	void *out[64];
 	size_t n;
 
 	do {
 		shard_lock(shard);
-		n = ttlkv__take_ready(shard, out, 64);
+		n = keep_reserve && !ttlkv__ready_surplus(shard) ? 0 : ttlkv__take_ready(shard, out, 64);
 		shard_unlock(shard);
 		ttlkv__free_blocks(out, n);
 	} while (n != 0);
@@ -168,7 +170,7 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 			n_removed += remove_expired(shard, &batch, now);
 		if (wrapped) {
 			flush(shard);
-			free_ready(shard);
+			free_ready(shard, true);
 			store->sweep_shard = (store->sweep_shard + 1) % store->n_shards;
 			wraps++;
 		}
@@ -192,6 +194,6 @@ ttlkv_reclaim(ttlkv *store, int wait_for_readers)
 		flush(&store->shards[i]);
 	ttlkv__grace(store, wait_for_readers != 0);
 	for (uint32_t i = 0; i < store->n_shards; i++)
-		free_ready(&store->shards[i]);
+		free_ready(&store->shards[i], false);
 	return TTLKV_OK;
 }

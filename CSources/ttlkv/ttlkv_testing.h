@@ -15,6 +15,9 @@ void ttlkv_testing_fail_allocation(long n);
  * when none is armed. */
 long ttlkv_testing_allocations_left(void);
 
+/* Allocations the library has asked for since the process started. */
+uint64_t ttlkv_testing_allocations(void);
+
 /* Sets how many retired entries may wait for a grace period before writers
  * wait for readers (normally max(65536, capacity / 8)). */
 struct ttlkv;
