@@ -38,14 +38,16 @@
  * is dropped and nothing a reader or writer sees has changed.
  *
  * When. ttlkv_maintain (the Swift expiry worker calls it every tick;
- * ttlkv_sweep calls it too) rebuilds a shard once its removals since the
- * last rebuild reach half its slots (then between a fifth and two fifths of
+ * ttlkv_sweep calls it too) rebuilds a shard by the time its removals since
+ * the last rebuild reach half its slots (then between a fifth and two fifths of
  * the slots are still empty, by the decay that ck_hs_put_unique's reuse of
  * tombstones gives at loads from one half to one quarter: each rebuild
  * costs a rehash of every live entry, so this trades the worker's time
  * against the length of unsuccessful probes), and grows one (to twice its
  * slots) once it holds more than its planned share and 3/8 of its slots,
- * ahead of ck_hs's own grow at one half.
+ * ahead of ck_hs's own grow at one half. Rebuilds are spread out in time
+ * (start_next): at most one runs at a time, and the most worn shard goes
+ * early whenever the store as a whole is about a quarter worn.
  */
 #include "internal.h"
 
@@ -291,9 +293,9 @@ finish(struct shard *shard, struct rebuild *r)
 	return ok;
 }
 
-/* What a shard needs: 0 (nothing), or the slots its rebuilt table should
- * have. Read without the lock: a stale answer only delays or wastes one
- * rebuild. */
+/* What a shard needs at once: 0 (nothing yet), or the slots its rebuilt
+ * table should have. Read without the lock: a stale answer only delays or
+ * wastes one rebuild. */
 static uint64_t
 rebuild_target(const struct shard *shard)
 {
@@ -306,20 +308,46 @@ rebuild_target(const struct shard *shard)
 	return 0;
 }
 
-/* Under the maintain lock: starts a rebuild on the next shard (round robin)
- * that needs one; false if none does. */
+static bool
+start_on(struct ttlkv *store, struct shard *shard, uint64_t slots)
+{
+	return (store->rebuild = rebuild_start(shard, slots)) != NULL;
+}
+
+/*
+ * Under the maintain lock: starts a rebuild on the shard that needs one
+ * most; false if none does. A shard that must grow, or whose removals reached
+ * half its slots, goes first (round robin). Otherwise the shard with the
+ * largest share of removals is rebuilt early once the store's removals reach
+ * (n + 1) / 4n of all its slots. Uniform churn brings every shard to the
+ * half-slots mark at once; this spreads the rebuilds out instead, one per
+ * 1/n of a cycle: with the n shards' wear staggered evenly up to half their
+ * slots, the most worn is at half when the sum reaches that mark, so the
+ * rate of rebuilds is the same as rebuilding at half, never all together.
+ */
 static bool
 start_next(struct ttlkv *store)
 {
+	struct shard *worn = NULL;
+	uint64_t removed = 0, slots = 0, worn_removed = 0, worn_slots = 1;
+
 	for (uint32_t tried = 0; tried < store->n_shards; tried++) {
 		struct shard *shard = &store->shards[store->maintain_shard];
-		uint64_t slots = rebuild_target(shard);
+		uint64_t target = rebuild_target(shard), r = LOAD(&shard->removed), n = LOAD(&shard->slots);
 
 		store->maintain_shard = (store->maintain_shard + 1) % store->n_shards;
-		if (slots != 0 && (store->rebuild = rebuild_start(shard, slots)) != NULL)
+		if (target != 0 && start_on(store, shard, target))
 			return true;
+		removed += r;
+		slots += n;
+		if (r * worn_slots > worn_removed * n) {
+			worn = shard;
+			worn_removed = r;
+			worn_slots = n;
+		}
 	}
-	return false;
+	return worn != NULL && removed * 4 * store->n_shards >= slots * (store->n_shards + 1) &&
+	    start_on(store, worn, worn_slots);
 }
 
 /* Under the maintain lock: advances the rebuild in progress by up to

@@ -339,6 +339,35 @@ ttlkv__shard_destroy(struct shard *shard)
 	pthread_mutex_destroy(&shard->lock);
 }
 
+/* Under the shard lock: grows the table to `slots` beside the live one and
+ * swaps it in as a rebuild does. ck_hs_grow does the same work but publishes
+ * the new map itself, before ThreadSanitizer can be told that it is
+ * complete (a reader that loaded it in between was reported as a race). */
+static bool
+grow_beside(struct shard *shard, uint64_t slots)
+{
+	const struct ttlkv__hs_map *m = ttlkv__map(&shard->hs);
+	ck_hs_t fresh;
+
+	if (!ttlkv__fresh_init(shard->store, &fresh, slots))
+		return false;
+	for (unsigned long j = 0; j < m->capacity; j++) {
+		const void *slot = m->entries[j];
+		const struct entry *e;
+
+		if (slot == TTLKV_HS_EMPTY || slot == TTLKV_HS_TOMBSTONE)
+			continue;
+		e = slot_entry(slot);
+		if (!ttlkv__fresh_put(&fresh, ttlkv__hash(shard->store, e->bytes, e->key_len), slot)) {
+			ck_hs_destroy(&fresh);
+			return false;
+		}
+	}
+	ttlkv__table_adopt(shard, &fresh, slots);
+	STORE(&shard->grows, shard->grows + 1);
+	return true;
+}
+
 /* Makes room for one more entry, growing now if the insert would make ck_hs
  * grow (ck_hs ignores a failed grow after an insert; we must report it). */
 bool
@@ -348,7 +377,7 @@ ttlkv__table_reserve(struct shard *shard)
 		return true;
 	if (!ttlkv__slots_allowed(shard->slots * 2))
 		return false;
-	return ck_hs_grow(&shard->hs, shard->slots * 2);
+	return grow_beside(shard, shard->slots * 2);
 }
 
 #ifdef TTLKV_TESTING
