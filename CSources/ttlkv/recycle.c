@@ -19,7 +19,10 @@
  * when it exits. Class c serves requests of up to 16c - 8 bytes, and its
  * blocks are allocated with exactly that size, which is what glibc gives
  * such a request anyway (a 16c-byte chunk); blocks come back classed by
- * malloc_usable_size, so other allocators work too. Under AddressSanitizer
+ * malloc_usable_size, so other allocators work too. A write takes freed
+ * blocks only as its cache has room for them (ttlkv__recycle_room; the rest
+ * wait on their shard, see "Reserve" in epoch.c), so a full cache rarely
+ * hands a block back to malloc. Under AddressSanitizer
  * recycling is off (TTLKV_RECYCLING, internal.h): its quarantine must see
  * every free to catch a block used after it.
  */

@@ -45,7 +45,9 @@
  * read section (see ttlkv_read) delays reclamation in every store. Each
  * thread that frees entries also keeps up to 256 KiB of freed entry blocks
  * for its own next writes (so that a write rarely calls malloc), freed when
- * the thread exits.
+ * the thread exits, and each shard keeps up to min(2048, a quarter of its
+ * planned entries) freed blocks for its writers to take as their caches
+ * run down (ttlkv_reclaim frees them).
  *
  * Binary compatibility: libttlkv.so.1 exports only the TTLKV_API functions
  * below. ttlkv_options carries the size its caller was compiled with, and
@@ -519,7 +521,8 @@ TTLKV_API uint64_t ttlkv_now(ttlkv *store);
  * the previous sweep stopped and wrapping around, and removes the expired
  * entries it finds (counted in stats.expired). *removed (may be NULL)
  * receives how many it removed. When it finishes a shard it also hands that
- * shard's retired entries to reclamation and frees those that are ready.
+ * shard's retired entries to reclamation and frees those that are ready,
+ * past the few thousand a shard keeps for its writers to reuse.
  * Scans without a lock; takes a shard's writer lock only to remove up to 64
  * expired keys at a time. Calls are serialized with one another.
  */
@@ -529,8 +532,11 @@ TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *remov
  * Table maintenance, for long-lived stores. Removing a key leaves a
  * tombstone in its table slot, and under steady expiry churn tombstones
  * would replace the empty slots that end unsuccessful lookups early. This
- * call rebuilds a shard's table beside the live one once removals since the
- * last rebuild reach half its slots, and grows a shard (to twice its slots)
+ * call rebuilds a shard's table beside the live one by the time removals
+ * since its last rebuild reach half its slots (one shard at a time, spread
+ * out: the most worn shard goes early once the store as a whole is about a
+ * quarter worn, so that uniform churn does not bring every shard due at
+ * once), and grows a shard (to twice its slots)
  * once it holds more than its share of options.capacity and 3/8 of its
  * slots, before a writer would have to grow it in place (see ttlkv_put).
  * It does up to max_slots slots of work (copying slots, replaying the
@@ -589,7 +595,11 @@ TTLKV_API ttlkv_status ttlkv_clear(ttlkv *store);
 
 /*
  * Hands every retired entry to reclamation and frees those that no reader
- * can still see. With wait_for_readers nonzero it first completes a table
+ * can still see, including those a shard keeps for its writers to reuse
+ * (writes take a freed entry's block only as their thread's cache has room,
+ * so that a burst of frees after a stalled reader is not handed back to
+ * malloc just before the next stall needs it). With wait_for_readers nonzero
+ * it first completes a table
  * rebuild in progress (see ttlkv_maintain; its shard holds retired entries
  * back until it ends) and waits for readers currently inside a read section
  * to leave it, so that afterwards stats.deferred_frees is 0 unless writers
