@@ -13,14 +13,14 @@
  * with ck_epoch_call, then ck_epoch_poll runs the callbacks of batches whose
  * grace period is over, which push them on their shard's ready stack; writes
  * then free a few ready entries each (see "Reserve" below). The store record
- * is owner-only in ck,
- * so call and poll run under the store's reclaim lock, which a shard takes
- * only once per RETIRE_BATCH retirements, and only if it is free: a busy
- * lock leaves the batch queued on its shard for the next hand-over, so no
- * writer waits for another shard's reclamation. ck_epoch_poll in 0.7.1 can free an
- * object one epoch early if the unlink is still in the store buffer when the
- * epoch advances: every hand-over issues a full fence after the unlinks and
- * calls ck_epoch_call while the shard lock that made them is still held.
+ * is owner-only in ck, so call and poll run under the store's reclaim lock,
+ * which a shard takes only once per RETIRE_BATCH retirements, and only if it
+ * is free: a busy lock leaves the batch queued on its shard for the next
+ * hand-over, so no writer waits for another shard's reclamation.
+ * ck_epoch_poll in 0.7.1 can free an object one epoch early if the unlink
+ * is still in the store buffer when the epoch advances: every hand-over
+ * issues a full fence after the unlinks and calls ck_epoch_call while the
+ * shard lock that made them is still held.
  *
  * Bound. A reader stalled inside a section stops all reclamation. When more
  * than reclaim_cap entries wait for a grace period, the store is marked
@@ -252,8 +252,9 @@ call_queued(struct shard *shard)
  */
 static __thread struct ttlkv *poll_owed;
 
-/* Ready entries a shard keeps for its writers at most: a quarter of what it
- * was sized for, so that the reserve is small next to the store. */
+/* Ready entries a shard keeps for its writers: this many, or a quarter of
+ * the entries it was sized for if that is less, so that the reserve stays
+ * small next to the store. */
 #define READY_RESERVE_MAX 2048
 
 /* Full batches a shard may queue while the reclaim lock is busy before its

@@ -599,12 +599,12 @@ TTLKV_API ttlkv_status ttlkv_clear(ttlkv *store);
  * (writes take a freed entry's block only as their thread's cache has room,
  * so that a burst of frees after a stalled reader is not handed back to
  * malloc just before the next stall needs it). With wait_for_readers nonzero
- * it first completes a table
- * rebuild in progress (see ttlkv_maintain; its shard holds retired entries
- * back until it ends) and waits for readers currently inside a read section
- * to leave it, so that afterwards stats.deferred_frees is 0 unless writers
- * ran meanwhile; with 0 it never waits and frees what is ready now (for
- * periodic maintenance). Takes each shard's lock in turn, briefly.
+ * it first completes a table rebuild in progress (see ttlkv_maintain; its
+ * shard holds retired entries back until it ends) and waits for readers
+ * currently inside a read section to leave it, so that afterwards
+ * stats.deferred_frees is 0 unless writers ran meanwhile; with 0 it never
+ * waits and frees what is ready now (for periodic maintenance). Takes each
+ * shard's lock in turn, briefly.
  */
 TTLKV_API ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
 
