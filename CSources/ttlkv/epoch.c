@@ -40,9 +40,10 @@
  * next stall emptied the caches and sent every write to malloc, page faults
  * and arena locks included: 40% of the puts of 16 threads on 2 cores. So a
  * write now takes only what its thread's cache has room for, and ready
- * entries wait on their shard as a reserve for the writes of the next stall;
- * past ready_reserve() entries a shard's writes free eagerly again (the
- * surplus goes back to malloc), and ttlkv_reclaim frees the reserve too.
+ * entries wait on their shard as a reserve for the writes of the next stall.
+ * Past the reserve's bounds (READY_RESERVE_MAX) a shard's writes free
+ * eagerly again (the surplus goes back to malloc), as do ttlkv_sweep and
+ * ttlkv_reclaim without waiting; ttlkv_reclaim with waiting frees all.
  */
 #include "internal.h"
 
@@ -152,6 +153,7 @@ ttlkv__batch_new(void)
 	if (b != NULL) {
 		b->count = 0;
 		b->cursor = 0;
+		b->bytes = 0;
 	}
 	return b;
 }
@@ -184,7 +186,10 @@ grace_over(ck_epoch_entry_t *epoch_entry)
 	struct retired *head = __atomic_load_n(&shard->ready, __ATOMIC_RELAXED);
 
 	shard->store->reclaim_pending -= block->count != 0 ? block->count : 1;
+	if (block->count == 0)
+		__atomic_add_fetch(&shard->ready_maps, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&shard->ready_entries, block->count, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&shard->ready_bytes, block->bytes, __ATOMIC_RELAXED);
 	do {
 		block->next = head;
 	} while (!__atomic_compare_exchange_n(&shard->ready, &head, block, true,
@@ -252,10 +257,12 @@ call_queued(struct shard *shard)
  */
 static __thread struct ttlkv *poll_owed;
 
-/* Ready entries a shard keeps for its writers: this many, or a quarter of
- * the entries it was sized for if that is less, so that the reserve stays
- * small next to the store. */
+/* What a shard keeps ready for its writers: at most a quarter of the entries
+ * it was sized for and READY_RESERVE_MAX of them, and at most as many bytes
+ * as a thread's recycling cache holds (large entries, which no cache keeps,
+ * do not pile up); never a retired table. */
 #define READY_RESERVE_MAX 2048
+#define READY_RESERVE_BYTES (256 * 1024)
 
 /* Full batches a shard may queue while the reclaim lock is busy before its
  * writer waits for the lock: keeps the backlog bounded when the lock is held
@@ -327,6 +334,7 @@ ttlkv__retire(struct shard *shard, struct entry *entry)
 	struct retired *b = shard->batch;
 
 	b->items[b->count++] = entry;
+	b->bytes += sizeof *entry + entry->key_len + entry->value_len;
 	STORE(&shard->retired, shard->retired + 1);
 	if (b->count == RETIRE_BATCH) {
 		hand_over(shard, b, false);
@@ -339,6 +347,7 @@ void
 ttlkv__retire_block(struct shard *shard, struct retired *block)
 {
 	block->count = 0;
+	block->bytes = 0;
 	hand_over(shard, block, false);
 }
 
@@ -391,7 +400,8 @@ ttlkv__catch_up(struct ttlkv *store)
 size_t
 ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 {
-	size_t n = 0, entries = 0;
+	size_t n = 0, entries = 0, maps = 0;
+	uint64_t bytes = 0;
 
 	while (n < max) {
 		struct retired *b = shard->draining;
@@ -406,21 +416,30 @@ ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 		if (b->cursor < b->count) {
 			out[n++] = b->items[b->cursor++];
 			entries++;
+			/* The batch's bytes, spread evenly over its entries. */
+			bytes += b->bytes / b->count +
+			    (b->cursor == b->count ? b->bytes % b->count : 0);
 			/* Release: a lock-free reader that sees this count sees the
 			 * retirement it follows (ttlkv_stats_get). */
 			__atomic_store_n(&shard->freed, shard->freed + 1, __ATOMIC_RELEASE);
 			continue;
 		}
 		shard->draining = b->next;
+		maps += b->count == 0;
 		if (b->count != 0 && shard->spare == NULL) {
 			b->count = 0;
+			b->bytes = 0;
 			shard->spare = b;
 		} else {
 			out[n++] = b;
 		}
 	}
-	if (entries != 0)
+	if (entries != 0) {
 		__atomic_sub_fetch(&shard->ready_entries, entries, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&shard->ready_bytes, bytes, __ATOMIC_RELAXED);
+	}
+	if (maps != 0)
+		__atomic_sub_fetch(&shard->ready_maps, maps, __ATOMIC_RELAXED);
 	return n;
 }
 
@@ -433,7 +452,8 @@ ready_reserve(const struct shard *shard)
 bool
 ttlkv__ready_surplus(const struct shard *shard)
 {
-	return LOAD(&shard->ready_entries) > ready_reserve(shard);
+	return LOAD(&shard->ready_maps) != 0 || LOAD(&shard->ready_bytes) > READY_RESERVE_BYTES ||
+	    LOAD(&shard->ready_entries) > ready_reserve(shard);
 }
 
 /* Under the shard lock: how many of `frees` ready entries a write takes. */
@@ -454,6 +474,26 @@ ttlkv__free_blocks(void **blocks, size_t n)
 
 #ifdef TTLKV_TESTING
 #include "ttlkv_testing.h"
+
+uint64_t
+ttlkv_testing_reserve_limit(struct ttlkv *store)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < store->n_shards; i++)
+		n += ready_reserve(&store->shards[i]);
+	return n;
+}
+
+uint64_t
+ttlkv_testing_ready_tables(struct ttlkv *store)
+{
+	uint64_t n = 0;
+
+	for (uint32_t i = 0; i < store->n_shards; i++)
+		n += LOAD(&store->shards[i].ready_maps);
+	return n;
+}
 
 void
 ttlkv_testing_set_reclaim_cap(struct ttlkv *store, uint64_t cap)

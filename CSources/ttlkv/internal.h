@@ -129,6 +129,7 @@ struct retired {
 	struct retired *next;  /* link on the shard's queue, then its ready stack */
 	uint32_t count;        /* entries in items[]; 0 for a map block */
 	uint32_t cursor;       /* items[] already freed */
+	uint64_t bytes;        /* the entries' sizes (header, key and value) */
 	void *items[];
 };
 
@@ -158,7 +159,9 @@ struct shard {
 	struct retired *spare;    /* next batch, so that retiring cannot fail */
 	struct retired *ready;    /* grace period over; pushed lock-free */
 	struct retired *draining; /* taken from ready, being freed a few at a time */
-	uint64_t ready_entries;   /* atomic: entries on ready and draining */
+	uint64_t ready_entries;   /* atomic: entries on ready and draining, */
+	uint64_t ready_bytes;     /* atomic: their sizes, */
+	uint64_t ready_maps;      /* atomic: and retired tables there */
 	struct intake intake;
 	struct intake intake_spare; /* owned by ttlkv_drain_schedule */
 	struct intake expired_log;  /* expiries the worker did not remove (intake.c) */

@@ -222,17 +222,21 @@ static size_t
 copy_some(struct shard *shard, struct rebuild *r, ck_epoch_record_t *record, size_t budget)
 {
 	struct slot_scan scan = { r->old_map, r->cursor };
-	unsigned long end = ttlkv__map_slots(r->old_map);
-	unsigned long limit = budget < end - r->cursor ? r->cursor + budget : end;
+	unsigned long end = 0, limit;
 	const void *group[COPY_GROUP];
 	size_t n = 0;
 	bool more = true;
 
 	section_begin(record);
-	/* The old map stays valid inside the section even if an inline grow
-	 * replaced it (the rebuild is then abandoned). */
+	/* Read the old map only once this section has found it live: a grow
+	 * that replaced it may have handed it to the epoch (a long rebuild's
+	 * shard stops holding retired blocks back), and only a section begun
+	 * before that keeps it from being freed. The rebuild is then abandoned. */
 	if (ttlkv__table_map(shard) != r->old_map)
 		STORE(&r->broken, true);
+	else
+		end = ttlkv__map_slots(r->old_map);
+	limit = end > r->cursor && budget < end - r->cursor ? r->cursor + budget : end;
 	while (more && !LOAD(&r->broken)) {
 		const void *slot = ttlkv__scan_next(&scan, limit);
 

@@ -194,6 +194,6 @@ ttlkv_reclaim(ttlkv *store, int wait_for_readers)
 		flush(&store->shards[i]);
 	ttlkv__grace(store, wait_for_readers != 0);
 	for (uint32_t i = 0; i < store->n_shards; i++)
-		free_ready(&store->shards[i], false);
+		free_ready(&store->shards[i], wait_for_readers == 0);
 	return TTLKV_OK;
 }

@@ -365,6 +365,7 @@ grow_beside(struct shard *shard, uint64_t slots)
 	}
 	ttlkv__table_adopt(shard, &fresh, slots);
 	STORE(&shard->grows, shard->grows + 1);
+	STORE(&shard->removed, 0); /* the fresh table has no tombstones */
 	return true;
 }
 

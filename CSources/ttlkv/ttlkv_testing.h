@@ -34,6 +34,13 @@ unsigned ttlkv_testing_probe_maximum(struct ttlkv *store);
 int ttlkv_testing_table_shape(struct ttlkv *store, uint64_t *empty, uint64_t *tombstones,
     uint64_t *live);
 
+/* The most retired entries the shards may keep for their writers to reuse
+ * (counted in stats.deferred_frees), over all shards. */
+uint64_t ttlkv_testing_reserve_limit(struct ttlkv *store);
+
+/* Retired tables past their grace period, not yet freed, over all shards. */
+uint64_t ttlkv_testing_ready_tables(struct ttlkv *store);
+
 /* Epoch records in the process-wide domain, in use or free. */
 unsigned ttlkv_testing_epoch_records(void);
 

@@ -46,8 +46,9 @@
  * thread that frees entries also keeps up to 256 KiB of freed entry blocks
  * for its own next writes (so that a write rarely calls malloc), freed when
  * the thread exits, and each shard keeps up to min(2048, a quarter of its
- * planned entries) freed blocks for its writers to take as their caches
- * run down (ttlkv_reclaim frees them).
+ * planned entries, 256 KiB) of retired entries past their grace period for
+ * its writers to take as their caches run down (counted in
+ * stats.deferred_frees; ttlkv_reclaim with wait_for_readers frees them).
  *
  * Binary compatibility: libttlkv.so.1 exports only the TTLKV_API functions
  * below. ttlkv_options carries the size its caller was compiled with, and
@@ -192,7 +193,8 @@ typedef struct ttlkv_stats {
 	uint64_t entries;          /* entries held, including expired ones not yet removed */
 	uint64_t bytes;            /* key + value bytes held by those entries */
 	uint64_t expired;          /* entries removed because their deadline passed */
-	uint64_t deferred_frees;   /* replaced or removed entries awaiting reclamation */
+	uint64_t deferred_frees;   /* replaced or removed entries not freed yet
+	                              (waiting for readers, or kept for reuse) */
 	uint64_t table_slots;      /* hash table slots over all shards */
 	uint64_t table_grows;      /* times a shard's table has grown since open */
 	uint64_t shards;           /* shard count */
@@ -595,16 +597,16 @@ TTLKV_API ttlkv_status ttlkv_clear(ttlkv *store);
 
 /*
  * Hands every retired entry to reclamation and frees those that no reader
- * can still see, including those a shard keeps for its writers to reuse
- * (writes take a freed entry's block only as their thread's cache has room,
- * so that a burst of frees after a stalled reader is not handed back to
- * malloc just before the next stall needs it). With wait_for_readers nonzero
- * it first completes a table rebuild in progress (see ttlkv_maintain; its
- * shard holds retired entries back until it ends) and waits for readers
- * currently inside a read section to leave it, so that afterwards
- * stats.deferred_frees is 0 unless writers ran meanwhile; with 0 it never
- * waits and frees what is ready now (for periodic maintenance). Takes each
- * shard's lock in turn, briefly.
+ * can still see. With wait_for_readers nonzero it first completes a table
+ * rebuild in progress (see ttlkv_maintain; its shard holds retired entries
+ * back until it ends) and waits for readers currently inside a read section
+ * to leave it, then frees everything, the entries each shard keeps for its
+ * writers to reuse included, so that afterwards stats.deferred_frees is 0
+ * unless writers ran meanwhile. With 0 it never waits and frees what is
+ * ready now past those kept entries (for periodic maintenance: writes take
+ * a retired entry's block only as their thread's cache has room, so that a
+ * burst of frees after a stalled reader is not handed back to malloc just
+ * before the next stall needs it). Takes each shard's lock in turn, briefly.
  */
 TTLKV_API ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
 
