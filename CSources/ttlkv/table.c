@@ -30,6 +30,7 @@
  */
 #include "internal.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "hs_map.h"
@@ -346,18 +347,15 @@ ttlkv__shard_destroy(struct shard *shard)
 static bool
 grow_beside(struct shard *shard, uint64_t slots)
 {
-	const struct ttlkv__hs_map *m = ttlkv__map(&shard->hs);
+	struct slot_scan scan = { shard->hs.map, 0 };
+	const void *slot;
 	ck_hs_t fresh;
 
 	if (!ttlkv__fresh_init(shard->store, &fresh, slots))
 		return false;
-	for (unsigned long j = 0; j < m->capacity; j++) {
-		const void *slot = m->entries[j];
-		const struct entry *e;
+	while ((slot = ttlkv__scan_next(&scan, ULONG_MAX)) != NULL) {
+		const struct entry *e = slot_entry(slot);
 
-		if (slot == TTLKV_HS_EMPTY || slot == TTLKV_HS_TOMBSTONE)
-			continue;
-		e = slot_entry(slot);
 		if (!ttlkv__fresh_put(&fresh, ttlkv__hash(shard->store, e->bytes, e->key_len), slot)) {
 			ck_hs_destroy(&fresh);
 			return false;

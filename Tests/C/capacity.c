@@ -3,20 +3,12 @@
  * 16-byte keys without a single table resize, and every key reads back.
  */
 #include "check.h"
+#include "test_keys.h"
 
 #include <string.h>
 #include <ttlkv.h>
 
 #define N 10000000u
-
-static void
-key_of(uint64_t i, unsigned char key[16])
-{
-	uint64_t salt = i * 0x9e3779b97f4a7c15ull;
-
-	memcpy(key, &i, 8);
-	memcpy(key + 8, &salt, 8);
-}
 
 int
 main(void)

@@ -13,6 +13,7 @@
  * The third checks that rebuilds come one at a time rather than all together.
  */
 #include "check.h"
+#include "test_keys.h"
 #include "ttlkv_testing.h"
 
 #include <string.h>
@@ -20,15 +21,6 @@
 
 #define LIVE 16384u
 #define CHURN_ROUNDS 24
-
-static void
-key_of(uint64_t i, unsigned char key[16])
-{
-	uint64_t salt = i * 0x9e3779b97f4a7c15ull;
-
-	memcpy(key, &i, 8);
-	memcpy(key + 8, &salt, 8);
-}
 
 static ttlkv *
 open_store(uint64_t capacity, uint32_t shards)

@@ -25,6 +25,7 @@
  * entries (a shard keeps at most 256 KiB, however few entries that is).
  */
 #include "check.h"
+#include "test_keys.h"
 #include "ttlkv_testing.h"
 
 #include <pthread.h>
@@ -43,15 +44,6 @@ static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int want_inside;  /* 1: enter a section, 0: leave it, -1: exit */
 static int inside;
-
-static void
-key_of(uint64_t i, unsigned char key[16])
-{
-	uint64_t salt = i * 0x9e3779b97f4a7c15ull;
-
-	memcpy(key, &i, 8);
-	memcpy(key + 8, &salt, 8);
-}
 
 static void
 tell(int want)
