@@ -230,9 +230,6 @@ final class Weak<Object: AnyObject>: @unchecked Sendable {
 
 /// The expiry worker of either store.
 func worker(of store: any ManagedStore) -> ExpiryWorker {
-    switch store {
-    case let store as Store: store.worker
-    case let store as NativeStore: store.worker
-    default: preconditionFailure("not a store of this module")
-    }
+    guard let store = store as? any _StoreFrontEnd else { preconditionFailure("not a store of this module") }
+    return store._frontEnd.worker
 }

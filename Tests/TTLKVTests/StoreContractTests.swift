@@ -177,7 +177,7 @@ extension ManualClock {
         #expect(stats.bytes == 2 + 3 + 2 + 2)
         #expect(stats.tableSlots >= 256)
         #expect(stats.shards >= 1)
-        // Records move from the intake to the worker's wheel: the sum is a
+        // Records move from the schedule buffers to the worker's wheel: the sum is a
         // snapshot of two counters, so look again until it settles.
         #expect(await eventually { store.statistics.pendingExpiryRecords == 1 })
     }

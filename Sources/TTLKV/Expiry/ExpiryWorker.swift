@@ -44,7 +44,7 @@ import Synchronization
 
 @usableFromInline
 final class ExpiryWorker: Sendable {
-    private let backend: any ExpiryBackend
+    private let core: any StoreCore
     private let resolution: UInt64
     private let budget: ExpiryBudget
     private let pollsClock: Bool
@@ -59,11 +59,11 @@ final class ExpiryWorker: Sendable {
     let listeners: ExpiryListeners
     private let thread = Locked<pthread_t?>(nil)
 
-    /// Starts a worker for `backend`. With a clock other than the system's
+    /// Starts a worker for `core`. With a clock other than the system's
     /// (`pollsClock`) the worker cannot know how fast that clock moves, so it
     /// looks every tick.
-    init(backend: any ExpiryBackend, configuration: StoreConfiguration) throws {
-        self.backend = backend
+    init(core: any StoreCore, configuration: StoreConfiguration) throws {
+        self.core = core
         resolution = configuration.tickMilliseconds
         budget = configuration.expiryBudget
         listeners = ExpiryListeners(eventBufferSize: configuration.expiryEventBufferSize)
@@ -115,7 +115,7 @@ final class ExpiryWorker: Sendable {
         }
         // Removal can be refused (a close from inside a read section): the
         // entries then go with the store.
-        if removingEntries { try? backend.removeAll() }
+        if removingEntries { try? core.removeAll() }
         var events: [ExpiryEvent] = []
         collectExpired(into: &events, wanted: !listeners.isEmpty)
         if !events.isEmpty { listeners.publish(events) }
@@ -128,7 +128,7 @@ final class ExpiryWorker: Sendable {
     func noteDeadline(afterMilliseconds ttl: UInt64) {
         let sleepingUntil = wakeAt.load(ordering: .relaxed)
         guard sleepingUntil != .max else { return }
-        if backend.now() &+ ttl < sleepingUntil,
+        if core.now() &+ ttl < sleepingUntil,
            wakeAt.compareExchange(expected: sleepingUntil, desired: .max, ordering: .relaxed).exchanged {
             signal.signal()
         }
@@ -139,7 +139,7 @@ final class ExpiryWorker: Sendable {
     func addStatistics(to stats: inout StoreStatistics, reads: HitCounters) {
         stats.hits = reads.hits
         stats.misses = reads.misses
-        stats.pendingExpiryRecords = pending.load(ordering: .relaxed) + backend.intakeCount
+        stats.pendingExpiryRecords = pending.load(ordering: .relaxed) + core.scheduleRecords
         stats.keysExpiredByWorker = expiredCount.load(ordering: .relaxed)
         stats.droppedExpiryEvents = listeners.droppedEvents
         stats.expiryLag = lag.withLock { $0 }
@@ -148,30 +148,30 @@ final class ExpiryWorker: Sendable {
     /// Takes the expired keys that writes removed, as events if `wanted`.
     private func collectExpired(into events: inout [ExpiryEvent], wanted: Bool) {
         let first = events.count
-        backend.drainExpired { key, deadline in
+        core.drainExpired { key, deadline in
             guard wanted else { return }
             let at = StoreClock.Instant(milliseconds: deadline)
             events.append(ExpiryEvent(key: Array(key), deadline: at, removedAt: at))
         }
         guard events.count > first else { return }
         // Read after the drain, so after every write that removed them.
-        let removedAt = StoreClock.Instant(milliseconds: backend.now())
+        let removedAt = StoreClock.Instant(milliseconds: core.now())
         for index in first..<events.count { events[index].removedAt = removedAt }
     }
 
     private func run() {
-        var wheel = TimingWheel(resolution: resolution, now: backend.now())
+        var wheel = TimingWheel(resolution: resolution, now: core.now())
         var roundLag = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         var events: [ExpiryEvent] = []
         var nextMaintenance: UInt64 = 0
         while !stopping.load(ordering: .acquiring) {
-            let now = backend.now()
+            let now = core.now()
             if now >= nextMaintenance {
-                backend.reclaimMemory()
+                core.reclaimMemory()
                 nextMaintenance = now + 1000
             }
-            backend.drainIntake(into: &wheel)
-            backend.maintainTable()
+            core.drainSchedule { key, deadline in wheel.schedule(key: key, deadline: deadline) }
+            core.maintainTable()
             wheel.advance(to: now)
             let wantsEvents = !listeners.isEmpty
             collectExpired(into: &events, wanted: wantsEvents)
@@ -206,8 +206,8 @@ final class ExpiryWorker: Sendable {
             _ = wheel.takeDue(limit: budget.itemsPerTick, batchSize: batchChunk,
                               shouldStop: { ContinuousClock.now - started > timeBudget }) { keys, scheduled, later in
                 let outcomes = UnsafeMutableBufferPointer(rebasing: outcomes[..<keys.count])
-                backend.expire(keys, scheduled: scheduled, outcomes: outcomes)
-                let at = backend.now()
+                core.expire(keys, scheduled: scheduled, outcomes: outcomes)
+                let at = core.now()
                 for (i, outcome) in outcomes.enumerated() {
                     switch outcome {
                     case .removed(let deadline):
@@ -241,7 +241,7 @@ final class ExpiryWorker: Sendable {
             wakeAt.store(until, ordering: .relaxed)
         }
         // The round's work took time since `now`: sleep only what is left.
-        let current = backend.now()
+        let current = core.now()
         if until > current { signalAwareWait(milliseconds: until - current) }
         wakeAt.store(.max, ordering: .relaxed)
     }

@@ -1,10 +1,11 @@
 import CTTLKV
 
-/// Owns one `ttlkv *` and is the expiry worker's view of it. Closing the C
-/// store happens in deinit, when neither the ``Store`` nor its worker holds
-/// a reference any more, so no call can overlap `ttlkv_close`.
+/// ``Store``'s core: owns one `ttlkv *`, and is the only place that calls
+/// the C API (ttlkv.h). Closing the C store happens in deinit, when neither
+/// the ``Store`` nor its worker holds a reference any more, so no call can
+/// overlap `ttlkv_close`.
 @usableFromInline
-final class CStore: ExpiryBackend, @unchecked Sendable {
+final class CCore: StoreCore, @unchecked Sendable {
     // Safe to share: ttlkv.h allows every call from any thread at any time
     // except ttlkv_close, which only deinit makes; `clock` is immutable.
     @usableFromInline let pointer: OpaquePointer
@@ -39,47 +40,136 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         ttlkv_close(pointer)
     }
 
+    @usableFromInline
     func now() -> UInt64 {
         ttlkv_now(pointer)
     }
 
-    // The non-generic halves of Store's hot methods: raw buffers in, status out.
+    // MARK: Keys
 
     @usableFromInline
-    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ ttl: UInt64, ifAbsent: Bool) -> ttlkv_status {
-        ifAbsent
+    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, ttl: UInt64, ifAbsent: Bool) throws -> Bool {
+        let status = ifAbsent
             ? ttlkv_put_if_absent(pointer, key.baseAddress, key.count, value.baseAddress, value.count, ttl)
             : ttlkv_put(pointer, key.baseAddress, key.count, value.baseAddress, value.count, ttl)
-    }
-
-    @usableFromInline
-    func delete(_ key: UnsafeRawBufferPointer) -> ttlkv_status {
-        ttlkv_delete(pointer, key.baseAddress, key.count)
+        if status == TTLKV_EXISTS { return false }
+        try check(status)
+        return true
     }
 
     /// Calls `visit` with the live value, inside the C read section.
     @usableFromInline
-    func read(_ key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) -> ttlkv_status {
+    func read(_ key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) throws -> Bool {
         var value: UnsafeRawPointer?
         var length = 0
         let status = ttlkv_read_begin(pointer, key.baseAddress, key.count, &value, &length)
-        guard status == TTLKV_OK else { return status }
+        guard try Self.found(status) else { return false }
         // The value stays valid until ttlkv_read_end, on this thread.
         defer { _ = ttlkv_read_end() }
         visit(UnsafeRawBufferPointer(start: value, count: length))
-        return TTLKV_OK
+        return true
     }
 
-    var intakeCount: Int {
+    @usableFromInline
+    func remove(_ key: UnsafeRawBufferPointer) throws -> Bool {
+        try Self.found(ttlkv_delete(pointer, key.baseAddress, key.count))
+    }
+
+    @usableFromInline
+    func timeToLive(_ key: UnsafeRawBufferPointer) throws -> TimeToLive? {
+        var remaining: UInt64 = 0
+        guard try Self.found(ttlkv_ttl(pointer, key.baseAddress, key.count, &remaining)) else { return nil }
+        return remaining == TTLKV_NO_EXPIRY ? .never : .remaining(.milliseconds(Int64(remaining)))
+    }
+
+    @usableFromInline
+    func setTimeToLive(_ key: UnsafeRawBufferPointer, ttl: UInt64) throws -> Bool {
+        try Self.found(ttlkv_set_ttl(pointer, key.baseAddress, key.count, ttl))
+    }
+
+    /// Whether a keyed call found a live entry; a key too long to be stored
+    /// is simply not there. Throws for any other failure.
+    @inline(__always)
+    static func found(_ status: ttlkv_status) throws -> Bool {
+        if status == TTLKV_OK { return true }
+        if status == TTLKV_NOT_FOUND || status == TTLKV_KEY_TOO_LARGE { return false }
+        throw StoreError(status)
+    }
+
+    @usableFromInline
+    var count: Int {
+        Int(ttlkv_count(pointer))
+    }
+
+    @usableFromInline
+    var statistics: StoreStatistics {
+        let raw = rawStatistics
+        var stats = StoreStatistics()
+        stats.entries = Int(raw.entries)
+        stats.bytes = Int(raw.bytes)
+        stats.expired = Int(raw.expired)
+        stats.deferredFrees = Int(raw.deferred_frees)
+        stats.tableSlots = Int(raw.table_slots)
+        stats.tableGrows = Int(raw.table_grows)
+        stats.shards = Int(raw.shards)
+        return stats
+    }
+
+    private var rawStatistics: ttlkv_stats {
         var stats = ttlkv_stats()
         ttlkv_stats_get(pointer, &stats)
-        return Int(stats.schedule_records)
+        return stats
     }
 
-    func drainIntake(into wheel: inout TimingWheel) {
-        forEachRecord(of: ttlkv_drain_schedule) { key, deadline in wheel.schedule(key: key, deadline: deadline) }
+    // MARK: What only Store offers
+
+    /// One run of ``Store/update(forKey:sizeHint:_:)``'s closure, as
+    /// ttlkv_update calls it.
+    typealias UpdateStep = (UnsafeMutablePointer<ttlkv_update_state>) -> ttlkv_update_action
+
+    /// ttlkv_update with `step` as its callback.
+    func update(_ key: UnsafeRawBufferPointer, sizeHint: Int, _ step: UpdateStep) -> ttlkv_status {
+        withoutActuallyEscaping(step) { step in
+            var step = step
+            // ttlkv_update calls back only before it returns, while `step` is alive.
+            return withUnsafeMutablePointer(to: &step) { step in
+                ttlkv_update(pointer, key.baseAddress, key.count, sizeHint, { state, context in
+                    context!.assumingMemoryBound(to: UpdateStep.self).pointee(state!)
+                }, step)
+            }
+        }
     }
 
+    /// ttlkv_put_all; false if `onlyIfNoneExist` found a live key.
+    func putAll(
+        _ pairs: some Collection<(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)>, onlyIfNoneExist: Bool
+    ) throws -> Bool {
+        // The caller keeps every buffer valid for the call.
+        let items = pairs.map {
+            ttlkv_item(key: $0.key.baseAddress, key_len: $0.key.count, value: $0.value.baseAddress,
+                       value_len: $0.value.count, ttl_ms: 0)
+        }
+        let status = items.withUnsafeBufferPointer {
+            ttlkv_put_all(pointer, $0.baseAddress, $0.count, onlyIfNoneExist ? UInt32(TTLKV_PUT_IF_NONE_EXIST) : 0)
+        }
+        if status == TTLKV_EXISTS { return false }
+        try check(status)
+        return true
+    }
+
+    // MARK: The expiry worker's
+
+    @usableFromInline
+    var scheduleRecords: Int {
+        Int(rawStatistics.schedule_records)
+    }
+
+    @usableFromInline
+    func drainSchedule(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
+        forEachRecord(of: ttlkv_drain_schedule, body)
+    }
+
+    @usableFromInline
     func drainExpired(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
         forEachRecord(of: ttlkv_drain_expired, body)
     }
@@ -105,11 +195,13 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         }
     }
 
+    @usableFromInline
     func removeAll() throws {
         try check(ttlkv_clear(pointer))
     }
 
     /// One ttlkv_scan step; `body` runs inside the read section.
+    @usableFromInline
     func scan(
         from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void
     ) throws -> ScanCursor? {
@@ -130,6 +222,7 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
     }
 
     /// ttlkv_expire_due_many: a chunk of the worker's due records at once.
+    @usableFromInline
     func expire(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, scheduled: UnsafeBufferPointer<UInt64>,
                 outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>) {
         withCKeys(keys) { cKeys, statuses in
@@ -162,10 +255,12 @@ final class CStore: ExpiryBackend, @unchecked Sendable {
         }
     }
 
+    @usableFromInline
     func reclaimMemory() {
         _ = ttlkv_reclaim(pointer, 0)
     }
 
+    @usableFromInline
     func maintainTable() {
         // A few hundred microseconds of rebuilding at most per tick; a
         // rebuild resumes where the last tick left it.

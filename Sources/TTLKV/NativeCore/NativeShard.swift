@@ -9,7 +9,8 @@
 struct NativeShardState {
     var table: [UInt64: NativeEntry]
     var collisions: [[UInt8]: NativeEntry] = [:]
-    var intake = RecordArena()
+    /// Expiry records that writes made, for the worker to schedule.
+    var schedule = RecordArena()
     /// Expired entries that writes removed, for the worker to report.
     var expiredLog = RecordArena()
     var bytes = 0

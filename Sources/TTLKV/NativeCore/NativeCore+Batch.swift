@@ -3,7 +3,7 @@
 /// the single calls do under it. Entries a batch reads, replaces or removes
 /// are kept until every lock is dropped, so that reading them, and their
 /// release, happen outside the locks, as in the single calls.
-extension NativeCore: BatchCore {
+extension NativeCore {
     @usableFromInline
     func read(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>,
               _ visit: (Int, UnsafeRawBufferPointer) -> Void) throws -> Int {
@@ -66,7 +66,8 @@ extension NativeCore: BatchCore {
         }
     }
 
-    /// The expiry worker's removals (``ExpiryBackend``).
+    /// The expiry worker's removals.
+    @usableFromInline
     func expire(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, scheduled: UnsafeBufferPointer<UInt64>,
                 outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>) {
         withEntries(keys.count) { entries in

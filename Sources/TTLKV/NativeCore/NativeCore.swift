@@ -9,7 +9,7 @@ typealias NativeShard = Locked<NativeShardState>
 /// appends an expiry record only for a key's first deadline or one earlier
 /// than its pending record's.
 @usableFromInline
-final class NativeCore: ExpiryBackend, Sendable {
+final class NativeCore: StoreCore, Sendable {
     private let shards: [NativeShard]
     private let seed: UInt64
     private let clock: @Sendable () -> UInt64
@@ -18,7 +18,7 @@ final class NativeCore: ExpiryBackend, Sendable {
     private let maximumValueSize: Int
     private let maximumEntries: Int?
     private let live = Atomic<Int>(0)
-    private let intakeRecords = Atomic<Int>(0)
+    private let pendingScheduleRecords = Atomic<Int>(0)
     private let loggedExpiries = Atomic<Int>(0)
 
     init(configuration: StoreConfiguration) {
@@ -113,7 +113,7 @@ final class NativeCore: ExpiryBackend, Sendable {
 
     /// Inserts or replaces; false only when `ifAbsent` finds a live entry.
     @usableFromInline
-    func put(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, ttl: UInt64, ifAbsent: Bool) throws -> Bool {
+    func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, ttl: UInt64, ifAbsent: Bool) throws -> Bool {
         let entry = try makeEntry(key: key, value: value, ttl: ttl)
         let hash = hash(key)
         // The replaced entry comes back out so that its release (and
@@ -154,8 +154,8 @@ final class NativeCore: ExpiryBackend, Sendable {
             state.insert(entry, hash: hash)
         }
         if record {
-            state.intake.append(key: key, deadline: deadline)
-            intakeRecords.add(1, ordering: .relaxed)
+            state.schedule.append(key: key, deadline: deadline)
+            pendingScheduleRecords.add(1, ordering: .relaxed)
         }
         return (true, old)
     }
@@ -177,7 +177,7 @@ final class NativeCore: ExpiryBackend, Sendable {
     /// its bytes never change, and the caller's closure, which may do
     /// anything (even call the store), never runs under a lock.
     @usableFromInline
-    func read(key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) -> Bool {
+    func read(_ key: UnsafeRawBufferPointer, _ visit: (UnsafeRawBufferPointer) -> Void) -> Bool {
         guard fits(key) else { return false }
         let hash = hash(key)
         let live = shard(for: hash).withLock { liveEntry(key: key, hash: hash, in: $0) }
@@ -193,7 +193,7 @@ final class NativeCore: ExpiryBackend, Sendable {
     }
 
     @usableFromInline
-    func remove(key: UnsafeRawBufferPointer) -> Bool {
+    func remove(_ key: UnsafeRawBufferPointer) -> Bool {
         guard fits(key) else { return false }
         let hash = hash(key)
         let (live, _) = shard(for: hash).withLock { removeEntry(key: key, hash: hash, in: &$0) }
@@ -232,45 +232,45 @@ final class NativeCore: ExpiryBackend, Sendable {
         loggedExpiries.add(1, ordering: .relaxed)
     }
 
-    func timeToLive(key: some StoreBytes) -> TimeToLive? {
-        key.withStoreBytes { key in
-            guard fits(key) else { return nil }
-            let hash = hash(key)
-            return shard(for: hash).withLock { state -> TimeToLive? in
-                guard let entry = state.find(hash: hash, key: key) else { return nil }
-                let deadline = entry.deadline
-                if deadline == 0 { return .never }
-                let now = now()
-                return deadline > now ? .remaining(.milliseconds(Int64(deadline - now))) : nil
-            }
+    @usableFromInline
+    func timeToLive(_ key: UnsafeRawBufferPointer) -> TimeToLive? {
+        guard fits(key) else { return nil }
+        let hash = hash(key)
+        return shard(for: hash).withLock { state -> TimeToLive? in
+            guard let entry = state.find(hash: hash, key: key) else { return nil }
+            let deadline = entry.deadline
+            if deadline == 0 { return .never }
+            let now = now()
+            return deadline > now ? .remaining(.milliseconds(Int64(deadline - now))) : nil
         }
     }
 
-    func setTTL(key: some StoreBytes, milliseconds: UInt64) throws -> Bool {
-        let deadline = try deadline(after: milliseconds)
-        return key.withStoreBytes { key in
-            guard fits(key) else { return false }
-            let hash = hash(key)
-            return shard(for: hash).withLock { state -> Bool in
-                guard let entry = state.find(hash: hash, key: key),
-                      !isExpired(entry.deadline, now: now()) else { return false }
-                entry.deadline = deadline
-                if deadline != 0, entry.sched == 0 || deadline < entry.sched {
-                    entry.sched = deadline
-                    state.intake.append(key: key, deadline: deadline)
-                    intakeRecords.add(1, ordering: .relaxed)
-                }
-                return true
+    @usableFromInline
+    func setTimeToLive(_ key: UnsafeRawBufferPointer, ttl: UInt64) throws -> Bool {
+        let deadline = try deadline(after: ttl)
+        guard fits(key) else { return false }
+        let hash = hash(key)
+        return shard(for: hash).withLock { state -> Bool in
+            guard let entry = state.find(hash: hash, key: key),
+                  !isExpired(entry.deadline, now: now()) else { return false }
+            entry.deadline = deadline
+            if deadline != 0, entry.sched == 0 || deadline < entry.sched {
+                entry.sched = deadline
+                state.schedule.append(key: key, deadline: deadline)
+                pendingScheduleRecords.add(1, ordering: .relaxed)
             }
+            return true
         }
     }
 
+    @usableFromInline
     var count: Int {
         shards.reduce(0) { sum, shard in sum + shard.withLock { $0.count } }
     }
 
     /// Empties each shard in turn; expired entries are counted and logged
     /// as any removal of an expired entry is.
+    @usableFromInline
     func removeAll() {
         for shard in shards {
             let now = now()
@@ -293,6 +293,7 @@ final class NativeCore: ExpiryBackend, Sendable {
     /// and of the following shards until `count` entries were looked at.
     /// Each shard's live entries are gathered under its lock and reported
     /// after it is dropped.
+    @usableFromInline
     func scan(from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> ScanCursor? {
         guard cursor.rawValue < UInt64(shards.count) else { throw StoreError.invalidCursor }
         var index = Int(cursor.rawValue)
@@ -314,6 +315,7 @@ final class NativeCore: ExpiryBackend, Sendable {
         return index < shards.count ? ScanCursor(rawValue: UInt64(index)) : nil
     }
 
+    @usableFromInline
     var statistics: StoreStatistics {
         var stats = StoreStatistics()
         stats.shards = shards.count
@@ -329,20 +331,24 @@ final class NativeCore: ExpiryBackend, Sendable {
         return stats
     }
 
-    // MARK: ExpiryBackend
+    // MARK: The expiry worker's
 
+    @usableFromInline
     func now() -> UInt64 {
         clock()
     }
 
-    var intakeCount: Int {
-        intakeRecords.load(ordering: .relaxed)
+    @usableFromInline
+    var scheduleRecords: Int {
+        pendingScheduleRecords.load(ordering: .relaxed)
     }
 
-    func drainIntake(into wheel: inout TimingWheel) {
-        take(\.intake, counted: intakeRecords) { key, deadline in wheel.schedule(key: key, deadline: deadline) }
+    @usableFromInline
+    func drainSchedule(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
+        take(\.schedule, counted: pendingScheduleRecords, body)
     }
 
+    @usableFromInline
     func drainExpired(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
         take(\.expiredLog, counted: loggedExpiries, body)
     }
@@ -370,9 +376,11 @@ final class NativeCore: ExpiryBackend, Sendable {
     }
 
     /// Nothing to do: reference counting frees entries as they go.
+    @usableFromInline
     func reclaimMemory() {}
 
     /// Swift's Dictionary deletes without tombstones: nothing to rebuild.
+    @usableFromInline
     func maintainTable() {}
 
     /// The worker's removal of `key` if due, under the lock of its shard

@@ -95,42 +95,31 @@ extension Store {
     public func update<Result>(
         forKey key: some StoreBytes, sizeHint: Int = 0, _ body: (inout StoreUpdate) throws -> Result
     ) throws -> Result {
-        try worker.checkRunning()
+        try _frontEnd.worker.checkRunning()
         var result: Result?
         var failure: (any Error)?
         var newTimeToLive: UInt64?
-        let step: UpdateStep = { state in
-            var update = StoreUpdate(state: state)
-            do {
-                result = try body(&update)
-                failure = nil
-            } catch {
-                failure = error
-                return TTLKV_UPDATE_KEEP
-            }
-            newTimeToLive = update.timeToLiveSet
-            return update.action
-        }
-        let status = withoutActuallyEscaping(step) { step in
-            var step = step
-            return withUnsafeMutablePointer(to: &step) { step in
-                // ttlkv_update calls back only before it returns, while `step` is alive.
-                key.withStoreBytes { key in
-                    ttlkv_update(core.pointer, key.baseAddress, key.count, max(0, sizeHint), { state, context in
-                        context!.assumingMemoryBound(to: UpdateStep.self).pointee(state!)
-                    }, step)
+        let status = key.withStoreBytes { key in
+            core.update(key, sizeHint: max(0, sizeHint)) { state in
+                var update = StoreUpdate(state: state)
+                do {
+                    result = try body(&update)
+                    failure = nil
+                } catch {
+                    failure = error
+                    return TTLKV_UPDATE_KEEP
                 }
+                newTimeToLive = update.timeToLiveSet
+                return update.action
             }
         }
         if let failure { throw failure }
         try check(status)
-        if let newTimeToLive { worker.noteDeadline(afterMilliseconds: newTimeToLive) }
+        if let newTimeToLive { _frontEnd.worker.noteDeadline(afterMilliseconds: newTimeToLive) }
         return result!
     }
 }
 
-/// One run of an update's closure, as ttlkv_update calls it.
-private typealias UpdateStep = (UnsafeMutablePointer<ttlkv_update_state>) -> ttlkv_update_action
 
 extension StoreUpdate {
     /// Milliseconds to the deadline this decision sets, if it sets one

@@ -1,8 +1,8 @@
 import CTTLKV
 
 /// The C core's batch calls on one pinned chunk: ``Store``'s batched
-/// reads, writes and removals (see BatchCore.swift).
-extension CStore: BatchCore {
+/// reads, writes and removals (see StoreFrontEnd+Batch.swift).
+extension CCore {
     @usableFromInline
     func read(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>,
               _ visit: (Int, UnsafeRawBufferPointer) -> Void) throws -> Int {
@@ -27,7 +27,7 @@ extension CStore: BatchCore {
     func put(_ chunk: PinnedItems, base: Int, into outcome: inout BatchWriteOutcome) throws {
         try withUnsafeTemporaryAllocation(of: ttlkv_item.self, capacity: chunk.count) { items in
             for i in 0..<chunk.count {
-                // The item's pointers are the chunk's, pinned by batchPut's
+                // The item's pointers are the chunk's, pinned by the front end's
                 // withPinnedBytes closures until this call returns.
                 let (key, value) = (chunk.keys[i], chunk.values[i])
                 // An invalid TTL is passed as one over TTLKV_MAX_TTL_MS,
@@ -55,7 +55,7 @@ extension CStore: BatchCore {
             var removed = 0
             for i in 0..<keys.count {
                 do {
-                    if try Store.found(statuses[i]) { removed += 1 }
+                    if try Self.found(statuses[i]) { removed += 1 }
                 } catch {
                     outcome.record(offset: base + i, error: StoreError(statuses[i]))
                 }
