@@ -9,7 +9,7 @@
 #
 # Each room's rules live in mk/: core.mk (the C library and its tests),
 # swift.mk (the Swift package), server.mk (ttlkv-server), bench.mk
-# (the benchmark). Everything a build,
+# (the benchmark), docs.mk (the README and docs/). Everything a build,
 # test or benchmark writes goes to build/ or a .build folder, never into
 # tracked files.
 
@@ -24,12 +24,12 @@ BUILD   := build
 
 all: lib
 
-include mk/core.mk mk/swift.mk mk/server.mk mk/bench.mk
+include mk/core.mk mk/swift.mk mk/server.mk mk/bench.mk mk/docs.mk
 
-check: test-c test-swift
+check: test-docs test-c test-swift
 	@echo "make check: passed"
 
-test: test-c test-asan test-tsan test-fuzz test-python test-dlclose test-example test-capacity \
+test: test-docs test-c test-asan test-tsan test-fuzz test-python test-dlclose test-example test-capacity \
       test-swift test-swift-tsan test-outside docs \
       test-server test-fuzz-server test-server-isolation test-bench
 	@echo "make test: every suite passed"

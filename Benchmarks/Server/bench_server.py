@@ -198,7 +198,7 @@ def svg(results):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server", required=True, help="the ttlkv-server binary (a release build)")
-    parser.add_argument("--output", default="docs/bench")
+    parser.add_argument("--output", default="build/bench-server", help="where server.md, server.json and server.svg go")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default request counts")
     args = parser.parse_args()
