@@ -9,7 +9,7 @@
 extension KeyValueStore {
     /// The live value of each of `keys` as bytes, in key order; `nil` for a
     /// key absent or expired. One batch: see
-    /// ``withValues(forKeys:_:)``.
+    /// ``KeyValueStore/withValues(forKeys:_:)``.
     public func values<Keys: Collection>(forKeys keys: Keys) throws -> [[UInt8]?] where Keys.Element: StoreBytes {
         var values = [[UInt8]?](repeating: nil, count: keys.count)
         try withValues(forKeys: keys) { offset, value in values[offset] = Array(value) }
