@@ -16,7 +16,7 @@ extension Store {
         _ pairs: some Collection<(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)>,
         onlyIfNoneExist: Bool = false
     ) throws -> Bool {
-        try _frontEnd.worker.checkRunning()
+        try _frontEnd.checkRunning()
         return try core.putAll(pairs, onlyIfNoneExist: onlyIfNoneExist)
     }
 }

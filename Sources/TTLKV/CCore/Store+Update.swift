@@ -95,7 +95,7 @@ extension Store {
     public func update<Result>(
         forKey key: some StoreBytes, sizeHint: Int = 0, _ body: (inout StoreUpdate) throws -> Result
     ) throws -> Result {
-        try _frontEnd.worker.checkRunning()
+        try _frontEnd.checkRunning()
         var result: Result?
         var failure: (any Error)?
         var newTimeToLive: UInt64?
@@ -115,7 +115,7 @@ extension Store {
         }
         if let failure { throw failure }
         try check(status)
-        if let newTimeToLive { _frontEnd.worker.noteDeadline(afterMilliseconds: newTimeToLive) }
+        if let newTimeToLive { _frontEnd.noteDeadline(afterMilliseconds: newTimeToLive) }
         return result!
     }
 }

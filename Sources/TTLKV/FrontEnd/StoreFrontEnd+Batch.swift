@@ -12,7 +12,7 @@ extension _StoreFrontEnd {
         _ body: (_ offset: Int, _ value: UnsafeRawBufferPointer) throws -> Void
     ) throws where Keys.Element: StoreBytes {
         let frontEnd = _frontEnd
-        try frontEnd.worker.checkRunning()
+        try frontEnd.checkRunning()
         var failure: (any Error)?
         var looked = 0, found = 0
         defer { frontEnd.reads.record(hits: found, misses: looked - found) }
@@ -35,7 +35,7 @@ extension _StoreFrontEnd {
         _ items: some Collection<(key: Key, value: Value, ttl: Duration?)>
     ) throws {
         let frontEnd = _frontEnd
-        try frontEnd.worker.checkRunning()
+        try frontEnd.checkRunning()
         var outcome = BatchWriteOutcome()
         try withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: batchChunk) { values in
             try withUnsafeTemporaryAllocation(of: UInt64?.self, capacity: batchChunk) { ttls in
@@ -57,7 +57,7 @@ extension _StoreFrontEnd {
                 }
             }
         }
-        if outcome.shortestTTL != .max { frontEnd.worker.noteDeadline(afterMilliseconds: outcome.shortestTTL) }
+        if outcome.shortestTTL != .max { frontEnd.noteDeadline(afterMilliseconds: outcome.shortestTTL) }
         try StoreBatchError.throwIfAny(outcome.failures, itemCount: items.count)
     }
 
@@ -66,7 +66,7 @@ extension _StoreFrontEnd {
     @inlinable @discardableResult
     public func removeValues<Keys: Collection>(forKeys keys: Keys) throws -> Int where Keys.Element: StoreBytes {
         let frontEnd = _frontEnd
-        try frontEnd.worker.checkRunning()
+        try frontEnd.checkRunning()
         var outcome = BatchWriteOutcome()
         var removed = 0
         try forEachPinnedChunk(of: keys) { base, chunk in

@@ -42,6 +42,21 @@ public final class _FrontEnd: Sendable {
     deinit {
         worker.shutDown(removingEntries: false)
     }
+
+    /// Throws ``StoreError/closed`` once the store is closed. Here rather
+    /// than at the call sites, so that reading the worker's flag through
+    /// this object costs no retain of the worker.
+    @inlinable @inline(__always)
+    func checkRunning() throws {
+        try worker.checkRunning()
+    }
+
+    /// Tells the worker a key now expires `ttl` milliseconds from now (for
+    /// the same reason as ``checkRunning()``, through this object).
+    @inlinable @inline(__always)
+    func noteDeadline(afterMilliseconds ttl: UInt64) {
+        worker.noteDeadline(afterMilliseconds: ttl)
+    }
 }
 
 extension _StoreFrontEnd {
@@ -67,12 +82,12 @@ extension _StoreFrontEnd {
     @inlinable @discardableResult
     func put(_ value: some StoreBytes, forKey key: some StoreBytes, ttl: Duration?, ifAbsent: Bool) throws -> Bool {
         let frontEnd = _frontEnd
-        try frontEnd.worker.checkRunning()
+        try frontEnd.checkRunning()
         let ms = try ttlMilliseconds(ttl)
         let stored = try key.withStoreBytes { key in
             try value.withStoreBytes { value in try frontEnd.core.put(key, value, ttl: ms, ifAbsent: ifAbsent) }
         }
-        if stored && ms != 0 { frontEnd.worker.noteDeadline(afterMilliseconds: ms) }
+        if stored && ms != 0 { frontEnd.noteDeadline(afterMilliseconds: ms) }
         return stored
     }
 
@@ -82,7 +97,7 @@ extension _StoreFrontEnd {
         _ body: (UnsafeRawBufferPointer) throws -> Result
     ) throws -> Result? {
         let frontEnd = _frontEnd
-        try frontEnd.worker.checkRunning()
+        try frontEnd.checkRunning()
         var result: Result?
         var failure: (any Error)?
         let found = try key.withStoreBytes { key in
@@ -98,33 +113,34 @@ extension _StoreFrontEnd {
     @inlinable @discardableResult
     public func removeValue(forKey key: some StoreBytes) throws -> Bool {
         let frontEnd = _frontEnd
-        try frontEnd.worker.checkRunning()
+        try frontEnd.checkRunning()
         return try key.withStoreBytes { try frontEnd.core.remove($0) }
     }
 
     public func removeAll() throws {
-        try _frontEnd.worker.checkRunning()
+        try _frontEnd.checkRunning()
         try _frontEnd.core.removeAll()
     }
 
+    @inlinable
     public func timeToLive(forKey key: some StoreBytes) throws -> TimeToLive? {
-        try _frontEnd.worker.checkRunning()
+        try _frontEnd.checkRunning()
         return try key.withStoreBytes { try _frontEnd.core.timeToLive($0) }
     }
 
-    @discardableResult
+    @inlinable @discardableResult
     public func expire(_ key: some StoreBytes, after ttl: Duration) throws -> Bool {
         guard ttl > .zero else { return try removeValue(forKey: key) }
-        try _frontEnd.worker.checkRunning()
+        try _frontEnd.checkRunning()
         let ms = try ttlMilliseconds(ttl)
         guard try key.withStoreBytes({ try _frontEnd.core.setTimeToLive($0, ttl: ms) }) else { return false }
-        _frontEnd.worker.noteDeadline(afterMilliseconds: ms)
+        _frontEnd.noteDeadline(afterMilliseconds: ms)
         return true
     }
 
-    @discardableResult
+    @inlinable @discardableResult
     public func persist(_ key: some StoreBytes) throws -> Bool {
-        try _frontEnd.worker.checkRunning()
+        try _frontEnd.checkRunning()
         return try key.withStoreBytes { try _frontEnd.core.setTimeToLive($0, ttl: 0) }
     }
 
@@ -135,7 +151,7 @@ extension _StoreFrontEnd {
     public func scanKeys(
         from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void
     ) throws -> ScanCursor? {
-        try _frontEnd.worker.checkRunning()
+        try _frontEnd.checkRunning()
         return try _frontEnd.core.scan(from: cursor, count: count, body)
     }
 
