@@ -1,0 +1,163 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import Testing
+@testable import TTLKV
+
+/// The RDB codec alone: checksum, encodings, a file Redis wrote, and damage.
+@Suite struct SnapshotCodecTests {
+    @Test func crc64MatchesRedisCheckValue() {
+        let check = Array("123456789".utf8)
+        #expect(check.withUnsafeBytes { CRC64.checksum($0) } == 0xe9c6_d914_c4b8_d9ca)
+    }
+
+    /// Slicing by eight must agree with a byte at a time at every length
+    /// and split point.
+    @Test func crc64SlicedEqualsBytewise() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<1000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes.withUnsafeBytes { all in
+            for length in [0, 1, 7, 8, 9, 63, 64, 65, 999, 1000] {
+                let whole = CRC64.checksum(UnsafeRawBufferPointer(rebasing: all[..<length]))
+                var bytewise = CRC64()
+                for index in 0..<length { bytewise.update(UnsafeRawBufferPointer(rebasing: all[index..<(index + 1)])) }
+                #expect(whole == bytewise.value, "length \(length)")
+            }
+        }
+    }
+
+    @Test func integersAreEncodedOnlyInCanonicalForm() {
+        func canonical(_ text: String) -> Int64? {
+            Array(text.utf8).withUnsafeBytes { RDBEncoder.canonicalInteger($0) }
+        }
+        #expect(canonical("0") == 0)
+        #expect(canonical("-12") == -12)
+        #expect(canonical("2147483648") == 2_147_483_648)
+        for text in ["", "-", "-0", "007", "+1", " 1", "1 ", "1.0", "123456789012"] {
+            #expect(canonical(text) == nil, "\(text)")
+        }
+    }
+
+    /// Every byte string comes back as it went in, with its deadline, and
+    /// the file verifies.
+    @Test func encodedEntriesDecodeExactly() throws {
+        var entries: [(key: [UInt8], value: [UInt8], deadline: Int64?)] = [
+            (Array("k".utf8), [], nil),
+            (Array("n".utf8), Array("-2147483648".utf8), 1_700_000_000_000),
+            (Array("m".utf8), Array("-0".utf8), nil),
+            (Array("z".utf8), Array("007".utf8), nil),
+            ([0, 255, 0], Array(repeating: 9, count: 1 << 20), 4_102_444_800_000),
+        ]
+        for i in 0..<300 {
+            let value = (0..<(i * 37 % 17_000)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }
+            entries.append((Array("key:\(i)".utf8), i % 3 == 0 ? Array(String(i - 150).utf8) : value,
+                            i % 2 == 0 ? Int64(1_800_000_000_000 + i) : nil))
+        }
+        let file = encode(entries)
+        var decoded: [(key: [UInt8], value: [UInt8], deadline: Int64?)] = []
+        let summary = try file.withUnsafeBytes { bytes in
+            var decoder = RDBDecoder(bytes)
+            #expect(try decoder.verify() == RDB.version)
+            return try decoder.decode { key, value, deadline in decoded.append((Array(key), Array(value), deadline)) }
+        }
+        #expect(summary.strings == entries.count)
+        #expect(summary.sizes?.keys == entries.count)
+        #expect(decoded.count == entries.count)
+        for (index, (got, want)) in zip(decoded, entries).enumerated() {
+            let same = got.key == want.key && got.value == want.value && got.deadline == want.deadline
+            #expect(same, "entry \(index)")
+        }
+    }
+
+    /// A file redis-server 7.0.15 wrote: every string encoding it uses
+    /// (integers, LZF), a deadline, other types skipped and counted.
+    @Test func readsAFileRedisWrote() throws {
+        let file = try Data(contentsOf: fixture("redis-7.0.15-mixed.rdb"))
+        var strings: [String: ([UInt8], Int64?)] = [:]
+        let summary = try file.withUnsafeBytes { bytes in
+            var decoder = RDBDecoder(bytes)
+            #expect(try decoder.verify() == 10)
+            return try decoder.decode { key, value, deadline in
+                strings[String(decoding: key, as: UTF8.self)] = (Array(value), deadline)
+            }
+        }
+        #expect(strings["plain"]?.0 == Array("hello".utf8))
+        #expect(strings["empty"]?.0 == [])
+        for text in ["12", "-300", "2147483647", "007", "2147483648", "-0"] {
+            #expect(strings.values.contains { $0.0 == Array(text.utf8) }, "\(text)")
+        }
+        // Compared to a Bool first, so that a failure does not print 100 kB.
+        let compressed = strings["compressed"]?.0 == Array((String(repeating: "a", count: 200) + String(repeating: "bcd", count: 50)).utf8)
+        let binary = strings["binary\u{0}key"]?.0 == Array(0...255)
+        let large = strings["large"]?.0 == (0..<100_000).map { UInt8(($0 * 7) % 251) }
+        #expect(compressed && binary && large)
+        #expect(strings["ttl"]?.1 == 4_102_444_800_000)
+        #expect(strings["plain"]?.1 == nil)
+        #expect(summary.strings == 12)
+        #expect(summary.skippedByType == ["list": 1, "hash": 1, "set": 2, "zset": 1])
+        #expect(summary.skippedInOtherDatabases == 1)
+        #expect(summary.aux["redis-ver"] == Array("7.0.15".utf8))
+    }
+
+    /// Any one byte changed anywhere is caught before anything is decoded;
+    /// a file cut at any length is refused.
+    @Test func damageIsDetected() throws {
+        let file = encode([(Array("a".utf8), Array("1".utf8), nil), (Array("bb".utf8), Array(repeating: 7, count: 40), 5)])
+        for index in file.indices {
+            var damaged = file
+            damaged[index] ^= 0x20
+            #expect(throws: SnapshotError.self, "byte \(index)") {
+                try damaged.withUnsafeBytes { _ = try RDBDecoder($0).verify() }
+            }
+        }
+        for length in 0..<file.count {
+            #expect(throws: SnapshotError.self, "length \(length)") {
+                try Array(file[..<length]).withUnsafeBytes { bytes in
+                    var decoder = RDBDecoder(bytes)
+                    _ = try decoder.verify()
+                    _ = try decoder.decode { _, _, _ in }
+                }
+            }
+        }
+    }
+
+    /// Arbitrary bytes after a valid header end in an error, never a crash
+    /// or a huge allocation (decode alone: the checksum is not consulted).
+    @Test func garbageNeverCrashesTheDecoder() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let tail = (0..<Int.random(in: 0..<64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let file = Array("REDIS0010".utf8) + tail
+            file.withUnsafeBytes { bytes in
+                var decoder = RDBDecoder(bytes)
+                _ = try? decoder.decode { _, _, _ in }
+            }
+        }
+    }
+
+    private func encode(_ entries: [(key: [UInt8], value: [UInt8], deadline: Int64?)]) -> [UInt8] {
+        var encoder = RDBEncoder()
+        encoder.appendHeader()
+        encoder.appendAux("redis-ver", "7.0.0")
+        encoder.appendSelectDB(0)
+        encoder.appendResizeDB(keys: entries.count, expires: entries.filter { $0.deadline != nil }.count)
+        var file: [UInt8] = []
+        for entry in entries {
+            entry.key.withUnsafeBytes { key in
+                entry.value.withUnsafeBytes { value in encoder.appendEntry(key: key, value: value, deadline: entry.deadline) }
+            }
+            if encoder.pendingByteCount > 4096 { encoder.takeBytes { file.append(contentsOf: $0) } }
+        }
+        encoder.appendEnd()
+        encoder.takeBytes { file.append(contentsOf: $0) }
+        return file
+    }
+}
+
+/// A file of Tests/Fixtures.
+func fixture(_ name: String) -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").appendingPathComponent(name)
+}
