@@ -18,10 +18,11 @@ cache-aside store:
 - An insert of a new key first consults the shard's ghost (fingerprints of
   keys recently evicted from the small queue, deleted or expired); a ghost
   hit removes the fingerprint and sends the entry to the main queue,
-  otherwise it goes to the small queue. Entries larger than the small
-  queue's target go to main; before the shard has ever evicted, entries
-  that find the small queue full go to main (as libCacheSim's S3FIFO does).
-  The entry starts with frequency 0.
+  otherwise it goes to the small queue, whatever its size (a large entry
+  that is not hit again leaves at the next eviction instead of costing a
+  main-queue pass); only before the shard has ever evicted, entries that
+  find the small queue full go to main (as libCacheSim's S3FIFO does). The
+  entry starts with frequency 0.
 - Making room (evict until the new bytes fit) examines one queue head per
   step: from main if main is over its target or small is empty, else from
   small.
@@ -39,13 +40,14 @@ cache-aside store:
 - A delete or an expiry unlinks the entry and adds its fingerprint to the
   ghost (so that a re-SET goes straight to main).
 - The ghost of a shard is an array of buckets of 32 16-bit fingerprints
-  (one 64-byte cache line each), sized to hold GHOST_RATIO x the shard's
-  entry count. A key's bucket is chosen from the low 32 bits of its hash
-  (the shard uses the high 32), its fingerprint from a remix of the whole
-  hash (never 0). Adding shifts the bucket by one slot and drops the oldest;
-  a hit zeroes the slot. When the entry count moves away from what the
-  ghost was sized for (above 1.25x or below 0.5x), the ghost is reallocated
-  empty.
+  (one 64-byte cache line each), sized to hold as many fingerprints as the
+  shard has entries (ghost_ratio 1.0). A key's bucket is chosen from the
+  low 32 bits of its hash (the shard uses the high 32), its fingerprint
+  from a remix of the whole hash (never 0). Adding shifts the slots before the bucket's first empty
+  one by one (or the whole bucket, dropping the oldest) and writes the new
+  fingerprint first; a hit zeroes the slot. When the entry count moves
+  away from what the ghost was sized for (above 1.25x or below 0.5x), the
+  ghost is reallocated empty.
 
 The simulator counts budgets in abstract units: 1 per object for
 object-count runs (to compare with libCacheSim at the same object count),
@@ -118,11 +120,14 @@ class Ghost:
         return False
 
     def add(self, h):
-        """Shifts h's bucket by one slot (dropping the oldest) and puts h's
-        fingerprint first."""
+        """Puts h's fingerprint first in its bucket, shifting the slots
+        before the first empty one (or all: the oldest drops out)."""
         b = self.buckets[((h & 0xFFFFFFFF) * self.n) >> 32]
+        if b[-1] and 0 in b:
+            del b[b.index(0)]
+        else:
+            b.pop()
         b.insert(0, (((h * FP_MUL) & MASK64) >> 48) or 1)
-        b.pop()
 
 
 class ExactGhost:
@@ -190,7 +195,7 @@ class Policy:
     """The sharded store's policy state. Sizes and budgets in units."""
 
     def __init__(self, budget, shards=1, k=16, move_threshold=2,
-                 small_ratio=0.1, ghost_ratio=0.9, ghost="buckets",
+                 small_ratio=0.1, ghost_ratio=1.0, ghost="buckets",
                  ghost_on_remove=True, seed=0, hashes=None):
         if budget < shards:
             raise ValueError("budget below one unit per shard")
@@ -270,8 +275,6 @@ class Policy:
             self._make_room(s, size, None)
         if to_main:
             self.ghost_admits += 1
-            queue = MAIN
-        elif size > s.small_target:
             queue = MAIN
         elif not s.has_evicted and s.small_used + size > s.small_target:
             queue = MAIN
