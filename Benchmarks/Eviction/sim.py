@@ -26,7 +26,7 @@ cache-aside store:
 - Making room (evict until the new bytes fit) examines one queue head per
   step: from main if main is over its target or small is empty, else from
   small.
-    small head: frequency >= MOVE_THRESHOLD (2) -> moved to main's tail with
+    small head: frequency >= move_threshold (2) -> moved to main's tail with
       frequency 0; otherwise evicted and its fingerprint added to the ghost.
     main head: frequency >= 1 -> moved to main's tail with frequency - 1;
       otherwise evicted (no ghost).
@@ -43,9 +43,9 @@ cache-aside store:
   (one 64-byte cache line each), sized to hold as many fingerprints as the
   shard has entries (ghost_ratio 1.0). A key's bucket is chosen from the
   low 32 bits of its hash (the shard uses the high 32), its fingerprint
-  from a remix of the whole hash (never 0). Adding shifts the slots before the bucket's first empty
-  one by one (or the whole bucket, dropping the oldest) and writes the new
-  fingerprint first; a hit zeroes the slot. When the entry count moves
+  from a remix of the whole hash (never 0). Adding shifts the slots before
+  the bucket's first empty one by one (or the whole bucket, dropping the
+  oldest) and writes the new fingerprint first; a hit zeroes the slot. When the entry count moves
   away from what the ghost was sized for (above 1.25x or below 0.5x), the
   ghost is reallocated empty.
 
@@ -56,7 +56,9 @@ bytes for byte-budget runs.
 Cache-aside replay (`run`): every request is a GET; on a miss the key is
 SET right away (or, with `set_delay`, `set_delay` requests later, in which
 case GETs of the key in between also miss and their SETs become
-overwrites). Optional operations: ('set', key, size) and ('del', key).
+overwrites). Optional per-request operation codes add plain SETs and DELs.
+Keys are ints (their stand-in hash is deterministic). Entries carry no TTL
+here: the design's hand removing expired entries it meets is not modelled.
 
 Pure Python, no dependencies: the tests run it with the standard library.
 """
@@ -192,7 +194,10 @@ class Shard:
 
 
 class Policy:
-    """The sharded store's policy state. Sizes and budgets in units."""
+    """The sharded store's policy state. Sizes and budgets in units.
+    ghost: "buckets" (the design), "exact" (libCacheSim's, for validation)
+    or "none" (the naive cache-aside port). hashes: key -> hash list that
+    replaces the seeded stand-in hash (faster for long traces)."""
 
     def __init__(self, budget, shards=1, k=16, move_threshold=2,
                  small_ratio=0.1, ghost_ratio=1.0, ghost="buckets",
@@ -203,7 +208,6 @@ class Policy:
         self.k = k
         self.move_threshold = move_threshold
         self.ghost_ratio = ghost_ratio
-        self.ghost_mode = ghost  # "buckets" (the design), "exact", "none"
         self.ghost_on_remove = ghost_on_remove
         self.seed = seed
         base, extra = divmod(budget, shards)
@@ -237,9 +241,6 @@ class Policy:
             h = key_hash(key, self.seed)
             self._hashes[key] = h
         return h
-
-    def shard_of(self, key):
-        return ((self._hash(key) >> 32) * self.n_shards) >> 32
 
     @property
     def used(self):
