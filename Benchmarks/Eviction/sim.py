@@ -173,6 +173,71 @@ class NoGhost:
         pass
 
 
+class HashClock:
+    """An alternative main queue for the memory-lean variant (main_order =
+    "hash"): a CLOCK whose order is the hash order, as a hand sweeping the
+    shard's hash-table slots would see it, so entries need no queue links.
+    Same interface as the deque it replaces: popleft() takes the entry under
+    the hand; append() of that entry keeps it in its slot (the hand moves
+    on), append() of any other entry places it at its hash's home slot
+    (linear probing). Slots are 2-4x the entries; the hand's empty-slot skips
+    are counted in `skipped`."""
+
+    __slots__ = ("slots", "hand", "n", "last", "skipped")
+
+    def __init__(self):
+        self.slots = [None] * 64
+        self.hand = 0
+        self.n = 0
+        self.last = None
+        self.skipped = 0
+
+    def _place(self, rec):
+        m = len(self.slots)
+        i = ((rec[HASH] & 0xFFFFFFFF) * m) >> 32
+        while self.slots[i] is not None:
+            i = (i + 1) % m
+        self.slots[i] = rec
+
+    def append(self, rec):
+        if rec is self.last:         # kept by the hand: stays, hand moves on
+            self.slots[self.hand] = rec
+            self.hand = (self.hand + 1) % len(self.slots)
+            self.last = None
+            return
+        if 2 * (self.n + 1) > len(self.slots):
+            old = self.slots
+            self.slots = [None] * (2 * len(old))
+            self.hand *= 2           # multiply-shift homes keep their order
+            for r in old:
+                if r is not None:
+                    self._place(r)
+        self._place(rec)
+        self.n += 1
+
+    def popleft(self):
+        slots = self.slots
+        m = len(slots)
+        if self.last is not None:    # the last one taken was evicted
+            self.last = None
+            self.n -= 1
+            self.hand = (self.hand + 1) % m
+        while slots[self.hand] is None:
+            self.hand = (self.hand + 1) % m
+            self.skipped += 1
+        rec = slots[self.hand]
+        slots[self.hand] = None
+        if rec[ALIVE]:
+            self.last = rec
+        else:                        # deleted earlier: its slot frees now
+            self.n -= 1
+            self.hand = (self.hand + 1) % m
+        return rec
+
+    def __iter__(self):
+        return (r for r in self.slots if r is not None)
+
+
 class Shard:
     """One shard's policy state: C's struct shard fields for the policy."""
 
@@ -197,11 +262,12 @@ class Policy:
     """The sharded store's policy state. Sizes and budgets in units.
     ghost: "buckets" (the design), "exact" (libCacheSim's, for validation)
     or "none" (the naive cache-aside port). hashes: key -> hash list that
-    replaces the seeded stand-in hash (faster for long traces)."""
+    replaces the seeded stand-in hash (faster for long traces). main_order:
+    "fifo" (the design) or "hash" (HashClock, the link-free variant)."""
 
     def __init__(self, budget, shards=1, k=16, move_threshold=2,
                  small_ratio=0.1, ghost_ratio=1.0, ghost="buckets",
-                 ghost_on_remove=True, seed=0, hashes=None):
+                 ghost_on_remove=True, seed=0, hashes=None, main_order="fifo"):
         if budget < shards:
             raise ValueError("budget below one unit per shard")
         self.n_shards = shards
@@ -221,6 +287,8 @@ class Policy:
             else:
                 g = NoGhost()
             self.shards.append(Shard(share, small_ratio, g))
+            if main_order == "hash":
+                self.shards[-1].main = HashClock()
         self.table = {}
         # key -> 64-bit hash: a list indexed by key (fast), or a memo dict
         self._hashes = {} if hashes is None else hashes

@@ -16,10 +16,11 @@ def zipf_keys(n_keys, count, alpha, rng):
     return rng.choices(range(n_keys), weights=weights, k=count)
 
 
+@pytest.mark.parametrize("main_order", ["fifo", "hash"])
 @pytest.mark.parametrize("shards", [1, 8])
-def test_object_budget_is_never_exceeded(shards):
+def test_object_budget_is_never_exceeded(shards, main_order):
     rng = random.Random(1)
-    p = sim.Policy(500, shards=shards, k=4)
+    p = sim.Policy(500, shards=shards, k=4, main_order=main_order)
     for i, key in enumerate(zipf_keys(5000, 40_000, 0.9, rng)):
         if not p.get(key):
             assert p.set(key)
@@ -30,11 +31,12 @@ def test_object_budget_is_never_exceeded(shards):
     assert p.max_examined <= 4
 
 
+@pytest.mark.parametrize("main_order", ["fifo", "hash"])
 @pytest.mark.parametrize("shards", [1, 8])
-def test_byte_budget_with_sets_deletes_and_overwrites(shards):
+def test_byte_budget_with_sets_deletes_and_overwrites(shards, main_order):
     rng = random.Random(2)
     budget = 200_000
-    p = sim.Policy(budget, shards=shards, k=8)
+    p = sim.Policy(budget, shards=shards, k=8, main_order=main_order)
     sizes = {}
     for key in zipf_keys(3000, 30_000, 0.8, rng):
         r = rng.random()
@@ -64,9 +66,10 @@ def test_a_set_that_can_never_fit_is_refused_and_changes_nothing():
     p.check()
 
 
-def test_a_scan_of_one_hit_keys_does_not_flush_the_hot_set():
+@pytest.mark.parametrize("main_order", ["fifo", "hash"])
+def test_a_scan_of_one_hit_keys_does_not_flush_the_hot_set(main_order):
     hot = list(range(200))
-    p = sim.Policy(400, shards=1, k=16)
+    p = sim.Policy(400, shards=1, k=16, main_order=main_order)
     lru = OrderedDict()
 
     def lru_get(key):
