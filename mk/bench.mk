@@ -1,7 +1,7 @@
 # The benchmark (Benchmarks/, its own package): the comparison driver, its
 # quick run and report check, the soak, and the micro-benchmarks.
 
-.PHONY: bench bench-driver bench-quick test-bench bench-deps soak microbench
+.PHONY: bench bench-driver bench-quick test-bench bench-deps soak microbench test-eviction-sim
 
 # The main job: every scenario on both stores, each store in its own
 # long-lived process, measured in interleaved rounds (about 7 minutes at 10M
@@ -55,3 +55,9 @@ soak: deps bench-driver
 MICROBENCH_ARGS ?=
 microbench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark $(MICROBENCH_ARGS)
+
+# The eviction policy's simulator (Benchmarks/Eviction): its invariants, in
+# a few seconds. `python3 Benchmarks/Eviction/table.py` regenerates the miss
+# ratio table beside libcachesim's policies (pip install libcachesim).
+test-eviction-sim:
+	$(PYTHON) -m pytest -q -p no:cacheprovider Benchmarks/Eviction/test_sim.py
