@@ -51,13 +51,18 @@ private func authenticate(_ call: CommandCall, user: UnsafeRawBufferPointer?, pa
     return true
 }
 
-/// Compares without an early exit, so that timing does not reveal how much
-/// of a guessed password was right.
-private func constantTimeEqual(_ given: UnsafeRawBufferPointer, _ expected: String) -> Bool {
+/// Compares without an early exit, in a time that depends on the length of
+/// the guess alone: not on how much of it was right, nor on the password's
+/// length. The length difference is kept at full width (folded into one
+/// byte, lengths 256 apart compared equal), and each byte of the guess is
+/// compared with the password's byte at the same position, the password
+/// repeated as far as the guess goes.
+func constantTimeEqual(_ given: UnsafeRawBufferPointer, _ expected: String) -> Bool {
     let expected = Array(expected.utf8)
-    var difference = UInt8(truncatingIfNeeded: given.count ^ expected.count)
+    var difference = UInt(bitPattern: given.count ^ expected.count)
+    guard !expected.isEmpty else { return difference == 0 }
     for index in 0..<given.count {
-        difference |= given[index] ^ (index < expected.count ? expected[index] : 0)
+        difference |= UInt(given[index] ^ expected[index % expected.count])
     }
     return difference == 0
 }

@@ -1,0 +1,68 @@
+"""The server attacked as a hostile or careless user would (issue 17): every
+promise it makes about who gets in and what memory it keeps is tried here
+with inputs chosen to break it, and every memory bound is a number the
+server's resident size must stay under.
+
+- Passwords: AUTH and HELLO AUTH with every length from 0 to 1,100 (prefixes,
+  NUL padding, repetitions, same-length near misses) against passwords whose
+  lengths sit on and around multiples of 256; only the password gets in.
+"""
+import random
+
+import pytest
+
+import resp
+import servers
+
+# Lengths on and around the byte boundaries a folded length could wrap at.
+PASSWORD_LENGTHS = [1, 44, 255, 256, 257, 300, 512, 1024]
+MAX_GUESS = 1100
+WRONGPASS = resp.Error(b"WRONGPASS invalid username-password pair or user is disabled.")
+
+
+def password_of(length):
+    rng = random.Random(length)
+    return bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(length))
+
+
+def guesses(password):
+    """Wrong passwords of every length 0..MAX_GUESS, several per length."""
+    for length in range(MAX_GUESS + 1):
+        if length < len(password):
+            yield password[:length]
+        elif length > len(password):
+            yield password + b"\0" * (length - len(password))
+            yield password + password[:1] * (length - len(password))
+        else:
+            yield password[:-1] + bytes([password[-1] ^ 1])
+        yield b"\0" * length
+        if password:
+            yield (password * (length // len(password) + 1))[:length] if length != len(password) else b"\0" * length
+
+
+def commands_for(guess):
+    return [("AUTH", guess), ("AUTH", "default", guess), ("HELLO", 3, "AUTH", "default", guess)]
+
+
+@pytest.mark.parametrize("length", PASSWORD_LENGTHS)
+def test_only_the_password_gets_in(length):
+    password = password_of(length)
+    server = servers.ttlkv_server("--requirepass", password.decode())
+    try:
+        c = resp.Client(server.port)
+        commands = [command for guess in guesses(password) for command in commands_for(guess)]
+        accepted = []
+        for start in range(0, len(commands), 3000):
+            batch = commands[start:start + 3000]
+            for command, reply in zip(batch, c.pipeline(batch)):
+                if reply != WRONGPASS:
+                    accepted.append((command[0], len(command[-1]), reply))
+        assert accepted == []
+        assert c("GET", "k") == resp.Error(b"NOAUTH Authentication required.")
+        for command in commands_for(password):
+            fresh = resp.Client(server.port)
+            assert fresh(*command) != WRONGPASS
+            assert fresh("SET", "k", "v") == "OK"
+            fresh.close()
+    finally:
+        assert server.stop() == 0
