@@ -25,10 +25,10 @@ struct TTLKVServerCommand: AsyncParsableCommand {
     @Option(help: "TCP port; 0 picks a free one.")
     var port = 6379
 
-    @Option(help: "Password clients must give with AUTH or HELLO.")
+    @Option(help: "Password clients must give with AUTH or HELLO (empty: none, as Redis).")
     var requirepass: String?
 
-    @Option(name: .customLong("protected-mode"), help: "yes: refuse to listen on a non-loopback address without a password.")
+    @Option(name: .customLong("protected-mode"), help: "yes: refuse to start on an address that is not loopback-only (a name counts by what it resolves to) without a password.")
     var protectedMode: YesNo = .yes
 
     @Option(help: "Most clients connected at once.")

@@ -6,8 +6,15 @@ server's resident size must stay under.
 - Passwords: AUTH and HELLO AUTH with every length from 0 to 1,100 (prefixes,
   NUL padding, repetitions, same-length near misses) against passwords whose
   lengths sit on and around multiples of 256; only the password gets in.
+- Protected mode: every bind address (loopback, open, a name that does not
+  resolve to loopback) x password (unset, empty, set) x --protected-mode:
+  the server starts only where a client from the network would have to
+  authenticate or the operator said `--protected-mode no`, and an empty
+  password is no password.
 """
 import random
+import subprocess
+import time
 
 import pytest
 
@@ -64,5 +71,54 @@ def test_only_the_password_gets_in(length):
             assert fresh(*command) != WRONGPASS
             assert fresh("SET", "k", "v") == "OK"
             fresh.close()
+    finally:
+        assert server.stop() == 0
+
+
+BINDS = ["127.0.0.1", "0.0.0.0", "127.attacker.invalid"]
+LOOPBACK = {"127.0.0.1"}
+
+
+def start_or_refusal(*args):
+    """The running server, or the error output of one that refused to start."""
+    argv = [servers.TTLKV_SERVER, "--port", str(servers.free_port()), *map(str, args)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        proc.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+    return proc.stderr.read()
+
+
+@pytest.mark.parametrize("protected", ["yes", "no"])
+@pytest.mark.parametrize("password", [None, "", "secret"])
+@pytest.mark.parametrize("bind", BINDS)
+def test_protected_mode_matrix(bind, password, protected):
+    args = ["--bind", bind, "--protected-mode", protected]
+    if password is not None:
+        args += ["--requirepass", password]
+    open_without_password = bind not in LOOPBACK and not password and protected == "yes"
+    if open_without_password:
+        refusal = start_or_refusal(*args)
+        assert refusal is not None, "started an open server without a password"
+        assert b"without a password" in refusal
+        return
+    if bind.endswith(".invalid"):
+        # Allowed by protected mode, but a name that does not resolve cannot be bound.
+        assert start_or_refusal(*args) is not None
+        return
+    server = servers.ttlkv_server(*args)
+    try:
+        c = resp.Client(server.port)
+        if password:
+            assert c("GET", "k") == resp.Error(b"NOAUTH Authentication required.")
+            assert c("AUTH", "") == WRONGPASS
+            assert c("AUTH", password) == "OK"
+        else:
+            assert c("AUTH", "") == resp.Error(b"ERR AUTH <password> called without any password configured for the "
+                                               b"default user. Are you sure your configuration is correct?")
+        assert c("SET", "k", "v") == "OK"
     finally:
         assert server.stop() == 0

@@ -24,7 +24,7 @@ let connectionCommands: [Command] = [
             categories: ["@fast", "@connection"]) { call, replies in
         let arguments = call.arguments
         guard arguments.count <= 3 else { return replies.error("ERR syntax error") }
-        if arguments.count == 2 && call.server.configuration.password == nil {
+        if arguments.count == 2 && call.server.configuration.requiredPassword == nil {
             return replies.error("ERR AUTH <password> called without any password configured for the default user. "
                 + "Are you sure your configuration is correct?")
         }
@@ -46,7 +46,7 @@ private let wrongPassword = "WRONGPASS invalid username-password pair or user is
 /// user takes any password, as Redis's `nopass` default user does.
 private func authenticate(_ call: CommandCall, user: UnsafeRawBufferPointer?, password: UnsafeRawBufferPointer) -> Bool {
     if let user, !user.elementsEqual("default".utf8) { return false }
-    if let expected = call.server.configuration.password, !constantTimeEqual(password, expected) { return false }
+    if let expected = call.server.configuration.requiredPassword, !constantTimeEqual(password, expected) { return false }
     call.session.authenticated = true
     return true
 }

@@ -49,9 +49,15 @@ public final class RedisServer: Sendable {
             let context = try ServerContext(configuration: configuration, eventLoops: Array(group.makeIterator()))
             var bound: [any Channel] = []
             var port = configuration.port
-            for address in configuration.bindAddresses {
+            for host in configuration.bindAddresses {
+                // The first address the name resolves to, as bind(host:) takes,
+                // checked again: the name may resolve otherwise than before.
+                guard let address = BindAddress.resolve(host, port: port).first else {
+                    throw ServerError("cannot resolve the address \(host)")
+                }
+                guard configuration.mayListenOnOpenAddresses || BindAddress.isLoopback(address) else { throw ServerError(configuration.refusal(host)) }
                 let channel = try await bootstrap(group: group, context: context, logger: logger)
-                    .bind(host: address, port: port).get()
+                    .bind(to: address).get()
                 bound.append(channel)
                 // Every address on the same port, the one the first was given.
                 port = channel.localAddress?.port ?? port

@@ -5,7 +5,8 @@ public struct ServerConfiguration: Sendable {
     public var bindAddresses: [String] = ["127.0.0.1"]
     /// TCP port; 0 picks a free one (see ``RedisServer/port``). Default 6379.
     public var port = 6379
-    /// The password clients must give with AUTH or HELLO; nil: none.
+    /// The password clients must give with AUTH or HELLO; nil or empty:
+    /// none (an empty password is no password, as Redis's `requirepass ""`).
     public var password: String?
     /// Refuse to listen on a non-loopback address without a password
     /// (Redis's protected mode). Default true.
@@ -31,11 +32,15 @@ public struct ServerConfiguration: Sendable {
     /// The defaults.
     public init() {}
 
+    /// The password clients must give, if any: ``password`` unless empty.
+    var requiredPassword: String? {
+        password?.isEmpty == false ? password : nil
+    }
+
     /// Why this configuration cannot be served, or nil if it can.
     public var problem: String? {
-        if protectedMode && password == nil, let open = bindAddresses.first(where: { !Self.isLoopback($0) }) {
-            return "refusing to listen on \(open) without a password: set --requirepass, "
-                + "or pass --protected-mode no to accept unauthenticated clients from the network"
+        if !mayListenOnOpenAddresses, let open = bindAddresses.first(where: { !BindAddress.isLoopback($0) }) {
+            return refusal(open)
         }
         if bindAddresses.isEmpty { return "no address to listen on" }
         if maximumClients < 1 { return "maxclients must be at least 1" }
@@ -48,8 +53,17 @@ public struct ServerConfiguration: Sendable {
         return nil
     }
 
-    /// Whether address names the loopback interface only.
-    static func isLoopback(_ address: String) -> Bool {
-        address == "localhost" || address == "::1" || address.hasPrefix("127.")
+    /// Whether protected mode lets the server listen on any address, not
+    /// only on loopback ones (see ``BindAddress``): with a password, or
+    /// with protected mode off.
+    var mayListenOnOpenAddresses: Bool {
+        !protectedMode || requiredPassword != nil
+    }
+
+    /// The refusal of protected mode to listen on `host`.
+    func refusal(_ host: String) -> String {
+        "refusing to listen on \(host) without a password (it is not a loopback-only address, and an empty "
+            + "password is none): set --requirepass, or pass --protected-mode no to accept unauthenticated "
+            + "clients from the network"
     }
 }

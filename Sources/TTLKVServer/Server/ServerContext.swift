@@ -21,7 +21,7 @@ final class ServerContext: Sendable {
     }
 
     /// Whether clients must authenticate.
-    var requiresPassword: Bool { configuration.password != nil }
+    var requiresPassword: Bool { configuration.requiredPassword != nil }
 
     /// Sets what ``requestShutdown()`` does.
     func onShutdownRequest(_ handler: @escaping @Sendable () -> Void) {
