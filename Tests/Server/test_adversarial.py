@@ -6,12 +6,15 @@ server's resident size must stay under.
 - Passwords: AUTH and HELLO AUTH with every length from 0 to 1,100 (prefixes,
   NUL padding, repetitions, same-length near misses) against passwords whose
   lengths sit on and around multiples of 256; only the password gets in.
+  A password given in a file or in the environment never shows in the
+  process's command line (what `ps` shows every local user).
 - Protected mode: every bind address (loopback, open, a name that does not
   resolve to loopback) x password (unset, empty, set) x --protected-mode:
   the server starts only where a client from the network would have to
   authenticate or the operator said `--protected-mode no`, and an empty
   password is no password.
 """
+import os
 import random
 import subprocess
 import time
@@ -75,12 +78,9 @@ def test_only_the_password_gets_in(length):
         assert server.stop() == 0
 
 
-BINDS = ["127.0.0.1", "0.0.0.0", "127.attacker.invalid"]
-LOOPBACK = {"127.0.0.1"}
-
-
 def start_or_refusal(*args):
-    """The running server, or the error output of one that refused to start."""
+    """The error output of a server that refused to start; None if it started
+    (it is stopped then)."""
     argv = [servers.TTLKV_SERVER, "--port", str(servers.free_port()), *map(str, args)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -90,6 +90,56 @@ def start_or_refusal(*args):
         proc.wait()
         return None
     return proc.stderr.read()
+
+
+def check_password_works(server, password):
+    with open(f"/proc/{server.pid}/cmdline", "rb") as f:
+        assert password not in f.read()
+    c = resp.Client(server.port)
+    assert c("GET", "k") == resp.Error(b"NOAUTH Authentication required.")
+    assert c("AUTH", password + b"x") == WRONGPASS
+    assert c("AUTH", password) == "OK"
+    assert c("HELLO", 3, "AUTH", "default", password)[b"proto"] == 3
+
+
+@pytest.mark.parametrize("line_end", [b"", b"\n", b"\r\n"])
+def test_password_from_a_file(tmp_path, line_end):
+    password = b"file-secret-" + password_of(40)
+    path = tmp_path / "password"
+    path.write_bytes(password + line_end)
+    path.chmod(0o600)
+    server = servers.ttlkv_server("--requirepass-file", path)
+    try:
+        check_password_works(server, password)
+    finally:
+        assert server.stop() == 0
+
+
+def test_password_from_the_environment(monkeypatch):
+    password = b"env-secret-" + password_of(40)
+    monkeypatch.setenv("TTLKV_REQUIREPASS", password.decode())
+    server = servers.ttlkv_server()
+    try:
+        check_password_works(server, password)
+    finally:
+        assert server.stop() == 0
+
+
+def test_password_sources_exclude_one_another(tmp_path, monkeypatch):
+    path = tmp_path / "password"
+    path.write_bytes(b"from-file\n")
+    refusal = start_or_refusal("--requirepass", "x", "--requirepass-file", path)
+    assert refusal is not None and b"--requirepass-file" in refusal
+    assert b"cannot read" in start_or_refusal("--requirepass-file", tmp_path / "missing")
+    # An empty file is no password: protected mode stays on.
+    path.write_bytes(b"\n")
+    assert b"without a password" in start_or_refusal("--requirepass-file", path, "--bind", "0.0.0.0")
+    monkeypatch.setenv("TTLKV_REQUIREPASS", "")
+    assert b"without a password" in start_or_refusal("--bind", "0.0.0.0")
+
+
+BINDS = ["127.0.0.1", "0.0.0.0", "127.attacker.invalid"]
+LOOPBACK = {"127.0.0.1"}
 
 
 @pytest.mark.parametrize("protected", ["yes", "no"])

@@ -25,8 +25,17 @@ struct TTLKVServerCommand: AsyncParsableCommand {
     @Option(help: "TCP port; 0 picks a free one.")
     var port = 6379
 
-    @Option(help: "Password clients must give with AUTH or HELLO (empty: none, as Redis).")
+    @Option(help: """
+        Password clients must give with AUTH or HELLO (empty: none, as Redis). Every local user sees it in ps: \
+        prefer --requirepass-file or the \(PasswordOptions.environmentVariable) environment variable.
+        """)
     var requirepass: String?
+
+    @Option(name: .customLong("requirepass-file"), help: """
+        Read the password from the first line of this file instead (kept out of ps). Without either option, \
+        the password is read from the \(PasswordOptions.environmentVariable) environment variable, if set.
+        """)
+    var requirepassFile: String?
 
     @Option(name: .customLong("protected-mode"), help: "yes: refuse to start on an address that is not loopback-only (a name counts by what it resolves to) without a password.")
     var protectedMode: YesNo = .yes
@@ -73,7 +82,7 @@ struct TTLKVServerCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.bindAddresses = bind
         configuration.port = port
-        configuration.password = requirepass
+        configuration.password = try PasswordOptions.password(option: requirepass, file: requirepassFile)
         configuration.protectedMode = protectedMode == .yes
         configuration.maximumClients = maxclients
         configuration.idleTimeout = timeout
