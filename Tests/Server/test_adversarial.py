@@ -7,7 +7,9 @@ server's resident size must stay under.
   NUL padding, repetitions, same-length near misses) against passwords whose
   lengths sit on and around multiples of 256; only the password gets in.
   A password given in a file or in the environment never shows in the
-  process's command line (what `ps` shows every local user).
+  process's command line (what `ps` shows every local user). A request
+  past the unauthenticated limits right behind a successful AUTH in the
+  same write is served, as Redis serves it.
 - Protected mode: every bind address (loopback, open, a name that does not
   resolve to loopback) x password (unset, empty, set) x --protected-mode:
   the server starts only where a client from the network would have to
@@ -76,6 +78,32 @@ def test_only_the_password_gets_in(length):
             fresh.close()
     finally:
         assert server.stop() == 0
+
+
+@pytest.mark.parametrize("kind", ["ttlkv", "redis"])
+def test_a_large_request_right_behind_auth(kind):
+    start = servers.ttlkv_server if kind == "ttlkv" else servers.redis_server
+    server = start("--requirepass", "s3cret")
+    try:
+        c = resp.Client(server.port)
+        mset = ("MSET", *[b"k%d" % i for i in range(5) for _ in (0, 1)])
+        hello = ("HELLO", 3, "AUTH", "default", "s3cret")
+        for login in [("AUTH", "s3cret"), ("AUTH", "default", "s3cret"), hello]:
+            for request in [mset, ("SET", "big", b"x" * 20_000)]:
+                c = resp.Client(server.port)
+                first, second = c.pipeline([login, request])
+                assert first == "OK" or first[b"proto"] == 3
+                assert second == "OK"
+        assert c("STRLEN", "big") == 20_000
+        # redis-cli --pipe with AUTH on top of a stream that starts big.
+        stream = resp.encode("AUTH", "s3cret") + resp.encode("MSET", *[b"m%d" % i for i in range(12)]) + b"".join(
+            resp.encode("SET", b"pipe:%d" % i, b"v" * 100) for i in range(2000))
+        out = subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], input=stream, capture_output=True,
+                             timeout=60).stdout
+        assert b"errors: 0, replies: 2002" in out
+    finally:
+        code = server.stop()
+        assert kind == "redis" or code == 0
 
 
 def start_or_refusal(*args):

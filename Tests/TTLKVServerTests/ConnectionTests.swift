@@ -39,6 +39,10 @@ import Testing
     }
 
     private func command(_ words: String...) -> String {
+        command(words)
+    }
+
+    private func command(_ words: [String]) -> String {
         "*\(words.count)\r\n" + words.map { "$\($0.utf8.count)\r\n\($0)\r\n" }.joined()
     }
 
@@ -103,6 +107,16 @@ import Testing
         #expect(try connection.send(command("AUTH", "wrong")) == "-WRONGPASS invalid username-password pair or user is disabled.\r\n")
         #expect(try connection.send(command("AUTH", "default", "secret")) == "+OK\r\n")
         #expect(try connection.send(command("GET", "k")) == "$-1\r\n")
+    }
+
+    @Test func aLargeRequestRightBehindAuthInOneRead() throws {
+        let connection = try Connection { $0.password = "secret" }
+        let mset = command(["MSET"] + (0..<10).map { "k\($0)" })
+        #expect(try connection.send(command("AUTH", "secret") + mset) == "+OK\r\n+OK\r\n")
+        let other = try Connection { $0.password = "secret" }
+        let big = command("SET", "big", String(repeating: "x", count: 20_000))
+        #expect(try other.send(command("HELLO", "2", "AUTH", "default", "secret") + big).hasSuffix("+OK\r\n"))
+        #expect(try other.send(command("STRLEN", "big")) == ":20000\r\n")
     }
 
     @Test func helloSwitchesToResp3() throws {

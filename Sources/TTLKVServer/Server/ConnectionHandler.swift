@@ -156,6 +156,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 case .request(let length):
                     if !parser.arguments.isEmpty { run(rest, session: session) }
                     offset += length
+                    // An AUTH that succeeded lifts the limits for the very
+                    // next request, even one in the same read.
+                    parser.requireAuthentication = !session.authenticated
                 case .protocolError(let message):
                     replies.error("ERR " + message)
                     closing = true
@@ -178,7 +181,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
             if input.readerIndex > input.readableBytes { input.discardReadBytes() }
             self.input = input
         }
-        parser.requireAuthentication = !session.authenticated
     }
 
     private func run(_ request: UnsafeRawBufferPointer, session: Session) {
