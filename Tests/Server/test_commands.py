@@ -1,6 +1,7 @@
 """Every command of issue 12 through the Python `redis` package, run against
 ttlkv-server and against redis-server 7 with the same assertions: what
 passes on both is what a redis-py user can rely on."""
+import socket
 import time
 
 import pytest
@@ -234,6 +235,10 @@ def test_scan(r):
     assert list(r.scan_iter(_type="list")) == []
     assert len(set(r.scan_iter(_type="string"))) == 350
     cursor, keys = r.scan(0, count=1000)
+    # A cursor the server never handed out is no error (Redis reads any).
+    for arbitrary in [1, 12345, 2**63, 2**64 - 1, -1, "+5", "0005", ""]:
+        cursor, keys = r.scan(arbitrary)
+        assert int(cursor) >= 0 and set(keys) <= {f"user:{i}" for i in range(300)} | {f"other:{i}" for i in range(50)}
     with pytest.raises(redis.ResponseError, match="invalid cursor"):
         r.execute_command("SCAN", "abc")
     with pytest.raises(redis.ResponseError, match="syntax error"):
@@ -311,3 +316,25 @@ def test_concurrent_incr_is_atomic(either):
     for t in threads:
         t.join()
     assert int(redis.Redis(port=either.port).get("atomic")) == 4000
+
+
+def test_nul_bytes_as_redis_reads_them(either):
+    """Redis reads an inline line with strchr, so a NUL before its end hides
+    the end: nothing runs until the line passes 64 KiB, then the client gets
+    a protocol error. Names and options echoed in errors end at a NUL, as C
+    formats them."""
+    s = socket.create_connection(("127.0.0.1", either.port), timeout=0.5)
+    s.sendall(b"SET nul v\x00alue\r\nPING\r\n")
+    with pytest.raises(TimeoutError):
+        s.recv(100)
+    s.settimeout(10)
+    s.sendall(b"x" * 70_000)
+    assert s.recv(100) == b"-ERR Protocol error: too big inline request\r\n"
+    s.close()
+    check = resp.Client(either.port)
+    assert check("EXISTS", "nul") == 0
+    assert check("PI\x00G") == resp.Error(b"ERR unknown command 'PI', with args beginning with: ")
+    assert check("FOO", "a\x00b", "c") == resp.Error(b"ERR unknown command 'FOO', with args beginning with: 'a' 'c' ")
+    assert check("CLIENT", "x\x00y") == resp.Error(b"ERR unknown subcommand 'x'. Try CLIENT HELP.")
+    assert check("HELLO", 3, "x\x00y") == resp.Error(b"ERR Syntax error in HELLO option 'x'")
+    assert check("EXPIRE", "k", 10, "N\x00X") == resp.Error(b"ERR Unsupported option N")

@@ -39,7 +39,14 @@ SCRIPT = [
     ["GETEX", "k", "PX", "0"], ["GETEX", "k", "EXAT", "-1"], ["EXPIRE", "k", "10", "XX", "GT"], ["EXPIRE", "k", "1.5"],
     ["EXPIRE", "k", "-9223372036854776"], ["INCRBY", "k", "9223372036854775808"], ["MSETNX", "k", "v", "k"],
     ["SCAN", "0", "COUNT", "-1"], ["SCAN", "0", "MATCH", "a", "MATCH", "b", "COUNT", "100000"], ["SCAN", "18446744073709551616"],
+    # An expiry that overflows is refused before NX/XX decide anything; GETEX
+    # and absolute times look at the key first, as in Redis.
+    ["SET", "nope", "v", "XX", "PX", "9223372036854775807"], ["SET", "nope", "v", "NX", "PX", "9223372036854775807"],
+    ["SET", "nope", "v", "XX", "EX", "9223372036854775"], ["SET", "nope", "v", "XX", "GET", "PX", "9223372036854775807"],
+    ["SET", "nope", "v", "XX", "PXAT", "9223372036854775807"], ["GETEX", "nope", "PX", "9223372036854775807"],
     ["FLUSHALL"], ["DBSIZE"],
+    # Any cursor strtoul reads is accepted (test_commands.py tries more).
+    ["SCAN", "18446744073709551615"], ["SCAN", "-1"], ["SCAN", "+"], ["SCAN", " 1"],
 ]
 
 

@@ -65,6 +65,20 @@ import Testing
         }
     }
 
+    @Test func aNULHidesTheEndOfAnInlineLine() {
+        // Redis looks for the line end with strchr, which stops at a NUL: the
+        // line never ends, and once it passes 64 KiB it is too big.
+        for chunk in [1, 5, 1000, .max] {
+            #expect(parseAll(bytes("PING\0\r\nPING\r\n"), chunk: chunk) == ([], nil))
+            #expect(parseAll(bytes("PING\r\nGET \0k\r\n"), chunk: chunk) == ([["PING"]], nil))
+        }
+        let long = bytes("SET k v\0") + [UInt8](repeating: UInt8(ascii: "x"), count: 70_000) + bytes("\r\n")
+        #expect(parseAll(long) == ([], "Protocol error: too big inline request"))
+        #expect(parseAll(long, chunk: 4096) == ([], "Protocol error: too big inline request"))
+        // Inside a bulk string a NUL is just a byte.
+        #expect(parseAll(bytes("*1\r\n$3\r\na\0b\r\n")).requests == [["a\0b"]])
+    }
+
     @Test func protocolErrorsCarryRedisWording() {
         let cases: [(String, String)] = [
             ("*x\r\n", "invalid multibulk length"),

@@ -124,7 +124,8 @@ private func unknownCommandMessage(_ arguments: Arguments) -> String {
     return "ERR unknown command '\(prefix(arguments[0], 128))', with args beginning with: \(quoted)"
 }
 
-/// The first `length` bytes of `bytes` as text.
-func prefix(_ bytes: UnsafeRawBufferPointer, _ length: Int) -> String {
-    String(decoding: bytes.prefix(length), as: UTF8.self)
+/// The first `length` bytes of `bytes` as text for an error message, ending
+/// at a NUL byte as Redis's C formatting of the same message does.
+func prefix(_ bytes: UnsafeRawBufferPointer, _ length: Int = .max) -> String {
+    String(decoding: bytes.prefix(length).prefix { $0 != 0 }, as: UTF8.self)
 }

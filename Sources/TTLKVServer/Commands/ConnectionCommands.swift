@@ -98,7 +98,7 @@ private func hello(_ call: CommandCall, _ replies: inout Replies) {
             guard validAttribute(name!) else { return replies.error(invalidName) }
             index += 2
         } else {
-            return replies.error("ERR Syntax error in HELLO option '\(arguments.string(index))'")
+            return replies.error("ERR Syntax error in HELLO option '\(prefix(arguments[index]))'")
         }
     }
     if !call.session.authenticated && credentials == nil {
@@ -149,10 +149,10 @@ private let clientSubcommands: [Command] = [
         let arguments = call.arguments
         let isName = arguments.matches(2, "LIB-NAME")
         guard isName || arguments.matches(2, "LIB-VER") else {
-            return replies.error("ERR Unrecognized option '\(arguments.string(2))'")
+            return replies.error("ERR Unrecognized option '\(prefix(arguments[2]))'")
         }
         guard validAttribute(arguments[3]) else {
-            return replies.error("ERR \(arguments.string(2)) cannot contain spaces, newlines or special characters.")
+            return replies.error("ERR \(prefix(arguments[2])) cannot contain spaces, newlines or special characters.")
         }
         if isName { call.session.libraryName = arguments.string(3) } else { call.session.libraryVersion = arguments.string(3) }
         replies.ok()

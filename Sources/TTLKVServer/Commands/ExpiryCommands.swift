@@ -44,7 +44,7 @@ private func expireCommand(_ name: String, seconds: Bool, absolute: Bool) -> Com
             else if arguments.matches(index, "XX") { conditions.insert(.xx) }
             else if arguments.matches(index, "GT") { conditions.insert(.gt) }
             else if arguments.matches(index, "LT") { conditions.insert(.lt) }
-            else { return replies.error("ERR Unsupported option \(arguments.string(index))") }
+            else { return replies.error("ERR Unsupported option \(prefix(arguments[index]))") }
         }
         if conditions.contains(.nx) && !conditions.isDisjoint(with: [.xx, .gt, .lt]) {
             return replies.error("ERR NX and XX, GT or LT options at the same time are not compatible")

@@ -11,6 +11,13 @@ enum Expiry {
     /// EXAT, PXAT: at this Unix time in milliseconds.
     case at(unixMilliseconds: Int64)
 
+    /// Whether a relative expiry overflows once added to the Unix time
+    /// `unixNow`, which Redis's SET checks before it looks at the key.
+    func overflows(unixNow: Int64) -> Bool {
+        guard case .after(let milliseconds) = self else { return false }
+        return unixNow.addingReportingOverflow(milliseconds).overflow
+    }
+
     /// The deadline on the store's clock, given that clock's `now` and the
     /// Unix time the command started at; nil: no deadline. A deadline at or
     /// before `now` makes the store remove the key.

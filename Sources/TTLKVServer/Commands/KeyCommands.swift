@@ -86,15 +86,16 @@ private func scan(_ call: CommandCall, _ replies: inout Replies) {
 }
 
 /// A SCAN cursor as Redis reads it (strtoul): decimal digits, an optional
-/// sign (a negative one wraps around), nothing else.
+/// sign (a negative one wraps around), nothing else; the empty string is 0.
 private func parseCursor(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
+    if bytes.isEmpty { return 0 }
     var digits = bytes[...]
     var negative = false
     if let sign = digits.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
         negative = sign == UInt8(ascii: "-")
         digits = digits.dropFirst()
     }
-    guard !digits.isEmpty else { return bytes.isEmpty ? nil : nil }
+    guard !digits.isEmpty else { return nil }
     var value: UInt64 = 0
     for digit in digits {
         guard digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { return nil }

@@ -137,6 +137,10 @@ private func replyWithOldValue(
 private func set(_ call: CommandCall, _ replies: inout Replies) {
     let unixNow = WallClock.milliseconds()
     guard let options = WriteOptions.parse(call, from: 3, forGetEx: false, &replies) else { return }
+    // Before NX or XX look at the key, as Redis checks it.
+    if options.expiry.overflows(unixNow: unixNow) {
+        return replies.error("ERR invalid expire time in '\(call.command.name)' command")
+    }
     let key = call.arguments[1], value = call.arguments[2]
     if !options.onlyIfAbsent && !options.onlyIfPresent && !options.returnOld {
         // The common case needs no read: a plain put.

@@ -3,8 +3,9 @@
  words are separated by whitespace; a word may be "double quoted", with
  the escapes \n \r \t \b \a \xHH and \<any> inside, or 'single quoted',
  with \' as the only escape; a closing quote must be followed by
- whitespace or the end of the line, and an unclosed quote is an error. A
- NUL byte ends the line, as it ends the C string Redis splits.
+ whitespace or the end of the line, and an unclosed quote is an error.
+ A line never holds a NUL byte (the parser does not end such a line, as
+ Redis does not), so 0 stands for the end of the line here.
  */
 
 /// Splits `line` into words, appending their bytes to `bytes` and their
@@ -14,7 +15,7 @@ func splitInlineArguments(_ line: UnsafeRawBufferPointer, into bytes: inout [UIn
     let n = line.count
     func at(_ i: Int) -> UInt8 { i < n ? line[i] : 0 }
     while true {
-        while p < n, line[p] != 0, isRedisSpace(line[p]) { p += 1 }
+        while p < n, isRedisSpace(line[p]) { p += 1 }
         if at(p) == 0 { return true }
         let start = bytes.count
         var inDouble = false, inSingle = false, done = false

@@ -6,7 +6,9 @@
  A request starting with `*` is a multibulk: `*<count>\r\n`, then `count`
  bulk strings `$<length>\r\n<bytes>\r\n`. Anything else is an inline
  command: one line, split into words the way redis-cli and telnet users
- expect (quotes, backslash escapes; see InlineArguments.swift).
+ expect (quotes, backslash escapes; see InlineArguments.swift). As in Redis,
+ whose search for the line end stops at a NUL byte, a line with a NUL never
+ ends: it waits for more bytes until it passes 64 KiB, then is an error.
 
  The caller hands the parser the unconsumed input, always starting at the
  first byte of the request being parsed, and hands it again, longer, when
@@ -173,8 +175,11 @@ public struct RequestParser {
 
     private mutating func parseInline(_ input: UnsafeRawBufferPointer) -> Outcome {
         var end = max(searched, 0)
-        while end < input.count, input[end] != UInt8(ascii: "\n") { end += 1 }
-        guard end < input.count else {
+        // Redis finds the line end with strchr, which stops at a NUL: a NUL
+        // before the '\n' hides it for good, and the line can only grow until
+        // it is too big. The search stays at the NUL, so waiting costs nothing.
+        while end < input.count, input[end] != UInt8(ascii: "\n"), input[end] != 0 { end += 1 }
+        guard end < input.count, input[end] != 0 else {
             searched = end
             return input.count > RequestLimits.maximumLineLength ? fail("too big inline request") : .incomplete
         }

@@ -50,10 +50,15 @@ final class Keyspace: Sendable {
     /// The store counts table slots, full or empty, and its tables are at
     /// most half full: 4 slots per key asked for gives about COUNT keys, and
     /// at least 8,192 slots a call keeps a sparse table (preallocated, or
-    /// emptied by expiry) from needing thousands of calls per pass.
+    /// emptied by expiry) from needing thousands of calls per pass. Redis
+    /// takes any cursor: one that names no place in the store ends the pass.
     func scan(from cursor: UInt64, count: Int, _ body: (Bytes) -> Void) throws -> UInt64 {
         let slots = max(count.multipliedReportingOverflow(by: 4).overflow ? .max : count * 4, 8192)
-        return try store.scanKeys(from: ScanCursor(rawValue: cursor), count: slots, body)?.rawValue ?? 0
+        do {
+            return try store.scanKeys(from: ScanCursor(rawValue: cursor), count: slots, body)?.rawValue ?? 0
+        } catch let error as StoreError where error == .invalidCursor {
+            return 0
+        }
     }
 
     // MARK: Writes
