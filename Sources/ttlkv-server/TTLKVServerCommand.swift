@@ -46,6 +46,9 @@ struct TTLKVServerCommand: AsyncParsableCommand {
     @Option(help: "Close a client idle for this many seconds (0: never).")
     var timeout = 0
 
+    @Option(name: .customLong("tcp-keepalive"), help: "Probe a silent client after this many seconds, drop it if it is gone (0: never).")
+    var tcpKeepalive = 300
+
     @Option(name: .customLong("proto-max-bulk-len"), help: "Longest bulk string in a request, in bytes (also the largest key and value).")
     var protoMaxBulkLength = 512 << 20
 
@@ -86,6 +89,7 @@ struct TTLKVServerCommand: AsyncParsableCommand {
         configuration.protectedMode = protectedMode == .yes
         configuration.maximumClients = maxclients
         configuration.idleTimeout = timeout
+        configuration.tcpKeepalive = tcpKeepalive
         configuration.limits = RequestLimits(maximumBulkLength: protoMaxBulkLength, maximumArguments: maxArguments)
         configuration.queryBufferLimit = queryBufferLimit
         configuration.eventLoops = eventLoops

@@ -1,6 +1,7 @@
 """Starting and stopping: graceful shutdown on SIGTERM and SHUTDOWN (replies
 to what was received go out, the process exits 0), protected mode, the
-idle timeout and the client limit, as a user meets them."""
+idle timeout, TCP keepalive and the client limit, as a user meets them."""
+import os
 import signal
 import socket
 import subprocess
@@ -100,5 +101,37 @@ def test_client_limit():
         clients[0].close()
         time.sleep(0.2)
         assert resp.Client(server.port)("PING") == "PONG"
+    finally:
+        assert server.stop() == 0
+
+
+def keepalive_timer(server_port, client_port):
+    """The kernel's timer on the server's end of a loopback connection, from
+    /proc/net/tcp: (timer kind, seconds until it fires); kind 2 is keepalive,
+    0 none."""
+    local, remote = "0100007F:%04X" % server_port, "0100007F:%04X" % client_port
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[1] == local and fields[2] == remote:
+                kind, when = fields[5].split(":")
+                return int(kind, 16), int(when, 16) / os.sysconf("SC_CLK_TCK")
+    raise AssertionError("connection not found in /proc/net/tcp")
+
+
+@pytest.mark.parametrize("option, seconds", [(None, 300), (60, 60), (0, None)])
+def test_tcp_keepalive(option, seconds):
+    """Half-open clients must not hold a slot forever: as Redis's
+    tcp-keepalive, probes start after 300 s idle by default."""
+    server = servers.ttlkv_server(*(["--tcp-keepalive", option] if option is not None else []))
+    try:
+        c = resp.Client(server.port)
+        assert c("CONFIG", "GET", "tcp-keepalive") == [b"tcp-keepalive", b"%d" % (seconds or 0)]
+        time.sleep(0.1)
+        kind, when = keepalive_timer(server.port, c.sock.getsockname()[1])
+        if seconds is None:
+            assert kind == 0
+        else:
+            assert kind == 2 and seconds - 10 < when <= seconds
     finally:
         assert server.stop() == 0

@@ -64,7 +64,8 @@ private func configurationSettings(_ configuration: ServerConfiguration) -> [(na
     [
         ("bind", configuration.bindAddresses.joined(separator: " ")), ("port", "\(configuration.port)"),
         ("protected-mode", configuration.protectedMode ? "yes" : "no"), ("maxclients", "\(configuration.maximumClients)"),
-        ("timeout", "\(configuration.idleTimeout)"), ("proto-max-bulk-len", "\(configuration.limits.maximumBulkLength)"),
+        ("timeout", "\(configuration.idleTimeout)"), ("tcp-keepalive", "\(configuration.tcpKeepalive)"),
+        ("proto-max-bulk-len", "\(configuration.limits.maximumBulkLength)"),
         ("client-query-buffer-limit", "\(configuration.queryBufferLimit)"), ("databases", "1"),
         ("save", ""), ("appendonly", "no"), ("maxmemory", "0"), ("maxmemory-policy", "noeviction"),
     ]

@@ -3,6 +3,9 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A Redis-protocol server over one TTLKV ``Store``: `redis-cli`, client
 /// libraries, `redis-benchmark` and proxies such as twemproxy work with it
@@ -78,7 +81,7 @@ public final class RedisServer: Sendable {
 
     private static func bootstrap(group: MultiThreadedEventLoopGroup, context: ServerContext, logger: Logger) -> ServerBootstrap {
         let idle = context.configuration.idleTimeout
-        return ServerBootstrap(group: group)
+        return keepalive(ServerBootstrap(group: group), seconds: context.configuration.tcpKeepalive)
             .serverChannelOption(.backlog, value: 511)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -91,6 +94,22 @@ public final class RedisServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(ConnectionHandler(server: context, logger: logger))
                 }
             }
+    }
+
+    /// TCP keepalive on every connection, as Redis's anetKeepAlive sets it:
+    /// the first probe after `seconds` of silence, then one every third of
+    /// that, and the connection dropped after 3 unanswered (the kernel's
+    /// defaults, 2 hours and 9 probes, would keep a dead peer for hours).
+    private static func keepalive(_ bootstrap: ServerBootstrap, seconds: Int) -> ServerBootstrap {
+        guard seconds > 0 else { return bootstrap }
+        func tcp(_ name: Int32) -> ChannelOptions.Types.SocketOption {
+            .init(level: .tcp, name: NIOBSDSocket.Option(rawValue: name))
+        }
+        return bootstrap
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .childChannelOption(tcp(TCP_KEEPIDLE), value: SocketOptionValue(seconds))
+            .childChannelOption(tcp(TCP_KEEPINTVL), value: SocketOptionValue(max(1, seconds / 3)))
+            .childChannelOption(tcp(TCP_KEEPCNT), value: 3)
     }
 
     /// The port the server listens on.

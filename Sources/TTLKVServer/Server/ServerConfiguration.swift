@@ -16,6 +16,11 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a client may stay idle before it is closed; 0: never (the
     /// default, as Redis).
     public var idleTimeout = 0
+    /// Seconds a connection may stay silent before the kernel starts probing
+    /// whether its peer is still there (TCP keepalive, Redis `tcp-keepalive`),
+    /// so that a client gone without a word (a crash, a cut cable) does not
+    /// keep its slot forever; 0: no probes. Default 300, as Redis.
+    public var tcpKeepalive = 300
     /// Request limits: bulk length and argument count.
     public var limits = RequestLimits()
     /// The most bytes of unparsed requests one client may have pending
@@ -44,6 +49,7 @@ public struct ServerConfiguration: Sendable {
         }
         if bindAddresses.isEmpty { return "no address to listen on" }
         if maximumClients < 1 { return "maxclients must be at least 1" }
+        if tcpKeepalive < 0 || tcpKeepalive > 32767 { return "tcp-keepalive must be between 0 and 32767 seconds" }
         if limits.maximumBulkLength < 1 || limits.maximumBulkLength > 1 << 30 {
             return "proto-max-bulk-len must be between 1 byte and 1 GiB"
         }
