@@ -32,6 +32,71 @@ def test_sigterm_answers_what_it_received_and_exits_cleanly():
     assert len(replies) > 0
 
 
+def read_slowly(sock, total, chunk=256 * 1024, pause=0.02):
+    """Reads until EOF or `total` bytes, `chunk` at a time with pauses: a
+    client slower than the server."""
+    received = bytearray()
+    while len(received) < total:
+        data = sock.recv(chunk)
+        if not data:
+            break
+        received.extend(data)
+        time.sleep(pause)
+    return bytes(received)
+
+
+def test_sigterm_delivers_a_big_reply_to_a_slow_reader():
+    """Replies already queued go out in full to a client that reads them
+    within the grace (here 20 MB at about 12 MB/s)."""
+    server = servers.ttlkv_server()
+    value = bytes(range(256)) * (20 * 1024 * 1024 // 256)
+    setup = resp.Client(server.port)
+    assert setup("SET", "big", value) == "OK"
+    setup.close()
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    s.sendall(resp.encode("GET", "big"))
+    expected = b"$%d\r\n" % len(value) + value + b"\r\n"
+    head = read_slowly(s, 1 << 20)
+    server.proc.send_signal(signal.SIGTERM)
+    received = head + read_slowly(s, len(expected) - len(head))
+    assert len(received) == len(expected) and received == expected
+    assert s.recv(1) == b""  # then the server closes
+    assert server.proc.wait(timeout=20) == 0
+
+
+def test_sigterm_ends_a_pipeline_of_big_replies_on_a_reply_boundary():
+    """A slow reader with 200 GETs of 1 MiB pipelined (most not yet run, the
+    server having stopped reading): what it gets before the close is whole
+    replies, never a cut one, and no reset."""
+    server = servers.ttlkv_server()
+    value = b"v" * (1 << 20)
+    assert resp.Client(server.port)("SET", "big", value) == "OK"
+    s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    s.sendall(resp.encode("GET", "big") * 200)
+    head = read_slowly(s, 2 << 20)
+    server.proc.send_signal(signal.SIGTERM)
+    received = head + read_slowly(s, 1 << 40)
+    one = b"$%d\r\n" % len(value) + value + b"\r\n"
+    assert len(received) % len(one) == 0 and received == one * (len(received) // len(one))
+    assert len(received) >= 2 * len(one)
+    assert server.proc.wait(timeout=20) == 0
+
+
+def test_sigterm_closes_clients_that_do_not_read_after_the_grace():
+    server = servers.ttlkv_server()
+    setup = resp.Client(server.port)
+    assert setup("SET", "big", b"x" * (20 << 20)) == "OK"
+    stuck = socket.create_connection(("127.0.0.1", server.port))
+    stuck.sendall(resp.encode("GET", "big"))
+    time.sleep(0.2)
+    start = time.time()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(timeout=20) == 0
+    # Within the 5 s grace and some slack, never much sooner than it.
+    assert 4 < time.time() - start < 15
+    stuck.close()
+
+
 def test_shutdown_command_closes_everyone():
     server = servers.ttlkv_server()
     other = resp.Client(server.port)

@@ -18,7 +18,12 @@
 
  Ending. A protocol error is answered and the connection closed after the
  replies before it are out, as Redis does; so are QUIT and the server's
- shutdown (a ShutdownEvent).
+ shutdown (a ShutdownEvent). "Out" means every reply written, earlier
+ batches' included, has been taken by the kernel (which sends what it holds
+ after the close); meanwhile the connection reads on and drops what it
+ reads, since unread bytes would make the close a reset that discards the
+ kernel's unsent replies. The server closes connections still open after
+ its shutdown grace.
  */
 import Logging
 import NIOCore
@@ -47,6 +52,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var readHeld = false
     /// Set once the connection is to close after its pending replies.
     private var closing = false
+    /// The last write handed to the channel: a closing connection closes
+    /// once it completes, when every reply is in the kernel's hands.
+    private var lastWrite: EventLoopFuture<Void>?
+    /// Set once the close after the last write is arranged.
+    private var closeArranged = false
 
     init(server: ServerContext, logger: Logger) {
         self.server = server
@@ -118,7 +128,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if paused || closing {
+        // A closing connection reads on and drops what it reads: bytes left
+        // unread in the kernel would turn its close into a reset, which
+        // discards the replies the kernel has not sent yet.
+        if paused && !closing {
             readHeld = true
         } else {
             context.read()
@@ -129,6 +142,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if event is ShutdownEvent {
             closing = true
             flush(context)
+            if readHeld {
+                readHeld = false
+                context.read()
+            }
         } else if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
             context.close(promise: nil)
         } else {
@@ -195,15 +212,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Writes and flushes the pending replies; closes the connection after
-    /// them if it is closing.
+    /// Writes and flushes the pending replies; if the connection is closing,
+    /// closes it once every reply written so far (earlier batches' too) is
+    /// in the kernel's hands.
     private func flush(_ context: ChannelHandlerContext) {
         if !replies.isEmpty {
-            let written = context.writeAndFlush(wrapOutboundOut(replies.buffer))
-            if closing {
-                let channel = context.channel
-                written.whenComplete { _ in channel.close(promise: nil) }
-            }
+            lastWrite = context.writeAndFlush(wrapOutboundOut(replies.buffer))
             // When the socket took everything, the channel has let go of the
             // buffer and clear() reuses it; large one-off replies do not keep
             // their memory.
@@ -212,8 +226,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
             } else {
                 replies.buffer.clear()
             }
-        } else if closing {
-            context.close(promise: nil)
+        }
+        if closing && !closeArranged {
+            closeArranged = true
+            if let lastWrite {
+                let channel = context.channel
+                lastWrite.whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
         }
     }
 }
