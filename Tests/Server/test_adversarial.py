@@ -15,10 +15,15 @@ server's resident size must stay under.
   the server starts only where a client from the network would have to
   authenticate or the operator said `--protected-mode no`, and an empty
   password is no password.
+- Memory, as numbers: clients that never read their replies, whatever their
+  pace, cost the server a bounded amount each, and a bystander is served
+  throughout.
 """
 import os
 import random
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -198,5 +203,79 @@ def test_protected_mode_matrix(bind, password, protected):
             assert c("AUTH", "") == resp.Error(b"ERR AUTH <password> called without any password configured for the "
                                                b"default user. Are you sure your configuration is correct?")
         assert c("SET", "k", "v") == "OK"
+    finally:
+        assert server.stop() == 0
+
+
+MIB = 1 << 20
+
+
+class Bystander(threading.Thread):
+    """A well-behaved client doing round trips while abuse runs."""
+
+    def __init__(self, port):
+        super().__init__(daemon=True)
+        self.client = resp.Client(port)
+        self.stop = threading.Event()
+        self.done = 0
+        self.errors = []
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                assert self.client("SET", "bystander", self.done) == "OK"
+                assert self.client("GET", "bystander") == b"%d" % self.done
+            except Exception as e:  # recorded, asserted by finish()
+                self.errors.append(repr(e))
+                return
+            self.done += 1
+            time.sleep(0.005)
+
+    def finish(self):
+        self.stop.set()
+        self.join(10)
+        self.client.close()
+        assert self.errors == []
+        assert self.done > 0
+
+
+def settle(server, seconds=0.5):
+    time.sleep(seconds)
+    return server.rss()
+
+
+def test_paced_clients_that_never_read():
+    """Four clients each send three GETs of a 1,000-byte value every 2 ms
+    and read nothing, each batch of replies far below any per-batch
+    threshold: the server must stop reading them once their output backs
+    up, at any pace. Before, the replies piled up in the server without
+    bound (about 6 MB/s here)."""
+    server = servers.ttlkv_server()
+    try:
+        setup = resp.Client(server.port)
+        assert setup("SET", "v", b"x" * 1000) == "OK"
+        before = settle(server)
+        bystander = Bystander(server.port)
+        bystander.start()
+        paced = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(4)]
+        for s in paced:
+            s.setblocking(False)
+        batch = resp.encode("GET", "v") * 3
+        sent, refused = 0, 0
+        end = time.time() + 8
+        while time.time() < end:
+            for s in paced:
+                try:
+                    sent += s.send(batch)
+                except BlockingIOError:
+                    refused += 1  # the server stopped reading this client, as it should
+            time.sleep(0.002)
+        grown = server.rss() - before
+        bystander.finish()
+        assert setup("PING") == "PONG"
+        for s in paced:
+            s.close()
+        print(f"paced non-readers: {sent} bytes of requests sent, {refused} sends refused, RSS +{grown / MIB:.1f} MiB")
+        assert grown < 24 * MIB
     finally:
         assert server.stop() == 0

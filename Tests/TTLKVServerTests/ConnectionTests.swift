@@ -92,6 +92,22 @@ import Testing
         #expect(out.utf8.count + rest.utf8.count == 10 * (40_000 + 10))
     }
 
+    @Test func aClientThatDoesNotReadIsPausedWhateverItsPace() throws {
+        let connection = try Connection()
+        _ = try connection.send(command("SET", "v", String(repeating: "x", count: 1000)))
+        connection.channel.isWritable = false
+        // Batches far below the flush threshold: the first one's replies go
+        // out, and with the channel still not writable nothing more runs.
+        let batch = (0..<3).map { _ in command("GET", "v") }.joined()
+        #expect(try connection.send(batch).utf8.count == 3 * 1009)
+        for _ in 0..<10 { #expect(try connection.send(batch) == "") }
+        connection.channel.isWritable = true
+        connection.channel.pipeline.fireChannelWritabilityChanged()
+        var rest = 0
+        while let buffer = try connection.channel.readOutbound(as: ByteBuffer.self) { rest += buffer.readableBytes }
+        #expect(rest == 30 * 1009)
+    }
+
     @Test func queryBufferLimitCloses() throws {
         let connection = try Connection { $0.queryBufferLimit = 1 << 20 }
         _ = try connection.send("*1\r\n$\(600_000)\r\n" + String(repeating: "x", count: 500_000))

@@ -11,10 +11,13 @@
 
  Bounded memory. Unparsed input is capped by the query buffer limit (the
  connection is closed past it, as Redis does). Output is bounded by back
- pressure: once the output reaches FLUSH_BYTES it is flushed, and while
- the channel is not writable (the client does not read its replies) no
- further request is run and no further bytes are read, so a client that
- floods requests without reading stalls itself and nobody else.
+ pressure: once the output reaches FLUSH_BYTES it is flushed, and after
+ any flush that leaves the channel not writable (the client has not taken
+ its replies up to the channel's high water mark) no further request is
+ run and no further bytes are read until it is writable again. That holds
+ however the client paces its requests, so a client that stops reading
+ stalls itself and nobody else, holding at most the water mark, one batch
+ and the reads already made.
 
  Ending. A protocol error is answered and the connection closed after the
  replies before it are out, as Redis does; so are QUIT and the server's
@@ -182,10 +185,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                     return bytes.count
                 }
                 if session.closeAfterReply { closing = true }
-                if replies.buffer.readableBytes >= Self.flushBytes {
-                    flush(context)
-                    if !context.channel.isWritable { paused = true }
-                }
+                if replies.buffer.readableBytes >= Self.flushBytes { flush(context) }
             }
             return offset
         }
@@ -218,6 +218,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func flush(_ context: ChannelHandlerContext) {
         if !replies.isEmpty {
             lastWrite = context.writeAndFlush(wrapOutboundOut(replies.buffer))
+            // Whatever the size of the batches that filled it: output the
+            // client has not taken stops its requests and its reads.
+            if !context.channel.isWritable { paused = true }
             // When the socket took everything, the channel has let go of the
             // buffer and clear() reuses it; large one-off replies do not keep
             // their memory.
