@@ -175,6 +175,15 @@ BINDS = ["127.0.0.1", "0.0.0.0", "127.attacker.invalid"]
 LOOPBACK = {"127.0.0.1"}
 
 
+def free_port(bind):
+    """A port free for a bind on `bind` itself: a wildcard bind collides with
+    a socket on the port at any address, which a port found free on
+    127.0.0.1 does not rule out."""
+    with socket.socket() as s:
+        s.bind((bind, 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.parametrize("protected", ["yes", "no"])
 @pytest.mark.parametrize("password", [None, "", "secret"])
 @pytest.mark.parametrize("bind", BINDS)
@@ -192,7 +201,7 @@ def test_protected_mode_matrix(bind, password, protected):
         # Allowed by protected mode, but a name that does not resolve cannot be bound.
         assert start_or_refusal(*args) is not None
         return
-    server = servers.ttlkv_server(*args)
+    server = servers.ttlkv_server(*args, port=free_port(bind))
     try:
         c = resp.Client(server.port)
         if password:
