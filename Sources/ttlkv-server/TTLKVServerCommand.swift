@@ -82,6 +82,7 @@ struct TTLKVServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "ttlkv-server")
+        Allocator.giveLargeBlocksBack()
         var configuration = ServerConfiguration()
         configuration.bindAddresses = bind
         configuration.port = port

@@ -17,7 +17,8 @@ server's resident size must stay under.
   password is no password.
 - Memory, as numbers: clients that never read their replies, whatever their
   pace, cost the server a bounded amount each, and a bystander is served
-  throughout.
+  throughout; an idle connection keeps little of the largest request it
+  ever sent.
 """
 import os
 import random
@@ -286,5 +287,38 @@ def test_paced_clients_that_never_read():
             s.close()
         print(f"paced non-readers: {sent} bytes of requests sent, {refused} sends refused, RSS +{grown / MIB:.1f} MiB")
         assert grown < 24 * MIB
+    finally:
+        assert server.stop() == 0
+
+
+def test_idle_connections_after_huge_requests():
+    """Twenty connections each send one request with 1,048,576 arguments (the
+    limit), then idle, half of them in the middle of their next request.
+    What each keeps must not scale with the big request: before, every one
+    held its 16 MiB argument array, and those mid-request their 8 MiB input
+    buffer too. Two run EXISTS, the issue's case; the rest an unknown
+    command, which the debug build parses ten times faster than it looks up
+    a million keys, and which leaves the same arrays behind."""
+    server = servers.ttlkv_server()
+    try:
+        before = settle(server)
+        keys = b"$1\r\nk\r\n" * 1_048_575
+        idle = []
+        for i in range(20):
+            name = b"EXISTS" if i < 2 else b"NOSUCH"
+            c = resp.Client(server.port, timeout=120)
+            c.sock.sendall(b"*1048576\r\n$6\r\n" + name + b"\r\n" + keys + (b"*1\r\n$4\r\nPI" if i % 2 else b""))
+            idle.append(c)
+        for i, c in enumerate(idle):
+            reply = c.reply()
+            assert reply == 0 if i < 2 else reply.startswith(b"ERR unknown command 'NOSUCH'")
+        grown = settle(server, 1) - before
+        print(f"idle connections after huge requests: RSS +{grown / MIB:.1f} MiB")
+        assert grown < 16 * MIB
+        for i, c in enumerate(idle):
+            if i % 2:
+                c.sock.sendall(b"NG\r\n")
+                assert c.reply() == "PONG"
+            assert c("PING") == "PONG"
     finally:
         assert server.stop() == 0

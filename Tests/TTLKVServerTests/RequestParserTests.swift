@@ -129,6 +129,27 @@ import Testing
         #expect(outcomes == [.protocolError("Protocol error: too big bulk count string")])
     }
 
+    @Test func aLargeRequestsRoomIsGivenBack() {
+        var parser = RequestParser()
+        let count = 100_000
+        let request = bytes("*\(count)\r\n") + Array(repeating: bytes("$1\r\nk\r\n"), count: count).joined()
+        #expect(request.withUnsafeBytes { parser.parse($0) } == .request(consumed: request.count))
+        #expect(parser.arguments.count == count)
+        parser.releaseExcess()
+        #expect(parser.arguments.capacity <= RequestParser.keptArguments)
+        // The next large request, in progress: its arguments so far are kept.
+        let half = Array(request[..<(request.count / 2)])
+        #expect(half.withUnsafeBytes { parser.parse($0) } == .incomplete)
+        parser.releaseExcess()
+        #expect(request.withUnsafeBytes { parser.parse($0) } == .request(consumed: request.count))
+        #expect(parser.arguments.count == count)
+        // A long inline line's bytes go too.
+        let line = bytes("ECHO " + String(repeating: "x", count: 60_000) + "\r\n")
+        #expect(line.withUnsafeBytes { parser.parse($0) } == .request(consumed: line.count))
+        parser.releaseExcess()
+        #expect(parser.inlineBytes.capacity <= RequestParser.keptInlineBytes)
+    }
+
     @Test func integersAreReadAsRedisReadsThem() {
         func parse(_ text: String) -> Int64? { Array(text.utf8).withUnsafeBytes { parseRedisInteger($0) } }
         #expect(parse("0") == 0)

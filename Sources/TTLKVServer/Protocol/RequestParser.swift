@@ -81,6 +81,11 @@ public struct RequestParser {
     /// Where the search for the current line's end resumes.
     private var searched = 0
 
+    /// Room kept between requests: argument ranges (16 bytes each) and
+    /// inline bytes. A request that needed more gives the excess back.
+    static let keptArguments = 1024
+    static let keptInlineBytes = 4096
+
     public init(limits: RequestLimits = RequestLimits()) {
         self.limits = limits
         arguments.reserveCapacity(16)
@@ -91,10 +96,30 @@ public struct RequestParser {
         if remaining < 0 {
             guard let first = input.first else { return .incomplete }
             if first != UInt8(ascii: "*") { return parseInline(input) }
-            arguments.removeAll(keepingCapacity: true)
+            clearArguments()
             isInline = false
         }
         return parseMultibulk(input)
+    }
+
+    /// Gives back the room a large request needed (a million arguments take
+    /// 16 MiB), so that a connection idle after it keeps little of it. Call
+    /// once done with the last request's ``arguments``, which it may empty;
+    /// a request still in progress keeps what it has gathered.
+    public mutating func releaseExcess() {
+        guard remaining < 0 else { return }
+        if arguments.capacity > Self.keptArguments { clearArguments() }
+        if inlineBytes.capacity > Self.keptInlineBytes { inlineBytes = [] }
+    }
+
+    /// Empties ``arguments``, keeping its room only if it is small.
+    private mutating func clearArguments() {
+        if arguments.capacity > Self.keptArguments {
+            arguments = []
+            arguments.reserveCapacity(16)
+        } else {
+            arguments.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Ready for the next request.
@@ -112,7 +137,7 @@ public struct RequestParser {
 
     private mutating func fail(_ message: String) -> Outcome {
         reset()
-        arguments.removeAll(keepingCapacity: true)
+        clearArguments()
         return .protocolError("Protocol error: " + message)
     }
 
@@ -185,12 +210,12 @@ public struct RequestParser {
         }
         searched = 0
         let lineLength = end > 0 && input[end - 1] == UInt8(ascii: "\r") ? end - 1 : end
-        arguments.removeAll(keepingCapacity: true)
-        inlineBytes.removeAll(keepingCapacity: true)
+        clearArguments()
+        inlineBytes.removeAll(keepingCapacity: inlineBytes.capacity <= Self.keptInlineBytes)
         isInline = true
         guard splitInlineArguments(UnsafeRawBufferPointer(rebasing: input[0..<lineLength]),
                                    into: &inlineBytes, ranges: &arguments) else {
-            arguments.removeAll(keepingCapacity: true)
+            clearArguments()
             return .protocolError("Protocol error: unbalanced quotes in request")
         }
         if requireAuthentication && arguments.count > RequestLimits.unauthenticatedArguments {

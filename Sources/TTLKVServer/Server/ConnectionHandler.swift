@@ -10,7 +10,9 @@
  nanoseconds), so they run right on the event loop.
 
  Bounded memory. Unparsed input is capped by the query buffer limit (the
- connection is closed past it, as Redis does). Output is bounded by back
+ connection is closed past it, as Redis does). A large request's memory
+ (its input buffer, the parser's argument array) is given back once it has
+ run, so an idle connection keeps little of the largest request it sent. Output is bounded by back
  pressure: once the output reaches FLUSH_BYTES it is flushed, and after
  any flush that leaves the channel not writable (the client has not taken
  its replies up to the channel's high water mark) no further request is
@@ -41,6 +43,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Output flushed in the middle of a batch once it holds this much.
     private static let flushBytes = 64 * 1024
+    /// An input buffer larger than this is not kept for the rest of a
+    /// request once the requests before it are done.
+    private static let keptInputBytes = 1 << 20
 
     private let server: ServerContext
     private let logger: Logger
@@ -194,10 +199,21 @@ final class ConnectionHandler: ChannelDuplexHandler {
             self.input = nil
         } else {
             // Compact only when the consumed part outweighs the rest, so a
-            // large request arriving in pieces is not copied over and over.
-            if input.readerIndex > input.readableBytes { input.discardReadBytes() }
+            // large request arriving in pieces is not copied over and over;
+            // the rest of a large buffer moves to one of its own size, so that
+            // a partial request does not keep the room of the one before it.
+            if input.readerIndex > input.readableBytes {
+                if input.capacity > Self.keptInputBytes {
+                    var rest = context.channel.allocator.buffer(capacity: input.readableBytes)
+                    rest.writeBuffer(&input)
+                    input = rest
+                } else {
+                    input.discardReadBytes()
+                }
+            }
             self.input = input
         }
+        parser.releaseExcess()
     }
 
     private func run(_ request: UnsafeRawBufferPointer, session: Session) {
