@@ -18,7 +18,8 @@ server's resident size must stay under.
 - Memory, as numbers: clients that never read their replies, whatever their
   pace, cost the server a bounded amount each, and a bystander is served
   throughout; an idle connection keeps little of the largest request it
-  ever sent.
+  ever sent; one-byte APPENDs pipelined to a 100 MB value cost one copy of
+  it, not one each, and hold up no other client.
 """
 import os
 import random
@@ -249,6 +250,12 @@ class Bystander(threading.Thread):
         assert self.done > 0
 
 
+def reset_peak(server):
+    """Starts the process's peak resident size (VmHWM) afresh from now."""
+    with open(f"/proc/{server.pid}/clear_refs", "w") as f:
+        f.write("5")
+
+
 def settle(server, seconds=0.5):
     time.sleep(seconds)
     return server.rss()
@@ -320,5 +327,48 @@ def test_idle_connections_after_huge_requests():
                 c.sock.sendall(b"NG\r\n")
                 assert c.reply() == "PONG"
             assert c("PING") == "PONG"
+    finally:
+        assert server.stop() == 0
+
+
+def test_pipelined_appends_to_a_big_value():
+    """Forty one-byte APPENDs pipelined to a 100 MB value. A value is never
+    changed in place (readers take no lock), so each APPEND alone copies
+    all of it: before, 40 copies, 6 s, 860 MiB more at the peak, and a PING
+    from a client on the same event loop waited for all of them."""
+    server = servers.ttlkv_server("--event-loops", 1)
+    try:
+        c = resp.Client(server.port, timeout=120)
+        assert c("SET", "big", b"x" * 100_000_000) == "OK"
+        before = settle(server)
+        reset_peak(server)
+        pinger = resp.Client(server.port)
+        slowest = []
+        done = threading.Event()
+
+        def ping():
+            while not done.is_set():
+                start = time.time()
+                assert pinger("PING") == "PONG"
+                slowest.append(time.time() - start)
+                time.sleep(0.005)
+
+        t = threading.Thread(target=ping)
+        t.start()
+        time.sleep(0.1)
+        replies = c.pipeline([("APPEND", "big", b"%d" % (i % 10)) for i in range(40)])
+        time.sleep(0.1)
+        done.set()
+        t.join()
+        grown = server.rss("VmHWM") - before
+        print(f"40 APPENDs to 100 MB: peak RSS +{grown / MIB:.0f} MiB, slowest PING {max(slowest):.3f} s")
+        assert replies == list(range(100_000_001, 100_000_041))
+        assert c("STRLEN", "big") == 100_000_040
+        tail = c("GET", "big")[-40:]
+        assert tail == b"".join(b"%d" % (i % 10) for i in range(40))
+        # One more copy of the value at most, and a PING answered long before
+        # forty copies could have been made.
+        assert grown < 250 * MIB
+        assert max(slowest) < 1.0
     finally:
         assert server.stop() == 0

@@ -108,6 +108,34 @@ import Testing
         #expect(rest == 30 * 1009)
     }
 
+    @Test func pipelinedAppendsKeepTheirOrderAndReplies() throws {
+        let connection = try Connection()
+        let pipeline = command("APPEND", "a", "x") + command("append", "a", "yy") + command("GET", "a")
+            + command("APPEND", "b", "z") + command("APPEND", "a", "w") + command("APPEND", "a") + command("APPEND", "a", "v")
+            + command("APPEND", "new", "") + command("EXISTS", "new")
+        #expect(try connection.send(pipeline) == ":1\r\n:3\r\n$3\r\nxyy\r\n:1\r\n:4\r\n"
+            + "-ERR wrong number of arguments for 'append' command\r\n:5\r\n:0\r\n:1\r\n")
+        #expect(try connection.send(command("GET", "a") + command("GET", "b")) == "$5\r\nxyywv\r\n$1\r\nz\r\n")
+    }
+
+    @Test func pipelinedAppendsPastTheLimitFailOneByOne() throws {
+        let connection = try Connection { $0.limits.maximumBulkLength = 8 }
+        _ = try connection.send(command("SET", "k", "abc"))
+        let pipeline = command("APPEND", "k", "xyzxyz") + command("APPEND", "k", "de") + command("APPEND", "k", "fgh")
+            + command("APPEND", "k", "i") + command("APPEND", "k", "")
+        let tooLarge = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+        #expect(try connection.send(pipeline) == tooLarge + ":5\r\n:8\r\n" + tooLarge + ":8\r\n")
+        #expect(try connection.send(command("GET", "k")) == "$8\r\nabcdefgh\r\n")
+    }
+
+    @Test func appendsBeforeAuthenticationAreRefused() throws {
+        let connection = try Connection { $0.password = "secret" }
+        #expect(try connection.send(command("APPEND", "k", "x") + command("APPEND", "k", "y"))
+            == "-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n")
+        #expect(try connection.send(command("AUTH", "secret") + command("APPEND", "k", "x") + command("APPEND", "k", "y")
+            + command("QUIT")) == "+OK\r\n:1\r\n:2\r\n+OK\r\n")
+    }
+
     @Test func queryBufferLimitCloses() throws {
         let connection = try Connection { $0.queryBufferLimit = 1 << 20 }
         _ = try connection.send("*1\r\n$\(600_000)\r\n" + String(repeating: "x", count: 500_000))

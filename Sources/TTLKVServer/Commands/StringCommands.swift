@@ -219,21 +219,18 @@ private func setAll(_ call: CommandCall, _ replies: inout Replies, onlyIfNoneExi
     return call.attempt(&replies) { try call.keyspace.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist) }
 }
 
-/// APPEND key value: the new length. The deadline stays.
+/// APPEND key value: joins the connection's group of appends to the key,
+/// which the connection applies and answers, one reply per APPEND (see
+/// AppendGroup.swift). The deadline stays.
 private func append(_ call: CommandCall, _ replies: inout Replies) {
     let key = call.arguments[1], tail = call.arguments[2]
-    let expected = (try? call.keyspace.withValue(key) { $0.count }) ?? 0
-    let length = call.attempt(&replies) {
-        try call.keyspace.update(key, sizeHint: expected + tail.count) { entry -> Int in
-            let head = entry.value ?? UnsafeRawBufferPointer(start: nil, count: 0)
-            entry.replaceValue(count: head.count + tail.count) { buffer in
-                buffer.copyMemory(from: head)
-                UnsafeMutableRawBufferPointer(rebasing: buffer[head.count...]).copyMemory(from: tail)
-            }
-            return head.count + tail.count
-        }
+    if call.session.appends == nil {
+        call.session.appends = AppendGroup(key: key, tail: tail)
+    } else {
+        // The connection applies a group before any request that does not continue it.
+        assert(call.session.appends!.key.elementsEqual(key), "an APPEND joined another key's group")
+        call.session.appends!.add(tail)
     }
-    if let length { replies.integer(length) }
 }
 
 /// INCR, DECR, INCRBY, DECRBY: the value read as a Redis integer, plus

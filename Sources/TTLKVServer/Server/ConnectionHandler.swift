@@ -7,13 +7,17 @@
  when the reads of a batch are done (channelReadComplete), so a pipeline of
  a hundred commands costs one write. Store calls never block for long (a
  lookup takes no lock, a write holds one shard lock for a few hundred
- nanoseconds), so they run right on the event loop.
+ nanoseconds), so they run right on the event loop. The exception is an
+ APPEND to a large value, which copies all of it: consecutive APPENDs to
+ one key are applied as one write, on a thread pool when the value is
+ large, the connection stalled meanwhile (AppendGroup.swift).
 
  Bounded memory. Unparsed input is capped by the query buffer limit (the
  connection is closed past it, as Redis does). A large request's memory
  (its input buffer, the parser's argument array) is given back once it has
- run, so an idle connection keeps little of the largest request it sent. Output is bounded by back
- pressure: once the output reaches FLUSH_BYTES it is flushed, and after
+ run, so an idle connection keeps little of the largest request it sent.
+ Output is bounded by back pressure: once the output reaches FLUSH_BYTES
+ it is flushed, and after
  any flush that leaves the channel not writable (the client has not taken
  its replies up to the channel's high water mark) no further request is
  run and no further bytes are read until it is writable again. That holds
@@ -32,6 +36,7 @@
  */
 import Logging
 import NIOCore
+import NIOPosix
 
 /// Sent to every connection when the server shuts down.
 struct ShutdownEvent: Sendable {}
@@ -56,7 +61,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// No request runs and nothing is read while the channel is not writable.
     private var paused = false
-    /// A read() held back while paused.
+    /// Nor while a group of appends is applied on the thread pool.
+    private var applyingAppends = false
+    private var stalled: Bool { paused || applyingAppends }
+    /// A read() held back while stalled.
     private var readHeld = false
     /// Set once the connection is to close after its pending replies.
     private var closing = false
@@ -125,21 +133,26 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable && paused {
             paused = false
-            runRequests(context)
-            flush(context)
-            if !paused && readHeld {
-                readHeld = false
-                context.read()
-            }
+            resume(context)
         }
         context.fireChannelWritabilityChanged()
+    }
+
+    /// Runs what waited while the connection was stalled, and reads again.
+    private func resume(_ context: ChannelHandlerContext) {
+        runRequests(context)
+        flush(context)
+        if !stalled && readHeld {
+            readHeld = false
+            context.read()
+        }
     }
 
     func read(context: ChannelHandlerContext) {
         // A closing connection reads on and drops what it reads: bytes left
         // unread in the kernel would turn its close into a reset, which
         // discards the replies the kernel has not sent yet.
-        if paused && !closing {
+        if stalled && !closing {
             readHeld = true
         } else {
             context.read()
@@ -167,24 +180,27 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     /// Runs every complete request in the input, until the input runs out,
-    /// the output backs up, or the connection is to close.
+    /// the output backs up, appends go to the thread pool, or the connection
+    /// is to close; then applies the appends still pending.
     private func runRequests(_ context: ChannelHandlerContext) {
-        guard let session, var input, !paused, !closing else { return }
+        guard let session, var input, !stalled, !closing else { return }
         self.input = nil // so that the buffer below is uniquely referenced
         let consumed = input.withUnsafeReadableBytes { bytes -> Int in
             var offset = 0
-            while offset < bytes.count && !paused && !closing {
+            while offset < bytes.count && !stalled && !closing {
                 let rest = UnsafeRawBufferPointer(rebasing: bytes[offset...])
                 switch parser.parse(rest) {
                 case .incomplete:
                     return offset
                 case .request(let length):
-                    if !parser.arguments.isEmpty { run(rest, session: session) }
+                    // Left unconsumed if it must wait for appends on the pool.
+                    if !parser.arguments.isEmpty && !run(rest, session: session, context) { return offset }
                     offset += length
                     // An AUTH that succeeded lifts the limits for the very
                     // next request, even one in the same read.
                     parser.requireAuthentication = !session.authenticated
                 case .protocolError(let message):
+                    applyAppends(context, offLoop: false)
                     replies.error("ERR " + message)
                     closing = true
                     return bytes.count
@@ -214,17 +230,51 @@ final class ConnectionHandler: ChannelDuplexHandler {
             self.input = input
         }
         parser.releaseExcess()
+        applyAppends(context)
     }
 
-    private func run(_ request: UnsafeRawBufferPointer, session: Session) {
-        if parser.isInline {
-            parser.inlineBytes.withUnsafeBytes { inline in
-                execute(Arguments(base: inline.baseAddress, ranges: parser.arguments),
-                        session: session, server: server, replies: &replies)
+    /// Runs the request just parsed, after the pending appends unless it is
+    /// one more of them; false, without running it, if they went to the pool.
+    private func run(_ request: UnsafeRawBufferPointer, session: Session, _ context: ChannelHandlerContext) -> Bool {
+        let run = { (arguments: Arguments) -> Bool in
+            if let appends = session.appends, !appends.continues(with: arguments) {
+                self.applyAppends(context)
+                if self.applyingAppends { return false }
             }
-        } else {
-            execute(Arguments(base: request.baseAddress, ranges: parser.arguments),
-                    session: session, server: server, replies: &replies)
+            execute(arguments, session: session, server: self.server, replies: &self.replies)
+            return true
+        }
+        if parser.isInline {
+            return parser.inlineBytes.withUnsafeBytes { run(Arguments(base: $0.baseAddress, ranges: parser.arguments)) }
+        }
+        return run(Arguments(base: request.baseAddress, ranges: parser.arguments))
+    }
+
+    /// Applies the session's pending appends (AppendGroup.swift): right
+    /// here if their value is small or `offLoop` is false, else on the
+    /// thread pool, the connection stalled until they are done.
+    private func applyAppends(_ context: ChannelHandlerContext, offLoop: Bool = true) {
+        guard let session, let appends = session.appends else { return }
+        session.appends = nil
+        let keyspace = server.keyspace
+        let maximumLength = server.configuration.limits.maximumBulkLength
+        guard offLoop, appends.isLarge(in: keyspace) else {
+            return AppendGroup.reply(appends.apply(to: keyspace, maximumLength: maximumLength), into: &replies)
+        }
+        applyingAppends = true
+        // The handler and its context belong to this event loop: the pool
+        // hands the outcome back there.
+        let connection = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
+            appends.apply(to: keyspace, maximumLength: maximumLength)
+        }.whenComplete { result in
+            let (handler, context) = connection.value
+            handler.applyingAppends = false
+            switch result {
+            case .success(let outcomes): AppendGroup.reply(outcomes, into: &handler.replies)
+            case .failure(let error): AppendGroup.reply(appends.failed("ERR \(error)"), into: &handler.replies)
+            }
+            handler.resume(context)
         }
     }
 
@@ -246,7 +296,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 replies.buffer.clear()
             }
         }
-        if closing && !closeArranged {
+        if closing && !closeArranged && !applyingAppends {
             closeArranged = true
             if let lastWrite {
                 let channel = context.channel

@@ -13,6 +13,8 @@ final class Session {
     var libraryVersion: String?
     /// Set by QUIT: close once the replies so far are written.
     var closeAfterReply = false
+    /// APPENDs to one key waiting to be applied as one write, and answered.
+    var appends: AppendGroup?
 
     init(id: Int, statistics: LoopStatistics, authenticated: Bool) {
         self.id = id
