@@ -16,10 +16,11 @@ server's resident size must stay under.
   authenticate or the operator said `--protected-mode no`, and an empty
   password is no password.
 - Memory, as numbers: clients that never read their replies, whatever their
-  pace, cost the server a bounded amount each, and a bystander is served
-  throughout; an idle connection keeps little of the largest request it
-  ever sent; one-byte APPENDs pipelined to a 100 MB value cost one copy of
-  it, not one each, and hold up no other client.
+  pace or the size of the replies, cost the server a bounded amount each,
+  and a bystander is served throughout; an idle connection keeps little of
+  the largest request it ever sent; a full house at --maxclients costs a
+  few KiB a client; one-byte APPENDs pipelined to a 100 MB value cost one
+  copy of it, not one each, and hold up no other client.
 """
 import os
 import random
@@ -370,5 +371,60 @@ def test_pipelined_appends_to_a_big_value():
         # forty copies could have been made.
         assert grown < 250 * MIB
         assert max(slowest) < 1.0
+    finally:
+        assert server.stop() == 0
+
+
+def test_unread_big_replies():
+    """Twenty clients each pipeline fifty GETs of a 1 MiB value and read
+    nothing: each holds the server to about one reply (the first fills the
+    channel; nothing more runs), not fifty."""
+    server = servers.ttlkv_server()
+    try:
+        setup = resp.Client(server.port)
+        assert setup("SET", "v", b"x" * MIB) == "OK"
+        before = settle(server)
+        bystander = Bystander(server.port)
+        bystander.start()
+        hogs = []
+        for _ in range(20):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(resp.encode("GET", "v") * 50)
+            hogs.append(s)
+        grown = settle(server, 1) - before
+        bystander.finish()
+        print(f"unread big replies: RSS +{grown / MIB:.1f} MiB")
+        assert grown < 48 * MIB
+        for s in hogs:
+            s.close()
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_full_house_at_maxclients():
+    """2,000 clients connected at --maxclients 2000, each served once, and
+    200 more refused with Redis's error: the clients cost a bounded few KiB
+    each, and the ones refused nothing that stays."""
+    server = servers.ttlkv_server("--maxclients", 2000)
+    try:
+        before = settle(server)
+        clients = []
+        for _ in range(2000):
+            s = socket.create_connection(("127.0.0.1", server.port))
+            s.sendall(b"PING\r\n")
+            clients.append(s)
+        for s in clients:
+            s.settimeout(10)
+            assert s.recv(16) == b"+PONG\r\n"
+        for _ in range(200):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+                assert s.recv(64) == b"-ERR max number of clients reached\r\n"
+        grown = settle(server) - before
+        print(f"2,000 clients at --maxclients: RSS +{grown / MIB:.1f} MiB")
+        assert grown < 64 * MIB
+        for s in clients:
+            s.close()
+        time.sleep(0.5)
+        assert resp.Client(server.port)("PING") == "PONG"
     finally:
         assert server.stop() == 0
