@@ -22,7 +22,6 @@ server's resident size must stay under.
   few KiB a client; one-byte APPENDs pipelined to a 100 MB value cost one
   copy of it, not one each, and hold up no other client.
 """
-import os
 import random
 import socket
 import subprocess
@@ -33,6 +32,7 @@ import pytest
 
 import resp
 import servers
+from bystander import Bystander
 
 # Lengths on and around the byte boundaries a folded length could wrap at.
 PASSWORD_LENGTHS = [1, 44, 255, 256, 257, 300, 512, 1024]
@@ -220,35 +220,6 @@ def test_protected_mode_matrix(bind, password, protected):
 
 
 MIB = 1 << 20
-
-
-class Bystander(threading.Thread):
-    """A well-behaved client doing round trips while abuse runs."""
-
-    def __init__(self, port):
-        super().__init__(daemon=True)
-        self.client = resp.Client(port)
-        self.stop = threading.Event()
-        self.done = 0
-        self.errors = []
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                assert self.client("SET", "bystander", self.done) == "OK"
-                assert self.client("GET", "bystander") == b"%d" % self.done
-            except Exception as e:  # recorded, asserted by finish()
-                self.errors.append(repr(e))
-                return
-            self.done += 1
-            time.sleep(0.005)
-
-    def finish(self):
-        self.stop.set()
-        self.join(10)
-        self.client.close()
-        assert self.errors == []
-        assert self.done > 0
 
 
 def reset_peak(server):
