@@ -1,10 +1,6 @@
 import ArgumentParser
-import Dispatch
 import Logging
 import TTLKVServer
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `ttlkv-server`: TTLKV over the Redis protocol. Options are named after
 /// Redis's configuration directives, with Redis's defaults.
@@ -98,17 +94,11 @@ struct TTLKVServerCommand: AsyncParsableCommand {
         configuration.maximumKeys = maxkeys
         if let problem = configuration.problem { throw ValidationError(problem) }
 
+        let signals = await StopSignals.catchSignals()
         let server = try await RedisServer.start(configuration: configuration, logger: logger)
-        // SIGTERM and SIGINT start the same graceful shutdown as SHUTDOWN.
-        let signals = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { server.shutdown() }
-            source.resume()
-            return source
-        }
+        signals.stop(server)
         await server.run()
-        signals.forEach { $0.cancel() }
+        signals.cancel()
     }
 }
 
