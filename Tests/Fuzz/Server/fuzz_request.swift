@@ -5,7 +5,8 @@
  The first byte of an input picks the limits and how the rest is cut into
  reads; the rest is the byte stream a client sends. The stream is parsed
  twice: in one piece, and fed in growing pieces the way a connection feeds
- the parser. Both must find the same requests, the same arguments and the
+ the parser (which gives back a large request's room after each read and
+ request, releaseExcess). Both must find the same requests, the same arguments and the
  same error, every argument range must lie inside its request, and every
  multibulk request, encoded again, must parse back to itself. Crashes,
  overflows and hangs are failures too.
@@ -46,6 +47,7 @@ func parse(_ stream: [UInt8], step: Int, limits: RequestLimits, unauthenticated:
         let window = stream[start..<available]
         switch window.withUnsafeBytes({ parser.parse($0) }) {
         case .incomplete:
+            if step > 0 { parser.releaseExcess() }
             if available >= stream.count { return result }
             available = min(stream.count, available + max(step, 1))
         case .protocolError(let message):
@@ -55,6 +57,7 @@ func parse(_ stream: [UInt8], step: Int, limits: RequestLimits, unauthenticated:
             precondition(consumed > 0 && consumed <= window.count, "bad consumed count")
             let args = arguments(of: parser, in: window, consumed: consumed)
             if !args.isEmpty { result.requests.append(args) }
+            if step > 0 { parser.releaseExcess() }
             start += consumed
         }
     }
