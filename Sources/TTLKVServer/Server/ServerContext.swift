@@ -12,7 +12,8 @@ final class ServerContext: Sendable {
     let startedAt = WallClock.milliseconds()
     /// The listening port, once bound.
     let port = Atomic<Int>(0)
-    private let shutdownHandler = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Whether a shutdown was asked for, and what carries it out once set.
+    private let shutdown = Mutex<(requested: Bool, handler: (@Sendable () -> Void)?)>((false, nil))
 
     init(configuration: ServerConfiguration, eventLoops: [any EventLoop]) throws {
         self.configuration = configuration
@@ -23,14 +24,24 @@ final class ServerContext: Sendable {
     /// Whether clients must authenticate.
     var requiresPassword: Bool { configuration.requiredPassword != nil }
 
-    /// Sets what ``requestShutdown()`` does.
+    /// Sets what ``requestShutdown()`` does, and does it at once if a
+    /// shutdown was asked for already: a client may send SHUTDOWN as soon as
+    /// the server listens, before the server has set this.
     func onShutdownRequest(_ handler: @escaping @Sendable () -> Void) {
-        shutdownHandler.withLock { $0 = handler }
+        let requested = shutdown.withLock { state in
+            state.handler = handler
+            return state.requested
+        }
+        if requested { handler() }
     }
 
     /// Starts a graceful shutdown (SHUTDOWN, SIGTERM).
     func requestShutdown() {
-        shutdownHandler.withLock { $0 }?()
+        let handler = shutdown.withLock { state in
+            state.requested = true
+            return state.handler
+        }
+        handler?()
     }
 }
 
