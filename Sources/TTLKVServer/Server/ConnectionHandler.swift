@@ -17,13 +17,12 @@
  (its input buffer, the parser's argument array) is given back once it has
  run, so an idle connection keeps little of the largest request it sent.
  Output is bounded by back pressure: once the output reaches FLUSH_BYTES
- it is flushed, and after
- any flush that leaves the channel not writable (the client has not taken
- its replies up to the channel's high water mark) no further request is
- run and no further bytes are read until it is writable again. That holds
- however the client paces its requests, so a client that stops reading
- stalls itself and nobody else, holding at most the water mark, one batch
- and the reads already made.
+ it is flushed, and after any flush that leaves the channel not writable
+ (the client has not taken its replies up to the channel's high water
+ mark) no further request is run and no further bytes are read until it is
+ writable again. That holds however the client paces its requests, so a
+ client that stops reading stalls itself and nobody else, holding at most
+ the water mark, one batch and the reads already made.
 
  Ending. A protocol error is answered and the connection closed after the
  replies before it are out, as Redis does; so are QUIT and the server's

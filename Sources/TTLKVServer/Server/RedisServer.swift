@@ -58,7 +58,9 @@ public final class RedisServer: Sendable {
                 guard let address = BindAddress.resolve(host, port: port).first else {
                     throw ServerError("cannot resolve the address \(host)")
                 }
-                guard configuration.mayListenOnOpenAddresses || BindAddress.isLoopback(address) else { throw ServerError(configuration.refusal(host)) }
+                guard configuration.mayListenOnOpenAddresses || BindAddress.isLoopback(address) else {
+                    throw ServerError(configuration.refusal(host))
+                }
                 let channel = try await bootstrap(group: group, context: context, logger: logger)
                     .bind(to: address).get()
                 bound.append(channel)
