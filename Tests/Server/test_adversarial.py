@@ -346,6 +346,42 @@ def test_pipelined_appends_to_a_big_value():
         assert server.stop() == 0
 
 
+def test_concurrent_appends_to_a_big_value_lose_nothing():
+    """Three clients pipeline APPENDs to one 4 MiB value (applied off the
+    event loop, in groups) and to a small one (applied on it) while two
+    others read: every byte lands, and each APPEND's reply is a length."""
+    server = servers.ttlkv_server()
+    try:
+        c = resp.Client(server.port, timeout=60)
+        assert c("SET", "big", b"x" * (4 * MIB)) == "OK"
+        failures = []
+
+        def append(tail):
+            w = resp.Client(server.port, timeout=60)
+            for _ in range(10):
+                replies = w.pipeline([("APPEND", "big", tail)] * 20 + [("APPEND", "small", tail)] * 5)
+                failures.extend(r for r in replies if not isinstance(r, int))
+
+        def read():
+            r = resp.Client(server.port, timeout=60)
+            for _ in range(30):
+                assert r("STRLEN", "big") >= 4 * MIB
+
+        threads = [threading.Thread(target=append, args=(t,)) for t in (b"a", b"bb", b"ccc")]
+        threads += [threading.Thread(target=read) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert failures == []
+        assert c("STRLEN", "big") == 4 * MIB + 10 * 20 * 6
+        assert c("STRLEN", "small") == 10 * 5 * 6
+        tail = c("GET", "big")[4 * MIB:]
+        assert sorted(tail) == sorted(b"a" * 200 + b"bb" * 200 + b"ccc" * 200)
+    finally:
+        assert server.stop() == 0
+
+
 def test_unread_big_replies():
     """Twenty clients each pipeline fifty GETs of a 1 MiB value and read
     nothing: each holds the server to about one reply (the first fills the
