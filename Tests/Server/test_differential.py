@@ -10,7 +10,7 @@ instant a key expires, where two servers with two clocks could both be
 right and still disagree: before a command touches a key that either
 server says will expire within GUARD_MS (a second for a whole SCAN pass),
 the test waits until it has expired on both; and EXPIRE ... GT/LT is given a deadline clearly apart from the
-key's current one. Deliberate differences (README) are not generated:
+key's current one. Deliberate differences (docs/server.md) are not generated:
 SELECT of another database, TTLs over 100 years, DBSIZE while expired keys
 wait for removal, INFO, TIME, CLIENT ID."""
 import os

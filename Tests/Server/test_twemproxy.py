@@ -1,5 +1,5 @@
 """Scale-out: two ttlkv-servers behind twemproxy (Debian's nutcracker) with
-ketama distribution, the configuration the README documents. Through the
+ketama distribution, the configuration docs/server.md documents. Through the
 proxy: 10,000 keys with TTLs, both backends holding a share; GET, MGET, TTL,
 EXPIRE, PERSIST and DEL; then one backend stops, the proxy ejects it, and
 the other keeps serving."""
@@ -44,7 +44,7 @@ def cluster():
 def test_keys_spread_expire_and_survive_a_backend(cluster):
     proxy, backends = cluster
     # twemproxy refuses HELLO and CLIENT SETINFO, which redis-py sends on
-    # connect unless told otherwise (README, "Behind a proxy").
+    # connect unless told otherwise (docs/server.md, "Behind a proxy").
     r = redis.Redis(port=proxy.port, decode_responses=True, socket_timeout=5, protocol=2, driver_info=None)
     direct = [redis.Redis(port=b.port, decode_responses=True) for b in backends]
 
