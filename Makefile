@@ -3,12 +3,12 @@
 #                with warm build folders)
 #   make test    everything, as CI runs it (.ci/run): the C suites under the
 #                sanitizers, fuzzing, the Swift suites under ThreadSanitizer,
-#                a package outside this one, the docs, the server's
+#                a package outside this one, the docs, the server's unit and
 #                integration suites, the benchmark's quick run
 # and `make lib` (build/libttlkv.so, .a), `make install`, `make bench`.
 #
 # Each room's rules live in mk/: core.mk (the C library and its tests),
-# swift.mk (the Swift package), server.mk (ttlkv-server), bench.mk
+# swift.mk (the Swift package), server.mk (ttlkv-server, Server/), bench.mk
 # (the benchmark), docs.mk (the README and docs/). Everything a build,
 # test or benchmark writes goes to build/ or a .build folder, never into
 # tracked files.
@@ -31,7 +31,7 @@ check: test-docs test-c test-swift
 
 test: test-docs test-c test-asan test-tsan test-fuzz test-python test-dlclose test-example test-capacity \
       test-swift test-swift-tsan test-outside docs \
-      test-server test-fuzz-server test-server-isolation test-bench test-eviction-sim
+      test-server-unit test-server test-fuzz-server test-bench test-eviction-sim
 	@echo "make test: every suite passed"
 
 # Explores with every fuzzer for FUZZ_SECONDS each.

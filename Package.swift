@@ -1,23 +1,19 @@
 // swift-tools-version:6.1
 import PackageDescription
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 
 let package = Package(
     name: "TTLKV",
     products: [
         .library(name: "TTLKV", targets: ["TTLKV"]),
         .library(name: "CTTLKV", targets: ["CTTLKV"]),
-        // The Redis-protocol server: its own room, so that a package that
-        // depends on TTLKV alone never builds SwiftNIO.
-        .executable(name: "ttlkv-server", targets: ["ttlkv-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
-        // `make docs`: the DocC catalog in Sources/TTLKV/TTLKV.docc.
-        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
-        // The server only.
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Concurrency Kit from the system (Debian: libck-dev), and xxHash's
@@ -49,33 +45,6 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
-        // The server: RESP codec, command handlers, connections (TTLKVServer),
-        // and the executable that configures and runs it.
-        .target(
-            name: "TTLKVServer",
-            dependencies: [
-                "TTLKV",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .executableTarget(
-            name: "ttlkv-server",
-            dependencies: [
-                "TTLKVServer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .testTarget(
-            name: "TTLKVServerTests",
-            dependencies: [
-                "TTLKVServer",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-            ]
-        ),
         .testTarget(
             name: "TTLKVTests",
             dependencies: ["TTLKV"]
@@ -88,3 +57,11 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// `make docs` (the DocC catalog in Sources/TTLKV/TTLKV.docc) sets
+// TTLKV_DOCS, so that the plugin is resolved for it and not for packages
+// that depend on this one. The server is its own package (Server/), and so
+// is the benchmark (Benchmarks/).
+if ProcessInfo.processInfo.environment["TTLKV_DOCS"] != nil {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"))
+}

@@ -1,5 +1,5 @@
 """A well-behaved client that keeps being served while a test abuses the
-server (Tests/Server/test_abuse.py, test_adversarial.py)."""
+server (test_abuse.py, test_adversarial.py)."""
 import threading
 import time
 
