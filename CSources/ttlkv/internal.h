@@ -255,10 +255,11 @@ void ttlkv__recycle(void *block);
 /* How many of max blocks this thread's cache has room to keep. */
 size_t ttlkv__recycle_room(size_t max);
 
-/* clock.c: the coarse reading (may lag by a tick) and the precise one
- * rounded up to the next millisecond. */
+/* clock.c: the coarse reading (may lag by a tick, and after a resume from
+ * suspend by up to a second) and the precise boot time rounded up to the
+ * next millisecond. */
 uint64_t ttlkv__default_clock(struct ttlkv *store);
-uint64_t ttlkv__default_clock_ceil(struct ttlkv *store);
+uint64_t ttlkv__default_clock_ceil(void);
 
 /* The time expiry is checked against: cheap, never ahead of real time. */
 static inline uint64_t
@@ -276,7 +277,7 @@ store_now_ceil(struct ttlkv *store)
 {
 	if (store->clock != NULL)
 		return store->clock(store->clock_context);
-	return ttlkv__default_clock_ceil(store);
+	return ttlkv__default_clock_ceil();
 }
 
 /* Inside a read section: whether entry e, just found, is live. Its

@@ -6,6 +6,7 @@
 #define TTLKV_TESTING_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Lets n more allocations succeed, fails the next one, then succeeds again.
  * A negative n turns fault injection off. Process-wide. */
@@ -56,5 +57,11 @@ void ttlkv_testing_refuse_next_block(void);
  * off under AddressSanitizer (internal.h). */
 int ttlkv_testing_recycling(void);
 int ttlkv_testing_tagged_slots(void);
+
+/* Replaces clock_gettime for the default clock (NULL restores it), so that
+ * a test can play a suspend: CLOCK_BOOTTIME moving ahead of the monotonic
+ * clocks. Process-wide. */
+typedef int ttlkv_testing_gettime_fn(clockid_t id, struct timespec *ts);
+void ttlkv_testing_set_gettime(ttlkv_testing_gettime_fn *fn);
 
 #endif

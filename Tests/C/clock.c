@@ -11,9 +11,18 @@
  * the put began, on the precise CLOCK_BOOTTIME (the store's time base).
  * Lateness (up to a tick) is reported, not asserted: on a shared machine a
  * poll can be preempted for longer than that.
+ *
+ * Suspend, on a simulated machine (the test build's clock_gettime hook):
+ * CLOCK_BOOTTIME runs ahead of the monotonic clocks by the time spent
+ * suspended, which the store's coarse clock learns only when it re-reads
+ * the offset. A key written just after a one-hour suspend must still live
+ * its full TTL of real time; one whose TTL ran out during the suspend may
+ * be seen for up to a second after the resume, never longer.
  */
 #include "check.h"
+#include "ttlkv_testing.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <time.h>
 #include <ttlkv.h>
@@ -45,6 +54,69 @@ spin_ns(uint64_t ns)
 
 	while (precise_ns() < until)
 		;
+}
+
+/* The simulated machine: monotonic time moves when the test says, the
+ * coarse clock ticks every 4 ms, boot time adds the time spent suspended. */
+static uint64_t fake_mono_ns = 1000 * 1000000000ull + 1300000;
+static uint64_t fake_suspended_ns;
+
+static int
+fake_gettime(clockid_t id, struct timespec *ts)
+{
+	uint64_t ns = __atomic_load_n(&fake_mono_ns, __ATOMIC_SEQ_CST);
+
+	if (id == CLOCK_BOOTTIME)
+		ns += __atomic_load_n(&fake_suspended_ns, __ATOMIC_SEQ_CST);
+	else if (id == CLOCK_MONOTONIC_COARSE)
+		ns -= ns % 4000000u;
+	ts->tv_sec = (time_t)(ns / 1000000000u);
+	ts->tv_nsec = (long)(ns % 1000000000u);
+	return 0;
+}
+
+/* Real time on the simulated machine, in ms. */
+static uint64_t
+fake_boot_ms(void)
+{
+	return (fake_mono_ns + fake_suspended_ns) / 1000000u;
+}
+
+static void
+test_suspend(void)
+{
+	ttlkv *s;
+	uint64_t put_ms, resumed_ms, left = 0, seen_for = 0, stale_for = 0;
+	size_t n;
+
+	ttlkv_testing_set_gettime(fake_gettime);
+	CHECK_STATUS(ttlkv_open(NULL, &s), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put(s, "before", 6, "v", 1, 10000), TTLKV_OK);
+	fake_mono_ns += 300 * 1000000u;
+	CHECK_STATUS(ttlkv_get(s, "before", 6, NULL, 0, &n), TTLKV_BUFFER_TOO_SMALL);
+	fake_suspended_ns += 3600 * 1000000000ull; /* an hour asleep */
+	resumed_ms = put_ms = fake_boot_ms();
+	CHECK_STATUS(ttlkv_put(s, "after", 5, "v", 1, 60000), TTLKV_OK);
+	CHECK_STATUS(ttlkv_ttl(s, "after", 5, &left), TTLKV_OK);
+	CHECK(left > 59990 && left <= 60000);
+	/* 10 ms steps of real time (nothing sleeps: the hook's clock moves). */
+	while (fake_boot_ms() - put_ms < 61000) {
+		bool after = ttlkv_get(s, "after", 5, NULL, 0, &n) == TTLKV_BUFFER_TOO_SMALL;
+		bool before = ttlkv_get(s, "before", 6, NULL, 0, &n) == TTLKV_BUFFER_TOO_SMALL;
+
+		if (after)
+			seen_for = fake_boot_ms() - put_ms;
+		if (before)
+			stale_for = fake_boot_ms() - resumed_ms;
+		fake_mono_ns += 10 * 1000000u;
+	}
+	printf("clock: after a simulated 1 h suspend, a key put with a 60 s TTL was seen "
+	    "for %.2f s; one whose 10 s ran out during the suspend, for %.2f s\n",
+	    (double)seen_for / 1000, (double)stale_for / 1000);
+	CHECK(seen_for >= 60000 - 10 && seen_for <= 60000 + 10);
+	CHECK(stale_for <= 1000 + 10);
+	ttlkv_close(s);
+	ttlkv_testing_set_gettime(NULL);
 }
 
 int
@@ -81,5 +153,6 @@ main(void)
 	    (unsigned long long)early, (double)worst_late_us / 1000);
 	CHECK(early == 0);
 	ttlkv_close(s);
+	test_suspend();
 	return check_exit("clock");
 }

@@ -65,11 +65,15 @@
  * given 60 s to live is gone 60 s of real time later even if the machine
  * slept in between). Reads check deadlines against a coarse cached reading
  * that costs a few nanoseconds and lags real time by up to one kernel tick
- * (4 ms at HZ=250); writes compute deadlines from the precise reading,
+ * (4 ms at HZ=250), and for up to a second after the machine resumes from
+ * suspend by the time it slept (the cached suspend offset is re-read once a
+ * second); writes compute deadlines from a precise CLOCK_BOOTTIME reading,
  * rounded up to the millisecond. So no reader ever sees a key expired before
- * its full TTL has passed, and a key may stay visible up to one tick (plus
- * under a millisecond of rounding) after its TTL. Tests inject their own
- * clock through ttlkv_options; it serves both purposes.
+ * its full TTL has passed, suspend or not, and a key may stay visible up to
+ * one tick (plus under a millisecond of rounding) after its TTL, or, if its
+ * TTL ran out while the machine slept, up to a second after the resume.
+ * Tests inject their own clock through ttlkv_options; it serves both
+ * purposes.
  */
 #ifndef TTLKV_H
 #define TTLKV_H
