@@ -23,14 +23,20 @@
  * shard lock that made them is still held.
  *
  * Bound. A reader stalled inside a section stops all reclamation. When more
- * than reclaim_cap entries wait for a grace period, the store is marked
- * overdue, and the next write to drop its shard lock waits for readers
- * (ck_epoch_barrier, yielding) before it returns: writers feel the stalled
- * reader as back-pressure. The waiting writer holds the reclaim lock but no
- * shard lock; a writer of another shard that must hand over a batch
- * meanwhile waits for the reclaim lock under its shard lock. Nothing that
- * can wait runs inside a read section (the API refuses such calls with
- * TTLKV_IN_READ_SECTION), so a reader never waits for itself.
+ * than reclaim_cap entries wait for a grace period, the next write to drop
+ * its shard lock (every lock it holds, for a multi-shard write) waits for
+ * readers before it returns: writers feel the stalled reader as
+ * back-pressure. Below the cap nothing waits for readers: the reclaim lock
+ * is never held while waiting. A wait (grace_wait) swaps the store's epoch
+ * record for its empty spare under the lock, waits for readers with the
+ * lock released (ck_epoch_synchronize_wait reads only the domain), and then
+ * runs the callbacks of the record it took: everything in it was handed
+ * over before the wait began. Meanwhile hand-overs and polls go on into the
+ * other record, so a writer that must hand over a batch, ttlkv_reclaim without
+ * waiting and every flush take the reclaim lock only for as long as a poll
+ * takes. Nothing that can wait runs inside a read section (the API refuses
+ * such calls with TTLKV_IN_READ_SECTION), so a reader never waits for
+ * itself.
  *
  * Reserve. Grace periods end in bursts: a reader preempted inside a section
  * holds back every batch until it runs again, which with more threads than
@@ -49,6 +55,7 @@
 
 #include <sched.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static ck_epoch_t domain;
 static pthread_once_t domain_once = PTHREAD_ONCE_INIT;
@@ -177,7 +184,8 @@ ttlkv__retire_prepare(struct shard *shard)
 	return true;
 }
 
-/* Runs in whichever thread polls the store record, under its reclaim lock. */
+/* Runs in whichever thread polls the store record (under its reclaim lock)
+ * or waits for readers on a record swapped out of the store (grace_wait). */
 static void
 grace_over(ck_epoch_entry_t *epoch_entry)
 {
@@ -185,7 +193,8 @@ grace_over(ck_epoch_entry_t *epoch_entry)
 	struct shard *shard = block->shard;
 	struct retired *head = __atomic_load_n(&shard->ready, __ATOMIC_RELAXED);
 
-	shard->store->reclaim_pending -= block->count != 0 ? block->count : 1;
+	__atomic_sub_fetch(&shard->store->reclaim_pending, block->count != 0 ? block->count : 1,
+	    __ATOMIC_RELAXED);
 	if (block->count == 0)
 		__atomic_add_fetch(&shard->ready_maps, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&shard->ready_entries, block->count, __ATOMIC_RELAXED);
@@ -196,30 +205,70 @@ grace_over(ck_epoch_entry_t *epoch_entry)
 	    __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
+/* Yields while readers hold a grace period up, then, once it has gone on
+ * for a while (a stalled reader, not a preempted one), sleeps between
+ * checks: on a machine with more threads than cores the stalled reader may
+ * be waiting for this very core. */
 static void
 yield_wait(ck_epoch_t *global, ck_epoch_record_t *record, void *context)
 {
+	unsigned *waits = context;
+
 	(void)global;
 	(void)record;
-	(void)context;
-	sched_yield();
+	if (++*waits < 64)
+		sched_yield();
+	else
+		usleep(100);
 }
 
-/* Under the reclaim lock, after anything that changed reclaim_pending: the
- * flag always tells the truth, so that writers stop calling catch_up as
- * soon as a poll anywhere has brought the backlog under its cap. */
-static void
-update_overdue(struct ttlkv *store)
-{
-	STORE(&store->reclaim_overdue, store->reclaim_pending > store->reclaim_cap);
-}
+#ifdef TTLKV_TESTING
+static unsigned waiting_for_readers;
+#define WAIT_BEGINS() __atomic_add_fetch(&waiting_for_readers, 1, __ATOMIC_SEQ_CST)
+#define WAIT_ENDS() __atomic_sub_fetch(&waiting_for_readers, 1, __ATOMIC_SEQ_CST)
+#else
+#define WAIT_BEGINS() ((void)0)
+#define WAIT_ENDS() ((void)0)
+#endif
 
-/* Under the reclaim lock: every block handed over so far becomes ready. */
+/*
+ * Waits for every reader now inside a section to leave it, holding no lock.
+ * If the store's spare record is free, the store's record is first swapped
+ * for it (so that hand-overs go on meanwhile), and afterwards the callbacks
+ * of the record taken run: every block handed over before the call is then
+ * ready, and the record becomes the spare. If another thread holds the
+ * spare, it is in such a wait already: a writer's back-pressure is then the
+ * wait for readers alone (that thread frees the backlog), and a complete
+ * wait tries again once that thread is done.
+ */
 static void
-grace_wait_locked(struct ttlkv *store)
+grace_wait(struct ttlkv *store, bool complete)
 {
-	ck_epoch_barrier_wait(store->rec, yield_wait, NULL);
-	update_overdue(store);
+	for (unsigned waits = 0;;) {
+		ck_epoch_record_t *taken = NULL;
+
+		pthread_mutex_lock(&store->reclaim_lock);
+		if (store->rec_spare != NULL) {
+			taken = store->rec;
+			store->rec = store->rec_spare;
+			store->rec_spare = NULL;
+		}
+		pthread_mutex_unlock(&store->reclaim_lock);
+		WAIT_BEGINS();
+		ck_epoch_synchronize_wait(&domain, yield_wait, &waits);
+		WAIT_ENDS();
+		if (taken != NULL) {
+			/* Everything in it was unlinked before the wait began. */
+			ck_epoch_reclaim(taken);
+			pthread_mutex_lock(&store->reclaim_lock);
+			store->rec_spare = taken;
+			pthread_mutex_unlock(&store->reclaim_lock);
+			return;
+		}
+		if (!complete)
+			return;
+		yield_wait(NULL, NULL, &waits);
+	}
 }
 
 /* Under the reclaim lock: runs the callbacks of every grace period over. */
@@ -227,7 +276,6 @@ static void
 poll_locked(struct ttlkv *store)
 {
 	ck_epoch_poll(store->rec);
-	update_overdue(store);
 }
 
 /* Under the shard lock that unlinked everything queued, and the reclaim
@@ -245,7 +293,8 @@ call_queued(struct shard *shard)
 	for (; block != NULL; block = shard->queued) {
 		shard->queued = block->next;
 		ck_epoch_call(store->rec, &block->epoch, grace_over);
-		store->reclaim_pending += block->count != 0 ? block->count : 1;
+		__atomic_add_fetch(&store->reclaim_pending, block->count != 0 ? block->count : 1,
+		    __ATOMIC_RELAXED);
 	}
 }
 
@@ -265,8 +314,8 @@ static __thread struct ttlkv *poll_owed;
 #define READY_RESERVE_BYTES (256 * 1024)
 
 /* Full batches a shard may queue while the reclaim lock is busy before its
- * writer waits for the lock: keeps the backlog bounded when the lock is held
- * long (by a thread waiting for readers). */
+ * writer waits for the lock (held only for a hand-over or a poll, never
+ * while waiting for readers): keeps the backlog that no cap counts short. */
 #define QUEUE_LIMIT 4
 /* Full batches a shard holds back for a rebuild before it gives up on it:
  * this many, or a quarter of its slots' worth of entries. */
@@ -368,28 +417,25 @@ ttlkv__retire_flush(struct shard *shard)
 		hand_over(shard, partial, true);
 }
 
-/* Waits for readers (if wait and allowed here) or polls: afterwards every
- * block handed over before the call is ready, or as many as a poll finds. */
+/* Waits for readers (if wait) or polls: afterwards every block handed over
+ * before the call is ready, or as many as a poll finds. */
 void
 ttlkv__grace(struct ttlkv *store, bool wait)
 {
+	if (wait) {
+		grace_wait(store, true);
+		return;
+	}
 	pthread_mutex_lock(&store->reclaim_lock);
-	if (wait)
-		grace_wait_locked(store);
-	else
-		poll_locked(store);
+	poll_locked(store);
 	pthread_mutex_unlock(&store->reclaim_lock);
 }
 
 void
 ttlkv__catch_up(struct ttlkv *store)
 {
-	pthread_mutex_lock(&store->reclaim_lock);
-	if (store->reclaim_pending > store->reclaim_cap)
-		grace_wait_locked(store);
-	else
-		update_overdue(store);
-	pthread_mutex_unlock(&store->reclaim_lock);
+	if (LOAD(&store->reclaim_pending) > LOAD(&store->reclaim_cap))
+		grace_wait(store, false);
 }
 
 /*
@@ -498,9 +544,13 @@ ttlkv_testing_ready_tables(struct ttlkv *store)
 void
 ttlkv_testing_set_reclaim_cap(struct ttlkv *store, uint64_t cap)
 {
-	pthread_mutex_lock(&store->reclaim_lock);
-	store->reclaim_cap = cap;
-	pthread_mutex_unlock(&store->reclaim_lock);
+	STORE(&store->reclaim_cap, cap);
+}
+
+unsigned
+ttlkv_testing_waiting_for_readers(void)
+{
+	return __atomic_load_n(&waiting_for_readers, __ATOMIC_SEQ_CST);
 }
 
 unsigned

@@ -148,7 +148,7 @@ drain(struct ttlkv *store, size_t live, size_t spare, ttlkv_schedule_fn *fn,
 		in->cap = empty->cap;
 		in->len = 0;
 		STORE(&in->records, 0);
-		shard_unlock(shard);
+		shard_release(shard, FREES_PER_WRITE); /* retired nothing: no back-pressure */
 		n += intake_replay(&full, fn, context);
 		*empty = full;
 	}

@@ -194,11 +194,15 @@ struct ttlkv {
 	uint64_t live __attribute__((aligned(64))); /* atomic */
 	char live_pad[64 - sizeof(uint64_t)];
 
-	pthread_mutex_t reclaim_lock; /* owns rec: ck_epoch_call/poll are owner-only */
-	ck_epoch_record_t *rec;
-	uint64_t reclaim_pending; /* entries handed to rec, not yet ready */
+	/* Reclamation (epoch.c): read after every write, written once per
+	 * retire batch; on a cache line of its own. */
+	uint64_t reclaim_pending __attribute__((aligned(64))); /* atomic: entries
+	                              handed to an epoch record, not yet ready */
 	uint64_t reclaim_cap;     /* past this, writers wait for readers */
-	bool reclaim_overdue;     /* atomic: reclaim_pending > reclaim_cap */
+	pthread_mutex_t reclaim_lock; /* owns rec: ck_epoch_call/poll are
+	                                 owner-only; never held while waiting */
+	ck_epoch_record_t *rec;
+	ck_epoch_record_t *rec_spare; /* empty; NULL while a wait drains the other */
 
 	pthread_mutex_t drain_lock;
 	pthread_mutex_t sweep_lock;
@@ -442,6 +446,10 @@ void ttlkv__grace(struct ttlkv *store, bool wait);
 void ttlkv__catch_up(struct ttlkv *store);
 void ttlkv__free_blocks(void **blocks, size_t n);
 
+/* Retired entries that may wait for a grace period before writers wait for
+ * readers: max(RECLAIM_CAP_MIN, capacity / 8). */
+#define RECLAIM_CAP_MIN 65536
+
 /* Frees handed back per write: more than a write retires, so the backlog
  * shrinks, few enough that no write pays for a pile of them. */
 #define FREES_PER_WRITE 4
@@ -451,11 +459,11 @@ void ttlkv__free_blocks(void **blocks, size_t n);
  * write it made, a batch's chunk at most. */
 #define FREES_PER_HOLD (FREES_PER_WRITE * BATCH_CHUNK)
 
-/* Ends a write on shard: takes up to `frees` (at most FREES_PER_HOLD) ready
- * frees, as many as ttlkv__frees_due allows, unlocks, frees them, and waits
- * for readers if reclamation is past its cap. */
+/* Ends a hold of shard's lock without ever waiting: takes up to `frees` (at
+ * most FREES_PER_HOLD) ready frees, as many as ttlkv__frees_due allows,
+ * unlocks, and frees them. */
 static inline void
-shard_unlock_freeing(struct shard *shard, size_t frees)
+shard_release(struct shard *shard, size_t frees)
 {
 	void *out[FREES_PER_HOLD];
 	size_t n = ttlkv__take_ready(shard, out,
@@ -465,8 +473,23 @@ shard_unlock_freeing(struct shard *shard, size_t frees)
 	pthread_mutex_unlock(&shard->lock);
 	ttlkv__settle();
 	ttlkv__free_blocks(out, n);
-	if (UNLIKELY(LOAD(&shard->store->reclaim_overdue)))
-		ttlkv__catch_up(shard->store);
+}
+
+/* Back-pressure, for a call that retired entries, once it holds no lock:
+ * past the reclamation cap it waits for readers (epoch.c). */
+static inline void
+writer_backpressure(struct ttlkv *store)
+{
+	if (UNLIKELY(LOAD(&store->reclaim_pending) > LOAD(&store->reclaim_cap)))
+		ttlkv__catch_up(store);
+}
+
+/* Ends a write on shard: shard_release, then back-pressure. */
+static inline void
+shard_unlock_freeing(struct shard *shard, size_t frees)
+{
+	shard_release(shard, frees);
+	writer_backpressure(shard->store);
 }
 
 static inline void

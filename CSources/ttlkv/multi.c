@@ -125,7 +125,8 @@ lock_all(struct pending *p, size_t n)
 }
 
 /* Unlocks each shard, freeing FREES_PER_WRITE retired entries per pair
- * written in it (as that many single writes would). */
+ * written in it (as that many single writes would); back-pressure, if any,
+ * only once every lock is released. */
 static void
 unlock_all(struct pending *p, size_t n)
 {
@@ -135,10 +136,12 @@ unlock_all(struct pending *p, size_t n)
 		held++;
 		if (i == 0 || p[i].shard != p[i - 1].shard) {
 			ttlkv__locked_shard = p[i].shard;
-			shard_unlock_freeing(p[i].shard, FREES_PER_WRITE * held);
+			shard_release(p[i].shard, FREES_PER_WRITE * held);
 			held = 0;
 		}
 	}
+	if (n != 0)
+		writer_backpressure(p[0].shard->store);
 }
 
 /* Under the locks: TTLKV_EXISTS if a key has a live entry; marks the pairs

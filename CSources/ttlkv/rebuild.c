@@ -213,7 +213,7 @@ rebuild_start(struct shard *shard, uint64_t slots)
 	shard_lock(shard);
 	r->old_map = shard->hs.map;
 	shard->rebuild = r;
-	shard_unlock(shard);
+	shard_release(shard, FREES_PER_WRITE);
 	return r;
 }
 
@@ -292,7 +292,7 @@ finish(struct shard *shard, struct rebuild *r)
 		STORE(&shard->rebuilds, shard->rebuilds + 1);
 	}
 	rebuild_detach(shard, r);
-	shard_unlock(shard);
+	shard_release(shard, FREES_PER_WRITE);
 	rebuild_free(r, !ok);
 	return ok;
 }
@@ -426,6 +426,6 @@ ttlkv__rebuild_abandon(struct ttlkv *store)
 	store->rebuild = NULL;
 	shard_lock(r->shard);
 	rebuild_detach(r->shard, r);
-	shard_unlock(r->shard);
+	shard_release(r->shard, FREES_PER_WRITE);
 	rebuild_free(r, true);
 }

@@ -89,6 +89,8 @@ store_free(struct ttlkv *store, uint32_t shards_ready)
 	}
 	if (store->rec != NULL)
 		ttlkv__writer_record_release(store->rec);
+	if (store->rec_spare != NULL)
+		ttlkv__writer_record_release(store->rec_spare);
 	pthread_mutex_destroy(&store->reclaim_lock);
 	pthread_mutex_destroy(&store->drain_lock);
 	pthread_mutex_destroy(&store->sweep_lock);
@@ -111,12 +113,13 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 	store->seed = o->seed != 0 ? o->seed : random_seed();
 	store->clock = o->clock;
 	store->clock_context = o->clock_context;
-	store->reclaim_cap = o->capacity / 8 > 65536 ? o->capacity / 8 : 65536;
+	store->reclaim_cap = o->capacity / 8 > RECLAIM_CAP_MIN ? o->capacity / 8 : RECLAIM_CAP_MIN;
 	ttlkv__mutex_init(&store->reclaim_lock);
 	pthread_mutex_init(&store->drain_lock, NULL);
 	pthread_mutex_init(&store->sweep_lock, NULL);
 	pthread_mutex_init(&store->maintain_lock, NULL);
-	if ((status = ttlkv__writer_record(&store->rec)) != TTLKV_OK)
+	if ((status = ttlkv__writer_record(&store->rec)) != TTLKV_OK ||
+	    (status = ttlkv__writer_record(&store->rec_spare)) != TTLKV_OK)
 		return status;
 	store->shards = ttlkv__aligned_alloc(64, n_shards * sizeof *store->shards);
 	if (store->shards == NULL)

@@ -79,7 +79,7 @@ remove_expired(struct shard *shard, struct sweep_batch *b, uint64_t now)
 		ttlkv__unlink(shard, b->found[i].hash, e, true);
 		removed++;
 	}
-	shard_unlock(shard);
+	shard_release(shard, FREES_PER_WRITE);
 	ttlkv__free(b->big);
 	return removed;
 }
@@ -115,12 +115,14 @@ scan_shard(struct shard *shard, unsigned long *offset, size_t budget,
 	return visited;
 }
 
+/* Hands a shard's retired entries to reclamation; never waits for readers
+ * (ttlkv_reclaim without waiting relies on it). */
 static void
 flush(struct shard *shard)
 {
 	shard_lock(shard);
 	ttlkv__retire_flush(shard);
-	shard_unlock(shard);
+	shard_release(shard, FREES_PER_WRITE);
 }
 
 /* Frees a shard's ready entries: all of them, or (keep_reserve) those past
@@ -134,7 +136,7 @@ free_ready(struct shard *shard, bool keep_reserve)
 	do {
 		shard_lock(shard);
 		n = keep_reserve && !ttlkv__ready_surplus(shard) ? 0 : ttlkv__take_ready(shard, out, 64);
-		shard_unlock(shard);
+		shard_release(shard, FREES_PER_WRITE);
 		ttlkv__free_blocks(out, n);
 	} while (n != 0);
 }
@@ -176,6 +178,9 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 		}
 	}
 	pthread_mutex_unlock(&store->sweep_lock);
+	/* Past the reclamation cap a sweep waits for readers as a writer
+	 * does, once it holds no lock (another sweep would wait for it). */
+	writer_backpressure(store);
 	if (removed != NULL)
 		*removed = n_removed;
 	return ttlkv_maintain(store, max_slots, NULL);

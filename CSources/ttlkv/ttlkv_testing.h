@@ -42,6 +42,10 @@ uint64_t ttlkv_testing_reserve_limit(struct ttlkv *store);
 /* Retired tables past their grace period, not yet freed, over all shards. */
 uint64_t ttlkv_testing_ready_tables(struct ttlkv *store);
 
+/* Threads waiting right now for readers to leave their sections (a
+ * ttlkv_reclaim that waits, or a writer past the reclamation cap). */
+unsigned ttlkv_testing_waiting_for_readers(void);
+
 /* Epoch records in the process-wide domain, in use or free. */
 unsigned ttlkv_testing_epoch_records(void);
 

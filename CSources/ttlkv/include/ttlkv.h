@@ -26,8 +26,11 @@
  *     of entries): options.capacity sizes tables so that this never happens
  *     below it, and ttlkv_maintain grows tables beside the live one before
  *     they fill. And while a reader stalls inside its read section, memory
- *     cannot be reclaimed; once the backlog passes its cap, writers wait
- *     for that reader after releasing their lock (see ttlkv_reclaim).
+ *     cannot be reclaimed: once more than max(65536, options.capacity / 8)
+ *     retired entries wait for readers, each write that retires or removes
+ *     an entry waits for them before it returns, after releasing every
+ *     lock it holds. Below that cap no write waits for a reader (see
+ *     ttlkv_reclaim).
  *   - Every write is linearizable: once it returns, every read that starts
  *     afterwards, on any thread, sees it.
  *   - Inside a read section (a ttlkv_read callback, or between
@@ -530,7 +533,8 @@ TTLKV_API uint64_t ttlkv_now(ttlkv *store);
  * shard's retired entries to reclamation and frees those that are ready,
  * past the few thousand a shard keeps for its writers to reuse.
  * Scans without a lock; takes a shard's writer lock only to remove up to 64
- * expired keys at a time. Calls are serialized with one another.
+ * expired keys at a time. Calls are serialized with one another. Past the
+ * reclamation cap it waits for readers as a write does, holding no lock.
  */
 TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed);
 
@@ -610,7 +614,10 @@ TTLKV_API ttlkv_status ttlkv_clear(ttlkv *store);
  * ready now past those kept entries (for periodic maintenance: writes take
  * a retired entry's block only as their thread's cache has room, so that a
  * burst of frees after a stalled reader is not handed back to malloc just
- * before the next stall needs it). Takes each shard's lock in turn, briefly.
+ * before the next stall needs it). Takes each shard's lock in turn, briefly,
+ * and never holds a lock while it waits: writers, and calls without
+ * waiting, go on while a call with wait_for_readers waits for a stalled
+ * reader.
  */
 TTLKV_API ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
 
