@@ -13,6 +13,8 @@
 
 /* Allocations left before one fails; negative = never fail. */
 static long fail_countdown = -1;
+/* Whether every allocation after the failing one fails too. */
+static bool fail_persists;
 static uint64_t allocations;
 
 uint64_t
@@ -24,6 +26,14 @@ ttlkv_testing_allocations(void)
 void
 ttlkv_testing_fail_allocation(long n)
 {
+	__atomic_store_n(&fail_persists, false, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fail_countdown, n, __ATOMIC_SEQ_CST);
+}
+
+void
+ttlkv_testing_fail_allocations_from(long n)
+{
+	__atomic_store_n(&fail_persists, true, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&fail_countdown, n, __ATOMIC_SEQ_CST);
 }
 
@@ -40,6 +50,8 @@ should_fail(void)
 
 	__atomic_add_fetch(&allocations, 1, __ATOMIC_RELAXED);
 	while (n >= 0) {
+		if (n == 0 && __atomic_load_n(&fail_persists, __ATOMIC_SEQ_CST))
+			return true;
 		if (__atomic_compare_exchange_n(&fail_countdown, &n, n - 1, false,
 		    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			return n == 0;

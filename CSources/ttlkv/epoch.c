@@ -165,12 +165,25 @@ ttlkv__batch_new(void)
 	return b;
 }
 
-/* Under the shard lock, before a write changes anything: afterwards one
- * entry can be retired without allocating. Allocates only about once per
- * RETIRE_BATCH retirements, and not at all while drained batches come back
- * as spares. */
+static uint64_t
+entry_size(const struct entry *entry)
+{
+	return sizeof *entry + entry->key_len + entry->value_len;
+}
+
+/* Whether retiring an entry of `size` bytes into b fills it. */
+static bool
+batch_fills(const struct retired *b, uint64_t size)
+{
+	return b->count + 1 == RETIRE_BATCH || b->bytes + size >= RETIRE_BATCH_BYTES;
+}
+
+/* Under the shard lock, before a write changes anything: afterwards entry
+ * (NULL: none yet) can be retired without allocating. Allocates only about
+ * once per full batch, and not at all while drained batches come back as
+ * spares. */
 bool
-ttlkv__retire_prepare(struct shard *shard)
+ttlkv__retire_prepare(struct shard *shard, const struct entry *entry)
 {
 	if (shard->batch == NULL) {
 		shard->batch = shard->spare;
@@ -178,8 +191,8 @@ ttlkv__retire_prepare(struct shard *shard)
 	}
 	if (shard->batch == NULL && (shard->batch = ttlkv__batch_new()) == NULL)
 		return false;
-	if (shard->batch->count == RETIRE_BATCH - 1 && shard->spare == NULL &&
-	    (shard->spare = ttlkv__batch_new()) == NULL)
+	if (entry != NULL && batch_fills(shard->batch, entry_size(entry)) &&
+	    shard->spare == NULL && (shard->spare = ttlkv__batch_new()) == NULL)
 		return false;
 	return true;
 }
@@ -195,6 +208,7 @@ grace_over(ck_epoch_entry_t *epoch_entry)
 
 	__atomic_sub_fetch(&shard->store->reclaim_pending, block->count != 0 ? block->count : 1,
 	    __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&shard->store->reclaim_pending_bytes, block->bytes, __ATOMIC_RELAXED);
 	if (block->count == 0)
 		__atomic_add_fetch(&shard->ready_maps, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&shard->ready_entries, block->count, __ATOMIC_RELAXED);
@@ -287,15 +301,19 @@ call_queued(struct shard *shard)
 {
 	struct ttlkv *store = shard->store;
 	struct retired *block = shard->queued;
+	uint64_t entries = 0, bytes = 0;
 
 	ck_pr_fence_memory();
 	shard->queued_blocks = 0;
+	shard->queued_bytes = 0;
 	for (; block != NULL; block = shard->queued) {
 		shard->queued = block->next;
+		entries += block->count != 0 ? block->count : 1;
+		bytes += block->bytes;
 		ck_epoch_call(store->rec, &block->epoch, grace_over);
-		__atomic_add_fetch(&store->reclaim_pending, block->count != 0 ? block->count : 1,
-		    __ATOMIC_RELAXED);
 	}
+	__atomic_add_fetch(&store->reclaim_pending_bytes, bytes, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&store->reclaim_pending, entries, __ATOMIC_RELAXED);
 }
 
 /*
@@ -313,13 +331,32 @@ static __thread struct ttlkv *poll_owed;
 #define READY_RESERVE_MAX 2048
 #define READY_RESERVE_BYTES (256 * 1024)
 
-/* Full batches a shard may queue while the reclaim lock is busy before its
- * writer waits for the lock (held only for a hand-over or a poll, never
- * while waiting for readers): keeps the backlog that no cap counts short. */
+/* Full batches, and bytes, a shard may queue while the reclaim lock is busy
+ * before its writer waits for the lock (held only for a hand-over or a
+ * poll, never while waiting for readers): keeps the backlog that no cap
+ * counts short. */
 #define QUEUE_LIMIT 4
-/* Full batches a shard holds back for a rebuild before it gives up on it:
- * this many, or a quarter of its slots' worth of entries. */
+#define QUEUE_BYTES (1024 * 1024)
+/* What a shard holds back for a rebuild before it gives up on it: this
+ * many full batches or a quarter of its slots' worth of entries, whichever
+ * is more, and this many bytes or 32 per slot, whichever is more (about
+ * what the entries bound allows for small entries, so that it is the one
+ * that counts for them). */
 #define REBUILD_HOLD_LIMIT 16
+#define REBUILD_HOLD_BYTES (1024 * 1024)
+#define REBUILD_HOLD_BYTES_PER_SLOT 32
+
+/* Under the shard lock: whether what the shard holds back for its rebuild
+ * is within bounds. */
+static bool
+rebuild_hold_ok(const struct shard *shard)
+{
+	uint64_t bytes = shard->slots * REBUILD_HOLD_BYTES_PER_SLOT;
+
+	return (shard->queued_blocks <= REBUILD_HOLD_LIMIT ||
+	    shard->queued_blocks * RETIRE_BATCH * 4 <= shard->slots) &&
+	    shard->queued_bytes <= (bytes > REBUILD_HOLD_BYTES ? bytes : REBUILD_HOLD_BYTES);
+}
 
 /*
  * Under the shard lock that unlinked everything in block. A writer does not
@@ -338,18 +375,18 @@ hand_over(struct shard *shard, struct retired *block, bool wait)
 		block->next = shard->queued;
 		shard->queued = block;
 		shard->queued_blocks++;
+		shard->queued_bytes += block->bytes;
 	}
 	/* While a rebuild runs no address may be reused (rebuild.c): keep
 	 * everything queued until it ends, or until so much is held back that
 	 * the rebuild must have stalled. */
 	if (shard->rebuild != NULL) {
-		if (shard->queued_blocks <= REBUILD_HOLD_LIMIT ||
-		    shard->queued_blocks * RETIRE_BATCH * 4 <= shard->slots)
+		if (rebuild_hold_ok(shard))
 			return;
 		ttlkv__rebuild_cut_off(shard);
 	}
 	if (poll_owed != store) {
-		if (wait || shard->queued_blocks > QUEUE_LIMIT)
+		if (wait || shard->queued_blocks > QUEUE_LIMIT || shard->queued_bytes > QUEUE_BYTES)
 			pthread_mutex_lock(&store->reclaim_lock);
 		else if (pthread_mutex_trylock(&store->reclaim_lock) != 0)
 			return;
@@ -381,11 +418,15 @@ void
 ttlkv__retire(struct shard *shard, struct entry *entry)
 {
 	struct retired *b = shard->batch;
+	uint64_t size = entry_size(entry);
+	bool full = batch_fills(b, size);
 
 	b->items[b->count++] = entry;
-	b->bytes += sizeof *entry + entry->key_len + entry->value_len;
+	b->bytes += size;
+	shard->hold_retired_bytes += size;
+	STORE(&shard->retired_bytes, shard->retired_bytes + size);
 	STORE(&shard->retired, shard->retired + 1);
-	if (b->count == RETIRE_BATCH) {
+	if (full) {
 		hand_over(shard, b, false);
 		shard->batch = shard->spare;
 		shard->spare = NULL;
@@ -434,22 +475,23 @@ ttlkv__grace(struct ttlkv *store, bool wait)
 void
 ttlkv__catch_up(struct ttlkv *store)
 {
-	if (LOAD(&store->reclaim_pending) > LOAD(&store->reclaim_cap))
+	if (reclaim_overdue(store))
 		grace_wait(store, false);
 }
 
 /*
  * Under the shard lock: moves up to max ready blocks or entries to out[],
- * for the caller to free once it has unlocked. A drained batch becomes the
+ * for the caller to free once it has unlocked, and past max up to `limit`
+ * while fewer than `want` bytes are taken. A drained batch becomes the
  * shard's spare if it has none.
  */
-size_t
-ttlkv__take_ready(struct shard *shard, void **out, size_t max)
+static size_t
+take_ready(struct shard *shard, void **out, size_t max, size_t limit, uint64_t want)
 {
 	size_t n = 0, entries = 0, maps = 0;
 	uint64_t bytes = 0;
 
-	while (n < max) {
+	while (n < max || (n < limit && bytes < want)) {
 		struct retired *b = shard->draining;
 
 		if (b == NULL) {
@@ -460,13 +502,18 @@ ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 			shard->draining = b;
 		}
 		if (b->cursor < b->count) {
+			/* The batch's bytes, spread evenly over its entries (exact
+			 * once it is drained): reading each entry's size here would
+			 * cost a cache miss per free under the lock. */
+			uint64_t size = b->bytes / b->count +
+			    (b->cursor + 1 == b->count ? b->bytes % b->count : 0);
+
 			out[n++] = b->items[b->cursor++];
 			entries++;
-			/* The batch's bytes, spread evenly over its entries. */
-			bytes += b->bytes / b->count +
-			    (b->cursor == b->count ? b->bytes % b->count : 0);
-			/* Release: a lock-free reader that sees this count sees the
-			 * retirement it follows (ttlkv_stats_get). */
+			bytes += size;
+			/* Release: a lock-free reader that sees these counts sees the
+			 * retirement they follow (ttlkv_stats_get). */
+			__atomic_store_n(&shard->freed_bytes, shard->freed_bytes + size, __ATOMIC_RELEASE);
 			__atomic_store_n(&shard->freed, shard->freed + 1, __ATOMIC_RELEASE);
 			continue;
 		}
@@ -489,6 +536,12 @@ ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 	return n;
 }
 
+size_t
+ttlkv__take_ready(struct shard *shard, void **out, size_t max)
+{
+	return take_ready(shard, out, max, max, 0);
+}
+
 static uint64_t
 ready_reserve(const struct shard *shard)
 {
@@ -502,13 +555,31 @@ ttlkv__ready_surplus(const struct shard *shard)
 	    LOAD(&shard->ready_entries) > ready_reserve(shard);
 }
 
-/* Under the shard lock: how many of `frees` ready entries a write takes. */
+/*
+ * Under the shard lock, ending a hold of it: the ready entries the hold
+ * takes to free once it has unlocked. Up to `frees` (at most FREES_PER_HOLD)
+ * as its thread's cache has room for them, all `frees` past the reserve;
+ * and while the shard's ready bytes exceed the reserve's, more, up to
+ * FREES_PER_HOLD, until twice the bytes the hold retired: counted in
+ * entries alone, a shard's frees would lag behind writes of large entries
+ * queued after small ones (a rebuild that lets a thousand small entries go
+ * at once), and memory would pile up in bytes.
+ */
 size_t
-ttlkv__frees_due(struct shard *shard, size_t frees)
+ttlkv__take_frees(struct shard *shard, void **out, size_t frees)
 {
-	size_t room = ttlkv__recycle_room(frees);
+	uint64_t owed = shard->hold_retired_bytes;
+	size_t due = frees < FREES_PER_HOLD ? frees : FREES_PER_HOLD, room;
 
-	return room < frees && ttlkv__ready_surplus(shard) ? frees : room;
+	shard->hold_retired_bytes = 0;
+	if (due == 0)
+		return 0;
+	room = ttlkv__recycle_room(due);
+	if (room < due && ttlkv__ready_surplus(shard))
+		room = due;
+	if (LOAD(&shard->ready_bytes) > READY_RESERVE_BYTES)
+		return take_ready(shard, out, room, FREES_PER_HOLD, 2 * owed);
+	return take_ready(shard, out, room, room, 0);
 }
 
 void

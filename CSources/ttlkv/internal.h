@@ -116,8 +116,11 @@ deadline_passed(uint64_t deadline, uint64_t now)
 }
 
 /* Entries per retire batch: one allocation and one ck_epoch_call per 64
- * retired entries instead of a 16-byte epoch header in every entry. */
+ * retired entries instead of a 16-byte epoch header in every entry. A batch
+ * is also handed over once its entries reach RETIRE_BATCH_BYTES, so that a
+ * shard's filling batch holds at most that much (plus one entry). */
 #define RETIRE_BATCH 64
+#define RETIRE_BATCH_BYTES (256 * 1024)
 
 /*
  * A block awaiting a grace period: a batch of retired entries, or (count 0)
@@ -153,9 +156,13 @@ struct shard {
 	uint64_t expired;
 	uint64_t retired;         /* entries ever retired ... */
 	uint64_t freed;           /* ... and freed: the difference is pending */
+	uint64_t retired_bytes;   /* their sizes, likewise */
+	uint64_t freed_bytes;
+	uint64_t hold_retired_bytes; /* retired under the current hold */
 	struct retired *batch;    /* filling; never NULL between operations */
 	struct retired *queued;   /* full, waiting for the reclaim lock */
 	uint32_t queued_blocks;
+	uint64_t queued_bytes;    /* the queued entries' sizes */
 	struct retired *spare;    /* next batch, so that retiring cannot fail */
 	struct retired *ready;    /* grace period over; pushed lock-free */
 	struct retired *draining; /* taken from ready, being freed a few at a time */
@@ -197,8 +204,10 @@ struct ttlkv {
 	/* Reclamation (epoch.c): read after every write, written once per
 	 * retire batch; on a cache line of its own. */
 	uint64_t reclaim_pending __attribute__((aligned(64))); /* atomic: entries
-	                              handed to an epoch record, not yet ready */
-	uint64_t reclaim_cap;     /* past this, writers wait for readers */
+	                              handed to an epoch record, not yet ready, */
+	uint64_t reclaim_pending_bytes; /* atomic: and their sizes */
+	uint64_t reclaim_cap;     /* past this many entries, */
+	uint64_t reclaim_cap_bytes; /* or bytes, writers wait for readers */
 	pthread_mutex_t reclaim_lock; /* owns rec: ck_epoch_call/poll are
 	                                 owner-only; never held while waiting */
 	ck_epoch_record_t *rec;
@@ -429,7 +438,7 @@ section_end(ck_epoch_record_t *record)
 ttlkv_status ttlkv__writer_record(ck_epoch_record_t **record);
 void ttlkv__writer_record_release(ck_epoch_record_t *record);
 struct retired *ttlkv__batch_new(void);
-bool ttlkv__retire_prepare(struct shard *shard);
+bool ttlkv__retire_prepare(struct shard *shard, const struct entry *entry);
 void ttlkv__retire(struct shard *shard, struct entry *entry);
 void ttlkv__retire_block(struct shard *shard, struct retired *block);
 void ttlkv__retire_flush(struct shard *shard);
@@ -439,16 +448,19 @@ void ttlkv__settle(void);
 void ttlkv__retire_resume(struct shard *shard);
 size_t ttlkv__take_ready(struct shard *shard, void **out, size_t max);
 /* Whether a shard's ready entries exceed the reserve it keeps for its
- * writers (epoch.c), and how many of `frees` of them a write takes. */
+ * writers (epoch.c), and which of them a hold that ends takes to free, given
+ * `frees` for the writes it made. */
 bool ttlkv__ready_surplus(const struct shard *shard);
-size_t ttlkv__frees_due(struct shard *shard, size_t frees);
+size_t ttlkv__take_frees(struct shard *shard, void **out, size_t frees);
 void ttlkv__grace(struct ttlkv *store, bool wait);
 void ttlkv__catch_up(struct ttlkv *store);
 void ttlkv__free_blocks(void **blocks, size_t n);
 
 /* Retired entries that may wait for a grace period before writers wait for
- * readers: max(RECLAIM_CAP_MIN, capacity / 8). */
+ * readers: max(RECLAIM_CAP_MIN, capacity / 8), and RECLAIM_CAP_BYTES of
+ * them. */
 #define RECLAIM_CAP_MIN 65536
+#define RECLAIM_CAP_BYTES (64 * 1024 * 1024)
 
 /* Frees handed back per write: more than a write retires, so the backlog
  * shrinks, few enough that no write pays for a pile of them. */
@@ -459,15 +471,13 @@ void ttlkv__free_blocks(void **blocks, size_t n);
  * write it made, a batch's chunk at most. */
 #define FREES_PER_HOLD (FREES_PER_WRITE * BATCH_CHUNK)
 
-/* Ends a hold of shard's lock without ever waiting: takes up to `frees` (at
- * most FREES_PER_HOLD) ready frees, as many as ttlkv__frees_due allows,
- * unlocks, and frees them. */
+/* Ends a hold of shard's lock without ever waiting: takes the ready frees
+ * ttlkv__take_frees allows for `frees`, unlocks, and frees them. */
 static inline void
 shard_release(struct shard *shard, size_t frees)
 {
 	void *out[FREES_PER_HOLD];
-	size_t n = ttlkv__take_ready(shard, out,
-	    ttlkv__frees_due(shard, frees < FREES_PER_HOLD ? frees : FREES_PER_HOLD));
+	size_t n = ttlkv__take_frees(shard, out, frees);
 
 	ttlkv__locked_shard = NULL;
 	pthread_mutex_unlock(&shard->lock);
@@ -475,12 +485,21 @@ shard_release(struct shard *shard, size_t frees)
 	ttlkv__free_blocks(out, n);
 }
 
+/* Whether more retired entries, or bytes of them, wait for readers than the
+ * reclamation cap allows. */
+static inline bool
+reclaim_overdue(struct ttlkv *store)
+{
+	return LOAD(&store->reclaim_pending) > LOAD(&store->reclaim_cap) ||
+	    LOAD(&store->reclaim_pending_bytes) > LOAD(&store->reclaim_cap_bytes);
+}
+
 /* Back-pressure, for a call that retired entries, once it holds no lock:
  * past the reclamation cap it waits for readers (epoch.c). */
 static inline void
 writer_backpressure(struct ttlkv *store)
 {
-	if (UNLIKELY(LOAD(&store->reclaim_pending) > LOAD(&store->reclaim_cap)))
+	if (UNLIKELY(reclaim_overdue(store)))
 		ttlkv__catch_up(store);
 }
 

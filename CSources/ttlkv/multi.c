@@ -32,6 +32,8 @@ struct pending {
 	struct shard *shard;
 	struct entry *e;
 	size_t index;        /* position in the caller's items: the last wins */
+	uint64_t retire_bytes; /* what the pair may retire: its old entry, and
+	                          its own if it is taken back */
 	bool fallible;       /* no live entry: an insert, or a replacement of an
 	                        expired entry (which needs expiry-log room) */
 };
@@ -96,24 +98,32 @@ prepare(struct ttlkv *store, const ttlkv_item *items, size_t n, struct pending *
 	return TTLKV_OK;
 }
 
-/* Retire batches enough for `retires` retirements on one shard: one per
- * RETIRE_BATCH, plus the batch and spare it may lack now. */
-static size_t
-batches_for(size_t retires)
+static uint64_t
+entry_bytes_held(const struct entry *e)
 {
-	return retires / RETIRE_BATCH + 2;
+	return sizeof *e + e->key_len + e->value_len;
 }
 
-/* Under the shard lock: a retire that cannot fail, the spare coming from
- * the pool whenever the shard has none. */
+/* Retire batches enough for `retires` retirements of `bytes` in all on one
+ * shard: a batch fills at RETIRE_BATCH entries or RETIRE_BATCH_BYTES, so
+ * at most this many fill (the one filling now included), plus the batch
+ * and spare the shard may lack now. */
+static size_t
+batches_for(size_t retires, uint64_t bytes)
+{
+	return retires / RETIRE_BATCH + (size_t)(bytes / RETIRE_BATCH_BYTES) + 4;
+}
+
+/* Under the shard lock: a retire of e that cannot fail, the spare coming
+ * from the pool whenever the shard has none. */
 static void
-retire_ready(struct shard *shard, struct retired **pool)
+retire_ready(struct shard *shard, struct retired **pool, const struct entry *e)
 {
 	if (shard->spare == NULL && *pool != NULL) {
 		shard->spare = *pool;
 		*pool = (*pool)->next;
 	}
-	(void)ttlkv__retire_prepare(shard); /* allocates nothing now */
+	(void)ttlkv__retire_prepare(shard, e); /* allocates nothing now */
 }
 
 static void
@@ -158,6 +168,7 @@ classify(struct pending *p, size_t n, bool if_none_exist)
 		if (deadline != 0 && now == 0)
 			now = store_now(p[i].shard->store);
 		p[i].fallible = old == NULL || deadline_passed(deadline, now);
+		p[i].retire_bytes = entry_bytes_held(p[i].e) + (old != NULL ? entry_bytes_held(old) : 0);
 		if (if_none_exist && !p[i].fallible)
 			return TTLKV_EXISTS;
 	}
@@ -169,11 +180,14 @@ static bool
 pool_fill(struct pending *p, size_t n, struct retired **pool)
 {
 	size_t start = 0;
+	uint64_t bytes = p[0].retire_bytes;
 
 	for (size_t i = 1; i <= n; i++) {
-		if (i < n && p[i].shard == p[start].shard)
+		if (i < n && p[i].shard == p[start].shard) {
+			bytes += p[i].retire_bytes;
 			continue;
-		for (size_t b = batches_for(i - start); b > 0; b--) {
+		}
+		for (size_t b = batches_for(2 * (i - start), bytes); b > 0; b--) {
 			struct retired *block = ttlkv__batch_new();
 
 			if (block == NULL)
@@ -182,6 +196,7 @@ pool_fill(struct pending *p, size_t n, struct retired **pool)
 			*pool = block;
 		}
 		start = i;
+		bytes = i < n ? p[i].retire_bytes : 0;
 	}
 	return true;
 }
@@ -226,7 +241,7 @@ apply(struct pending *p, size_t n, struct retired **pool)
 			if (!p[i].fallible)
 				continue;
 			ttlkv__locked_shard = p[i].shard;
-			retire_ready(p[i].shard, pool);
+			retire_ready(p[i].shard, pool, p[i].e);
 			ttlkv__unlink(p[i].shard, p[i].hash, p[i].e, false);
 			p[i].e = NULL; /* retired: freed after readers move on */
 		}
@@ -236,7 +251,7 @@ apply(struct pending *p, size_t n, struct retired **pool)
 		if (p[i].fallible)
 			continue;
 		ttlkv__locked_shard = p[i].shard;
-		retire_ready(p[i].shard, pool);
+		retire_ready(p[i].shard, pool, table_find(p[i].shard, p[i].hash, p[i].e));
 		/* Cannot fail, unless the entry expired since classify() (the
 		 * clock moved during this write) and the expiry log then has no
 		 * room for it: the one case left where the pairs before stay. */

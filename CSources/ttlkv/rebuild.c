@@ -415,6 +415,21 @@ ttlkv__rebuild_complete(struct ttlkv *store)
 	return TTLKV_OK;
 }
 
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+int
+ttlkv_testing_rebuilding(struct ttlkv *store)
+{
+	int rebuilding;
+
+	pthread_mutex_lock(&store->maintain_lock);
+	rebuilding = store->rebuild != NULL && !LOAD(&store->rebuild->broken);
+	pthread_mutex_unlock(&store->maintain_lock);
+	return rebuilding;
+}
+#endif
+
 /* ttlkv_close: drops a rebuild in progress (no other call may run). */
 void
 ttlkv__rebuild_abandon(struct ttlkv *store)

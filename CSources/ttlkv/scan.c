@@ -134,7 +134,7 @@ clear_entry(struct shard *shard, struct entry *e, uint64_t now)
 {
 	bool expired = deadline_passed(LOAD(&e->deadline), now);
 
-	if (!ttlkv__retire_prepare(shard) || (expired && !ttlkv__expired_reserve(shard, e)))
+	if (!ttlkv__retire_prepare(shard, e) || (expired && !ttlkv__expired_reserve(shard, e)))
 		return TTLKV_OUT_OF_MEMORY;
 	if (expired)
 		ttlkv__expired_note(shard, e);

@@ -114,6 +114,7 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 	store->clock = o->clock;
 	store->clock_context = o->clock_context;
 	store->reclaim_cap = o->capacity / 8 > RECLAIM_CAP_MIN ? o->capacity / 8 : RECLAIM_CAP_MIN;
+	store->reclaim_cap_bytes = RECLAIM_CAP_BYTES;
 	ttlkv__mutex_init(&store->reclaim_lock);
 	pthread_mutex_init(&store->drain_lock, NULL);
 	pthread_mutex_init(&store->sweep_lock, NULL);
@@ -135,7 +136,7 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 			store->n_shards++;
 			return TTLKV_UNSUPPORTED;
 		}
-		if (!ttlkv__retire_prepare(shard)) {
+		if (!ttlkv__retire_prepare(shard, NULL)) {
 			store->n_shards++;
 			return TTLKV_OUT_OF_MEMORY;
 		}
@@ -243,9 +244,11 @@ ttlkv_stats_get_sized(ttlkv *store, ttlkv_stats *out, size_t size)
 		/* Freed first: both only grow, and freed never passes retired, so
 		 * the later load of retired is at least the earlier one of freed. */
 		uint64_t freed = __atomic_load_n(&s->freed, __ATOMIC_ACQUIRE);
-		uint64_t retired = LOAD(&s->retired);
+		uint64_t freed_bytes = __atomic_load_n(&s->freed_bytes, __ATOMIC_ACQUIRE);
+		uint64_t retired = LOAD(&s->retired), retired_bytes = LOAD(&s->retired_bytes);
 
 		stats->deferred_frees += retired > freed ? retired - freed : 0;
+		stats->deferred_bytes += retired_bytes > freed_bytes ? retired_bytes - freed_bytes : 0;
 		stats->table_slots += LOAD(&s->slots);
 		stats->table_grows += LOAD(&s->grows);
 		stats->schedule_records += LOAD(&s->intake.records);

@@ -73,7 +73,7 @@ remove_expired(struct shard *shard, struct sweep_batch *b, uint64_t now)
 		probe_init(&probe, b->found[i].key, b->found[i].len);
 		e = table_find(shard, b->found[i].hash, &probe);
 		if (e == NULL || !deadline_passed(LOAD(&e->deadline), now) ||
-		    !ttlkv__retire_prepare(shard) || !ttlkv__expired_reserve(shard, e))
+		    !ttlkv__retire_prepare(shard, e) || !ttlkv__expired_reserve(shard, e))
 			continue;
 		ttlkv__expired_note(shard, e);
 		ttlkv__unlink(shard, b->found[i].hash, e, true);

@@ -12,8 +12,12 @@
  * A negative n turns fault injection off. Process-wide. */
 void ttlkv_testing_fail_allocation(long n);
 
+/* Lets n more allocations succeed, then fails every later one (memory that
+ * stays exhausted) until ttlkv_testing_fail_allocation(-1). */
+void ttlkv_testing_fail_allocations_from(long n);
+
 /* Allocations left before the armed failure; negative once it happened or
- * when none is armed. */
+ * when none is armed (0 while failures persist). */
 long ttlkv_testing_allocations_left(void);
 
 /* Allocations the library has asked for since the process started. */
@@ -45,6 +49,10 @@ uint64_t ttlkv_testing_ready_tables(struct ttlkv *store);
 /* Threads waiting right now for readers to leave their sections (a
  * ttlkv_reclaim that waits, or a writer past the reclamation cap). */
 unsigned ttlkv_testing_waiting_for_readers(void);
+
+/* Whether a table rebuild is in progress (started, neither published nor
+ * abandoned). */
+int ttlkv_testing_rebuilding(struct ttlkv *store);
 
 /* Epoch records in the process-wide domain, in use or free. */
 unsigned ttlkv_testing_epoch_records(void);

@@ -99,7 +99,7 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry
 
 	if (old != NULL && !old_expired && if_absent)
 		return TTLKV_EXISTS;
-	if (old != NULL && !ttlkv__retire_prepare(shard))
+	if (old != NULL && !ttlkv__retire_prepare(shard, old))
 		return TTLKV_OUT_OF_MEMORY;
 	if (old_expired && !ttlkv__expired_reserve(shard, old))
 		return TTLKV_OUT_OF_MEMORY;
@@ -311,7 +311,7 @@ ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry)
 
 	if (entry == NULL)
 		return TTLKV_NOT_FOUND;
-	if (!ttlkv__retire_prepare(shard))
+	if (!ttlkv__retire_prepare(shard, entry))
 		return TTLKV_OUT_OF_MEMORY;
 	expired = expired_now(shard->store, entry);
 	if (expired && !ttlkv__expired_reserve(shard, entry))
@@ -383,7 +383,7 @@ ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
 		return TTLKV_NOT_FOUND;
 	deadline = LOAD(&entry->deadline);
 	if (deadline_passed(deadline, store_now(shard->store))) {
-		if (!ttlkv__retire_prepare(shard))
+		if (!ttlkv__retire_prepare(shard, entry))
 			return TTLKV_OUT_OF_MEMORY;
 		ttlkv__unlink(shard, hash, entry, true);
 		*deadline_out = deadline;

@@ -27,9 +27,10 @@
  *     below it, and ttlkv_maintain grows tables beside the live one before
  *     they fill. And while a reader stalls inside its read section, memory
  *     cannot be reclaimed: once more than max(65536, options.capacity / 8)
- *     retired entries wait for readers, each write that retires or removes
- *     an entry waits for them before it returns, after releasing every
- *     lock it holds. Below that cap no write waits for a reader (see
+ *     retired entries, or more than 64 MiB of them (keys, values and
+ *     headers), wait for readers, each write that retires or removes an
+ *     entry waits for them before it returns, after releasing every lock
+ *     it holds. Below that cap no write waits for a reader (see
  *     ttlkv_reclaim).
  *   - Every write is linearizable: once it returns, every read that starts
  *     afterwards, on any thread, sees it.
@@ -208,6 +209,8 @@ typedef struct ttlkv_stats {
 	uint64_t schedule_records; /* expiry records waiting for ttlkv_drain_schedule */
 	uint64_t table_rebuilds;   /* tables rebuilt beside the live one (ttlkv_maintain) */
 	uint64_t tombstones;       /* at most this many slots hold tombstones */
+	uint64_t deferred_bytes;   /* the sizes of the deferred_frees entries
+	                              (their keys, values and 24-byte headers) */
 } ttlkv_stats;
 
 /*
@@ -562,8 +565,10 @@ TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *remov
  * Readers are never blocked. A shard's writer lock is taken only to start a
  * rebuild and to publish it, each for a time bounded by a few dozen logged
  * writes, not by the shard's size; in between, writers of the shard log
- * their changes and their retired entries wait until the rebuild ends.
- * Calls are serialized with one another.
+ * their changes and their retired entries wait until the rebuild ends: up
+ * to max(1024, slots / 4) entries and max(1 MiB, 32 bytes per slot) of
+ * them beside the batch being filled, past which the rebuild is abandoned
+ * (a later call starts it again). Calls are serialized with one another.
  */
 TTLKV_API ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt);
 
