@@ -16,12 +16,14 @@
  *   2. copy     without the lock, in short read sections: hash every entry
  *               of the live map into the fresh table;
  *   3. catch up without the lock: replay the writers' log into the fresh
- *               table until fewer than FINAL_OPS changes are left;
- *   4. publish  under the shard lock: replay the rest, swap the fresh map
- *               in (ck_hs_move; readers see the old map or the new one,
- *               both complete), and retire the old map through the epoch.
+ *               table until at most FINAL_OPS changes are left;
+ *   4. publish  under the shard lock: if at most FINAL_OPS changes are left
+ *               (writers log on while the rebuilder waits for the lock),
+ *               replay them, swap the fresh map in (ck_hs_move; readers see
+ *               the old map or the new one, both complete), and retire the
+ *               old map through the epoch; if more, back to step 3.
  * The lock is held for a time bounded by FINAL_OPS replays, whatever the
- * shard's size, and readers never wait at all.
+ * shard's size and however fast its writers are, and readers never wait.
  *
  * Identity. The fresh table compares by pointer only (no compare callback)
  * and never grows (no hash callback), so replaying the log never reads an
@@ -57,6 +59,8 @@
 #define CHUNK_OPS 255
 /* Changes left for the publish step to replay under the shard lock. */
 #define FINAL_OPS 64
+/* Times the publish step may find more left before the rebuild is given up. */
+#define PUBLISH_TRIES 16
 /* Slots copied per read section: keeps each section short. */
 #define COPY_SECTION_SLOTS 1024
 /* Entries hashed per prefetch round while copying. */
@@ -85,6 +89,7 @@ struct rebuild {
 	uint64_t logged;            /* atomic: ops in the log (release) */
 	uint64_t replayed;          /* ops applied to fresh (rebuilder only) */
 	uint64_t removals;          /* removals replayed: fresh's tombstones */
+	uint32_t publish_tries;     /* publishes put off: too much left */
 	struct log_chunk *head;     /* freed by the rebuilder */
 	struct log_chunk *tail;     /* appended under the shard lock */
 	struct log_chunk *reading;  /* the chunk holding op `replayed` */
@@ -277,15 +282,49 @@ catch_up(struct rebuild *r, size_t *budget)
 	return __atomic_load_n(&r->logged, __ATOMIC_ACQUIRE) - r->replayed <= FINAL_OPS;
 }
 
-/* Publishes the rebuild, or abandons it; true if published. */
-static bool
+#ifdef TTLKV_TESTING
+/* The most logged writes a publish has replayed under the shard lock. */
+static uint64_t locked_replays_max;
+
+static void
+count_locked_replays(uint64_t n)
+{
+	uint64_t max = __atomic_load_n(&locked_replays_max, __ATOMIC_RELAXED);
+
+	while (n > max && !__atomic_compare_exchange_n(&locked_replays_max, &max, n, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+#else
+#define count_locked_replays(n) ((void)0)
+#endif
+
+enum publish { PUBLISHED, ABANDONED, PUBLISH_LATER };
+
+/*
+ * Publishes the rebuild, or abandons it. Under the lock it replays at most
+ * FINAL_OPS logged writes: catch_up saw that few left, but writers go on
+ * logging while the rebuilder waits for the lock (with more threads than
+ * cores, for a whole time slice). With more left it leaves them to
+ * catch_up and comes back later, PUBLISH_TRIES times at most before it
+ * gives the rebuild up: writers that outrun the replay for that long would
+ * otherwise keep it going for ever.
+ */
+static enum publish
 finish(struct shard *shard, struct rebuild *r)
 {
+	uint64_t before;
 	bool ok;
 
 	shard_lock(shard);
-	ok = shard->rebuild == r && !LOAD(&r->broken) && shard->hs.map == r->old_map &&
-	    replay(r, r->logged);
+	ok = shard->rebuild == r && !LOAD(&r->broken) && shard->hs.map == r->old_map;
+	if (ok && r->logged - r->replayed > FINAL_OPS && ++r->publish_tries < PUBLISH_TRIES) {
+		shard_release(shard, FREES_PER_WRITE);
+		return PUBLISH_LATER;
+	}
+	before = r->replayed;
+	ok = ok && r->logged - r->replayed <= FINAL_OPS && replay(r, r->logged);
+	count_locked_replays(r->replayed - before);
 	if (ok) {
 		ttlkv__table_adopt(shard, &r->fresh, r->slots);
 		STORE(&shard->removed, r->removals);
@@ -294,7 +333,7 @@ finish(struct shard *shard, struct rebuild *r)
 	rebuild_detach(shard, r);
 	shard_release(shard, FREES_PER_WRITE);
 	rebuild_free(r, !ok);
-	return ok;
+	return ok ? PUBLISHED : ABANDONED;
 }
 
 /* What a shard needs at once: 0 (nothing yet), or the slots its rebuilt
@@ -371,7 +410,16 @@ advance(struct ttlkv *store, ck_epoch_record_t *record, size_t *budget, size_t *
 	} else if (!LOAD(&r->broken) && !catch_up(r, budget)) {
 		return false;
 	}
-	*published += finish(r->shard, r);
+	switch (finish(r->shard, r)) {
+	case PUBLISH_LATER:
+		*budget -= FINAL_OPS < *budget ? FINAL_OPS : *budget;
+		return false;
+	case PUBLISHED:
+		++*published;
+		break;
+	case ABANDONED:
+		break;
+	}
 	store->rebuild = NULL;
 	return true;
 }
@@ -417,6 +465,12 @@ ttlkv__rebuild_complete(struct ttlkv *store)
 
 #ifdef TTLKV_TESTING
 #include "ttlkv_testing.h"
+
+uint64_t
+ttlkv_testing_locked_replays(void)
+{
+	return __atomic_exchange_n(&locked_replays_max, 0, __ATOMIC_RELAXED);
+}
 
 int
 ttlkv_testing_rebuilding(struct ttlkv *store)

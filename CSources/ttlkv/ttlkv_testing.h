@@ -50,6 +50,10 @@ uint64_t ttlkv_testing_ready_tables(struct ttlkv *store);
  * ttlkv_reclaim that waits, or a writer past the reclamation cap). */
 unsigned ttlkv_testing_waiting_for_readers(void);
 
+/* The most logged writes any rebuild's publish has replayed under its
+ * shard's lock since the last call (which resets it). */
+uint64_t ttlkv_testing_locked_replays(void);
+
 /* Whether a table rebuild is in progress (started, neither published nor
  * abandoned). */
 int ttlkv_testing_rebuilding(struct ttlkv *store);

@@ -11,12 +11,19 @@
  * capacity under the same maintenance and checks that maintenance grew the
  * tables beside the live ones, so that no writer had to grow one in place.
  * The third checks that rebuilds come one at a time rather than all together.
+ * The fourth has eight threads churn one shard while it is rebuilt over and
+ * over: the publish step, which holds the shard's lock, must replay no more
+ * than the few dozen logged writes the header promises, however many the
+ * writers log while the rebuilder waits for that lock.
  */
 #include "check.h"
 #include "test_keys.h"
 #include "ttlkv_testing.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <string.h>
+#include <time.h>
 #include <ttlkv.h>
 
 #define LIVE 16384u
@@ -181,11 +188,74 @@ test_rebuilds_are_spread_out(void)
 	ttlkv_close(s);
 }
 
+/* The publish step's bound (rebuild.c, FINAL_OPS). */
+#define PUBLISH_REPLAYS_MAX 64
+
+static bool churners_stop;
+
+static void *
+churner(void *arg)
+{
+	ttlkv *s = arg;
+	static uint64_t ids;
+	uint64_t base = __atomic_fetch_add(&ids, 1, __ATOMIC_RELAXED) << 40, oldest = base, next = base;
+	unsigned char key[16];
+
+	for (; next < base + 512; next++) {
+		key_of(next, key);
+		CHECK_STATUS(ttlkv_put(s, key, sizeof key, &next, sizeof next, 0), TTLKV_OK);
+	}
+	while (!__atomic_load_n(&churners_stop, __ATOMIC_RELAXED)) {
+		key_of(oldest++, key);
+		CHECK_STATUS(ttlkv_delete(s, key, sizeof key), TTLKV_OK);
+		key_of(next, key);
+		CHECK_STATUS(ttlkv_put(s, key, sizeof key, &next, sizeof next, 0), TTLKV_OK);
+		next++;
+	}
+	return NULL;
+}
+
+static void
+test_publish_replays_are_bounded(void)
+{
+	enum { WRITERS = 8, REBUILDS = 300 };
+	ttlkv *s = open_store(WRITERS * 512, 1);
+	pthread_t writers[WRITERS];
+	ttlkv_stats stats;
+	uint64_t rebuilds = 0, most;
+	time_t until = time(NULL) + 20;
+
+	(void)ttlkv_testing_locked_replays();
+	churners_stop = false;
+	for (int i = 0; i < WRITERS; i++)
+		CHECK(pthread_create(&writers[i], NULL, churner, s) == 0);
+	while (rebuilds < REBUILDS && time(NULL) < until) {
+		size_t rebuilt = 0;
+
+		/* A small budget: each rebuild spans many calls and many writes. */
+		CHECK_STATUS(ttlkv_maintain(s, 256, &rebuilt), TTLKV_OK);
+		rebuilds += rebuilt;
+	}
+	__atomic_store_n(&churners_stop, true, __ATOMIC_RELAXED);
+	for (int i = 0; i < WRITERS; i++)
+		CHECK(pthread_join(writers[i], NULL) == 0);
+	most = ttlkv_testing_locked_replays();
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	printf("churn: %d writers on one shard, %llu rebuilds published: at most %llu logged "
+	    "writes replayed under the lock (bound %d)\n", WRITERS,
+	    (unsigned long long)rebuilds, (unsigned long long)most, PUBLISH_REPLAYS_MAX);
+	CHECK(rebuilds >= 5);
+	CHECK(most <= PUBLISH_REPLAYS_MAX);
+	CHECK(stats.entries == WRITERS * 512);
+	ttlkv_close(s);
+}
+
 int
 main(void)
 {
 	test_churn_keeps_empty_slots();
 	test_maintenance_grows_ahead_of_writers();
 	test_rebuilds_are_spread_out();
+	test_publish_replays_are_bounded();
 	return check_exit("churn");
 }

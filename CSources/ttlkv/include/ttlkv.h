@@ -563,12 +563,15 @@ TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *remov
  * fast, but lookups of absent keys slowly lengthen as tombstones build up.
  *
  * Readers are never blocked. A shard's writer lock is taken only to start a
- * rebuild and to publish it, each for a time bounded by a few dozen logged
- * writes, not by the shard's size; in between, writers of the shard log
- * their changes and their retired entries wait until the rebuild ends: up
- * to max(1024, slots / 4) entries and max(1 MiB, 32 bytes per slot) of
- * them beside the batch being filled, past which the rebuild is abandoned
- * (a later call starts it again). Calls are serialized with one another.
+ * rebuild and to publish it, each for a time bounded by 64 logged writes,
+ * not by the shard's size or its writers' speed: a publish that finds more
+ * left (writers log on while it waits for the lock) releases the lock,
+ * replays them without it and tries again, and abandons the rebuild after
+ * 16 tries. In between, writers of the shard log their changes, and their
+ * retired entries wait until the rebuild ends: up to max(1024, slots / 4)
+ * entries and max(1 MiB, 32 bytes per slot) of them beside the batch being
+ * filled, past which the rebuild is abandoned. An abandoned rebuild is
+ * started again by a later call. Calls are serialized with one another.
  */
 TTLKV_API ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt);
 
