@@ -26,11 +26,12 @@
 
 #define RECORD_HEADER (sizeof(uint64_t) + sizeof(uint32_t))
 
-/* Under the shard lock, before the write changes anything. */
+/* Under the shard lock, before the write changes anything: room for
+ * `records` more records with key_bytes of keys in all. */
 static bool
-buffer_reserve(struct intake *in, size_t key_len)
+buffer_reserve(struct intake *in, size_t records, size_t key_bytes)
 {
-	size_t need = in->len + RECORD_HEADER + key_len, cap;
+	size_t need = in->len + records * RECORD_HEADER + key_bytes, cap;
 	unsigned char *buf;
 
 	if (need <= in->cap)
@@ -63,7 +64,7 @@ buffer_append(struct intake *in, const void *key, size_t key_len, uint64_t deadl
 bool
 ttlkv__intake_reserve(struct shard *shard, size_t key_len)
 {
-	return buffer_reserve(&shard->intake, key_len);
+	return buffer_reserve(&shard->intake, 1, key_len);
 }
 
 void
@@ -81,7 +82,13 @@ tracks_expiry(const struct shard *shard)
 bool
 ttlkv__expired_reserve(struct shard *shard, const struct entry *entry)
 {
-	return !tracks_expiry(shard) || buffer_reserve(&shard->expired_log, entry->key_len);
+	return ttlkv__expired_reserve_many(shard, 1, entry->key_len);
+}
+
+bool
+ttlkv__expired_reserve_many(struct shard *shard, size_t records, size_t key_bytes)
+{
+	return !tracks_expiry(shard) || buffer_reserve(&shard->expired_log, records, key_bytes);
 }
 
 void

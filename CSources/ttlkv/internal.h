@@ -585,6 +585,8 @@ void ttlkv__intake_destroy(struct intake *intake);
 /* Removing an expired entry outside ttlkv_expire_due: reserve before the
  * write changes anything (false: out of memory), note it on removal. */
 bool ttlkv__expired_reserve(struct shard *shard, const struct entry *entry);
+/* The same for `records` removals with key_bytes of keys in all. */
+bool ttlkv__expired_reserve_many(struct shard *shard, size_t records, size_t key_bytes);
 void ttlkv__expired_note(struct shard *shard, const struct entry *entry);
 
 #endif /* TTLKV_INTERNAL_H */

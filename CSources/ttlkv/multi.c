@@ -11,19 +11,22 @@
  * TTLKV_PUT_IF_NONE_EXIST check and the changes are one atomic step for
  * writers.
  *
- * All or nothing. Replacing a live entry cannot fail once its retire room
- * is secured; inserting a new key can (table room, TTLKV_FULL, ck_hs out of
- * memory), and so can replacing an expired entry (room in the expiry log).
- * So the write first gives every involved shard enough retire batches for
- * all its pairs (allocated before anything changes), does the fallible
- * pairs, and only then replaces the live entries. If a fallible pair fails,
- * those already done are unlinked again (retired like any removed entry,
- * since readers may have seen them), which leaves their keys absent, as
- * they were to readers. Values never expire here, so no expiry record is
- * needed.
+ * All or nothing. Before it changes anything, the write secures what every
+ * replacement needs: retire batches for every entry it may retire (a pool
+ * per write, sized in entries and bytes), and room in the expired log for
+ * every replaced entry that has a deadline, since any of them may expire
+ * while the write runs (the clock moves) and be recorded as an expiry. A
+ * replacement, of a live or an expired entry, then cannot fail. Only an
+ * insert of a new key can (table room, TTLKV_FULL, ck_hs out of memory), so
+ * the inserts go first; if one fails, those already made are unlinked again
+ * (retired like any removed entry, since readers may have seen them), which
+ * leaves their keys absent, as they were, and nothing else has changed: no
+ * expired entry has been replaced or counted yet. Values never expire here,
+ * so no expiry record is needed.
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +35,10 @@ struct pending {
 	struct shard *shard;
 	struct entry *e;
 	size_t index;        /* position in the caller's items: the last wins */
+	struct entry *old;   /* the key's entry, live or expired (NULL: an
+	                        insert), as found under the locks */
 	uint64_t retire_bytes; /* what the pair may retire: its old entry, and
 	                          its own if it is taken back */
-	bool fallible;       /* no live entry: an insert, or a replacement of an
-	                        expired entry (which needs expiry-log room) */
 };
 
 static int
@@ -154,8 +157,8 @@ unlock_all(struct pending *p, size_t n)
 		writer_backpressure(p[0].shard->store);
 }
 
-/* Under the locks: TTLKV_EXISTS if a key has a live entry; marks the pairs
- * whose installation may fail. */
+/* Under the locks: finds each key's entry; TTLKV_EXISTS if, with
+ * if_none_exist, a key has a live one. */
 static ttlkv_status
 classify(struct pending *p, size_t n, bool if_none_exist)
 {
@@ -165,14 +168,38 @@ classify(struct pending *p, size_t n, bool if_none_exist)
 		struct entry *old = table_find(p[i].shard, p[i].hash, p[i].e);
 		uint64_t deadline = old != NULL ? LOAD(&old->deadline) : 0;
 
+		p[i].old = old;
+		p[i].retire_bytes = entry_bytes_held(p[i].e) + (old != NULL ? entry_bytes_held(old) : 0);
+		if (!if_none_exist || old == NULL)
+			continue;
 		if (deadline != 0 && now == 0)
 			now = store_now(p[i].shard->store);
-		p[i].fallible = old == NULL || deadline_passed(deadline, now);
-		p[i].retire_bytes = entry_bytes_held(p[i].e) + (old != NULL ? entry_bytes_held(old) : 0);
-		if (if_none_exist && !p[i].fallible)
+		if (!deadline_passed(deadline, now))
 			return TTLKV_EXISTS;
 	}
 	return TTLKV_OK;
+}
+
+/* Under the locks: room in each shard's expired log for every replaced
+ * entry with a deadline (it may expire before it is replaced). */
+static bool
+expired_room(struct pending *p, size_t n)
+{
+	size_t start = 0, records = 0, key_bytes = 0;
+
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || p[i].shard != p[start].shard) {
+			if (records != 0 && !ttlkv__expired_reserve_many(p[start].shard, records, key_bytes))
+				return false;
+			start = i;
+			records = key_bytes = 0;
+		}
+		if (i < n && p[i].old != NULL && LOAD(&p[i].old->deadline) != 0) {
+			records++;
+			key_bytes += p[i].e->key_len;
+		}
+	}
+	return true;
 }
 
 /* Under the locks: the pool of retire batches for all n pairs. */
@@ -212,17 +239,10 @@ pool_free(struct retired *pool)
 	}
 }
 
-/* Under the locks: installs a pair, looking its key up afresh (an earlier
- * pair of this write may have given the same key). */
-static ttlkv_status
-install(struct pending *p)
-{
-	return ttlkv__install(p->shard, p->hash, p->e, table_find(p->shard, p->hash, p->e), false);
-}
-
-/* Under the locks: the fallible pairs first, then the replacements of live
- * entries; on a failure, the fallible pairs done so far are taken back (the
- * key left absent, as it was to readers). */
+/* Under the locks: the inserts first, the only pairs that can fail; if one
+ * does, those made are taken back (the key left absent, as it was) and
+ * nothing else has changed. Then the replacements, which cannot fail: their
+ * retire batches and expired-log room are secured (pool_fill, expired_room). */
 static ttlkv_status
 apply(struct pending *p, size_t n, struct retired **pool)
 {
@@ -230,15 +250,15 @@ apply(struct pending *p, size_t n, struct retired **pool)
 	size_t i, done;
 
 	for (done = 0; done < n; done++) {
-		if (!p[done].fallible)
+		if (p[done].old != NULL)
 			continue;
 		ttlkv__locked_shard = p[done].shard;
-		if ((status = install(&p[done])) != TTLKV_OK)
+		if ((status = ttlkv__install(p[done].shard, p[done].hash, p[done].e, NULL, false)) != TTLKV_OK)
 			break;
 	}
 	if (status != TTLKV_OK) {
 		for (i = 0; i < done; i++) {
-			if (!p[i].fallible)
+			if (p[i].old != NULL)
 				continue;
 			ttlkv__locked_shard = p[i].shard;
 			retire_ready(p[i].shard, pool, p[i].e);
@@ -248,18 +268,16 @@ apply(struct pending *p, size_t n, struct retired **pool)
 		return status;
 	}
 	for (i = 0; i < n; i++) {
-		if (p[i].fallible)
+		if (p[i].old == NULL)
 			continue;
 		ttlkv__locked_shard = p[i].shard;
-		retire_ready(p[i].shard, pool, table_find(p[i].shard, p[i].hash, p[i].e));
-		/* Cannot fail, unless the entry expired since classify() (the
-		 * clock moved during this write) and the expiry log then has no
-		 * room for it: the one case left where the pairs before stay. */
-		status = install(&p[i]);
+		retire_ready(p[i].shard, pool, p[i].old);
+		status = ttlkv__install(p[i].shard, p[i].hash, p[i].e, p[i].old, false);
+		assert(status == TTLKV_OK);
 	}
 	for (i = 0; i < n; i++)
 		p[i].e = NULL;
-	return status;
+	return TTLKV_OK;
 }
 
 ttlkv_status
@@ -284,7 +302,7 @@ ttlkv_put_all(ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
 	}
 	lock_all(p, kept);
 	status = classify(p, kept, (flags & TTLKV_PUT_IF_NONE_EXIST) != 0);
-	if (status == TTLKV_OK && !pool_fill(p, kept, &pool))
+	if (status == TTLKV_OK && (!pool_fill(p, kept, &pool) || !expired_room(p, kept)))
 		status = TTLKV_OUT_OF_MEMORY;
 	if (status == TTLKV_OK)
 		status = apply(p, kept, &pool);

@@ -356,6 +356,129 @@ test_put_many_full(void)
 	ttlkv_close(s);
 }
 
+/* --- put_all: all or nothing, expired entries included ---------------------- */
+
+/* A clock that jumps `jump` ms once `reads` more readings have been taken:
+ * time that passes in the middle of a write. */
+static struct {
+	uint64_t now;
+	int reads;
+	uint64_t jump;
+} jumpy;
+
+static uint64_t
+jumpy_read(void *context)
+{
+	(void)context;
+	if (jumpy.reads >= 0 && jumpy.reads-- == 0)
+		jumpy.now += jumpy.jump;
+	return jumpy.now;
+}
+
+static ttlkv *
+open_jumpy(uint64_t max_entries)
+{
+	ttlkv_options o;
+	ttlkv *s;
+
+	ttlkv_options_init(&o);
+	o.capacity = 64;
+	o.max_entries = max_entries;
+	o.flags = TTLKV_TRACK_EXPIRY;
+	o.clock = jumpy_read;
+	jumpy.now = 1000;
+	jumpy.reads = -1;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	return s;
+}
+
+static void
+count_drained(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	(void)key;
+	(void)len;
+	(void)deadline;
+	++*(size_t *)context;
+}
+
+/* What a failed put_all must not have changed: the count, the expired
+ * count, and the expired log. */
+static void
+check_untouched(ttlkv *s, uint64_t count, const char *when)
+{
+	ttlkv_stats stats;
+	size_t logged = 0;
+
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK_STATUS(ttlkv_drain_expired(s, count_drained, &logged, NULL), TTLKV_OK);
+	if (stats.entries != count || stats.expired != 0 || logged != 0)
+		fprintf(stderr, "%s: %" PRIu64 " entries (%" PRIu64 " before), %" PRIu64
+		    " counted expired, %zu expiries logged\n", when, stats.entries, count,
+		    stats.expired, logged);
+	CHECK(stats.entries == count && stats.expired == 0 && logged == 0);
+}
+
+/* A pair whose key was live when the write began but expires while it runs
+ * (the clock moves) needs room in the expired log; memory runs out at each
+ * allocation in turn, with the clock moving after each number of readings
+ * the write may take, and a failure must leave the store as it was. */
+static void
+test_put_all_clock_moves_under_failures(void)
+{
+	ttlkv_item items[2] = { { "new", 3, "n", 1, 0 }, { "live", 4, "l", 1, 0 } };
+	int failures = 0;
+
+	for (int reads = 0; reads < 3; reads++)
+	for (long n = 0;; n++) {
+		ttlkv *s = open_jumpy(0);
+		ttlkv_status st;
+
+		CHECK_STATUS(ttlkv_put(s, "live", 4, "old", 3, 5), TTLKV_OK);
+		jumpy.reads = reads; /* the write's first readings see "live" live, */
+		jumpy.jump = 10;     /* the next ones expired */
+		ttlkv_testing_fail_allocation(n);
+		st = ttlkv_put_all(s, items, 2, 0);
+		ttlkv_testing_fail_allocation(-1);
+		jumpy.reads = -1;
+		if (st == TTLKV_OK) {
+			CHECK_VALUE(s, "new", "n");
+			CHECK_VALUE(s, "live", "l");
+			ttlkv_close(s);
+			break;
+		}
+		CHECK_STATUS(st, TTLKV_OUT_OF_MEMORY);
+		failures++;
+		CHECK_VALUE(s, "new", "<none>");
+		check_untouched(s, 1, "put_all failed while a key expired");
+		ttlkv_close(s);
+	}
+	CHECK(failures > 2);
+}
+
+/* An expired key replaced by a write that then fails (TTLKV_FULL) must
+ * still be there, uncounted: in either order of the two pairs. */
+static void
+test_put_all_full_leaves_expired_entries(void)
+{
+	for (int k = 0; k < 16; k++) {
+		ttlkv *s = open_jumpy(2);
+		char other[32];
+		ttlkv_item items[2];
+
+		snprintf(other, sizeof other, "other-%d", k);
+		items[0] = (ttlkv_item){ "gone", 4, "g", 1, 0 };
+		items[1] = (ttlkv_item){ other, strlen(other), "o", 1, 0 };
+		CHECK_STATUS(ttlkv_put(s, "gone", 4, "old", 3, 5), TTLKV_OK);
+		CHECK_STATUS(ttlkv_put(s, "held", 4, "h", 1, 0), TTLKV_OK);
+		jumpy.now += 10; /* "gone" has expired: absent to readers, held */
+		CHECK_STATUS(ttlkv_put_all(s, items, 2, 0), TTLKV_FULL);
+		check_untouched(s, 2, "put_all refused for TTLKV_FULL");
+		CHECK_VALUE(s, other, "<none>");
+		CHECK_VALUE(s, "held", "h");
+		ttlkv_close(s);
+	}
+}
+
 /* --- allocation failures ------------------------------------------------- */
 
 /* Fails the nth allocation of op for n = 0, 1, ... until op succeeds, and
@@ -623,6 +746,8 @@ main(void)
 	test_update_full_and_retry();
 	test_put_many();
 	test_put_many_full();
+	test_put_all_clock_moves_under_failures();
+	test_put_all_full_leaves_expired_entries();
 	test_allocation_failures();
 	test_concurrent_updates();
 	test_concurrent_put_many();

@@ -2,7 +2,8 @@
  * libFuzzer harness for the C API. Each input is a program of API calls
  * (put, put-if-absent, get, zero-copy reads, delete, their batched forms,
  * TTL query and change, expire-due, sweep, table maintenance, drains,
- * reclaim, scan, clear, clock jumps) with arbitrary key and value bytes,
+ * reclaim, scan, clear, clock jumps, and all-or-nothing MSETs, some with an
+ * allocation failing part-way) with arbitrary key and value bytes,
  * lengths at and beyond the limits, NULL pointers where a zero length allows
  * them, and absurd TTLs. Every result is checked against a small model of
  * the store kept here; any difference aborts, and so does anything
@@ -19,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ttlkv.h>
+
+#include "ttlkv_testing.h"
 
 #define MAX_KEY 24
 #define MAX_VALUE 48
@@ -495,6 +498,78 @@ do_scan(ttlkv *s, struct program *p)
 	REQUIRE(reported == live);
 }
 
+/* ttlkv_put_all of up to four pairs, MSETNX half the time, and a quarter of
+ * the time with an allocation failing part-way: all or nothing, every time.
+ * Replacing an expired entry logs its expiry, as a put does. */
+#define MSET_PAIRS 4
+
+static void
+do_put_all(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MSET_PAIRS][MAX_KEY + 8], vb[MSET_PAIRS][MAX_VALUE + 8];
+	const unsigned char *ptr;
+	ttlkv_item items[MSET_PAIRS];
+	size_t n = next_byte(p) % (MSET_PAIRS + 1), added = 0;
+	bool nx = next_byte(p) & 1, armed, live = false;
+	uint8_t fault = next_byte(p);
+	ttlkv_status got, want = TTLKV_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		items[i].key_len = next_bytes(p, kb[i], MAX_KEY, &ptr);
+		items[i].key = ptr;
+		items[i].value_len = next_bytes(p, vb[i], MAX_VALUE, &ptr);
+		items[i].value = ptr;
+		items[i].ttl_ms = next_byte(p) % 16 == 0 ? 1 : 0;
+		if (want == TTLKV_OK)
+			want = key_status(items[i].key, items[i].key_len);
+		if (want == TTLKV_OK && items[i].value == NULL && items[i].value_len != 0)
+			want = TTLKV_INVALID_ARGUMENT;
+		if (want == TTLKV_OK && items[i].ttl_ms != 0)
+			want = TTLKV_INVALID_TTL;
+		if (want == TTLKV_OK && items[i].value_len > MAX_VALUE)
+			want = TTLKV_VALUE_TOO_LARGE;
+	}
+	for (size_t i = 0; want == TTLKV_OK && i < n; i++) {
+		const struct model_entry *e = find(items[i].key, items[i].key_len);
+		bool repeated = false;
+
+		for (size_t j = 0; j < i; j++)
+			repeated |= items[j].key_len == items[i].key_len &&
+			    memcmp(kb[j], kb[i], items[i].key_len) == 0;
+		live |= e != NULL && !expired(e);
+		added += e == NULL && !repeated;
+	}
+	if (model_count() + added > MODEL_SLOTS)
+		return;
+	if (want == TTLKV_OK && nx && live)
+		want = TTLKV_EXISTS;
+	armed = fault % 4 == 0;
+	if (armed)
+		ttlkv_testing_fail_allocation(fault / 4 % 16);
+	got = ttlkv_put_all(s, items, n, nx ? TTLKV_PUT_IF_NONE_EXIST : 0);
+	ttlkv_testing_fail_allocation(-1);
+	REQUIRE(got == want || (armed && got == TTLKV_OUT_OF_MEMORY));
+	if (got != TTLKV_OK)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct model_entry *e = find(items[i].key, items[i].key_len);
+
+		if (e != NULL && expired(e))
+			expired_logged++;
+		for (int j = 0; j < MODEL_SLOTS && e == NULL; j++)
+			if (!model[j].used)
+				e = &model[j];
+		e->used = true;
+		e->key_len = items[i].key_len;
+		if (e->key_len)
+			memcpy(e->key, items[i].key, e->key_len);
+		e->value_len = items[i].value_len;
+		if (e->value_len)
+			memcpy(e->value, items[i].value, e->value_len);
+		e->deadline = 0;
+	}
+}
+
 static void
 count_record(const void *key, size_t len, uint64_t deadline, void *context)
 {
@@ -526,7 +601,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ttlkv_open(&o, &s) != TTLKV_OK)
 		abort();
 	while (p.at < p.size) {
-		switch (next_byte(&p) % 18) {
+		switch (next_byte(&p) % 19) {
 		case 0: case 1: do_put(s, &p, false); break;
 		case 2: do_put(s, &p, true); break;
 		case 3: do_get(s, &p); break;
@@ -564,6 +639,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 14: do_scan(s, &p); break;
 		case 15: do_get_many(s, &p); break;
 		case 16: do_delete_many(s, &p); break;
+		case 17: do_put_all(s, &p); break;
 		default:
 			REQUIRE(ttlkv_clear(s) == TTLKV_OK);
 			forget(true);

@@ -465,7 +465,9 @@ TTLKV_API ttlkv_status ttlkv_update(ttlkv *store, const void *key, size_t key_le
  * returned, if any key has a live entry. The values never expire: every
  * item's ttl_ms must be 0 (TTLKV_INVALID_TTL otherwise). A key given twice
  * takes its last value. Errors as ttlkv_put, for any pair; on error the
- * store is unchanged. For a batch of independent writes, with TTLs, see
+ * store is unchanged: an expired entry the write would have replaced is
+ * still held, neither counted in stats.expired nor logged for
+ * ttlkv_drain_expired. For a batch of independent writes, with TTLs, see
  * ttlkv_put_many.
  *
  * Concurrency: takes the lock of every shard the keys hash to, in shard
