@@ -53,25 +53,29 @@ cursor_pack(uint32_t shard, uint64_t gen, unsigned long offset)
 /*
  * Inside a read section: reports the live entries of shard from *offset on
  * until `budget` slots are passed or the shard ends; returns the slots passed
- * and sets *offset to where to go on, or to 0 with *finished set.
+ * and sets *offset to where to go on, or to 0 with *finished set. The clock
+ * is read when a deadline first needs it and again after every callback, as
+ * ttlkv_read_many does: fn takes time, and a key that expires meanwhile must
+ * not be reported by a later step.
  */
 static size_t
-scan_shard(const void *map, unsigned long *offset, size_t budget, uint64_t now,
+scan_shard(struct ttlkv *store, const void *map, unsigned long *offset, size_t budget,
     ttlkv_scan_fn *fn, void *context, bool *finished)
 {
 	struct slot_scan scan = { map, *offset };
 	unsigned long end = ttlkv__map_slots(scan.map), start = *offset;
 	unsigned long limit = budget < end - (start < end ? start : end) ? start + budget : end;
 	const void *slot;
+	uint64_t now = 0;
 
 	while ((slot = ttlkv__scan_next(&scan, limit)) != NULL) {
 		const struct entry *e = slot_entry(slot);
 		uint64_t deadline;
 
-		TSAN_ACQUIRE(e);
-		deadline = LOAD(&e->deadline);
-		if (!deadline_passed(deadline, now))
-			fn(e->bytes, e->key_len, deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
+		if (!entry_live(store, e, &deadline, &now))
+			continue;
+		fn(e->bytes, e->key_len, deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
+		now = 0;
 	}
 	*finished = scan.offset >= end;
 	*offset = *finished ? 0 : scan.offset;
@@ -83,7 +87,7 @@ ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count, ttlkv_scan_fn *fn, void
 {
 	ck_epoch_record_t *record;
 	uint32_t index;
-	uint64_t gen, now;
+	uint64_t gen;
 	unsigned long offset;
 	size_t visited = 0;
 
@@ -98,7 +102,6 @@ ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count, ttlkv_scan_fn *fn, void
 		count = 1;
 	gen = *cursor >> CURSOR_GENERATION_SHIFT & CURSOR_FIELD_MASK;
 	offset = (unsigned long)(*cursor & CURSOR_OFFSET_MASK);
-	now = store_now(store);
 	section_begin(record);
 	do {
 		struct shard *shard = &store->shards[index];
@@ -113,7 +116,7 @@ ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count, ttlkv_scan_fn *fn, void
 		if (current != gen)
 			offset = 0;
 		gen = current;
-		visited += scan_shard(map, &offset, count - visited, now, fn, context, &finished);
+		visited += scan_shard(store, map, &offset, count - visited, fn, context, &finished);
 		if (finished && ++index == store->n_shards) {
 			section_end(record);
 			*cursor = 0;

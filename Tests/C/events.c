@@ -326,6 +326,50 @@ test_scan_reports_live_keys_only(void)
 	ttlkv_close(s);
 }
 
+/* A callback that takes time: the clock moves 1 ms per key reported, and
+ * each key must still be live when its callback runs. */
+struct slow_visit {
+	struct test_clock *clock;
+	int reported, expired;
+};
+
+static void
+visit_slowly(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct slow_visit *v = context;
+
+	(void)key;
+	(void)len;
+	v->reported++;
+	if (deadline != TTLKV_NO_EXPIRY && deadline <= test_clock_read(v->clock))
+		v->expired++;
+	test_clock_advance(v->clock, 1);
+}
+
+static void
+test_scan_reports_no_key_that_expired_meanwhile(void)
+{
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv *s = open_on(&clock, options(1024, 0));
+	struct slow_visit v = { &clock, 0, 0 };
+	uint64_t cursor = 0;
+	char key[32];
+
+	/* Deadlines 1001 to 1100: the traversal, 1 ms per key reported, keeps
+	 * overtaking them. */
+	for (int i = 0; i < 100; i++) {
+		sprintf(key, "k%d", i);
+		CHECK_STATUS(PUT(s, key, 1 + (uint64_t)i), TTLKV_OK);
+	}
+	CHECK_STATUS(ttlkv_scan(s, &cursor, SIZE_MAX, visit_slowly, &v), TTLKV_OK);
+	CHECK(cursor == 0);
+	printf("events: a scan whose callback takes 1 ms per key reported %d of 100 keys, "
+	    "%d of them expired when reported\n", v.reported, v.expired);
+	CHECK(v.expired == 0);
+	CHECK(v.reported >= 1 && v.reported <= 100);
+	ttlkv_close(s);
+}
+
 /* Between calls, once, at the call given, inserts enough new keys to make
  * every table grow. */
 static int grow_at_call;
@@ -510,6 +554,7 @@ main(void)
 	test_no_log_without_tracking();
 	test_failed_writes_lose_no_expiry();
 	test_scan_reports_live_keys_only();
+	test_scan_reports_no_key_that_expired_meanwhile();
 	test_scan_is_complete_across_grows();
 	test_scan_beside_writers();
 	test_clear_beside_writers();

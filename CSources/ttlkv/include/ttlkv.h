@@ -592,8 +592,11 @@ TTLKV_API ttlkv_status ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *re
  * twice when its shard's table grows or is rebuilt during the traversal, and
  * a key written during the traversal may be missed (a write can move it to an
  * earlier slot).
- * No expired key is ever reported. The cursor is only meaningful for this
- * store: TTLKV_INVALID_ARGUMENT for one that names no shard of it.
+ * No expired key is ever reported: each key's deadline is checked against
+ * the clock when the traversal reaches it, after the previous call of fn
+ * has returned, so a key that expires while fn runs is not reported after.
+ * The cursor is only meaningful for this store: TTLKV_INVALID_ARGUMENT for
+ * one that names no shard of it.
  * Lock-free read: fn runs inside the read section, under the same rules as a
  * ttlkv_read callback (short, no blocking, no writes).
  */
