@@ -54,6 +54,10 @@ unsigned ttlkv_testing_waiting_for_readers(void);
  * shard's lock since the last call (which resets it). */
 uint64_t ttlkv_testing_locked_replays(void);
 
+/* The highest count of entries held against options.max_entries, over all
+ * stores, since the last call (which resets it). */
+uint64_t ttlkv_testing_live_peak(void);
+
 /* Whether a table rebuild is in progress (started, neither published nor
  * abandoned). */
 int ttlkv_testing_rebuilding(struct ttlkv *store);

@@ -27,15 +27,48 @@ ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
 	return TTLKV_OK;
 }
 
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+static uint64_t live_peak;
+
+static void
+note_live(uint64_t live)
+{
+	uint64_t peak = __atomic_load_n(&live_peak, __ATOMIC_RELAXED);
+
+	while (live > peak && !__atomic_compare_exchange_n(&live_peak, &peak, live, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+uint64_t
+ttlkv_testing_live_peak(void)
+{
+	return __atomic_exchange_n(&live_peak, 0, __ATOMIC_RELAXED);
+}
+#else
+#define note_live(live) ((void)0)
+#endif
+
+/* Counts a new entry against max_entries, comparing before it adds: an
+ * insert refused at the limit must not count even for a moment, or another
+ * insert racing with it, with room for one, would be refused too. */
 static bool
 live_acquire(struct ttlkv *store)
 {
+	uint64_t live;
+
 	if (store->max_entries == 0)
 		return true;
-	if (__atomic_add_fetch(&store->live, 1, __ATOMIC_RELAXED) <= store->max_entries)
-		return true;
-	__atomic_sub_fetch(&store->live, 1, __ATOMIC_RELAXED);
-	return false;
+	live = __atomic_load_n(&store->live, __ATOMIC_RELAXED);
+	do {
+		if (live >= store->max_entries)
+			return false;
+	} while (!__atomic_compare_exchange_n(&store->live, &live, live + 1, true,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+	note_live(live + 1);
+	return true;
 }
 
 static void

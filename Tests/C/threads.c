@@ -76,6 +76,77 @@ test_pinned_reader_meets_waiter(void)
 	ttlkv_close(store);
 }
 
+/*
+ * options.max_entries under contention: an insert refused with TTLKV_FULL
+ * must not count against the limit, not even for a moment, or an insert
+ * racing with it would be refused while the store holds max_entries - 1.
+ * Writers delete and re-insert their own keys while others keep trying to
+ * insert into the full store; the count held against the limit (which the
+ * test build records at its peak) must never pass it.
+ */
+#define QUOTA 64
+
+static int quota_stop;
+
+static void *
+quota_intruder(void *arg)
+{
+	char key[32];
+
+	for (unsigned i = 0; !__atomic_load_n(&quota_stop, __ATOMIC_RELAXED); i++) {
+		ttlkv_status st;
+
+		snprintf(key, sizeof key, "x%u-%u", (unsigned)(uintptr_t)arg, i);
+		st = ttlkv_put(store, key, strlen(key), "x", 1, 0);
+		CHECK(st == TTLKV_FULL || st == TTLKV_OK);
+		if (st == TTLKV_OK)
+			CHECK_STATUS(ttlkv_delete(store, key, strlen(key)), TTLKV_OK);
+	}
+	return NULL;
+}
+
+static void
+test_quota_never_overshoots(void)
+{
+	ttlkv_options o;
+	pthread_t intruders[3];
+	char key[32];
+	uint64_t peak;
+
+	ttlkv_options_init(&o);
+	o.capacity = QUOTA;
+	o.max_entries = QUOTA;
+	CHECK_STATUS(ttlkv_open(&o, &store), TTLKV_OK);
+	for (int i = 0; i < QUOTA; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		CHECK_STATUS(ttlkv_put(store, key, strlen(key), "v", 1, 0), TTLKV_OK);
+	}
+	(void)ttlkv_testing_live_peak();
+	CHECK_STATUS(ttlkv_put(store, "one more", 8, "v", 1, 0), TTLKV_FULL);
+	peak = ttlkv_testing_live_peak();
+	printf("threads: a store full at %d refused an insert, counting up to %llu against its limit\n",
+	    QUOTA, (unsigned long long)peak);
+	CHECK(peak <= QUOTA);
+	quota_stop = 0;
+	for (uintptr_t i = 0; i < 3; i++)
+		CHECK(pthread_create(&intruders[i], NULL, quota_intruder, (void *)i) == 0);
+	for (int round = 0; round < 20000; round++) {
+		snprintf(key, sizeof key, "k%d", round % QUOTA);
+		CHECK_STATUS(ttlkv_delete(store, key, strlen(key)), TTLKV_OK);
+		while (ttlkv_put(store, key, strlen(key), "v", 1, 0) == TTLKV_FULL)
+			sched_yield(); /* an intruder took the place: it gives it back */
+	}
+	__atomic_store_n(&quota_stop, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < 3; i++)
+		pthread_join(intruders[i], NULL);
+	peak = ttlkv_testing_live_peak();
+	printf("threads: 20000 deletes and re-inserts beside 3 threads inserting into the full store: "
+	    "at most %llu counted against a limit of %d\n", (unsigned long long)peak, QUOTA);
+	CHECK(peak <= QUOTA);
+	CHECK(ttlkv_count(store) == QUOTA);
+	ttlkv_close(store);
+}
+
 int
 main(void)
 {
@@ -85,6 +156,7 @@ main(void)
 	unsigned records;
 
 	test_pinned_reader_meets_waiter();
+	test_quota_never_overshoots();
 	CHECK_STATUS(ttlkv_open(NULL, &store), TTLKV_OK);
 	visitor((void *)(uintptr_t)0); /* the main thread holds a record too */
 	for (unsigned done = 0; done < threads; done += WAVE) {

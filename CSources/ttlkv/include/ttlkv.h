@@ -184,7 +184,11 @@ typedef struct ttlkv_options {
 	/* Most entries held; an insert of a new key past it returns
 	 * TTLKV_FULL. Expired entries count until something removes them (the
 	 * expiry worker, ttlkv_sweep, or a write to the same key), as in
-	 * ttlkv_count. 0 = unlimited. Default 0. */
+	 * ttlkv_count. An insert refused with TTLKV_FULL never counts, not
+	 * even for a moment: of inserts racing for the last place, only those
+	 * that find it taken are refused (a ttlkv_put_all that fails part-way
+	 * holds its inserts' places until it takes them back). 0 = unlimited.
+	 * Default 0. */
 	uint64_t max_entries;
 	/* Hash seed; 0 = a random seed drawn from the kernel for this store
 	 * (the default, and the right choice unless a test needs
