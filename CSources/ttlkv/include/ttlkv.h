@@ -45,7 +45,7 @@
  * (ck_epoch), in which each thread that has called into the library owns one
  * reader record. The record is released when the thread exits and reused by
  * later threads, so the number of records never exceeds the peak number of
- * threads alive at once (plus one per open store). A reader stalled inside a
+ * threads alive at once (plus two per open store). A reader stalled inside a
  * read section (see ttlkv_read) delays reclamation in every store. Each
  * thread that frees entries also keeps up to 256 KiB of freed entry blocks
  * for its own next writes (so that a write rarely calls malloc), freed when
