@@ -145,6 +145,30 @@ clear_entry(struct shard *shard, struct entry *e, uint64_t now)
 	return TTLKV_OK;
 }
 
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+static uint64_t clear_hold_slots_max;
+
+uint64_t
+ttlkv_testing_clear_hold_slots(void)
+{
+	return __atomic_exchange_n(&clear_hold_slots_max, 0, __ATOMIC_RELAXED);
+}
+
+static void
+note_clear_hold(uint64_t slots)
+{
+	uint64_t max = __atomic_load_n(&clear_hold_slots_max, __ATOMIC_RELAXED);
+
+	while (slots > max && !__atomic_compare_exchange_n(&clear_hold_slots_max, &max, slots,
+	    false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+#else
+#define note_clear_hold(slots) ((void)0)
+#endif
+
 /* Removes up to CLEAR_BATCH entries of shard, passing at most
  * CLEAR_SLOTS slots, from *offset on, under its lock; sets *finished once
  * the shard's end is reached. */
@@ -166,13 +190,14 @@ clear_batch(struct shard *shard, unsigned long *offset, uint64_t *gen, bool *fin
 	scan.offset = *offset;
 	end = ttlkv__map_slots(scan.map);
 	for (int removed = 0; removed < CLEAR_BATCH && status == TTLKV_OK; removed++) {
-		if ((slot = ttlkv__scan_next(&scan, scan.offset + CLEAR_SLOTS)) == NULL)
+		if ((slot = ttlkv__scan_next(&scan, *offset + CLEAR_SLOTS)) == NULL)
 			break;
 		status = clear_entry(shard, slot_entry(slot), now);
 		if (status != TTLKV_OK)
 			scan.offset--; /* not removed: this slot again next time */
 	}
 	*finished = scan.offset >= end;
+	note_clear_hold(scan.offset - *offset);
 	*offset = scan.offset;
 	shard_unlock(shard);
 	return status;

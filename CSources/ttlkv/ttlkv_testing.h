@@ -58,6 +58,10 @@ uint64_t ttlkv_testing_locked_replays(void);
  * stores, since the last call (which resets it). */
 uint64_t ttlkv_testing_live_peak(void);
 
+/* The most table slots one hold of a shard's lock in ttlkv_clear has
+ * passed since the last call (which resets it). */
+uint64_t ttlkv_testing_clear_hold_slots(void);
+
 /* Whether a table rebuild is in progress (started, neither published nor
  * abandoned). */
 int ttlkv_testing_rebuilding(struct ttlkv *store);

@@ -546,6 +546,35 @@ test_clear_beside_writers(void)
 	ttlkv_close(s);
 }
 
+/* ttlkv_clear holds each shard's lock for at most 64 removals and 4,096
+ * slots at a time: a sparse table (256 keys in 2^18 slots, about one key
+ * per 1,000 slots) must not make one hold walk 64 keys' worth of gaps. */
+static void
+test_clear_holds_are_short(void)
+{
+	ttlkv_options o = options(1u << 17, 0);
+	ttlkv *s;
+	ttlkv_stats stats;
+	char key[32];
+	uint64_t most;
+
+	o.shards = 1;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	for (int i = 0; i < 256; i++) {
+		sprintf(key, "k%d", i);
+		CHECK_STATUS(PUT(s, key, 0), TTLKV_OK);
+	}
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	(void)ttlkv_testing_clear_hold_slots();
+	CHECK_STATUS(ttlkv_clear(s), TTLKV_OK);
+	most = ttlkv_testing_clear_hold_slots();
+	printf("events: clearing 256 keys in %llu slots passed at most %llu slots per hold of the lock\n",
+	    (unsigned long long)stats.table_slots, (unsigned long long)most);
+	CHECK(ttlkv_count(s) == 0);
+	CHECK(most <= 4096);
+	ttlkv_close(s);
+}
+
 int
 main(void)
 {
@@ -558,5 +587,6 @@ main(void)
 	test_scan_is_complete_across_grows();
 	test_scan_beside_writers();
 	test_clear_beside_writers();
+	test_clear_holds_are_short();
 	return check_exit("events");
 }

@@ -616,7 +616,7 @@ TTLKV_API ttlkv_status ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count,
  * atomic: writes that run meanwhile may leave entries behind, and on
  * TTLKV_OUT_OF_MEMORY some entries may already be gone (call it again).
  * Shard-locked writes: takes each shard's lock in turn, for at most 64
- * removals at a time.
+ * removals and 4,096 table slots at a time.
  */
 TTLKV_API ttlkv_status ttlkv_clear(ttlkv *store);
 
