@@ -453,6 +453,9 @@ size_t ttlkv__take_ready(struct shard *shard, void **out, size_t max);
 bool ttlkv__ready_surplus(const struct shard *shard);
 size_t ttlkv__take_frees(struct shard *shard, void **out, size_t frees);
 void ttlkv__grace(struct ttlkv *store, bool wait);
+/* sweep.c: frees up to max of a shard's ready blocks, all of them or
+ * (keep_reserve) those past its reserve; returns how many it freed. */
+size_t ttlkv__free_ready(struct shard *shard, bool keep_reserve, size_t max);
 void ttlkv__catch_up(struct ttlkv *store);
 void ttlkv__free_blocks(void **blocks, size_t n);
 

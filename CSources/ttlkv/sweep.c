@@ -125,20 +125,22 @@ flush(struct shard *shard)
 	shard_release(shard, FREES_PER_WRITE);
 }
 
-/* Frees a shard's ready entries: all of them, or (keep_reserve) those past
- * the reserve its writers draw on. */
-static void
-free_ready(struct shard *shard, bool keep_reserve)
+size_t
+ttlkv__free_ready(struct shard *shard, bool keep_reserve, size_t max)
 {
 	void *out[64];
-	size_t n;
+	size_t n, freed = 0;
 
 	do {
+		size_t batch = max - freed < 64 ? max - freed : 64;
+
 		shard_lock(shard);
-		n = keep_reserve && !ttlkv__ready_surplus(shard) ? 0 : ttlkv__take_ready(shard, out, 64);
-		shard_release(shard, FREES_PER_WRITE);
+		n = keep_reserve && !ttlkv__ready_surplus(shard) ? 0 : ttlkv__take_ready(shard, out, batch);
+		shard_release(shard, 0);
 		ttlkv__free_blocks(out, n);
-	} while (n != 0);
+		freed += n;
+	} while (n != 0 && freed < max);
+	return freed;
 }
 
 ttlkv_status
@@ -172,7 +174,7 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 			n_removed += remove_expired(shard, &batch, now);
 		if (wrapped) {
 			flush(shard);
-			free_ready(shard, true);
+			ttlkv__free_ready(shard, true, SIZE_MAX);
 			store->sweep_shard = (store->sweep_shard + 1) % store->n_shards;
 			wraps++;
 		}
@@ -199,6 +201,6 @@ ttlkv_reclaim(ttlkv *store, int wait_for_readers)
 		flush(&store->shards[i]);
 	ttlkv__grace(store, wait_for_readers != 0);
 	for (uint32_t i = 0; i < store->n_shards; i++)
-		free_ready(&store->shards[i], wait_for_readers == 0);
+		ttlkv__free_ready(&store->shards[i], wait_for_readers == 0, SIZE_MAX);
 	return TTLKV_OK;
 }

@@ -546,6 +546,87 @@ test_clear_beside_writers(void)
 	ttlkv_close(s);
 }
 
+/*
+ * A store whose only writer is an expiry worker: a C program that loads a
+ * cache and then only lets it expire, calling ttlkv_expire_due_many for the
+ * records it drains and ttlkv_maintain every tick, as the header asks (no
+ * sweep, no reclaim). The worker's removals free nothing themselves; the
+ * memory of what expired must still come back: afterwards no more than the
+ * shards' reserves (and a batch or two in flight per shard) stays unfreed,
+ * and no retired table.
+ */
+struct drained {
+	unsigned char keys[32768][8];
+	size_t lens[32768];
+	uint64_t deadlines[32768];
+	size_t n;
+};
+
+static void
+collect(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct drained *d = context;
+
+	if (d->n < 32768 && len <= 8) {
+		memcpy(d->keys[d->n], key, len);
+		d->lens[d->n] = len;
+		d->deadlines[d->n++] = deadline;
+	}
+}
+
+static void
+test_expiry_only_store_gives_memory_back(void)
+{
+	/* Loaded past its capacity without maintenance, the tables grow to
+	 * 16,384 slots each and end 44 % full: the expiry wears them enough
+	 * for rebuilds, which retire tables. */
+	enum { KEYS = 29000, SHARDS = 4 };
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv_options o = options(4096, TTLKV_TRACK_EXPIRY);
+	struct drained *d = calloc(1, sizeof *d);
+	ttlkv_stats stats;
+	uint64_t bound;
+	char key[32];
+	ttlkv *s;
+
+	o.shards = SHARDS;
+	s = open_on(&clock, o);
+	for (int i = 0; i < KEYS; i++) {
+		sprintf(key, "e%d", i);
+		CHECK_STATUS(PUT(s, key, 10), TTLKV_OK);
+	}
+	CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_OK); /* nothing retired yet */
+	test_clock_advance(&clock, 10);
+	CHECK_STATUS(ttlkv_drain_schedule(s, collect, d, NULL), TTLKV_OK);
+	CHECK(d->n == KEYS);
+	for (size_t base = 0; base < d->n; base += 256) {
+		ttlkv_key keys[256];
+		uint64_t deadlines[256];
+		ttlkv_status st[256];
+		size_t n = d->n - base < 256 ? d->n - base : 256;
+
+		for (size_t i = 0; i < n; i++)
+			keys[i] = (ttlkv_key){ d->keys[base + i], d->lens[base + i] };
+		CHECK_STATUS(ttlkv_expire_due_many(s, keys, d->deadlines + base, n, deadlines, st),
+		    TTLKV_OK);
+		CHECK_STATUS(ttlkv_maintain(s, 65536, NULL), TTLKV_OK); /* a tick */
+	}
+	for (int tick = 0; tick < 8; tick++)
+		CHECK_STATUS(ttlkv_maintain(s, 65536, NULL), TTLKV_OK);
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	bound = ttlkv_testing_reserve_limit(s) + 2 * 64 * SHARDS;
+	printf("events: %d keys expired by a worker alone (%llu rebuilds): %llu retired entries "
+	    "and %llu retired tables left unfreed (bound %llu and 0)\n", KEYS,
+	    (unsigned long long)stats.table_rebuilds, (unsigned long long)stats.deferred_frees,
+	    (unsigned long long)ttlkv_testing_ready_tables(s), (unsigned long long)bound);
+	CHECK(stats.entries == 0 && stats.expired == KEYS);
+	CHECK(stats.table_rebuilds > 0);
+	CHECK(stats.deferred_frees <= bound);
+	CHECK(ttlkv_testing_ready_tables(s) == 0);
+	free(d);
+	ttlkv_close(s);
+}
+
 /* ttlkv_clear holds each shard's lock for at most 64 removals and 4,096
  * slots at a time: a sparse table (256 keys in 2^18 slots, about one key
  * per 1,000 slots) must not make one hold walk 64 keys' worth of gaps. */
@@ -588,5 +669,6 @@ main(void)
 	test_scan_beside_writers();
 	test_clear_beside_writers();
 	test_clear_holds_are_short();
+	test_expiry_only_store_gives_memory_back();
 	return check_exit("events");
 }

@@ -561,7 +561,11 @@ TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *remov
  * It does up to max_slots slots of work (copying slots, replaying the
  * writes made meanwhile) and resumes where it stopped at the next call, so
  * a worker can call it every tick with a small budget. *rebuilt (may be
- * NULL) receives the number of rebuilds completed by this call.
+ * NULL) receives the number of rebuilds completed by this call. Each call
+ * first frees, one unit of max_slots each, the retired entries and tables
+ * past their grace period beyond what each shard keeps for its writers to
+ * reuse: a store whose only writes are an expiry worker's removals (which
+ * free nothing themselves) gets the memory of what expired back this way.
  *
  * The expiry worker of the Swift module calls it every tick; ttlkv_sweep
  * calls it too. A program that calls neither should call it periodically
@@ -645,7 +649,8 @@ TTLKV_API ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
  * if it never expires, TTLKV_NOT_DUE with *deadline_ms = TTLKV_NO_EXPIRY.
  * TTLKV_NOT_FOUND if absent. A removal frees no memory by itself (an expiry
  * worker must not pay for frees in the middle of a mass expiry): the entry
- * is freed later by writes to its shard, ttlkv_sweep or ttlkv_reclaim.
+ * is freed later by writes to its shard, ttlkv_maintain, ttlkv_sweep or
+ * ttlkv_reclaim.
  *
  * scheduled_ms: 0, or the deadline of the expiry record (from
  * ttlkv_drain_schedule) being fired. With a record, the call also keeps the
