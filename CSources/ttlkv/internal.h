@@ -78,6 +78,23 @@ void __tsan_release(void *addr);
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
+/* Test builds keep high-water marks of a few bounds (ttlkv_testing.h);
+ * TESTING_PEAK raises one, and costs nothing in other builds. */
+#ifdef TTLKV_TESTING
+static inline void
+testing_peak(uint64_t *peak, uint64_t value)
+{
+	uint64_t seen = __atomic_load_n(peak, __ATOMIC_RELAXED);
+
+	while (value > seen && !__atomic_compare_exchange_n(peak, &seen, value, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+#define TESTING_PEAK(peak, value) testing_peak(&(peak), (value))
+#else
+#define TESTING_PEAK(peak, value) ((void)(value))
+#endif
+
 /*
  * An entry: 24-byte header, then the key, then the value. With a 16-byte key
  * and a 32-byte value that is 72 bytes, which glibc serves from an 80-byte

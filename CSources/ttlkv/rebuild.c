@@ -285,18 +285,6 @@ catch_up(struct rebuild *r, size_t *budget)
 #ifdef TTLKV_TESTING
 /* The most logged writes a publish has replayed under the shard lock. */
 static uint64_t locked_replays_max;
-
-static void
-count_locked_replays(uint64_t n)
-{
-	uint64_t max = __atomic_load_n(&locked_replays_max, __ATOMIC_RELAXED);
-
-	while (n > max && !__atomic_compare_exchange_n(&locked_replays_max, &max, n, false,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-#else
-#define count_locked_replays(n) ((void)0)
 #endif
 
 enum publish { PUBLISHED, ABANDONED, PUBLISH_LATER };
@@ -324,7 +312,7 @@ finish(struct shard *shard, struct rebuild *r)
 	}
 	before = r->replayed;
 	ok = ok && r->logged - r->replayed <= FINAL_OPS && replay(r, r->logged);
-	count_locked_replays(r->replayed - before);
+	TESTING_PEAK(locked_replays_max, r->replayed - before);
 	if (ok) {
 		ttlkv__table_adopt(shard, &r->fresh, r->slots);
 		STORE(&shard->removed, r->removals);

@@ -155,18 +155,6 @@ ttlkv_testing_clear_hold_slots(void)
 {
 	return __atomic_exchange_n(&clear_hold_slots_max, 0, __ATOMIC_RELAXED);
 }
-
-static void
-note_clear_hold(uint64_t slots)
-{
-	uint64_t max = __atomic_load_n(&clear_hold_slots_max, __ATOMIC_RELAXED);
-
-	while (slots > max && !__atomic_compare_exchange_n(&clear_hold_slots_max, &max, slots,
-	    false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-#else
-#define note_clear_hold(slots) ((void)0)
 #endif
 
 /* Removes up to CLEAR_BATCH entries of shard, passing at most
@@ -197,7 +185,7 @@ clear_batch(struct shard *shard, unsigned long *offset, uint64_t *gen, bool *fin
 			scan.offset--; /* not removed: this slot again next time */
 	}
 	*finished = scan.offset >= end;
-	note_clear_hold(scan.offset - *offset);
+	TESTING_PEAK(clear_hold_slots_max, scan.offset - *offset);
 	*offset = scan.offset;
 	shard_unlock(shard);
 	return status;

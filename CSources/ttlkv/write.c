@@ -32,23 +32,11 @@ ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
 
 static uint64_t live_peak;
 
-static void
-note_live(uint64_t live)
-{
-	uint64_t peak = __atomic_load_n(&live_peak, __ATOMIC_RELAXED);
-
-	while (live > peak && !__atomic_compare_exchange_n(&live_peak, &peak, live, false,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-		;
-}
-
 uint64_t
 ttlkv_testing_live_peak(void)
 {
 	return __atomic_exchange_n(&live_peak, 0, __ATOMIC_RELAXED);
 }
-#else
-#define note_live(live) ((void)0)
 #endif
 
 /* Counts a new entry against max_entries, comparing before it adds: an
@@ -67,7 +55,7 @@ live_acquire(struct ttlkv *store)
 			return false;
 	} while (!__atomic_compare_exchange_n(&store->live, &live, live + 1, true,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	note_live(live + 1);
+	TESTING_PEAK(live_peak, live + 1);
 	return true;
 }
 
