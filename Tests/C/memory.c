@@ -20,17 +20,9 @@
  * sanitizers (whose quarantine and shadow memory grow it on purpose), the
  * growth of the resident set.
  */
-#include "check.h"
-#include "test_keys.h"
-#include "ttlkv_testing.h"
+#include "test_stall.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <string.h>
-#include <time.h>
-#include <ttlkv.h>
-#include <unistd.h>
 
 #define BIG (512 * 1024)
 #define MiB (1024 * 1024ull)
@@ -246,34 +238,8 @@ test_rebuild_in_progress(void)
 
 /* --- 3. A stalled reader. */
 
-static struct {
-	pthread_mutex_t mutex;
-	pthread_cond_t cond;
-	ttlkv *store;
-	bool inside, release;
-} stall = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false, false };
-
-static void *
-stalled_reader(void *arg)
-{
-	unsigned char key[16];
-	const void *value;
-	size_t len;
-
-	(void)arg;
-	key_of(0, key);
-	CHECK_STATUS(ttlkv_read_begin(stall.store, key, sizeof key, &value, &len), TTLKV_OK);
-	pthread_mutex_lock(&stall.mutex);
-	stall.inside = true;
-	pthread_cond_broadcast(&stall.cond);
-	while (!stall.release)
-		pthread_cond_wait(&stall.cond, &stall.mutex);
-	pthread_mutex_unlock(&stall.mutex);
-	CHECK_STATUS(ttlkv_read_end(), TTLKV_OK);
-	return NULL;
-}
-
 static uint64_t big_puts;
+static bool big_writer_done;
 
 static void *
 big_writer(void *arg)
@@ -282,6 +248,7 @@ big_writer(void *arg)
 		put_big(arg, 1);
 		__atomic_store_n(&big_puts, (uint64_t)i + 1, __ATOMIC_RELEASE);
 	}
+	__atomic_store_n(&big_writer_done, true, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -289,44 +256,33 @@ static void
 test_stalled_reader(void)
 {
 	ttlkv *s = open_store(1024, 0);
-	pthread_t reader, writer;
+	pthread_t writer;
 	uint64_t rss0, waited_after, held, grown;
 	unsigned char key[16];
-	int polls = 0;
+	bool waited;
 
 	key_of(0, key);
 	CHECK_STATUS(ttlkv_put(s, key, sizeof key, "v", 1, 0), TTLKV_OK);
 	put_big(s, 1);
-	stall.store = s;
-	stall.inside = stall.release = false;
-	CHECK(pthread_create(&reader, NULL, stalled_reader, NULL) == 0);
-	pthread_mutex_lock(&stall.mutex);
-	while (!stall.inside)
-		pthread_cond_wait(&stall.cond, &stall.mutex);
-	pthread_mutex_unlock(&stall.mutex);
+	stall_begin(s);
 	rss0 = rss_bytes();
 	big_puts = 0;
+	big_writer_done = false;
 	CHECK(pthread_create(&writer, NULL, big_writer, s) == 0);
 	/* Until the writer waits for the reader, or has written everything. */
-	while (ttlkv_testing_waiting_for_readers() == 0 &&
-	    __atomic_load_n(&big_puts, __ATOMIC_ACQUIRE) < 1000 && polls++ < 20000)
-		usleep(1000);
+	waited = await_waiters(1, &big_writer_done);
 	waited_after = __atomic_load_n(&big_puts, __ATOMIC_ACQUIRE);
 	held = deferred_bytes(s);
 	grown = rss_bytes() - rss0;
 	printf("memory: with a reader stalled, a writer of 512 KiB values %s after %llu puts, "
 	    "with %.1f MiB retired and unfreed, resident set +%.1f MiB\n",
-	    ttlkv_testing_waiting_for_readers() != 0 ? "waited" : "never waited",
-	    (unsigned long long)waited_after, (double)held / MiB, (double)grown / MiB);
-	CHECK(ttlkv_testing_waiting_for_readers() != 0);
+	    waited ? "waited" : "never waited", (unsigned long long)waited_after,
+	    (double)held / MiB, (double)grown / MiB);
+	CHECK(waited);
 	CHECK(held <= CAP_BYTES + 8 * MiB);
 	if (rss_meaningful())
 		CHECK(grown <= CAP_BYTES + 32 * MiB);
-	pthread_mutex_lock(&stall.mutex);
-	stall.release = true;
-	pthread_cond_broadcast(&stall.cond);
-	pthread_mutex_unlock(&stall.mutex);
-	CHECK(pthread_join(reader, NULL) == 0);
+	CHECK(stall_end());
 	CHECK(pthread_join(writer, NULL) == 0);
 	CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_OK);
 	CHECK(deferred_bytes(s) == 0);

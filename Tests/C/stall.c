@@ -6,10 +6,8 @@
  * never waits, and that a writer waits for readers only once the backlog of
  * retired entries awaiting a grace period passes the reclamation cap, and
  * then only after it has released its shard locks. Each test stalls a
- * reader (a thread between ttlkv_read_begin and ttlkv_read_end) for up to
- * STALL_MS and checks who returns while it is still stalled: the reader
- * waits on a flag with a timeout, so a call that waited for it shows up as
- * a reader that timed out, whatever the machine's speed.
+ * reader for up to STALL_MS (test_stall.h) and checks who returns while it
+ * is still stalled.
  *
  *   1. Below the cap, with another thread in ttlkv_reclaim(store, 1)
  *      waiting for the reader: every write, ttlkv_reclaim(store, 0), a sweep
@@ -18,117 +16,11 @@
  *      ttlkv_put_all, which holds several shard locks) it holds no lock:
  *      ttlkv_reclaim(store, 0), which takes every shard's lock, returns.
  */
-#include "check.h"
-#include "test_keys.h"
-#include "ttlkv_testing.h"
+#include "test_stall.h"
 
-#include <errno.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <string.h>
-#include <time.h>
-#include <ttlkv.h>
-#include <unistd.h>
 
 #define KEYS 4096
-#define STALL_MS 2000
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* --- The stalled reader. */
-
-static struct {
-	pthread_mutex_t mutex;
-	pthread_cond_t cond;
-	ttlkv *store;
-	bool inside, release, timed_out;
-	pthread_t thread;
-} stall = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false, false, false, 0 };
-
-static void *
-stalled_reader(void *arg)
-{
-	unsigned char key[16];
-	const void *value;
-	size_t len;
-	struct timespec until;
-	int rc = 0;
-
-	(void)arg;
-	key_of(0, key);
-	CHECK_STATUS(ttlkv_read_begin(stall.store, key, sizeof key, &value, &len), TTLKV_OK);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += STALL_MS / 1000;
-	pthread_mutex_lock(&stall.mutex);
-	stall.inside = true;
-	pthread_cond_broadcast(&stall.cond);
-	while (!stall.release && rc != ETIMEDOUT)
-		rc = pthread_cond_timedwait(&stall.cond, &stall.mutex, &until);
-	stall.timed_out = !stall.release;
-	pthread_mutex_unlock(&stall.mutex);
-	CHECK_STATUS(ttlkv_read_end(), TTLKV_OK);
-	return NULL;
-}
-
-static void
-stall_begin(ttlkv *s)
-{
-	stall.store = s;
-	stall.inside = stall.release = stall.timed_out = false;
-	CHECK(pthread_create(&stall.thread, NULL, stalled_reader, NULL) == 0);
-	pthread_mutex_lock(&stall.mutex);
-	while (!stall.inside)
-		pthread_cond_wait(&stall.cond, &stall.mutex);
-	pthread_mutex_unlock(&stall.mutex);
-}
-
-/* Whether the reader is still stalled: nothing has waited it out. */
-static bool
-stall_holds(void)
-{
-	bool holds;
-
-	pthread_mutex_lock(&stall.mutex);
-	holds = !stall.timed_out;
-	pthread_mutex_unlock(&stall.mutex);
-	return holds;
-}
-
-/* Releases the reader; false if it had timed out first (something waited). */
-static bool
-stall_end(void)
-{
-	bool held;
-
-	pthread_mutex_lock(&stall.mutex);
-	held = !stall.timed_out;
-	stall.release = true;
-	pthread_cond_broadcast(&stall.cond);
-	pthread_mutex_unlock(&stall.mutex);
-	CHECK(pthread_join(stall.thread, NULL) == 0);
-	return held;
-}
-
-/* Waits until `n` threads wait for readers (false after STALL_MS). */
-static bool
-await_waiters(unsigned n)
-{
-	uint64_t until = now_ns() + STALL_MS * 1000000ull;
-
-	while (ttlkv_testing_waiting_for_readers() < n) {
-		if (now_ns() > until)
-			return false;
-		usleep(1000);
-	}
-	return true;
-}
 
 static ttlkv *
 open_store(void)
@@ -213,7 +105,7 @@ test_below_cap_nothing_waits(void)
 	stall_begin(s);
 	overwrite(s, 0, 1000);
 	CHECK(pthread_create(&waiter, NULL, reclaim_waiting, s) == 0);
-	CHECK(await_waiters(1));
+	CHECK(await_waiters(1, NULL));
 	worst_ns = 0;
 	worst_call = "none";
 	t = now_ns();
@@ -295,10 +187,10 @@ test_past_cap_writers_wait_without_locks(void)
 	stall_begin(s);
 	overwrites_done = 0;
 	CHECK(pthread_create(&writer, NULL, overwriter, s) == 0);
-	CHECK(await_waiters(1));
+	CHECK(await_waiters(1, NULL));
 	done = __atomic_load_n(&overwrites_done, __ATOMIC_ACQUIRE);
 	CHECK(pthread_create(&mset, NULL, mset_everywhere, s) == 0);
-	CHECK(await_waiters(2));
+	CHECK(await_waiters(2, NULL));
 	t = now_ns();
 	CHECK_STATUS(ttlkv_reclaim(s, 0), TTLKV_OK);
 	took = now_ns() - t;
