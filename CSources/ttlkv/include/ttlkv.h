@@ -28,9 +28,11 @@
  *     they fill. And while a reader stalls inside its read section, memory
  *     cannot be reclaimed: once more than max(65536, options.capacity / 8)
  *     retired entries, or more than 64 MiB of them (keys, values and
- *     headers), wait for readers, each write that retires or removes an
- *     entry waits for them before it returns, after releasing every lock
- *     it holds. Below that cap no write waits for a reader (see
+ *     headers), wait for readers to leave their sections (besides those a
+ *     shard is still collecting, up to 64 entries or 256 KiB, or holds
+ *     back for a rebuild, see ttlkv_maintain), each write that retires or
+ *     removes an entry waits for them before it returns, after releasing
+ *     every lock it holds. Below that cap no write waits for a reader (see
  *     ttlkv_reclaim).
  *   - Every write is linearizable: once it returns, every read that starts
  *     afterwards, on any thread, sees it.
