@@ -425,6 +425,7 @@ ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt)
 		return status;
 	if ((record = ttlkv__reader()) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
+	pthread_mutex_lock(&store->maintain_lock);
 	/* Frees no write makes in a store whose only writer is an expiry
 	 * worker (its removals free nothing): what became ready past each
 	 * shard's reserve, retired tables included, one unit of budget each. */
@@ -432,7 +433,6 @@ ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt)
 	for (uint32_t i = 0; i < store->n_shards && budget > 0; i++)
 		if (ttlkv__ready_surplus(&store->shards[i]))
 			budget -= ttlkv__free_ready(&store->shards[i], true, budget);
-	pthread_mutex_lock(&store->maintain_lock);
 	while (budget > 0 && (store->rebuild != NULL || start_next(store)))
 		advance(store, record, &budget, &done);
 	pthread_mutex_unlock(&store->maintain_lock);
