@@ -124,8 +124,8 @@ test_quota_never_overshoots(void)
 	(void)ttlkv_testing_live_peak();
 	CHECK_STATUS(ttlkv_put(store, "one more", 8, "v", 1, 0), TTLKV_FULL);
 	peak = ttlkv_testing_live_peak();
-	printf("threads: a store full at %d refused an insert, counting up to %llu against its limit\n",
-	    QUOTA, (unsigned long long)peak);
+	printf("threads: an insert refused by a store full at %d raised the count held against "
+	    "its limit to %llu (0: not at all)\n", QUOTA, (unsigned long long)peak);
 	CHECK(peak <= QUOTA);
 	quota_stop = 0;
 	for (uintptr_t i = 0; i < 3; i++)
