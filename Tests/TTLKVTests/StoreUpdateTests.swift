@@ -28,7 +28,7 @@ import TTLKV
         let seen = try store.update(forKey: "k") { key in
             (key.value.map { String(decoding: $0, as: UTF8.self) }, key.deadline, key.now)
         }
-        #expect(seen.0 == "abc" && seen.1 == 7_000 && seen.2 == 5_000)
+        #expect(seen.0 == "abc" && seen.1 == .init(sinceOrigin: .seconds(7)) && seen.2 == .init(sinceOrigin: .seconds(5)))
 
         // Append without a hint: the closure runs again with room.
         var runs = 0
@@ -45,6 +45,9 @@ import TTLKV
 
         try store.update(forKey: "k") { (key: inout StoreUpdate) in key.setDeadline(nil) }
         #expect(try store.timeToLive(forKey: "k") == .never)
+        // A deadline given as an instant comes back as that instant.
+        try store.update(forKey: "k") { $0.setDeadline($0.now.advanced(by: .milliseconds(1500))) }
+        #expect(try store.update(forKey: "k") { $0.deadline } == .init(sinceOrigin: .milliseconds(6500)))
         try store.update(forKey: "k") { $0.setDeadline($0.now) } // past: removed
         #expect(try store.string(forKey: "k") == nil)
         try store.update(forKey: "k") { $0.remove() } // absent: nothing to do

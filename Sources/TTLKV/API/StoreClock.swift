@@ -73,6 +73,19 @@ extension StoreClock.Instant {
         guard seconds >= 0 else { return 0 }
         return UInt64(seconds) &* 1000 &+ UInt64(attoseconds / 1_000_000_000_000_000)
     }
+
+    /// This instant as a deadline in the stores' milliseconds: rounded up,
+    /// so that a key never expires before it; saturated below "no expiry"
+    /// when it lies beyond 64 bits of milliseconds (the store refuses such
+    /// a deadline as more than 100 years ahead).
+    var deadlineMilliseconds: UInt64 {
+        let (seconds, attoseconds) = sinceOrigin.components
+        guard seconds >= 0 else { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1000)
+        let fraction = UInt64((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+        let (total, carry) = whole.addingReportingOverflow(fraction)
+        return overflow || carry || total == .max ? .max - 1 : total
+    }
 }
 
 /// A clock for tests: time stands still until ``advance(by:)`` moves it.

@@ -6,8 +6,8 @@ import CTTLKV
 /// The closure runs under the key's shard lock: it reads ``value`` and
 /// ``deadline``, then calls at most one of ``remove()``,
 /// ``setDeadline(_:)`` or one of the `replaceValue` methods (calling none
-/// keeps the key as it is). Deadlines are milliseconds on the store's clock,
-/// the time base of ``now``; `nil` means the key never expires.
+/// keeps the key as it is). Deadlines are instants on the store's clock
+/// (``StoreClock``), as ``now`` is; `nil` means the key never expires.
 public struct StoreUpdate: ~Copyable {
     // Valid only during the closure: ttlkv_update owns the state it points to.
     @usableFromInline let state: UnsafeMutablePointer<ttlkv_update_state>
@@ -26,12 +26,13 @@ public struct StoreUpdate: ~Copyable {
     }
 
     /// The key's deadline; `nil` if it never expires or is absent.
-    public var deadline: UInt64? {
-        state.pointee.found != 0 && state.pointee.deadline_ms != TTLKV_NO_EXPIRY ? state.pointee.deadline_ms : nil
+    public var deadline: StoreClock.Instant? {
+        guard state.pointee.found != 0 && state.pointee.deadline_ms != TTLKV_NO_EXPIRY else { return nil }
+        return StoreClock.Instant(milliseconds: state.pointee.deadline_ms)
     }
 
     /// The store's clock, read under the lock.
-    public var now: UInt64 { state.pointee.now_ms }
+    public var now: StoreClock.Instant { StoreClock.Instant(milliseconds: state.pointee.now_ms) }
 
     /// Removes the key (nothing happens if it is absent).
     public mutating func remove() {
@@ -40,8 +41,8 @@ public struct StoreUpdate: ~Copyable {
 
     /// Gives the live key a new deadline (`nil`: never expires), keeping its
     /// value; a deadline at or before ``now`` removes it. The key must exist.
-    public mutating func setDeadline(_ deadline: UInt64?) {
-        state.pointee.new_deadline_ms = deadline ?? TTLKV_NO_EXPIRY
+    public mutating func setDeadline(_ deadline: StoreClock.Instant?) {
+        state.pointee.new_deadline_ms = deadline?.deadlineMilliseconds ?? TTLKV_NO_EXPIRY
         action = TTLKV_UPDATE_SET_DEADLINE
     }
 
@@ -50,9 +51,9 @@ public struct StoreUpdate: ~Copyable {
     /// not called when the store must first allocate more room; the closure
     /// of the update then runs again.
     public mutating func replaceValue(
-        count: Int, deadline: UInt64?, initializingWith initialize: (UnsafeMutableRawBufferPointer) -> Void
+        count: Int, deadline: StoreClock.Instant?, initializingWith initialize: (UnsafeMutableRawBufferPointer) -> Void
     ) {
-        state.pointee.new_deadline_ms = deadline ?? TTLKV_NO_EXPIRY
+        state.pointee.new_deadline_ms = deadline?.deadlineMilliseconds ?? TTLKV_NO_EXPIRY
         replaceValue(count: count, initializingWith: initialize)
     }
 
@@ -126,7 +127,7 @@ extension StoreUpdate {
     /// ahead: the expiry worker is told so that it does not oversleep it.
     fileprivate var timeToLiveSet: UInt64? {
         guard action == TTLKV_UPDATE_REPLACE || action == TTLKV_UPDATE_SET_DEADLINE else { return nil }
-        let deadline = state.pointee.new_deadline_ms
+        let deadline = state.pointee.new_deadline_ms, now = state.pointee.now_ms
         return deadline != TTLKV_NO_EXPIRY && deadline > now ? deadline - now : nil
     }
 }

@@ -1,3 +1,5 @@
+import CTTLKV
+
 /// The stores keep time in whole milliseconds, as the C core does.
 
 extension Duration {
@@ -23,5 +25,5 @@ func ttlMilliseconds(_ ttl: Duration?) throws -> UInt64 {
     return ms
 }
 
-/// 100 years, the longest TTL either store accepts (as ttlkv.h).
-let maximumTTLMilliseconds: UInt64 = 3_155_760_000_000
+/// 100 years, the longest TTL either store accepts: the C core's limit.
+let maximumTTLMilliseconds = TTLKV_MAX_TTL_MS

@@ -1,3 +1,5 @@
+import TTLKV
+
 /// When a write makes its key expire, as SET and GETEX options say it.
 enum Expiry {
     /// No option: SET makes the key persistent, GETEX leaves it alone.
@@ -21,26 +23,23 @@ enum Expiry {
     /// The deadline on the store's clock, given that clock's `now` and the
     /// Unix time the command started at; nil: no deadline. A deadline at or
     /// before `now` makes the store remove the key.
-    func deadline(now: UInt64, unixNow: Int64) -> UInt64? {
+    func deadline(now: StoreClock.Instant, unixNow: Int64) -> StoreClock.Instant? {
         switch self {
         case .unchanged, .keep, .persist: nil
-        case .after(let milliseconds): now &+ UInt64(milliseconds)
+        case .after(let milliseconds): now.advanced(by: .milliseconds(milliseconds))
         case .at(let unix): storeDeadline(unixMilliseconds: unix, now: now, unixNow: unixNow)
         }
     }
 }
 
 /// The store-clock deadline of a Unix time: the same distance from `now`
-/// as `unix` is from `unixNow`, 0 (long past) if that is before the clock's
-/// start, saturated far in the future.
-func storeDeadline(unixMilliseconds unix: Int64, now: UInt64, unixNow: Int64) -> UInt64 {
+/// as `unix` is from `unixNow` (an instant before the clock's origin is
+/// long past; one far ahead the store refuses as more than 100 years).
+func storeDeadline(unixMilliseconds unix: Int64, now: StoreClock.Instant, unixNow: Int64) -> StoreClock.Instant {
     let (ahead, overflow) = unix.subtractingReportingOverflow(unixNow)
-    if overflow { return ahead < 0 ? .max : 0 }
-    if ahead >= 0 {
-        let (deadline, over) = now.addingReportingOverflow(UInt64(ahead))
-        return over ? .max - 1 : deadline
-    }
-    return ahead.magnitude >= now ? 0 : now - ahead.magnitude
+    // Past 2^63 ms either way: further than any clock reading can be.
+    if overflow { return now.advanced(by: .seconds(ahead < 0 ? Int64.max / 2 : -Int64.max / 2)) }
+    return now.advanced(by: .milliseconds(ahead))
 }
 
 /// The options of SET (NX, XX, GET, KEEPTTL and the expiry ones) or of

@@ -147,9 +147,9 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
         let done: Void? = call.attempt(&replies) {
             switch options.expiry {
             case .after(let milliseconds):
-                try call.keyspace.set(key, value, milliseconds: UInt64(milliseconds))
+                try call.keyspace.set(key, value, ttl: .milliseconds(milliseconds))
             case .at(let unix) where unix > unixNow:
-                try call.keyspace.set(key, value, milliseconds: UInt64(unix - unixNow))
+                try call.keyspace.set(key, value, ttl: .milliseconds(unix - unixNow))
             case .at:
                 _ = try call.keyspace.remove(key) // set, and expired at once
             case .keep:
@@ -157,7 +157,7 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
                     entry.replaceValue(count: value.count) { $0.copyMemory(from: value) }
                 }
             case .unchanged, .persist:
-                try call.keyspace.set(key, value, milliseconds: nil)
+                try call.keyspace.set(key, value, ttl: nil)
             }
         }
         if done != nil { replies.ok() }
@@ -168,7 +168,7 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
         stored = false
         let exists = entry.value != nil
         if (options.onlyIfAbsent && exists) || (options.onlyIfPresent && !exists) { return }
-        let deadline: UInt64? = if case .keep = options.expiry {
+        let deadline: StoreClock.Instant? = if case .keep = options.expiry {
             entry.deadline
         } else {
             options.expiry.deadline(now: entry.now, unixNow: unixNow)
@@ -189,8 +189,8 @@ private func setWithTimeToLive(_ call: CommandCall, _ replies: inout Replies, se
     guard amount > 0, !seconds || amount <= Int64.max / 1000 else {
         return replies.error("ERR invalid expire time in '\(call.command.name)' command")
     }
-    let milliseconds = UInt64(seconds ? amount * 1000 : amount)
-    if call.attempt(&replies, { try call.keyspace.set(call.arguments[1], call.arguments[3], milliseconds: milliseconds) }) != nil {
+    let ttl = Duration.milliseconds(seconds ? amount * 1000 : amount)
+    if call.attempt(&replies, { try call.keyspace.set(call.arguments[1], call.arguments[3], ttl: ttl) }) != nil {
         replies.ok()
     }
 }

@@ -63,9 +63,9 @@ final class Keyspace: Sendable {
 
     // MARK: Writes
 
-    /// Stores value under key, expiring after ttl milliseconds (nil: never).
-    func set(_ key: Bytes, _ value: Bytes, milliseconds ttl: UInt64?) throws {
-        try store.set(value, forKey: key, ttl: ttl.map { .milliseconds(Int64(clamping: $0)) })
+    /// Stores value under key, expiring after ttl (nil: never).
+    func set(_ key: Bytes, _ value: Bytes, ttl: Duration?) throws {
+        try store.set(value, forKey: key, ttl: ttl)
     }
 
     /// SETNX: stores only if key has no live value; returns whether it did.
