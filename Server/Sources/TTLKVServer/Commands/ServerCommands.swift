@@ -191,7 +191,7 @@ struct ServerInfo {
         case "keyspace":
             let keyspace = server.keyspace.statistics
             guard keyspace.keys > 0 else { return [] }
-            return [("db0", "keys=\(keyspace.keys),expires=\(min(keyspace.keysWithExpiry, keyspace.keys)),avg_ttl=0")]
+            return [("db0", "keys=\(keyspace.keys),expires=\(min(keyspace.pendingExpiryRecords, keyspace.keys)),avg_ttl=0")]
         default:
             return []
         }

@@ -101,13 +101,14 @@ final class Keyspace: Sendable {
         var keys: Int
         var bytes: Int
         var expiredKeys: Int
-        /// Keys with an expiry record pending: about the keys with a TTL.
-        var keysWithExpiry: Int
+        /// Expiry records pending (``StoreStatistics/pendingExpiryRecords``):
+        /// about the keys with a TTL, which INFO reports as `expires`.
+        var pendingExpiryRecords: Int
     }
 
     var statistics: Statistics {
         let s = store.statistics
-        return Statistics(keys: s.entries, bytes: s.bytes, expiredKeys: s.expired, keysWithExpiry: s.pendingExpiryRecords)
+        return Statistics(keys: s.entries, bytes: s.bytes, expiredKeys: s.expired, pendingExpiryRecords: s.pendingExpiryRecords)
     }
 
     /// Stops the expiry worker; the memory goes with the last reference.

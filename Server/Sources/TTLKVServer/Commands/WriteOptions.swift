@@ -1,47 +1,3 @@
-import TTLKV
-
-/// When a write makes its key expire, as SET and GETEX options say it.
-enum Expiry {
-    /// No option: SET makes the key persistent, GETEX leaves it alone.
-    case unchanged
-    /// KEEPTTL (SET): keep the key's deadline.
-    case keep
-    /// PERSIST (GETEX): remove the deadline.
-    case persist
-    /// EX, PX: this many milliseconds from now.
-    case after(milliseconds: Int64)
-    /// EXAT, PXAT: at this Unix time in milliseconds.
-    case at(unixMilliseconds: Int64)
-
-    /// Whether a relative expiry overflows once added to the Unix time
-    /// `unixNow`, which Redis's SET checks before it looks at the key.
-    func overflows(unixNow: Int64) -> Bool {
-        guard case .after(let milliseconds) = self else { return false }
-        return unixNow.addingReportingOverflow(milliseconds).overflow
-    }
-
-    /// The deadline on the store's clock, given that clock's `now` and the
-    /// Unix time the command started at; nil: no deadline. A deadline at or
-    /// before `now` makes the store remove the key.
-    func deadline(now: StoreClock.Instant, unixNow: Int64) -> StoreClock.Instant? {
-        switch self {
-        case .unchanged, .keep, .persist: nil
-        case .after(let milliseconds): now.advanced(by: .milliseconds(milliseconds))
-        case .at(let unix): storeDeadline(unixMilliseconds: unix, now: now, unixNow: unixNow)
-        }
-    }
-}
-
-/// The store-clock deadline of a Unix time: the same distance from `now`
-/// as `unix` is from `unixNow` (an instant before the clock's origin is
-/// long past; one far ahead the store refuses as more than 100 years).
-func storeDeadline(unixMilliseconds unix: Int64, now: StoreClock.Instant, unixNow: Int64) -> StoreClock.Instant {
-    let (ahead, overflow) = unix.subtractingReportingOverflow(unixNow)
-    // Past 2^63 ms either way: further than any clock reading can be.
-    if overflow { return now.advanced(by: .seconds(ahead < 0 ? Int64.max / 2 : -Int64.max / 2)) }
-    return now.advanced(by: .milliseconds(ahead))
-}
-
 /// The options of SET (NX, XX, GET, KEEPTTL and the expiry ones) or of
 /// GETEX (the expiry ones and PERSIST), parsed with Redis's rules: an
 /// option that conflicts with an earlier one is a syntax error, and the
@@ -115,20 +71,5 @@ struct WriteOptions {
         if arguments.matches(index, "EXAT") { return (true, true) }
         if arguments.matches(index, "PXAT") { return (false, true) }
         return nil
-    }
-}
-
-/// An error a command replies with instead of a result.
-enum CommandError: Error, Equatable {
-    case syntax
-    case notInteger
-    case message(String)
-
-    var reply: String {
-        switch self {
-        case .syntax: "ERR syntax error"
-        case .notInteger: "ERR value is not an integer or out of range"
-        case .message(let text): text
-        }
     }
 }
