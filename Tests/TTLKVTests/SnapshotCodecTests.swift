@@ -137,6 +137,40 @@ import Testing
         }
     }
 
+    /// Payloads redis-server 7.0.15's DUMP made: a raw string, an integer,
+    /// an LZF-compressed string, an empty string, and a list (refused).
+    @Test func dumpPayloadsMatchRedis() throws {
+        func bytes(_ hex: String) -> [UInt8] {
+            var result: [UInt8] = []
+            var index = hex.startIndex
+            while index < hex.endIndex {
+                let next = hex.index(index, offsetBy: 2)
+                result.append(UInt8(hex[index..<next], radix: 16)!)
+                index = next
+            }
+            return result
+        }
+        let redis: [(String, [UInt8])] = [
+            ("000568656c6c6f0a006372df766534200a", Array("hello".utf8)),
+            ("00c139300a009d94ea2793fc08b9", Array("12345".utf8)),
+            ("00c3094064017878e057000178780a005db7f663bb08625f", Array(repeating: UInt8(ascii: "x"), count: 100)),
+            ("00000a005d9b5c400f7fa2da", []),
+        ]
+        for (hex, value) in redis {
+            let payload = bytes(hex)
+            #expect(try payload.withUnsafeBytes { try DumpPayload.decode($0) } == value, "\(hex)")
+            // Redis compresses; TTLKV does not: those two payloads differ.
+            if value.count <= 20 { #expect(value.withUnsafeBytes { DumpPayload.encode($0) } == payload, "\(hex)") }
+        }
+        let list = bytes("120102090900000001000101ff0a0010828f9209b3f446")
+        #expect(throws: SnapshotError.unsupportedType) { try list.withUnsafeBytes { try DumpPayload.decode($0) } }
+        var damaged = bytes(redis[0].0)
+        damaged[2] ^= 1
+        #expect(throws: SnapshotError.checksumMismatch) { try damaged.withUnsafeBytes { try DumpPayload.decode($0) } }
+        let big = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        #expect(try big.withUnsafeBytes { DumpPayload.encode($0) }.withUnsafeBytes { try DumpPayload.decode($0) } == big)
+    }
+
     private func encode(_ entries: [(key: [UInt8], value: [UInt8], deadline: Int64?)]) -> [UInt8] {
         var encoder = RDBEncoder()
         encoder.appendHeader()

@@ -147,6 +147,20 @@ struct RDBDecoder {
         }
     }
 
+    /// The string of a DUMP record (a type byte and one encoded value,
+    /// exactly filling `record`); throws for any other type.
+    static func decodeDumpRecord(_ record: UnsafeRawBufferPointer) throws(SnapshotError) -> [UInt8] {
+        var decoder = RDBDecoder(record)
+        let type = try decoder.byte()
+        guard type == RDB.ValueType.string.rawValue else {
+            let name = RDB.ValueType(rawValue: type)?.redisType ?? "unknown (\(type))"
+            throw .unsupportedType.with("a \(name) value in a DUMP payload")
+        }
+        let value = Array(try decoder.stringBytes(slot: 0))
+        guard decoder.offset == record.count else { throw .corrupt.with("bytes after the value in a DUMP payload") }
+        return value
+    }
+
     // MARK: Records
 
     private mutating func stringEntry(deadline: Int64?, _ visit: Visit) throws {

@@ -59,9 +59,13 @@ struct RDBEncoder {
             buffer.append(RDB.Opcode.expireTimeMilliseconds)
             withUnsafeBytes(of: deadline.littleEndian) { buffer.append(contentsOf: $0) }
         }
-        buffer.append(RDB.ValueType.string.rawValue)
+        appendType(.string)
         appendString(key)
         appendString(value)
+    }
+
+    mutating func appendType(_ type: RDB.ValueType) {
+        buffer.append(type.rawValue)
     }
 
     /// EOF, then the CRC-64 of every byte before it. Take the bytes once
