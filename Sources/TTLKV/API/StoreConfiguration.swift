@@ -24,6 +24,17 @@ public struct StoreConfiguration: Sendable {
     /// ``StoreError/full``. `nil` (the default) means no limit.
     public var maximumEntries: Int?
 
+    /// The most bytes the store may hold: its entries as allocated, its
+    /// tables, its pending expiry records and its eviction policy's own
+    /// bookkeeping, as the store counts them. Past it, a write first removes
+    /// expired entries it meets, then evicts live ones (a scan-resistant
+    /// S3-FIFO: a key read since it was stored is kept over one that was
+    /// not), each reported as an ``ExpiryEvent`` with cause
+    /// ``ExpiryEvent/Cause/evicted``. A write of an entry that could never
+    /// fit throws ``StoreError/exceedsMemoryBudget``. At least 1 MiB; `nil`
+    /// (the default) means no limit. See <doc:ChoosingABudget>.
+    public var maximumBytes: Int?
+
     /// How often the expiry worker looks for due keys: an expired key is
     /// removed within one tick of its deadline plus the time to remove the
     /// keys due with it. Default 10 ms.
@@ -48,6 +59,10 @@ public struct StoreConfiguration: Sendable {
         self.capacity = capacity
     }
 
+    /// The smallest ``maximumBytes`` accepted: a budget must hold a shard's
+    /// tables with room to spare.
+    static let smallestBudget = 1 << 20
+
     var tickMilliseconds: UInt64 {
         Swift.max(1, UInt64(clamping: tickResolution.roundedUpMilliseconds ?? 1))
     }
@@ -61,6 +76,7 @@ public struct StoreConfiguration: Sendable {
         try require(maximumKeySize >= 0 && maximumKeySize <= 1 << 30, "maximumKeySize must be in 0...1 GiB")
         try require(maximumValueSize >= 0 && maximumValueSize <= 1 << 30, "maximumValueSize must be in 0...1 GiB")
         try require((maximumEntries ?? 1) >= 1, "maximumEntries must be positive")
+        try require((maximumBytes ?? Self.smallestBudget) >= Self.smallestBudget, "maximumBytes must be at least 1 MiB")
         try require(tickResolution > .zero && tickResolution <= .seconds(60), "tickResolution must be in (0, 60 s]")
         try require(expiryBudget.itemsPerTick >= 1, "expiryBudget.itemsPerTick must be positive")
         try require(expiryEventBufferSize >= 1, "expiryEventBufferSize must be positive")

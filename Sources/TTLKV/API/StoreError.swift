@@ -29,7 +29,7 @@ import Foundation
 public struct StoreError: Error, Hashable, Sendable {
     private enum Kind: Hashable, Sendable {
         case keyTooLarge, valueTooLarge, invalidTTL, full, outOfMemory, invalidConfiguration
-        case closed, writeDuringRead, invalidCursor, recursiveLoad, unexpectedStatus
+        case closed, writeDuringRead, invalidCursor, recursiveLoad, unexpectedStatus, exceedsMemoryBudget
     }
 
     private let kind: Kind
@@ -58,6 +58,10 @@ public struct StoreError: Error, Hashable, Sendable {
     public static let full = StoreError(.full)
     /// Memory could not be allocated.
     public static let outOfMemory = StoreError(.outOfMemory)
+    /// The entry is larger than the store's memory budget can ever hold
+    /// (``StoreConfiguration/maximumBytes``, divided among its shards): no
+    /// eviction would make room for it.
+    public static let exceedsMemoryBudget = StoreError(.exceedsMemoryBudget)
     /// A configuration value out of range; the description says which.
     public static let invalidConfiguration = StoreError(.invalidConfiguration)
     /// The store has been closed (see ``ManagedStore/close()``).
@@ -91,6 +95,7 @@ public struct StoreError: Error, Hashable, Sendable {
         case .invalidTTL: "The time to live is not positive, or longer than 100 years."
         case .full: "The store holds its maximum number of entries."
         case .outOfMemory: "The store could not allocate memory."
+        case .exceedsMemoryBudget: "The entry is larger than the store's memory budget can hold."
         case .invalidConfiguration: "The store configuration is invalid."
         case .closed: "The store has been closed."
         case .writeDuringRead: "A write was made inside a read of the same store, where only reads are allowed."

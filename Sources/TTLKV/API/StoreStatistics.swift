@@ -13,6 +13,14 @@ public struct StoreStatistics: Sendable {
     /// them: the expiry worker, or a write, removal or ``KeyValueStore/removeAll()``
     /// that found them expired. Each produces exactly one ``ExpiryEvent``.
     public var expired = 0
+    /// Entries evicted to stay within ``StoreConfiguration/maximumBytes``;
+    /// each produces exactly one ``ExpiryEvent`` with cause
+    /// ``ExpiryEvent/Cause/evicted``.
+    public var evicted = 0
+    /// Bytes counted against ``StoreConfiguration/maximumBytes`` (entries as
+    /// allocated, tables, pending records, the policy's bookkeeping); 0 for
+    /// a store without a budget.
+    public var usedBytes = 0
     /// Reads of a value (``KeyValueStore/withValue(forKey:_:)`` and every
     /// method built on it) that found a live value. A batched read counts
     /// every key it looked up, which for ``Store`` and ``NativeStore`` is

@@ -12,6 +12,9 @@ final class CCore: StoreCore, @unchecked Sendable {
     private let clock: ClockContext?
 
     init(configuration: StoreConfiguration) throws {
+        guard configuration.maximumBytes == nil else {
+            throw StoreError.invalidConfiguration.with(detail: "Store does not take maximumBytes yet (NativeStore does)")
+        }
         var options = ttlkv_options()
         ttlkv_options_init(&options)
         options.capacity = UInt64(configuration.capacity)
@@ -173,6 +176,11 @@ final class CCore: StoreCore, @unchecked Sendable {
     func drainExpired(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
         forEachRecord(of: ttlkv_drain_expired, body)
     }
+
+    /// The C core does not evict yet: init refuses a budget, so there is
+    /// never anything to drain.
+    @usableFromInline
+    func drainEvicted(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {}
 
     /// ttlkv_drain_schedule and ttlkv_drain_expired.
     private typealias Drain = (

@@ -145,7 +145,8 @@ final class ExpiryWorker: Sendable {
         stats.expiryLag = lag.withLock { $0 }
     }
 
-    /// Takes the expired keys that writes removed, as events if `wanted`.
+    /// Takes the expired keys that writes removed, and the keys the budget
+    /// evicted, as events if `wanted`.
     private func collectExpired(into events: inout [ExpiryEvent], wanted: Bool) {
         let first = events.count
         core.drainExpired { key, deadline in
@@ -153,8 +154,13 @@ final class ExpiryWorker: Sendable {
             let at = StoreClock.Instant(milliseconds: deadline)
             events.append(ExpiryEvent(key: Array(key), deadline: at, removedAt: at))
         }
+        core.drainEvicted { key, deadline in
+            guard wanted else { return }
+            events.append(ExpiryEvent(key: Array(key), deadline: StoreClock.Instant(milliseconds: deadline),
+                                      removedAt: StoreClock.Instant(milliseconds: 0), cause: .evicted))
+        }
         guard events.count > first else { return }
-        // Read after the drain, so after every write that removed them.
+        // Read after the drains, so after every write that removed them.
         let removedAt = StoreClock.Instant(milliseconds: core.now())
         for index in first..<events.count { events[index].removedAt = removedAt }
     }

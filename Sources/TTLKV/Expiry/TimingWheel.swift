@@ -43,6 +43,9 @@ public struct RecordArena: Sendable {
 
     var isEmpty: Bool { count == 0 }
 
+    /// Bytes allocated for the records.
+    var byteCount: Int { bytes.capacity }
+
     mutating func append(key: UnsafeRawBufferPointer, deadline: UInt64) {
         withUnsafeBytes(of: deadline.littleEndian) { bytes.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt32(key.count).littleEndian) { bytes.append(contentsOf: $0) }

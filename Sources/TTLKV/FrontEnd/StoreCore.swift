@@ -80,6 +80,10 @@ protocol StoreCore: AnyObject, Sendable {
     /// worker can report it (ttlkv_drain_expired).
     func drainExpired(_ body: (UnsafeRawBufferPointer, UInt64) -> Void)
 
+    /// Calls `body` with the key and deadline of every entry evicted to
+    /// stay within the budget since the last call (ttlkv_drain_evicted).
+    func drainEvicted(_ body: (UnsafeRawBufferPointer, UInt64) -> Void)
+
     /// For each i, removes `keys[i]` if its deadline has passed, and sets
     /// `outcomes[i]`. `scheduled[i]` is the deadline of the record being
     /// fired, so the core can tell stale records. The keys (at most 64) are

@@ -35,12 +35,14 @@ extension NativeCore {
                         errors[i] = error
                     }
                 }
+                // Released after every lock is dropped, as the replaced ones.
+                var evicted: [NativeEntry] = []
                 forEachKeyByShard(chunk.keys, including: { entries[$0] != nil }) { state, offset, hash in
                     do throws(StoreError) {
                         // The replaced entry takes the new one's place, to be
                         // released after the lock.
                         entries[offset] = try install(entries[offset]!, key: chunk.keys[offset], hash: hash,
-                                                      ifAbsent: false, in: &state).replaced
+                                                      ifAbsent: false, in: &state, evicted: &evicted).replaced
                     } catch {
                         errors[offset] = error
                     }

@@ -20,18 +20,42 @@ final class NativeCore: StoreCore, Sendable {
     private let live = Atomic<Int>(0)
     private let pendingScheduleRecords = Atomic<Int>(0)
     private let loggedExpiries = Atomic<Int>(0)
+    let loggedEvictions = Atomic<Int>(0)
 
-    init(configuration: StoreConfiguration) {
-        let count = configuration.shards ?? 64
-        let share = configuration.capacity / count
+    /// Throws ``StoreError/invalidConfiguration`` when a budget cannot even
+    /// hold the tables preallocated for the capacity.
+    init(configuration: StoreConfiguration) throws {
+        let count = configuration.shards ?? Self.shardCount(budget: configuration.maximumBytes)
+        let perShard = configuration.capacity / count
         // Room for the imbalance between shards, as the C core plans it.
-        let reserve = share + 5 * Int(Double(share).squareRoot()) + 16
-        shards = (0..<count).map { _ in NativeShard(NativeShardState(reserving: reserve)) }
+        let reserve = perShard + 5 * Int(Double(perShard).squareRoot()) + 16
+        let budget = configuration.maximumBytes
+        shards = try (0..<count).map { _ in
+            var state = NativeShardState(reserving: reserve)
+            if let budget {
+                let share = budget / count
+                state.policy = EvictionPolicy(share: share, entries: Swift.max(perShard, 64))
+                guard state.fixedBytes * 2 <= share else {
+                    throw StoreError.invalidConfiguration.with(detail:
+                        "maximumBytes \(budget) cannot hold the tables preallocated for capacity \(configuration.capacity) "
+                        + "in \(count) shards with room for entries: lower the capacity or raise the budget")
+                }
+            }
+            return NativeShard(state)
+        }
         seed = UInt64.random(in: 1...UInt64.max)
         (clock, deadlineBase) = configuration.clock.makeReaders()
         maximumKeySize = configuration.maximumKeySize
         maximumValueSize = configuration.maximumValueSize
         maximumEntries = configuration.maximumEntries
+    }
+
+    /// Shards for a store left to choose: 64, or under a budget at most one
+    /// per 256 KiB of it (a share must hold enough entries of a mixed size
+    /// for eviction to choose well; see Benchmarks/Eviction).
+    private static func shardCount(budget: Int?) -> Int {
+        guard let budget else { return 64 }
+        return Swift.min(64, Swift.max(1, budget / (256 << 10)))
     }
 
     // MARK: Hashing and validation
@@ -105,7 +129,7 @@ final class NativeCore: StoreCore, Sendable {
     }
 
     @inline(__always)
-    private func isExpired(_ deadline: UInt64, now: @autoclosure () -> UInt64) -> Bool {
+    func isExpired(_ deadline: UInt64, now: @autoclosure () -> UInt64) -> Bool {
         deadline != 0 && deadline <= now()
     }
 
@@ -116,10 +140,11 @@ final class NativeCore: StoreCore, Sendable {
     func put(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, ttl: UInt64, ifAbsent: Bool) throws -> Bool {
         let entry = try makeEntry(key: key, value: value, ttl: ttl)
         let hash = hash(key)
-        // The replaced entry comes back out so that its release (and
-        // free) happens after the lock is dropped.
+        // The replaced and evicted entries come back out so that their
+        // release (and free) happens after the lock is dropped.
+        var evicted: [NativeEntry] = []
         let (stored, _) = try shard(for: hash).withLock { state in
-            try install(entry, key: key, hash: hash, ifAbsent: ifAbsent, in: &state)
+            try install(entry, key: key, hash: hash, ifAbsent: ifAbsent, in: &state, evicted: &evicted)
         }
         return stored
     }
@@ -134,24 +159,35 @@ final class NativeCore: StoreCore, Sendable {
     }
 
     /// A write's work under the lock of `key`'s shard: stores `entry` unless
-    /// `ifAbsent` finds a live one. Returns whether it stored it, and the
-    /// entry it replaced, to be released after the lock is dropped.
+    /// `ifAbsent` finds a live one, first making room within the budget.
+    /// Returns whether it stored it, and the entry it replaced; both it and
+    /// the entries evicted (in `evicted`) are released after the lock is
+    /// dropped. On error the shard is unchanged.
     func install(_ entry: NativeEntry, key: UnsafeRawBufferPointer, hash: UInt64, ifAbsent: Bool,
-                 in state: inout NativeShardState) throws(StoreError) -> (stored: Bool, replaced: NativeEntry?) {
+                 in state: inout NativeShardState,
+                 evicted: inout [NativeEntry]) throws(StoreError) -> (stored: Bool, replaced: NativeEntry?) {
         let old = state.find(hash: hash, key: key)
         let oldExpired = old.map { isExpired($0.deadline, now: now()) } ?? false
         if old != nil, !oldExpired, ifAbsent { return (false, nil) }
+        if old == nil { try reserveEntry() }
+        do {
+            try makeRoom(for: entry, replacing: old, in: &state, evicted: &evicted)
+        } catch {
+            if old == nil { releaseEntries() }
+            throw error
+        }
         let deadline = entry.deadline
-        var sched = old?.sched ?? 0
-        let record = deadline != 0 && (sched == 0 || deadline < sched)
-        if record { sched = deadline }
-        entry.sched = sched
+        var scheduled = old?.scheduledDeadline ?? 0
+        let record = deadline != 0 && (scheduled == 0 || deadline < scheduled)
+        if record { scheduled = deadline }
+        entry.scheduledDeadline = scheduled
         if let old {
             state.replace(old, with: entry, hash: hash)
+            requeue(old, with: entry, in: &state)
             if oldExpired { noteExpired(old, key: key, in: &state) }
         } else {
-            try reserveEntry()
             state.insert(entry, hash: hash)
+            enqueue(entry, hash: hash, in: &state)
         }
         if record {
             state.schedule.append(key: key, deadline: deadline)
@@ -160,7 +196,7 @@ final class NativeCore: StoreCore, Sendable {
         return (true, old)
     }
 
-    private func reserveEntry() throws(StoreError) {
+    func reserveEntry() throws(StoreError) {
         guard let maximumEntries else { return }
         if live.add(1, ordering: .relaxed).newValue > maximumEntries {
             live.subtract(1, ordering: .relaxed)
@@ -168,7 +204,7 @@ final class NativeCore: StoreCore, Sendable {
         }
     }
 
-    private func releaseEntries(_ count: Int = 1) {
+    func releaseEntries(_ count: Int = 1) {
         if maximumEntries != nil { live.subtract(count, ordering: .relaxed) }
     }
 
@@ -189,6 +225,7 @@ final class NativeCore: StoreCore, Sendable {
     /// A read's work under the lock of `key`'s shard: the live entry.
     func liveEntry(key: UnsafeRawBufferPointer, hash: UInt64, in state: NativeShardState) -> NativeEntry? {
         guard let entry = state.find(hash: hash, key: key), !isExpired(entry.deadline, now: now()) else { return nil }
+        if state.policy != nil { entry.noteRead() }
         return entry
     }
 
@@ -213,8 +250,9 @@ final class NativeCore: StoreCore, Sendable {
 
     /// Removes `entry`. An expired entry counts as expired and, unless the
     /// worker removes it (and reports it itself), goes to the expired log.
-    private func unlink(_ entry: NativeEntry, hash: UInt64, key: UnsafeRawBufferPointer, expired: Bool,
-                        byWorker: Bool = false, in state: inout NativeShardState) {
+    func unlink(_ entry: NativeEntry, hash: UInt64, key: UnsafeRawBufferPointer, expired: Bool,
+                byWorker: Bool = false, in state: inout NativeShardState) {
+        forget(entry, hash: hash, in: &state)
         state.remove(entry, hash: hash, hashOf: self.hash)
         if expired && byWorker {
             state.expired += 1
@@ -226,7 +264,7 @@ final class NativeCore: StoreCore, Sendable {
 
     /// Counts an expired entry that a write removed and logs it for the
     /// worker (NativeStore's ttlkv_drain_expired).
-    private func noteExpired(_ entry: NativeEntry, key: UnsafeRawBufferPointer, in state: inout NativeShardState) {
+    func noteExpired(_ entry: NativeEntry, key: UnsafeRawBufferPointer, in state: inout NativeShardState) {
         state.expired += 1
         state.expiredLog.append(key: key, deadline: entry.deadline)
         loggedExpiries.add(1, ordering: .relaxed)
@@ -254,8 +292,8 @@ final class NativeCore: StoreCore, Sendable {
             guard let entry = state.find(hash: hash, key: key),
                   !isExpired(entry.deadline, now: now()) else { return false }
             entry.deadline = deadline
-            if deadline != 0, entry.sched == 0 || deadline < entry.sched {
-                entry.sched = deadline
+            if deadline != 0, entry.scheduledDeadline == 0 || deadline < entry.scheduledDeadline {
+                entry.scheduledDeadline = deadline
                 state.schedule.append(key: key, deadline: deadline)
                 pendingScheduleRecords.add(1, ordering: .relaxed)
             }
@@ -283,6 +321,7 @@ final class NativeCore: StoreCore, Sendable {
                     entry.withKey { noteExpired(entry, key: $0, in: &state) }
                 }
                 releaseEntries(state.count)
+                state.policy?.emptyQueues()
                 return state.removeAll()
             }
             _ = old   // released here, outside the lock
@@ -326,6 +365,8 @@ final class NativeCore: StoreCore, Sendable {
                 stats.expired += state.expired
                 stats.tableSlots += state.table.capacity
                 stats.tableGrows += state.grows
+                stats.evicted += state.policy?.evicted ?? 0
+                stats.usedBytes += state.usedBytes
             }
         }
         return stats
@@ -351,6 +392,11 @@ final class NativeCore: StoreCore, Sendable {
     @usableFromInline
     func drainExpired(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
         take(\.expiredLog, counted: loggedExpiries, body)
+    }
+
+    @usableFromInline
+    func drainEvicted(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
+        take(\.evictedLog, counted: loggedEvictions, body)
     }
 
     /// Swaps one record log of every shard for an empty one under the
@@ -394,8 +440,8 @@ final class NativeCore: StoreCore, Sendable {
             unlink(entry, hash: hash, key: key, expired: true, byWorker: true, in: &state)
             return (.removed(deadline: deadline), entry)
         }
-        guard entry.sched == scheduled else { return (.drop, nil) }
-        entry.sched = deadline
+        guard entry.scheduledDeadline == scheduled else { return (.drop, nil) }
+        entry.scheduledDeadline = deadline
         return (deadline == 0 ? .drop : .notDue(deadline), nil)
     }
 }

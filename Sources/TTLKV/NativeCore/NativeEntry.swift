@@ -7,22 +7,31 @@ import Glibc
 /// entries, so the comparison measures the designs, not the data layout).
 struct NativeEntry: @unchecked Sendable {
     // Safe to share: the bytes never change after `make`; the header's
-    // deadline and sched are read and written only under the lock of the
-    // shard that holds the entry, or by the thread that just made it.
-    private let buffer: ManagedBuffer<Header, UInt8>
+    // other fields are read and written only under the lock of the shard
+    // that holds the entry, or by the thread that just made it.
+    private let buffer: Buffer
+
+    typealias Buffer = ManagedBuffer<Header, UInt8>
 
     struct Header {
         /// Store-clock deadline in ms; 0 = never.
         var deadline: UInt64
         /// Deadline of the key's pending expiry record; 0 = none.
-        var sched: UInt64
+        var scheduledDeadline: UInt64
+        /// The eviction queue's neighbours (NativeEviction.swift), unowned:
+        /// the shard's table holds every queued entry.
+        var previous: Unmanaged<Buffer>?
+        var next: Unmanaged<Buffer>?
         let keyCount: UInt32
         let valueCount: UInt32
+        /// Reads since the entry was queued or last passed over, up to 3.
+        var frequency: UInt8 = 0
+        var queue: EvictionQueue.Kind = .none
     }
 
     init(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, deadline: UInt64) {
         buffer = ManagedBuffer.create(minimumCapacity: key.count + value.count) { _ in
-            Header(deadline: deadline, sched: 0, keyCount: UInt32(key.count), valueCount: UInt32(value.count))
+            Header(deadline: deadline, scheduledDeadline: 0, keyCount: UInt32(key.count), valueCount: UInt32(value.count))
         }
         buffer.withUnsafeMutablePointerToElements { bytes in
             let raw = UnsafeMutableRawBufferPointer(start: bytes, count: key.count + value.count)
@@ -36,9 +45,28 @@ struct NativeEntry: @unchecked Sendable {
         nonmutating set { buffer.header.deadline = newValue }
     }
 
-    var sched: UInt64 {
-        get { buffer.header.sched }
-        nonmutating set { buffer.header.sched = newValue }
+    var scheduledDeadline: UInt64 {
+        get { buffer.header.scheduledDeadline }
+        nonmutating set { buffer.header.scheduledDeadline = newValue }
+    }
+
+    /// The entry's header, for the eviction queues, under the shard lock.
+    var header: Header {
+        get { buffer.header }
+        nonmutating _modify { yield &buffer.header }
+    }
+
+    /// The entry as a queue link: unowned, as the queues hold it.
+    var link: Unmanaged<Buffer> { Unmanaged.passUnretained(buffer) }
+
+    /// The entry a queue link names; the shard's table keeps it alive.
+    init(link: Unmanaged<Buffer>) {
+        buffer = link.takeUnretainedValue()
+    }
+
+    /// The bytes malloc gave the entry: what it costs against a budget.
+    var allocatedBytes: Int {
+        mallocUsableSize(Unmanaged.passUnretained(buffer).toOpaque())
     }
 
     var keyCount: Int { Int(buffer.header.keyCount) }
@@ -68,3 +96,8 @@ struct NativeEntry: @unchecked Sendable {
         }
     }
 }
+
+/// glibc's malloc_usable_size (malloc.h, which the Glibc module leaves
+/// out): the size of the block malloc gave for `pointer`.
+@_silgen_name("malloc_usable_size")
+private func mallocUsableSize(_ pointer: UnsafeMutableRawPointer?) -> Int

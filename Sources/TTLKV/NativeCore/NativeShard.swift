@@ -13,6 +13,10 @@ struct NativeShardState {
     var schedule = RecordArena()
     /// Expired entries that writes removed, for the worker to report.
     var expiredLog = RecordArena()
+    /// Entries the budget evicted, for the worker to report.
+    var evictedLog = RecordArena()
+    /// The budget and the eviction queues; nil without a budget.
+    var policy: EvictionPolicy?
     var bytes = 0
     var expired = 0
     var grows = 0

@@ -16,6 +16,6 @@ public final class NativeStore: _StoreFrontEnd {
     /// A store built from `configuration`; its expiry worker starts now.
     public init(configuration: StoreConfiguration) throws {
         let configuration = try configuration.validated()
-        _frontEnd = try _FrontEnd(core: NativeCore(configuration: configuration), configuration: configuration)
+        _frontEnd = try _FrontEnd(core: try NativeCore(configuration: configuration), configuration: configuration)
     }
 }

@@ -1,0 +1,139 @@
+import Synchronization
+import Testing
+import TTLKV
+
+/// ``StoreConfiguration/maximumBytes``: the budget holds, evictions are
+/// reported exactly once, scans do not flush what is read, and a write that
+/// can never fit changes nothing. (``Store`` joins these once the C core
+/// evicts; until then it refuses a budget, which the last test checks.)
+@Suite struct MemoryBudgetTests {
+    static let budgeted: [StoreKind] = [.native]
+
+    private func makeStore(_ kind: StoreKind, budget: Int = 1 << 20, capacity: Int = 1024,
+                           clock: ManualClock = ManualClock()) throws -> any ManagedStore {
+        var configuration = StoreConfiguration(capacity: capacity)
+        configuration.maximumBytes = budget
+        configuration.clock = .manual(clock)
+        return try kind.make(configuration)
+    }
+
+    /// Written to ten times its budget with keys and values of random sizes,
+    /// the store never counts more than its budget, and it evicts.
+    @Test(arguments: budgeted)
+    func theBudgetHoldsUnderTenTimesItsSize(kind: StoreKind) throws {
+        let budget = 1 << 20
+        let store = try makeStore(kind, budget: budget)
+        var generator = SeededGenerator(seed: 7)
+        var written = 0, index = 0
+        while written < 10 * budget {
+            let value = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: Int.random(in: 0...4000, using: &generator))
+            let key = "key:\(index):" + String(repeating: "k", count: Int.random(in: 0...40, using: &generator))
+            try store.set(value, forKey: key)
+            written += key.utf8.count + value.count
+            index += 1
+            let used = store.statistics.usedBytes
+            #expect(used <= budget, "after \(index) writes: \(used) bytes counted")
+            if used > budget { break }
+        }
+        let stats = store.statistics
+        #expect(stats.evicted > 0)
+        #expect(stats.usedBytes > budget / 2, "a full store uses most of its budget: \(stats.usedBytes)")
+        #expect(stats.entries + stats.evicted == index)
+    }
+
+    /// Every key written is, at the end, either still there or reported
+    /// evicted, exactly once, with its cause, from several threads.
+    @Test(arguments: budgeted)
+    func everyEvictionIsReportedOnce(kind: StoreKind) async throws {
+        let store = try makeStore(kind, budget: 2 << 20)
+        let events = Mutex<[ExpiryEvent]>([])
+        let token = try store.addExpiryListener { batch in events.withLock { $0.append(contentsOf: batch) } }
+        let threads = 4, perThread = 5000
+        await withTaskGroup(of: Void.self) { group in
+            for thread in 0..<threads {
+                group.addTask {
+                    for i in 0..<perThread {
+                        try? store.set([UInt8](repeating: 1, count: 600), forKey: "t\(thread):\(i)")
+                    }
+                }
+            }
+        }
+        store.close()   // reports what is left
+        token.cancel()
+        let evicted = events.withLock { $0 }
+        #expect(evicted.allSatisfy { $0.cause == .evicted })
+        let names = evicted.map { String(decoding: $0.key, as: UTF8.self) }
+        #expect(Set(names).count == names.count, "a key reported twice")
+        #expect(names.count == store.statistics.evicted)
+        #expect(store.statistics.evicted > 0)
+        #expect(store.statistics.entries == 0 || store.statistics.entries + names.count == threads * perThread)
+    }
+
+    /// A hot set read over and over survives a scan of keys written once,
+    /// which would flush a plain FIFO or LRU of the same size.
+    @Test(arguments: budgeted)
+    func aScanDoesNotFlushTheHotSet(kind: StoreKind) throws {
+        let store = try makeStore(kind, budget: 1 << 20, capacity: 4096)
+        let value = [UInt8](repeating: 3, count: 200)
+        let hot = (0..<500).map { "hot:\($0)" }
+        for key in hot { try store.set(value, forKey: key) }
+        for round in 0..<3 { for key in hot { _ = try store.value(forKey: key) }; _ = round }
+        // Many times the budget of keys that are never read.
+        for i in 0..<50_000 { try store.set(value, forKey: "scan:\(i)") }
+        let survivors = try hot.filter { try store.value(forKey: $0) != nil }.count
+        #expect(survivors >= 450, "\(survivors) of 500 hot keys left after the scan")
+    }
+
+    /// A value that could never fit in a shard's share throws its own error
+    /// and leaves the store as it was.
+    @Test(arguments: budgeted)
+    func aWriteThatCanNeverFitChangesNothing(kind: StoreKind) throws {
+        let store = try makeStore(kind, budget: 1 << 20)
+        try store.set("kept", forKey: "a")
+        try store.set("old", forKey: "b")
+        let before = store.statistics
+        #expect(throws: StoreError.exceedsMemoryBudget) {
+            try store.set([UInt8](repeating: 0, count: 2 << 20), forKey: "b")
+        }
+        #expect(throws: StoreError.exceedsMemoryBudget) {
+            try store.set([UInt8](repeating: 0, count: 2 << 20), forKey: "c")
+        }
+        #expect(try store.string(forKey: "a") == "kept")
+        #expect(try store.string(forKey: "b") == "old")
+        #expect(try store.value(forKey: "c") == nil)
+        #expect(store.statistics.entries == before.entries && store.statistics.evicted == 0)
+    }
+
+    @Test func aBudgetMustHoldItsTables() throws {
+        var tooSmall = StoreConfiguration(capacity: 16)
+        tooSmall.maximumBytes = 1000
+        #expect(throws: StoreError.invalidConfiguration) { try NativeStore(configuration: tooSmall) }
+        var tablesTooBig = StoreConfiguration(capacity: 10_000_000)
+        tablesTooBig.maximumBytes = 16 << 20
+        #expect(throws: StoreError.invalidConfiguration) { try NativeStore(configuration: tablesTooBig) }
+    }
+
+    @Test func storeRefusesABudgetUntilTheCCoreEvicts() throws {
+        var configuration = StoreConfiguration(capacity: 16)
+        configuration.maximumBytes = 16 << 20
+        #expect(throws: StoreError.invalidConfiguration) { try Store(configuration: configuration) }
+    }
+}
+
+/// A small deterministic generator (SplitMix64), so that a failing size
+/// sequence can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
