@@ -60,7 +60,7 @@ import Testing
         let summary = try file.withUnsafeBytes { bytes in
             var decoder = RDBDecoder(bytes)
             #expect(try decoder.verify() == RDB.version)
-            return try decoder.decode { key, value, deadline in decoded.append((Array(key), Array(value), deadline)) }
+            return try decoder.decode { key, value, deadline, _ in decoded.append((Array(key), Array(value), deadline)) }
         }
         #expect(summary.strings == entries.count)
         #expect(summary.sizes?.keys == entries.count)
@@ -79,7 +79,7 @@ import Testing
         let summary = try file.withUnsafeBytes { bytes in
             var decoder = RDBDecoder(bytes)
             #expect(try decoder.verify() == 10)
-            return try decoder.decode { key, value, deadline in
+            return try decoder.decode { key, value, deadline, _ in
                 strings[String(decoding: key, as: UTF8.self)] = (Array(value), deadline)
             }
         }
@@ -117,7 +117,7 @@ import Testing
                 try Array(file[..<length]).withUnsafeBytes { bytes in
                     var decoder = RDBDecoder(bytes)
                     _ = try decoder.verify()
-                    _ = try decoder.decode { _, _, _ in }
+                    _ = try decoder.decode { _, _, _, _ in }
                 }
             }
         }
@@ -132,7 +132,7 @@ import Testing
             let file = Array("REDIS0010".utf8) + tail
             file.withUnsafeBytes { bytes in
                 var decoder = RDBDecoder(bytes)
-                _ = try? decoder.decode { _, _, _ in }
+                _ = try? decoder.decode { _, _, _, _ in }
             }
         }
     }

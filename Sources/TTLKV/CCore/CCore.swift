@@ -124,6 +124,50 @@ final class CCore: StoreCore, @unchecked Sendable {
         return stats
     }
 
+    // MARK: Snapshots
+
+    /// Each step's keys come from ttlkv_scan; each key's value and deadline
+    /// are then read together under its shard lock (a ttlkv_update that
+    /// keeps the key), so that an entry rewritten meanwhile is seen whole.
+    @usableFromInline
+    func scanEntries(
+        from cursor: ScanCursor, count: Int,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64) -> Void
+    ) throws -> ScanCursor? {
+        var keys: [[UInt8]] = []
+        let next = try scan(from: cursor, count: count) { keys.append(Array($0)) }
+        for key in keys {
+            let status = key.withUnsafeBytes { key in
+                update(key, sizeHint: 0) { state in
+                    let entry = state.pointee
+                    if entry.found != 0 {
+                        body(key, UnsafeRawBufferPointer(start: entry.value, count: entry.value_len),
+                             entry.deadline_ms == TTLKV_NO_EXPIRY ? 0 : entry.deadline_ms)
+                    }
+                    return TTLKV_UPDATE_KEEP
+                }
+            }
+            try check(status)
+        }
+        return next
+    }
+
+    /// A ttlkv_update that replaces the key with an absolute deadline.
+    @usableFromInline
+    func restore(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, deadline: UInt64) throws -> Bool {
+        guard deadline == 0 || deadline > now() else { return false }
+        let status = update(key, sizeHint: value.count) { state in
+            state.pointee.new_deadline_ms = deadline == 0 ? TTLKV_NO_EXPIRY : deadline
+            state.pointee.new_len = value.count
+            if value.count <= state.pointee.buffer_len, value.count > 0 {
+                state.pointee.buffer.copyMemory(from: value.baseAddress!, byteCount: value.count)
+            }
+            return TTLKV_UPDATE_REPLACE
+        }
+        try check(status)
+        return true
+    }
+
     // MARK: What only Store offers
 
     /// One run of ``Store/update(forKey:sizeHint:_:)``'s closure, as

@@ -37,6 +37,20 @@ protocol StoreCore: AnyObject, Sendable {
     /// One step of a key traversal (``KeyValueStore/scanKeys(from:count:_:)``).
     func scan(from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> ScanCursor?
 
+    /// One step of a walk of the live entries, for a snapshot: like
+    /// ``scan(from:count:_:)``, but `body` sees each entry's key, value and
+    /// deadline (store-clock milliseconds, 0: none) together, as one entry
+    /// held them, so that a key written meanwhile appears whole, old or new.
+    func scanEntries(
+        from cursor: ScanCursor, count: Int,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64) -> Void
+    ) throws -> ScanCursor?
+
+    /// Stores `value` under `key` with an absolute `deadline` (store-clock
+    /// milliseconds, 0: none), for loading a snapshot; returns false,
+    /// storing nothing, if the deadline has already passed.
+    func restore(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, deadline: UInt64) throws -> Bool
+
     /// Removes every entry; expired ones are counted and logged as any
     /// removal of an expired entry is.
     func removeAll() throws

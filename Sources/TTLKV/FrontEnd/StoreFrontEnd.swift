@@ -32,10 +32,13 @@ public final class _FrontEnd: Sendable {
     @usableFromInline let core: any StoreCore
     @usableFromInline let worker: ExpiryWorker
     @usableFromInline let reads = HitCounters()
+    /// The store's clock, for converting to and from Unix time.
+    let clock: StoreClock
 
     /// Starts the expiry worker of `core`.
     init(core: any StoreCore, configuration: StoreConfiguration) throws {
         self.core = core
+        clock = configuration.clock
         worker = try ExpiryWorker(core: core, configuration: configuration)
     }
 

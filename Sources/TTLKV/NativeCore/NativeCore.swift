@@ -334,24 +334,56 @@ final class NativeCore: StoreCore, Sendable {
     /// after it is dropped.
     @usableFromInline
     func scan(from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> ScanCursor? {
+        try walk(from: cursor, count: count) { entry, _ in entry.withKey(body) }
+    }
+
+    @usableFromInline
+    func scanEntries(
+        from cursor: ScanCursor, count: Int,
+        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64) -> Void
+    ) throws -> ScanCursor? {
+        try walk(from: cursor, count: count) { entry, deadline in
+            entry.withKey { key in entry.withValue { value in body(key, value, deadline) } }
+        }
+    }
+
+    /// The traversal behind both scans: the live entries of the shard at
+    /// `cursor` and of the following shards until `count` entries were
+    /// looked at. Each shard's live entries, and their deadlines, are
+    /// gathered under its lock and reported after it is dropped.
+    private func walk(from cursor: ScanCursor, count: Int, _ visit: (NativeEntry, UInt64) -> Void) throws -> ScanCursor? {
         guard cursor.rawValue < UInt64(shards.count) else { throw StoreError.invalidCursor }
         var index = Int(cursor.rawValue)
         var visited = 0
         repeat {
             let now = now()
-            let live = shards[index].withLock { state -> [NativeEntry] in
-                var live: [NativeEntry] = []
+            let live = shards[index].withLock { state -> [(NativeEntry, UInt64)] in
+                var live: [(NativeEntry, UInt64)] = []
                 live.reserveCapacity(state.count)
                 state.forEachEntry { entry in
-                    if !isExpired(entry.deadline, now: now) { live.append(entry) }
+                    if !isExpired(entry.deadline, now: now) { live.append((entry, entry.deadline)) }
                 }
                 visited += state.count
                 return live
             }
-            for entry in live { entry.withKey(body) }
+            for (entry, deadline) in live { visit(entry, deadline) }
             index += 1
         } while index < shards.count && visited < count
         return index < shards.count ? ScanCursor(rawValue: UInt64(index)) : nil
+    }
+
+    @usableFromInline
+    func restore(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, deadline: UInt64) throws -> Bool {
+        guard deadline == 0 || deadline > now() else { return false }
+        guard fits(key) else { throw StoreError.keyTooLarge }
+        if value.count > maximumValueSize { throw StoreError.valueTooLarge }
+        let entry = NativeEntry(key: key, value: value, deadline: deadline)
+        let hash = hash(key)
+        var evicted: [NativeEntry] = []
+        _ = try shard(for: hash).withLock { state in
+            try install(entry, key: key, hash: hash, ifAbsent: false, in: &state, evicted: &evicted)
+        }
+        return true
     }
 
     @usableFromInline

@@ -40,7 +40,8 @@ struct RDBSummary: Equatable {
 
 struct RDBDecoder {
     /// The visitor's view of a string key: bytes valid only during the call.
-    typealias Visit = (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ deadline: Int64?) throws -> Void
+    typealias Visit = (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, _ deadline: Int64?,
+                       _ offset: Int) throws -> Void
 
     private let bytes: UnsafeRawBufferPointer
     private var offset = 0
@@ -87,8 +88,27 @@ struct RDBDecoder {
         return version
     }
 
+    /// RESIZEDB's sizes for database 0, if the file has the record before
+    /// its first key (as every Redis since 3.2 writes it).
+    func sizes() throws(SnapshotError) -> (keys: Int, expires: Int)? {
+        var reader = self
+        reader.offset = 9
+        var database = 0
+        while true {
+            switch try reader.byte() {
+            case RDB.Opcode.selectDB: database = Int(clamping: try reader.length())
+            case RDB.Opcode.aux: try reader.skipString(); try reader.skipString()
+            case RDB.Opcode.function2, RDB.Opcode.functionPreGA: try reader.skipString()
+            case RDB.Opcode.resizeDB:
+                let keys = try reader.length(), expires = try reader.length()
+                if database == 0 { return (Int(clamping: keys), Int(clamping: expires)) }
+            default: return nil
+            }
+        }
+    }
+
     /// Walks every record after the header, calling `visit` for each string
-    /// key of database 0. Call ``verify()`` first: this checks structure,
+    /// key of database 0 with the offset just past it. Call ``verify()`` first: this checks structure,
     /// not the checksum.
     mutating func decode(_ visit: Visit) throws -> RDBSummary {
         _ = try Self.version(of: bytes)
@@ -166,7 +186,7 @@ struct RDBDecoder {
     private mutating func stringEntry(deadline: Int64?, _ visit: Visit) throws {
         let key = try stringBytes(slot: 0)
         let value = try stringBytes(slot: 1)
-        try visit(key, value, deadline)
+        try visit(key, value, deadline, offset)
     }
 
     /// Skips the value of a type other than string (the key already read).

@@ -1,0 +1,152 @@
+/*
+ Snapshots of a store in Redis's RDB format, written once for both stores.
+
+ Writing walks the live entries a step at a time (each step a few thousand
+ table slots, see StoreCore.scanEntries) and encodes them into a buffer that
+ is written out between steps, never inside one: a step of the C core runs
+ in a read section, which must not wait for the disk. Each entry's key,
+ value and deadline are taken together, so a key written during the
+ snapshot is in it whole, with its old state or its new one; a key that
+ expired before the walk reached it is left out. Deadlines go into the file
+ as Unix milliseconds (StoreClock+UnixTime.swift).
+
+ Loading opens a new store, preallocated for the file's key count (its
+ RESIZEDB record) if that is more than the configuration asks for, checks
+ the whole file's checksum before it decodes a byte, then restores each
+ string key with its absolute deadline, dropping keys already expired. On
+ any error the new store is discarded and nothing else has changed.
+ */
+
+/// How far a snapshot write or load has come: what it has done so far
+/// (``summary``), and what it expects.
+public struct SnapshotProgress: Sendable {
+    /// What the write or load has done so far.
+    public var summary: SnapshotSummary
+    /// The keys the store or the file announced (an estimate: the store's
+    /// count when the write began; the file's RESIZEDB record).
+    public var expectedEntries: Int?
+    /// True for the last report, once the file is written or loaded: its
+    /// ``summary`` is then the whole operation's.
+    public var isComplete = false
+}
+
+/// What a snapshot write or load did.
+public struct SnapshotSummary: Sendable, Equatable {
+    /// Keys written to the file, or loaded into the store.
+    public var entries = 0
+    /// Keys in the file whose deadline had passed: not loaded.
+    public var expiredOnLoad = 0
+    /// Values of types a store of strings cannot hold, skipped on load, by
+    /// Redis type name ("list", "hash", ...), and keys of databases other
+    /// than 0.
+    public var skipped: [String: Int] = [:]
+    /// File bytes written or read so far.
+    public var bytes = 0
+}
+
+extension _StoreFrontEnd {
+    /// Writes every live key, its value and its deadline to `path` as a
+    /// Redis RDB file (version 10, which `redis-check-rdb` checks and Redis
+    /// 7 loads), crash-safely: to a temporary file in the same folder,
+    /// flushed to disk, then renamed over `path`, so that a crash at any
+    /// moment leaves the previous file whole.
+    ///
+    /// Readers and writers go on meanwhile: a key written during the
+    /// snapshot is in it with its old or its new value and deadline, never
+    /// a mix; a key that expires before the walk reaches it is left out.
+    /// `progress`, if given, is called every few thousand keys.
+    ///
+    /// Throws ``SnapshotError`` for a failed file operation (the previous
+    /// file is then untouched) or ``StoreError/closed``.
+    @discardableResult
+    public func writeSnapshot(to path: String, progress: ((SnapshotProgress) -> Void)? = nil) throws -> SnapshotSummary {
+        try _frontEnd.checkRunning()
+        let core = _frontEnd.core
+        var file = try SnapshotFileWriter(path: path)
+        var encoder = RDBEncoder(reservingCapacity: Self.snapshotBuffer + (Self.snapshotBuffer >> 2))
+        let expected = core.count
+        let clock = _frontEnd.clock
+        let stats = statistics
+        encoder.appendHeader()
+        encoder.appendAux("redis-ver", "7.0.0")
+        encoder.appendAux("redis-bits", "64")
+        encoder.appendAux("ctime", String(clock.unixMilliseconds(at: now) / 1000))
+        encoder.appendAux("used-mem", String(stats.usedBytes > 0 ? stats.usedBytes : stats.bytes))
+        encoder.appendAux("aof-base", "0")
+        encoder.appendSelectDB(0)
+        encoder.appendResizeDB(keys: expected, expires: Swift.min(expected, stats.pendingExpiryRecords))
+        var summary = SnapshotSummary()
+        var cursor: ScanCursor? = .start
+        while let from = cursor {
+            cursor = try core.scanEntries(from: from, count: Self.snapshotStep) { key, value, deadline in
+                let unix = deadline == 0 ? nil : clock.unixMilliseconds(at: StoreClock.Instant(milliseconds: deadline))
+                encoder.appendEntry(key: key, value: value, deadline: unix)
+                summary.entries += 1
+            }
+            if encoder.pendingByteCount >= Self.snapshotBuffer {
+                try encoder.takeBytes { bytes throws(SnapshotError) in try file.write(bytes) }
+                summary.bytes = file.bytesWritten
+                progress?(SnapshotProgress(summary: summary, expectedEntries: expected))
+            }
+        }
+        encoder.appendEnd()
+        try encoder.takeBytes { bytes throws(SnapshotError) in try file.write(bytes) }
+        summary.bytes = file.bytesWritten
+        try file.commit()
+        progress?(SnapshotProgress(summary: summary, expectedEntries: expected, isComplete: true))
+        return summary
+    }
+
+    /// A store filled from the RDB snapshot at `path` (one TTLKV or Redis
+    /// wrote): every string key of database 0 with its value and deadline,
+    /// except keys whose deadline has passed. Values of other types (lists,
+    /// hashes, ...) and keys of other databases are skipped and counted;
+    /// streams and module values are refused. The store is preallocated for
+    /// the file's key count if that is more than `configuration` asks for.
+    /// `progress`, if given, is called every few thousand keys, and a last
+    /// time with ``SnapshotProgress/isComplete`` set and the whole load's
+    /// ``SnapshotSummary``.
+    ///
+    /// The whole file's checksum is verified before anything is loaded.
+    /// Throws ``SnapshotError`` (a missing, damaged or truncated file, a type
+    /// the store cannot hold, a key or value the store refuses) or
+    /// ``StoreError`` (a configuration the store refuses); nothing else has
+    /// changed.
+    public init(snapshotAt path: String, configuration: StoreConfiguration = StoreConfiguration(),
+                progress: ((SnapshotProgress) -> Void)? = nil) throws {
+        let file = try MappedSnapshot(path: path)
+        var decoder = RDBDecoder(file.bytes)
+        _ = try decoder.verify()
+        let sizes = try decoder.sizes()
+        var configuration = configuration
+        if let keys = sizes?.keys, keys > configuration.capacity { configuration.capacity = keys }
+        try self.init(configuration: configuration)
+        let core = _frontEnd.core, clock = _frontEnd.clock
+        var summary = SnapshotSummary()
+        let report = try decoder.decode { key, value, deadline, offset in
+            var storeDeadline: UInt64 = 0
+            if let deadline {
+                // A deadline at or before the clock's origin is long past.
+                storeDeadline = Swift.max(1, clock.instant(atUnixMilliseconds: deadline).deadlineMilliseconds)
+            }
+            do {
+                if try core.restore(key, value, deadline: storeDeadline) { summary.entries += 1 } else { summary.expiredOnLoad += 1 }
+            } catch let error as StoreError {
+                throw SnapshotError.storeFull.with("its key \(summary.entries + summary.expiredOnLoad + 1): \(error)")
+            }
+            if (summary.entries + summary.expiredOnLoad) % Self.snapshotStep == 0 {
+                summary.bytes = offset
+                progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys))
+            }
+        }
+        summary.bytes = file.bytes.count
+        summary.skipped = report.skippedByType
+        if report.skippedInOtherDatabases > 0 { summary.skipped["other databases"] = report.skippedInOtherDatabases }
+        progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys, isComplete: true))
+    }
+
+    /// Table slots per step of a snapshot's walk.
+    static var snapshotStep: Int { 4096 }
+    /// Encoded bytes gathered before a write to the file.
+    static var snapshotBuffer: Int { 1 << 20 }
+}
