@@ -24,7 +24,7 @@
  *
  * Bound. A reader stalled inside a section stops all reclamation. When more
  * than reclaim_cap entries wait for a grace period, the next write to drop
- * its shard lock (every lock it holds, for a multi-shard write) waits for
+ * its shard lock (every lock it holds, for ttlkv_put_all) waits for
  * readers before it returns: writers feel the stalled reader as
  * back-pressure. Below the cap nothing waits for readers: the reclaim lock
  * is never held while waiting. A wait (grace_wait) swaps the store's epoch
@@ -153,7 +153,7 @@ ttlkv__in_read_section(void)
 }
 
 struct retired *
-ttlkv__batch_new(void)
+ttlkv__retire_batch_new(void)
 {
 	struct retired *b = ttlkv__alloc(sizeof *b + RETIRE_BATCH * sizeof(void *));
 
@@ -189,10 +189,10 @@ ttlkv__retire_prepare(struct shard *shard, const struct entry *entry)
 		shard->batch = shard->spare;
 		shard->spare = NULL;
 	}
-	if (shard->batch == NULL && (shard->batch = ttlkv__batch_new()) == NULL)
+	if (shard->batch == NULL && (shard->batch = ttlkv__retire_batch_new()) == NULL)
 		return false;
 	if (entry != NULL && batch_fills(shard->batch, entry_size(entry)) &&
-	    shard->spare == NULL && (shard->spare = ttlkv__batch_new()) == NULL)
+	    shard->spare == NULL && (shard->spare = ttlkv__retire_batch_new()) == NULL)
 		return false;
 	return true;
 }
@@ -473,7 +473,7 @@ ttlkv__grace(struct ttlkv *store, bool wait)
 }
 
 void
-ttlkv__catch_up(struct ttlkv *store)
+ttlkv__backpressure_wait(struct ttlkv *store)
 {
 	if (reclaim_overdue(store))
 		grace_wait(store, false);
@@ -545,7 +545,7 @@ ttlkv__take_ready(struct shard *shard, void **out, size_t max)
 static uint64_t
 ready_reserve(const struct shard *shard)
 {
-	return shard->room / 4 < READY_RESERVE_MAX ? shard->room / 4 : READY_RESERVE_MAX;
+	return shard->planned / 4 < READY_RESERVE_MAX ? shard->planned / 4 : READY_RESERVE_MAX;
 }
 
 bool

@@ -102,8 +102,9 @@ testing_peak(uint64_t *peak, uint64_t value)
  */
 struct entry {
 	uint64_t deadline;   /* store-clock ms, 0 = never; atomic (ttlkv_set_ttl) */
-	uint64_t sched;      /* deadline of the key's pending expiry record, 0 = none;
-	                        read and written only under the shard lock */
+	uint64_t scheduled;  /* deadline of the key's pending schedule record
+	                        (schedule.c), 0 = none; read and written only
+	                        under the shard lock */
 	uint32_t key_len;
 	uint32_t value_len;
 	unsigned char bytes[];
@@ -113,7 +114,7 @@ struct entry {
  * stored entries with one callback); key_len carries PROBE_FLAG. */
 struct probe {
 	uint64_t deadline;
-	uint64_t sched;
+	uint64_t scheduled;
 	uint32_t key_len;
 	uint32_t value_len;
 	const void *key;
@@ -153,8 +154,9 @@ struct retired {
 	void *items[];
 };
 
-/* Expiry records waiting for the worker: packed {u64 deadline, u32 len, key}. */
-struct intake {
+/* (key, deadline) records for an expiry worker, appended under the shard
+ * lock: packed {u64 deadline, u32 len, key} (schedule.c). */
+struct record_log {
 	unsigned char *buf;
 	size_t len;
 	size_t cap;
@@ -186,17 +188,17 @@ struct shard {
 	uint64_t ready_entries;   /* atomic: entries on ready and draining, */
 	uint64_t ready_bytes;     /* atomic: their sizes, */
 	uint64_t ready_maps;      /* atomic: and retired tables there */
-	struct intake intake;
-	struct intake intake_spare; /* owned by ttlkv_drain_schedule */
-	struct intake expired_log;  /* expiries the worker did not remove (intake.c) */
-	struct intake expired_log_spare; /* owned by ttlkv_drain_expired */
+	struct record_log schedule;       /* for ttlkv_drain_schedule (schedule.c) */
+	struct record_log schedule_spare; /* owned by ttlkv_drain_schedule */
+	struct record_log expired_log;    /* expiries the worker did not remove */
+	struct record_log expired_log_spare; /* owned by ttlkv_drain_expired */
 	/* Maintenance (rebuild.c). */
 	struct rebuild *rebuild;  /* non-NULL while a rebuild logs this shard's writes */
-	uint64_t removed;         /* slots tombstoned since the table was built */
+	uint64_t tombstones;      /* slots tombstoned since the table was built */
 	uint64_t rebuilds;        /* tables rebuilt beside the live one */
-	uint64_t tables;          /* tables replaced (grown or rebuilt): bumped
+	uint64_t generation;      /* tables replaced (grown or rebuilt): bumped
 	                             with release after the new one is published */
-	uint64_t room;            /* entries the shard was sized for */
+	uint64_t planned;         /* entries the shard was sized for */
 } __attribute__((aligned(64)));
 
 struct ttlkv {
@@ -215,8 +217,9 @@ struct ttlkv {
 
 	/* Every write with max_entries set changes it: on its own cache line,
 	 * away from the fields every read loads. */
-	uint64_t live __attribute__((aligned(64))); /* atomic */
-	char live_pad[64 - sizeof(uint64_t)];
+	uint64_t quota_used __attribute__((aligned(64))); /* atomic: entries
+	                              counted against max_entries (write.c) */
+	char quota_pad[64 - sizeof(uint64_t)];
 
 	/* Reclamation (epoch.c): read after every write, written once per
 	 * retire batch; on a cache line of its own. */
@@ -336,7 +339,7 @@ ttlkv_status ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_
 void ttlkv__shard_destroy(struct shard *shard);
 bool ttlkv__table_reserve(struct shard *shard);
 uint64_t ttlkv__shard_plan(uint64_t capacity, uint32_t *n_shards);
-uint64_t ttlkv__shard_room(uint64_t capacity, uint32_t n_shards);
+uint64_t ttlkv__shard_planned(uint64_t capacity, uint32_t n_shards);
 bool ttlkv__slots_allowed(uint64_t slots);
 /* The fresh table of a rebuild (rebuild.c): compares by slot value only and
  * refuses to grow, so nothing it does reads an entry. */
@@ -454,7 +457,7 @@ section_end(ck_epoch_record_t *record)
 }
 ttlkv_status ttlkv__writer_record(ck_epoch_record_t **record);
 void ttlkv__writer_record_release(ck_epoch_record_t *record);
-struct retired *ttlkv__batch_new(void);
+struct retired *ttlkv__retire_batch_new(void);
 bool ttlkv__retire_prepare(struct shard *shard, const struct entry *entry);
 void ttlkv__retire(struct shard *shard, struct entry *entry);
 void ttlkv__retire_block(struct shard *shard, struct retired *block);
@@ -473,7 +476,7 @@ void ttlkv__grace(struct ttlkv *store, bool wait);
 /* sweep.c: frees up to max of a shard's ready blocks, all of them or
  * (keep_reserve) those past its reserve; returns how many it freed. */
 size_t ttlkv__free_ready(struct shard *shard, bool keep_reserve, size_t max);
-void ttlkv__catch_up(struct ttlkv *store);
+void ttlkv__backpressure_wait(struct ttlkv *store);
 void ttlkv__free_blocks(void **blocks, size_t n);
 
 /* Retired entries that may wait for a grace period before writers wait for
@@ -520,7 +523,7 @@ static inline void
 writer_backpressure(struct ttlkv *store)
 {
 	if (UNLIKELY(reclaim_overdue(store)))
-		ttlkv__catch_up(store);
+		ttlkv__backpressure_wait(store);
 }
 
 /* Ends a write on shard: shard_release, then back-pressure. */
@@ -559,7 +562,7 @@ ttlkv_status ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_
 ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
     uint64_t scheduled, uint64_t *deadline);
 
-/* write.c, shared with update.c and multi.c. */
+/* write.c, shared with update.c and put_all.c. */
 
 /* A new entry block holding key, with room for value_room value bytes
  * (value_len = value_room, deadline 0); NULL if allocation fails. */
@@ -598,10 +601,11 @@ ttlkv_status ttlkv__keyed_write(struct ttlkv *store, const void *key, size_t key
 /* A keyed_write_fn: gives a live entry the deadline *(const uint64_t *)context. */
 keyed_write_fn ttlkv__change_deadline;
 
-/* intake.c */
-bool ttlkv__intake_reserve(struct shard *shard, size_t key_len);
-void ttlkv__intake_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline);
-void ttlkv__intake_destroy(struct intake *intake);
+/* schedule.c: the schedule and the expired log, record logs drained by
+ * ttlkv_drain_schedule and ttlkv_drain_expired. */
+bool ttlkv__schedule_reserve(struct shard *shard, size_t key_len);
+void ttlkv__schedule_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline);
+void ttlkv__record_log_destroy(struct record_log *log);
 /* Removing an expired entry outside ttlkv_expire_due: reserve before the
  * write changes anything (false: out of memory), note it on removal. */
 bool ttlkv__expired_reserve(struct shard *shard, const struct entry *entry);

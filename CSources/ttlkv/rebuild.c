@@ -315,7 +315,7 @@ finish(struct shard *shard, struct rebuild *r)
 	TESTING_PEAK(locked_replays_max, r->replayed - before);
 	if (ok) {
 		ttlkv__table_adopt(shard, &r->fresh, r->slots);
-		STORE(&shard->removed, r->removals);
+		STORE(&shard->tombstones, r->removals);
 		STORE(&shard->rebuilds, shard->rebuilds + 1);
 	}
 	rebuild_detach(shard, r);
@@ -332,9 +332,9 @@ rebuild_target(const struct shard *shard)
 {
 	uint64_t slots = LOAD(&shard->slots), count = LOAD(&shard->count);
 
-	if (count > shard->room && count * 8 > slots * 3 && ttlkv__slots_allowed(slots * 2))
+	if (count > shard->planned && count * 8 > slots * 3 && ttlkv__slots_allowed(slots * 2))
 		return slots * 2;
-	if (LOAD(&shard->removed) * 2 >= slots)
+	if (LOAD(&shard->tombstones) * 2 >= slots)
 		return slots;
 	return 0;
 }
@@ -364,7 +364,7 @@ start_next(struct ttlkv *store)
 
 	for (uint32_t tried = 0; tried < store->n_shards; tried++) {
 		struct shard *shard = &store->shards[store->maintain_shard];
-		uint64_t target = rebuild_target(shard), r = LOAD(&shard->removed), n = LOAD(&shard->slots);
+		uint64_t target = rebuild_target(shard), r = LOAD(&shard->tombstones), n = LOAD(&shard->slots);
 
 		store->maintain_shard = (store->maintain_shard + 1) % store->n_shards;
 		if (target != 0 && start_on(store, shard, target))

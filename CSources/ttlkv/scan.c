@@ -6,7 +6,7 @@
  * A cursor is a position in one shard's slot array, packed in 64 bits:
  *
  *     bits 48-63  shard index
- *     bits 32-47  low bits of the shard's table generation (shard->tables)
+ *     bits 32-47  low bits of the shard's table generation (shard->generation)
  *     bits  0-31  slot offset in that shard's table
  *
  * Cursor 0 starts a traversal and a call returns 0 when it is complete, as
@@ -40,7 +40,7 @@
 static uint64_t
 generation(struct shard *shard)
 {
-	return __atomic_load_n(&shard->tables, __ATOMIC_ACQUIRE) & CURSOR_FIELD_MASK;
+	return __atomic_load_n(&shard->generation, __ATOMIC_ACQUIRE) & CURSOR_FIELD_MASK;
 }
 
 static uint64_t

@@ -82,10 +82,10 @@ store_free(struct ttlkv *store, uint32_t shards_ready)
 		ttlkv__shard_destroy(shard);
 		ttlkv__free(shard->batch);
 		ttlkv__free(shard->spare);
-		ttlkv__intake_destroy(&shard->intake);
-		ttlkv__intake_destroy(&shard->intake_spare);
-		ttlkv__intake_destroy(&shard->expired_log);
-		ttlkv__intake_destroy(&shard->expired_log_spare);
+		ttlkv__record_log_destroy(&shard->schedule);
+		ttlkv__record_log_destroy(&shard->schedule_spare);
+		ttlkv__record_log_destroy(&shard->expired_log);
+		ttlkv__record_log_destroy(&shard->expired_log_spare);
 	}
 	if (store->rec != NULL)
 		ttlkv__writer_record_release(store->rec);
@@ -131,7 +131,7 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 
 		if ((status = ttlkv__shard_init(store, shard, slots)) != TTLKV_OK)
 			return status;
-		shard->room = ttlkv__shard_room(o->capacity, n_shards);
+		shard->planned = ttlkv__shard_planned(o->capacity, n_shards);
 		if (!ttlkv__map_layout_ok(&shard->hs, slots)) {
 			store->n_shards++;
 			return TTLKV_UNSUPPORTED;
@@ -251,9 +251,9 @@ ttlkv_stats_get_sized(ttlkv *store, ttlkv_stats *out, size_t size)
 		stats->deferred_bytes += retired_bytes > freed_bytes ? retired_bytes - freed_bytes : 0;
 		stats->table_slots += LOAD(&s->slots);
 		stats->table_grows += LOAD(&s->grows);
-		stats->schedule_records += LOAD(&s->intake.records);
+		stats->schedule_records += LOAD(&s->schedule.records);
 		stats->table_rebuilds += LOAD(&s->rebuilds);
-		stats->tombstones += LOAD(&s->removed);
+		stats->tombstones += LOAD(&s->tombstones);
 	}
 	memcpy(out, stats, size < sizeof *stats ? size : sizeof *stats);
 	return TTLKV_OK;

@@ -156,7 +156,7 @@ hs_free(void *p, size_t size, bool defer)
 	TSAN_RELEASE(shard->hs.map);
 	STORE(&shard->slots, pending_map_slots);
 	STORE(&shard->grows, shard->grows + 1);
-	__atomic_store_n(&shard->tables, shard->tables + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&shard->generation, shard->generation + 1, __ATOMIC_RELEASE);
 	ttlkv__retire_block(shard, map_block(p));
 }
 
@@ -199,7 +199,7 @@ pow2_ceil(uint64_t x)
 /* Entries a shard must hold for the store to hold capacity: its share plus
  * five standard deviations of the random imbalance between shards. */
 uint64_t
-ttlkv__shard_room(uint64_t capacity, uint32_t n_shards)
+ttlkv__shard_planned(uint64_t capacity, uint32_t n_shards)
 {
 	uint64_t share = (capacity + n_shards - 1) / n_shards;
 
@@ -209,7 +209,7 @@ ttlkv__shard_room(uint64_t capacity, uint32_t n_shards)
 static uint64_t
 slots_for(uint64_t capacity, uint32_t n_shards)
 {
-	return pow2_ceil(2 * ttlkv__shard_room(capacity, n_shards));
+	return pow2_ceil(2 * ttlkv__shard_planned(capacity, n_shards));
 }
 
 bool
@@ -285,12 +285,12 @@ ttlkv__table_adopt(struct shard *shard, ck_hs_t *fresh, uint64_t slots)
 	 * saw an unchanged generation around its load of the map has the map
 	 * its cursor's offset counts in (scan.c). The fresh map is complete
 	 * before readers can load it. */
-	__atomic_store_n(&shard->tables, shard->tables + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&shard->generation, shard->generation + 1, __ATOMIC_RELEASE);
 	TSAN_RELEASE(fresh->map);
 	ck_pr_fence_memory();
 	ck_hs_move(&shard->hs, fresh, hs_hash, hs_compare, &hs_allocator);
 	STORE(&shard->slots, slots);
-	__atomic_store_n(&shard->tables, shard->tables + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&shard->generation, shard->generation + 1, __ATOMIC_RELEASE);
 	ttlkv__retire_block(shard, map_block(old));
 }
 
@@ -363,7 +363,7 @@ grow_beside(struct shard *shard, uint64_t slots)
 	}
 	ttlkv__table_adopt(shard, &fresh, slots);
 	STORE(&shard->grows, shard->grows + 1);
-	STORE(&shard->removed, 0); /* the fresh table has no tombstones */
+	STORE(&shard->tombstones, 0); /* the fresh table has no tombstones */
 	return true;
 }
 

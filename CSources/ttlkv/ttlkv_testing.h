@@ -56,7 +56,7 @@ uint64_t ttlkv_testing_locked_replays(void);
 
 /* The highest count of entries held against options.max_entries, over all
  * stores, since the last call (which resets it). */
-uint64_t ttlkv_testing_live_peak(void);
+uint64_t ttlkv_testing_quota_peak(void);
 
 /* The most table slots one hold of a shard's lock in ttlkv_clear has
  * passed since the last call (which resets it). */

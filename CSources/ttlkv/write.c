@@ -1,10 +1,10 @@
 /*
  * Writes. Each one validates its arguments and builds its new entry before
  * taking the shard lock, then, under the lock, first secures everything that
- * can fail (retire batch, table room, entry quota, expiry record space) and
- * only then changes the table, so a failed write leaves the store exactly as
- * it was. The replaced or removed entry is retired, never freed in place:
- * readers may still be looking at it.
+ * can fail (retire batch, table room, entry quota, room in the schedule and
+ * the expired log) and only then changes the table, so a failed write leaves
+ * the store exactly as it was. The replaced or removed entry is retired,
+ * never freed in place: readers may still be looking at it.
  */
 #include "internal.h"
 
@@ -30,12 +30,12 @@ ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
 #ifdef TTLKV_TESTING
 #include "ttlkv_testing.h"
 
-static uint64_t live_peak;
+static uint64_t quota_peak;
 
 uint64_t
-ttlkv_testing_live_peak(void)
+ttlkv_testing_quota_peak(void)
 {
-	return __atomic_exchange_n(&live_peak, 0, __ATOMIC_RELAXED);
+	return __atomic_exchange_n(&quota_peak, 0, __ATOMIC_RELAXED);
 }
 #endif
 
@@ -43,27 +43,27 @@ ttlkv_testing_live_peak(void)
  * insert refused at the limit must not count even for a moment, or another
  * insert racing with it, with room for one, would be refused too. */
 static bool
-live_acquire(struct ttlkv *store)
+quota_take(struct ttlkv *store)
 {
-	uint64_t live;
+	uint64_t used;
 
 	if (store->max_entries == 0)
 		return true;
-	live = __atomic_load_n(&store->live, __ATOMIC_RELAXED);
+	used = __atomic_load_n(&store->quota_used, __ATOMIC_RELAXED);
 	do {
-		if (live >= store->max_entries)
+		if (used >= store->max_entries)
 			return false;
-	} while (!__atomic_compare_exchange_n(&store->live, &live, live + 1, true,
+	} while (!__atomic_compare_exchange_n(&store->quota_used, &used, used + 1, true,
 	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	TESTING_PEAK(live_peak, live + 1);
+	TESTING_PEAK(quota_peak, used + 1);
 	return true;
 }
 
 static void
-live_release(struct ttlkv *store)
+quota_give_back(struct ttlkv *store)
 {
 	if (store->max_entries != 0)
-		__atomic_sub_fetch(&store->live, 1, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&store->quota_used, 1, __ATOMIC_RELAXED);
 }
 
 static bool
@@ -74,13 +74,13 @@ expired_now(struct ttlkv *store, const struct entry *entry)
 	return deadline != 0 && deadline_passed(deadline, store_now(store));
 }
 
-/* Whether giving a key `deadline` needs a new expiry record: the first
+/* Whether giving a key `deadline` needs a new schedule record: the first
  * deadline, or one earlier than the pending record's. */
 static bool
-needs_record(const struct ttlkv *store, uint64_t deadline, uint64_t sched)
+needs_schedule_record(const struct ttlkv *store, uint64_t deadline, uint64_t scheduled)
 {
 	return (store->flags & TTLKV_TRACK_EXPIRY) != 0 && deadline != 0 &&
-	    (sched == 0 || deadline < sched);
+	    (scheduled == 0 || deadline < scheduled);
 }
 
 static void
@@ -101,11 +101,11 @@ ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expi
 {
 	ck_hs_remove(&shard->hs, hash, slot_tag(entry, hash));
 	rebuild_note(shard, hash, slot_tag(entry, hash), true);
-	STORE(&shard->removed, shard->removed + 1);
+	STORE(&shard->tombstones, shard->tombstones + 1);
 	account(shard, -1, -(int64_t)entry_bytes(entry));
 	if (expired)
 		STORE(&shard->expired, shard->expired + 1);
-	live_release(shard->store);
+	quota_give_back(shard->store);
 	ttlkv__retire(shard, entry);
 }
 
@@ -124,29 +124,29 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry
 		return TTLKV_OUT_OF_MEMORY;
 	if (old_expired && !ttlkv__expired_reserve(shard, old))
 		return TTLKV_OUT_OF_MEMORY;
-	e->sched = old != NULL ? old->sched : 0;
-	record = needs_record(store, e->deadline, e->sched);
-	if (record && !ttlkv__intake_reserve(shard, e->key_len))
+	e->scheduled = old != NULL ? old->scheduled : 0;
+	record = needs_schedule_record(store, e->deadline, e->scheduled);
+	if (record && !ttlkv__schedule_reserve(shard, e->key_len))
 		return TTLKV_OUT_OF_MEMORY;
 	if (record)
-		e->sched = e->deadline;
+		e->scheduled = e->deadline;
 	/* Publish a fully built entry: free on x86, needed where stores may
 	 * pass one another (ck_hs stores the slot without a fence). */
 	ck_pr_fence_store();
 	TSAN_RELEASE(e);
 	if (old == NULL) {
-		/* Room first: an entry counted in `live` and then refused for
+		/* Room first: an entry counted in the quota and then refused for
 		 * memory could make a concurrent insert see TTLKV_FULL. */
 		if (!ttlkv__table_reserve(shard))
 			return TTLKV_OUT_OF_MEMORY;
-		if (!live_acquire(store))
+		if (!quota_take(store))
 			return TTLKV_FULL;
 		/* The lookup above proved the key absent, so the insert may
 		 * take the first free or tombstoned slot of its probe sequence:
 		 * ck_hs_put would search on to the probe limit for an empty
 		 * one, which under steady churn no longer exists. */
 		if (!ck_hs_put_unique(&shard->hs, hash, slot_tag(e, hash))) {
-			live_release(store);
+			quota_give_back(store);
 			return TTLKV_OUT_OF_MEMORY;
 		}
 		rebuild_note(shard, hash, slot_tag(e, hash), false);
@@ -163,7 +163,7 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry
 		ttlkv__retire(shard, old);
 	}
 	if (record)
-		ttlkv__intake_append(shard, e->bytes, e->key_len, e->deadline);
+		ttlkv__schedule_append(shard, e->bytes, e->key_len, e->deadline);
 	return TTLKV_OK;
 }
 
@@ -365,13 +365,13 @@ ttlkv__change_deadline(struct shard *shard, uint64_t hash, struct entry *entry, 
 	(void)hash;
 	if (entry == NULL || expired_now(shard->store, entry))
 		return TTLKV_NOT_FOUND;
-	record = needs_record(shard->store, deadline, entry->sched);
-	if (record && !ttlkv__intake_reserve(shard, entry->key_len))
+	record = needs_schedule_record(shard->store, deadline, entry->scheduled);
+	if (record && !ttlkv__schedule_reserve(shard, entry->key_len))
 		return TTLKV_OUT_OF_MEMORY;
 	STORE(&entry->deadline, deadline);
 	if (record) {
-		entry->sched = deadline;
-		ttlkv__intake_append(shard, entry->bytes, entry->key_len, deadline);
+		entry->scheduled = deadline;
+		ttlkv__schedule_append(shard, entry->bytes, entry->key_len, deadline);
 	}
 	return TTLKV_OK;
 }
@@ -411,9 +411,9 @@ ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
 		return TTLKV_OK;
 	}
 	if (scheduled != 0) {
-		if (entry->sched != scheduled)
+		if (entry->scheduled != scheduled)
 			return TTLKV_NOT_FOUND;
-		entry->sched = deadline;
+		entry->scheduled = deadline;
 		if (deadline == 0)
 			return TTLKV_NOT_FOUND;
 	}

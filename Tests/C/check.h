@@ -33,7 +33,7 @@ static int check_failures;
 		}                                                          \
 	} while (0)
 
-/* A ttlkv_drain_schedule callback for tests that only empty the intake. */
+/* A ttlkv_drain_schedule callback for tests that only empty the schedule. */
 static inline void
 ignore_record(const void *key, size_t len, uint64_t deadline, void *context)
 {

@@ -197,11 +197,11 @@ main(void)
 	test_clock_attach(&clock_, &o);
 	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
 
-	/* Inserts (some grow a table, some append expiry records). */
+	/* Inserts (some grow a table, some append schedule records). */
 	for (int i = 0; i < KEYS; i++)
 		total += failures[i] = sweep_failures(s, op_put, i, "insert");
 	check_model(s, "inserts");
-	/* Overwrites retire entries: batches, spares, expiry records. */
+	/* Overwrites retire entries: batches, spares, schedule records. */
 	for (int round = 0; round < 3; round++)
 		for (int i = 0; i < KEYS; i++)
 			total += sweep_failures(s, op_put, i, "overwrite");

@@ -1,7 +1,7 @@
 /*
  * Allocation-failure sweep, the SQLite way: a scripted workload (open, puts
  * that grow the table far past its capacity, overwrites, TTL changes,
- * deletes, expiry records, sweeps, reclaims, close) runs again and again,
+ * deletes, schedule records, sweeps, reclaims, close) runs again and again,
  * the Nth allocation failing in run N, for N = 0, 1, 2, ... until a run
  * completes without reaching its failure. After every step the store must
  * equal a model of it: a step that returned TTLKV_OUT_OF_MEMORY changed

@@ -8,7 +8,7 @@
  * zero-copy ttlkv_read and ttlkv_read_many, check that no
  * value is torn, no key returns another key's value, the sequence numbers one
  * reader sees for a key never go backwards, and no value is returned at or
- * after its deadline. A maintenance thread sweeps, fires expiry records and
+ * after its deadline. A maintenance thread sweeps, fires schedule records and
  * reclaims while all this runs, and another thread waits for readers in a
  * loop (ttlkv_reclaim); a clock thread moves time. The reclamation cap is
  * set low, so writers keep hitting the path where they wait for readers.

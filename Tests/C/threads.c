@@ -121,9 +121,9 @@ test_quota_never_overshoots(void)
 		snprintf(key, sizeof key, "k%d", i);
 		CHECK_STATUS(ttlkv_put(store, key, strlen(key), "v", 1, 0), TTLKV_OK);
 	}
-	(void)ttlkv_testing_live_peak();
+	(void)ttlkv_testing_quota_peak();
 	CHECK_STATUS(ttlkv_put(store, "one more", 8, "v", 1, 0), TTLKV_FULL);
-	peak = ttlkv_testing_live_peak();
+	peak = ttlkv_testing_quota_peak();
 	printf("threads: an insert refused by a store full at %d raised the count held against "
 	    "its limit to %llu (0: not at all)\n", QUOTA, (unsigned long long)peak);
 	CHECK(peak <= QUOTA);
@@ -139,7 +139,7 @@ test_quota_never_overshoots(void)
 	__atomic_store_n(&quota_stop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 3; i++)
 		pthread_join(intruders[i], NULL);
-	peak = ttlkv_testing_live_peak();
+	peak = ttlkv_testing_quota_peak();
 	printf("threads: 20000 deletes and re-inserts beside 3 threads inserting into the full store: "
 	    "at most %llu counted against a limit of %d\n", (unsigned long long)peak, QUOTA);
 	CHECK(peak <= QUOTA);

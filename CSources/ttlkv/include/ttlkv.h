@@ -212,7 +212,7 @@ typedef struct ttlkv_stats {
 	uint64_t table_slots;      /* hash table slots over all shards */
 	uint64_t table_grows;      /* times a shard's table has grown since open */
 	uint64_t shards;           /* shard count */
-	uint64_t schedule_records; /* expiry records waiting for ttlkv_drain_schedule */
+	uint64_t schedule_records; /* schedule records waiting for ttlkv_drain_schedule */
 	uint64_t table_rebuilds;   /* tables rebuilt beside the live one (ttlkv_maintain) */
 	uint64_t tombstones;       /* at most this many slots hold tombstones */
 	uint64_t deferred_bytes;   /* the sizes of the deferred_frees entries
@@ -388,8 +388,9 @@ TTLKV_API ttlkv_status ttlkv_ttl(ttlkv *store, const void *key, size_t key_len,
 /*
  * Sets the time to live of an existing live key without rewriting its value:
  * ttl_ms from now, or 0 = no expiry (the same convention as ttlkv_put). The
- * value is untouched and nothing is allocated, except one expiry record when
- * TTLKV_TRACK_EXPIRY is on and the new deadline is earlier than any pending.
+ * value is untouched and nothing is allocated, except one schedule record
+ * when TTLKV_TRACK_EXPIRY is on and the new deadline is earlier than any
+ * pending.
  * TTLKV_NOT_FOUND if absent or expired; TTLKV_INVALID_TTL.
  * Shard-locked write.
  */
@@ -477,7 +478,7 @@ TTLKV_API ttlkv_status ttlkv_update(ttlkv *store, const void *key, size_t key_le
  * ttlkv_put_many.
  *
  * Concurrency: takes the lock of every shard the keys hash to, in shard
- * order (so that two multi-key writes cannot deadlock), for a time
+ * order (so that two calls of ttlkv_put_all cannot deadlock), for a time
  * proportional to n. Readers are not blocked, so a reader looking at
  * several keys while the write runs may see some new values and not yet
  * the others, and if the write fails part-way through (memory, TTLKV_FULL)
@@ -654,7 +655,7 @@ TTLKV_API ttlkv_status ttlkv_reclaim(ttlkv *store, int wait_for_readers);
  * is freed later by writes to its shard, ttlkv_maintain, ttlkv_sweep or
  * ttlkv_reclaim.
  *
- * scheduled_ms: 0, or the deadline of the expiry record (from
+ * scheduled_ms: 0, or the deadline of the schedule record (from
  * ttlkv_drain_schedule) being fired. With a record, the call also keeps the
  * store's bookkeeping of pending records: TTLKV_NOT_DUE with a deadline tells
  * the caller to keep the record, rescheduled at *deadline_ms; TTLKV_NOT_FOUND
@@ -681,12 +682,12 @@ TTLKV_API ttlkv_status ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys
 
 /*
  * With TTLKV_TRACK_EXPIRY, a write that gives a key a deadline earlier than
- * the key's pending expiry record (or the key's first deadline) appends an
- * expiry record (key, deadline) to its shard's intake; so a key overwritten
- * many times keeps about one pending record. This call takes every record
- * from the intake and calls fn(key, key_len, deadline_ms, context) for each,
- * outside the shard locks; fn may call into the store, except
- * ttlkv_drain_schedule and ttlkv_drain_expired (which would wait for
+ * the key's pending schedule record (or the key's first deadline) appends a
+ * schedule record (key, deadline) to its shard's schedule; so a key
+ * overwritten many times keeps about one pending record. This call takes
+ * every record from the schedule and calls fn(key, key_len, deadline_ms,
+ * context) for each, outside the shard locks; fn may call into the store,
+ * except ttlkv_drain_schedule and ttlkv_drain_expired (which would wait for
  * themselves). *taken (may be NULL) is the number of records. The two drains
  * are serialized with one another; writers are blocked only while a shard's
  * buffer is swapped.

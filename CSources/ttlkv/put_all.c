@@ -1,13 +1,13 @@
 /*
- * Multi-key writes (ttlkv_put_all): several pairs stored as one write,
- * all or nothing.
+ * The all-or-nothing write (ttlkv_put_all): several pairs stored as one
+ * write, all of them or none.
  *
  * Order. The pairs' entries are built first, without any lock. They are
  * sorted by shard, hash and key, and a key given twice keeps only its last
  * entry. Then the write takes the lock of every shard involved, in shard
  * order: every other write holds one shard lock at a time, and two
- * multi-key writes take theirs in the same order, so none can wait in a
- * cycle. With all locks held nothing else writes these keys, so the
+ * all-or-nothing writes take theirs in the same order, so none can wait in
+ * a cycle. With all locks held nothing else writes these keys, so the
  * TTLKV_PUT_IF_NONE_EXIST check and the changes are one atomic step for
  * writers.
  *
@@ -22,7 +22,7 @@
  * (retired like any removed entry, since readers may have seen them), which
  * leaves their keys absent, as they were, and nothing else has changed: no
  * expired entry has been replaced or counted yet. Values never expire here,
- * so no expiry record is needed.
+ * so no schedule record is needed.
  */
 #include "internal.h"
 
@@ -215,7 +215,7 @@ pool_fill(struct pending *p, size_t n, struct retired **pool)
 			continue;
 		}
 		for (size_t b = batches_for(2 * (i - start), bytes); b > 0; b--) {
-			struct retired *block = ttlkv__batch_new();
+			struct retired *block = ttlkv__retire_batch_new();
 
 			if (block == NULL)
 				return false;

@@ -1,15 +1,16 @@
 /*
- * The expiry intake: how a write hands (key, deadline) to an expiry worker
+ * The schedule: how a write hands (key, deadline) to an expiry worker
  * without waiting for it.
  *
- * Each shard keeps a byte buffer of packed records {u64 deadline, u32 key
- * length, key bytes}, appended under the shard lock that the write holds
- * anyway, so the hand-over costs one memcpy and no extra synchronization.
- * ttlkv_drain_schedule swaps each buffer for an empty one under the lock and
- * reads the full one after unlocking. An entry remembers the deadline of its
- * pending record (entry->sched), and a write appends a record only when the
- * new deadline is earlier than that one, so rewriting a key keeps about one
- * record per key however often it is rewritten.
+ * Each shard keeps a record log, a byte buffer of packed records {u64
+ * deadline, u32 key length, key bytes}, appended under the shard lock that
+ * the write holds anyway, so the hand-over costs one memcpy and no extra
+ * synchronization. ttlkv_drain_schedule swaps each shard's schedule for an
+ * empty log under the lock and reads the full one after unlocking. An entry
+ * remembers the deadline of its pending schedule record (entry->scheduled),
+ * and a write appends a record only when the new deadline is earlier than
+ * that one, so rewriting a key keeps about one record per key however often
+ * it is rewritten.
  *
  * The expired log is the same kind of buffer for the other direction: with
  * TTLKV_TRACK_EXPIRY, every removal of an expired entry that the worker did
@@ -29,7 +30,7 @@
 /* Under the shard lock, before the write changes anything: room for
  * `records` more records with key_bytes of keys in all. */
 static bool
-buffer_reserve(struct intake *in, size_t records, size_t key_bytes)
+log_reserve(struct record_log *in, size_t records, size_t key_bytes)
 {
 	size_t need = in->len + records * RECORD_HEADER + key_bytes, cap;
 	unsigned char *buf;
@@ -48,7 +49,7 @@ buffer_reserve(struct intake *in, size_t records, size_t key_bytes)
 
 /* Under the shard lock, after a successful buffer_reserve. */
 static void
-buffer_append(struct intake *in, const void *key, size_t key_len, uint64_t deadline)
+log_append(struct record_log *in, const void *key, size_t key_len, uint64_t deadline)
 {
 	uint32_t len = (uint32_t)key_len;
 	unsigned char *p = in->buf + in->len;
@@ -62,15 +63,15 @@ buffer_append(struct intake *in, const void *key, size_t key_len, uint64_t deadl
 }
 
 bool
-ttlkv__intake_reserve(struct shard *shard, size_t key_len)
+ttlkv__schedule_reserve(struct shard *shard, size_t key_len)
 {
-	return buffer_reserve(&shard->intake, 1, key_len);
+	return log_reserve(&shard->schedule, 1, key_len);
 }
 
 void
-ttlkv__intake_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline)
+ttlkv__schedule_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline)
 {
-	buffer_append(&shard->intake, key, key_len, deadline);
+	log_append(&shard->schedule, key, key_len, deadline);
 }
 
 static bool
@@ -88,24 +89,24 @@ ttlkv__expired_reserve(struct shard *shard, const struct entry *entry)
 bool
 ttlkv__expired_reserve_many(struct shard *shard, size_t records, size_t key_bytes)
 {
-	return !tracks_expiry(shard) || buffer_reserve(&shard->expired_log, records, key_bytes);
+	return !tracks_expiry(shard) || log_reserve(&shard->expired_log, records, key_bytes);
 }
 
 void
 ttlkv__expired_note(struct shard *shard, const struct entry *entry)
 {
 	if (tracks_expiry(shard))
-		buffer_append(&shard->expired_log, entry->bytes, entry->key_len, LOAD(&entry->deadline));
+		log_append(&shard->expired_log, entry->bytes, entry->key_len, LOAD(&entry->deadline));
 }
 
 void
-ttlkv__intake_destroy(struct intake *intake)
+ttlkv__record_log_destroy(struct record_log *log)
 {
-	ttlkv__free(intake->buf);
+	ttlkv__free(log->buf);
 }
 
 static size_t
-intake_replay(const struct intake *in, ttlkv_schedule_fn *fn, void *context)
+log_replay(const struct record_log *in, ttlkv_schedule_fn *fn, void *context)
 {
 	size_t offset = 0, n = 0;
 
@@ -124,8 +125,8 @@ intake_replay(const struct intake *in, ttlkv_schedule_fn *fn, void *context)
 }
 
 /*
- * Empties one buffer of every shard: `live` and `spare` are the offsets in
- * struct shard of the buffer writers append to and of the drain's own empty
+ * Empties one record log of every shard: `live` and `spare` are the offsets
+ * in struct shard of the log writers append to and of the drain's own empty
  * one, which the two swap.
  */
 static ttlkv_status
@@ -142,9 +143,9 @@ drain(struct ttlkv *store, size_t live, size_t spare, ttlkv_schedule_fn *fn,
 	pthread_mutex_lock(&store->drain_lock);
 	for (uint32_t i = 0; i < store->n_shards; i++) {
 		struct shard *shard = &store->shards[i];
-		struct intake *in = (struct intake *)(void *)((char *)shard + live);
-		struct intake *empty = (struct intake *)(void *)((char *)shard + spare);
-		struct intake full;
+		struct record_log *in = (struct record_log *)(void *)((char *)shard + live);
+		struct record_log *empty = (struct record_log *)(void *)((char *)shard + spare);
+		struct record_log full;
 
 		if (LOAD(&in->records) == 0)
 			continue;
@@ -156,7 +157,7 @@ drain(struct ttlkv *store, size_t live, size_t spare, ttlkv_schedule_fn *fn,
 		in->len = 0;
 		STORE(&in->records, 0);
 		shard_release(shard, FREES_PER_WRITE); /* retired nothing: no back-pressure */
-		n += intake_replay(&full, fn, context);
+		n += log_replay(&full, fn, context);
 		*empty = full;
 	}
 	pthread_mutex_unlock(&store->drain_lock);
@@ -168,7 +169,7 @@ drain(struct ttlkv *store, size_t live, size_t spare, ttlkv_schedule_fn *fn,
 ttlkv_status
 ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t *taken)
 {
-	return drain(store, offsetof(struct shard, intake), offsetof(struct shard, intake_spare),
+	return drain(store, offsetof(struct shard, schedule), offsetof(struct shard, schedule_spare),
 	    fn, context, taken);
 }
 
