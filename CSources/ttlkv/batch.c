@@ -143,7 +143,7 @@ read_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count, size_t sect
 		uint64_t now = 0; /* read when the group first needs it */
 
 		if (base != 0 && base % section_keys == 0) {
-			section_end(record);
+			read_section_end(record);
 			section_begin(record);
 		}
 		for (size_t i = 0; i < n; i++)
@@ -158,7 +158,7 @@ read_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count, size_t sect
 				now = 0;
 		}
 	}
-	section_end(record);
+	read_section_end(record);
 	return TTLKV_OK;
 }
 

@@ -57,6 +57,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+__thread struct shard *ttlkv__locked_shard;
+
 static ck_epoch_t domain;
 static pthread_once_t domain_once = PTHREAD_ONCE_INIT;
 static pthread_key_t reader_key;
@@ -337,19 +339,18 @@ static __thread struct ttlkv *poll_owed;
  * counts short. */
 #define QUEUE_LIMIT 4
 #define QUEUE_BYTES (1024 * 1024)
-/* What a shard holds back for a rebuild before it gives up on it: this
- * many full batches or a quarter of its slots' worth of entries, whichever
- * is more, and this many bytes or 32 per slot, whichever is more (about
- * what the entries bound allows for small entries, so that it is the one
- * that counts for them). */
+/* What a shard holds back for a rebuild before it stops holding (and the
+ * rebuild is abandoned): this many full batches or a quarter of its slots'
+ * worth of entries, whichever is more, and this many bytes or 32 per slot,
+ * whichever is more (about what the entries bound allows for small entries,
+ * so that it is the one that counts for them). */
 #define REBUILD_HOLD_LIMIT 16
 #define REBUILD_HOLD_BYTES (1024 * 1024)
 #define REBUILD_HOLD_BYTES_PER_SLOT 32
 
-/* Under the shard lock: whether what the shard holds back for its rebuild
- * is within bounds. */
+/* Under the shard lock: whether what the shard holds back is within bounds. */
 static bool
-rebuild_hold_ok(const struct shard *shard)
+hold_ok(const struct shard *shard)
 {
 	uint64_t bytes = shard->slots * REBUILD_HOLD_BYTES_PER_SLOT;
 
@@ -377,13 +378,14 @@ hand_over(struct shard *shard, struct retired *block, bool wait)
 		shard->queued_blocks++;
 		shard->queued_bytes += block->bytes;
 	}
-	/* While a rebuild runs no address may be reused (rebuild.c): keep
-	 * everything queued until it ends, or until so much is held back that
-	 * the rebuild must have stalled. */
-	if (shard->rebuild != NULL) {
-		if (rebuild_hold_ok(shard))
+	/* While the shard holds (a rebuild runs, and no address may be
+	 * reused: rebuild.c), keep everything queued until the hold ends, or
+	 * until so much is held back that the rebuild must have stalled: then
+	 * stop holding, which abandons the rebuild (ttlkv__retire_held). */
+	if (LOAD(&shard->holding)) {
+		if (hold_ok(shard))
 			return;
-		ttlkv__rebuild_cut_off(shard);
+		STORE(&shard->holding, false);
 	}
 	if (poll_owed != store) {
 		if (wait || shard->queued_blocks > QUEUE_LIMIT || shard->queued_bytes > QUEUE_BYTES)
@@ -396,8 +398,21 @@ hand_over(struct shard *shard, struct retired *block, bool wait)
 }
 
 void
+ttlkv__retire_hold(struct shard *shard)
+{
+	STORE(&shard->holding, true);
+}
+
+bool
+ttlkv__retire_held(const struct shard *shard)
+{
+	return LOAD(&shard->holding);
+}
+
+void
 ttlkv__retire_resume(struct shard *shard)
 {
+	STORE(&shard->holding, false);
 	if (shard->queued != NULL)
 		hand_over(shard, NULL, false);
 }
@@ -441,13 +456,17 @@ ttlkv__retire_block(struct shard *shard, struct retired *block)
 	hand_over(shard, block, false);
 }
 
-/* Hands over a partly filled batch and everything queued, waiting for the
- * reclaim lock if need be; the shard then needs a prepare. */
+/* Takes the shard lock and hands over its partly filled batch and
+ * everything queued, waiting for the reclaim lock if need be (held only for
+ * a hand-over or a poll), but never for readers: ttlkv_reclaim without
+ * waiting relies on it. */
 void
 ttlkv__retire_flush(struct shard *shard)
 {
-	struct retired *partial = shard->batch;
+	struct retired *partial;
 
+	shard_lock(shard);
+	partial = shard->batch;
 	if (partial != NULL && partial->count != 0) {
 		shard->batch = shard->spare;
 		shard->spare = NULL;
@@ -456,6 +475,7 @@ ttlkv__retire_flush(struct shard *shard)
 	}
 	if (partial != NULL || shard->queued != NULL)
 		hand_over(shard, partial, true);
+	shard_release(shard, FREES_PER_WRITE);
 }
 
 /* Waits for readers (if wait) or polls: afterwards every block handed over
@@ -536,12 +556,6 @@ take_ready(struct shard *shard, void **out, size_t max, size_t limit, uint64_t w
 	return n;
 }
 
-size_t
-ttlkv__take_ready(struct shard *shard, void **out, size_t max)
-{
-	return take_ready(shard, out, max, max, 0);
-}
-
 static uint64_t
 ready_reserve(const struct shard *shard)
 {
@@ -587,6 +601,24 @@ ttlkv__free_blocks(void **blocks, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		ttlkv__recycle(blocks[i]);
+}
+
+size_t
+ttlkv__free_ready(struct shard *shard, bool keep_reserve, size_t max)
+{
+	void *out[64];
+	size_t n, freed = 0;
+
+	do {
+		size_t batch = max - freed < 64 ? max - freed : 64;
+
+		shard_lock(shard);
+		n = keep_reserve && !ttlkv__ready_surplus(shard) ? 0 : take_ready(shard, out, batch, batch, 0);
+		shard_release(shard, 0);
+		ttlkv__free_blocks(out, n);
+		freed += n;
+	} while (n != 0 && freed < max);
+	return freed;
 }
 
 #ifdef TTLKV_TESTING

@@ -179,7 +179,9 @@ struct shard {
 	uint64_t freed_bytes;
 	uint64_t hold_retired_bytes; /* retired under the current hold */
 	struct retired *batch;    /* filling; never NULL between operations */
-	struct retired *queued;   /* full, waiting for the reclaim lock */
+	struct retired *queued;   /* full, waiting for the reclaim lock (or held) */
+	bool holding;             /* atomic: keep what is retired queued, for a
+	                             rebuild (ttlkv__retire_hold) */
 	uint32_t queued_blocks;
 	uint64_t queued_bytes;    /* the queued entries' sizes */
 	struct retired *spare;    /* next batch, so that retiring cannot fail */
@@ -243,38 +245,27 @@ struct ttlkv {
 	struct rebuild *rebuild;       /* the rebuild in progress, owned by maintenance */
 };
 
-/* The argument checks every keyed call starts with. */
-static inline ttlkv_status
-key_check(const struct ttlkv *store, const void *key, size_t key_len)
-{
-	if (store == NULL || (key == NULL && key_len != 0))
-		return TTLKV_INVALID_ARGUMENT;
-	if (key_len > store->max_key_size)
-		return TTLKV_KEY_TOO_LARGE;
-	return TTLKV_OK;
-}
+/*
+ * The floors. Each section below declares one floor's functions; an inline
+ * helper calls only what its own floor or the floors above it in this file
+ * declare, and a source file calls only its own floor and lower ones
+ * (Tests/C/floors.py checks the sources):
+ *   1. base          alloc.c, clock.c, recycle.c: allocation, time, and the
+ *                    per-thread cache of entry blocks
+ *   2. reclamation   epoch.c: reader records, read sections, shard locks and
+ *                    their release, retiring and freeing
+ *   3. table         table.c: hashing, shards, ck_hs glue
+ *   4. records       schedule.c: the record logs handed to an expiry worker
+ *   5. maintenance   rebuild.c (rebuilding tables beside the live ones) and
+ *                    maintain.c (ttlkv_maintain, ttlkv_reclaim)
+ *   6. lifecycle     store.c: open, close, statistics
+ *   7. operations    write.c, update.c, put_all.c, batch.c, read.c, scan.c,
+ *                    sweep.c: the public reads and writes
+ * A read that ends a reader's outermost section may close a store whose
+ * ttlkv_close came inside it: that is why lifecycle sits below operations.
+ */
 
-bool ttlkv__in_read_section(void);
-
-/* The checks every call that takes a lock starts with. */
-static inline ttlkv_status
-lock_check(const struct ttlkv *store)
-{
-	if (store == NULL)
-		return TTLKV_INVALID_ARGUMENT;
-	if (UNLIKELY(ttlkv__in_read_section()))
-		return TTLKV_IN_READ_SECTION;
-	return TTLKV_OK;
-}
-
-/* key_check, then lock_check: the start of every keyed write. */
-static inline ttlkv_status
-write_check(const struct ttlkv *store, const void *key, size_t key_len)
-{
-	ttlkv_status status = key_check(store, key, key_len);
-
-	return status != TTLKV_OK ? status : lock_check(store);
-}
+/* --- 1. Base: allocation, time, recycling. */
 
 /* alloc.c: every allocation goes through here (fault injection in tests). */
 void *ttlkv__alloc(size_t size);
@@ -327,13 +318,176 @@ entry_live(struct ttlkv *store, const struct entry *e, uint64_t *deadline, uint6
 	return !deadline_passed(*deadline, *now);
 }
 
-/* store.c: writer locks are adaptive mutexes: a writer that finds the lock
- * held spins briefly (critical sections are a few hundred nanoseconds)
- * before sleeping in the kernel, which costs tens of microseconds; unlike a
+/* The argument checks every keyed call starts with. */
+static inline ttlkv_status
+key_check(const struct ttlkv *store, const void *key, size_t key_len)
+{
+	if (store == NULL || (key == NULL && key_len != 0))
+		return TTLKV_INVALID_ARGUMENT;
+	if (key_len > store->max_key_size)
+		return TTLKV_KEY_TOO_LARGE;
+	return TTLKV_OK;
+}
+
+/* --- 2. Reclamation (epoch.c): the process-wide epoch domain, read
+ * sections, shard locks, and retired memory. */
+
+ck_epoch_record_t *ttlkv__reader(void);
+ck_epoch_record_t *ttlkv__reader_if_any(void);
+ttlkv_status ttlkv__writer_record(ck_epoch_record_t **record);
+void ttlkv__writer_record_release(ck_epoch_record_t *record);
+bool ttlkv__in_read_section(void);
+
+/* The checks every call that takes a lock starts with. */
+static inline ttlkv_status
+lock_check(const struct ttlkv *store)
+{
+	if (store == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	if (UNLIKELY(ttlkv__in_read_section()))
+		return TTLKV_IN_READ_SECTION;
+	return TTLKV_OK;
+}
+
+/* key_check, then lock_check: the start of every keyed write. */
+static inline ttlkv_status
+write_check(const struct ttlkv *store, const void *key, size_t key_len)
+{
+	ttlkv_status status = key_check(store, key, key_len);
+
+	return status != TTLKV_OK ? status : lock_check(store);
+}
+
+/* ThreadSanitizer's stand-in for a grace period: readers release it when
+ * they leave a section, reclamation acquires it before freeing. */
+extern char ttlkv__epoch_sync;
+
+static inline void
+section_begin(ck_epoch_record_t *record)
+{
+	ck_epoch_begin(record, NULL);
+}
+
+/* Ends a section the library opened for itself, in which no caller's code
+ * ran (see read_section_end for the others). */
+static inline void
+section_end(ck_epoch_record_t *record)
+{
+	TSAN_RELEASE(&ttlkv__epoch_sync);
+	ck_epoch_end(record, NULL);
+}
+
+/* The shard whose lock this thread holds: ck_hs's allocator callbacks take
+ * no context, and a grow must hand the old map to this shard's reclamation. */
+extern __thread struct shard *ttlkv__locked_shard;
+
+static inline void
+shard_lock(struct shard *shard)
+{
+	pthread_mutex_lock(&shard->lock);
+	ttlkv__locked_shard = shard;
+}
+
+struct retired *ttlkv__retire_batch_new(void);
+bool ttlkv__retire_prepare(struct shard *shard, const struct entry *entry);
+void ttlkv__retire(struct shard *shard, struct entry *entry);
+void ttlkv__retire_block(struct shard *shard, struct retired *block);
+/* Takes the shard's lock: hands over its partly filled batch and what it
+ * has queued, waiting for the reclaim lock if need be, never for readers. */
+void ttlkv__retire_flush(struct shard *shard);
+/* Under the shard lock: holding keeps every retired block queued on the
+ * shard (a rebuild runs, rebuild.c) until ttlkv__retire_resume, which
+ * hands them over. A shard that has held back more than its bounds stops
+ * holding on its own: ttlkv__retire_held (atomic) then says false. */
+void ttlkv__retire_hold(struct shard *shard);
+void ttlkv__retire_resume(struct shard *shard);
+bool ttlkv__retire_held(const struct shard *shard);
+/* After a shard unlock: the epoch poll a hand-over under that lock owes. */
+void ttlkv__settle(void);
+/* Whether a shard's ready entries exceed the reserve it keeps for its
+ * writers, and which of them a hold that ends takes to free, given
+ * `frees` for the writes it made. */
+bool ttlkv__ready_surplus(const struct shard *shard);
+size_t ttlkv__take_frees(struct shard *shard, void **out, size_t frees);
+void ttlkv__free_blocks(void **blocks, size_t n);
+/* Takes the shard's lock in turns: frees up to max of its ready blocks, all
+ * of them or (keep_reserve) those past its reserve; returns how many. */
+size_t ttlkv__free_ready(struct shard *shard, bool keep_reserve, size_t max);
+/* Waits for readers (if wait) or polls: afterwards every block handed over
+ * before the call is ready, or as many as a poll finds. */
+void ttlkv__grace(struct ttlkv *store, bool wait);
+/* Past the reclamation cap, waits for readers (no lock held). */
+void ttlkv__backpressure_wait(struct ttlkv *store);
+
+/* Retired entries that may wait for a grace period before writers wait for
+ * readers: max(RECLAIM_CAP_MIN, capacity / 8), and RECLAIM_CAP_BYTES of
+ * them. */
+#define RECLAIM_CAP_MIN 65536
+#define RECLAIM_CAP_BYTES (64 * 1024 * 1024)
+
+/* Frees handed back per write: more than a write retires, so the backlog
+ * shrinks, few enough that no write pays for a pile of them. */
+#define FREES_PER_WRITE 4
+/* Keys a batched write handles per chunk (and so per hold of a lock). */
+#define BATCH_CHUNK 64
+/* Frees a hold of a shard's lock may hand back: FREES_PER_WRITE for each
+ * write it made, a batch's chunk at most. */
+#define FREES_PER_HOLD (FREES_PER_WRITE * BATCH_CHUNK)
+
+/* Ends a hold of shard's lock without ever waiting: takes the ready frees
+ * ttlkv__take_frees allows for `frees`, unlocks, and frees them. */
+static inline void
+shard_release(struct shard *shard, size_t frees)
+{
+	void *out[FREES_PER_HOLD];
+	size_t n = ttlkv__take_frees(shard, out, frees);
+
+	ttlkv__locked_shard = NULL;
+	pthread_mutex_unlock(&shard->lock);
+	ttlkv__settle();
+	ttlkv__free_blocks(out, n);
+}
+
+/* Whether more retired entries, or bytes of them, wait for readers than the
+ * reclamation cap allows. */
+static inline bool
+reclaim_overdue(struct ttlkv *store)
+{
+	return LOAD(&store->reclaim_pending) > LOAD(&store->reclaim_cap) ||
+	    LOAD(&store->reclaim_pending_bytes) > LOAD(&store->reclaim_cap_bytes);
+}
+
+/* Back-pressure, for a call that retired entries, once it holds no lock:
+ * past the reclamation cap it waits for readers. */
+static inline void
+writer_backpressure(struct ttlkv *store)
+{
+	if (UNLIKELY(reclaim_overdue(store)))
+		ttlkv__backpressure_wait(store);
+}
+
+/* Ends a write on shard: shard_release, then back-pressure. */
+static inline void
+shard_unlock_freeing(struct shard *shard, size_t frees)
+{
+	shard_release(shard, frees);
+	writer_backpressure(shard->store);
+}
+
+static inline void
+shard_unlock(struct shard *shard)
+{
+	shard_unlock_freeing(shard, FREES_PER_WRITE);
+}
+
+/* --- 3. The table (table.c): hashing, shard choice, ck_hs glue. */
+
+/* Writer locks are adaptive mutexes: a writer that finds the lock held
+ * spins briefly (critical sections are a few hundred nanoseconds) before
+ * sleeping in the kernel, which costs tens of microseconds; unlike a
  * spinlock it never burns a time slice on a preempted holder. */
 int ttlkv__mutex_init(pthread_mutex_t *mutex);
 
-/* table.c: hashing, shard choice, ck_hs glue. */
 uint64_t ttlkv__hash(const struct ttlkv *store, const void *key, size_t len);
 ttlkv_status ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots);
 void ttlkv__shard_destroy(struct shard *shard);
@@ -364,17 +518,6 @@ const void *ttlkv__scan_next(struct slot_scan *scan, unsigned long limit);
 /* Inside a read section: the shard's current map, and its slot count. */
 const void *ttlkv__table_map(const struct shard *shard);
 unsigned long ttlkv__map_slots(const void *map);
-
-/* The shard whose lock this thread holds: ck_hs's allocator callbacks take
- * no context, and a grow must hand the old map to this shard's reclamation. */
-extern __thread struct shard *ttlkv__locked_shard;
-
-static inline void
-shard_lock(struct shard *shard)
-{
-	pthread_mutex_lock(&shard->lock);
-	ttlkv__locked_shard = shard;
-}
 
 static inline struct shard *
 shard_for(const struct ttlkv *store, uint64_t hash)
@@ -428,123 +571,23 @@ table_find(struct shard *shard, uint64_t hash, const void *object)
 	return slot_entry(ck_hs_get(&shard->hs, hash, slot_tag(object, hash)));
 }
 
-/* epoch.c: the process-wide epoch domain and reclamation. */
-ck_epoch_record_t *ttlkv__reader(void);
-ck_epoch_record_t *ttlkv__reader_if_any(void);
+/* --- 4. Records (schedule.c): the schedule and the expired log, record logs
+ * drained by ttlkv_drain_schedule and ttlkv_drain_expired. */
 
-/* ThreadSanitizer's stand-in for a grace period: readers release it when
- * they leave a section, reclamation acquires it before freeing. */
-extern char ttlkv__epoch_sync;
+bool ttlkv__schedule_reserve(struct shard *shard, size_t key_len);
+void ttlkv__schedule_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline);
+void ttlkv__record_log_destroy(struct record_log *log);
+/* Removing an expired entry outside ttlkv_expire_due: reserve before the
+ * write changes anything (false: out of memory), note it on removal. */
+bool ttlkv__expired_reserve(struct shard *shard, const struct entry *entry);
+/* The same for `records` removals with key_bytes of keys in all. */
+bool ttlkv__expired_reserve_many(struct shard *shard, size_t records, size_t key_bytes);
+void ttlkv__expired_note(struct shard *shard, const struct entry *entry);
 
-static inline void
-section_begin(ck_epoch_record_t *record)
-{
-	ck_epoch_begin(record, NULL);
-}
+/* --- 5. Maintenance: rebuild.c, driven by maintain.c. */
 
-/* Stores whose ttlkv_close came inside a read section of this thread
- * (store.c): closed when the outermost section ends. */
-extern __thread struct ttlkv *ttlkv__closing;
-void ttlkv__close_deferred(void);
-
-static inline void
-section_end(ck_epoch_record_t *record)
-{
-	TSAN_RELEASE(&ttlkv__epoch_sync);
-	ck_epoch_end(record, NULL);
-	if (UNLIKELY(ttlkv__closing != NULL))
-		ttlkv__close_deferred();
-}
-ttlkv_status ttlkv__writer_record(ck_epoch_record_t **record);
-void ttlkv__writer_record_release(ck_epoch_record_t *record);
-struct retired *ttlkv__retire_batch_new(void);
-bool ttlkv__retire_prepare(struct shard *shard, const struct entry *entry);
-void ttlkv__retire(struct shard *shard, struct entry *entry);
-void ttlkv__retire_block(struct shard *shard, struct retired *block);
-void ttlkv__retire_flush(struct shard *shard);
-/* After a shard unlock: the epoch poll a hand-over under that lock owes. */
-void ttlkv__settle(void);
-/* Under the shard lock, when a rebuild ends: hands over what it held back. */
-void ttlkv__retire_resume(struct shard *shard);
-size_t ttlkv__take_ready(struct shard *shard, void **out, size_t max);
-/* Whether a shard's ready entries exceed the reserve it keeps for its
- * writers (epoch.c), and which of them a hold that ends takes to free, given
- * `frees` for the writes it made. */
-bool ttlkv__ready_surplus(const struct shard *shard);
-size_t ttlkv__take_frees(struct shard *shard, void **out, size_t frees);
-void ttlkv__grace(struct ttlkv *store, bool wait);
-/* sweep.c: frees up to max of a shard's ready blocks, all of them or
- * (keep_reserve) those past its reserve; returns how many it freed. */
-size_t ttlkv__free_ready(struct shard *shard, bool keep_reserve, size_t max);
-void ttlkv__backpressure_wait(struct ttlkv *store);
-void ttlkv__free_blocks(void **blocks, size_t n);
-
-/* Retired entries that may wait for a grace period before writers wait for
- * readers: max(RECLAIM_CAP_MIN, capacity / 8), and RECLAIM_CAP_BYTES of
- * them. */
-#define RECLAIM_CAP_MIN 65536
-#define RECLAIM_CAP_BYTES (64 * 1024 * 1024)
-
-/* Frees handed back per write: more than a write retires, so the backlog
- * shrinks, few enough that no write pays for a pile of them. */
-#define FREES_PER_WRITE 4
-/* Keys a batched write handles per chunk (and so per hold of a lock). */
-#define BATCH_CHUNK 64
-/* Frees a hold of a shard's lock may hand back: FREES_PER_WRITE for each
- * write it made, a batch's chunk at most. */
-#define FREES_PER_HOLD (FREES_PER_WRITE * BATCH_CHUNK)
-
-/* Ends a hold of shard's lock without ever waiting: takes the ready frees
- * ttlkv__take_frees allows for `frees`, unlocks, and frees them. */
-static inline void
-shard_release(struct shard *shard, size_t frees)
-{
-	void *out[FREES_PER_HOLD];
-	size_t n = ttlkv__take_frees(shard, out, frees);
-
-	ttlkv__locked_shard = NULL;
-	pthread_mutex_unlock(&shard->lock);
-	ttlkv__settle();
-	ttlkv__free_blocks(out, n);
-}
-
-/* Whether more retired entries, or bytes of them, wait for readers than the
- * reclamation cap allows. */
-static inline bool
-reclaim_overdue(struct ttlkv *store)
-{
-	return LOAD(&store->reclaim_pending) > LOAD(&store->reclaim_cap) ||
-	    LOAD(&store->reclaim_pending_bytes) > LOAD(&store->reclaim_cap_bytes);
-}
-
-/* Back-pressure, for a call that retired entries, once it holds no lock:
- * past the reclamation cap it waits for readers (epoch.c). */
-static inline void
-writer_backpressure(struct ttlkv *store)
-{
-	if (UNLIKELY(reclaim_overdue(store)))
-		ttlkv__backpressure_wait(store);
-}
-
-/* Ends a write on shard: shard_release, then back-pressure. */
-static inline void
-shard_unlock_freeing(struct shard *shard, size_t frees)
-{
-	shard_release(shard, frees);
-	writer_backpressure(shard->store);
-}
-
-static inline void
-shard_unlock(struct shard *shard)
-{
-	shard_unlock_freeing(shard, FREES_PER_WRITE);
-}
-
-/* rebuild.c: writers log their changes while their shard is rebuilt. */
+/* Writers log their changes while their shard is rebuilt. */
 void ttlkv__rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal);
-void ttlkv__rebuild_cut_off(struct shard *shard);
-ttlkv_status ttlkv__rebuild_complete(struct ttlkv *store);
-void ttlkv__rebuild_abandon(struct ttlkv *store);
 
 static inline void
 rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal)
@@ -553,16 +596,44 @@ rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool removal)
 		ttlkv__rebuild_note(shard, hash, slot, removal);
 }
 
-/* write.c: removal of one entry under the shard lock (sweep shares it), and
- * ttlkv_delete's step under the lock (batch.c shares it). */
+/* Under the maintain lock: advances or starts rebuilds for up to budget
+ * slots of work; returns how many it published. */
+size_t ttlkv__rebuild_work(struct ttlkv *store, ck_epoch_record_t *record, size_t budget);
+/* Under the maintain lock: completes the rebuild in progress, if any. */
+void ttlkv__rebuild_complete(struct ttlkv *store, ck_epoch_record_t *record);
+/* ttlkv_close: drops a rebuild in progress (no other call may run). */
+void ttlkv__rebuild_abandon(struct ttlkv *store);
+
+/* --- 6. Lifecycle (store.c). */
+
+/* Stores whose ttlkv_close came inside a read section of this thread:
+ * closed when the outermost section ends. */
+extern __thread struct ttlkv *ttlkv__closing;
+void ttlkv__close_deferred(void);
+
+/* Ends a read section in which the caller's code may have run (a callback,
+ * or between ttlkv_read_begin and ttlkv_read_end), or which such a section
+ * encloses: the end of the outermost one closes the stores whose
+ * ttlkv_close came inside it. */
+static inline void
+read_section_end(ck_epoch_record_t *record)
+{
+	section_end(record);
+	if (UNLIKELY(ttlkv__closing != NULL))
+		ttlkv__close_deferred();
+}
+
+/* --- 7. Operations: write.c, shared with sweep.c, scan.c, batch.c,
+ * update.c and put_all.c. */
+
+/* Removal of one entry under the shard lock, and ttlkv_delete's step under
+ * the lock. */
 void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired);
 ttlkv_status ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry);
 /* The deadline ttl_ms from now (0 for 0), or TTLKV_INVALID_TTL. */
 ttlkv_status ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline);
 ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
     uint64_t scheduled, uint64_t *deadline);
-
-/* write.c, shared with update.c and put_all.c. */
 
 /* A new entry block holding key, with room for value_room value bytes
  * (value_len = value_room, deadline 0); NULL if allocation fails. */
@@ -600,17 +671,5 @@ ttlkv_status ttlkv__keyed_write(struct ttlkv *store, const void *key, size_t key
 
 /* A keyed_write_fn: gives a live entry the deadline *(const uint64_t *)context. */
 keyed_write_fn ttlkv__change_deadline;
-
-/* schedule.c: the schedule and the expired log, record logs drained by
- * ttlkv_drain_schedule and ttlkv_drain_expired. */
-bool ttlkv__schedule_reserve(struct shard *shard, size_t key_len);
-void ttlkv__schedule_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline);
-void ttlkv__record_log_destroy(struct record_log *log);
-/* Removing an expired entry outside ttlkv_expire_due: reserve before the
- * write changes anything (false: out of memory), note it on removal. */
-bool ttlkv__expired_reserve(struct shard *shard, const struct entry *entry);
-/* The same for `records` removals with key_bytes of keys in all. */
-bool ttlkv__expired_reserve_many(struct shard *shard, size_t records, size_t key_bytes);
-void ttlkv__expired_note(struct shard *shard, const struct entry *entry);
 
 #endif /* TTLKV_INTERNAL_H */

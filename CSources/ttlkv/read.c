@@ -46,7 +46,7 @@ begin_live(struct ttlkv *store, const void *key, size_t key_len,
 	section_begin(*record);
 	*entry = find_live(store, key, key_len, deadline, now);
 	if (*entry == NULL) {
-		section_end(*record);
+		read_section_end(*record);
 		return TTLKV_NOT_FOUND;
 	}
 	return TTLKV_OK;
@@ -64,7 +64,7 @@ read_key(struct ttlkv *store, const void *key, size_t key_len,
 	if (status != TTLKV_OK)
 		return status;
 	status = visit(entry, deadline, now, context);
-	section_end(record);
+	read_section_end(record);
 	return status;
 }
 
@@ -193,6 +193,6 @@ ttlkv_read_end(void)
 	if (begun == 0)
 		return TTLKV_INVALID_ARGUMENT;
 	begun--;
-	section_end(ttlkv__reader_if_any());
+	read_section_end(ttlkv__reader_if_any());
 	return TTLKV_OK;
 }

@@ -29,20 +29,23 @@
  * and never grows (no hash callback), so replaying the log never reads an
  * entry: an entry that a writer removed may already be freed. For identity
  * to be unambiguous no address may be reused while the rebuild runs, so a
- * shard being rebuilt hands no retired entry to the epoch (epoch.c keeps them
- * queued) until the rebuild ends: an address in the log or the copy then
- * names one entry only. Entries retired before the rebuild began are not in
+ * shard being rebuilt holds its retired entries (ttlkv__retire_hold: epoch.c
+ * keeps them queued) until the rebuild ends: an address in the log or the
+ * copy then names one entry only. If the shard stops holding on its own
+ * (so much was held back that the rebuild must have stalled), the rebuild is
+ * broken and abandoned at its next step. Entries retired before the rebuild began are not in
  * the live map when the copy reads it, so their reuse is harmless.
  *
  * Failure. A log chunk that cannot be allocated, a map changed by an inline
- * grow (a writer that filled the shard faster than maintenance ran), or a
- * fresh table that would need to grow abandons the rebuild: the fresh table
- * is dropped and nothing a reader or writer sees has changed.
+ * grow (a writer that filled the shard faster than maintenance ran), a
+ * fresh table that would need to grow, or a hold given up abandons the
+ * rebuild: the fresh table is dropped and nothing a reader or writer sees
+ * has changed.
  *
- * When. ttlkv_maintain (the Swift expiry worker calls it every tick;
- * ttlkv_sweep calls it too) rebuilds a shard by the time its removals since
- * the last rebuild reach half its slots (then between a fifth and two fifths of
- * the slots are still empty, by the decay that ck_hs_put_unique's reuse of
+ * When. ttlkv_maintain (maintain.c: the Swift expiry worker calls it every
+ * tick; ttlkv_sweep calls it too) rebuilds a shard by the time its removals
+ * since the last rebuild reach half its slots (then between a fifth and two
+ * fifths of the slots are still empty, by the decay that ck_hs_put_unique's reuse of
  * tombstones gives at loads from one half to one quarter: each rebuild
  * costs a rehash of every live entry, so this trades the worker's time
  * against the length of unsuccessful probes), and grows one (to twice its
@@ -95,6 +98,16 @@ struct rebuild {
 	struct log_chunk *reading;  /* the chunk holding op `replayed` */
 };
 
+/* Whether the rebuild must be abandoned: something failed, or its shard
+ * stopped holding its retired entries (epoch.c), so addresses may be
+ * reused. Read by writers under the shard lock and by the rebuilder
+ * without it. */
+static bool
+broken(const struct rebuild *r)
+{
+	return LOAD(&r->broken) || !ttlkv__retire_held(r->shard);
+}
+
 /* --- Writers' side, under the shard lock. */
 
 void
@@ -104,7 +117,7 @@ ttlkv__rebuild_note(struct shard *shard, uint64_t hash, const void *slot, bool r
 	uint64_t n = r->logged;
 	size_t i = (size_t)(n % CHUNK_OPS);
 
-	if (LOAD(&r->broken))
+	if (broken(r))
 		return;
 	if (i == 0 && n != 0) {
 		struct log_chunk *c = ttlkv__alloc(sizeof *c);
@@ -176,25 +189,12 @@ rebuild_free(struct rebuild *r, bool drop_fresh)
 }
 
 /* Under the shard lock: writers stop logging and retired entries flow to
- * the epoch again (unless a writer already cut the rebuild off). */
+ * the epoch again. */
 static void
-rebuild_detach(struct shard *shard, struct rebuild *r)
+rebuild_detach(struct shard *shard)
 {
-	if (shard->rebuild != r)
-		return;
 	shard->rebuild = NULL;
 	ttlkv__retire_resume(shard);
-}
-
-/* Under the shard lock, from a writer whose shard has held back more
- * retired entries than it may: the rebuild stalled (nothing called
- * ttlkv_maintain for a while), so it is abandoned rather than let memory
- * pile up. The rebuilder finds it broken at its next step. */
-void
-ttlkv__rebuild_cut_off(struct shard *shard)
-{
-	STORE(&shard->rebuild->broken, true);
-	shard->rebuild = NULL;
 }
 
 static struct rebuild *
@@ -218,6 +218,7 @@ rebuild_start(struct shard *shard, uint64_t slots)
 	shard_lock(shard);
 	r->old_map = shard->hs.map;
 	shard->rebuild = r;
+	ttlkv__retire_hold(shard);
 	shard_release(shard, FREES_PER_WRITE);
 	return r;
 }
@@ -242,7 +243,7 @@ copy_some(struct shard *shard, struct rebuild *r, ck_epoch_record_t *record, siz
 	else
 		end = ttlkv__map_slots(r->old_map);
 	limit = end > r->cursor && budget < end - r->cursor ? r->cursor + budget : end;
-	while (more && !LOAD(&r->broken)) {
+	while (more && !broken(r)) {
 		const void *slot = ttlkv__scan_next(&scan, limit);
 
 		if ((more = slot != NULL)) {
@@ -305,7 +306,7 @@ finish(struct shard *shard, struct rebuild *r)
 	bool ok;
 
 	shard_lock(shard);
-	ok = shard->rebuild == r && !LOAD(&r->broken) && shard->hs.map == r->old_map;
+	ok = !broken(r) && shard->hs.map == r->old_map;
 	if (ok && r->logged - r->replayed > FINAL_OPS && ++r->publish_tries < PUBLISH_TRIES) {
 		shard_release(shard, FREES_PER_WRITE);
 		return PUBLISH_LATER;
@@ -318,7 +319,7 @@ finish(struct shard *shard, struct rebuild *r)
 		STORE(&shard->tombstones, r->removals);
 		STORE(&shard->rebuilds, shard->rebuilds + 1);
 	}
-	rebuild_detach(shard, r);
+	rebuild_detach(shard);
 	shard_release(shard, FREES_PER_WRITE);
 	rebuild_free(r, !ok);
 	return ok ? PUBLISHED : ABANDONED;
@@ -388,14 +389,14 @@ advance(struct ttlkv *store, ck_epoch_record_t *record, size_t *budget, size_t *
 {
 	struct rebuild *r = store->rebuild;
 
-	if (!r->copied && !LOAD(&r->broken)) {
+	if (!r->copied && !broken(r)) {
 		size_t used = copy_some(r->shard, r, record,
 		    *budget < COPY_SECTION_SLOTS ? *budget : COPY_SECTION_SLOTS);
 
 		*budget -= used < *budget ? used : *budget;
-		if (!LOAD(&r->broken))
+		if (!broken(r))
 			return false;
-	} else if (!LOAD(&r->broken) && !catch_up(r, budget)) {
+	} else if (!broken(r) && !catch_up(r, budget)) {
 		return false;
 	}
 	switch (finish(r->shard, r)) {
@@ -412,50 +413,23 @@ advance(struct ttlkv *store, ck_epoch_record_t *record, size_t *budget, size_t *
 	return true;
 }
 
-ttlkv_status
-ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt)
+size_t
+ttlkv__rebuild_work(struct ttlkv *store, ck_epoch_record_t *record, size_t budget)
 {
-	ck_epoch_record_t *record;
-	size_t budget = max_slots, done = 0;
-	ttlkv_status status = lock_check(store);
+	size_t done = 0;
 
-	if (rebuilt != NULL)
-		*rebuilt = 0;
-	if (status != TTLKV_OK)
-		return status;
-	if ((record = ttlkv__reader()) == NULL)
-		return TTLKV_OUT_OF_MEMORY;
-	pthread_mutex_lock(&store->maintain_lock);
-	/* Frees no write makes in a store whose only writer is an expiry
-	 * worker (its removals free nothing): what became ready past each
-	 * shard's reserve, retired tables included, one unit of budget each. */
-	ttlkv__grace(store, false);
-	for (uint32_t i = 0; i < store->n_shards && budget > 0; i++)
-		if (ttlkv__ready_surplus(&store->shards[i]))
-			budget -= ttlkv__free_ready(&store->shards[i], true, budget);
 	while (budget > 0 && (store->rebuild != NULL || start_next(store)))
 		advance(store, record, &budget, &done);
-	pthread_mutex_unlock(&store->maintain_lock);
-	if (rebuilt != NULL)
-		*rebuilt = done;
-	return TTLKV_OK;
+	return done;
 }
 
-/* ttlkv_reclaim: completes the rebuild in progress, whose shard holds its
- * retired entries back until it ends. */
-ttlkv_status
-ttlkv__rebuild_complete(struct ttlkv *store)
+void
+ttlkv__rebuild_complete(struct ttlkv *store, ck_epoch_record_t *record)
 {
-	ck_epoch_record_t *record = ttlkv__reader();
 	size_t budget = SIZE_MAX, done = 0;
 
-	if (record == NULL)
-		return TTLKV_OUT_OF_MEMORY;
-	pthread_mutex_lock(&store->maintain_lock);
 	while (store->rebuild != NULL)
 		advance(store, record, &budget, &done);
-	pthread_mutex_unlock(&store->maintain_lock);
-	return TTLKV_OK;
 }
 
 #ifdef TTLKV_TESTING
@@ -473,7 +447,7 @@ ttlkv_testing_rebuilding(struct ttlkv *store)
 	int rebuilding;
 
 	pthread_mutex_lock(&store->maintain_lock);
-	rebuilding = store->rebuild != NULL && !LOAD(&store->rebuild->broken);
+	rebuilding = store->rebuild != NULL && !broken(store->rebuild);
 	pthread_mutex_unlock(&store->maintain_lock);
 	return rebuilding;
 }
@@ -489,7 +463,7 @@ ttlkv__rebuild_abandon(struct ttlkv *store)
 		return;
 	store->rebuild = NULL;
 	shard_lock(r->shard);
-	rebuild_detach(r->shard, r);
+	rebuild_detach(r->shard);
 	shard_release(r->shard, FREES_PER_WRITE);
 	rebuild_free(r, true);
 }

@@ -118,14 +118,14 @@ ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count, ttlkv_scan_fn *fn, void
 		gen = current;
 		visited += scan_shard(store, map, &offset, count - visited, fn, context, &finished);
 		if (finished && ++index == store->n_shards) {
-			section_end(record);
+			read_section_end(record);
 			*cursor = 0;
 			return TTLKV_OK;
 		}
 		if (finished)
 			gen = generation(&store->shards[index]);
 	} while (visited < count);
-	section_end(record);
+	read_section_end(record);
 	*cursor = cursor_pack(index, gen, offset);
 	return TTLKV_OK;
 }

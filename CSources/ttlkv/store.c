@@ -1,7 +1,6 @@
 /*
  * Store lifecycle, options, statistics and status strings.
  */
-#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "internal.h"
 
 #include <stddef.h>
@@ -36,19 +35,6 @@ ttlkv_options_init_sized(ttlkv_options *options, size_t size)
 	if (size < sizeof o)
 		o.size = (uint32_t)size;
 	memcpy(options, &o, size < sizeof o ? size : sizeof o);
-}
-
-int
-ttlkv__mutex_init(pthread_mutex_t *mutex)
-{
-	pthread_mutexattr_t attr;
-	int rc;
-
-	pthread_mutexattr_init(&attr);
-	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-	rc = pthread_mutex_init(mutex, &attr);
-	pthread_mutexattr_destroy(&attr);
-	return rc;
 }
 
 static bool

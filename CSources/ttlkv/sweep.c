@@ -1,9 +1,9 @@
 /*
- * Maintenance for programs without an expiry worker: the incremental sweep
- * and on-demand reclamation.
+ * The incremental sweep, for programs without an expiry worker.
  *
- * The sweep scans slots as a reader (inside an epoch section, no lock) and copies the keys of expired entries it finds into a
- * local buffer, up to SWEEP_BATCH of them. It then leaves the section, and
+ * The sweep scans slots as a reader (inside an epoch section, no lock) and
+ * copies the keys of expired entries it finds into a local buffer, up to
+ * SWEEP_BATCH of them. It then leaves the section, and
  * only then takes the shard lock to remove those keys that are still expired.
  * No lock is ever taken inside a read section: a thread holding a lock may be
  * waiting for readers to leave theirs. A cursor (shard, slot offset) carries
@@ -115,34 +115,6 @@ scan_shard(struct shard *shard, unsigned long *offset, size_t budget,
 	return visited;
 }
 
-/* Hands a shard's retired entries to reclamation; never waits for readers
- * (ttlkv_reclaim without waiting relies on it). */
-static void
-flush(struct shard *shard)
-{
-	shard_lock(shard);
-	ttlkv__retire_flush(shard);
-	shard_release(shard, FREES_PER_WRITE);
-}
-
-size_t
-ttlkv__free_ready(struct shard *shard, bool keep_reserve, size_t max)
-{
-	void *out[64];
-	size_t n, freed = 0;
-
-	do {
-		size_t batch = max - freed < 64 ? max - freed : 64;
-
-		shard_lock(shard);
-		n = keep_reserve && !ttlkv__ready_surplus(shard) ? 0 : ttlkv__take_ready(shard, out, batch);
-		shard_release(shard, 0);
-		ttlkv__free_blocks(out, n);
-		freed += n;
-	} while (n != 0 && freed < max);
-	return freed;
-}
-
 ttlkv_status
 ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 {
@@ -173,7 +145,7 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 		if (batch.n != 0)
 			n_removed += remove_expired(shard, &batch, now);
 		if (wrapped) {
-			flush(shard);
+			ttlkv__retire_flush(shard);
 			ttlkv__free_ready(shard, true, SIZE_MAX);
 			store->sweep_shard = (store->sweep_shard + 1) % store->n_shards;
 			wraps++;
@@ -186,21 +158,4 @@ ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *removed)
 	if (removed != NULL)
 		*removed = n_removed;
 	return ttlkv_maintain(store, max_slots, NULL);
-}
-
-ttlkv_status
-ttlkv_reclaim(ttlkv *store, int wait_for_readers)
-{
-	ttlkv_status status = lock_check(store);
-
-	if (status != TTLKV_OK)
-		return status;
-	if (wait_for_readers && (status = ttlkv__rebuild_complete(store)) != TTLKV_OK)
-		return status;
-	for (uint32_t i = 0; i < store->n_shards; i++)
-		flush(&store->shards[i]);
-	ttlkv__grace(store, wait_for_readers != 0);
-	for (uint32_t i = 0; i < store->n_shards; i++)
-		ttlkv__free_ready(&store->shards[i], wait_for_readers == 0, SIZE_MAX);
-	return TTLKV_OK;
 }

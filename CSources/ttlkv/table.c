@@ -28,6 +28,7 @@
  * x86-64 and not under AddressSanitizer (see internal.h); elsewhere the tags
  * are zero and every compare loads the entry, as before.
  */
+#define _GNU_SOURCE /* PTHREAD_MUTEX_ADAPTIVE_NP */
 #include "internal.h"
 
 #include <limits.h>
@@ -42,14 +43,25 @@
 /* ck_hs rounds capacities to a power of two in 32 bits: stay below 2^31. */
 #define MAX_SLOTS (UINT64_C(1) << 30)
 
-__thread struct shard *ttlkv__locked_shard;
-
 /* Slots of the map ck_hs is allocating on this thread, committed to the
  * shard when the grow succeeds (the old map is then freed with defer). */
 static __thread uint64_t pending_map_slots;
 /* Set while this thread inserts into a rebuild's fresh table, which must
  * never grow: a grow would hash entries that may be gone. */
 static __thread bool maps_refused;
+
+int
+ttlkv__mutex_init(pthread_mutex_t *mutex)
+{
+	pthread_mutexattr_t attr;
+	int rc;
+
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
+	rc = pthread_mutex_init(mutex, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return rc;
+}
 
 uint64_t
 ttlkv__hash(const struct ttlkv *store, const void *key, size_t len)
