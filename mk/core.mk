@@ -2,7 +2,7 @@
 # under the sanitizers, the API fuzzer, and the tests that use the library
 # from outside (capacity, Python, dlclose, the example, the load test).
 
-.PHONY: deps lib install test-c test-asan test-tsan test-fuzz fuzz-core fuzz-merge test-capacity \
+.PHONY: deps lib install test-floors test-c test-asan test-tsan test-fuzz fuzz-core fuzz-merge test-capacity \
         test-python test-dlclose test-example loadtest
 
 VERSION := 0.2.0
@@ -97,7 +97,13 @@ $(BUILD)/tsan/%: Tests/C/%.c $(SRCS) $(HDRS) $(wildcard Tests/C/*.h)
 	@mkdir -p $(@D)
 	$(SAN_CC) $(TEST_CFLAGS) $(TSAN_FLAGS) $< $(SRCS) -o $@ $(LDLIBS)
 
-test-c: deps $(C_SUITES:%=$(BUILD)/test/%)
+# The core's floors (internal.h): no file calls a file above it, and no
+# two files reach each other (Tests/C/floors.py).
+test-floors:
+	@$(PYTHON) Tests/C/floors.py $(SRC_DIR) > $(BUILD)/floors.txt || { cat $(BUILD)/floors.txt; exit 1; }
+	@echo "test-floors: the C core's calls follow its floors"
+
+test-c: deps test-floors $(C_SUITES:%=$(BUILD)/test/%)
 	@set -e; for t in $(C_SUITES); do $(BUILD)/test/$$t; done
 
 test-asan: deps $(ASAN_SUITES:%=$(BUILD)/asan/%)
