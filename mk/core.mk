@@ -100,7 +100,7 @@ $(BUILD)/tsan/%: Tests/C/%.c $(SRCS) $(HDRS) $(wildcard Tests/C/*.h)
 # The core's floors (internal.h): no file calls a file above it, and no
 # two files reach each other (Tests/C/floors.py).
 test-floors:
-	@$(PYTHON) Tests/C/floors.py $(SRC_DIR) > $(BUILD)/floors.txt || { cat $(BUILD)/floors.txt; exit 1; }
+	@mkdir -p $(BUILD) && $(PYTHON) Tests/C/floors.py $(SRC_DIR) > $(BUILD)/floors.txt || { cat $(BUILD)/floors.txt; exit 1; }
 	@echo "test-floors: the C core's calls follow its floors"
 
 test-c: deps test-floors $(C_SUITES:%=$(BUILD)/test/%)
