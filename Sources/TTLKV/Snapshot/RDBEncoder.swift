@@ -3,11 +3,11 @@
 /// size through a bounded buffer: append records, and ``takeBytes(_:)``
 /// whenever ``pendingByteCount`` grows past what it wants to hold.
 struct RDBEncoder {
-    private var buffer: [UInt8] = []
+    private let buffer: ByteSink
     private var crc = CRC64()
 
     init(reservingCapacity capacity: Int = 1 << 16) {
-        buffer.reserveCapacity(capacity)
+        buffer = ByteSink(capacity: capacity)
     }
 
     /// Bytes appended and not yet taken.
@@ -16,20 +16,18 @@ struct RDBEncoder {
     /// Hands the pending bytes to `body` (which writes them out), folds
     /// them into the checksum and empties the buffer, keeping its room.
     mutating func takeBytes(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-        try buffer.withUnsafeBytes { bytes in
-            crc.update(bytes)
-            try body(bytes)
-        }
-        buffer.removeAll(keepingCapacity: true)
+        crc.update(buffer.bytes)
+        try body(buffer.bytes)
+        buffer.removeAll()
     }
 
     // MARK: Records
 
     /// "REDIS" and the version in four digits.
     mutating func appendHeader(version: Int = RDB.version) {
-        buffer.append(contentsOf: RDB.magic)
-        buffer.append(contentsOf: Array(String(repeating: "0", count: max(0, 4 - String(version).count)).utf8))
-        buffer.append(contentsOf: Array(String(version).utf8))
+        let text = Array(RDB.magic) + Array(String(repeating: "0", count: max(0, 4 - String(version).count)).utf8)
+            + Array(String(version).utf8)
+        text.withUnsafeBytes { buffer.append($0) }
     }
 
     /// An AUX field; a value that is an integer is stored as Redis stores
@@ -57,7 +55,7 @@ struct RDBEncoder {
     mutating func appendEntry(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, deadline: Int64?) {
         if let deadline {
             buffer.append(RDB.Opcode.expireTimeMilliseconds)
-            withUnsafeBytes(of: deadline.littleEndian) { buffer.append(contentsOf: $0) }
+            buffer.append(raw: deadline.littleEndian)
         }
         appendType(.string)
         appendString(key)
@@ -73,8 +71,8 @@ struct RDBEncoder {
     mutating func appendEnd() {
         buffer.append(RDB.Opcode.end)
         var checksum = crc
-        buffer.withUnsafeBytes { checksum.update($0) }
-        withUnsafeBytes(of: checksum.value.littleEndian) { buffer.append(contentsOf: $0) }
+        checksum.update(buffer.bytes)
+        buffer.append(raw: checksum.value.littleEndian)
     }
 
     // MARK: Lengths and strings
@@ -88,10 +86,10 @@ struct RDBEncoder {
             buffer.append(UInt8(length & 0xff))
         case ...UInt64(UInt32.max):
             buffer.append(RDB.Length.marker32)
-            withUnsafeBytes(of: UInt32(length).bigEndian) { buffer.append(contentsOf: $0) }
+            buffer.append(raw: UInt32(length).bigEndian)
         default:
             buffer.append(RDB.Length.marker64)
-            withUnsafeBytes(of: length.bigEndian) { buffer.append(contentsOf: $0) }
+            buffer.append(raw: length.bigEndian)
         }
     }
 
@@ -110,15 +108,15 @@ struct RDBEncoder {
                 buffer.append(UInt8(bitPattern: Int8(narrow)))
             case Int32(Int16.min)...Int32(Int16.max):
                 buffer.append(0xC0 | RDB.Encoding.int16)
-                withUnsafeBytes(of: Int16(narrow).littleEndian) { buffer.append(contentsOf: $0) }
+                buffer.append(raw: Int16(narrow).littleEndian)
             default:
                 buffer.append(0xC0 | RDB.Encoding.int32)
-                withUnsafeBytes(of: narrow.littleEndian) { buffer.append(contentsOf: $0) }
+                buffer.append(raw: narrow.littleEndian)
             }
             return
         }
         appendLength(UInt64(bytes.count))
-        buffer.append(contentsOf: bytes)
+        buffer.append(bytes)
     }
 
     /// The integer `bytes` spell if they are exactly its canonical decimal
