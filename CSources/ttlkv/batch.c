@@ -102,7 +102,8 @@ lookup_prefetch(const struct lookup *l)
 	}
 }
 
-/* Step 3: the live entry, or NULL with l->status set. */
+/* Step 3: the live entry (a hit for the eviction policy), or NULL with
+ * l->status set. */
 static const struct entry *
 lookup_finish(struct ttlkv *store, struct lookup *l, uint64_t *now)
 {
@@ -112,8 +113,10 @@ lookup_finish(struct ttlkv *store, struct lookup *l, uint64_t *now)
 	if (l->status != TTLKV_OK)
 		return NULL;
 	e = table_find(l->shard, l->hash, &l->probe);
-	if (e != NULL && entry_live(store, e, &deadline, now))
+	if (e != NULL && entry_live(store, e, &deadline, now)) {
+		entry_hit(store, e);
 		return e;
+	}
 	l->status = TTLKV_NOT_FOUND;
 	return NULL;
 }
@@ -288,6 +291,7 @@ write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_st
 			k++;
 			continue;
 		}
+		struct ghost ghost = ttlkv__ghost_offer(shard);
 		size_t held = 0;
 
 		shard_lock(shard);
@@ -297,7 +301,9 @@ write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_st
 			statuses[order[k]] = fn(shard, x->hash, table_find(shard, x->hash, &x->probe),
 			    order[k], context);
 		}
+		ttlkv__ghost_adopt(shard, &ghost);
 		shard_unlock_freeing(shard, frees * held);
+		ttlkv__ghost_free(&ghost);
 	}
 	return TTLKV_OK;
 }
@@ -428,7 +434,7 @@ ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t count, ttlkv_status
 		status = write_chunk(store, keys, n, pre, statuses + base, install_one, &c,
 		    FREES_PER_WRITE);
 		for (size_t i = 0; i < n; i++)
-			ttlkv__recycle(c.e[i]);
+			ttlkv__entry_free(store, c.e[i]);
 	}
 	return status;
 }

@@ -167,12 +167,6 @@ ttlkv__retire_batch_new(void)
 	return b;
 }
 
-static uint64_t
-entry_size(const struct entry *entry)
-{
-	return sizeof *entry + entry->key_len + entry->value_len;
-}
-
 /* Whether retiring an entry of `size` bytes into b fills it. */
 static bool
 batch_fills(const struct retired *b, uint64_t size)
@@ -180,23 +174,63 @@ batch_fills(const struct retired *b, uint64_t size)
 	return b->count + 1 == RETIRE_BATCH || b->bytes + size >= RETIRE_BATCH_BYTES;
 }
 
-/* Under the shard lock, before a write changes anything: afterwards entry
- * (NULL: none yet) can be retired without allocating. Allocates only about
- * once per full batch, and not at all while drained batches come back as
- * spares. */
+static struct retired *
+spare_pop(struct shard *shard)
+{
+	struct retired *b = shard->spare;
+
+	if (b != NULL) {
+		shard->spare = b->next;
+		shard->spares--;
+	}
+	return b;
+}
+
+static void
+spare_push(struct shard *shard, struct retired *b)
+{
+	b->count = 0;
+	b->bytes = 0;
+	b->next = shard->spare;
+	shard->spare = b;
+	shard->spares++;
+}
+
+/* Spares a shard keeps past a write that reserved more (see
+ * ttlkv__take_frees). */
+#define SPARES_KEPT 2
+
+/* Allocates only about once per full batch, and not at all while drained
+ * batches come back as spares. Retiring fills the current batch and then
+ * one spare per RETIRE_BATCH entries or RETIRE_BATCH_BYTES bytes at most
+ * (a batch fills at either), so that many spares and one more suffice. */
+bool
+ttlkv__retire_reserve(struct shard *shard, size_t retires, uint64_t bytes)
+{
+	uint64_t need = 1 + retires / RETIRE_BATCH + bytes / RETIRE_BATCH_BYTES;
+	struct retired *b = shard->batch;
+
+	if (b == NULL)
+		b = shard->batch = spare_pop(shard);
+	if (b == NULL && (b = shard->batch = ttlkv__retire_batch_new()) == NULL)
+		return false;
+	/* None fills: the spares that drained batches bring back suffice. */
+	if (b->count + retires < RETIRE_BATCH && b->bytes + bytes < RETIRE_BATCH_BYTES)
+		return true;
+	while (shard->spares < need) {
+		struct retired *spare = ttlkv__retire_batch_new();
+
+		if (spare == NULL)
+			return false;
+		spare_push(shard, spare);
+	}
+	return true;
+}
+
 bool
 ttlkv__retire_prepare(struct shard *shard, const struct entry *entry)
 {
-	if (shard->batch == NULL) {
-		shard->batch = shard->spare;
-		shard->spare = NULL;
-	}
-	if (shard->batch == NULL && (shard->batch = ttlkv__retire_batch_new()) == NULL)
-		return false;
-	if (entry != NULL && batch_fills(shard->batch, entry_size(entry)) &&
-	    shard->spare == NULL && (shard->spare = ttlkv__retire_batch_new()) == NULL)
-		return false;
-	return true;
+	return ttlkv__retire_reserve(shard, entry != NULL, entry != NULL ? entry_size(entry) : 0);
 }
 
 /* Runs in whichever thread polls the store record (under its reclaim lock)
@@ -443,8 +477,7 @@ ttlkv__retire(struct shard *shard, struct entry *entry)
 	STORE(&shard->retired, shard->retired + 1);
 	if (full) {
 		hand_over(shard, b, false);
-		shard->batch = shard->spare;
-		shard->spare = NULL;
+		shard->batch = spare_pop(shard);
 	}
 }
 
@@ -468,8 +501,7 @@ ttlkv__retire_flush(struct shard *shard)
 	shard_lock(shard);
 	partial = shard->batch;
 	if (partial != NULL && partial->count != 0) {
-		shard->batch = shard->spare;
-		shard->spare = NULL;
+		shard->batch = spare_pop(shard);
 	} else {
 		partial = NULL;
 	}
@@ -503,7 +535,8 @@ ttlkv__backpressure_wait(struct ttlkv *store)
  * Under the shard lock: moves up to max ready blocks or entries to out[],
  * for the caller to free once it has unlocked, and past max up to `limit`
  * while fewer than `want` bytes are taken. A drained batch becomes the
- * shard's spare if it has none.
+ * shard's spare if it has none. The entries' blocks go to out[] (with a
+ * budget, each begins with its node).
  */
 static size_t
 take_ready(struct shard *shard, void **out, size_t max, size_t limit, uint64_t want)
@@ -528,7 +561,7 @@ take_ready(struct shard *shard, void **out, size_t max, size_t limit, uint64_t w
 			uint64_t size = b->bytes / b->count +
 			    (b->cursor + 1 == b->count ? b->bytes % b->count : 0);
 
-			out[n++] = b->items[b->cursor++];
+			out[n++] = entry_block(shard->store, b->items[b->cursor++]);
 			entries++;
 			bytes += size;
 			/* Release: a lock-free reader that sees these counts sees the
@@ -539,10 +572,8 @@ take_ready(struct shard *shard, void **out, size_t max, size_t limit, uint64_t w
 		}
 		shard->draining = b->next;
 		maps += b->count == 0;
-		if (b->count != 0 && shard->spare == NULL) {
-			b->count = 0;
-			b->bytes = 0;
-			shard->spare = b;
+		if (b->count != 0 && shard->spares == 0) {
+			spare_push(shard, b);
 		} else {
 			out[n++] = b;
 		}
@@ -577,23 +608,27 @@ ttlkv__ready_surplus(const struct shard *shard)
  * FREES_PER_HOLD, until twice the bytes the hold retired: counted in
  * entries alone, a shard's frees would lag behind writes of large entries
  * queued after small ones (a rebuild that lets a thousand small entries go
- * at once), and memory would pile up in bytes.
+ * at once), and memory would pile up in bytes. Spare batches past
+ * SPARES_KEPT (a write that retired many reserved them) go too.
  */
 size_t
 ttlkv__take_frees(struct shard *shard, void **out, size_t frees)
 {
 	uint64_t owed = shard->hold_retired_bytes;
-	size_t due = frees < FREES_PER_HOLD ? frees : FREES_PER_HOLD, room;
+	size_t due = frees < FREES_PER_HOLD ? frees : FREES_PER_HOLD, room, n = 0;
 
 	shard->hold_retired_bytes = 0;
+	while (shard->spares > SPARES_KEPT && n < FREES_PER_HOLD - due)
+		out[n++] = spare_pop(shard);
+	out += n;
 	if (due == 0)
-		return 0;
+		return n;
 	room = ttlkv__recycle_room(due);
 	if (room < due && ttlkv__ready_surplus(shard))
 		room = due;
 	if (LOAD(&shard->ready_bytes) > READY_RESERVE_BYTES)
-		return take_ready(shard, out, room, FREES_PER_HOLD, 2 * owed);
-	return take_ready(shard, out, room, room, 0);
+		return n + take_ready(shard, out, room, FREES_PER_HOLD - n, 2 * owed);
+	return n + take_ready(shard, out, room, room, 0);
 }
 
 void

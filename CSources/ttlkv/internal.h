@@ -98,7 +98,8 @@ testing_peak(uint64_t *peak, uint64_t value)
 /*
  * An entry: 24-byte header, then the key, then the value. With a 16-byte key
  * and a 32-byte value that is 72 bytes, which glibc serves from an 80-byte
- * chunk; any larger header would cost a 96-byte chunk.
+ * chunk; any larger header would cost a 96-byte chunk. Under a byte budget
+ * a 16-byte node (struct node) comes first: 88 bytes, a 96-byte chunk.
  */
 struct entry {
 	uint64_t deadline;   /* store-clock ms, 0 = never; atomic (ttlkv_set_ttl) */
@@ -108,6 +109,21 @@ struct entry {
 	uint32_t key_len;
 	uint32_t value_len;
 	unsigned char bytes[];
+};
+
+/*
+ * An entry's place in its shard's eviction queues (budget.c), right in front
+ * of the entry, in stores with a byte budget only (store->node_bytes is 16
+ * then, 0 without one). 16 bytes: the next node's address with the queue in
+ * bit 0 and a write's mark in bit 1 (NODE_MAIN, NODE_MARK), the previous
+ * node's address in 7 bytes (every block address fits in 56 bits: checked
+ * at allocation), and the entry's frequency in a byte of its own, because
+ * readers store to it without a lock while writers change the links.
+ */
+struct node {
+	uintptr_t next;      /* writer-only, under the shard lock */
+	uint8_t prev[7];     /* writer-only, little-endian */
+	uint8_t freq;        /* 0..3; atomic: readers bump it (entry_hit) */
 };
 
 /* A lookup key shaped like an entry header (ck_hs compares probes against
@@ -184,7 +200,9 @@ struct shard {
 	                             rebuild (ttlkv__retire_hold) */
 	uint32_t queued_blocks;
 	uint64_t queued_bytes;    /* the queued entries' sizes */
-	struct retired *spare;    /* next batch, so that retiring cannot fail */
+	struct retired *spare;    /* next batches (a stack through next), so
+	                             that retiring cannot fail */
+	uint32_t spares;
 	struct retired *ready;    /* grace period over; pushed lock-free */
 	struct retired *draining; /* taken from ready, being freed a few at a time */
 	uint64_t ready_entries;   /* atomic: entries on ready and draining, */
@@ -201,15 +219,38 @@ struct shard {
 	uint64_t generation;      /* tables replaced (grown or rebuilt): bumped
 	                             with release after the new one is published */
 	uint64_t planned;         /* entries the shard was sized for */
+	/* What the shard holds, in bytes (budget.c): counted in every store,
+	 * written under the lock and read lock-free (ttlkv_stats). */
+	uint64_t held;            /* atomic: its entries' blocks */
+	uint64_t fixed;           /* atomic: its table, ghost and logged records */
+	uint64_t logged;          /* the records' part of fixed (schedule.c) */
+	uint64_t map_charge;      /* atomic: the live table's part of fixed */
+	/* With a budget (share != 0): the queues and the ghost, under lock. */
+	uint64_t share;           /* what it may hold: max_bytes's share */
+	uint64_t small_bytes;     /* held by entries in the small queue */
+	uint64_t evicted;         /* atomic: entries evicted */
+	bool has_evicted;
+	struct node small;        /* queue sentinels: next is the head */
+	struct node main;
+	uint16_t *ghost;          /* buckets of GHOST_SLOTS fingerprints */
+	uint32_t ghost_buckets;
+	uint64_t ghost_charge;    /* its part of fixed */
+	uint64_t ghost_for;       /* atomic: the entry count it was sized for */
+	struct record_log evicted_log;       /* evictions, for ttlkv_drain_evicted */
+	struct record_log evicted_log_spare; /* owned by ttlkv_drain_evicted */
 } __attribute__((aligned(64)));
 
 struct ttlkv {
 	struct shard *shards;
 	uint32_t n_shards;
 	uint32_t flags;
+	uint32_t node_bytes;      /* bytes in front of every entry: 0, or a
+	                             struct node with a budget */
 	uint32_t max_key_size;
 	uint32_t max_value_size;
 	uint64_t max_entries;
+	uint64_t max_bytes;
+	uint64_t overhead;        /* the store's own structures, in bytes */
 	uint64_t seed;
 	ttlkv_clock_fn *clock;
 	void *clock_context;
@@ -258,8 +299,11 @@ struct ttlkv {
  *   4. records       schedule.c: the record logs handed to an expiry worker
  *   5. maintenance   rebuild.c (rebuilding tables beside the live ones) and
  *                    maintain.c (ttlkv_maintain, ttlkv_reclaim)
- *   6. lifecycle     store.c: open, close, statistics
- *   7. operations    write.c, update.c, put_all.c, batch.c, read.c, scan.c,
+ *   6. holdings      budget.c: what each shard holds against the store's
+ *                    limits (entries, bytes), its queues and ghost
+ *   7. eviction      evict.c: making room under a budget
+ *   8. lifecycle     store.c: open, close, statistics
+ *   9. operations    write.c, update.c, put_all.c, batch.c, read.c, scan.c,
  *                    sweep.c: the public reads and writes
  * A read that ends a reader's outermost section may close a store whose
  * ttlkv_close came inside it: that is why lifecycle sits below operations.
@@ -276,6 +320,8 @@ void ttlkv__free(void *p);
 /* recycle.c: entry blocks go back to a per-thread cache for the next write. */
 void *ttlkv__entry_alloc(size_t size);
 void ttlkv__recycle(void *block);
+/* What malloc holds for a block: its usable size and its chunk header. */
+uint64_t ttlkv__block_charge(const void *block);
 /* How many of max blocks this thread's cache has room to keep. */
 size_t ttlkv__recycle_room(size_t max);
 
@@ -316,6 +362,21 @@ entry_live(struct ttlkv *store, const struct entry *e, uint64_t *deadline, uint6
 	if (*deadline != 0 && *now == 0)
 		*now = store_now(store);
 	return !deadline_passed(*deadline, *now);
+}
+
+/* The size of e that retire batches and stats.deferred_bytes count: its
+ * header, key and value. */
+static inline uint64_t
+entry_size(const struct entry *e)
+{
+	return sizeof *e + e->key_len + e->value_len;
+}
+
+/* The block an entry lives in: a budget's node comes first. */
+static inline void *
+entry_block(const struct ttlkv *store, const struct entry *e)
+{
+	return (unsigned char *)(uintptr_t)e - store->node_bytes;
 }
 
 /* The argument checks every keyed call starts with. */
@@ -389,6 +450,11 @@ shard_lock(struct shard *shard)
 }
 
 struct retired *ttlkv__retire_batch_new(void);
+/* Under the shard lock, before a write changes anything: afterwards
+ * `retires` entries of `bytes` in all (their sizes: header, key, value)
+ * can be retired without allocating. ttlkv__retire_prepare: the same for
+ * one entry (NULL: none, just a batch to retire into). */
+bool ttlkv__retire_reserve(struct shard *shard, size_t retires, uint64_t bytes);
 bool ttlkv__retire_prepare(struct shard *shard, const struct entry *entry);
 void ttlkv__retire(struct shard *shard, struct entry *entry);
 void ttlkv__retire_block(struct shard *shard, struct retired *block);
@@ -491,7 +557,17 @@ int ttlkv__mutex_init(pthread_mutex_t *mutex);
 uint64_t ttlkv__hash(const struct ttlkv *store, const void *key, size_t len);
 ttlkv_status ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots);
 void ttlkv__shard_destroy(struct shard *shard);
-bool ttlkv__table_reserve(struct shard *shard);
+/* Under the shard lock: grows the table now if `inserts` more entries
+ * would make ck_hs grow it (which ignores a failed grow); false if the
+ * grow failed. */
+bool ttlkv__table_reserve(struct shard *shard, uint64_t inserts);
+/* Under the shard lock: what the live map's block holds. */
+uint64_t ttlkv__table_charge(const struct shard *shard);
+/* Under the shard lock (or racily, for a hint): whether the shard's
+ * budget could take its table at `slots` slots beside what it holds, with
+ * `more` bytes added to that and `less` taken away; always without a
+ * budget. */
+bool ttlkv__table_fits(const struct shard *shard, uint64_t slots, uint64_t more, uint64_t less);
 uint64_t ttlkv__shard_plan(uint64_t capacity, uint32_t *n_shards);
 uint64_t ttlkv__shard_planned(uint64_t capacity, uint32_t n_shards);
 bool ttlkv__slots_allowed(uint64_t slots);
@@ -574,6 +650,17 @@ table_find(struct shard *shard, uint64_t hash, const void *object)
 /* --- 4. Records (schedule.c): the schedule and the expired log, record logs
  * drained by ttlkv_drain_schedule and ttlkv_drain_expired. */
 
+/* What a record of a key_len-byte key takes in a log (and in the
+ * shard's fixed bytes while it waits there). */
+#define RECORD_HEADER (sizeof(uint64_t) + sizeof(uint32_t))
+#define RECORD_BYTES(key_len) (RECORD_HEADER + (key_len))
+
+static inline bool
+tracks_expiry(const struct ttlkv *store)
+{
+	return (store->flags & TTLKV_TRACK_EXPIRY) != 0;
+}
+
 bool ttlkv__schedule_reserve(struct shard *shard, size_t key_len);
 void ttlkv__schedule_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline);
 void ttlkv__record_log_destroy(struct record_log *log);
@@ -583,6 +670,10 @@ bool ttlkv__expired_reserve(struct shard *shard, const struct entry *entry);
 /* The same for `records` removals with key_bytes of keys in all. */
 bool ttlkv__expired_reserve_many(struct shard *shard, size_t records, size_t key_bytes);
 void ttlkv__expired_note(struct shard *shard, const struct entry *entry);
+/* Evictions, likewise: room for `records` with key_bytes of keys, then a
+ * note per eviction (nothing without TTLKV_TRACK_EXPIRY). */
+bool ttlkv__evicted_reserve(struct shard *shard, size_t records, size_t key_bytes);
+void ttlkv__evicted_note(struct shard *shard, const struct entry *entry);
 
 /* --- 5. Maintenance: rebuild.c, driven by maintain.c. */
 
@@ -604,7 +695,238 @@ void ttlkv__rebuild_complete(struct ttlkv *store, ck_epoch_record_t *record);
 /* ttlkv_close: drops a rebuild in progress (no other call may run). */
 void ttlkv__rebuild_abandon(struct ttlkv *store);
 
-/* --- 6. Lifecycle (store.c). */
+/* --- 6. Holdings (budget.c): what each shard holds against the store's
+ * limits, and its eviction queues and ghost. */
+
+/* The quota: entries counted against options.max_entries, compared before
+ * they are added (an insert refused at the limit never counts). */
+bool ttlkv__quota_take(struct ttlkv *store, uint64_t n);
+void ttlkv__quota_give_back(struct ttlkv *store, uint64_t n);
+
+/* What entry e's block holds in bytes, as malloc rounds it. */
+static inline uint64_t
+entry_charge(const struct ttlkv *store, const struct entry *e)
+{
+	return ttlkv__block_charge(entry_block(store, e));
+}
+
+#define NODE_MAIN ((uintptr_t)1)  /* in the main queue, else in small */
+#define NODE_MARK ((uintptr_t)2)  /* marked by a write (evict.c) */
+#define NODE_FLAGS (NODE_MAIN | NODE_MARK)
+
+static inline struct node *
+node_of(const struct entry *e)
+{
+	return (struct node *)(uintptr_t)e - 1;
+}
+
+static inline struct entry *
+node_entry(const struct node *n)
+{
+	return (struct entry *)(uintptr_t)(n + 1);
+}
+
+static inline struct node *
+node_next(const struct node *n)
+{
+	return (struct node *)(n->next & ~NODE_FLAGS);
+}
+
+static inline struct node *
+node_prev(const struct node *n)
+{
+	uint64_t v = 0;
+
+	for (int i = 6; i >= 0; i--)
+		v = v << 8 | n->prev[i];
+	return (struct node *)(uintptr_t)v;
+}
+
+static inline void
+node_set_prev(struct node *n, const struct node *prev)
+{
+	uint64_t v = (uintptr_t)prev;
+
+	for (int i = 0; i < 7; i++, v >>= 8)
+		n->prev[i] = (uint8_t)v;
+}
+
+static inline void
+node_set_next(struct node *n, const struct node *next)
+{
+	n->next = (uintptr_t)next | (n->next & NODE_FLAGS);
+}
+
+/* The queues are circular lists through a sentinel (shard->small,
+ * shard->main): the sentinel's next is the head (oldest), its prev the
+ * tail. Under the shard lock. */
+static inline struct node *
+queue_head(const struct node *queue)
+{
+	struct node *head = node_next(queue);
+
+	return head != queue ? head : NULL;
+}
+
+static inline void
+queue_remove(struct node *n)
+{
+	struct node *prev = node_prev(n), *next = node_next(n);
+
+	node_set_next(prev, next);
+	node_set_prev(next, prev);
+}
+
+static inline void
+queue_append(struct node *queue, struct node *n)
+{
+	struct node *tail = node_prev(queue);
+
+	node_set_prev(n, tail);
+	node_set_next(n, queue);
+	node_set_next(tail, n);
+	node_set_prev(queue, n);
+}
+
+static inline void
+queue_push(struct node *queue, struct node *n)
+{
+	struct node *head = node_next(queue);
+
+	node_set_prev(n, queue);
+	node_set_next(n, head);
+	node_set_prev(head, n);
+	node_set_next(queue, n);
+}
+
+static inline uint8_t
+node_freq(const struct node *n)
+{
+	return __atomic_load_n(&n->freq, __ATOMIC_RELAXED);
+}
+
+static inline void
+node_set_freq(struct node *n, uint8_t freq)
+{
+	__atomic_store_n(&n->freq, freq, __ATOMIC_RELAXED);
+}
+
+#ifdef TTLKV_TESTING
+extern uint64_t ttlkv__freq_stores;
+#define COUNT_FREQ_STORE() __atomic_add_fetch(&ttlkv__freq_stores, 1, __ATOMIC_RELAXED)
+#else
+#define COUNT_FREQ_STORE() ((void)0)
+#endif
+
+/* Inside a read section, on a hit that reads e's value: with a budget,
+ * bumps its frequency if it is below 3. An entry at 3 is only loaded, so a
+ * hot entry's line is never written by its readers. A race between two
+ * readers loses an increment at worst; a store into an entry that a writer
+ * has just retired is harmless (it is freed after the grace period). */
+static inline void
+entry_hit(const struct ttlkv *store, const struct entry *e)
+{
+	struct node *n;
+	uint8_t freq;
+
+	if (store->node_bytes == 0)
+		return;
+	n = node_of(e);
+	freq = node_freq(n);
+	if (freq < 3) {
+		node_set_freq(n, (uint8_t)(freq + 1));
+		COUNT_FREQ_STORE();
+	}
+}
+
+/* Under the shard lock: counts e, just put in the table, as held, and with
+ * a budget links it at the tail of main (to_main: its fingerprint was in
+ * the ghost; or while the shard has never evicted and small is full) or of
+ * small. ttlkv__held_replace: e takes old's place, queue, position and
+ * frequency. */
+void ttlkv__held_insert(struct shard *shard, struct entry *e, bool to_main);
+void ttlkv__held_replace(struct shard *shard, struct entry *e, struct entry *old);
+
+/* Under the shard lock: takes e out of the table (tombstone, rebuild log,
+ * counts, quota), not out of its queue nor held bytes (evict.c does). */
+void ttlkv__table_remove(struct shard *shard, uint64_t hash, struct entry *e);
+
+/* Why an entry leaves, but for eviction (evict.c): a deleted or expired
+ * key leaves its fingerprint in the ghost, and an expiry is counted. */
+enum removal { REMOVAL_DELETE, REMOVAL_EXPIRY, REMOVAL_CLEAR, REMOVAL_TAKE_BACK };
+
+/* Under the shard lock, after ttlkv__retire_prepare(shard, entry): removes
+ * entry from the table, its queue and the counts, and retires it. */
+void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, enum removal why);
+
+/* The ghost (under the shard lock): take says whether hash's fingerprint was
+ * there and removes it; add puts it first in its bucket. */
+bool ttlkv__ghost_take(struct shard *shard, uint64_t hash);
+void ttlkv__ghost_add(struct shard *shard, uint64_t hash);
+
+/* A ghost sized afresh for a shard whose entry count moved away from what
+ * its ghost was sized for: allocated by a write before it takes the lock
+ * (ttlkv__ghost_offer: none if not needed or allocation fails), swapped in
+ * under it (adopt: if still needed and it fits the budget), and whichever
+ * ghost is left over freed after unlocking (ttlkv__ghost_free). */
+struct ghost {
+	uint16_t *slots;
+	uint32_t buckets;
+	uint64_t sized_for;
+};
+struct ghost ttlkv__ghost_offer(const struct shard *shard);
+void ttlkv__ghost_adopt(struct shard *shard, struct ghost *offer);
+void ttlkv__ghost_free(struct ghost *ghost);
+
+/* store.c: a shard's holdings when it opens (queues and ghost with a
+ * budget), and their end. */
+bool ttlkv__holdings_init(struct shard *shard);
+void ttlkv__holdings_destroy(struct shard *shard);
+
+/* --- 7. Eviction (evict.c): making room under a budget. */
+
+/*
+ * What a write brings to one shard and what it takes from it, and the room
+ * made for it. The caller fills the first block (ttlkv__room_init zeroes the
+ * rest); ttlkv__room_make then chooses victims (none without a budget) and
+ * secures everything the write and their removals need, changing no entry;
+ * afterwards the write either fails and calls ttlkv__room_undo, which puts
+ * the victims back where they were, or commits them (ttlkv__room_commit:
+ * removed, counted, logged, retired) just before it changes the table.
+ */
+struct room {
+	struct shard *shard;
+	uint64_t size;         /* charges of the entries the write adds */
+	uint64_t freed;        /* charges of the entries it replaces */
+	uint64_t inserts;      /* new keys */
+	size_t retires;        /* entries it may retire itself */
+	uint64_t retire_bytes; /* and their sizes */
+	size_t expiries;       /* replaced entries it may log as expired */
+	size_t expired_keys;   /* and their key bytes */
+	uint64_t records;      /* record bytes it appends (schedule, expired) */
+	const struct entry *protect; /* never a victim (or NODE_MARK) */
+	/* Filled by ttlkv__room_make. */
+	uint64_t now;
+	uint64_t slots_needed; /* victims to free table slots (no grow) */
+	struct node *victims;  /* a stack through next; NODE_MARK: expired */
+	size_t victim_count;
+	uint64_t victim_sizes;
+	size_t evictions, evicted_keys;      /* victims evicted, key bytes */
+	size_t expirations, expiring_keys;   /* victims expired, key bytes */
+	unsigned steps, forced, protected_met;
+};
+
+void ttlkv__room_init(struct room *room, struct shard *shard);
+/* TTLKV_OK; TTLKV_TOO_LARGE_FOR_BUDGET (the write's entries cannot fit
+ * beside the shard's table and ghost); TTLKV_OUT_OF_MEMORY (an allocation
+ * failed, or the write cannot fit even with every entry but its own gone:
+ * records waiting to be drained hold the room); on failure no victim is
+ * left chosen. */
+ttlkv_status ttlkv__room_make(struct room *room);
+void ttlkv__room_undo(struct room *room);
+void ttlkv__room_commit(struct room *room);
+
+/* --- 8. Lifecycle (store.c). */
 
 /* Stores whose ttlkv_close came inside a read section of this thread:
  * closed when the outermost section ends. */
@@ -623,12 +945,10 @@ read_section_end(ck_epoch_record_t *record)
 		ttlkv__close_deferred();
 }
 
-/* --- 7. Operations: write.c, shared with sweep.c, scan.c, batch.c,
+/* --- 9. Operations: write.c, shared with sweep.c, scan.c, batch.c,
  * update.c and put_all.c. */
 
-/* Removal of one entry under the shard lock, and ttlkv_delete's step under
- * the lock. */
-void ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired);
+/* ttlkv_delete's step under the lock. */
 ttlkv_status ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry);
 /* The deadline ttl_ms from now (0 for 0), or TTLKV_INVALID_TTL. */
 ttlkv_status ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline);
@@ -636,8 +956,11 @@ ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct ent
     uint64_t scheduled, uint64_t *deadline);
 
 /* A new entry block holding key, with room for value_room value bytes
- * (value_len = value_room, deadline 0); NULL if allocation fails. */
-struct entry *ttlkv__entry_new(const void *key, size_t key_len, size_t value_room);
+ * (value_len = value_room, deadline 0); NULL if allocation fails.
+ * ttlkv__entry_free frees one that was never installed (NULL: nothing). */
+struct entry *ttlkv__entry_new(struct ttlkv *store, const void *key, size_t key_len,
+    size_t value_room);
+void ttlkv__entry_free(struct ttlkv *store, struct entry *e);
 
 /* The entry a put of key and value with ttl_ms (0: none) installs, built
  * outside any lock, in *out (NULL on error); the key is checked already. */
@@ -649,6 +972,15 @@ ttlkv_status ttlkv__entry_make(struct ttlkv *store, const void *key, size_t key_
  * TTLKV_OK nothing changed and e is still the caller's. */
 ttlkv_status ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e,
     struct entry *old, bool if_absent);
+
+/* The last step of an install, once its room is made and committed and
+ * its quota taken (put_all.c makes them for many entries at once): e goes
+ * into the table in place of old (NULL: an insert, to main if to_main),
+ * counting and logging old as expired if old_expired (its log room is
+ * reserved). Only an insert can fail (TTLKV_OUT_OF_MEMORY: ck_hs found no
+ * slot and could not grow), and then nothing of its own has changed. */
+ttlkv_status ttlkv__place(struct shard *shard, uint64_t hash, struct entry *e,
+    struct entry *old, bool old_expired, bool to_main);
 
 /* What a keyed write does to the key's current entry (NULL if absent),
  * under the shard lock. */

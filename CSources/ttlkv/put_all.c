@@ -11,18 +11,22 @@
  * TTLKV_PUT_IF_NONE_EXIST check and the changes are one atomic step for
  * writers.
  *
- * All or nothing. Before it changes anything, the write secures what every
- * replacement needs: retire batches for every entry it may retire (a pool
- * per write, sized in entries and bytes), and room in the expired log for
- * every replaced entry that has a deadline, since any of them may expire
- * while the write runs (the clock moves) and be recorded as an expiry. A
- * replacement, of a live or an expired entry, then cannot fail. Only an
- * insert of a new key can (table room, TTLKV_FULL, ck_hs out of memory), so
- * the inserts go first; if one fails, those already made are unlinked again
- * (retired like any removed entry, since readers may have seen them), which
- * leaves their keys absent, as they were, and nothing else has changed: no
- * expired entry has been replaced or counted yet. Values never expire here,
- * so no schedule record is needed.
+ * All or nothing. Before it changes anything, the write makes a room
+ * (evict.c) in every shard it writes to, for all of its pairs there at once:
+ * retire batches for every entry it may retire, room in the expired log for
+ * every replaced entry that has a deadline (any of them may expire while
+ * the write runs: the clock moves), table slots for its new keys, and under
+ * a budget the victims that must leave, never the write's own keys (their
+ * entries are marked while the victims are chosen); a shard whose share
+ * cannot take the write's pairs refuses it with TTLKV_TOO_LARGE_FOR_BUDGET.
+ * Then it takes the quota for all its new keys at once. Any failure so far
+ * puts every victim back: nothing has changed. Then the victims go, and
+ * the pairs are placed, the inserts first: if one of them fails after all
+ * (ck_hs out of memory, see ttlkv__install), those already made are unlinked
+ * again (retired like any removed entry, since readers may have seen them),
+ * which leaves their keys absent, as they were, and no expired entry has
+ * been replaced or counted yet. Values never expire here, so no schedule
+ * record is needed.
  */
 #include "internal.h"
 
@@ -37,8 +41,6 @@ struct pending {
 	size_t index;        /* position in the caller's items: the last wins */
 	struct entry *old;   /* the key's entry, live or expired (NULL: an
 	                        insert), as found under the locks */
-	uint64_t retire_bytes; /* what the pair may retire: its old entry, and
-	                          its own if it is taken back */
 };
 
 static int
@@ -83,7 +85,7 @@ prepare(struct ttlkv *store, const ttlkv_item *items, size_t n, struct pending *
 			status = ttlkv__entry_make(store, it->key, it->key_len, it->value, it->value_len, 0, &p[i].e);
 		if (status != TTLKV_OK) {
 			while (i-- > 0)
-				ttlkv__recycle(p[i].e);
+				ttlkv__entry_free(store, p[i].e);
 			return status;
 		}
 		p[i].hash = ttlkv__hash(store, it->key, it->key_len);
@@ -93,40 +95,12 @@ prepare(struct ttlkv *store, const ttlkv_item *items, size_t n, struct pending *
 	qsort(p, n, sizeof *p, pending_order);
 	for (i = 0; i < n; i++) {
 		if (i + 1 < n && same_key(&p[i], &p[i + 1]))
-			ttlkv__recycle(p[i].e);
+			ttlkv__entry_free(store, p[i].e);
 		else
 			p[m++] = p[i];
 	}
 	*kept = m;
 	return TTLKV_OK;
-}
-
-static uint64_t
-entry_bytes_held(const struct entry *e)
-{
-	return sizeof *e + e->key_len + e->value_len;
-}
-
-/* Retire batches enough for `retires` retirements of `bytes` in all on one
- * shard: a batch fills at RETIRE_BATCH entries or RETIRE_BATCH_BYTES, so
- * at most this many fill (the one filling now included), plus the batch
- * and spare the shard may lack now. */
-static size_t
-batches_for(size_t retires, uint64_t bytes)
-{
-	return retires / RETIRE_BATCH + (size_t)(bytes / RETIRE_BATCH_BYTES) + 4;
-}
-
-/* Under the shard lock: a retire of e that cannot fail, the spare coming
- * from the pool whenever the shard has none. */
-static void
-retire_ready(struct shard *shard, struct retired **pool, const struct entry *e)
-{
-	if (shard->spare == NULL && *pool != NULL) {
-		shard->spare = *pool;
-		*pool = (*pool)->next;
-	}
-	(void)ttlkv__retire_prepare(shard, e); /* allocates nothing now */
 }
 
 static void
@@ -169,7 +143,6 @@ classify(struct pending *p, size_t n, bool if_none_exist)
 		uint64_t deadline = old != NULL ? LOAD(&old->deadline) : 0;
 
 		p[i].old = old;
-		p[i].retire_bytes = entry_bytes_held(p[i].e) + (old != NULL ? entry_bytes_held(old) : 0);
 		if (!if_none_exist || old == NULL)
 			continue;
 		if (deadline != 0 && now == 0)
@@ -180,89 +153,117 @@ classify(struct pending *p, size_t n, bool if_none_exist)
 	return TTLKV_OK;
 }
 
-/* Under the locks: room in each shard's expired log for every replaced
- * entry with a deadline (it may expire before it is replaced). */
-static bool
-expired_room(struct pending *p, size_t n)
+/* Marks (or unmarks) the entries the write replaces, in a store with a
+ * budget, so that choosing victims passes them by. */
+static void
+mark(struct pending *p, size_t from, size_t to, bool on)
 {
-	size_t start = 0, records = 0, key_bytes = 0;
-
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || p[i].shard != p[start].shard) {
-			if (records != 0 && !ttlkv__expired_reserve_many(p[start].shard, records, key_bytes))
-				return false;
-			start = i;
-			records = key_bytes = 0;
-		}
-		if (i < n && p[i].old != NULL && LOAD(&p[i].old->deadline) != 0) {
-			records++;
-			key_bytes += p[i].e->key_len;
-		}
+	if (p[from].shard->store->node_bytes == 0)
+		return;
+	for (size_t i = from; i < to; i++) {
+		if (p[i].old == NULL)
+			continue;
+		if (on)
+			node_of(p[i].old)->next |= NODE_MARK;
+		else
+			node_of(p[i].old)->next &= ~NODE_MARK;
 	}
-	return true;
 }
 
-/* Under the locks: the pool of retire batches for all n pairs. */
-static bool
-pool_fill(struct pending *p, size_t n, struct retired **pool)
+/* Under shard's lock: the room for pairs [from, to), all of that shard. */
+static ttlkv_status
+room_for(struct room *room, struct pending *p, size_t from, size_t to, uint64_t *inserts)
 {
-	size_t start = 0;
-	uint64_t bytes = p[0].retire_bytes;
+	struct shard *shard = p[from].shard;
+	struct ttlkv *store = shard->store;
+	ttlkv_status status;
 
-	for (size_t i = 1; i <= n; i++) {
-		if (i < n && p[i].shard == p[start].shard) {
-			bytes += p[i].retire_bytes;
+	ttlkv__room_init(room, shard);
+	for (size_t i = from; i < to; i++) {
+		struct entry *old = p[i].old;
+
+		room->size += entry_charge(store, p[i].e);
+		/* It may retire its old entry, or its own if taken back. */
+		room->retires += 1;
+		room->retire_bytes += entry_size(p[i].e);
+		if (old == NULL) {
+			room->inserts++;
 			continue;
 		}
-		for (size_t b = batches_for(2 * (i - start), bytes); b > 0; b--) {
-			struct retired *block = ttlkv__retire_batch_new();
-
-			if (block == NULL)
-				return false;
-			block->next = *pool;
-			*pool = block;
+		room->freed += entry_charge(store, old);
+		room->retires += 1;
+		room->retire_bytes += entry_size(old);
+		if (LOAD(&old->deadline) != 0) {
+			room->expiries++;
+			room->expired_keys += old->key_len;
+			room->records += tracks_expiry(store) ? RECORD_BYTES(old->key_len) : 0;
 		}
-		start = i;
-		bytes = i < n ? p[i].retire_bytes : 0;
 	}
-	return true;
+	*inserts += room->inserts;
+	mark(p, from, to, true);
+	status = ttlkv__room_make(room);
+	mark(p, from, to, false);
+	return status;
 }
 
-static void
-pool_free(struct retired *pool)
-{
-	while (pool != NULL) {
-		struct retired *next = pool->next;
-
-		ttlkv__free(pool);
-		pool = next;
-	}
-}
-
-/* Under the locks: the inserts first, the only pairs that can fail; if one
- * does, those made are taken back (the key left absent, as it was) and
- * nothing else has changed. Then the replacements, which cannot fail: their
- * retire batches and expired-log room are secured (pool_fill, expired_room). */
+/* Under the locks: a room in every shard, then the quota; on failure every
+ * room made is undone and nothing has changed. */
 static ttlkv_status
-apply(struct pending *p, size_t n, struct retired **pool)
+make_rooms(struct pending *p, size_t n, struct room *rooms, size_t *made)
 {
 	ttlkv_status status = TTLKV_OK;
+	uint64_t inserts = 0;
+	size_t start = 0;
+
+	*made = 0;
+	for (size_t i = 1; i <= n && status == TTLKV_OK; i++) {
+		if (i < n && p[i].shard == p[start].shard)
+			continue;
+		ttlkv__locked_shard = p[start].shard;
+		if ((status = room_for(&rooms[*made], p, start, i, &inserts)) == TTLKV_OK)
+			++*made;
+		start = i;
+	}
+	if (status == TTLKV_OK && !ttlkv__quota_take(p[0].shard->store, inserts))
+		status = TTLKV_FULL;
+	if (status != TTLKV_OK)
+		for (size_t r = 0; r < *made; r++)
+			ttlkv__room_undo(&rooms[r]);
+	return status;
+}
+
+/* Under the locks, the rooms made: the victims go, then the inserts, the
+ * only pairs that can fail (then those made are taken back), then the
+ * replacements, which cannot. */
+static ttlkv_status
+apply(struct pending *p, size_t n, struct room *rooms, size_t made)
+{
+	struct ttlkv *store = p[0].shard->store;
+	ttlkv_status status = TTLKV_OK;
+	uint64_t now = store_now(store), inserts = 0;
 	size_t i, done;
 
+	for (size_t r = 0; r < made; r++) {
+		ttlkv__locked_shard = rooms[r].shard;
+		ttlkv__room_commit(&rooms[r]);
+		inserts += rooms[r].inserts;
+	}
 	for (done = 0; done < n; done++) {
 		if (p[done].old != NULL)
 			continue;
 		ttlkv__locked_shard = p[done].shard;
-		if ((status = ttlkv__install(p[done].shard, p[done].hash, p[done].e, NULL, false)) != TTLKV_OK)
+		if ((status = ttlkv__place(p[done].shard, p[done].hash, p[done].e, NULL, false,
+		    p[done].shard->share != 0 && ttlkv__ghost_take(p[done].shard, p[done].hash))) != TTLKV_OK)
 			break;
+		inserts--;
 	}
 	if (status != TTLKV_OK) {
+		ttlkv__quota_give_back(store, inserts);
 		for (i = 0; i < done; i++) {
 			if (p[i].old != NULL)
 				continue;
 			ttlkv__locked_shard = p[i].shard;
-			retire_ready(p[i].shard, pool, p[i].e);
-			ttlkv__unlink(p[i].shard, p[i].hash, p[i].e, false);
+			ttlkv__unlink(p[i].shard, p[i].hash, p[i].e, REMOVAL_TAKE_BACK);
 			p[i].e = NULL; /* retired: freed after readers move on */
 		}
 		return status;
@@ -271,8 +272,8 @@ apply(struct pending *p, size_t n, struct retired **pool)
 		if (p[i].old == NULL)
 			continue;
 		ttlkv__locked_shard = p[i].shard;
-		retire_ready(p[i].shard, pool, p[i].old);
-		status = ttlkv__install(p[i].shard, p[i].hash, p[i].e, p[i].old, false);
+		status = ttlkv__place(p[i].shard, p[i].hash, p[i].e, p[i].old,
+		    deadline_passed(LOAD(&p[i].old->deadline), now), false);
 		assert(status == TTLKV_OK);
 	}
 	for (i = 0; i < n; i++)
@@ -283,10 +284,10 @@ apply(struct pending *p, size_t n, struct retired **pool)
 ttlkv_status
 ttlkv_put_all(ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
 {
-	struct retired *pool = NULL;
 	struct pending *p;
+	struct room *rooms;
 	ttlkv_status status = lock_check(store);
-	size_t kept = 0;
+	size_t kept = 0, made = 0;
 
 	if (status != TTLKV_OK)
 		return status;
@@ -294,23 +295,23 @@ ttlkv_put_all(ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
 		return TTLKV_INVALID_ARGUMENT;
 	if (n == 0)
 		return TTLKV_OK;
-	if (n > SIZE_MAX / sizeof *p || (p = ttlkv__alloc(n * sizeof *p)) == NULL)
+	if (n > SIZE_MAX / (sizeof *p + sizeof *rooms) ||
+	    (p = ttlkv__alloc(n * (sizeof *p + sizeof *rooms))) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
+	rooms = (struct room *)(void *)(p + n);
 	if ((status = prepare(store, items, n, p, &kept)) != TTLKV_OK) {
 		ttlkv__free(p);
 		return status;
 	}
 	lock_all(p, kept);
 	status = classify(p, kept, (flags & TTLKV_PUT_IF_NONE_EXIST) != 0);
-	if (status == TTLKV_OK && (!pool_fill(p, kept, &pool) || !expired_room(p, kept)))
-		status = TTLKV_OUT_OF_MEMORY;
 	if (status == TTLKV_OK)
-		status = apply(p, kept, &pool);
+		status = make_rooms(p, kept, rooms, &made);
+	if (status == TTLKV_OK)
+		status = apply(p, kept, rooms, made);
 	unlock_all(p, kept);
-	pool_free(pool);
 	for (size_t i = 0; i < kept; i++)
-		if (p[i].e != NULL)
-			ttlkv__recycle(p[i].e);
+		ttlkv__entry_free(store, p[i].e);
 	ttlkv__free(p);
 	return status;
 }

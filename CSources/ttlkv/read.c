@@ -1,9 +1,12 @@
 /*
  * Lock-free reads. A read enters its thread's epoch section, probes the
  * key's shard with ck_hs_get, and treats an entry whose deadline has passed
- * as absent (lazy expiry), whether or not anything has removed it yet. The
- * entry stays valid until the section ends, however soon a writer replaces
- * or removes it: that is what makes the zero-copy ttlkv_read possible.
+ * as absent (lazy expiry), whether or not anything has removed it yet. A
+ * read of a value is a hit for the eviction policy (entry_hit: a store to
+ * the entry's frequency byte only while it is below 3); ttlkv_ttl is not.
+ * The entry stays valid until the section ends, however soon a writer
+ * replaces or removes it: that is what makes the zero-copy ttlkv_read
+ * possible.
  */
 #include "internal.h"
 
@@ -69,6 +72,7 @@ read_key(struct ttlkv *store, const void *key, size_t key_len,
 }
 
 struct copy_out {
+	struct ttlkv *store;
 	void *buffer;
 	size_t buffer_len;
 	size_t *value_len;
@@ -81,6 +85,7 @@ copy_value(const struct entry *entry, uint64_t deadline, uint64_t now, void *con
 
 	(void)deadline;
 	(void)now;
+	entry_hit(out->store, entry);
 	*out->value_len = entry->value_len;
 	if (out->buffer_len < entry->value_len)
 		return TTLKV_BUFFER_TOO_SMALL;
@@ -93,7 +98,7 @@ ttlkv_status
 ttlkv_get(ttlkv *store, const void *key, size_t key_len,
     void *buffer, size_t buffer_len, size_t *value_len)
 {
-	struct copy_out out = { buffer, buffer_len, value_len };
+	struct copy_out out = { store, buffer, buffer_len, value_len };
 
 	if (value_len == NULL || (buffer == NULL && buffer_len != 0))
 		return TTLKV_INVALID_ARGUMENT;
@@ -101,6 +106,7 @@ ttlkv_get(ttlkv *store, const void *key, size_t key_len,
 }
 
 struct user_read {
+	struct ttlkv *store;
 	ttlkv_read_fn *fn;
 	void *context;
 };
@@ -112,6 +118,7 @@ call_reader(const struct entry *entry, uint64_t deadline, uint64_t now, void *co
 
 	(void)deadline;
 	(void)now;
+	entry_hit(r->store, entry);
 	r->fn(entry_value(entry), entry->value_len, r->context);
 	return TTLKV_OK;
 }
@@ -120,7 +127,7 @@ ttlkv_status
 ttlkv_read(ttlkv *store, const void *key, size_t key_len,
     ttlkv_read_fn *fn, void *context)
 {
-	struct user_read r = { fn, context };
+	struct user_read r = { store, fn, context };
 
 	if (fn == NULL)
 		return TTLKV_INVALID_ARGUMENT;
@@ -181,6 +188,7 @@ ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
 	status = begin_live(store, key, key_len, &record, &entry, &deadline, &now);
 	if (status != TTLKV_OK)
 		return status;
+	entry_hit(store, entry);
 	*value = entry_value(entry);
 	*value_len = entry->value_len;
 	begun++;

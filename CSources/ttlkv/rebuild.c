@@ -38,19 +38,21 @@
  *
  * Failure. A log chunk that cannot be allocated, a map changed by an inline
  * grow (a writer that filled the shard faster than maintenance ran), a
- * fresh table that would need to grow, or a hold given up abandons the
- * rebuild: the fresh table is dropped and nothing a reader or writer sees
- * has changed.
+ * fresh table that would need to grow, a hold given up, or a grown table
+ * that the shard's byte budget no longer has room for abandons the rebuild:
+ * the fresh table is dropped and nothing a reader or writer sees has
+ * changed.
  *
  * When. ttlkv_maintain (maintain.c: the Swift expiry worker calls it every
  * tick; ttlkv_sweep calls it too) rebuilds a shard by the time its removals
  * since the last rebuild reach half its slots (then between a fifth and two
- * fifths of the slots are still empty, by the decay that ck_hs_put_unique's reuse of
- * tombstones gives at loads from one half to one quarter: each rebuild
+ * fifths of the slots are still empty, by the decay that ck_hs_put_unique's
+ * reuse of tombstones gives at loads from one half to one quarter: each rebuild
  * costs a rehash of every live entry, so this trades the worker's time
  * against the length of unsuccessful probes), and grows one (to twice its
- * slots) once it holds more than its planned share and 3/8 of its slots,
- * ahead of ck_hs's own grow at one half. Rebuilds are spread out in time
+ * slots) once it holds more than its planned share and 3/8 of its slots
+ * (and its budget, if any, has room for the larger table), ahead of
+ * ck_hs's own grow at one half. Rebuilds are spread out in time
  * (start_next): at most one runs at a time, and the most worn shard goes
  * early whenever the store as a whole is about a quarter worn.
  */
@@ -306,7 +308,8 @@ finish(struct shard *shard, struct rebuild *r)
 	bool ok;
 
 	shard_lock(shard);
-	ok = !broken(r) && shard->hs.map == r->old_map;
+	ok = !broken(r) && shard->hs.map == r->old_map &&
+	    (r->slots == shard->slots || ttlkv__table_fits(shard, r->slots, 0, 0));
 	if (ok && r->logged - r->replayed > FINAL_OPS && ++r->publish_tries < PUBLISH_TRIES) {
 		shard_release(shard, FREES_PER_WRITE);
 		return PUBLISH_LATER;
@@ -333,7 +336,8 @@ rebuild_target(const struct shard *shard)
 {
 	uint64_t slots = LOAD(&shard->slots), count = LOAD(&shard->count);
 
-	if (count > shard->planned && count * 8 > slots * 3 && ttlkv__slots_allowed(slots * 2))
+	if (count > shard->planned && count * 8 > slots * 3 && ttlkv__slots_allowed(slots * 2) &&
+	    ttlkv__table_fits(shard, slots * 2, 0, 0))
 		return slots * 2;
 	if (LOAD(&shard->tombstones) * 2 >= slots)
 		return slots;

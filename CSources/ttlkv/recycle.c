@@ -126,6 +126,12 @@ ttlkv_testing_recycling(void)
 }
 #endif
 
+uint64_t
+ttlkv__block_charge(const void *block)
+{
+	return malloc_usable_size((void *)(uintptr_t)block) + sizeof(size_t);
+}
+
 void
 ttlkv__recycle(void *block)
 {

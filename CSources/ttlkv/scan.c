@@ -141,7 +141,8 @@ clear_entry(struct shard *shard, struct entry *e, uint64_t now)
 		return TTLKV_OUT_OF_MEMORY;
 	if (expired)
 		ttlkv__expired_note(shard, e);
-	ttlkv__unlink(shard, ttlkv__hash(shard->store, e->bytes, e->key_len), e, expired);
+	ttlkv__unlink(shard, ttlkv__hash(shard->store, e->bytes, e->key_len), e,
+	    expired ? REMOVAL_EXPIRY : REMOVAL_CLEAR);
 	return TTLKV_OK;
 }
 

@@ -19,13 +19,15 @@
  * report every expiry that stats.expired counts exactly once, whoever removed
  * the entry. Its space is reserved before the write changes anything: a write
  * that cannot record its expiry fails with TTLKV_OUT_OF_MEMORY instead.
+ *
+ * The eviction log does the same for entries evicted to keep within a byte
+ * budget (evict.c). Records count in their shard's fixed bytes (what it
+ * holds against its budget) from their append to their drain.
  */
 #include "internal.h"
 
 #include <stddef.h>
 #include <string.h>
-
-#define RECORD_HEADER (sizeof(uint64_t) + sizeof(uint32_t))
 
 /* Under the shard lock, before the write changes anything: room for
  * `records` more records with key_bytes of keys in all. */
@@ -47,9 +49,11 @@ log_reserve(struct record_log *in, size_t records, size_t key_bytes)
 	return true;
 }
 
-/* Under the shard lock, after a successful buffer_reserve. */
+/* Under the shard lock, after a successful log_reserve. A record counts
+ * in the shard's fixed bytes until it is drained. */
 static void
-log_append(struct record_log *in, const void *key, size_t key_len, uint64_t deadline)
+log_append(struct shard *shard, struct record_log *in, const void *key, size_t key_len,
+    uint64_t deadline)
 {
 	uint32_t len = (uint32_t)key_len;
 	unsigned char *p = in->buf + in->len;
@@ -58,8 +62,10 @@ log_append(struct record_log *in, const void *key, size_t key_len, uint64_t dead
 	memcpy(p + sizeof deadline, &len, sizeof len);
 	if (key_len != 0)
 		memcpy(p + RECORD_HEADER, key, key_len);
-	in->len += RECORD_HEADER + key_len;
+	in->len += RECORD_BYTES(key_len);
 	STORE(&in->records, in->records + 1);
+	STORE(&shard->fixed, shard->fixed + RECORD_BYTES(key_len));
+	shard->logged += RECORD_BYTES(key_len);
 }
 
 bool
@@ -71,13 +77,7 @@ ttlkv__schedule_reserve(struct shard *shard, size_t key_len)
 void
 ttlkv__schedule_append(struct shard *shard, const void *key, size_t key_len, uint64_t deadline)
 {
-	log_append(&shard->schedule, key, key_len, deadline);
-}
-
-static bool
-tracks_expiry(const struct shard *shard)
-{
-	return (shard->store->flags & TTLKV_TRACK_EXPIRY) != 0;
+	log_append(shard, &shard->schedule, key, key_len, deadline);
 }
 
 bool
@@ -89,14 +89,32 @@ ttlkv__expired_reserve(struct shard *shard, const struct entry *entry)
 bool
 ttlkv__expired_reserve_many(struct shard *shard, size_t records, size_t key_bytes)
 {
-	return !tracks_expiry(shard) || log_reserve(&shard->expired_log, records, key_bytes);
+	return !tracks_expiry(shard->store) || log_reserve(&shard->expired_log, records, key_bytes);
 }
 
 void
 ttlkv__expired_note(struct shard *shard, const struct entry *entry)
 {
-	if (tracks_expiry(shard))
-		log_append(&shard->expired_log, entry->bytes, entry->key_len, LOAD(&entry->deadline));
+	if (tracks_expiry(shard->store))
+		log_append(shard, &shard->expired_log, entry->bytes, entry->key_len,
+		    LOAD(&entry->deadline));
+}
+
+bool
+ttlkv__evicted_reserve(struct shard *shard, size_t records, size_t key_bytes)
+{
+	return !tracks_expiry(shard->store) || records == 0 ||
+	    log_reserve(&shard->evicted_log, records, key_bytes);
+}
+
+void
+ttlkv__evicted_note(struct shard *shard, const struct entry *entry)
+{
+	uint64_t deadline = LOAD(&entry->deadline);
+
+	if (tracks_expiry(shard->store))
+		log_append(shard, &shard->evicted_log, entry->bytes, entry->key_len,
+		    deadline != 0 ? deadline : TTLKV_NO_EXPIRY);
 }
 
 void
@@ -151,6 +169,8 @@ drain(struct ttlkv *store, size_t live, size_t spare, ttlkv_schedule_fn *fn,
 			continue;
 		shard_lock(shard);
 		full = *in;
+		STORE(&shard->fixed, shard->fixed - full.len);
+		shard->logged -= full.len;
 		/* Field by field: `records` is read without the lock. */
 		in->buf = empty->buf;
 		in->cap = empty->cap;
@@ -177,5 +197,12 @@ ttlkv_status
 ttlkv_drain_expired(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t *taken)
 {
 	return drain(store, offsetof(struct shard, expired_log), offsetof(struct shard, expired_log_spare),
+	    fn, context, taken);
+}
+
+ttlkv_status
+ttlkv_drain_evicted(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t *taken)
+{
+	return drain(store, offsetof(struct shard, evicted_log), offsetof(struct shard, evicted_log_spare),
 	    fn, context, taken);
 }

@@ -66,8 +66,14 @@ store_free(struct ttlkv *store, uint32_t shards_ready)
 		struct shard *shard = &store->shards[i];
 
 		ttlkv__shard_destroy(shard);
+		ttlkv__holdings_destroy(shard);
 		ttlkv__free(shard->batch);
-		ttlkv__free(shard->spare);
+		while (shard->spare != NULL) {
+			struct retired *next = shard->spare->next;
+
+			ttlkv__free(shard->spare);
+			shard->spare = next;
+		}
 		ttlkv__record_log_destroy(&shard->schedule);
 		ttlkv__record_log_destroy(&shard->schedule_spare);
 		ttlkv__record_log_destroy(&shard->expired_log);
@@ -85,26 +91,63 @@ store_free(struct ttlkv *store, uint32_t shards_ready)
 	ttlkv__free(store);
 }
 
+/* Under a budget, the least a shard's share should be when the store picks
+ * the shard count: smaller shares of a heavy-tailed size mix hold too few
+ * entries for the policy to choose well (Benchmarks/Eviction/README.md). */
+#define SHARE_MIN (256 * 1024)
+
+/* Retired bytes that may wait for readers under a budget: a sixteenth of
+ * it, between these bounds (see ttlkv.h, "Byte budget"). */
+#define BUDGET_CAP_MIN (1024 * 1024)
+
+static uint32_t
+shards_for(const ttlkv_options *o, uint64_t *slots)
+{
+	uint32_t n = o->shards;
+
+	*slots = ttlkv__shard_plan(o->capacity, &n);
+	if (o->shards == 0 && o->max_bytes != 0 && n > o->max_bytes / SHARE_MIN) {
+		n = o->max_bytes >= 2 * SHARE_MIN ? (uint32_t)(o->max_bytes / SHARE_MIN) : 1;
+		*slots = ttlkv__shard_plan(o->capacity, &n);
+	}
+	return n;
+}
+
+static uint64_t
+reclaim_cap_bytes(uint64_t max_bytes)
+{
+	uint64_t cap = max_bytes / 16;
+
+	if (max_bytes == 0 || cap > RECLAIM_CAP_BYTES)
+		return RECLAIM_CAP_BYTES;
+	return cap > BUDGET_CAP_MIN ? cap : BUDGET_CAP_MIN;
+}
+
 static ttlkv_status
 store_init(struct ttlkv *store, const ttlkv_options *o)
 {
-	uint32_t n_shards = o->shards;
-	uint64_t slots = ttlkv__shard_plan(o->capacity, &n_shards);
+	uint64_t slots;
+	uint32_t n_shards = shards_for(o, &slots);
 	ttlkv_status status;
 
 	store->flags = o->flags;
 	store->max_key_size = o->max_key_size;
 	store->max_value_size = o->max_value_size;
 	store->max_entries = o->max_entries;
+	store->max_bytes = o->max_bytes;
+	store->node_bytes = o->max_bytes != 0 ? sizeof(struct node) : 0;
+	store->overhead = sizeof *store + (uint64_t)n_shards * sizeof *store->shards;
 	store->seed = o->seed != 0 ? o->seed : random_seed();
 	store->clock = o->clock;
 	store->clock_context = o->clock_context;
 	store->reclaim_cap = o->capacity / 8 > RECLAIM_CAP_MIN ? o->capacity / 8 : RECLAIM_CAP_MIN;
-	store->reclaim_cap_bytes = RECLAIM_CAP_BYTES;
+	store->reclaim_cap_bytes = reclaim_cap_bytes(o->max_bytes);
 	ttlkv__mutex_init(&store->reclaim_lock);
 	pthread_mutex_init(&store->drain_lock, NULL);
 	pthread_mutex_init(&store->sweep_lock, NULL);
 	pthread_mutex_init(&store->maintain_lock, NULL);
+	if (o->max_bytes != 0 && o->max_bytes <= store->overhead)
+		return TTLKV_INVALID_ARGUMENT;
 	if ((status = ttlkv__writer_record(&store->rec)) != TTLKV_OK ||
 	    (status = ttlkv__writer_record(&store->rec_spare)) != TTLKV_OK)
 		return status;
@@ -117,15 +160,17 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 
 		if ((status = ttlkv__shard_init(store, shard, slots)) != TTLKV_OK)
 			return status;
+		store->n_shards++; /* destroyed as a whole from here on */
 		shard->planned = ttlkv__shard_planned(o->capacity, n_shards);
-		if (!ttlkv__map_layout_ok(&shard->hs, slots)) {
-			store->n_shards++;
+		shard->share = o->max_bytes != 0 ? (o->max_bytes - store->overhead) / n_shards : 0;
+		if (!ttlkv__map_layout_ok(&shard->hs, slots))
 			return TTLKV_UNSUPPORTED;
-		}
-		if (!ttlkv__retire_prepare(shard, NULL)) {
-			store->n_shards++;
+		if (!ttlkv__retire_prepare(shard, NULL) || !ttlkv__holdings_init(shard))
 			return TTLKV_OUT_OF_MEMORY;
-		}
+		/* The empty shard's own table and ghost must leave it room. */
+		if (shard->share != 0 && shard->fixed >= shard->share)
+			return TTLKV_INVALID_ARGUMENT;
+		store->n_shards--;
 	}
 	return TTLKV_OK;
 }
@@ -240,7 +285,12 @@ ttlkv_stats_get_sized(ttlkv *store, ttlkv_stats *out, size_t size)
 		stats->schedule_records += LOAD(&s->schedule.records);
 		stats->table_rebuilds += LOAD(&s->rebuilds);
 		stats->tombstones += LOAD(&s->tombstones);
+		stats->evicted += LOAD(&s->evicted);
+		stats->used_bytes += LOAD(&s->fixed) + LOAD(&s->held);
+		stats->evicted_records += LOAD(&s->evicted_log.records);
 	}
+	stats->used_bytes += store->overhead;
+	stats->max_bytes = store->max_bytes;
 	memcpy(out, stats, size < sizeof *stats ? size : sizeof *stats);
 	return TTLKV_OK;
 }
@@ -265,6 +315,7 @@ static const char *const status_strings[TTLKV_STATUS_COUNT] = {
 	[TTLKV_NOT_DUE] = "deadline not reached",
 	[TTLKV_IN_READ_SECTION] = "called inside a read section, where only reads are allowed",
 	[TTLKV_UNSUPPORTED] = "the installed Concurrency Kit is not the version this library was built for (0.7.1)",
+	[TTLKV_TOO_LARGE_FOR_BUDGET] = "larger than its shard's share of the store's byte budget",
 };
 
 const char *

@@ -76,7 +76,7 @@ remove_expired(struct shard *shard, struct sweep_batch *b, uint64_t now)
 		    !ttlkv__retire_prepare(shard, e) || !ttlkv__expired_reserve(shard, e))
 			continue;
 		ttlkv__expired_note(shard, e);
-		ttlkv__unlink(shard, b->found[i].hash, e, true);
+		ttlkv__unlink(shard, b->found[i].hash, e, REMOVAL_EXPIRY);
 		removed++;
 	}
 	shard_release(shard, FREES_PER_WRITE);

@@ -152,6 +152,23 @@ map_block(const void *map)
 	return (struct retired *)(void *)((unsigned char *)(uintptr_t)map - MAP_HEADER);
 }
 
+uint64_t
+ttlkv__table_charge(const struct shard *shard)
+{
+	return ttlkv__block_charge(map_block(shard->hs.map));
+}
+
+/* Under the shard lock: counts the shard's live map in its fixed bytes in
+ * place of the one it replaced. */
+static void
+map_charged(struct shard *shard)
+{
+	uint64_t charge = ttlkv__table_charge(shard);
+
+	STORE(&shard->fixed, shard->fixed - shard->map_charge + charge);
+	STORE(&shard->map_charge, charge);
+}
+
 static void
 hs_free(void *p, size_t size, bool defer)
 {
@@ -166,6 +183,7 @@ hs_free(void *p, size_t size, bool defer)
 	 * just published the new map (for ThreadSanitizer: ck_hs's store is
 	 * invisible to it). */
 	TSAN_RELEASE(shard->hs.map);
+	map_charged(shard);
 	STORE(&shard->slots, pending_map_slots);
 	STORE(&shard->grows, shard->grows + 1);
 	__atomic_store_n(&shard->generation, shard->generation + 1, __ATOMIC_RELEASE);
@@ -267,6 +285,7 @@ ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots)
 		pthread_mutex_destroy(&shard->lock);
 		return TTLKV_OUT_OF_MEMORY;
 	}
+	map_charged(shard);
 	return TTLKV_OK;
 }
 
@@ -301,6 +320,7 @@ ttlkv__table_adopt(struct shard *shard, ck_hs_t *fresh, uint64_t slots)
 	TSAN_RELEASE(fresh->map);
 	ck_pr_fence_memory();
 	ck_hs_move(&shard->hs, fresh, hs_hash, hs_compare, &hs_allocator);
+	map_charged(shard);
 	STORE(&shard->slots, slots);
 	__atomic_store_n(&shard->generation, shard->generation + 1, __ATOMIC_RELEASE);
 	ttlkv__retire_block(shard, map_block(old));
@@ -347,7 +367,7 @@ ttlkv__shard_destroy(struct shard *shard)
 	void *object;
 
 	while (ck_hs_next(&shard->hs, &it, &object))
-		ttlkv__free(slot_entry(object));
+		ttlkv__free(entry_block(shard->store, slot_entry(object)));
 	ck_hs_destroy(&shard->hs);
 	pthread_mutex_destroy(&shard->lock);
 }
@@ -379,16 +399,43 @@ grow_beside(struct shard *shard, uint64_t slots)
 	return true;
 }
 
-/* Makes room for one more entry, growing now if the insert would make ck_hs
- * grow (ck_hs ignores a failed grow after an insert; we must report it). */
-bool
-ttlkv__table_reserve(struct shard *shard)
+/* The slots a table needs for `entries` without ck_hs growing it. */
+static uint64_t
+slots_needed(uint64_t slots, uint64_t entries)
 {
-	if ((shard->count + 1) * 2 <= shard->slots)
+	while (entries * 2 > slots)
+		slots *= 2;
+	return slots;
+}
+
+bool
+ttlkv__table_reserve(struct shard *shard, uint64_t inserts)
+{
+	uint64_t slots = slots_needed(shard->slots, shard->count + inserts);
+
+	if (slots == shard->slots)
 		return true;
-	if (!ttlkv__slots_allowed(shard->slots * 2))
+	if (!ttlkv__slots_allowed(slots))
 		return false;
-	return grow_beside(shard, shard->slots * 2);
+	return grow_beside(shard, slots);
+}
+
+/* An upper bound of what a map of `slots` slots takes: ck_hs 0.7.1 asks
+ * for its header, a pointer and a probe-bound byte per slot and a cache
+ * line of padding; ours adds MAP_HEADER; malloc, at most a page more. */
+static uint64_t
+map_cost(uint64_t slots)
+{
+	return MAP_HEADER + 256 + slots * (sizeof(void *) + 1) + 4096;
+}
+
+bool
+ttlkv__table_fits(const struct shard *shard, uint64_t slots, uint64_t more, uint64_t less)
+{
+	uint64_t held = LOAD(&shard->held), fixed = LOAD(&shard->fixed);
+
+	return shard->share == 0 || fixed - LOAD(&shard->map_charge) + map_cost(slots) + held +
+	    more - less <= shard->share;
 }
 
 #ifdef TTLKV_TESTING

@@ -82,6 +82,28 @@ void ttlkv_testing_refuse_next_block(void);
 int ttlkv_testing_recycling(void);
 int ttlkv_testing_tagged_slots(void);
 
+/* Stores that readers have made to entries' frequency bytes (the eviction
+ * policy's hits), over all stores, since the process started. */
+uint64_t ttlkv_testing_freq_stores(void);
+
+/* The frequency (0..3) of key's entry, and its queue (0 small, 1 main), in
+ * a store with a budget; -1 for both if the key has no entry. */
+int ttlkv_testing_policy(struct ttlkv *store, const void *key, size_t key_len, int *queue);
+
+/* Recounts, under each shard's lock, what the shards hold (every entry's
+ * charge, each table's, each ghost's, the records in each log) and, with a
+ * budget, walks the queues (every node in its queue's list, in the table,
+ * small's bytes as counted). Returns the number of shards whose counts
+ * differ from the recount; *used is the recount, as stats.used_bytes. */
+int ttlkv_testing_holdings(struct ttlkv *store, uint64_t *used);
+
+/* Eviction work per write since the last call (which resets them), each
+ * the most of any one write: *steps, the queue heads it examined; *forced,
+ * those evicted only because it had examined K = 16 already; *unforced,
+ * its steps less its forced evictions and less the write's own entries it
+ * met (rotated, never evicted): at most K by design. */
+void ttlkv_testing_eviction_work(uint64_t *steps, uint64_t *forced, uint64_t *unforced);
+
 /* Replaces clock_gettime for the default clock (NULL restores it), so that
  * a test can play a suspend: CLOCK_BOOTTIME moving ahead of the monotonic
  * clocks. Process-wide. */

@@ -145,13 +145,11 @@ ttlkv_update(ttlkv *store, const void *key, size_t key_len, size_t size_hint,
 		return TTLKV_INVALID_ARGUMENT;
 	call.room = size_hint < store->max_value_size ? size_hint : store->max_value_size;
 	for (;;) {
-		if (allocate && (call.e = ttlkv__entry_new(key, key_len, call.room)) == NULL)
+		if (allocate && (call.e = ttlkv__entry_new(store, key, key_len, call.room)) == NULL)
 			return TTLKV_OUT_OF_MEMORY;
 		status = ttlkv__keyed_write(store, key, key_len, update_locked, &call, WRITE_CALLER);
-		if (call.e != NULL) {
-			ttlkv__recycle(call.e);
-			call.e = NULL;
-		}
+		ttlkv__entry_free(store, call.e);
+		call.e = NULL;
 		if (status != TTLKV_BUFFER_TOO_SMALL)
 			return status;
 		/* need <= max_value_size here: replace() checked it. */

@@ -27,45 +27,6 @@ ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
 	return TTLKV_OK;
 }
 
-#ifdef TTLKV_TESTING
-#include "ttlkv_testing.h"
-
-static uint64_t quota_peak;
-
-uint64_t
-ttlkv_testing_quota_peak(void)
-{
-	return __atomic_exchange_n(&quota_peak, 0, __ATOMIC_RELAXED);
-}
-#endif
-
-/* Counts a new entry against max_entries, comparing before it adds: an
- * insert refused at the limit must not count even for a moment, or another
- * insert racing with it, with room for one, would be refused too. */
-static bool
-quota_take(struct ttlkv *store)
-{
-	uint64_t used;
-
-	if (store->max_entries == 0)
-		return true;
-	used = __atomic_load_n(&store->quota_used, __ATOMIC_RELAXED);
-	do {
-		if (used >= store->max_entries)
-			return false;
-	} while (!__atomic_compare_exchange_n(&store->quota_used, &used, used + 1, true,
-	    __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-	TESTING_PEAK(quota_peak, used + 1);
-	return true;
-}
-
-static void
-quota_give_back(struct ttlkv *store)
-{
-	if (store->max_entries != 0)
-		__atomic_sub_fetch(&store->quota_used, 1, __ATOMIC_RELAXED);
-}
-
 static bool
 expired_now(struct ttlkv *store, const struct entry *entry)
 {
@@ -79,88 +40,96 @@ expired_now(struct ttlkv *store, const struct entry *entry)
 static bool
 needs_schedule_record(const struct ttlkv *store, uint64_t deadline, uint64_t scheduled)
 {
-	return (store->flags & TTLKV_TRACK_EXPIRY) != 0 && deadline != 0 &&
-	    (scheduled == 0 || deadline < scheduled);
+	return tracks_expiry(store) && deadline != 0 && (scheduled == 0 || deadline < scheduled);
 }
 
-static void
-account(struct shard *shard, int64_t entries, int64_t bytes)
-{
-	STORE(&shard->count, shard->count + (uint64_t)entries);
-	STORE(&shard->bytes, shard->bytes + (uint64_t)bytes);
-}
-
-static uint64_t
-entry_bytes(const struct entry *e)
-{
-	return (uint64_t)e->key_len + e->value_len;
-}
-
-void
-ttlkv__unlink(struct shard *shard, uint64_t hash, struct entry *entry, bool expired)
-{
-	ck_hs_remove(&shard->hs, hash, slot_tag(entry, hash));
-	rebuild_note(shard, hash, slot_tag(entry, hash), true);
-	STORE(&shard->tombstones, shard->tombstones + 1);
-	account(shard, -1, -(int64_t)entry_bytes(entry));
-	if (expired)
-		STORE(&shard->expired, shard->expired + 1);
-	quota_give_back(shard->store);
-	ttlkv__retire(shard, entry);
-}
-
-/* Under the shard lock: puts entry e in place of old. */
 ttlkv_status
-ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry *old, bool if_absent)
+ttlkv__place(struct shard *shard, uint64_t hash, struct entry *e, struct entry *old,
+    bool old_expired, bool to_main)
 {
-	struct ttlkv *store = shard->store;
-	bool old_expired = old != NULL && expired_now(store, old);
-	bool record;
 	void *previous;
 
-	if (old != NULL && !old_expired && if_absent)
-		return TTLKV_EXISTS;
-	if (old != NULL && !ttlkv__retire_prepare(shard, old))
-		return TTLKV_OUT_OF_MEMORY;
-	if (old_expired && !ttlkv__expired_reserve(shard, old))
-		return TTLKV_OUT_OF_MEMORY;
-	e->scheduled = old != NULL ? old->scheduled : 0;
-	record = needs_schedule_record(store, e->deadline, e->scheduled);
-	if (record && !ttlkv__schedule_reserve(shard, e->key_len))
-		return TTLKV_OUT_OF_MEMORY;
-	if (record)
-		e->scheduled = e->deadline;
 	/* Publish a fully built entry: free on x86, needed where stores may
 	 * pass one another (ck_hs stores the slot without a fence). */
 	ck_pr_fence_store();
 	TSAN_RELEASE(e);
 	if (old == NULL) {
-		/* Room first: an entry counted in the quota and then refused for
-		 * memory could make a concurrent insert see TTLKV_FULL. */
-		if (!ttlkv__table_reserve(shard))
-			return TTLKV_OUT_OF_MEMORY;
-		if (!quota_take(store))
-			return TTLKV_FULL;
 		/* The lookup above proved the key absent, so the insert may
 		 * take the first free or tombstoned slot of its probe sequence:
 		 * ck_hs_put would search on to the probe limit for an empty
 		 * one, which under steady churn no longer exists. */
-		if (!ck_hs_put_unique(&shard->hs, hash, slot_tag(e, hash))) {
-			quota_give_back(store);
+		if (!ck_hs_put_unique(&shard->hs, hash, slot_tag(e, hash)))
 			return TTLKV_OUT_OF_MEMORY;
-		}
 		rebuild_note(shard, hash, slot_tag(e, hash), false);
-		account(shard, 1, (int64_t)entry_bytes(e));
+		ttlkv__held_insert(shard, e, to_main);
+		return TTLKV_OK;
+	}
+	ck_hs_fas(&shard->hs, hash, slot_tag(e, hash), &previous);
+	rebuild_note(shard, hash, previous, true);
+	rebuild_note(shard, hash, slot_tag(e, hash), false);
+	ttlkv__held_replace(shard, e, old);
+	if (old_expired) {
+		STORE(&shard->expired, shard->expired + 1);
+		ttlkv__expired_note(shard, old);
+	}
+	ttlkv__retire(shard, old);
+	return TTLKV_OK;
+}
+
+/*
+ * Under the shard lock: puts entry e in place of old. Everything that can
+ * fail comes first (schedule room, then the room for e: retire batch,
+ * expired-log room, table slots, and under a budget the victims that must
+ * leave), then the quota for a new key, and only then the victims go and
+ * the table changes. The one failure left after that, ck_hs finding no free
+ * or tombstoned slot within its probe limit (at a load of at most one half)
+ * and failing to grow, would leave the victims evicted: it needs a run of
+ * occupied slots as long as the probe limit, which does not happen.
+ */
+ttlkv_status
+ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry *old, bool if_absent)
+{
+	struct ttlkv *store = shard->store;
+	bool old_expired = old != NULL && expired_now(store, old), record, to_main = false;
+	struct room room;
+	ttlkv_status status;
+
+	if (old != NULL && !old_expired && if_absent)
+		return TTLKV_EXISTS;
+	e->scheduled = old != NULL ? old->scheduled : 0;
+	record = needs_schedule_record(store, e->deadline, e->scheduled);
+	if (record && !ttlkv__schedule_reserve(shard, e->key_len))
+		return TTLKV_OUT_OF_MEMORY;
+	ttlkv__room_init(&room, shard);
+	room.size = entry_charge(store, e);
+	room.records = record ? RECORD_BYTES(e->key_len) : 0;
+	if (old == NULL) {
+		room.inserts = 1;
+		if (shard->share != 0)
+			to_main = ttlkv__ghost_take(shard, hash);
 	} else {
-		ck_hs_fas(&shard->hs, hash, slot_tag(e, hash), &previous);
-		rebuild_note(shard, hash, previous, true);
-		rebuild_note(shard, hash, slot_tag(e, hash), false);
-		account(shard, 0, (int64_t)entry_bytes(e) - (int64_t)entry_bytes(old));
-		if (old_expired) {
-			STORE(&shard->expired, shard->expired + 1);
-			ttlkv__expired_note(shard, old);
-		}
-		ttlkv__retire(shard, old);
+		room.freed = entry_charge(store, old);
+		room.retires = 1;
+		room.retire_bytes = entry_size(old);
+		room.protect = old;
+	}
+	if (old_expired) {
+		room.expiries = 1;
+		room.expired_keys = old->key_len;
+		room.records += tracks_expiry(store) ? RECORD_BYTES(old->key_len) : 0;
+	}
+	if ((status = ttlkv__room_make(&room)) != TTLKV_OK)
+		return status;
+	if (old == NULL && !ttlkv__quota_take(store, 1)) {
+		ttlkv__room_undo(&room);
+		return TTLKV_FULL;
+	}
+	ttlkv__room_commit(&room);
+	if (record)
+		e->scheduled = e->deadline;
+	if ((status = ttlkv__place(shard, hash, e, old, old_expired, to_main)) != TTLKV_OK) {
+		ttlkv__quota_give_back(store, 1);
+		return status;
 	}
 	if (record)
 		ttlkv__schedule_append(shard, e->bytes, e->key_len, e->deadline);
@@ -180,12 +149,13 @@ warm(struct shard *shard, uint64_t hash, const void *probe)
 }
 
 /*
- * A block for an entry, at an address a tagged slot can hold. A block that
- * cannot be tagged (never seen on Linux x86-64, whose user addresses fit in
- * 47 bits) is not recycled, which would hand it straight back: a second
- * block is allocated while the first is still held, so that it differs,
- * and only then is the first freed. If that one cannot be tagged either,
- * the memory counts as none.
+ * A block for an entry, at an address a tagged slot can hold (and, with a
+ * budget, whose node's links fit in 56 bits). A block that cannot be tagged
+ * (never seen on Linux x86-64, whose user addresses fit in 47 bits) is not
+ * recycled, which would hand it straight back: a second block is allocated
+ * while the first is still held, so that it differs, and only then is the
+ * first freed. If that one cannot be tagged either, the memory counts as
+ * none.
  */
 #ifdef TTLKV_TESTING
 #include "ttlkv_testing.h"
@@ -213,16 +183,22 @@ taggable(const void *block)
 #define taggable slot_taggable
 #endif
 
-static struct entry *
-entry_new(size_t size)
+static bool
+block_fits(const unsigned char *block, size_t node_bytes)
 {
-	struct entry *e = ttlkv__entry_alloc(size), *other;
+	return taggable(block + node_bytes) && (uintptr_t)block >> 56 == 0;
+}
 
-	if (LIKELY(e == NULL || taggable(e)))
-		return e;
+static unsigned char *
+block_new(size_t size, size_t node_bytes)
+{
+	unsigned char *b = ttlkv__entry_alloc(size), *other;
+
+	if (LIKELY(b == NULL || block_fits(b, node_bytes)))
+		return b;
 	other = ttlkv__alloc(size);
-	ttlkv__free(e);
-	if (other != NULL && !taggable(other)) {
+	ttlkv__free(b);
+	if (other != NULL && !block_fits(other, node_bytes)) {
 		ttlkv__free(other);
 		other = NULL;
 	}
@@ -230,18 +206,28 @@ entry_new(size_t size)
 }
 
 struct entry *
-ttlkv__entry_new(const void *key, size_t key_len, size_t value_room)
+ttlkv__entry_new(struct ttlkv *store, const void *key, size_t key_len, size_t value_room)
 {
-	struct entry *e = entry_new(sizeof *e + key_len + value_room);
+	unsigned char *block = block_new(store->node_bytes + sizeof(struct entry) + key_len +
+	    value_room, store->node_bytes);
+	struct entry *e;
 
-	if (e == NULL)
+	if (block == NULL)
 		return NULL;
+	e = (struct entry *)(void *)(block + store->node_bytes);
 	e->deadline = 0;
 	e->key_len = (uint32_t)key_len;
 	e->value_len = (uint32_t)value_room;
 	if (key_len != 0)
 		memcpy(e->bytes, key, key_len);
 	return e;
+}
+
+void
+ttlkv__entry_free(struct ttlkv *store, struct entry *e)
+{
+	if (e != NULL)
+		ttlkv__recycle(entry_block(store, e));
 }
 
 ttlkv_status
@@ -258,7 +244,7 @@ ttlkv__entry_make(struct ttlkv *store, const void *key, size_t key_len, const vo
 		return TTLKV_VALUE_TOO_LARGE;
 	if ((status = ttlkv__deadline_after(store, ttl_ms, &deadline)) != TTLKV_OK)
 		return status;
-	if ((*out = ttlkv__entry_new(key, key_len, value_len)) == NULL)
+	if ((*out = ttlkv__entry_new(store, key, key_len, value_len)) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
 	(*out)->deadline = deadline;
 	if (value_len != 0)
@@ -272,6 +258,7 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 {
 	ttlkv_status status = write_check(store, key, key_len);
 	struct shard *shard;
+	struct ghost ghost;
 	struct entry *e;
 	uint64_t hash;
 
@@ -282,11 +269,15 @@ put(struct ttlkv *store, const void *key, size_t key_len, const void *value,
 	hash = ttlkv__hash(store, key, key_len);
 	shard = shard_for(store, hash);
 	warm(shard, hash, e);
+	ghost = ttlkv__ghost_offer(shard);
 	shard_lock(shard);
 	status = ttlkv__install(shard, hash, e, table_find(shard, hash, e), if_absent);
+	if (status == TTLKV_OK)
+		ttlkv__ghost_adopt(shard, &ghost);
 	shard_unlock(shard);
+	ttlkv__ghost_free(&ghost);
 	if (status != TTLKV_OK)
-		ttlkv__recycle(e);
+		ttlkv__entry_free(store, e);
 	return status;
 }
 
@@ -339,7 +330,7 @@ ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry)
 		return TTLKV_OUT_OF_MEMORY;
 	if (expired)
 		ttlkv__expired_note(shard, entry);
-	ttlkv__unlink(shard, hash, entry, expired);
+	ttlkv__unlink(shard, hash, entry, expired ? REMOVAL_EXPIRY : REMOVAL_DELETE);
 	return expired ? TTLKV_NOT_FOUND : TTLKV_OK;
 }
 
@@ -406,7 +397,7 @@ ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
 	if (deadline_passed(deadline, store_now(shard->store))) {
 		if (!ttlkv__retire_prepare(shard, entry))
 			return TTLKV_OUT_OF_MEMORY;
-		ttlkv__unlink(shard, hash, entry, true);
+		ttlkv__unlink(shard, hash, entry, REMOVAL_EXPIRY);
 		*deadline_out = deadline;
 		return TTLKV_OK;
 	}

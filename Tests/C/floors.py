@@ -24,9 +24,11 @@ FLOORS = {
     "table.c": 3,
     "schedule.c": 4,
     "rebuild.c": 5, "maintain.c": 5,
-    "store.c": 6,
-    "write.c": 7, "update.c": 7, "put_all.c": 7, "batch.c": 7, "read.c": 7,
-    "scan.c": 7, "sweep.c": 7,
+    "budget.c": 6,
+    "evict.c": 7,
+    "store.c": 8,
+    "write.c": 9, "update.c": 9, "put_all.c": 9, "batch.c": 9, "read.c": 9,
+    "scan.c": 9, "sweep.c": 9,
 }
 
 

@@ -132,5 +132,70 @@ class OptionsSizeTest(unittest.TestCase):
         self.assertEqual(lib.ttlkv_open(ctypes.byref(options), ctypes.byref(store)), INVALID_ARGUMENT)
 
 
+class OptionsWithBudget(ctypes.Structure):
+    """struct ttlkv_options as of the byte budget: max_bytes appended."""
+    _fields_ = Options._fields_ + [("max_bytes", ctypes.c_uint64)]
+
+
+STATS_FIELDS = ("entries", "bytes", "expired", "deferred_frees", "table_slots", "table_grows",
+                "shards", "schedule_records", "table_rebuilds", "tombstones", "deferred_bytes",
+                "evicted", "used_bytes", "max_bytes", "evicted_records")
+
+
+class Stats(ctypes.Structure):
+    """struct ttlkv_stats as of the byte budget."""
+    _fields_ = [(name, ctypes.c_uint64) for name in STATS_FIELDS]
+
+
+class BudgetAbiTest(unittest.TestCase):
+    """The byte budget's fields were appended: a caller compiled before them
+    gets no budget and is never written past; one compiled after gets it."""
+
+    def open(self, options_type, max_bytes=None):
+        lib = load(LIB_PATH)
+        lib.ttlkv_options_init_sized.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        lib.ttlkv_open.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+        lib.ttlkv_stats_get_sized.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+        options = options_type()
+        lib.ttlkv_options_init_sized(ctypes.byref(options), ctypes.sizeof(options))
+        if max_bytes is not None:
+            options.max_bytes = max_bytes
+        store = ctypes.c_void_p()
+        self.assertEqual(lib.ttlkv_open(ctypes.byref(options), ctypes.byref(store)), OK)
+        self.addCleanup(lib.ttlkv_close, store)
+        for i in range(5000):
+            key = b"key%d" % i
+            self.assertEqual(lib.ttlkv_put(store, key, len(key), b"v" * 100, 100, 0), OK)
+        stats = Stats()
+        self.assertEqual(lib.ttlkv_stats_get_sized(store, ctypes.byref(stats),
+                                                   ctypes.sizeof(stats)), OK)
+        return lib, store, stats
+
+    def test_old_options_get_no_budget(self):
+        _, _, stats = self.open(Options)
+        self.assertEqual((stats.max_bytes, stats.evicted, stats.entries), (0, 0, 5000))
+        self.assertGreater(stats.used_bytes, 5000 * 100)
+
+    def test_new_options_get_their_budget(self):
+        _, _, stats = self.open(OptionsWithBudget, 256 * 1024)
+        self.assertEqual(stats.max_bytes, 256 * 1024)
+        self.assertGreater(stats.evicted, 0)
+        self.assertLessEqual(stats.used_bytes, 256 * 1024)
+        self.assertEqual(stats.entries + stats.evicted, 5000)
+
+    def test_old_stats_are_not_written_past(self):
+        lib, store, _ = self.open(OptionsWithBudget, 256 * 1024)
+        old_size = 11 * 8   # up to deferred_bytes, as published before the budget
+        buf = (ctypes.c_ubyte * 160)(*([0xAB] * 160))
+        self.assertEqual(lib.ttlkv_stats_get_sized(store, buf, old_size), OK)
+        self.assertEqual(bytes(buf[old_size:]), b"\xab" * (160 - old_size))
+
+    def test_the_new_status_has_its_string(self):
+        lib = load(LIB_PATH)
+        self.assertEqual(lib.ttlkv_status_string(13),
+                         b"larger than its shard's share of the store's byte budget")
+        self.assertEqual(lib.ttlkv_status_string(14), b"unknown status")
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)

@@ -126,12 +126,15 @@ typedef enum ttlkv_status {
 	TTLKV_EXISTS,            /* ttlkv_put_if_absent: a live entry exists */
 	TTLKV_NOT_DUE,           /* ttlkv_expire_due: the deadline is ahead */
 	TTLKV_IN_READ_SECTION,   /* a locking call made inside a read section */
-	TTLKV_UNSUPPORTED        /* ttlkv_open: Concurrency Kit's table layout is
+	TTLKV_UNSUPPORTED,       /* ttlkv_open: Concurrency Kit's table layout is
 	                            not 0.7.1's, which the library reads */
+	TTLKV_TOO_LARGE_FOR_BUDGET /* the write's entry (or a ttlkv_put_all's
+	                            entries for one shard) can never fit in its
+	                            shard's share of options.max_bytes */
 } ttlkv_status;
 
 /* Number of ttlkv_status values; every value below it has a string. */
-#define TTLKV_STATUS_COUNT 13
+#define TTLKV_STATUS_COUNT 14
 
 /* "No expiry": the remaining time or deadline of a key that never expires. */
 #define TTLKV_NO_EXPIRY 0xFFFFFFFFFFFFFFFFull
@@ -188,9 +191,9 @@ typedef struct ttlkv_options {
 	 * expiry worker, ttlkv_sweep, or a write to the same key), as in
 	 * ttlkv_count. An insert refused with TTLKV_FULL never counts, not
 	 * even for a moment: of inserts racing for the last place, only those
-	 * that find it taken are refused (a ttlkv_put_all that fails part-way
-	 * holds its inserts' places until it takes them back). 0 = unlimited.
-	 * Default 0. */
+	 * that find it taken are refused (a ttlkv_put_all takes the places of
+	 * all its new keys at once, or none, and if it then fails part-way
+	 * holds them until it takes them back). 0 = unlimited. Default 0. */
 	uint64_t max_entries;
 	/* Hash seed; 0 = a random seed drawn from the kernel for this store
 	 * (the default, and the right choice unless a test needs
@@ -199,6 +202,9 @@ typedef struct ttlkv_options {
 	/* Clock in milliseconds; NULL = the default CLOCK_BOOTTIME clock. */
 	ttlkv_clock_fn *clock;
 	void *clock_context;
+	/* A bound on the bytes the store holds, counted by the store: 0 =
+	 * unlimited (the default). See "Byte budget" above ttlkv_open. */
+	uint64_t max_bytes;
 } ttlkv_options;
 
 /* Statistics, read without locks; each field is exact when no write runs.
@@ -217,6 +223,12 @@ typedef struct ttlkv_stats {
 	uint64_t tombstones;       /* at most this many slots hold tombstones */
 	uint64_t deferred_bytes;   /* the sizes of the deferred_frees entries
 	                              (their keys, values and 24-byte headers) */
+	uint64_t evicted;          /* entries evicted to stay within max_bytes */
+	uint64_t used_bytes;       /* what the store holds, as counted against
+	                              max_bytes (counted without a budget too) */
+	uint64_t max_bytes;        /* options.max_bytes: 0 = unlimited */
+	uint64_t evicted_records;  /* eviction records waiting for
+	                              ttlkv_drain_evicted */
 } ttlkv_stats;
 
 /*
@@ -234,10 +246,73 @@ ttlkv_options_init(ttlkv_options *options)
 }
 
 /*
+ * Byte budget (options.max_bytes). A store with a budget is a cache: it keeps
+ * what fits in max_bytes and evicts the rest.
+ *
+ * What counts, in stats.used_bytes (counted without a budget too): every
+ * entry as malloc rounds its block (its header, key and value, and under a
+ * budget a 16-byte queue node), the live hash tables, the ghost (below:
+ * about 2 bytes an entry), the records waiting in the logs of
+ * ttlkv_drain_schedule, ttlkv_drain_expired and ttlkv_drain_evicted, and the
+ * store's own shard structures. What does not: entries and tables retired
+ * and still waiting for readers to leave their read sections
+ * (stats.deferred_bytes, bounded apart: under a budget the reclamation cap
+ * above is a sixteenth of max_bytes, between 1 MiB and 64 MiB), the table a
+ * rebuild builds beside a live one (ttlkv_maintain), the per-thread caches
+ * of freed entry blocks (at most 256 KiB a thread), and the batches that
+ * carry retired entries.
+ *
+ * Bound. Each shard holds at most its share, (max_bytes less the store's
+ * own structures) / shards, so stats.used_bytes never passes max_bytes.
+ * Unless options.shards is set, a store with a budget has at most
+ * max(1, max_bytes / 256 KiB) shards. A process that holds only the store
+ * stays at a resident set of at most 1.1 x max_bytes + 16 MiB while it writes
+ * 10 x its budget of random keys and values, from one thread, or from
+ * several with glibc's malloc kept to one arena (MALLOC_ARENA_MAX=1): by
+ * default glibc gives each writer thread an arena of its own, which keeps
+ * the memory freed into it for that thread (measured: 1.4 x max_bytes with
+ * two writers, 1.7 x with four).
+ *
+ * Writes. A write that would take its shard past its share first makes
+ * room, under the shard's lock: it removes the expired entries it meets
+ * (as expiries) and evicts live ones, by S3-FIFO: new keys enter a small
+ * FIFO, a key read again while there moves to a main FIFO, every entry has
+ * a 2-bit frequency, and a ghost remembers the fingerprints of keys recently
+ * evicted from the small FIFO, deleted or expired, so that such a key set
+ * again goes straight to main (Benchmarks/Eviction/README.md). The work is
+ * bounded: a write examines at most 16 entries it keeps; every entry it
+ * examines after those leaves, so it examines at most 16 plus those that
+ * must leave for it to fit (plus, for ttlkv_put_all, its own it meets).
+ * Every write that can fail evicts nothing when it fails. An entry larger
+ * than its shard's share less the shard's table and ghost can never fit:
+ * TTLKV_TOO_LARGE_FOR_BUDGET, and nothing changes. With TTLKV_TRACK_EXPIRY,
+ * records waiting to be drained count too: a write that could fit but
+ * finds them holding the room it needs gets TTLKV_OUT_OF_MEMORY and
+ * changes nothing (drain the logs). Each item of ttlkv_put_many is such a
+ * write. ttlkv_update evicts for a value that grows, never the key it
+ * updates. ttlkv_put_all makes room for all its pairs at once, never by
+ * evicting one of its own keys, and refuses with TTLKV_TOO_LARGE_FOR_BUDGET
+ * pairs of one shard that cannot fit in its share together. Every eviction
+ * counts in stats.evicted and, with TTLKV_TRACK_EXPIRY, is reported once by
+ * ttlkv_drain_evicted. options.max_entries still applies (TTLKV_FULL).
+ *
+ * Reads. A read of a value (ttlkv_get, ttlkv_read, ttlkv_read_begin,
+ * ttlkv_get_many, ttlkv_read_many) is a hit for the policy: it still takes
+ * no lock, and it stores to the entry's frequency byte only while that is
+ * below 3, so an entry read three times is only read after that. ttlkv_ttl
+ * and ttlkv_scan are not hits.
+ *
+ * Without a budget none of this runs: entries carry no node, nothing is
+ * evicted, and reads store nothing.
+ */
+
+/*
  * Opens a store, preallocating its table for options->capacity entries
  * (options NULL = defaults). On TTLKV_OK, *store is the new store; on failure
  * *store is set to NULL. TTLKV_INVALID_ARGUMENT for store == NULL or an
- * option out of range; TTLKV_OUT_OF_MEMORY if preallocation fails;
+ * option out of range, or a max_bytes that the empty store's own structures
+ * (tables sized for options.capacity) leave no room in; TTLKV_OUT_OF_MEMORY
+ * if preallocation fails;
  * TTLKV_UNSUPPORTED if the installed Concurrency Kit lays its tables out
  * differently from 0.7.1, which the library reads for its scans.
  * Thread-safe: opening stores concurrently is fine.
@@ -262,8 +337,9 @@ TTLKV_API void ttlkv_close(ttlkv *store);
  * of ttl_ms milliseconds (0 = no expiry). Key and value are copied. NULL key
  * or value is allowed only with length 0. Errors: TTLKV_INVALID_ARGUMENT,
  * TTLKV_KEY_TOO_LARGE, TTLKV_VALUE_TOO_LARGE, TTLKV_INVALID_TTL, TTLKV_FULL
- * (new key only), TTLKV_OUT_OF_MEMORY; on error the old value survives.
- * Shard-locked write; the copy is made before the lock is taken.
+ * (new key only), TTLKV_TOO_LARGE_FOR_BUDGET, TTLKV_OUT_OF_MEMORY; on error
+ * the old value survives. Under a budget it may evict other keys (see "Byte
+ * budget"). Shard-locked write; the copy is made before the lock is taken.
  */
 TTLKV_API ttlkv_status ttlkv_put(ttlkv *store, const void *key, size_t key_len,
     const void *value, size_t value_len, uint64_t ttl_ms);
@@ -430,9 +506,11 @@ TTLKV_API ttlkv_status ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_l
  * TTLKV_INVALID_ARGUMENT (NULL store or fn, NULL key with a length),
  * TTLKV_KEY_TOO_LARGE, TTLKV_VALUE_TOO_LARGE (new_len over max_value_size),
  * TTLKV_INVALID_TTL (a new deadline more than TTLKV_MAX_TTL_MS ahead),
- * TTLKV_FULL (REPLACE of an absent key at max_entries), TTLKV_OUT_OF_MEMORY,
- * TTLKV_IN_READ_SECTION; on every error the store is unchanged (fn may have
- * run: trust its outputs only on TTLKV_OK).
+ * TTLKV_FULL (REPLACE of an absent key at max_entries),
+ * TTLKV_TOO_LARGE_FOR_BUDGET (a REPLACE that cannot fit, see "Byte budget"),
+ * TTLKV_OUT_OF_MEMORY, TTLKV_IN_READ_SECTION; on every error the store is
+ * unchanged (fn may have run: trust its outputs only on TTLKV_OK). A
+ * REPLACE under a budget may evict other keys, never this one.
  *
  * Shard-locked write. fn runs under the shard lock: it must be short, must
  * not block, and must not call into any store (a call on the same shard
@@ -471,18 +549,20 @@ TTLKV_API ttlkv_status ttlkv_update(ttlkv *store, const void *key, size_t key_le
  * none is. With TTLKV_PUT_IF_NONE_EXIST nothing is stored, and TTLKV_EXISTS
  * returned, if any key has a live entry. The values never expire: every
  * item's ttl_ms must be 0 (TTLKV_INVALID_TTL otherwise). A key given twice
- * takes its last value. Errors as ttlkv_put, for any pair; on error the
- * store is unchanged: an expired entry the write would have replaced is
- * still held, neither counted in stats.expired nor logged for
- * ttlkv_drain_expired. For a batch of independent writes, with TTLs, see
- * ttlkv_put_many.
+ * takes its last value. Errors as ttlkv_put, for any pair, and
+ * TTLKV_TOO_LARGE_FOR_BUDGET when the pairs of one shard cannot fit in its
+ * share together; on error the store is unchanged: an expired entry the
+ * write would have replaced is still held, neither counted in stats.expired
+ * nor logged for ttlkv_drain_expired, and nothing is evicted. Under a
+ * budget it evicts for all its pairs at once, never one of its keys. For a
+ * batch of independent writes, with TTLs, see ttlkv_put_many.
  *
  * Concurrency: takes the lock of every shard the keys hash to, in shard
  * order (so that two calls of ttlkv_put_all cannot deadlock), for a time
  * proportional to n. Readers are not blocked, so a reader looking at
  * several keys while the write runs may see some new values and not yet
- * the others, and if the write fails part-way through (memory, TTLKV_FULL)
- * it may briefly see a new key that is then taken back. Every write that
+ * the others, and if the write fails part-way through (ck_hs out of memory
+ * for a new key) it may briefly see a new key that is then taken back. Every write that
  * starts after it returns sees all of it.
  */
 typedef struct ttlkv_item {
@@ -712,6 +792,22 @@ TTLKV_API ttlkv_status ttlkv_drain_schedule(ttlkv *store, ttlkv_schedule_fn *fn,
  * be NULL) is the number of records.
  */
 TTLKV_API ttlkv_status ttlkv_drain_expired(ttlkv *store, ttlkv_schedule_fn *fn,
+    void *context, size_t *taken);
+
+/*
+ * Evictions, reported as expiries are: with TTLKV_TRACK_EXPIRY and a budget,
+ * every entry evicted to keep within options.max_bytes appends (key,
+ * deadline) to its shard's eviction log (deadline TTLKV_NO_EXPIRY for a key
+ * that had none), exactly once per eviction (stats.evicted counts them).
+ * The room is reserved before the write that evicts changes anything, so a
+ * write that could not record its evictions fails with TTLKV_OUT_OF_MEMORY
+ * instead of losing one, and evicts nothing. This call takes every record
+ * from the log and calls fn(key, key_len, deadline_ms, context) for each,
+ * outside the shard locks, with the same rules and serialization as
+ * ttlkv_drain_schedule and ttlkv_drain_expired; *taken (may be NULL) is the
+ * number of records.
+ */
+TTLKV_API ttlkv_status ttlkv_drain_evicted(ttlkv *store, ttlkv_schedule_fn *fn,
     void *context, size_t *taken);
 
 /*
