@@ -11,6 +11,16 @@
  * ttlkv_drain_expired must report exactly those that were not
  * ttlkv_expire_due's, and with them stats.expired must add up.
  *
+ * A quarter of the inputs (those whose length is 3 modulo 4) run against a
+ * store with a byte budget small enough to hold a dozen entries: then a
+ * key may vanish, but only by an eviction that ttlkv_drain_evicted reports
+ * (checked after every call: the key was live in the model, with that
+ * deadline), or as an expiry the eviction met (reported by
+ * ttlkv_drain_expired); it never comes back with an old value, never mixes
+ * values, and a write refused for the budget (TTLKV_TOO_LARGE_FOR_BUDGET,
+ * or TTLKV_OUT_OF_MEMORY when waiting records hold the room) changes
+ * nothing. stats.evicted counts exactly the evictions reported.
+ *
  *   make fuzz FUZZ_SECONDS=600     # explore; new inputs go to build/fuzz-corpus
  *   make test                      # replays Tests/Fuzz/corpus, then fuzzes ~1 minute
  */
@@ -26,6 +36,9 @@
 #define MAX_KEY 24
 #define MAX_VALUE 48
 #define MODEL_SLOTS 64
+/* The budget of a quarter of the inputs: its two shards hold a handful of
+ * entries each beside their tables. */
+#define BUDGET 4608
 
 struct model_entry {
 	bool used;
@@ -39,6 +52,9 @@ static uint64_t now_ms;
 /* Expiries: removed by ttlkv_expire_due, logged for ttlkv_drain_expired
  * and not drained yet, and drained. */
 static uint64_t expired_by_worker, expired_logged, expired_drained;
+/* With a budget: evictions reported by ttlkv_drain_evicted. */
+static bool budgeted;
+static uint64_t evicted_drained;
 
 static uint64_t
 fuzz_clock(void *context)
@@ -131,6 +147,14 @@ model_count(void)
 	return n;
 }
 
+/* Whether a write may have been refused for the budget (and then changed
+ * nothing). */
+static bool
+refused(ttlkv_status got)
+{
+	return budgeted && (got == TTLKV_TOO_LARGE_FOR_BUDGET || got == TTLKV_OUT_OF_MEMORY);
+}
+
 /* The status a keyed call must return for bad arguments, or TTLKV_OK. */
 static ttlkv_status
 key_status(const unsigned char *key, size_t len)
@@ -175,6 +199,8 @@ do_put(ttlkv *s, struct program *p, bool if_absent)
 		REQUIRE(got == TTLKV_EXISTS);
 		return;
 	}
+	if (refused(got))
+		return;
 	if (e != NULL && expired(e))
 		expired_logged++;
 	if (e == NULL) {
@@ -452,12 +478,21 @@ forget(bool everything)
 	}
 }
 
+/* An expiry record: one the model foresaw (its key gone from the model or
+ * written again), or, with a budget, an expired entry that a write making
+ * room met and removed (still in the model, expired: it goes now). */
 static void
 check_logged(const void *key, size_t len, uint64_t deadline, void *context)
 {
-	(void)key;
+	struct model_entry *e = find(key, len);
+
 	REQUIRE(len <= MAX_KEY);
 	REQUIRE(deadline != 0);
+	if (budgeted && e != NULL && expired(e)) {
+		REQUIRE(e->deadline == deadline);
+		e->used = false;
+		expired_logged++;
+	}
 	++*(size_t *)context;
 }
 
@@ -470,6 +505,39 @@ do_drain_expired(ttlkv *s)
 	REQUIRE(records == taken && records == expired_logged);
 	expired_drained += records;
 	expired_logged = 0;
+}
+
+/* An eviction: the key was live in the model, with that deadline; it is
+ * gone from now on. */
+static void
+check_evicted(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct model_entry *e = find(key, len);
+
+	REQUIRE(budgeted);
+	REQUIRE(e != NULL && !expired(e));
+	REQUIRE(deadline == (e->deadline ? e->deadline : TTLKV_NO_EXPIRY));
+	e->used = false;
+	++*(size_t *)context;
+}
+
+static void count_record(const void *key, size_t len, uint64_t deadline, void *context);
+
+/* With a budget, after every call (the clock has not moved since): the
+ * model learns the evictions and the expiries evictions met, and the
+ * schedule is emptied (its records count against the budget). */
+static void
+sync_budget(ttlkv *s)
+{
+	size_t records = 0, taken = 0;
+
+	if (!budgeted)
+		return;
+	REQUIRE(ttlkv_drain_evicted(s, check_evicted, &records, &taken) == TTLKV_OK);
+	REQUIRE(records == taken);
+	evicted_drained += records;
+	do_drain_expired(s);
+	REQUIRE(ttlkv_drain_schedule(s, count_record, &records, NULL) == TTLKV_OK);
 }
 
 /* A scan reports each live key of the model once. */
@@ -548,7 +616,8 @@ do_put_all(ttlkv *s, struct program *p)
 		ttlkv_testing_fail_allocation(fault / 4 % 16);
 	got = ttlkv_put_all(s, items, n, nx ? TTLKV_PUT_IF_NONE_EXIST : 0);
 	ttlkv_testing_fail_allocation(-1);
-	REQUIRE(got == want || (armed && got == TTLKV_OUT_OF_MEMORY));
+	REQUIRE(got == want || (armed && got == TTLKV_OUT_OF_MEMORY) ||
+	    (want == TTLKV_OK && refused(got)));
 	if (got != TTLKV_OK)
 		return;
 	for (size_t i = 0; i < n; i++) {
@@ -590,7 +659,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(model, 0, sizeof model);
 	now_ms = 1000;
-	expired_by_worker = expired_logged = expired_drained = 0;
+	expired_by_worker = expired_logged = expired_drained = evicted_drained = 0;
+	budgeted = size % 4 == 3;
 	ttlkv_options_init(&o);
 	o.capacity = 4;
 	o.shards = 2;
@@ -598,6 +668,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.max_value_size = MAX_VALUE;
 	o.flags = TTLKV_TRACK_EXPIRY;
 	o.clock = fuzz_clock;
+	o.max_bytes = budgeted ? BUDGET : 0;
 	if (ttlkv_open(&o, &s) != TTLKV_OK)
 		abort();
 	while (p.at < p.size) {
@@ -645,12 +716,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			forget(true);
 			break;
 		}
+		sync_budget(s);
 		REQUIRE(ttlkv_count(s) == model_count());
 	}
 	REQUIRE(ttlkv_stats_get(s, &stats) == TTLKV_OK);
 	REQUIRE(stats.entries == model_count());
 	do_drain_expired(s);
 	REQUIRE(stats.expired == expired_by_worker + expired_drained);
+	REQUIRE(stats.evicted == evicted_drained);
+	REQUIRE(stats.used_bytes <= (budgeted ? BUDGET : UINT64_MAX));
 	ttlkv_close(s);
 	return 0;
 }
