@@ -24,9 +24,16 @@
  * worker's default tick) during the mixed and churn phases, as an expiry
  * worker does (--no-maintain: none).
  *
+ * --max-bytes B opens the store with a byte budget (options.max_bytes): the
+ * preload then evicts, and the mixed phase runs with eviction active (its
+ * gets miss the keys evicted; the hit ratio is printed). Preload prints the
+ * store's used_bytes, so a run without a budget tells what "half the data"
+ * is. Only a failed put (or a failed preload put without a budget) makes the
+ * exit status non-zero.
+ *
  *   build/loadtest [--keys N] [--threads T] [--seconds S] [--get PCT]
  *                  [--churn R] [--batch B,B,...] [--shards N] [--no-mixed]
- *                  [--no-maintain]
+ *                  [--no-maintain] [--max-bytes B]
  *
  * Latency is measured around each call with CLOCK_MONOTONIC (about 20 ns
  * per read here, included in every figure) into log-linear histograms with
@@ -186,7 +193,8 @@ struct worker {
 	uint64_t id;
 	uint64_t threads;
 	uint64_t ops;
-	uint64_t misses;
+	uint64_t misses;     /* failed calls */
+	uint64_t get_misses; /* gets of keys the store did not hold */
 	struct histogram get, put, remove;
 };
 
@@ -221,16 +229,20 @@ mixed(void *arg)
 
 			key_of(r % n_keys, key);
 			if ((r >> 40) % 100 < get_percent) {
+				ttlkv_status st;
+
 				t0 = now_ns();
-				if (ttlkv_get(store, key, sizeof key, out, sizeof out, &n) != TTLKV_OK)
-					w->misses++;
+				st = ttlkv_get(store, key, sizeof key, out, sizeof out, &n);
 				t1 = now_ns();
+				w->get_misses += st == TTLKV_NOT_FOUND;
+				w->misses += st != TTLKV_OK && st != TTLKV_NOT_FOUND;
 				record(&w->get, t1 - t0);
 			} else {
 				memcpy(value, &r, sizeof r);
 				t0 = now_ns();
-				ttlkv_put(store, key, sizeof key, value, sizeof value,
-				    (r >> 32) & 1 ? 600000 : 0);
+				if (ttlkv_put(store, key, sizeof key, value, sizeof value,
+				    (r >> 32) & 1 ? 600000 : 0) != TTLKV_OK)
+					w->misses++;
 				t1 = now_ns();
 				record(&w->put, t1 - t0);
 			}
@@ -357,13 +369,19 @@ join(struct worker *w, int threads, uint64_t *ops)
 	return misses;
 }
 
+static uint64_t max_bytes;
+
 static uint64_t
 run_mixed(struct worker *w, int threads, double seconds)
 {
 	struct histogram *get = calloc(1, sizeof *get), *put = calloc(1, sizeof *put);
-	uint64_t ops = 0, misses, t0;
+	struct histogram *all = calloc(1, sizeof *all);
+	uint64_t ops = 0, misses, get_misses = 0, evicted, t0;
+	ttlkv_stats stats;
 	double elapsed;
 
+	ttlkv_stats_get(store, &stats);
+	evicted = stats.evicted;
 	stop = false;
 	t0 = now_ns();
 	start(w, threads, mixed);
@@ -374,15 +392,23 @@ run_mixed(struct worker *w, int threads, double seconds)
 	for (int i = 0; i < threads; i++) {
 		merge(get, &w[i].get);
 		merge(put, &w[i].put);
+		get_misses += w[i].get_misses;
 	}
-	printf("mixed %u/%u uniform, %d threads: %.2f M ops/s (%llu gets missed)\n",
-	    get_percent, 100 - get_percent, threads, (double)ops / elapsed / 1e6,
-	    (unsigned long long)misses);
+	merge(all, get);
+	merge(all, put);
+	ttlkv_stats_get(store, &stats);
+	printf("mixed %u/%u uniform, %d threads: %.2f M ops/s; %.1f %% of gets hit, "
+	    "%llu evicted, %llu failed calls\n", get_percent, 100 - get_percent, threads,
+	    (double)ops / elapsed / 1e6,
+	    get->count != 0 ? 100.0 * (double)(get->count - get_misses) / (double)get->count : 0.0,
+	    (unsigned long long)(stats.evicted - evicted), (unsigned long long)misses);
 	print_header("op");
 	print_row("get", get);
 	print_row("put", put);
+	print_row("all", all);
 	free(get);
 	free(put);
+	free(all);
 	return misses;
 }
 
@@ -509,7 +535,8 @@ static void
 usage(const char *argv0)
 {
 	fprintf(stderr, "usage: %s [--keys N] [--threads T] [--seconds S] [--get PCT] "
-	    "[--churn R] [--batch B,B,...] [--shards N] [--no-mixed] [--no-maintain]\n", argv0);
+	    "[--churn R] [--batch B,B,...] [--shards N] [--no-mixed] [--no-maintain] "
+	    "[--max-bytes B]\n", argv0);
 	exit(2);
 }
 
@@ -524,6 +551,7 @@ main(int argc, char **argv)
 	pthread_t maintainer;
 	struct worker *w, pre[2];
 	ttlkv_options o;
+	ttlkv_stats stats;
 	uint64_t misses, t0;
 
 	for (int i = 1; i < argc; i++) {
@@ -553,6 +581,8 @@ main(int argc, char **argv)
 			batch_sizes = value;
 		else if (strcmp(arg, "--shards") == 0)
 			shards = (uint32_t)atoi(value);
+		else if (strcmp(arg, "--max-bytes") == 0)
+			max_bytes = strtoull(value, NULL, 10);
 		else
 			usage(argv[0]);
 		i++;
@@ -562,8 +592,11 @@ main(int argc, char **argv)
 	w = calloc((size_t)threads, sizeof *w);
 	rss0 = resident_bytes();
 	ttlkv_options_init(&o);
-	o.capacity = n_keys;
+	/* With a budget the store holds what fits, and the capacity that
+	 * fits is not known in advance: its tables grow within the budget. */
+	o.capacity = max_bytes != 0 ? TTLKV_DEFAULT_CAPACITY : n_keys;
 	o.shards = shards;
+	o.max_bytes = max_bytes;
 	if (w == NULL || ttlkv_open(&o, &store) != TTLKV_OK)
 		return 1;
 
@@ -571,10 +604,14 @@ main(int argc, char **argv)
 	start(pre, 2, preload);
 	misses = join(pre, 2, NULL);
 	elapsed = (double)(now_ns() - t0) / 1e9;
+	ttlkv_stats_get(store, &stats);
 	printf("preload: %llu keys in %.2f s: %.2f M puts/s (2 threads)\n",
 	    (unsigned long long)n_keys, elapsed, (double)n_keys / elapsed / 1e6);
-	printf("memory: %.1f resident bytes per entry (16-byte key + 32-byte value = 48 raw)\n",
-	    (resident_bytes() - rss0) / (double)n_keys);
+	printf("memory: %.1f resident bytes per key written (16-byte key + 32-byte value = 48 raw); "
+	    "%llu entries held, used_bytes %llu (max_bytes %llu), %llu evicted\n",
+	    (resident_bytes() - rss0) / (double)n_keys, (unsigned long long)stats.entries,
+	    (unsigned long long)stats.used_bytes, (unsigned long long)max_bytes,
+	    (unsigned long long)stats.evicted);
 	if (run_maintenance)
 		pthread_create(&maintainer, NULL, maintain, NULL);
 	if (run_mixed_phase)
