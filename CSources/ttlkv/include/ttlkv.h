@@ -161,9 +161,11 @@ typedef enum ttlkv_status {
 typedef uint64_t ttlkv_clock_fn(void *context);
 
 /* Options flag: record (key, deadline) pairs for an expiry worker; see
- * ttlkv_drain_schedule and ttlkv_drain_expired. A program that sets it must
- * call both drains regularly: each buffer grows until it is drained. Off by
- * default: without a worker nobody drains them. */
+ * ttlkv_drain_schedule, ttlkv_drain_expired and, with a byte budget,
+ * ttlkv_drain_evicted. A program that sets it must call the drains
+ * regularly: each buffer grows until it is drained (and under a budget its
+ * records count against it). Off by default: without a worker nobody
+ * drains them. */
 #define TTLKV_TRACK_EXPIRY 1u
 
 typedef struct ttlkv_options {
@@ -270,8 +272,8 @@ ttlkv_options_init(ttlkv_options *options)
  * 10 x its budget of random keys and values, from one thread, or from
  * several with glibc's malloc kept to one arena (MALLOC_ARENA_MAX=1): by
  * default glibc gives each writer thread an arena of its own, which keeps
- * the memory freed into it for that thread (measured: 1.4 x max_bytes with
- * two writers, 1.7 x with four).
+ * the memory freed into it for that thread, and the resident set of a
+ * process with several writers can then pass the bound.
  *
  * Writes. A write that would take its shard past its share first makes
  * room, under the shard's lock: it removes the expired entries it meets
