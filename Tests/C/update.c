@@ -8,9 +8,7 @@
  * no increment, concurrent APPENDs (which outgrow the preallocated room and
  * retry) lose no byte, and concurrent multi-key writes never interleave.
  */
-#include "check.h"
-#include "test_clock.h"
-#include "ttlkv_testing.h"
+#include "test_store.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -20,43 +18,6 @@
 #include <ttlkv.h>
 #include <sched.h>
 #include <unistd.h>
-
-static struct test_clock clock_ = TEST_CLOCK_INIT(1000);
-
-static ttlkv *
-open_store(uint64_t capacity, uint32_t shards, uint64_t max_entries, bool test_clock)
-{
-	ttlkv_options o;
-	ttlkv *s = NULL;
-
-	ttlkv_options_init(&o);
-	o.capacity = capacity;
-	o.shards = shards;
-	o.max_entries = max_entries;
-	o.max_value_size = 1024;
-	o.flags = TTLKV_TRACK_EXPIRY;
-	if (test_clock)
-		test_clock_attach(&clock_, &o);
-	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
-	return s;
-}
-
-#define PUT(s, k, v, ttl) ttlkv_put((s), (k), strlen(k), (v), strlen(v), (ttl))
-
-/* The value of key as a string, "<none>" if absent. */
-static const char *
-value_of(ttlkv *s, const char *key)
-{
-	static __thread char buf[1100];
-	size_t n = 0;
-
-	if (ttlkv_get(s, key, strlen(key), buf, sizeof buf - 1, &n) != TTLKV_OK)
-		return "<none>";
-	buf[n] = '\0';
-	return buf;
-}
-
-#define CHECK_VALUE(s, key, want) CHECK(strcmp(value_of((s), (key)), (want)) == 0)
 
 /* --- update functions, as the server uses them --------------------------- */
 
@@ -481,20 +442,34 @@ test_put_all_full_leaves_expired_entries(void)
 
 /* --- allocation failures ------------------------------------------------- */
 
-/* Fails the nth allocation of op for n = 0, 1, ... until op succeeds, and
- * checks after each failure that the store holds exactly `expect`. */
+/* Each allocation of op failed in turn: after each failure the store holds
+ * exactly `expect` (f0, f1, ... then nothing up to f39). */
 typedef ttlkv_status op_fn(ttlkv *s);
 
-static void
-check_holds(ttlkv *s, const char *const *expect, int n_expect, const char *when)
+struct expected {
+	op_fn *op;
+	const char *const *values;
+	int count;
+	const char *name;
+};
+
+static ttlkv_status
+run_op(ttlkv *s, void *context)
 {
+	return ((const struct expected *)context)->op(s);
+}
+
+static void
+check_holds(ttlkv *s, void *context)
+{
+	const struct expected *e = context;
 	char key[16];
 
-	CHECK(ttlkv_count(s) == (uint64_t)n_expect);
+	CHECK(ttlkv_count(s) == (uint64_t)e->count);
 	for (int i = 0; i < 40; i++) {
 		snprintf(key, sizeof key, "f%d", i);
-		if (strcmp(value_of(s, key), i < n_expect ? expect[i] : "<none>") != 0) {
-			fprintf(stderr, "after %s: %s = %s\n", when, key, value_of(s, key));
+		if (strcmp(value_of(s, key), i < e->count ? e->values[i] : "<none>") != 0) {
+			fprintf(stderr, "after %s: %s = %s\n", e->name, key, value_of(s, key));
 			CHECK(0);
 		}
 	}
@@ -503,19 +478,9 @@ check_holds(ttlkv *s, const char *const *expect, int n_expect, const char *when)
 static void
 sweep_failures(ttlkv *s, op_fn *op, const char *const *before, int n_before, const char *name)
 {
-	for (long n = 0;; n++) {
-		ttlkv_status st;
+	struct expected e = { op, before, n_before, name };
 
-		ttlkv_testing_fail_allocation(n);
-		st = op(s);
-		ttlkv_testing_fail_allocation(-1);
-		if (st == TTLKV_OK)
-			return;
-		CHECK_STATUS(st, TTLKV_OUT_OF_MEMORY);
-		if (st != TTLKV_OUT_OF_MEMORY)
-			return;
-		check_holds(s, before, n_before, name);
-	}
+	fail_each_allocation(s, run_op, check_holds, &e);
 }
 
 static ttlkv_status
