@@ -1004,4 +1004,11 @@ ttlkv_status ttlkv__keyed_write(struct ttlkv *store, const void *key, size_t key
 /* A keyed_write_fn: gives a live entry the deadline *(const uint64_t *)context. */
 keyed_write_fn ttlkv__change_deadline;
 
+/* update.c and put_all.c, for ttlkv_lock_keys (transaction.c): their steps
+ * on shards whose locks the caller holds. */
+ttlkv_status ttlkv__update_held(struct shard *shard, uint64_t hash, const void *key,
+    size_t key_len, size_t size_hint, ttlkv_update_fn *fn, void *context);
+ttlkv_status ttlkv__put_all_held(struct ttlkv *store, const ttlkv_item *items, size_t n,
+    unsigned flags);
+
 #endif /* TTLKV_INTERNAL_H */

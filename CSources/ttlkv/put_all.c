@@ -27,6 +27,9 @@
  * which leaves their keys absent, as they were, and no expired entry has
  * been replaced or counted yet. Values never expire here, so no schedule
  * record is needed.
+ *
+ * Inside ttlkv_lock_keys (transaction.c) the same steps run on shards the
+ * caller already holds, without taking or releasing any lock.
  */
 #include "internal.h"
 
@@ -281,16 +284,17 @@ apply(struct pending *p, size_t n, struct room *rooms, size_t made)
 	return TTLKV_OK;
 }
 
-ttlkv_status
-ttlkv_put_all(ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
+/* ttlkv_put_all; with `held`, the caller holds the lock of every shard the
+ * keys hash to (ttlkv_locked_put_all) and frees what the writes earned
+ * when it releases them. */
+static ttlkv_status
+put_all(struct ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags, bool held)
 {
 	struct pending *p;
 	struct room *rooms;
-	ttlkv_status status = lock_check(store);
+	ttlkv_status status;
 	size_t kept = 0, made = 0;
 
-	if (status != TTLKV_OK)
-		return status;
 	if ((items == NULL && n != 0) || (flags & ~TTLKV_PUT_IF_NONE_EXIST) != 0)
 		return TTLKV_INVALID_ARGUMENT;
 	if (n == 0)
@@ -303,15 +307,31 @@ ttlkv_put_all(ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
 		ttlkv__free(p);
 		return status;
 	}
-	lock_all(p, kept);
+	if (!held)
+		lock_all(p, kept);
 	status = classify(p, kept, (flags & TTLKV_PUT_IF_NONE_EXIST) != 0);
 	if (status == TTLKV_OK)
 		status = make_rooms(p, kept, rooms, &made);
 	if (status == TTLKV_OK)
 		status = apply(p, kept, rooms, made);
-	unlock_all(p, kept);
+	if (!held)
+		unlock_all(p, kept);
 	for (size_t i = 0; i < kept; i++)
 		ttlkv__entry_free(store, p[i].e);
 	ttlkv__free(p);
 	return status;
+}
+
+ttlkv_status
+ttlkv_put_all(ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
+{
+	ttlkv_status status = lock_check(store);
+
+	return status != TTLKV_OK ? status : put_all(store, items, n, flags, false);
+}
+
+ttlkv_status
+ttlkv__put_all_held(struct ttlkv *store, const ttlkv_item *items, size_t n, unsigned flags)
+{
+	return put_all(store, items, n, flags, true);
 }

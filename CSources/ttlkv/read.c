@@ -168,6 +168,23 @@ ttlkv_ttl(ttlkv *store, const void *key, size_t key_len, uint64_t *remaining_ms)
 	return read_key(store, key, key_len, remaining, &q);
 }
 
+static ttlkv_status
+absolute_deadline(const struct entry *entry, uint64_t deadline, uint64_t now, void *context)
+{
+	(void)entry;
+	(void)now;
+	*(uint64_t *)context = deadline != 0 ? deadline : TTLKV_NO_EXPIRY;
+	return TTLKV_OK;
+}
+
+ttlkv_status
+ttlkv_deadline(ttlkv *store, const void *key, size_t key_len, uint64_t *deadline_ms)
+{
+	if (deadline_ms == NULL)
+		return TTLKV_INVALID_ARGUMENT;
+	return read_key(store, key, key_len, absolute_deadline, deadline_ms);
+}
+
 /* Sections this thread opened with ttlkv_read_begin and has not ended: a
  * ttlkv_read_end without one would end a section it does not own (the
  * library's own, inside a ttlkv_read callback) and wrap ck_epoch's nesting

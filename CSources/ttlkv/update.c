@@ -13,6 +13,10 @@
  * a value that other writers keep growing (APPEND races) settles in a few
  * rounds. Removal and deadline changes reuse the keyed writes of write.c,
  * so every failure leaves the store as it was, as for any other write.
+ *
+ * Inside ttlkv_lock_keys (transaction.c) the same steps run on a shard whose
+ * lock the caller already holds: the entry is then allocated under the
+ * lock, and a retry runs under the same hold, on the same value.
  */
 #include "internal.h"
 
@@ -131,31 +135,58 @@ update_locked(struct shard *shard, uint64_t hash, struct entry *entry, void *con
 	return TTLKV_INVALID_ARGUMENT;
 }
 
+/* Runs call->fn on key until what it decides fits in the room prepared
+ * for it. With held NULL each run takes the key's shard lock (ttlkv_update);
+ * with a shard, whose lock the caller holds throughout, each run happens
+ * under that hold and allocates under it (ttlkv_locked_update). */
+static ttlkv_status
+update_runs(struct ttlkv *store, const void *key, size_t key_len, size_t size_hint,
+    struct update_call *call, struct shard *held, uint64_t hash)
+{
+	bool allocate = size_hint != 0;
+	struct probe probe;
+	ttlkv_status status;
+
+	probe_init(&probe, key, key_len);
+	call->room = size_hint < store->max_value_size ? size_hint : store->max_value_size;
+	for (;;) {
+		if (allocate && (call->e = ttlkv__entry_new(store, key, key_len, call->room)) == NULL)
+			return TTLKV_OUT_OF_MEMORY;
+		if (held == NULL)
+			status = ttlkv__keyed_write(store, key, key_len, update_locked, call, WRITE_CALLER);
+		else
+			status = update_locked(held, hash, table_find(held, hash, &probe), call);
+		ttlkv__entry_free(store, call->e);
+		call->e = NULL;
+		if (status != TTLKV_BUFFER_TOO_SMALL)
+			return status;
+		/* need <= max_value_size here: replace() checked it. */
+		call->room = call->need + call->need / 4;
+		if (call->room > store->max_value_size)
+			call->room = store->max_value_size;
+		allocate = true;
+	}
+}
+
 ttlkv_status
 ttlkv_update(ttlkv *store, const void *key, size_t key_len, size_t size_hint,
     ttlkv_update_fn *fn, void *context)
 {
 	struct update_call call = { fn, context, NULL, 0, 0 };
 	ttlkv_status status = write_check(store, key, key_len);
-	bool allocate = size_hint != 0;
 
 	if (status != TTLKV_OK)
 		return status;
 	if (fn == NULL)
 		return TTLKV_INVALID_ARGUMENT;
-	call.room = size_hint < store->max_value_size ? size_hint : store->max_value_size;
-	for (;;) {
-		if (allocate && (call.e = ttlkv__entry_new(store, key, key_len, call.room)) == NULL)
-			return TTLKV_OUT_OF_MEMORY;
-		status = ttlkv__keyed_write(store, key, key_len, update_locked, &call, WRITE_CALLER);
-		ttlkv__entry_free(store, call.e);
-		call.e = NULL;
-		if (status != TTLKV_BUFFER_TOO_SMALL)
-			return status;
-		/* need <= max_value_size here: replace() checked it. */
-		call.room = call.need + call.need / 4;
-		if (call.room > store->max_value_size)
-			call.room = store->max_value_size;
-		allocate = true;
-	}
+	return update_runs(store, key, key_len, size_hint, &call, NULL, 0);
+}
+
+ttlkv_status
+ttlkv__update_held(struct shard *shard, uint64_t hash, const void *key, size_t key_len,
+    size_t size_hint, ttlkv_update_fn *fn, void *context)
+{
+	struct update_call call = { fn, context, NULL, 0, 0 };
+
+	return update_runs(shard->store, key, key_len, size_hint, &call, shard, hash);
 }

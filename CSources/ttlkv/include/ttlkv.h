@@ -818,6 +818,98 @@ TTLKV_API ttlkv_status ttlkv_drain_evicted(ttlkv *store, ttlkv_schedule_fn *fn,
  */
 TTLKV_API const char *ttlkv_status_string(ttlkv_status status);
 
+/*
+ * Several keys read and written as one step (Redis RENAME, COPY, MULTI /
+ * EXEC): ttlkv_lock_keys takes the writer lock of every shard that
+ * keys[0..n) hash to (with TTLKV_LOCK_ALL_SHARDS, of every shard; keys may
+ * then be NULL), calls fn(held, context), releases the locks and returns
+ * what fn returned. Inside fn, on this thread, the keys of the held shards
+ * may be written with ttlkv_locked_update and ttlkv_locked_put_all, and
+ * every key read with the lock-free reads, which see the writes made so
+ * far. No other write to a held shard runs between fn's first write and its
+ * last, so a read of a key inside fn followed by a write of it is atomic,
+ * and so is the whole of fn for writers.
+ *
+ * No rollback: the writes fn made before a failing one stay (fn decides
+ * what to do about a failure; Redis's transactions do not roll back either).
+ * ttlkv_locked_put_all is itself all or nothing.
+ *
+ * Errors before fn runs, with nothing locked: TTLKV_INVALID_ARGUMENT (NULL
+ * store or fn, keys NULL with n > 0, a NULL key with a length, an unknown
+ * flag, or a call made inside another ttlkv_lock_keys of this thread),
+ * TTLKV_KEY_TOO_LARGE, TTLKV_IN_READ_SECTION, TTLKV_OUT_OF_MEMORY (the record
+ * of held shards, one byte per shard).
+ *
+ * Concurrency: takes the locks in shard order, the order ttlkv_put_all
+ * takes its own, so that two multi-key calls cannot wait for each other in
+ * a cycle, and holds them while fn runs: writers of those shards wait for fn
+ * (readers never do). Readers are not blocked, so a reader looking at
+ * several keys while fn runs may see some of fn's writes and not yet the
+ * others, as with ttlkv_put_all; every write that starts after the call
+ * returns sees all of them. fn must not call any other locking function of
+ * any store (a write to a held shard would wait for itself); a reader inside
+ * fn must end its read section before fn writes (TTLKV_IN_READ_SECTION).
+ * Retired entries are freed, and back-pressure (see "Shard-locked write")
+ * waited for, only after every lock is released.
+ */
+typedef struct ttlkv_locked ttlkv_locked;
+typedef ttlkv_status ttlkv_locked_fn(ttlkv_locked *held, void *context);
+
+#define TTLKV_LOCK_ALL_SHARDS 1u
+
+TTLKV_API ttlkv_status ttlkv_lock_keys(ttlkv *store, const ttlkv_key *keys, size_t n,
+    unsigned flags, ttlkv_locked_fn *fn, void *context);
+
+/*
+ * Inside a ttlkv_lock_keys callback: ttlkv_update on a key whose shard is
+ * held, with the same fn, state and results, except that the new entry is
+ * allocated under the lock (a transaction's values depend on what it read),
+ * and that when fn needs more room than it was given, fn runs again under
+ * the same hold, on the same value. TTLKV_INVALID_ARGUMENT also for a NULL
+ * or stale held (one whose ttlkv_lock_keys returned, or another thread's)
+ * and for a key whose shard is not held, with nothing written.
+ */
+TTLKV_API ttlkv_status ttlkv_locked_update(ttlkv_locked *held, const void *key, size_t key_len,
+    size_t size_hint, ttlkv_update_fn *fn, void *context);
+
+/*
+ * Inside a ttlkv_lock_keys callback: ttlkv_put_all of items whose shards
+ * are all held, with the same flags and results (all or nothing), its
+ * entries built under the locks. TTLKV_INVALID_ARGUMENT as
+ * ttlkv_locked_update's, for any item, with nothing written.
+ */
+TTLKV_API ttlkv_status ttlkv_locked_put_all(ttlkv_locked *held, const ttlkv_item *items,
+    size_t n, unsigned flags);
+
+/*
+ * The absolute deadline of key, in store-clock milliseconds (the time base
+ * of ttlkv_now and of ttlkv_update's deadlines), or TTLKV_NO_EXPIRY if it
+ * never expires: what a caller needs to convert a deadline to another clock
+ * exactly (ttlkv_ttl's remaining time depends on when it is read).
+ * TTLKV_NOT_FOUND if absent or expired; TTLKV_INVALID_ARGUMENT for a NULL
+ * deadline_ms. Lock-free read.
+ */
+TTLKV_API ttlkv_status ttlkv_deadline(ttlkv *store, const void *key, size_t key_len,
+    uint64_t *deadline_ms);
+
+/*
+ * Redis's RANDOMKEY: calls fn(key, key_len, deadline_ms, context) with one
+ * live key and returns TTLKV_OK, or TTLKV_NOT_FOUND without calling fn if it
+ * finds none. `random` (any 64-bit number from the caller's generator)
+ * picks a shard and a slot in it; the first live key from there on, across
+ * shards and around, is the one. Not uniform: a key after a run of empty
+ * slots comes up more often (Redis's pick is not uniform either). A key
+ * written, or whose table is replaced, while the call runs may be passed
+ * over, so a store that is nearly empty under writers may answer
+ * TTLKV_NOT_FOUND. Visits up to every slot once, in read sections of at
+ * most 4,096 slots, so a call on a sparse table holds reclamation up no
+ * longer than a ttlkv_scan of that many slots does.
+ * Lock-free read: fn runs inside the read section, under the same rules as
+ * a ttlkv_read callback.
+ */
+TTLKV_API ttlkv_status ttlkv_random_key(ttlkv *store, uint64_t random, ttlkv_scan_fn *fn,
+    void *context);
+
 #ifdef __cplusplus
 }
 #endif
