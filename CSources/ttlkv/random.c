@@ -1,103 +1,121 @@
 /*
  * One live key picked at random (ttlkv_random_key, Redis's RANDOMKEY).
  *
- * The caller's random number picks a shard (its high bits, as hashes pick
- * shards) and a slot of that shard's table (its low bits); the first live
- * entry from there on is the answer, walking on through the following
- * shards and around to the slots before the start. The walk reads tables
- * as a reader, a few thousand slots per read section, fetching the shard's
- * table again for each section (a grow or rebuild may have replaced it: the
- * offset is then clamped to the new table, which may pass keys over, as the
- * header says).
+ * The shards' tables are walked as one circle of slots: from the slot the
+ * caller's random number picks (its high bits pick the shard, as hashes
+ * pick shards, and its low bits a slot of that shard's table) on through
+ * the following shards, around to the slots before the start. The walk
+ * gathers the first PICK_AMONG live entries it meets and answers one of
+ * them, chosen with the number's bits mixed. Taking the first entry alone
+ * would make a key that follows another in a probe cluster come up only
+ * when the start falls on its very slot; picking among several evens the
+ * odds out over their gaps, as Redis's fair random key picks among a few
+ * it samples.
+ *
+ * The walk reads tables as a reader, at most RANDOM_SLOTS slots per read
+ * section (the gathered entries stay valid only inside it), fetching each
+ * shard's table afresh in every section: a grow or a rebuild may have
+ * replaced it, and an offset past its end then moves on to the next shard,
+ * which may pass keys over, as the header says.
  */
 #include "internal.h"
 
-/* Slots per read section. */
+/* Slots per read section, and live entries the pick is made among. */
 #define RANDOM_SLOTS 4096
+#define PICK_AMONG 16
 
-/*
- * Inside a read section: the first live entry of shard's table in slots
- * [*offset, limit) (limit clamped to the table), reading at most
- * RANDOM_SLOTS slots; *offset moves past those read.
- */
-static const struct entry *
-first_live(struct shard *shard, unsigned long *offset, unsigned long limit)
+/* Where the walk is: a shard, a slot of its table, and how many times it
+ * has moved on to the next shard (n_shards: back in the first one). */
+struct walk {
+	struct ttlkv *store;
+	uint32_t shard;
+	uint32_t moves;
+	unsigned long offset;
+	unsigned long start;
+};
+
+/* Inside a read section: gathers live entries of the current shard from
+ * the walk's offset up to limit, until found holds PICK_AMONG. */
+static void
+gather(struct walk *w, const void *map, unsigned long limit, const struct entry **found, size_t *n)
 {
-	struct slot_scan scan = { ttlkv__table_map(shard), *offset };
-	unsigned long end = ttlkv__map_slots(scan.map);
-	const void *slot;
+	struct slot_scan scan = { map, w->offset };
 	uint64_t now = 0, deadline;
+	const void *slot;
 
-	if (limit > end)
-		limit = end;
-	if (scan.offset > limit)
-		scan.offset = limit;
-	if (limit - scan.offset > RANDOM_SLOTS)
-		limit = scan.offset + RANDOM_SLOTS;
-	while ((slot = ttlkv__scan_next(&scan, limit)) != NULL) {
+	while (*n < PICK_AMONG && (slot = ttlkv__scan_next(&scan, limit)) != NULL) {
 		const struct entry *e = slot_entry(slot);
 
-		if (entry_live(shard->store, e, &deadline, &now)) {
-			*offset = scan.offset;
-			return e;
-		}
+		if (entry_live(w->store, e, &deadline, &now))
+			found[(*n)++] = e;
 	}
-	*offset = limit;
-	return NULL;
+	w->offset = *n == PICK_AMONG ? scan.offset : limit;
 }
 
-/* Walks shard's slots [from, to) in sections; on a live entry calls fn
- * inside its section and returns true. */
-static bool
-walk(struct shard *shard, ck_epoch_record_t *record, unsigned long from, unsigned long to,
-    ttlkv_scan_fn *fn, void *context)
+/* One read section's worth of the walk: gathers up to PICK_AMONG live
+ * entries in up to RANDOM_SLOTS slots; sets *done once the circle is
+ * closed. Returns how many it gathered. */
+static size_t
+section_walk(struct walk *w, const struct entry **found, bool *done)
 {
-	unsigned long offset = from;
+	size_t n = 0, budget = RANDOM_SLOTS;
 
-	while (offset < to) {
-		const struct entry *e;
-		uint64_t deadline;
+	while (n < PICK_AMONG && budget > 0) {
+		struct shard *shard = &w->store->shards[w->shard];
+		const void *map = ttlkv__table_map(shard);
+		unsigned long end = ttlkv__map_slots(map), before = w->offset;
 
-		section_begin(record);
-		if (offset >= ttlkv__map_slots(ttlkv__table_map(shard))) {
-			section_end(record);
-			return false;
+		/* Back in the first shard: its slots from the start on were walked. */
+		if (w->moves == w->store->n_shards && end > w->start)
+			end = w->start;
+		if (w->offset < end) {
+			gather(w, map, end - w->offset > budget ? w->offset + budget : end, found, &n);
+			budget -= w->offset - before;
 		}
-		e = first_live(shard, &offset, to);
-		if (e != NULL) {
-			deadline = LOAD(&e->deadline);
-			fn(e->bytes, e->key_len, deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
-			section_end(record);
-			return true;
+		if (n == PICK_AMONG || w->offset < end)
+			break;
+		if (w->moves == w->store->n_shards) {
+			*done = true;
+			break;
 		}
-		section_end(record);
+		w->shard = (w->shard + 1) % w->store->n_shards;
+		w->offset = 0;
+		w->moves++;
 	}
-	return false;
+	return n;
 }
 
 ttlkv_status
 ttlkv_random_key(ttlkv *store, uint64_t random, ttlkv_scan_fn *fn, void *context)
 {
+	/* Bits of the number other than the shard's and the slot's. */
+	uint64_t pick = ((random ^ (random >> 29)) * UINT64_C(0x9E3779B97F4A7C15)) >> 40;
+	const struct entry *found[PICK_AMONG];
 	ck_epoch_record_t *record;
-	struct shard *first;
-	unsigned long start, slots;
+	struct walk w = { store, 0, 0, 0, 0 };
+	bool done = false;
 
 	if (store == NULL || fn == NULL)
 		return TTLKV_INVALID_ARGUMENT;
 	if ((record = ttlkv__reader()) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
-	first = shard_for(store, random);
+	w.shard = (uint32_t)(shard_for(store, random) - store->shards);
 	section_begin(record);
-	slots = ttlkv__map_slots(ttlkv__table_map(first));
+	w.start = w.offset = (unsigned long)(random % ttlkv__map_slots(ttlkv__table_map(&store->shards[w.shard])));
 	section_end(record);
-	start = (unsigned long)(random % slots);
-	if (walk(first, record, start, ~0ul, fn, context))
-		return TTLKV_OK;
-	for (uint32_t i = 1; i < store->n_shards; i++) {
-		uint32_t index = (uint32_t)((first - store->shards) + i) % store->n_shards;
+	while (!done) {
+		size_t n;
 
-		if (walk(&store->shards[index], record, 0, ~0ul, fn, context))
+		section_begin(record);
+		if ((n = section_walk(&w, found, &done)) != 0) {
+			const struct entry *e = found[pick % n];
+			uint64_t deadline = LOAD(&e->deadline);
+
+			fn(e->bytes, e->key_len, deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
+			section_end(record);
 			return TTLKV_OK;
+		}
+		section_end(record);
 	}
-	return walk(first, record, 0, start, fn, context) ? TTLKV_OK : TTLKV_NOT_FOUND;
+	return TTLKV_NOT_FOUND;
 }

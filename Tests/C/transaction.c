@@ -402,14 +402,40 @@ next_random(uint64_t *state)
 	return *state ^ (*state >> 29);
 }
 
+/* Draws keys from a store of 100 keys sized for `capacity`: every key
+ * comes up, none far less often than its share (200 of 20,000). Returns
+ * the rarest key's count. */
+static int
+random_spread(uint64_t capacity)
+{
+	ttlkv *s = open_store(capacity, 8, 0, true);
+	struct picked p = { "", 0, 0 };
+	uint64_t state = 42;
+	int seen[100] = { 0 }, rarest = 20000;
+	char key[16];
+
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof key, "r%d", i);
+		CHECK_STATUS(PUT(s, key, "v", 0), TTLKV_OK);
+	}
+	for (int i = 0; i < 20000; i++) {
+		CHECK_STATUS(ttlkv_random_key(s, next_random(&state), pick_fn, &p), TTLKV_OK);
+		CHECK(p.key[0] == 'r');
+		seen[atoi(p.key + 1) % 100]++;
+	}
+	for (int i = 0; i < 100; i++)
+		rarest = seen[i] < rarest ? seen[i] : rarest;
+	ttlkv_close(s);
+	return rarest;
+}
+
 static void
 test_random_key(void)
 {
 	ttlkv *s = open_store(128, 8, 0, true);
 	struct picked p = { "", 0, 0 };
 	uint64_t state = 42;
-	int seen[100] = { 0 }, missing = 0;
-	char key[16];
+	int dense, sparse;
 
 	CHECK_STATUS(ttlkv_random_key(s, 7, pick_fn, &p), TTLKV_NOT_FOUND);
 	CHECK(p.calls == 0);
@@ -423,22 +449,15 @@ test_random_key(void)
 	/* Expired keys are never picked, removed or not. */
 	test_clock_advance(&clock_, 500);
 	CHECK_STATUS(ttlkv_random_key(s, 1, pick_fn, &p), TTLKV_NOT_FOUND);
-	/* 100 keys: every one comes up in 20,000 draws. */
-	for (int i = 0; i < 100; i++) {
-		snprintf(key, sizeof key, "r%d", i);
-		CHECK_STATUS(PUT(s, key, "v", 0), TTLKV_OK);
-	}
-	for (int i = 0; i < 20000; i++) {
-		CHECK_STATUS(ttlkv_random_key(s, next_random(&state), pick_fn, &p), TTLKV_OK);
-		CHECK(p.key[0] == 'r');
-		seen[atoi(p.key + 1) % 100]++;
-	}
-	for (int i = 0; i < 100; i++)
-		missing += seen[i] == 0;
-	CHECK(missing == 0);
 	CHECK_STATUS(ttlkv_random_key(NULL, 1, pick_fn, &p), TTLKV_INVALID_ARGUMENT);
 	CHECK_STATUS(ttlkv_random_key(s, 1, NULL, &p), TTLKV_INVALID_ARGUMENT);
 	ttlkv_close(s);
+	/* A dense table and a sparse one, whose keys sit in clusters. */
+	dense = random_spread(128);
+	sparse = random_spread(65536);
+	printf("random key: rarest of 100 keys drawn %d (dense table) and %d (sparse) times of 20,000\n",
+	    dense, sparse);
+	CHECK(dense >= 20 && sparse >= 20);
 }
 
 /* --- allocation failures ------------------------------------------------- */

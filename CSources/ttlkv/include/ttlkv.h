@@ -896,9 +896,9 @@ TTLKV_API ttlkv_status ttlkv_deadline(ttlkv *store, const void *key, size_t key_
  * Redis's RANDOMKEY: calls fn(key, key_len, deadline_ms, context) with one
  * live key and returns TTLKV_OK, or TTLKV_NOT_FOUND without calling fn if it
  * finds none. `random` (any 64-bit number from the caller's generator)
- * picks a shard and a slot in it; the first live key from there on, across
- * shards and around, is the one. Not uniform: a key after a run of empty
- * slots comes up more often (Redis's pick is not uniform either). A key
+ * picks a shard and a slot in it, and one of the first 16 live keys from
+ * there on, across shards and around. Not uniform: a key after a run of
+ * empty slots comes up more often (Redis's pick is not uniform either). A key
  * written, or whose table is replaced, while the call runs may be passed
  * over, so a store that is nearly empty under writers may answer
  * TTLKV_NOT_FOUND. Visits up to every slot once, in read sections of at
