@@ -10,6 +10,9 @@ final class CCore: StoreCore, @unchecked Sendable {
     // except ttlkv_close, which only deinit makes; `clock` is immutable.
     @usableFromInline let pointer: OpaquePointer
     private let clock: ClockContext?
+    /// The reading deadlines are computed from (the C core's own for
+    /// ttlkv_put: precise, rounded up), for deadlines the caller computes.
+    let deadlineBase: @Sendable () -> UInt64
 
     init(configuration: StoreConfiguration) throws {
         guard configuration.maximumBytes == nil else {
@@ -23,6 +26,7 @@ final class CCore: StoreCore, @unchecked Sendable {
         options.max_value_size = UInt32(configuration.maximumValueSize)
         options.max_entries = UInt64(configuration.maximumEntries ?? 0)
         options.flags = UInt32(TTLKV_TRACK_EXPIRY)
+        deadlineBase = configuration.clock.makeReaders().deadlineBase
         if case .system = configuration.clock.source {
             clock = nil
         } else {
@@ -191,17 +195,97 @@ final class CCore: StoreCore, @unchecked Sendable {
     func putAll(
         _ pairs: some Collection<(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)>, onlyIfNoneExist: Bool
     ) throws -> Bool {
+        try Self.putAll(pairs, onlyIfNoneExist: onlyIfNoneExist) { items, count, flags in
+            ttlkv_put_all(pointer, items, count, flags)
+        }
+    }
+
+    /// Runs a put_all with the pairs as C items; false for TTLKV_EXISTS.
+    private static func putAll(
+        _ pairs: some Collection<(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)>, onlyIfNoneExist: Bool,
+        _ call: (UnsafePointer<ttlkv_item>?, Int, UInt32) -> ttlkv_status
+    ) throws -> Bool {
         // The caller keeps every buffer valid for the call.
         let items = pairs.map {
             ttlkv_item(key: $0.key.baseAddress, key_len: $0.key.count, value: $0.value.baseAddress,
                        value_len: $0.value.count, ttl_ms: 0)
         }
         let status = items.withUnsafeBufferPointer {
-            ttlkv_put_all(pointer, $0.baseAddress, $0.count, onlyIfNoneExist ? UInt32(TTLKV_PUT_IF_NONE_EXIST) : 0)
+            call($0.baseAddress, $0.count, onlyIfNoneExist ? UInt32(TTLKV_PUT_IF_NONE_EXIST) : 0)
         }
         if status == TTLKV_EXISTS { return false }
         try check(status)
         return true
+    }
+
+    // MARK: Several keys as one step
+
+    /// ttlkv_lock_keys over `keys` (nil: every shard), with `body` as its
+    /// callback; `body` gets the held shards' handle.
+    func lockKeys(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>?, _ body: (OpaquePointer) -> ttlkv_status) -> ttlkv_status {
+        withoutActuallyEscaping(body) { body in
+            var body = body
+            // ttlkv_lock_keys calls back only before it returns, while `body` is alive.
+            return withUnsafeMutablePointer(to: &body) { body in
+                let callback: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> ttlkv_status = { held, context in
+                    context!.assumingMemoryBound(to: ((OpaquePointer) -> ttlkv_status).self).pointee(held!)
+                }
+                guard let keys else {
+                    return ttlkv_lock_keys(pointer, nil, 0, UInt32(TTLKV_LOCK_ALL_SHARDS), callback, body)
+                }
+                return withCKeys(keys) { cKeys, _ in
+                    ttlkv_lock_keys(pointer, cKeys.baseAddress, cKeys.count, 0, callback, body)
+                }
+            }
+        }
+    }
+
+    /// ttlkv_locked_update with `step` as its callback.
+    func lockedUpdate(_ held: OpaquePointer, _ key: UnsafeRawBufferPointer, sizeHint: Int, _ step: UpdateStep) -> ttlkv_status {
+        withoutActuallyEscaping(step) { step in
+            var step = step
+            // As in update(_:sizeHint:_:): called back only during the call.
+            return withUnsafeMutablePointer(to: &step) { step in
+                ttlkv_locked_update(held, key.baseAddress, key.count, sizeHint, { state, context in
+                    context!.assumingMemoryBound(to: UpdateStep.self).pointee(state!)
+                }, step)
+            }
+        }
+    }
+
+    /// ttlkv_locked_put_all; false if `onlyIfNoneExist` found a live key.
+    func lockedPutAll(
+        _ held: OpaquePointer, _ pairs: some Collection<(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer)>,
+        onlyIfNoneExist: Bool
+    ) throws -> Bool {
+        try Self.putAll(pairs, onlyIfNoneExist: onlyIfNoneExist) { items, count, flags in
+            ttlkv_locked_put_all(held, items, count, flags)
+        }
+    }
+
+    // MARK: Reads for the server
+
+    /// ttlkv_deadline: nil if absent, TTLKV_NO_EXPIRY if it never expires.
+    func deadline(_ key: UnsafeRawBufferPointer) throws -> UInt64? {
+        var deadline: UInt64 = 0
+        guard try Self.found(ttlkv_deadline(pointer, key.baseAddress, key.count, &deadline)) else { return nil }
+        return deadline
+    }
+
+    /// ttlkv_random_key; `body` runs inside the read section. False if the
+    /// store had no live key for it.
+    func randomKey(_ random: UInt64, _ body: (UnsafeRawBufferPointer) -> Void) throws -> Bool {
+        let status = withoutActuallyEscaping(body) { body in
+            var visit = body
+            // As in forEachRecord: used only during the synchronous call.
+            return withUnsafeMutablePointer(to: &visit) { visit in
+                ttlkv_random_key(pointer, random, { key, length, _, context in
+                    let visit = context!.assumingMemoryBound(to: ((UnsafeRawBufferPointer) -> Void).self)
+                    visit.pointee(UnsafeRawBufferPointer(start: key, count: length))
+                }, visit)
+            }
+        }
+        return try Self.found(status)
     }
 
     // MARK: The expiry worker's

@@ -97,11 +97,24 @@ extension Store {
         forKey key: some StoreBytes, sizeHint: Int = 0, _ body: (inout StoreUpdate) throws -> Result
     ) throws -> Result {
         try _frontEnd.checkRunning()
-        var result: Result?
-        var failure: (any Error)?
-        var newTimeToLive: UInt64?
-        let status = key.withStoreBytes { key in
-            core.update(key, sizeHint: max(0, sizeHint)) { state in
+        return try key.withStoreBytes { key in
+            try runUpdate(body) { step in core.update(key, sizeHint: max(0, sizeHint), step) }
+        }
+    }
+
+    /// Runs `body` as the closure of the update that `perform` makes with
+    /// the step it is given (ttlkv_update, or ttlkv_locked_update inside a
+    /// transaction): rethrows what `body` throws, throws the store's error,
+    /// tells the worker of a new deadline, and returns `body`'s last result.
+    func runUpdate<Result>(
+        _ body: (inout StoreUpdate) throws -> Result, _ perform: (CCore.UpdateStep) -> ttlkv_status
+    ) throws -> Result {
+        // `perform` calls the step only before it returns: `body` does not escape.
+        try withoutActuallyEscaping(body) { body in
+            var result: Result?
+            var failure: (any Error)?
+            var newTimeToLive: UInt64?
+            let status = perform { state in
                 var update = StoreUpdate(state: state)
                 do {
                     result = try body(&update)
@@ -113,11 +126,11 @@ extension Store {
                 newTimeToLive = update.timeToLiveSet
                 return update.action
             }
+            if let failure { throw failure }
+            try check(status)
+            if let newTimeToLive { _frontEnd.noteDeadline(afterMilliseconds: newTimeToLive) }
+            return result!
         }
-        if let failure { throw failure }
-        try check(status)
-        if let newTimeToLive { _frontEnd.noteDeadline(afterMilliseconds: newTimeToLive) }
-        return result!
     }
 }
 
