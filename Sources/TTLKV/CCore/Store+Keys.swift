@@ -9,6 +9,11 @@ public enum StoreDeadline: Hashable, Sendable {
 }
 
 extension Store {
+    /// The longest time to live a store accepts (100 years): a deadline
+    /// further ahead than this from the store's clock is refused with
+    /// ``StoreError/invalidTTL``.
+    public static let longestTimeToLive = Duration.milliseconds(Int64(maximumTTLMilliseconds))
+
     /// The deadline of `key` as an instant of the store's clock, exactly as
     /// it was set (``timeToLive(forKey:)`` is what is left of it, which
     /// moves with the clock); nil if the key is absent or expired. For a

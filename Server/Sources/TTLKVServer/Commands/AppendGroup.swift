@@ -61,17 +61,17 @@ struct AppendGroup: Sendable {
     }
 
     /// Whether the key's value is large enough to copy off the event loop.
-    func isLarge(in keyspace: Keyspace) -> Bool {
+    func isLarge(in keyspace: KeyspaceAccess) -> Bool {
         length(in: keyspace) >= Self.largeValue
     }
 
     /// The length of the key's value now (0 if absent).
-    private func length(in keyspace: Keyspace) -> Int {
+    private func length(in keyspace: KeyspaceAccess) -> Int {
         key.withUnsafeBytes { key in (try? keyspace.withValue(key) { $0.count }) ?? 0 }
     }
 
     /// Applies the group to the key as one update; one outcome per APPEND.
-    func apply(to keyspace: Keyspace, maximumLength: Int) -> [Outcome] {
+    func apply(to keyspace: KeyspaceAccess, maximumLength: Int) -> [Outcome] {
         let sizeHint = min(length(in: keyspace) + tails.count, maximumLength)
         do {
             let before = try key.withUnsafeBytes { key in try keyspace.update(key, sizeHint: sizeHint) { entry -> Int in

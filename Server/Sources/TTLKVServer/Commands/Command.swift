@@ -45,12 +45,15 @@ final class Command: Sendable {
     var wrongArity: String { "ERR wrong number of arguments for '\(name)' command" }
 }
 
-/// One command being run: its arguments, its connection, the server.
+/// One command being run: its arguments, its connection, the server, and
+/// the store as the command sees it (in a transaction, with its shards
+/// locked).
 struct CommandCall {
     let arguments: Arguments
     let session: Session
     let server: ServerContext
     let command: Command
+    let keyspace: KeyspaceAccess
 }
 
 /// A command name folded to lowercase and packed into two words, so that
@@ -109,7 +112,8 @@ func execute(_ arguments: Arguments, session: Session, server: ServerContext, re
         return
     }
     session.statistics.countCommand()
-    command.run(CommandCall(arguments: arguments, session: session, server: server, command: command), &replies)
+    command.run(CommandCall(arguments: arguments, session: session, server: server, command: command,
+                            keyspace: server.keyspace.access), &replies)
 }
 
 /// Redis's message for an unknown command: the name and the first

@@ -183,5 +183,6 @@ func dispatchSubcommand(_ call: CommandCall, _ replies: inout Replies, among sub
         return replies.error("ERR unknown subcommand '\(prefix(call.arguments[1], 128))'. Try \(container) HELP.")
     }
     guard subcommand.accepts(argumentCount: call.arguments.count) else { return replies.error(subcommand.wrongArity) }
-    subcommand.run(CommandCall(arguments: call.arguments, session: call.session, server: call.server, command: subcommand), &replies)
+    subcommand.run(CommandCall(arguments: call.arguments, session: call.session, server: call.server, command: subcommand,
+                               keyspace: call.keyspace), &replies)
 }

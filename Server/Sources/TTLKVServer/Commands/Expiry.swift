@@ -20,24 +20,14 @@ enum Expiry {
         return unixNow.addingReportingOverflow(milliseconds).overflow
     }
 
-    /// The deadline on the store's clock, given that clock's `now` and the
-    /// Unix time the command started at; nil: no deadline. A deadline at or
-    /// before `now` makes the store remove the key.
-    func deadline(now: StoreClock.Instant, unixNow: Int64) -> StoreClock.Instant? {
+    /// The deadline on the store's clock; nil: no deadline. A deadline at
+    /// or before the store's clock makes the store remove the key; one more
+    /// than 100 years ahead is kept as 100 years ahead.
+    func deadline(in keyspace: Keyspace) -> StoreClock.Instant? {
         switch self {
         case .unchanged, .keep, .persist: nil
-        case .after(let milliseconds): now.advanced(by: .milliseconds(milliseconds))
-        case .at(let unix): storeDeadline(unixMilliseconds: unix, now: now, unixNow: unixNow)
+        case .after(let milliseconds): keyspace.deadline(afterMilliseconds: milliseconds)
+        case .at(let unix): keyspace.instant(unixMilliseconds: unix)
         }
     }
-}
-
-/// The store-clock deadline of a Unix time: the same distance from `now`
-/// as `unix` is from `unixNow` (an instant before the clock's origin is
-/// long past; one far ahead the store refuses as more than 100 years).
-func storeDeadline(unixMilliseconds unix: Int64, now: StoreClock.Instant, unixNow: Int64) -> StoreClock.Instant {
-    let (ahead, overflow) = unix.subtractingReportingOverflow(unixNow)
-    // Past 2^63 ms either way: further than any clock reading can be.
-    if overflow { return now.advanced(by: .seconds(ahead < 0 ? Int64.max / 2 : -Int64.max / 2)) }
-    return now.advanced(by: .milliseconds(ahead))
 }

@@ -34,7 +34,8 @@ private struct ExpireConditions: OptionSet {
 
 /// EXPIRE key seconds [NX | XX | GT | LT], and the PEXPIRE, EXPIREAT and
 /// PEXPIREAT variants, with Redis 7's checks in Redis's order. A time in
-/// the past removes the key (and counts as set).
+/// the past removes the key (and counts as set); one more than 100 years
+/// ahead is kept as 100 years ahead.
 private func expireCommand(_ name: String, seconds: Bool, absolute: Bool) -> Command {
     Command(name, arity: -3, flags: ["write", "fast"], keys: (1, 1, 1), categories: ["@keyspace", "@write", "@fast"]) { call, replies in
         let arguments = call.arguments
@@ -58,15 +59,13 @@ private func expireCommand(_ name: String, seconds: Bool, absolute: Bool) -> Com
             guard when <= Int64.max / 1000, when >= Int64.min / 1000 else { return replies.error(invalid) }
             when *= 1000
         }
-        let unixNow = WallClock.milliseconds()
-        if !absolute {
-            guard when <= Int64.max - unixNow else { return replies.error(invalid) }
-            when += unixNow
-        }
+        // Redis checks that a relative time fits once made absolute.
+        guard absolute || when <= Int64.max - WallClock.milliseconds() else { return replies.error(invalid) }
+        let keyspace = call.server.keyspace
+        let deadline = absolute ? keyspace.instant(unixMilliseconds: when) : keyspace.deadline(afterMilliseconds: when)
         let set = call.attempt(&replies) {
             try call.keyspace.update(arguments[1]) { entry -> Bool in
                 guard entry.value != nil else { return false }
-                let deadline = storeDeadline(unixMilliseconds: when, now: entry.now, unixNow: unixNow)
                 let current = entry.deadline
                 if conditions.contains(.nx) && current != nil { return false }
                 if conditions.contains(.xx) && current == nil { return false }
@@ -81,15 +80,19 @@ private func expireCommand(_ name: String, seconds: Bool, absolute: Bool) -> Com
 }
 
 /// TTL, PTTL (time left) and EXPIRETIME, PEXPIRETIME (the Unix time of the
-/// deadline): -2 for a missing key, -1 for one that never expires; seconds
-/// are rounded to the nearest, as Redis does.
+/// deadline, exactly as a client gave it): -2 for a missing key, -1 for one
+/// that never expires; seconds are rounded to the nearest, as Redis does.
 private func timeToLiveCommand(_ name: String, seconds: Bool, absolute: Bool) -> Command {
     Command(name, arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), categories: ["@keyspace", "@read", "@fast"]) { call, replies in
-        guard let left = call.attempt(&replies, { try call.keyspace.millisecondsToLive(call.arguments[1]) }) else { return }
-        call.session.statistics.countLookup(found: left != nil)
-        guard let left else { return replies.integer(-2) }
-        guard left != .max else { return replies.integer(-1) }
-        let milliseconds = Int64(clamping: left) &+ (absolute ? WallClock.milliseconds() : 0)
+        let key = call.arguments[1]
+        let time: Int64?? = call.attempt(&replies) {
+            if absolute { return try call.keyspace.unixDeadline(key) }
+            return try call.keyspace.millisecondsToLive(key).map { $0 == .max ? .max : Int64(clamping: $0) }
+        }
+        guard let time else { return }
+        call.session.statistics.countLookup(found: time != nil)
+        guard let milliseconds = time else { return replies.integer(-2) }
+        guard milliseconds != .max else { return replies.integer(-1) }
         replies.integer(seconds ? (milliseconds + 500) / 1000 : milliseconds)
     }
 }

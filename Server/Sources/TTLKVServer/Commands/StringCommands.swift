@@ -57,8 +57,6 @@ let stringCommands: [Command] = [
 ]
 
 extension CommandCall {
-    var keyspace: Keyspace { server.keyspace }
-
     /// Runs a store call; a store error becomes its Redis error reply.
     func attempt<Result>(_ replies: inout Replies, _ body: () throws -> Result) -> Result? {
         do {
@@ -72,7 +70,7 @@ extension CommandCall {
 
 /// The value of key as a bulk reply (null if absent), copied straight from
 /// the store into the reply; counted as a keyspace hit or miss.
-private func readValue(_ call: CommandCall, _ replies: inout Replies, key: UnsafeRawBufferPointer) {
+func readValue(_ call: CommandCall, _ replies: inout Replies, key: UnsafeRawBufferPointer) {
     let found: Bool
     do {
         found = try call.keyspace.withValue(key) { value in replies.bulk(value) } != nil
@@ -111,7 +109,7 @@ private func readValues(_ call: CommandCall, _ replies: inout Replies, keys: Ran
 /// reply. The value is written to the reply under the shard lock, into room
 /// reserved beforehand, so that no allocation happens under the lock unless
 /// the value grew in between; a run repeated by the store rewrites it.
-private func replyWithOldValue(
+func replyWithOldValue(
     _ call: CommandCall, _ replies: inout Replies, sizeHint: Int = 0, _ decide: (inout StoreUpdate) -> Void
 ) {
     let key = call.arguments[1]
@@ -142,22 +140,16 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
         return replies.error("ERR invalid expire time in '\(call.command.name)' command")
     }
     let key = call.arguments[1], value = call.arguments[2]
+    let deadline = options.expiry.deadline(in: call.server.keyspace)
     if !options.onlyIfAbsent && !options.onlyIfPresent && !options.returnOld {
-        // The common case needs no read: a plain put.
+        // The common case needs no decision: a plain write.
         let done: Void? = call.attempt(&replies) {
-            switch options.expiry {
-            case .after(let milliseconds):
-                try call.keyspace.set(key, value, ttl: .milliseconds(milliseconds))
-            case .at(let unix) where unix > unixNow:
-                try call.keyspace.set(key, value, ttl: .milliseconds(unix - unixNow))
-            case .at:
-                _ = try call.keyspace.remove(key) // set, and expired at once
-            case .keep:
+            if case .keep = options.expiry {
                 try call.keyspace.update(key, sizeHint: value.count) { entry in
                     entry.replaceValue(count: value.count) { $0.copyMemory(from: value) }
                 }
-            case .unchanged, .persist:
-                try call.keyspace.set(key, value, ttl: nil)
+            } else {
+                try call.keyspace.set(key, value, deadline: deadline)
             }
         }
         if done != nil { replies.ok() }
@@ -168,12 +160,8 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
         stored = false
         let exists = entry.value != nil
         if (options.onlyIfAbsent && exists) || (options.onlyIfPresent && !exists) { return }
-        let deadline: StoreClock.Instant? = if case .keep = options.expiry {
-            entry.deadline
-        } else {
-            options.expiry.deadline(now: entry.now, unixNow: unixNow)
-        }
-        entry.replaceValue(count: value.count, deadline: deadline) { $0.copyMemory(from: value) }
+        let kept: StoreClock.Instant? = if case .keep = options.expiry { entry.deadline } else { deadline }
+        entry.replaceValue(count: value.count, deadline: kept) { $0.copyMemory(from: value) }
         stored = true
     }
     if options.returnOld {
@@ -186,25 +174,27 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
 /// SETEX key seconds value, PSETEX key milliseconds value.
 private func setWithTimeToLive(_ call: CommandCall, _ replies: inout Replies, seconds: Bool) {
     guard let amount = call.arguments.integer(2) else { return replies.error(CommandError.notInteger.reply) }
-    guard amount > 0, !seconds || amount <= Int64.max / 1000 else {
+    let unixNow = WallClock.milliseconds()
+    guard amount > 0, !seconds || amount <= Int64.max / 1000,
+          !unixNow.addingReportingOverflow(seconds ? amount * 1000 : amount).overflow else {
         return replies.error("ERR invalid expire time in '\(call.command.name)' command")
     }
-    let ttl = Duration.milliseconds(seconds ? amount * 1000 : amount)
-    if call.attempt(&replies, { try call.keyspace.set(call.arguments[1], call.arguments[3], ttl: ttl) }) != nil {
+    let deadline = call.server.keyspace.deadline(afterMilliseconds: seconds ? amount * 1000 : amount)
+    if call.attempt(&replies, { try call.keyspace.set(call.arguments[1], call.arguments[3], deadline: deadline) }) != nil {
         replies.ok()
     }
 }
 
 /// GETEX key [EX s | PX ms | EXAT t | PXAT t | PERSIST]
 private func getex(_ call: CommandCall, _ replies: inout Replies) {
-    let unixNow = WallClock.milliseconds()
     guard let options = WriteOptions.parse(call, from: 2, forGetEx: true, &replies) else { return }
     if case .unchanged = options.expiry {
         return readValue(call, &replies, key: call.arguments[1])
     }
+    let deadline = options.expiry.deadline(in: call.server.keyspace)
     replyWithOldValue(call, &replies) { entry in
         guard entry.value != nil else { return }
-        entry.setDeadline(options.expiry.deadline(now: entry.now, unixNow: unixNow))
+        entry.setDeadline(deadline)
     }
 }
 

@@ -257,15 +257,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
         session.appends = nil
         let keyspace = server.keyspace
         let maximumLength = server.configuration.limits.maximumBulkLength
-        guard offLoop, appends.isLarge(in: keyspace) else {
-            return AppendGroup.reply(appends.apply(to: keyspace, maximumLength: maximumLength), into: &replies)
+        guard offLoop, appends.isLarge(in: keyspace.access) else {
+            return AppendGroup.reply(appends.apply(to: keyspace.access, maximumLength: maximumLength), into: &replies)
         }
         applyingAppends = true
         // The handler and its context belong to this event loop: the pool
         // hands the outcome back there.
         let connection = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
-            appends.apply(to: keyspace, maximumLength: maximumLength)
+            appends.apply(to: keyspace.access, maximumLength: maximumLength)
         }.whenComplete { result in
             let (handler, context) = connection.value
             handler.applyingAppends = false

@@ -1,13 +1,23 @@
 import TTLKV
 
-/// The server's one door into the store: every call the server makes on
-/// ``Store`` goes through here, in the terms the commands need (raw key and
-/// value buffers, milliseconds, Redis error messages), so that a change in
-/// the Swift API of TTLKV changes this file and no other.
+/// The server's store and what every connection shares about it: the one
+/// conversion between Unix time and the store's clock. Commands reach the store through a ``KeyspaceAccess``
+/// (``access``, or a transaction's); this file and KeyspaceAccess.swift are
+/// the only ones that call the TTLKV Swift API, so that a change there
+/// changes these two files and no other.
+///
+/// Time. Deadlines live on the store's clock (boot time in milliseconds).
+/// Unix times (EXPIREAT, PXAT, EXPIRETIME, RESTORE ABSTTL) are converted with
+/// one offset, read once when the server starts: a Unix time given by a
+/// client comes back exactly, and the same key's EXPIRETIME never drifts.
+/// A wall clock stepped later (by hand or by NTP) is not followed: keys
+/// expire on the boot clock, and EXPIRETIME stays on the offset of the start.
 final class Keyspace: Sendable {
     typealias Bytes = UnsafeRawBufferPointer
 
-    private let store: Store
+    let store: Store
+    /// Unix milliseconds minus store-clock milliseconds, fixed at start.
+    let unixOffset: Int64
 
     init(configuration: ServerConfiguration) throws {
         var store = StoreConfiguration(capacity: configuration.capacity)
@@ -15,84 +25,51 @@ final class Keyspace: Sendable {
         store.maximumValueSize = configuration.limits.maximumBulkLength
         store.maximumEntries = configuration.maximumKeys
         self.store = try Store(configuration: store)
+        unixOffset = WallClock.milliseconds() - Self.milliseconds(self.store.deadline(after: .zero))
     }
 
-    // MARK: Reads (lock-free)
-
-    /// Calls body with the live value of key, in place; nil if absent.
-    func withValue<Result>(_ key: Bytes, _ body: (Bytes) -> Result) throws -> Result? {
-        try store.withValue(forKey: key, body)
-    }
-
-    /// Looks the keys up together (their memory accesses overlapped) and
-    /// calls body, in key order, with the offset and value of each key that
-    /// has a live one.
-    func withValues(_ keys: some Collection<Bytes>, _ body: (Int, Bytes) -> Void) throws {
-        try store.withValues(forKeys: keys, body)
-    }
-
-    /// What is left of key's life: nil if absent, `.max` if it never
-    /// expires, else the milliseconds left (at least 1).
-    func millisecondsToLive(_ key: Bytes) throws -> UInt64? {
-        switch try store.timeToLive(forKey: key) {
-        case nil: return nil
-        case .never: return .max
-        case .remaining(let duration): return UInt64(duration.components.seconds) * 1000
-            + UInt64(duration.components.attoseconds / 1_000_000_000_000_000)
-        }
-    }
+    /// The store outside any transaction.
+    var access: KeyspaceAccess { KeyspaceAccess(keyspace: self, transaction: nil) }
 
     /// Keys held, counting expired ones not yet removed (as Redis's DBSIZE).
     var count: Int { store.count }
 
-    /// Calls body with the live keys of about `count` keys' worth of table
-    /// from cursor; returns the next cursor, 0 at the end of the pass.
-    /// The store counts table slots, full or empty, and its tables are at
-    /// most half full: 4 slots per key asked for gives about COUNT keys, and
-    /// at least 8,192 slots a call keeps a sparse table (preallocated, or
-    /// emptied by expiry) from needing thousands of calls per pass. Redis
-    /// takes any cursor: one that names no place in the store ends the pass.
-    func scan(from cursor: UInt64, count: Int, _ body: (Bytes) -> Void) throws -> UInt64 {
-        let slots = max(count.multipliedReportingOverflow(by: 4).overflow ? .max : count * 4, 8192)
-        do {
-            return try store.scanKeys(from: ScanCursor(rawValue: cursor), count: slots, body)?.rawValue ?? 0
-        } catch let error as StoreError where error == .invalidCursor {
-            return 0
-        }
+    // MARK: Time
+
+    /// The deadline `milliseconds` from now (a relative TTL): from the
+    /// store's precise clock, so never early.
+    func deadline(afterMilliseconds milliseconds: Int64) -> StoreClock.Instant {
+        clamped(store.deadline(after: .milliseconds(milliseconds)))
     }
 
-    // MARK: Writes
-
-    /// Stores value under key, expiring after ttl (nil: never).
-    func set(_ key: Bytes, _ value: Bytes, ttl: Duration?) throws {
-        try store.set(value, forKey: key, ttl: ttl)
+    /// The store-clock instant of a Unix time in milliseconds. An instant
+    /// already past removes the key it is given to.
+    func instant(unixMilliseconds unix: Int64) -> StoreClock.Instant {
+        let (milliseconds, overflow) = unix.subtractingReportingOverflow(unixOffset)
+        // Only a time near Int64.min overflows: long past.
+        return clamped(StoreClock.Instant(sinceOrigin: .milliseconds(overflow ? Int64.min / 2 : milliseconds)))
     }
 
-    /// SETNX: stores only if key has no live value; returns whether it did.
-    func setIfAbsent(_ key: Bytes, _ value: Bytes) throws -> Bool {
-        try store.insertIfAbsent(value, forKey: key, ttl: nil)
+    /// The Unix time in milliseconds of a store-clock instant.
+    func unixMilliseconds(_ instant: StoreClock.Instant) -> Int64 {
+        Self.milliseconds(instant) &+ unixOffset
     }
 
-    /// Removes key; returns whether it had a live value.
-    func remove(_ key: Bytes) throws -> Bool {
-        try store.removeValue(forKey: key)
+    /// A deadline as the store takes it. One already past in real time is
+    /// made the clock's origin, long past: lookups read a clock that may lag
+    /// by a tick, and would still show the key. One more than the store's
+    /// longest TTL ahead (100 years), which Redis accepts and the store
+    /// refuses, is kept as the longest: measured from that cheap reading,
+    /// which the store's own check, made later under the lock, can only see
+    /// later.
+    private func clamped(_ deadline: StoreClock.Instant) -> StoreClock.Instant {
+        if deadline <= store.deadline(after: .zero) { return StoreClock.Instant(sinceOrigin: .zero) }
+        return min(deadline, store.now.advanced(by: Store.longestTimeToLive))
     }
 
-    /// Reads and changes key atomically (see ``Store/update(forKey:sizeHint:_:)``).
-    func update<Result>(_ key: Bytes, sizeHint: Int = 0, _ body: (inout StoreUpdate) throws -> Result) throws -> Result {
-        try store.update(forKey: key, sizeHint: sizeHint, body)
-    }
-
-    /// MSET / MSETNX: every pair or none; false if onlyIfNoneExist and a
-    /// key exists.
-    func setAll(_ pairs: [(key: Bytes, value: Bytes)], onlyIfNoneExist: Bool) throws -> Bool {
-        try store.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist)
-    }
-
-    /// FLUSHDB: removes every key present when the call starts. Keys written
-    /// meanwhile by other clients may stay.
-    func removeAll() throws {
-        try store.removeAll()
+    static func milliseconds(_ instant: StoreClock.Instant) -> Int64 {
+        let (seconds, attoseconds) = instant.sinceOrigin.components
+        return seconds &* 1000 &+ attoseconds / 1_000_000_000_000_000
     }
 
     // MARK: Statistics and life

@@ -1,0 +1,115 @@
+import TTLKV
+
+/// The store as one command sees it, in the terms commands need (raw key
+/// and value buffers, store-clock deadlines, Redis errors): either the
+/// store itself, or, inside a transaction (EXEC, RENAME, COPY, ...), the
+/// store with the shards of its keys locked, whose writes go through the
+/// ``StoreTransaction``.
+///
+/// Reads take no lock, in a transaction or not.
+struct KeyspaceAccess {
+    typealias Bytes = UnsafeRawBufferPointer
+
+    let keyspace: Keyspace
+    /// The locked shards' transaction; nil outside one.
+    let transaction: StoreTransaction?
+
+    var inTransaction: Bool { transaction != nil }
+
+    private var store: Store { keyspace.store }
+
+    // MARK: Reads (lock-free)
+
+    /// Calls body with the live value of key, in place; nil if absent.
+    func withValue<Result>(_ key: Bytes, _ body: (Bytes) -> Result) throws -> Result? {
+        try store.withValue(forKey: key, body)
+    }
+
+    /// Looks the keys up together (their memory accesses overlapped) and
+    /// calls body, in key order, with the offset and value of each key that
+    /// has a live one.
+    func withValues(_ keys: some Collection<Bytes>, _ body: (Int, Bytes) -> Void) throws {
+        try store.withValues(forKeys: keys, body)
+    }
+
+    /// What is left of key's life: nil if absent, `.max` if it never
+    /// expires, else the milliseconds left (at least 1).
+    func millisecondsToLive(_ key: Bytes) throws -> UInt64? {
+        switch try store.timeToLive(forKey: key) {
+        case nil: return nil
+        case .never: return .max
+        case .remaining(let duration): return UInt64(duration.components.seconds) * 1000
+            + UInt64(duration.components.attoseconds / 1_000_000_000_000_000)
+        }
+    }
+
+    /// When key expires, in Unix milliseconds: nil if absent, `.max` if
+    /// never. Exactly the Unix time a client gave it.
+    func unixDeadline(_ key: Bytes) throws -> Int64? {
+        switch try store.deadline(forKey: key) {
+        case nil: return nil
+        case .never: return .max
+        case .at(let instant): return keyspace.unixMilliseconds(instant)
+        }
+    }
+
+    /// Keys held, counting expired ones not yet removed (as Redis's DBSIZE).
+    var count: Int { store.count }
+
+    /// Calls body with the live keys of about `count` keys' worth of table
+    /// from cursor; returns the next cursor, 0 at the end of the pass.
+    /// The store counts table slots, full or empty, and its tables are at
+    /// most half full: 4 slots per key asked for gives about COUNT keys, and
+    /// at least 8,192 slots a call keeps a sparse table (preallocated, or
+    /// emptied by expiry) from needing thousands of calls per pass. Redis
+    /// takes any cursor: one that names no place in the store ends the pass.
+    func scan(from cursor: UInt64, count: Int, _ body: (Bytes) -> Void) throws -> UInt64 {
+        let slots = max(count.multipliedReportingOverflow(by: 4).overflow ? .max : count * 4, 8192)
+        do {
+            return try store.scanKeys(from: ScanCursor(rawValue: cursor), count: slots, body)?.rawValue ?? 0
+        } catch let error as StoreError where error == .invalidCursor {
+            return 0
+        }
+    }
+
+    // MARK: Writes
+
+    /// Reads and changes key atomically (see ``Store/update(forKey:sizeHint:_:)``);
+    /// in a transaction, under its locks.
+    func update<Result>(_ key: Bytes, sizeHint: Int = 0, _ body: (inout StoreUpdate) throws -> Result) throws -> Result {
+        if let transaction { return try transaction.update(forKey: key, sizeHint: sizeHint, body) }
+        return try store.update(forKey: key, sizeHint: sizeHint, body)
+    }
+
+    /// Stores value under key with deadline (nil: never expires): an
+    /// update, which takes the deadline as an instant (a put takes a TTL,
+    /// which would move the instant a client gave by the time it took).
+    func set(_ key: Bytes, _ value: Bytes, deadline: StoreClock.Instant?) throws {
+        try update(key, sizeHint: value.count) { entry in
+            entry.replaceValue(count: value.count, deadline: deadline) { $0.copyMemory(from: value) }
+        }
+    }
+
+    /// SETNX: stores only if key has no live value; returns whether it did.
+    func setIfAbsent(_ key: Bytes, _ value: Bytes) throws -> Bool {
+        try store.insertIfAbsent(value, forKey: key, ttl: nil)
+    }
+
+    /// Removes key; returns whether it had a live value.
+    func remove(_ key: Bytes) throws -> Bool {
+        try store.removeValue(forKey: key)
+    }
+
+    /// MSET / MSETNX: every pair or none; false if onlyIfNoneExist and a
+    /// key exists.
+    func setAll(_ pairs: [(key: Bytes, value: Bytes)], onlyIfNoneExist: Bool) throws -> Bool {
+        if let transaction { return try transaction.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist) }
+        return try store.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist)
+    }
+
+    /// FLUSHDB: removes every key present when the call starts. Keys written
+    /// meanwhile by other clients may stay.
+    func removeAll() throws {
+        try store.removeAll()
+    }
+}
