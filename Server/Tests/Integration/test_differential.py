@@ -11,8 +11,9 @@ right and still disagree: before a command touches a key that either
 server says will expire within GUARD_MS (a second for a whole SCAN pass),
 the test waits until it has expired on both; and EXPIRE ... GT/LT is given a deadline clearly apart from the
 key's current one. Deliberate differences (docs/server.md) are not generated:
-SELECT of another database, TTLs over 100 years, DBSIZE while expired keys
-wait for removal, INFO, TIME, CLIENT ID."""
+SELECT of another database, DBSIZE while expired keys wait for removal,
+INFO, TIME, CLIENT ID. TTLs over 100 years are, and a time-valued reply of
+Redis's beyond 100 years must be ours kept at 100 years."""
 import os
 import random
 import time
@@ -32,6 +33,10 @@ KEYS = [b"k%d" % i for i in range(8)]
 VALUES = [b"v", b"", b"12", b"-3", b"abc", b"9223372036854775806", b"hello world", b"0"]
 TTL_MS = [60, 150, 400, 2500, 100000]
 TTL_S = [1, 3, 100]
+# Beyond the store's 100 years, which ttlkv keeps as 100 years.
+FAR_S = 9_000_000_000
+HUNDRED_YEARS_MS = 3_155_760_000_000
+FLOATS = [b"1.5", b"-0.25", b"3", b"1e3", b"x", b"inf", b"0.1"]
 
 
 class Generator:
@@ -50,7 +55,7 @@ class Generator:
         kind = r.choice(["EX", "PX", "EXAT", "PXAT"] if absolute_ok else ["EX", "PX"])
         now = time.time()
         if kind == "EX":
-            return [b"EX", r.choice(TTL_S)]
+            return [b"EX", r.choice(TTL_S + [FAR_S])]
         if kind == "PX":
             return [b"PX", r.choice(TTL_MS)]
         if kind == "EXAT":
@@ -63,7 +68,7 @@ class Generator:
         key = self.key()
         now_ms = time.time() * 1000
         if name == b"EXPIRE":
-            amount = r.choice(TTL_S + [-1, 0])
+            amount = r.choice(TTL_S + [-1, 0, FAR_S])
             deadline = now_ms + amount * 1000
         elif name == b"PEXPIRE":
             amount = r.choice(TTL_MS + [-5])
@@ -84,7 +89,7 @@ class Generator:
     def command(self):
         r = self.rng
         k, v = self.key(), self.value()
-        choice = r.randrange(34)
+        choice = r.randrange(40)
         if choice < 3:
             return [b"GET", k]
         if choice < 6:
@@ -141,7 +146,20 @@ class Generator:
             return r.choice([[b"PING"], [b"ECHO", v], [b"GET"], [b"NOSUCH", k], [b"SET", k], [b"SELECT", 0]])
         if choice == 30:
             return [b"SCAN-ALL", r.choice([b"*", b"k[0-3]", b"k?", b"x*"])]
-        return [b"SLEEP", r.choice([10, 40, 90])]
+        if choice < 33:
+            return [b"SLEEP", r.choice([10, 40, 90])]
+        return self.string_edit(k, v)
+
+    def string_edit(self, k, v):
+        r = self.rng
+        offset = r.choice([0, 1, 3, 7, -2, 20])
+        return r.choice([
+            [b"GETSET", k, v],
+            [r.choice([b"GETRANGE", b"SUBSTR"]), k, offset, r.choice([0, 2, -1, -3, 100])],
+            [b"SETRANGE", k, abs(offset), r.choice([v, b"", b"xyz"])],
+            [b"INCRBYFLOAT", k, r.choice(FLOATS)],
+            [b"TYPE", k],
+        ])
 
 
 def keys_of(command):
@@ -182,11 +200,33 @@ def agree(command, got, want):
         return True
     name = command[0]
     if isinstance(got, int) and isinstance(want, int) and got >= 0 and want >= 0:
+        if beyond_hundred_years(name, want):
+            return kept_at_hundred_years(name, got)
         if name in (b"TTL", b"EXPIRETIME"):
             return abs(got - want) <= 1
         if name in (b"PTTL", b"PEXPIRETIME"):
             return abs(got - want) <= TTL_TOLERANCE_MS
     return False
+
+
+def in_milliseconds(name, value):
+    return value * 1000 if name in (b"TTL", b"EXPIRETIME") else value
+
+
+def beyond_hundred_years(name, value):
+    if name in (b"TTL", b"PTTL"):
+        return in_milliseconds(name, value) > HUNDRED_YEARS_MS
+    if name in (b"EXPIRETIME", b"PEXPIRETIME"):
+        return in_milliseconds(name, value) > time.time() * 1000 + HUNDRED_YEARS_MS
+    return False
+
+
+def kept_at_hundred_years(name, value):
+    """A far deadline of Redis's: ours kept as 100 years ahead (docs/server.md)."""
+    ms = in_milliseconds(name, value)
+    if name in (b"EXPIRETIME", b"PEXPIRETIME"):
+        ms -= time.time() * 1000
+    return HUNDRED_YEARS_MS - 5_000 <= ms <= HUNDRED_YEARS_MS + 1_000
 
 
 @pytest.mark.parametrize("seed", SEEDS)
