@@ -146,6 +146,120 @@ INCRBYFLOAT = [
     ["INCRBYFLOAT", "r"],
 ]
 
+SETBIT_GETBIT = [
+    ["SETBIT", "b", 7, 1],
+    ["SETBIT", "b", 7, 1],
+    ["SETBIT", "b", 7, 0],
+    ["SETBIT", "b", 100, 1],
+    ["GET", "b"],
+    ["STRLEN", "b"],
+    ["GETBIT", "b", 100],
+    ["GETBIT", "b", 99],
+    ["GETBIT", "b", 1000000],
+    ["GETBIT", "missing", 3],
+    ["SETBIT", "b", -1, 1],
+    ["SETBIT", "b", "x", 1],
+    ["SETBIT", "b", 4294967296, 1],
+    ["SETBIT", "b", 1, 2],
+    ["SETBIT", "b", 1, -1],
+    ["SETBIT", "b", 1, "x"],
+    ["SETBIT", "b", "x", "y"],
+    ["GETBIT", "b", -1],
+    ["GETBIT", "b", 4294967295],
+    ["GETBIT", "b", 4294967296],
+    ["GETBIT", "b", "1.0"],
+    ["SET", "t", "abc", "EX", 100],
+    ["SETBIT", "t", 0, 1],
+    ["GET", "t"],
+    ["TTL", "t"],  # SETBIT keeps the TTL
+    ["SET", "n", "7"],
+    ["SETBIT", "n", 6, 0],
+    ["GET", "n"],
+    ["SETBIT", "b", 3],
+    ["GETBIT", "b"],
+]
+
+BITCOUNT_BITPOS = [
+    ["SET", "k", "foobar"],
+    ["BITCOUNT", "k"],
+    *[["BITCOUNT", "k", a, b] for a, b in [(0, 0), (1, 1), (-2, -1), (-1, -2), (0, -1), (2, 100), (-100, 1), (5, 2)]],
+    *[["BITCOUNT", "k", a, b, "BIT"] for a, b in [(5, 30), (0, -1), (-9, -1), (1, 1), (47, 100), (-100, -90)]],
+    *[["BITCOUNT", "k", a, b, "BYTE"] for a, b in [(0, 1), (-1, -1)]],
+    ["BITCOUNT", "k", 0],
+    ["BITCOUNT", "k", 0, 1, "bits"],
+    ["BITCOUNT", "k", "x", 1],
+    ["BITCOUNT", "k", 0, 1, "BIT", "extra"],
+    ["BITCOUNT", "missing"],
+    ["BITCOUNT", "missing", 0],
+    ["BITCOUNT", "missing", 0, 1, "foo"],
+    ["BITCOUNT", "missing", "x", "y"],
+    ["SET", "z", b"\xff\xf0\x00"],
+    *[["BITPOS", "z", bit, *rest] for bit in (0, 1) for rest in [
+        [], [0], [1], [2], [-1], [0, -1], [1, 1], [2, -1], [0, -1, "BIT"], [3, -1, "BIT"], [7, 15, "BIT"],
+        [12, 13, "BIT"], [-5, -1, "BIT"], [8, 11, "bit"], [0, 0, "BYTE"], [100], [-100, -50], [3, 2],
+    ]],
+    ["SET", "ones", b"\xff\xff"],
+    ["BITPOS", "ones", 0],
+    ["BITPOS", "ones", 0, 0],
+    ["BITPOS", "ones", 0, 0, -1],
+    ["BITPOS", "ones", 0, 0, -1, "BIT"],
+    ["BITPOS", "ones", 0, 3, 9, "BIT"],
+    ["SET", "e", ""],
+    ["BITPOS", "e", 0],
+    ["BITPOS", "e", 1],
+    ["BITPOS", "e", 0, 0, -1, "BIT"],
+    ["BITCOUNT", "e"],
+    ["BITPOS", "missing", 0],
+    ["BITPOS", "missing", 1],
+    ["BITPOS", "missing", 1, 0, 10, "foo"],
+    ["BITPOS", "missing", 2],
+    ["BITPOS", "z", 2],
+    ["BITPOS", "z", "x"],
+    ["BITPOS", "z", 1, "x"],
+    ["BITPOS", "z", 1, 0, "x"],
+    ["BITPOS", "z", 1, 0, 1, "bat"],
+    ["BITPOS", "z", 1, 0, 1, "BIT", "x"],
+    ["SET", "num", 255],
+    ["BITPOS", "num", 0],
+    ["BITCOUNT", "num"],
+    ["BITPOS", "z"],
+    ["BITCOUNT"],
+]
+
+BITOP = [
+    ["SET", "a", b"\x0f\xf0"],
+    ["SET", "b", b"\xff"],
+    ["SET", "c", "abc"],
+    ["BITOP", "AND", "d", "a", "b"],
+    ["GET", "d"],
+    ["BITOP", "or", "d", "a", "b", "c"],
+    ["GET", "d"],
+    ["BITOP", "XOR", "d", "a", "c", "missing"],
+    ["GET", "d"],
+    ["BITOP", "NOT", "d", "a"],
+    ["GET", "d"],
+    ["BITOP", "NOT", "d", "a", "b"],
+    ["BITOP", "NOT", "d"],
+    ["BITOP", "NAND", "d", "a", "b"],
+    ["BITOP", "AND", "d", "missing", "a"],
+    ["GET", "d"],
+    ["SET", "d", "x", "EX", 100],
+    ["BITOP", "AND", "d", "a", "a"],
+    ["TTL", "d"],  # the result replaces the value and its TTL
+    ["SET", "d", "x"],
+    ["BITOP", "OR", "d", "missing", "missing2"],
+    ["EXISTS", "d"],  # an empty result removes the destination
+    ["BITOP", "AND", "a", "a", "b"],
+    ["GET", "a"],
+    ["BITOP", "NOT", "e", "missing"],
+    ["EXISTS", "e"],
+    ["SET", "empty", ""],
+    ["BITOP", "OR", "e", "empty"],
+    ["EXISTS", "e"],
+    ["BITOP", "AND", "d"],
+    ["BITOP", "AND"],
+]
+
 TYPE = [
     ["SET", "k", "v"],
     ["TYPE", "k"],
@@ -155,13 +269,14 @@ TYPE = [
 ]
 
 
-@pytest.mark.parametrize("script", [GETSET, GETRANGE, SETRANGE, INCRBYFLOAT, TYPE],
-                         ids=["getset", "getrange", "setrange", "incrbyfloat", "type"])
+@pytest.mark.parametrize("script", [GETSET, GETRANGE, SETRANGE, INCRBYFLOAT, TYPE, SETBIT_GETBIT, BITCOUNT_BITPOS, BITOP],
+                         ids=["getset", "getrange", "setrange", "incrbyfloat", "type", "setbit", "bitcount-bitpos", "bitop"])
 def test_string_commands(pair, script):
     run_script(pair, script)
 
 
-NEW_COMMANDS = ["getset", "getrange", "substr", "setrange", "incrbyfloat", "type"]
+NEW_COMMANDS = ["getset", "getrange", "substr", "setrange", "incrbyfloat", "type",
+                "setbit", "getbit", "bitcount", "bitpos", "bitop"]
 
 
 def test_command_info_of_new_commands(pair):

@@ -89,7 +89,7 @@ class Generator:
     def command(self):
         r = self.rng
         k, v = self.key(), self.value()
-        choice = r.randrange(40)
+        choice = r.randrange(46)
         if choice < 3:
             return [b"GET", k]
         if choice < 6:
@@ -148,7 +148,22 @@ class Generator:
             return [b"SCAN-ALL", r.choice([b"*", b"k[0-3]", b"k?", b"x*"])]
         if choice < 33:
             return [b"SLEEP", r.choice([10, 40, 90])]
-        return self.string_edit(k, v)
+        if choice < 40:
+            return self.string_edit(k, v)
+        return self.bits(k)
+
+    def bits(self, k):
+        r = self.rng
+        unit = r.choice([[], [], [b"BIT"], [b"BYTE"]])
+        start, end = r.choice([0, 1, -1, 5, -20]), r.choice([0, 2, -1, 40, -3])
+        return r.choice([
+            [b"SETBIT", k, r.choice([0, 7, 9, 63, 100]), r.randint(0, 1)],
+            [b"GETBIT", k, r.choice([0, 1, 7, 9, 1000])],
+            [b"BITCOUNT", k] + ([start, end] + unit if r.random() < 0.7 else []),
+            [b"BITPOS", k, r.randint(0, 1)] + r.choice([[], [start], [start, end], [start, end] + unit]),
+            [b"BITOP", r.choice([b"AND", b"OR", b"XOR"]), k, *r.sample(KEYS, r.randint(1, 3))],
+            [b"BITOP", b"NOT", k, self.key()],
+        ])
 
     def string_edit(self, k, v):
         r = self.rng
@@ -168,6 +183,8 @@ def keys_of(command):
         return command[1::2]
     if name in (b"MGET", b"DEL", b"UNLINK", b"EXISTS", b"TOUCH"):
         return command[1:]
+    if name == b"BITOP":
+        return command[2:]
     if name == b"SCAN-ALL":
         return KEYS
     if name in (b"PING", b"ECHO", b"NOSUCH", b"SELECT", b"SLEEP") or len(command) < 2:

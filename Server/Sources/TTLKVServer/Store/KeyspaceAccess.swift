@@ -6,7 +6,9 @@ import TTLKV
 /// store with the shards of its keys locked, whose writes go through the
 /// ``StoreTransaction``.
 ///
-/// Reads take no lock, in a transaction or not.
+/// Reads take no lock, in a transaction or not. Writes in a transaction
+/// go through it, never through the store: a write to a shard the
+/// transaction holds would wait for the transaction, on its own thread.
 struct KeyspaceAccess {
     typealias Bytes = UnsafeRawBufferPointer
 
@@ -92,12 +94,19 @@ struct KeyspaceAccess {
 
     /// SETNX: stores only if key has no live value; returns whether it did.
     func setIfAbsent(_ key: Bytes, _ value: Bytes) throws -> Bool {
-        try store.insertIfAbsent(value, forKey: key, ttl: nil)
+        try update(key, sizeHint: value.count) { entry -> Bool in
+            guard entry.value == nil else { return false }
+            entry.replaceValue(count: value.count, deadline: nil) { $0.copyMemory(from: value) }
+            return true
+        }
     }
 
     /// Removes key; returns whether it had a live value.
     func remove(_ key: Bytes) throws -> Bool {
-        try store.removeValue(forKey: key)
+        try update(key) { entry -> Bool in
+            entry.remove()
+            return entry.value != nil
+        }
     }
 
     /// MSET / MSETNX: every pair or none; false if onlyIfNoneExist and a
@@ -108,8 +117,37 @@ struct KeyspaceAccess {
     }
 
     /// FLUSHDB: removes every key present when the call starts. Keys written
-    /// meanwhile by other clients may stay.
+    /// meanwhile by other clients may stay. In a transaction, which holds
+    /// every shard for it, the keys go one by one and nothing else runs.
     func removeAll() throws {
-        try store.removeAll()
+        guard inTransaction else { return try store.removeAll() }
+        var cursor: UInt64 = 0
+        repeat {
+            var keys: [[UInt8]] = []
+            cursor = try scan(from: cursor, count: 1024) { keys.append(Array($0)) }
+            for key in keys { _ = try key.withUnsafeBytes { try remove($0) } }
+        } while cursor != 0
+    }
+
+    // MARK: Several keys as one step
+
+    /// Runs body with the shards of `keys` locked (nil: every shard), so
+    /// that no other write to them runs meanwhile; body writes through the
+    /// access it is given. In a transaction, which already holds them, body
+    /// runs at once.
+    func withLocks<Result>(_ keys: [Bytes]?, _ body: (KeyspaceAccess) throws -> Result) throws -> Result {
+        if inTransaction { return try body(self) }
+        let keyspace = keyspace
+        guard let keys else {
+            return try store.withAllKeysLocked { try body(KeyspaceAccess(keyspace: keyspace, transaction: $0)) }
+        }
+        return try store.withLockedKeys(keys) { try body(KeyspaceAccess(keyspace: keyspace, transaction: $0)) }
+    }
+
+    /// In a transaction: key's live value and deadline, in place; valid
+    /// until the transaction writes key or ends (no other write can replace
+    /// it while its shard is locked). Nil if absent.
+    func lockedValue(_ key: Bytes) throws -> (bytes: Bytes, deadline: StoreClock.Instant?)? {
+        try transaction!.value(forKey: key)
     }
 }
