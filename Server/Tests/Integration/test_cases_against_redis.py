@@ -260,6 +260,36 @@ BITOP = [
     ["BITOP", "AND"],
 ]
 
+LCS = [
+    ["MSET", "a", "ohmytext", "b", "mynewtext"],
+    ["LCS", "a", "b"],
+    ["LCS", "a", "b", "LEN"],
+    ["LCS", "a", "b", "IDX"],
+    ["LCS", "a", "b", "IDX", "MINMATCHLEN", 4],
+    ["LCS", "a", "b", "IDX", "MINMATCHLEN", 4, "WITHMATCHLEN"],
+    ["LCS", "a", "b", "IDX", "WITHMATCHLEN"],
+    ["LCS", "a", "b", "IDX", "MINMATCHLEN", -5],
+    ["LCS", "a", "b", "idx", "minmatchlen", 0, "withmatchlen", "idx"],
+    ["LCS", "a", "b", "LEN", "IDX"],
+    ["LCS", "a", "b", "MINMATCHLEN"],
+    ["LCS", "a", "b", "MINMATCHLEN", "x"],
+    ["LCS", "a", "b", "FOO"],
+    ["LCS", "a", "b", "LEN", "WITHMATCHLEN"],
+    ["LCS", "a", "missing"],
+    ["LCS", "missing", "missing2", "IDX"],
+    ["LCS", "missing", "a", "LEN"],
+    ["LCS", "a", "a", "IDX", "WITHMATCHLEN"],
+    ["MSET", "x", "ACCGGTCGAGTGCGCGGAAGCCGGCCGAA", "y", "GTCGTTCGGAATGCCGTTGCTCTGTAAA"],
+    ["LCS", "x", "y"],
+    ["LCS", "x", "y", "IDX", "WITHMATCHLEN"],
+    ["LCS", "y", "x", "IDX", "MINMATCHLEN", 2],
+    ["MSET", "p", "aaaa", "q", "aa"],
+    ["LCS", "p", "q", "IDX", "WITHMATCHLEN"],
+    ["SET", "e", ""],
+    ["LCS", "e", "a", "IDX"],
+    ["LCS", "a"],
+]
+
 TYPE = [
     ["SET", "k", "v"],
     ["TYPE", "k"],
@@ -269,14 +299,15 @@ TYPE = [
 ]
 
 
-@pytest.mark.parametrize("script", [GETSET, GETRANGE, SETRANGE, INCRBYFLOAT, TYPE, SETBIT_GETBIT, BITCOUNT_BITPOS, BITOP],
-                         ids=["getset", "getrange", "setrange", "incrbyfloat", "type", "setbit", "bitcount-bitpos", "bitop"])
+@pytest.mark.parametrize("script", [GETSET, GETRANGE, SETRANGE, INCRBYFLOAT, TYPE, SETBIT_GETBIT, BITCOUNT_BITPOS, BITOP, LCS],
+                         ids=["getset", "getrange", "setrange", "incrbyfloat", "type", "setbit", "bitcount-bitpos", "bitop",
+                              "lcs"])
 def test_string_commands(pair, script):
     run_script(pair, script)
 
 
 NEW_COMMANDS = ["getset", "getrange", "substr", "setrange", "incrbyfloat", "type",
-                "setbit", "getbit", "bitcount", "bitpos", "bitop"]
+                "setbit", "getbit", "bitcount", "bitpos", "bitop", "lcs"]
 
 
 def test_command_info_of_new_commands(pair):

@@ -174,6 +174,7 @@ class Generator:
             [b"SETRANGE", k, abs(offset), r.choice([v, b"", b"xyz"])],
             [b"INCRBYFLOAT", k, r.choice(FLOATS)],
             [b"TYPE", k],
+            [b"LCS", k, self.key(), *r.choice([[], [b"LEN"], [b"IDX"], [b"IDX", b"MINMATCHLEN", 2, b"WITHMATCHLEN"]])],
         ])
 
 
@@ -185,6 +186,8 @@ def keys_of(command):
         return command[1:]
     if name == b"BITOP":
         return command[2:]
+    if name == b"LCS":
+        return command[1:3]
     if name == b"SCAN-ALL":
         return KEYS
     if name in (b"PING", b"ECHO", b"NOSUCH", b"SELECT", b"SLEEP") or len(command) < 2:

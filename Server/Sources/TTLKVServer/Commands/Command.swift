@@ -81,7 +81,7 @@ struct CommandName: Hashable {
 /// Every command the server knows, by name.
 enum CommandTable {
     static let all: [Command] = connectionCommands + serverCommands + stringCommands + keyCommands + expiryCommands
-        + stringEditCommands + bitCommands + keyspaceCommands
+        + stringEditCommands + [lcsCommand] + bitCommands + keyspaceCommands
 
     private static let byName: [CommandName: Command] = Dictionary(
         uniqueKeysWithValues: all.map { (CommandName($0.name), $0) }
