@@ -187,6 +187,72 @@ read_section_step(ttlkv_locked *held, void *context)
 	return st;
 }
 
+/* A value seen inside stays valid while the shard is held: a writer of the
+ * key waits meanwhile, reclamation runs, and the bytes do not change. */
+struct held_value {
+	ttlkv *s;
+	const void *value;
+	size_t len;
+	int intact;
+};
+
+static ttlkv_update_action
+pointer_fn(ttlkv_update_state *st, void *context)
+{
+	struct held_value *h = context;
+
+	h->value = st->value;
+	h->len = st->value_len;
+	return TTLKV_UPDATE_KEEP;
+}
+
+static void *
+overwrite_worker(void *arg)
+{
+	ttlkv *s = arg;
+
+	for (int i = 0; i < 100; i++) {
+		char key[32];
+
+		snprintf(key, sizeof key, "churn%d", i);
+		CHECK_STATUS(PUT(s, key, "x", 0), TTLKV_OK);
+		CHECK_STATUS(ttlkv_delete(s, key, strlen(key)), TTLKV_OK);
+		ttlkv_reclaim(s, 0);
+	}
+	CHECK_STATUS(PUT(s, "kept", "overwritten", 0), TTLKV_OK); /* waits for the hold */
+	return NULL;
+}
+
+static ttlkv_status
+hold_value_step(ttlkv_locked *held, void *context)
+{
+	struct held_value *h = context;
+	pthread_t writer;
+	ttlkv_status st = ttlkv_locked_update(held, "kept", 4, 0, pointer_fn, h);
+
+	CHECK(pthread_create(&writer, NULL, overwrite_worker, h->s) == 0);
+	usleep(50000);
+	h->intact = h->len == 8 && memcmp(h->value, "original", 8) == 0;
+	/* The writer of "kept" is still waiting: join it after the release. */
+	h->value = (const void *)(uintptr_t)writer;
+	return st;
+}
+
+static void
+test_values_stay_while_held(void)
+{
+	ttlkv *s = open_store(64, 4, 0, false);
+	struct held_value h = { s, NULL, 0, 0 };
+	ttlkv_key k = KEY("kept");
+
+	CHECK_STATUS(PUT(s, "kept", "original", 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_lock_keys(s, &k, 1, 0, hold_value_step, &h), TTLKV_OK);
+	CHECK(h.intact);
+	pthread_join((pthread_t)(uintptr_t)h.value, NULL);
+	CHECK_VALUE(s, "kept", "overwritten");
+	ttlkv_close(s);
+}
+
 static void
 test_lock_keys_basics(void)
 {
@@ -816,6 +882,7 @@ main(void)
 	if (getenv("TTLKV_TEST_SCALE") != NULL)
 		rounds = 3000;
 	test_lock_keys_basics();
+	test_values_stay_while_held();
 	test_locked_put_all();
 	test_deadline();
 	test_random_key();

@@ -868,6 +868,10 @@ TTLKV_API ttlkv_status ttlkv_lock_keys(ttlkv *store, const ttlkv_key *keys, size
  * the same hold, on the same value. TTLKV_INVALID_ARGUMENT also for a NULL
  * or stale held (one whose ttlkv_lock_keys returned, or another thread's)
  * and for a key whose shard is not held, with nothing written.
+ * The value fn is shown stays valid after fn returns, until this thread
+ * writes the key or ttlkv_lock_keys returns: no other thread can replace or
+ * free an entry while its shard is held, so a value can be copied straight
+ * into another key's new one (RENAME, COPY).
  */
 TTLKV_API ttlkv_status ttlkv_locked_update(ttlkv_locked *held, const void *key, size_t key_len,
     size_t size_hint, ttlkv_update_fn *fn, void *context);

@@ -5,6 +5,8 @@ and every reply must be the same, errors included. TTL rules are checked
 with PTTL and PEXPIRETIME (within a tolerance, as two clocks tell them).
 The random sequences of test_differential.py cover the same commands in
 random orders; these pin the corners down."""
+import time
+
 import pytest
 import resp
 
@@ -24,10 +26,10 @@ def arg(a):
     return a if isinstance(a, bytes) else str(a).encode()
 
 
-def run_script(pair, script):
+def run_script_kept(pair, script):
+    """Each command to both servers: the same reply, or within the
+    tolerance for a time."""
     ours, theirs = pair
-    for client in pair:
-        assert client("FLUSHALL") == "OK"
     for command in script:
         command = [arg(a) for a in command]
         got, want = ours(*command), theirs(*command)
@@ -35,6 +37,12 @@ def run_script(pair, script):
             assert abs(got - want) <= (1 if command[0].upper() in (b"TTL", b"EXPIRETIME") else TTL_TOLERANCE_MS), command
             continue
         assert got == want, f"{command!r}\n ttlkv: {got!r}\n redis: {want!r}"
+
+
+def run_script(pair, script):
+    for client in pair:
+        assert client("FLUSHALL") == "OK"
+    run_script_kept(pair, script)
 
 
 GETSET = [
@@ -290,6 +298,74 @@ LCS = [
     ["LCS", "a"],
 ]
 
+RENAME_COPY = [
+    ["RENAME", "missing", "x"],
+    ["RENAMENX", "missing", "x"],
+    ["SET", "i", "1"],
+    ["RENAME", "i", "i"],
+    ["RENAMENX", "i", "i"],
+    ["RENAME", "i", "i2"],
+    ["EXISTS", "i", "i2"],
+    ["SET", "t", "v", "PX", 100000],
+    ["RENAME", "t", "u"],
+    ["PTTL", "u"],  # RENAME moves the TTL
+    ["PEXPIRETIME", "u"],
+    ["SET", "w", "old", "EX", 500],
+    ["RENAME", "i2", "w"],
+    ["TTL", "w"],  # ... and replaces the target's
+    ["GET", "w"],
+    ["SET", "v1", "a"],
+    ["SET", "v2", "b", "EX", 100],
+    ["RENAMENX", "v1", "v2"],
+    ["RENAMENX", "v1", "v3"],
+    ["GET", "v3"],
+    ["RENAME", "v2", "v3"],
+    ["TTL", "v3"],
+    ["COPY", "v3", "c1"],
+    ["TTL", "c1"],  # COPY copies the TTL
+    ["GET", "c1"],
+    ["COPY", "v3", "c1"],
+    ["SET", "v3", "new"],
+    ["COPY", "v3", "c1", "REPLACE"],
+    ["GET", "c1"],
+    ["TTL", "c1"],
+    ["COPY", "v3", "c1", "REPLACE", "DB", 0],
+    ["COPY", "v3", "c1", "DB", 0, "REPLACE"],
+    ["COPY", "v3", "c1", "DB", "x"],
+    ["COPY", "v3", "v3"],
+    ["COPY", "missing", "c2"],
+    ["EXISTS", "c2"],
+    ["COPY", "v3", "c1", "FOO"],
+    ["COPY", "v3", "c1", "DB"],
+    ["COPY", "v3", "c1", "REPLACE", "REPLACE"],
+    ["SET", "bin", b"\x00\xff\r\n"],
+    ["RENAME", "bin", "b\x00in"],
+    ["GET", "b\x00in"],
+    ["RENAME", "x"],
+    ["COPY", "x"],
+]
+
+OBJECT = [
+    ["OBJECT", "HELP"],
+    ["OBJECT", "help"],
+    ["OBJECT"],
+    ["OBJECT", "FOO"],
+    ["OBJECT", "ENCODING"],
+    ["OBJECT", "ENCODING", "missing"],
+    ["OBJECT", "ENCODING", "missing", "extra"],
+    ["OBJECT", "FREQ", "missing"],
+    ["OBJECT", "IDLETIME", "missing"],
+    ["OBJECT", "REFCOUNT", "missing"],
+    *[cmd for i, value in enumerate([
+        "123", "-5", "0", "9999", "10000", "0123", " 5", "12345678901234567890", "9223372036854775807",
+        "-9223372036854775808", "9223372036854775808", "1.5", "abc", "", "x" * 44, "x" * 45,
+    ]) for cmd in (["SET", f"e{i}", value], ["OBJECT", "ENCODING", f"e{i}"], ["OBJECT", "REFCOUNT", f"e{i}"])],
+    ["INCR", "n"],
+    ["OBJECT", "ENCODING", "n"],
+    ["OBJECT", "FREQ", "n"],
+    ["OBJECT", "HELP", "extra"],
+]
+
 TYPE = [
     ["SET", "k", "v"],
     ["TYPE", "k"],
@@ -306,15 +382,84 @@ def test_string_commands(pair, script):
     run_script(pair, script)
 
 
+@pytest.mark.parametrize("script", [RENAME_COPY, OBJECT], ids=["rename-copy", "object"])
+def test_keyspace_commands(pair, script):
+    run_script(pair, script)
+
+
+DUMP_VALUES = [b"12345", b"-1", b"0", b"hello", b"", b"\x00\xff\r\n" * 3, b"a" * 20, b"a" * 21, b"abc" * 1000,
+               bytes(range(256)) * 4, b"9223372036854775807", b"9223372036854775808", b"0123", b" 1"]
+
+
+def test_dump_and_restore(pair):
+    """DUMP's payload is Redis's byte for byte, except that ttlkv does not
+    compress (Redis LZF-compresses a string over 20 bytes): each server
+    restores the other's payloads. RESTORE takes TTL, ABSTTL, REPLACE,
+    IDLETIME and FREQ and refuses what Redis refuses, with its errors, in
+    its order."""
+    ours, theirs = pair
+    for client in pair:
+        assert client("FLUSHALL") == "OK"
+    for i, value in enumerate(DUMP_VALUES):
+        for client in pair:
+            assert client("SET", f"d{i}", value) == "OK"
+        mine, redis = ours("DUMP", f"d{i}"), theirs("DUMP", f"d{i}")
+        if len(value) <= 20:
+            assert mine == redis, value
+        for payload in (mine, redis):
+            for client in pair:
+                assert client("RESTORE", f"r{i}", 0, payload, "REPLACE") == "OK"
+                assert client("GET", f"r{i}") == value
+                assert client("TTL", f"r{i}") == -1
+    payload = theirs("DUMP", "d3")
+    script = [
+        ["DUMP", "missing"],
+        ["RESTORE", "r3", 0, payload],
+        ["RESTORE", "r3", 0, payload, "REPLACE"],
+        ["RESTORE", "t", 5000, payload],
+        ["PTTL", "t"],
+        ["RESTORE", "a", int(time.time() * 1000) + 100000, payload, "ABSTTL"],
+        ["PEXPIRETIME", "a"],
+        ["RESTORE", "past", int(time.time() * 1000) - 100000, payload, "ABSTTL"],
+        ["EXISTS", "past"],
+        ["RESTORE", "r0", 1, payload, "ABSTTL", "REPLACE"],  # expired at once: the old key goes too
+        ["EXISTS", "r0"],
+        ["RESTORE", "i", 0, payload, "IDLETIME", 100],
+        ["RESTORE", "f", 0, payload, "FREQ", 5],
+        ["RESTORE", "x", 0, payload, "IDLETIME", -1],
+        ["RESTORE", "x", 0, payload, "FREQ", 256],
+        ["RESTORE", "x", 0, payload, "FREQ", -1],
+        ["RESTORE", "x", 0, payload, "IDLETIME", 1, "FREQ", 1],
+        ["RESTORE", "x", 0, payload, "FREQ", 1, "IDLETIME", 1],
+        ["RESTORE", "x", 0, payload, "IDLETIME"],
+        ["RESTORE", "x", 0, payload, "IDLETIME", "x"],
+        ["RESTORE", "x", 0, payload, "FOO"],
+        ["RESTORE", "x", -1, payload],
+        ["RESTORE", "x", "abc", payload],
+        ["RESTORE", "t", "abc", payload],
+        ["RESTORE", "x", 0, b"bad"],
+        ["RESTORE", "x", 0, payload[:-1] + bytes([payload[-1] ^ 1])],
+        ["RESTORE", "x", 0, payload[:-10] + b"\xff\x7f" + payload[-8:]],
+        ["RESTORE", "t", 0, b"bad"],
+        ["RESTORE", "t", 0, b"bad", "REPLACE"],
+        ["RESTORE", "x", 0],
+        ["EXISTS", "x"],
+    ]
+    run_script_kept(pair, script)
+
+
 NEW_COMMANDS = ["getset", "getrange", "substr", "setrange", "incrbyfloat", "type",
-                "setbit", "getbit", "bitcount", "bitpos", "bitop", "lcs"]
+                "setbit", "getbit", "bitcount", "bitpos", "bitop", "lcs", "rename", "renamenx", "copy", "randomkey",
+                "dump", "restore", "object"]
 
 
 def test_command_info_of_new_commands(pair):
     """Name, arity, flags, key positions and ACL categories as Redis 7
-    reports them, for clients that route by key or check a command."""
+    reports them (and those of a container's subcommands), for clients that
+    route by key or check a command."""
     ours, theirs = pair
     got, want = ours("COMMAND", "INFO", *NEW_COMMANDS), theirs("COMMAND", "INFO", *NEW_COMMANDS)
     for name, mine, redis in zip(NEW_COMMANDS, got, want):
         assert mine is not None, name
         assert mine[:7] == redis[:7], name
+        assert sorted(sub[:7] for sub in mine[9]) == sorted(sub[:7] for sub in redis[9]), name

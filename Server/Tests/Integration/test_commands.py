@@ -344,3 +344,13 @@ def test_nul_bytes_as_redis_reads_them(either):
     assert check("CLIENT", "x\x00y") == resp.Error(b"ERR unknown subcommand 'x'. Try CLIENT HELP.")
     assert check("HELLO", 3, "x\x00y") == resp.Error(b"ERR Syntax error in HELLO option 'x'")
     assert check("EXPIRE", "k", 10, "N\x00X") == resp.Error(b"ERR Unsupported option N")
+
+
+def test_randomkey(r):
+    assert r.randomkey() is None
+    r.set("only", 1)
+    assert all(r.randomkey() == "only" for _ in range(20))
+    r.mset({f"rk:{i}": i for i in range(30)})
+    seen = {r.randomkey() for _ in range(600)}
+    assert seen <= {f"rk:{i}" for i in range(30)} | {"only"}
+    assert len(seen) > 20

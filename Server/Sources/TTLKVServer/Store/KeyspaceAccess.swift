@@ -74,6 +74,12 @@ struct KeyspaceAccess {
         }
     }
 
+    /// Calls body with a live key picked at random; nil if there is none.
+    func randomKey<Result>(_ body: (Bytes) -> Result) throws -> Result? {
+        var generator = SystemRandomNumberGenerator()
+        return try store.randomKey(using: &generator, body)
+    }
+
     // MARK: Writes
 
     /// Reads and changes key atomically (see ``Store/update(forKey:sizeHint:_:)``);
