@@ -387,6 +387,25 @@ def test_keyspace_commands(pair, script):
     run_script(pair, script)
 
 
+def test_keys_matches_as_redis(pair):
+    """KEYS with Redis's glob patterns; the order is the table's, so the
+    lists are compared sorted."""
+    ours, theirs = pair
+    keys = [f"user:{i}" for i in range(300)] + ["a", "ab", "abc", "b*c", "h?llo", "hello", "hallo", "x[y]", "\\"]
+    for client in pair:
+        assert client("FLUSHALL") == "OK"
+        assert client("MSET", *[x for key in keys for x in (key, "v")]) == "OK"
+        assert client("SET", "gone", "v", "PX", 1) == "OK"
+    time.sleep(0.05)
+    for pattern in ["*", "user:1*", "user:?", "a*", "?", "h[ae]llo", "h[^e]llo", "b\\*c", "x\\[y]", "*llo", "nomatch*",
+                    "[a-b]*", "\\\\", "", "user:*5", "*:*"]:
+        got, want = ours("KEYS", pattern), theirs("KEYS", pattern)
+        assert sorted(got) == sorted(want), pattern
+    for command in (["KEYS"], ["KEYS", "*", "extra"]):
+        assert ours(*command) == theirs(*command)
+    assert ours("KEYS", "gone*") == theirs("KEYS", "gone*") == []
+
+
 DUMP_VALUES = [b"12345", b"-1", b"0", b"hello", b"", b"\x00\xff\r\n" * 3, b"a" * 20, b"a" * 21, b"abc" * 1000,
                bytes(range(256)) * 4, b"9223372036854775807", b"9223372036854775808", b"0123", b" 1"]
 
@@ -450,7 +469,7 @@ def test_dump_and_restore(pair):
 
 NEW_COMMANDS = ["getset", "getrange", "substr", "setrange", "incrbyfloat", "type",
                 "setbit", "getbit", "bitcount", "bitpos", "bitop", "lcs", "rename", "renamenx", "copy", "randomkey",
-                "dump", "restore", "object"]
+                "dump", "restore", "object", "keys"]
 
 
 def test_command_info_of_new_commands(pair):

@@ -162,6 +162,7 @@ class Generator:
             [b"RENAMENX", k, other],
             [b"COPY", k, other] + r.choice([[], [b"REPLACE"]]),
             [b"DUMP-RESTORE", k, other, r.choice([0, 0, 5000, 100])] + r.choice([[], [b"REPLACE"], [b"REPLACE", b"ABSTTL"]]),
+            [b"KEYS", r.choice([b"*", b"k[0-3]", b"k?", b"x*"])],
         ])
 
     def bits(self, k):
@@ -200,7 +201,7 @@ def keys_of(command):
         return command[2:]
     if name in (b"LCS", b"RENAME", b"RENAMENX", b"COPY", b"DUMP-RESTORE"):
         return command[1:3]
-    if name == b"SCAN-ALL":
+    if name in (b"SCAN-ALL", b"KEYS"):
         return KEYS
     if name in (b"PING", b"ECHO", b"NOSUCH", b"SELECT", b"SLEEP") or len(command) < 2:
         return []
@@ -280,6 +281,8 @@ def test_random_sequences_agree_with_redis(ttlkv, oracle, seed):
         wait_out_expiries((theirs, ours), keys_of(command), SCAN_GUARD_MS if command[0] == b"SCAN-ALL" else GUARD_MS)
         if command[0] == b"SCAN-ALL":
             got, want = scan_all(ours, command[1]), scan_all(theirs, command[1])
+        elif command[0] == b"KEYS":
+            got, want = sorted(ours(*command)), sorted(theirs(*command))
         elif command[0] == b"DUMP-RESTORE":
             # Redis's payload of the key (ttlkv's differs where Redis compresses),
             # restored by both; ABSTTL makes the TTL a time long past.

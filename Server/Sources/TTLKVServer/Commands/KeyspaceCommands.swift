@@ -1,8 +1,8 @@
 import TTLKV
 
 /*
- TYPE, RENAME, RENAMENX, COPY, RANDOMKEY, OBJECT, DUMP, RESTORE: the
- commands about keys as such.
+ TYPE, KEYS, RENAME, RENAMENX, COPY, RANDOMKEY, OBJECT, DUMP, RESTORE: the
+ commands about keys as such (KEYS walks in steps: KeysWalk.swift).
 
  RENAME, RENAMENX and COPY hold the locks of both keys' shards
  (KeyspaceAccess.withLocks), so that no other write to either key runs
@@ -35,6 +35,19 @@ let keyspaceCommands: [Command] = [
         rename(call, &replies, onlyIfAbsent: true)
     },
     Command("copy", arity: -3, flags: ["write", "denyoom"], keys: (1, 2, 1), categories: ["@keyspace", "@write", "@slow"], run: copy),
+    Command("keys", arity: 2, flags: ["readonly"], categories: ["@keyspace", "@read", "@slow", "@dangerous"]) { call, replies in
+        guard call.keyspace.inTransaction else {
+            // The connection walks it off its event loop (KeysWalk.swift).
+            call.session.keysWalk = KeysWalk(pattern: call.arguments[1])
+            return
+        }
+        do {
+            var walk = KeysWalk(pattern: call.arguments[1])
+            try walk.complete(call.keyspace, into: &replies)
+        } catch {
+            replies.error(Keyspace.errorReply(for: error, command: call.command.name))
+        }
+    },
     Command("randomkey", arity: 1, flags: ["readonly"], categories: ["@keyspace", "@read", "@slow"]) { call, replies in
         guard let key = call.attempt(&replies, { try call.keyspace.randomKey { Array($0) } }) else { return }
         if let key { key.withUnsafeBytes { replies.bulk($0) } } else { replies.null() }

@@ -60,9 +60,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// No request runs and nothing is read while the channel is not writable.
     private var paused = false
-    /// Nor while a group of appends is applied on the thread pool.
-    private var applyingAppends = false
-    private var stalled: Bool { paused || applyingAppends }
+    /// Nor while its work runs on the thread pool (a group of appends to
+    /// a large value, a KEYS); its close waits for that work too.
+    private var workingOffLoop = false
+    private var stalled: Bool { paused || workingOffLoop }
     /// A read() held back while stalled.
     private var readHeld = false
     /// Set once the connection is to close after its pending replies.
@@ -238,9 +239,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let run = { (arguments: Arguments) -> Bool in
             if let appends = session.appends, !appends.continues(with: arguments) {
                 self.applyAppends(context)
-                if self.applyingAppends { return false }
+                if self.workingOffLoop { return false }
             }
             execute(arguments, session: session, server: self.server, replies: &self.replies)
+            if session.keysWalk != nil { self.walkKeys(context) }
             return true
         }
         if parser.isInline {
@@ -260,19 +262,50 @@ final class ConnectionHandler: ChannelDuplexHandler {
         guard offLoop, appends.isLarge(in: keyspace.access) else {
             return AppendGroup.reply(appends.apply(to: keyspace.access, maximumLength: maximumLength), into: &replies)
         }
-        applyingAppends = true
+        runOffLoop(context) {
+            appends.apply(to: keyspace.access, maximumLength: maximumLength)
+        } then: { outcome, replies in
+            switch outcome {
+            case .success(let outcomes): AppendGroup.reply(outcomes, into: &replies)
+            case .failure(let error): AppendGroup.reply(appends.failed("ERR \(error)"), into: &replies)
+            }
+        }
+    }
+
+    /// Walks the store for the session's KEYS on the thread pool
+    /// (KeysWalk.swift), the connection stalled until it answers.
+    private func walkKeys(_ context: ChannelHandlerContext) {
+        guard let session, let keys = session.keysWalk else { return }
+        session.keysWalk = nil
+        let keyspace = server.keyspace
+        runOffLoop(context) { () throws -> ByteBuffer in
+            var walk = keys
+            var answer = Replies(allocator: ByteBufferAllocator())
+            try walk.complete(keyspace.access, into: &answer)
+            return answer.buffer
+        } then: { outcome, replies in
+            switch outcome {
+            case .success(var answer): replies.buffer.writeBuffer(&answer)
+            case .failure(let error): replies.error(Keyspace.errorReply(for: error, command: "keys"))
+            }
+        }
+    }
+
+    /// Runs work on the thread pool, the connection stalled meanwhile (it
+    /// runs and reads nothing, as when its client does not read); then, on
+    /// the event loop, `then` writes its reply and the connection resumes.
+    private func runOffLoop<Outcome: Sendable>(
+        _ context: ChannelHandlerContext, _ work: @escaping @Sendable () throws -> Outcome,
+        then reply: @escaping (Result<Outcome, any Error>, inout Replies) -> Void
+    ) {
+        workingOffLoop = true
         // The handler and its context belong to this event loop: the pool
         // hands the outcome back there.
-        let connection = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) {
-            appends.apply(to: keyspace.access, maximumLength: maximumLength)
-        }.whenComplete { result in
-            let (handler, context) = connection.value
-            handler.applyingAppends = false
-            switch result {
-            case .success(let outcomes): AppendGroup.reply(outcomes, into: &handler.replies)
-            case .failure(let error): AppendGroup.reply(appends.failed("ERR \(error)"), into: &handler.replies)
-            }
+        let connection = NIOLoopBound((handler: self, context: context, reply: reply), eventLoop: context.eventLoop)
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop, work).whenComplete { outcome in
+            let (handler, context, reply) = connection.value
+            handler.workingOffLoop = false
+            reply(outcome, &handler.replies)
             handler.resume(context)
         }
     }
@@ -295,7 +328,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 replies.buffer.clear()
             }
         }
-        if closing && !closeArranged && !applyingAppends {
+        if closing && !closeArranged && !workingOffLoop {
             closeArranged = true
             if let lastWrite {
                 let channel = context.channel

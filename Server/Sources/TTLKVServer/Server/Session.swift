@@ -15,6 +15,9 @@ final class Session {
     var closeAfterReply = false
     /// APPENDs to one key waiting to be applied as one write, and answered.
     var appends: AppendGroup?
+    /// A KEYS walking the store in steps, between which the connection's
+    /// event loop serves others (KeysWalk.swift).
+    var keysWalk: KeysWalk?
 
     init(id: Int, statistics: LoopStatistics, authenticated: Bool) {
         self.id = id

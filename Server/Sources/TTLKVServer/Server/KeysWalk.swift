@@ -1,0 +1,55 @@
+/*
+ KEYS pattern, without blocking anyone.
+
+ Redis walks its whole keyspace in one go, every client waiting. Here KEYS
+ walks the store as SCAN does (Store.scanKeys: a cursor over table
+ positions, a lock-free read, no shard lock held), one step of
+ slotsPerStep table slots at a time, the size of a default SCAN call: the
+ connection runs one step, then hands its event loop back (a task that
+ runs the next step), so the other connections of the loop are served
+ between steps and wait at most one step, as for a SCAN. The connection
+ itself runs nothing more until the walk is done, as when it waits for
+ its appends. The matching keys are gathered aside, since the array's
+ length comes before them, then answered at once, as Redis does.
+
+ What the walk reports is what SCAN reports: every key live and unwritten
+ from the first step to the last, once (twice at most if its shard's table
+ is replaced meanwhile); a key written during the walk may be missed.
+
+ In a transaction (MULTI ... KEYS ... EXEC) the walk runs at once: EXEC
+ holds every shard's lock for it, and nothing else writes.
+ */
+import NIOCore
+
+struct KeysWalk: Sendable {
+    /// About 8,192 table slots, one SCAN call's worth (KeyspaceAccess.scan).
+    static let keysPerStep = 2048
+
+    private let pattern: GlobPattern
+    private var cursor: UInt64 = 0
+    private var found: Replies
+    private var count = 0
+
+    init(pattern: UnsafeRawBufferPointer) {
+        self.pattern = GlobPattern(pattern)
+        found = Replies(allocator: ByteBufferAllocator())
+    }
+
+    /// Walks one step; true once the walk is complete.
+    private mutating func step(_ keyspace: KeyspaceAccess) throws -> Bool {
+        cursor = try keyspace.scan(from: cursor, count: Self.keysPerStep) { key in
+            guard pattern.matches(key) else { return }
+            found.bulk(key)
+            count += 1
+        }
+        return cursor == 0
+    }
+
+    /// Walks every step, then writes the answer: the matching keys as one
+    /// array.
+    mutating func complete(_ keyspace: KeyspaceAccess, into replies: inout Replies) throws {
+        while try !step(keyspace) {}
+        replies.arrayHeader(count)
+        replies.buffer.writeBuffer(&found.buffer)
+    }
+}
