@@ -366,6 +366,109 @@ OBJECT = [
     ["OBJECT", "HELP", "extra"],
 ]
 
+TRANSACTION = [
+    ["EXEC"],
+    ["DISCARD"],
+    ["MULTI"],
+    ["MULTI"],  # nested: an error, the transaction goes on
+    ["WATCH", "k"],  # inside MULTI: an error, the transaction goes on
+    ["SET", "k", 1],
+    ["INCR", "k"],
+    ["SET", "s", "text"],
+    ["INCR", "s"],  # fails when it runs: the others still do
+    ["GET", "k"],
+    ["MSET", "a", 1, "b", 2],
+    ["APPEND", "a", "x"],
+    ["APPEND", "a", "y"],
+    ["GET", "a"],
+    ["RENAME", "b", "c"],
+    ["EXPIRE", "c", 100, "NX"],
+    ["TTL", "c"],
+    ["DBSIZE"],
+    ["KEYS", "a"],
+    ["PING"],
+    ["EXEC"],
+    ["EXEC"],
+    ["MULTI"],
+    ["EXEC"],  # empty
+    ["MULTI"],
+    ["SET", "x"],  # wrong arity: refused at once, EXEC aborts
+    ["SET", "x", 1],
+    ["EXEC"],
+    ["EXISTS", "x"],
+    ["MULTI"],
+    ["NOSUCH", "x"],
+    ["EXEC"],
+    ["MULTI"],
+    ["SHUTDOWN"],
+    ["EXEC"],
+    ["MULTI"],
+    ["SET", "y", 1],
+    ["EXEC", "extra"],  # EXEC itself refused: the transaction is discarded
+    ["EXEC"],
+    ["EXISTS", "y"],
+    ["MULTI"],
+    ["SET", "y", 1],
+    ["DISCARD", "extra"],
+    ["EXEC"],
+    ["MULTI"],
+    ["SET", "y", 1],
+    ["DISCARD"],
+    ["EXISTS", "y"],
+    ["WATCH"],
+    ["UNWATCH", "x"],
+    ["WATCH", "w"],
+    ["WATCH", "w", "w2"],
+    ["SET", "w", 1],  # this connection's own write counts too
+    ["MULTI"],
+    ["SET", "z", 1],
+    ["EXEC"],
+    ["EXISTS", "z"],
+    ["WATCH", "w"],
+    ["UNWATCH"],
+    ["SET", "w", 2],
+    ["MULTI"],
+    ["SET", "z", 1],
+    ["EXEC"],
+    ["WATCH", "w", "absent"],
+    ["GET", "w"],  # reads do not count
+    ["SETNX", "w", 5],  # nor writes that change nothing
+    ["EXPIRE", "absent", 10],
+    ["DEL", "absent"],
+    ["MULTI"],
+    ["INCR", "w"],
+    ["EXEC"],
+    ["WATCH", "w"],
+    ["MULTI"],
+    ["EXEC"],  # EXEC unwatches: the write below is not seen by the next one
+    ["SET", "w", 7],
+    ["MULTI"],
+    ["GET", "w"],
+    ["EXEC"],
+    ["WATCH", "f"],
+    ["SET", "f", 1],
+    ["DISCARD"],
+    ["MULTI"],
+    ["DISCARD"],  # DISCARD unwatches
+    ["MULTI"],
+    ["GET", "f"],
+    ["EXEC"],
+    ["SET", "g", 1],
+    ["WATCH", "g"],
+    ["FLUSHALL"],
+    ["MULTI"],
+    ["PING"],
+    ["EXEC"],
+    ["WATCH", "h"],
+    ["FLUSHALL"],  # the key did not exist: nothing changed for it
+    ["MULTI"],
+    ["PING"],
+    ["EXEC"],
+    ["MULTI"],
+    ["SET", "q", 1],
+    ["QUIT"],
+]
+
 TYPE = [
     ["SET", "k", "v"],
     ["TYPE", "k"],
@@ -385,6 +488,61 @@ def test_string_commands(pair, script):
 @pytest.mark.parametrize("script", [RENAME_COPY, OBJECT], ids=["rename-copy", "object"])
 def test_keyspace_commands(pair, script):
     run_script(pair, script)
+
+
+def test_transactions(ttlkv, oracle):
+    """MULTI / EXEC / DISCARD / WATCH / UNWATCH on one connection: Redis's
+    queuing rules, errors and replies (the script ends with QUIT)."""
+    pair = resp.Client(ttlkv.port), resp.Client(oracle.port)
+    run_script(pair, TRANSACTION)
+    for client in pair:
+        client.close()
+
+
+def test_watch_sees_other_clients_and_expiry(ttlkv, oracle):
+    """EXEC fails if another client wrote a watched key, or if it expired,
+    since WATCH; a write to another key, or a key absent at WATCH that stays
+    absent, does not fail it."""
+    for server in (ttlkv, oracle):
+        watcher, other = resp.Client(server.port), resp.Client(server.port)
+        assert other("FLUSHALL") == "OK"
+        assert other("SET", "k", 1) == "OK"
+        for write in (["SET", "k", 2], ["DEL", "k"], ["EXPIRE", "k", 100], ["INCR", "k"], ["MSET", "k", 3, "j", 3],
+                      ["RENAME", "j", "k"], ["APPEND", "k", "x"], ["SETRANGE", "k", 0, "y"], ["BITOP", "OR", "k", "j"]):
+            assert other("SET", "k", 1) == "OK" and other("SET", "j", 5) == "OK"
+            assert watcher("WATCH", "k") == "OK"
+            other(*write)
+            assert watcher("MULTI") == "OK" and watcher("GET", "k") == "QUEUED"
+            assert watcher("EXEC") is None, (server, write)
+        assert watcher("WATCH", "k", "absent") == "OK"
+        assert other("SET", "unrelated", 1) == "OK"
+        assert watcher("MULTI") == "OK" and watcher("PING") == "QUEUED"
+        assert watcher("EXEC") == ["PONG"]
+        # Expiry: the key was live at WATCH and is gone at EXEC.
+        assert other("SET", "e", 1, "PX", 100) == "OK"
+        assert watcher("WATCH", "e") == "OK"
+        time.sleep(0.3)
+        assert watcher("MULTI") == "OK" and watcher("PING") == "QUEUED"
+        assert watcher("EXEC") is None, server
+        # A key with a TTL still live at EXEC does not fail it.
+        assert other("SET", "e", 1, "PX", 100_000) == "OK"
+        assert watcher("WATCH", "e") == "OK"
+        assert watcher("MULTI") == "OK" and watcher("PING") == "QUEUED"
+        assert watcher("EXEC") == ["PONG"]
+        watcher.close()
+        other.close()
+
+
+def test_exec_in_resp3(ttlkv, oracle):
+    for server in (ttlkv, oracle):
+        c, other = resp.Client(server.port), resp.Client(server.port)
+        assert isinstance(c("HELLO", 3), dict)
+        assert c("WATCH", "r3") == "OK" and other("SET", "r3", 1) == "OK"
+        assert c("MULTI") == "OK" and c("PING") == "QUEUED"
+        c.sock.sendall(resp.encode("EXEC"))
+        assert c.file.readline() == b"_\r\n"  # the RESP3 null
+        c.close()
+        other.close()
 
 
 def test_keys_matches_as_redis(pair):
@@ -469,7 +627,7 @@ def test_dump_and_restore(pair):
 
 NEW_COMMANDS = ["getset", "getrange", "substr", "setrange", "incrbyfloat", "type",
                 "setbit", "getbit", "bitcount", "bitpos", "bitop", "lcs", "rename", "renamenx", "copy", "randomkey",
-                "dump", "restore", "object", "keys"]
+                "dump", "restore", "object", "keys", "multi", "exec", "discard", "watch", "unwatch"]
 
 
 def test_command_info_of_new_commands(pair):

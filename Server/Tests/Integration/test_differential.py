@@ -89,7 +89,7 @@ class Generator:
     def command(self):
         r = self.rng
         k, v = self.key(), self.value()
-        choice = r.randrange(52)
+        choice = r.randrange(56)
         if choice < 3:
             return [b"GET", k]
         if choice < 6:
@@ -152,7 +152,24 @@ class Generator:
             return self.string_edit(k, v)
         if choice < 46:
             return self.bits(k)
-        return self.keyspace(k)
+        if choice < 52:
+            return self.keyspace(k)
+        return self.transaction()
+
+    PSEUDO = (b"SLEEP", b"SCAN-ALL", b"KEYS", b"DUMP-RESTORE", b"TX")
+
+    def transaction(self):
+        """MULTI, a few commands, EXEC or DISCARD; sometimes a WATCH first,
+        and a write of the watched key between WATCH and EXEC."""
+        r = self.rng
+        body = []
+        while len(body) < r.randint(1, 4):
+            command = self.command()
+            if command is not None and command[0] not in self.PSEUDO:
+                body.append(command)
+        watched = self.key() if r.random() < 0.4 else None
+        before = [[b"WATCH", watched]] + ([[b"SET", watched, b"w"]] if r.random() < 0.5 else []) if watched else []
+        return [b"TX", before, body, r.choice([b"EXEC", b"EXEC", b"EXEC", b"DISCARD"])]
 
     def keyspace(self, k):
         r = self.rng
@@ -203,9 +220,18 @@ def keys_of(command):
         return command[1:3]
     if name in (b"SCAN-ALL", b"KEYS"):
         return KEYS
+    if name == b"TX":
+        return [key for command in command[1] + command[2] for key in keys_of(command)]
     if name in (b"PING", b"ECHO", b"NOSUCH", b"SELECT", b"SLEEP") or len(command) < 2:
         return []
     return [command[1]]
+
+
+def run_transaction(client, tx):
+    """[b"TX", before, body, end]: the replies of before, MULTI, the body
+    and EXEC or DISCARD."""
+    _, before, body, end = tx
+    return [client(*c) for c in before] + client.pipeline([[b"MULTI"], *body, [end]])
 
 
 def wait_out_expiries(servers_, keys, guard=GUARD_MS):
@@ -283,6 +309,18 @@ def test_random_sequences_agree_with_redis(ttlkv, oracle, seed):
             got, want = scan_all(ours, command[1]), scan_all(theirs, command[1])
         elif command[0] == b"KEYS":
             got, want = sorted(ours(*command)), sorted(theirs(*command))
+        elif command[0] == b"TX":
+            got, want = run_transaction(ours, command), run_transaction(theirs, command)
+            assert len(got) == len(want)
+            for sent, mine, redis in zip(command[1] + [[b"MULTI"]] + command[2] + [[command[3]]], got, want):
+                if sent[0] in (b"EXEC",) and isinstance(mine, list) and isinstance(redis, list) and len(mine) == len(redis):
+                    assert all(agree(c, m, w) for c, m, w in zip(command[2], mine, redis)), (
+                        f"seed {seed}: {command!r}\n ttlkv: {got!r}\n redis: {want!r}")
+                else:
+                    assert agree(sent, mine, redis), f"seed {seed}: {command!r}\n ttlkv: {got!r}\n redis: {want!r}"
+            history.append((command, want))
+            compared += 1
+            continue
         elif command[0] == b"DUMP-RESTORE":
             # Redis's payload of the key (ttlkv's differs where Redis compresses),
             # restored by both; ABSTTL makes the TTL a time long past.

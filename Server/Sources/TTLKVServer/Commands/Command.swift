@@ -81,7 +81,7 @@ struct CommandName: Hashable {
 /// Every command the server knows, by name.
 enum CommandTable {
     static let all: [Command] = connectionCommands + serverCommands + stringCommands + keyCommands + expiryCommands
-        + stringEditCommands + [lcsCommand] + bitCommands + keyspaceCommands
+        + stringEditCommands + [lcsCommand] + bitCommands + keyspaceCommands + transactionCommands
 
     private static let byName: [CommandName: Command] = Dictionary(
         uniqueKeysWithValues: all.map { (CommandName($0.name), $0) }
@@ -98,20 +98,20 @@ enum CommandTable {
 }
 
 /// Runs one request: finds the command, checks arity and authentication
-/// (in Redis's order), counts it and runs it, writing its reply.
+/// (in Redis's order), queues it in a transaction, or counts it and runs
+/// it, writing its reply.
 func execute(_ arguments: Arguments, session: Session, server: ServerContext, replies: inout Replies) {
     guard let command = CommandTable.command(named: arguments[0]) else {
-        replies.error(unknownCommandMessage(arguments))
-        return
+        return refuse(unknownCommandMessage(arguments), command: nil, session: session, server: server, replies: &replies)
     }
     guard command.accepts(argumentCount: arguments.count) else {
-        replies.error(command.wrongArity)
-        return
+        return refuse(command.wrongArity, command: command, session: session, server: server, replies: &replies)
     }
     if !session.authenticated && !command.allowedBeforeAuthentication {
-        replies.error("NOAUTH Authentication required.")
-        return
+        return refuse("NOAUTH Authentication required.", command: command, session: session, server: server, replies: &replies)
     }
+    // Between MULTI and EXEC: queued (Transaction.swift).
+    if queueInTransaction(command, arguments, session: session, server: server, replies: &replies) { return }
     session.statistics.countCommand()
     command.run(CommandCall(arguments: arguments, session: session, server: server, command: command,
                             keyspace: server.keyspace.access), &replies)

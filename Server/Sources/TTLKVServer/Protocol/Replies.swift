@@ -87,6 +87,12 @@ struct Replies {
         if resp3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("$-1\r\n") }
     }
 
+    /// The null array (`*-1`, or `_` in RESP3): EXEC that found a watched
+    /// key written.
+    mutating func nullArray() {
+        if resp3 { buffer.writeStaticString("_\r\n") } else { buffer.writeStaticString("*-1\r\n") }
+    }
+
     mutating func arrayHeader(_ count: Int) {
         buffer.writeStaticString("*")
         writeDecimal(Int64(count))

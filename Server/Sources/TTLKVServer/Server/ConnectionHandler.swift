@@ -102,7 +102,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if session != nil { server.clients.leave(context.channel) }
+        if let session {
+            server.clients.leave(context.channel)
+            session.unwatch(server.keyspace.watches)
+        }
         session = nil
         input = nil
         context.fireChannelInactive()

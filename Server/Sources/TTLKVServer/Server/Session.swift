@@ -15,9 +15,12 @@ final class Session {
     var closeAfterReply = false
     /// APPENDs to one key waiting to be applied as one write, and answered.
     var appends: AppendGroup?
-    /// A KEYS walking the store in steps, between which the connection's
-    /// event loop serves others (KeysWalk.swift).
+    /// A KEYS to walk the store off the event loop (KeysWalk.swift).
     var keysWalk: KeysWalk?
+    /// Between MULTI and EXEC: the queued commands (Transaction.swift).
+    var transaction: QueuedTransaction?
+    /// The keys WATCH watches.
+    var watching: WatchedKeys?
 
     init(id: Int, statistics: LoopStatistics, authenticated: Bool) {
         self.id = id

@@ -1,7 +1,8 @@
 import TTLKV
 
-/// The server's store and what every connection shares about it: the one
-/// conversion between Unix time and the store's clock. Commands reach the store through a ``KeyspaceAccess``
+/// The server's store and what every connection shares about it: the
+/// watched keys (WATCH), and the one conversion between Unix time and the
+/// store's clock. Commands reach the store through a ``KeyspaceAccess``
 /// (``access``, or a transaction's); this file and KeyspaceAccess.swift are
 /// the only ones that call the TTLKV Swift API, so that a change there
 /// changes these two files and no other.
@@ -16,6 +17,7 @@ final class Keyspace: Sendable {
     typealias Bytes = UnsafeRawBufferPointer
 
     let store: Store
+    let watches = WatchRegistry()
     /// Unix milliseconds minus store-clock milliseconds, fixed at start.
     let unixOffset: Int64
 

@@ -6,7 +6,10 @@ import TTLKV
 /// store with the shards of its keys locked, whose writes go through the
 /// ``StoreTransaction``.
 ///
-/// Reads take no lock, in a transaction or not. Writes in a transaction
+/// Every write made here tells the watchers of its key (``WatchRegistry``)
+/// while it still holds the key's shard lock, so that an EXEC, which checks
+/// its watched keys under those locks, sees every write that came before
+/// it. Reads take no lock, in a transaction or not. Writes in a transaction
 /// go through it, never through the store: a write to a shard the
 /// transaction holds would wait for the transaction, on its own thread.
 struct KeyspaceAccess {
@@ -83,10 +86,17 @@ struct KeyspaceAccess {
     // MARK: Writes
 
     /// Reads and changes key atomically (see ``Store/update(forKey:sizeHint:_:)``);
-    /// in a transaction, under its locks.
+    /// in a transaction, under its locks. A decision that writes the key
+    /// marks its watchers.
     func update<Result>(_ key: Bytes, sizeHint: Int = 0, _ body: (inout StoreUpdate) throws -> Result) throws -> Result {
-        if let transaction { return try transaction.update(forKey: key, sizeHint: sizeHint, body) }
-        return try store.update(forKey: key, sizeHint: sizeHint, body)
+        let watches = keyspace.watches
+        let marking = { (entry: inout StoreUpdate) throws -> Result in
+            let result = try body(&entry)
+            if entry.changesKey { watches.touch(key) }
+            return result
+        }
+        if let transaction { return try transaction.update(forKey: key, sizeHint: sizeHint, marking) }
+        return try store.update(forKey: key, sizeHint: sizeHint, marking)
     }
 
     /// Stores value under key with deadline (nil: never expires): an
@@ -117,14 +127,20 @@ struct KeyspaceAccess {
 
     /// MSET / MSETNX: every pair or none; false if onlyIfNoneExist and a
     /// key exists.
+    /// Under the keys' shard locks (a put_all marks no watcher by itself).
     func setAll(_ pairs: [(key: Bytes, value: Bytes)], onlyIfNoneExist: Bool) throws -> Bool {
-        if let transaction { return try transaction.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist) }
-        return try store.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist)
+        try withLocks(pairs.map(\.key)) { access in
+            guard try access.transaction!.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist) else { return false }
+            for pair in pairs { access.keyspace.watches.touch(pair.key) }
+            return true
+        }
     }
 
     /// FLUSHDB: removes every key present when the call starts. Keys written
     /// meanwhile by other clients may stay. In a transaction, which holds
     /// every shard for it, the keys go one by one and nothing else runs.
+    /// Outside one no watcher is marked: a watched key it removes was live at
+    /// WATCH and is absent at EXEC, which fails the EXEC by itself.
     func removeAll() throws {
         guard inTransaction else { return try store.removeAll() }
         var cursor: UInt64 = 0
