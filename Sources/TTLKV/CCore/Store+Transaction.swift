@@ -29,6 +29,15 @@ public struct StoreTransaction {
         }
     }
 
+    /// The live value and deadline of a key whose shard this transaction
+    /// holds, in place: valid until the transaction writes the key or ends
+    /// (while the shard is locked, no other write can replace the value or
+    /// free it), so that a value can be copied straight into another key's
+    /// new one (Redis's RENAME, COPY, BITOP). Nil if the key is absent.
+    public func value(forKey key: some StoreBytes) throws -> (bytes: UnsafeRawBufferPointer, deadline: StoreClock.Instant?)? {
+        try update(forKey: key) { key in key.value.map { ($0, key.deadline) } }
+    }
+
     /// ``Store/setAll(_:onlyIfNoneExist:)`` of keys this transaction holds:
     /// all pairs or none.
     @discardableResult
