@@ -304,7 +304,8 @@ struct ttlkv {
  *   7. eviction      evict.c: making room under a budget
  *   8. lifecycle     store.c: open, close, statistics
  *   9. operations    write.c, update.c, put_all.c, batch.c, read.c, scan.c,
- *                    sweep.c: the public reads and writes
+ *                    sweep.c, random.c: the public reads and writes
+ *  10. composition   transaction.c: several keys' operations under one hold
  * A read that ends a reader's outermost section may close a store whose
  * ttlkv_close came inside it: that is why lifecycle sits below operations.
  */
