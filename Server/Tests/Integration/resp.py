@@ -19,6 +19,10 @@ def encode(*args):
     return b"".join(parts)
 
 
+class Push(list):
+    """A RESP3 push message (`>`): pub/sub messages and confirmations."""
+
+
 class Client:
     def __init__(self, port, timeout=10):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
@@ -35,6 +39,10 @@ class Client:
     def pipeline(self, commands):
         self.sock.sendall(b"".join(encode(*c) for c in commands))
         return [self.reply() for _ in commands]
+
+    def send(self, *args):
+        """Sends a request without waiting for its reply."""
+        self.sock.sendall(encode(*args))
 
     def reply(self):
         line = self.file.readline()
@@ -55,6 +63,8 @@ class Client:
             return data
         if kind == b"_":
             return None
+        if kind == b">":
+            return Push(self.reply() for _ in range(int(rest)))
         if kind in (b"*", b"%"):
             n = int(rest)
             if n < 0:

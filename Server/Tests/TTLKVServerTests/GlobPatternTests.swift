@@ -8,7 +8,8 @@ import Testing
     }
 
     @Test func wildcards() {
-        #expect(match("*", ""))
+        // As Redis's stringmatchlen: only the empty pattern matches "".
+        #expect(!match("*", "") && !match("**", "") && match("", ""))
         #expect(match("user:*", "user:42"))
         #expect(!match("user:*", "users:42"))
         #expect(match("h?llo", "hello") && !match("h?llo", "hllo"))

@@ -82,6 +82,7 @@ struct CommandName: Hashable {
 enum CommandTable {
     static let all: [Command] = connectionCommands + serverCommands + stringCommands + keyCommands + expiryCommands
         + stringEditCommands + [lcsCommand] + bitCommands + keyspaceCommands + transactionCommands
+        + pubSubCommands
 
     private static let byName: [CommandName: Command] = Dictionary(
         uniqueKeysWithValues: all.map { (CommandName($0.name), $0) }
@@ -109,6 +110,9 @@ func execute(_ arguments: Arguments, session: Session, server: ServerContext, re
     }
     if !session.authenticated && !command.allowedBeforeAuthentication {
         return refuse("NOAUTH Authentication required.", command: command, session: session, server: server, replies: &replies)
+    }
+    if session.isSubscriberMode(resp3: replies.resp3), let refusal = subscriberModeRefusal(command, arguments) {
+        return refuse(refusal, command: command, session: session, server: server, replies: &replies)
     }
     // Between MULTI and EXEC: queued (Transaction.swift).
     if queueInTransaction(command, arguments, session: session, server: server, replies: &replies) { return }

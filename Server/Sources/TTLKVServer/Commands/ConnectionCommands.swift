@@ -2,6 +2,12 @@
 let connectionCommands: [Command] = [
     Command("ping", arity: -1, flags: ["fast"], categories: ["@fast", "@connection"]) { call, replies in
         guard call.arguments.count <= 2 else { return replies.error(call.command.wrongArity) }
+        if call.session.isSubscriberMode(resp3: replies.resp3) {
+            // As Redis in subscriber mode: ["pong", the argument or ""].
+            replies.arrayHeader(2)
+            replies.bulk("pong")
+            return call.arguments.count == 2 ? replies.bulk(call.arguments[1]) : replies.bulk("")
+        }
         if call.arguments.count == 2 { replies.bulk(call.arguments[1]) } else { replies.status("PONG") }
     },
     Command("echo", arity: 2, flags: ["fast"], categories: ["@fast", "@connection"]) { call, replies in
@@ -111,6 +117,7 @@ private func hello(_ call: CommandCall, _ replies: inout Replies) {
     }
     if let name { call.session.name = String(decoding: name, as: UTF8.self) }
     replies.resp3 = version == 3
+    call.session.subscriptions?.subscriber.resp3.store(replies.resp3, ordering: .relaxed)
     replies.mapHeader(7)
     replies.bulk("server")
     replies.bulk("redis")

@@ -59,7 +59,9 @@ private func scan(_ call: CommandCall, _ replies: inout Replies) {
             guard value >= 1 else { return replies.error(CommandError.syntax.reply) }
             count = Int(clamping: value)
         } else if arguments.matches(index, "MATCH") {
-            pattern = GlobPattern(arguments[index + 1])
+            let glob = GlobPattern(arguments[index + 1])
+            // As Redis: a lone `*` is no pattern, and matches even an empty key.
+            pattern = glob.matchesEverything ? nil : glob
         } else if arguments.matches(index, "TYPE") {
             // Every key holds a string: another type matches nothing.
             onlyStrings = arguments.matches(index + 1, "string")

@@ -24,6 +24,15 @@
  client that stops reading stalls itself and nobody else, holding at most
  the water mark, one batch and the reads already made.
 
+ Pub/sub. Messages for a subscribed connection wait in its outbox
+ (PubSub/Subscriber.swift), which publishers on any thread fill; an
+ OutboxReady event brings them to the connection's loop, where they join
+ the replies, as do those waiting when a batch of requests starts (so a
+ message published before a request was read goes out before its reply).
+ They count against the pub/sub output buffer limit until the socket takes
+ them, and they are written even while the connection is paused: a
+ subscriber that does not read is cut off by that limit.
+
  Ending. A protocol error is answered and the connection closed after the
  replies before it are out, as Redis does; so are QUIT and the server's
  shutdown (a ShutdownEvent). "Out" means every reply written, earlier
@@ -94,7 +103,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             flush(context)
             return
         }
-        let session = Session(id: id, statistics: server.statistics.counters(for: context.eventLoop),
+        let session = Session(id: id, channel: context.channel, statistics: server.statistics.counters(for: context.eventLoop),
                               authenticated: !server.requiresPassword)
         self.session = session
         parser.requireAuthentication = !session.authenticated
@@ -105,6 +114,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if let session {
             server.clients.leave(context.channel)
             session.unwatch(server.keyspace.watches)
+            session.subscriptions?.removeAll(from: server.pubSub)
         }
         session = nil
         input = nil
@@ -163,7 +173,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ShutdownEvent {
+        if event is OutboxReady {
+            guard let subscriptions = session?.subscriptions, !closing else { return }
+            subscriptions.collect(into: &replies)
+            flush(context)
+        } else if event is ShutdownEvent {
             closing = true
             flush(context)
             if readHeld {
@@ -187,6 +201,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// is to close; then applies the appends still pending.
     private func runRequests(_ context: ChannelHandlerContext) {
         guard let session, var input, !stalled, !closing else { return }
+        session.subscriptions?.collect(into: &replies)
         self.input = nil // so that the buffer below is uniquely referenced
         let consumed = input.withUnsafeReadableBytes { bytes -> Int in
             var offset = 0
@@ -318,7 +333,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// in the kernel's hands.
     private func flush(_ context: ChannelHandlerContext) {
         if !replies.isEmpty {
-            lastWrite = context.writeAndFlush(wrapOutboundOut(replies.buffer))
+            let write = context.writeAndFlush(wrapOutboundOut(replies.buffer))
+            lastWrite = write
+            if let subscriptions = session?.subscriptions, subscriptions.unwritten > 0 {
+                // Messages stay counted against the output limit until written.
+                let (subscriber, count) = (subscriptions.subscriber, subscriptions.unwritten)
+                subscriptions.unwritten = 0
+                write.whenComplete { _ in subscriber.written(count) }
+            }
             // Whatever the size of the batches that filled it: output the
             // client has not taken stops its requests and its reads.
             if !context.channel.isWritable { paused = true }

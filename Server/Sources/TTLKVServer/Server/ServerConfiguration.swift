@@ -26,6 +26,10 @@ public struct ServerConfiguration: Sendable {
     /// The most bytes of unparsed requests one client may have pending
     /// (Redis `client-query-buffer-limit`). Default 1 GiB.
     public var queryBufferLimit = 1 << 30
+    /// The output a pub/sub client may leave unread before it is
+    /// disconnected (Redis `client-output-buffer-limit pubsub`). Default
+    /// 32 MiB hard, 8 MiB for 60 s soft, as Redis.
+    public var pubSubOutputBufferLimit = OutputBufferLimit()
     /// Event loop threads; nil: one per core.
     public var eventLoops: Int?
     /// Keys to preallocate the store for (no resize up to this many).
@@ -55,6 +59,10 @@ public struct ServerConfiguration: Sendable {
         }
         if limits.maximumArguments < 1 { return "the argument limit must be at least 1" }
         if queryBufferLimit < 1 << 20 { return "client-query-buffer-limit must be at least 1 MiB" }
+        let limit = pubSubOutputBufferLimit
+        if limit.hardBytes < 0 || limit.softBytes < 0 || limit.softSeconds < 0 {
+            return "client-output-buffer-limit values must not be negative"
+        }
         if let eventLoops, eventLoops < 1 { return "at least one event loop is needed" }
         return nil
     }

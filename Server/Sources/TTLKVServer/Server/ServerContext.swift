@@ -8,6 +8,10 @@ final class ServerContext: Sendable {
     let keyspace: Keyspace
     let clients = ClientRegistry()
     let statistics: ServerStatistics
+    /// Channels, patterns and their subscribers.
+    let pubSub = PubSub()
+    /// The pub/sub output buffer limit in force (CONFIG SET changes it).
+    let outputBufferLimit: OutputBufferLimitSetting
     /// Unix time the server started, in milliseconds.
     let startedAt = WallClock.milliseconds()
     /// The listening port, once bound.
@@ -19,6 +23,7 @@ final class ServerContext: Sendable {
         self.configuration = configuration
         keyspace = try Keyspace(configuration: configuration)
         statistics = ServerStatistics(eventLoops: eventLoops)
+        outputBufferLimit = OutputBufferLimitSetting(configuration.pubSubOutputBufferLimit)
     }
 
     /// Whether clients must authenticate.

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One client connection's state, owned by its event loop.
 final class Session {
     /// CLIENT ID: unique for the life of the server.
@@ -21,9 +23,14 @@ final class Session {
     var transaction: QueuedTransaction?
     /// The keys WATCH watches.
     var watching: WatchedKeys?
+    /// The connection's channel, where its pub/sub messages go.
+    let channel: any Channel
+    /// Its channels and patterns, from its first SUBSCRIBE or PSUBSCRIBE.
+    var subscriptions: Subscriptions?
 
-    init(id: Int, statistics: LoopStatistics, authenticated: Bool) {
+    init(id: Int, channel: any Channel, statistics: LoopStatistics, authenticated: Bool) {
         self.id = id
+        self.channel = channel
         self.statistics = statistics
         self.authenticated = authenticated
     }

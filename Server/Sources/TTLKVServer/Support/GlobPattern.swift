@@ -18,6 +18,10 @@ struct GlobPattern {
         self.pattern = Array(pattern)
     }
 
+    init(_ pattern: [UInt8]) {
+        self.pattern = pattern
+    }
+
     init(_ pattern: String) {
         self.pattern = Array(pattern.utf8)
     }
@@ -25,8 +29,11 @@ struct GlobPattern {
     /// Whether the pattern is `*`: everything matches.
     var matchesEverything: Bool { pattern == [UInt8(ascii: "*")] }
 
+    /// Whether text matches, as Redis's stringmatchlen answers: an empty
+    /// text matches only the empty pattern (not even `*`; SCAN, KEYS and
+    /// CONFIG GET test for a lone `*` before they match).
     func matches(_ text: UnsafeRawBufferPointer) -> Bool {
-        if matchesEverything { return true }
+        if text.isEmpty { return pattern.isEmpty }
         var p = 0, t = 0
         var star: (pattern: Int, text: Int)?
         while t < text.count {

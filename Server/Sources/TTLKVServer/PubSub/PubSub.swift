@@ -1,0 +1,203 @@
+/*
+ The server's channels and patterns, and publishing to them.
+
+ Channels live in 16 shards, each a dictionary from channel name to its
+ subscribers under a lock of its own: a PUBLISH locks one shard, finds the
+ channel's subscribers and hands each its copy of the message (the copy
+ goes into the subscriber's outbox, under the outbox's own lock, and the
+ subscriber's event loop is told to write it), so two event loops
+ publishing to different channels rarely meet, and publishing waits for no
+ socket and no other client: a subscriber that does not read only fills
+ its own outbox, up to its output buffer limit (Subscriber.swift).
+
+ Patterns are a list that publishers match one by one, as Redis does. The
+ list is copied out of its lock (a reference, not the patterns), so a
+ publisher matching many patterns against a long channel name holds up no
+ other publisher and no SUBSCRIBE; it is replaced only when a pattern gets
+ its first subscriber or loses its last. Each pattern's subscribers are
+ under a lock of their own.
+
+ Lock order: a shard or the pattern table, then a pattern's subscribers,
+ then a subscriber's outbox. Nothing here ever calls into a channel while
+ holding a lock (waking or closing a subscriber goes through its event
+ loop's task queue), so a subscriber's connection, closing on its loop and
+ unsubscribing, never waits for a publisher that waits for it.
+
+ Counts kept outside the locks (channels with subscribers, patterns) let a
+ publisher with nobody to reach, the common case of keyspace
+ notifications, skip the lookups: an atomic load each.
+ */
+import Synchronization
+
+/// Every channel and pattern subscription of one server.
+final class PubSub: Sendable {
+    private final class Shard: Sendable {
+        let channels = Mutex<[ChannelName: [ObjectIdentifier: Subscriber]]>([:])
+    }
+
+    /// One pattern and its subscribers.
+    private final class PatternEntry: Sendable {
+        let name: ChannelName
+        let glob: GlobPattern
+        let subscribers = Mutex<[ObjectIdentifier: Subscriber]>([:])
+
+        init(_ name: ChannelName) {
+            self.name = name
+            glob = GlobPattern(name.bytes)
+        }
+    }
+
+    private struct PatternTable {
+        var byName: [ChannelName: PatternEntry] = [:]
+        /// The same entries, as publishers take them.
+        var list: [PatternEntry] = []
+    }
+
+    private static let shardCount = 16
+    private let shards = (0..<PubSub.shardCount).map { _ in Shard() }
+    private let patterns = Mutex(PatternTable())
+    private let channelCount = Atomic<Int>(0)
+    private let patternCount = Atomic<Int>(0)
+
+    /// Whether anyone is subscribed to anything: publishing to nobody costs
+    /// this check alone.
+    var isEmpty: Bool {
+        channelCount.load(ordering: .relaxed) == 0 && patternCount.load(ordering: .relaxed) == 0
+    }
+
+    /// Channels with at least one subscriber (INFO `pubsub_channels`).
+    var channels: Int { channelCount.load(ordering: .relaxed) }
+
+    /// Patterns with at least one subscriber (PUBSUB NUMPAT, INFO `pubsub_patterns`).
+    var patternsSubscribed: Int { patternCount.load(ordering: .relaxed) }
+
+    private func shard(of channel: ChannelName) -> Shard {
+        shards[Int(channel.shardHash % UInt32(Self.shardCount))]
+    }
+
+    // MARK: Subscribing
+
+    /// Adds subscriber to channel; false if it was subscribed already.
+    func subscribe(_ subscriber: Subscriber, to channel: ChannelName) -> Bool {
+        shard(of: channel).channels.withLock { channels in
+            let id = ObjectIdentifier(subscriber)
+            if channels[channel] == nil { channelCount.add(1, ordering: .relaxed) }
+            return channels[channel, default: [:]].updateValue(subscriber, forKey: id) == nil
+        }
+    }
+
+    /// Removes subscriber from channel; false if it was not subscribed.
+    func unsubscribe(_ subscriber: Subscriber, from channel: ChannelName) -> Bool {
+        shard(of: channel).channels.withLock { channels in
+            guard channels[channel]?.removeValue(forKey: ObjectIdentifier(subscriber)) != nil else { return false }
+            if channels[channel]!.isEmpty {
+                channels[channel] = nil
+                channelCount.subtract(1, ordering: .relaxed)
+            }
+            return true
+        }
+    }
+
+    /// Adds subscriber to pattern; false if it was subscribed already.
+    func subscribe(_ subscriber: Subscriber, toPattern pattern: ChannelName) -> Bool {
+        patterns.withLock { table in
+            let entry: PatternEntry
+            if let existing = table.byName[pattern] {
+                entry = existing
+            } else {
+                entry = PatternEntry(pattern)
+                table.byName[pattern] = entry
+                table.list.append(entry)
+                patternCount.add(1, ordering: .relaxed)
+            }
+            return entry.subscribers.withLock { $0.updateValue(subscriber, forKey: ObjectIdentifier(subscriber)) == nil }
+        }
+    }
+
+    /// Removes subscriber from pattern; false if it was not subscribed.
+    func unsubscribe(_ subscriber: Subscriber, fromPattern pattern: ChannelName) -> Bool {
+        patterns.withLock { table in
+            guard let entry = table.byName[pattern] else { return false }
+            let (removed, empty) = entry.subscribers.withLock { subscribers in
+                (subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) != nil, subscribers.isEmpty)
+            }
+            if empty {
+                table.byName[pattern] = nil
+                table.list.removeAll { $0 === entry }
+                patternCount.subtract(1, ordering: .relaxed)
+            }
+            return removed
+        }
+    }
+
+    // MARK: Publishing
+
+    /// Sends message to every subscriber of channel and of each pattern
+    /// that matches it; returns how many deliveries that made (a client
+    /// reached through two patterns counts twice), as PUBLISH replies.
+    @discardableResult
+    func publish(_ message: UnsafeRawBufferPointer, to channel: UnsafeRawBufferPointer) -> Int {
+        var receivers = 0
+        if channelCount.load(ordering: .relaxed) > 0 {
+            let name = ChannelName(channel)
+            receivers += shard(of: name).channels.withLock { channels in
+                guard let subscribers = channels[name] else { return 0 }
+                for subscriber in subscribers.values {
+                    subscriber.deliver(PushMessage(pattern: nil, channel: channel, payload: message))
+                }
+                return subscribers.count
+            }
+        }
+        if patternCount.load(ordering: .relaxed) > 0 {
+            for entry in patterns.withLock({ $0.list }) where entry.glob.matches(channel) {
+                receivers += entry.name.bytes.withUnsafeBytes { pattern in
+                    entry.subscribers.withLock { subscribers in
+                        for subscriber in subscribers.values {
+                            subscriber.deliver(PushMessage(pattern: pattern, channel: channel, payload: message))
+                        }
+                        return subscribers.count
+                    }
+                }
+            }
+        }
+        return receivers
+    }
+
+    // MARK: Introspection (PUBSUB)
+
+    /// The channels with subscribers whose names match glob (all if nil).
+    func activeChannels(matching glob: GlobPattern?) -> [ChannelName] {
+        shards.flatMap { shard in
+            shard.channels.withLock { channels in
+                channels.keys.filter { name in glob.map { glob in name.bytes.withUnsafeBytes { glob.matches($0) } } ?? true }
+            }
+        }
+    }
+
+    /// How many clients subscribe to channel (not counting patterns).
+    func subscriberCount(of channel: ChannelName) -> Int {
+        shard(of: channel).channels.withLock { $0[channel]?.count ?? 0 }
+    }
+}
+
+/// A channel name or pattern: any bytes, hashed and compared as bytes.
+struct ChannelName: Hashable, Sendable {
+    let bytes: [UInt8]
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = Array(bytes)
+    }
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    /// FNV-1a: picks the shard, independent of the dictionary's hash.
+    var shardHash: UInt32 {
+        bytes.reduce(2_166_136_261) { ($0 ^ UInt32($1)) &* 16_777_619 }
+    }
+}

@@ -1,0 +1,141 @@
+/*
+ A subscribed connection's outbox: where publishers, on any thread, leave
+ its messages, and where its event loop picks them up.
+
+ A publisher encodes the message straight into the outbox's buffer under
+ the outbox's lock (no allocation per message while the buffer has room)
+ and, if the outbox was empty, asks the connection's event loop to write
+ it out (one task per batch, however many messages join it before the
+ task runs). The loop moves the outbox into its replies and writes them;
+ the bytes stay counted until the socket has taken them.
+
+ The count is Redis's output buffer, and Redis's pub/sub limit applies to
+ it: a message that would take it to the hard limit, or that finds it at
+ the soft limit for longer than the soft limit's seconds, disconnects the
+ subscriber instead of being added. Its outbox is dropped at once and the
+ close goes through its event loop, so a subscriber that never reads holds
+ at most the hard limit, and the publisher never waits for it.
+ */
+import NIOCore
+import Synchronization
+
+/// Sent to a connection's pipeline when its outbox has messages to write.
+struct OutboxReady: Sendable {}
+
+/// One connection's side of pub/sub, shared with the publishers.
+final class Subscriber: Sendable {
+    private struct Outbox {
+        var buffer: ByteBuffer?
+        /// Bytes in `buffer`, and bytes handed to the channel that the socket
+        /// has not taken yet: together Redis's output buffer.
+        var queued = 0
+        var inFlight = 0
+        /// A task to write the outbox is on its way to the event loop.
+        var wakeScheduled = false
+        var closed = false
+        /// When the output was first seen at or above the soft limit
+        /// (uptime milliseconds); nil while it is below.
+        var softLimitSince: Int64?
+    }
+
+    private let channel: any Channel
+    private let allocator: ByteBufferAllocator
+    private let limit: OutputBufferLimitSetting
+    private let outbox = Mutex(Outbox())
+    /// Whether messages are pushes (RESP3) or arrays (RESP2).
+    let resp3: Atomic<Bool>
+
+    init(channel: any Channel, limit: OutputBufferLimitSetting, resp3: Bool) {
+        self.channel = channel
+        allocator = channel.allocator
+        self.limit = limit
+        self.resp3 = Atomic(resp3)
+    }
+
+    /// Adds message to the outbox, or disconnects the subscriber if that
+    /// would pass its output buffer limit. Any thread.
+    func deliver(_ message: PushMessage) {
+        let size = message.encodedSize
+        let resp3 = resp3.load(ordering: .relaxed)
+        let limit = limit.value
+        let action = outbox.withLock { box -> Action in
+            guard !box.closed else { return .none }
+            let used = box.queued + box.inFlight + size
+            if limit.overflows(used: used, since: &box.softLimitSince, now: Self.now()) {
+                box.closed = true
+                box.buffer = nil
+                box.queued = 0
+                return .close
+            }
+            if box.buffer == nil { box.buffer = allocator.buffer(capacity: max(size, 4096)) }
+            message.write(to: &box.buffer!, resp3: resp3)
+            box.queued += size
+            guard !box.wakeScheduled else { return .none }
+            box.wakeScheduled = true
+            return .wake
+        }
+        switch action {
+        case .none:
+            break
+        case .wake:
+            let channel = self.channel
+            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(OutboxReady()) }
+        case .close:
+            self.limit.disconnections.add(1, ordering: .relaxed)
+            let channel = self.channel
+            channel.eventLoop.execute { channel.close(promise: nil) }
+        }
+    }
+
+    private enum Action { case none, wake, close }
+
+    /// Moves the outbox into replies; returns the bytes moved, which stay
+    /// counted until ``written(_:)``. On the connection's event loop.
+    func take(into replies: inout Replies) -> Int {
+        guard var buffer = outbox.withLock({ box -> ByteBuffer? in
+            box.wakeScheduled = false
+            defer {
+                box.inFlight += box.queued
+                box.queued = 0
+                box.buffer = nil
+            }
+            return box.buffer
+        }) else { return 0 }
+        let count = buffer.readableBytes
+        replies.buffer.writeBuffer(&buffer)
+        return count
+    }
+
+    /// The socket has taken count bytes that ``take(into:)`` moved.
+    func written(_ count: Int) {
+        outbox.withLock { $0.inFlight -= count }
+    }
+
+    /// Unsent output, as Redis counts a client's output buffer.
+    var outputBytes: Int {
+        outbox.withLock { $0.queued + $0.inFlight }
+    }
+
+    private static func now() -> Int64 {
+        Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000)
+    }
+}
+
+extension OutputBufferLimit {
+    /// Redis's checkClientOutputBufferLimits: at or over the hard limit, or
+    /// at or over the soft one for more than its seconds (the clock starts
+    /// at the first message that finds it there, and stops when one finds
+    /// it below).
+    func overflows(used: Int, since: inout Int64?, now: Int64) -> Bool {
+        if hardBytes > 0 && used >= hardBytes { return true }
+        guard softBytes > 0 && used >= softBytes else {
+            since = nil
+            return false
+        }
+        guard let start = since else {
+            since = now
+            return false
+        }
+        return now - start > Int64(softSeconds) * 1000
+    }
+}
