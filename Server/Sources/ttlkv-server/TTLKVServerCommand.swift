@@ -54,6 +54,19 @@ struct TTLKVServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("client-query-buffer-limit"), help: "Most bytes of unparsed requests per client.")
     var queryBufferLimit = 1 << 30
 
+    @Option(name: .customLong("notify-keyspace-events"), help: """
+        Keyspace notifications to publish, in Redis's letters: K (__keyspace@0__:<key>), E (__keyevent@0__:<event>), \
+        and classes g (generic), $ (string), x (expired, at the deadline), e (evicted), A (all of these); Redis's \
+        other letters are accepted, and m (key miss) and n (new key) send nothing yet. Default: none.
+        """)
+    var notifyKeyspaceEvents = ""
+
+    @Option(name: .customLong("client-output-buffer-limit"), help: """
+        Disconnect a pub/sub client whose unsent output reaches the hard limit, or stays over the soft limit for the \
+        seconds given (Redis's syntax; 0 turns a limit off).
+        """)
+    var clientOutputBufferLimit = "pubsub 32mb 8mb 60"
+
     @Option(name: .customLong("event-loops"), help: "Event loop threads (default: one per core).")
     var eventLoops: Int?
 
@@ -90,6 +103,12 @@ struct TTLKVServerCommand: AsyncParsableCommand {
         configuration.limits = RequestLimits(maximumBulkLength: protoMaxBulkLength, maximumArguments: maxArguments)
         configuration.queryBufferLimit = queryBufferLimit
         configuration.eventLoops = eventLoops
+        configuration.notifyKeyspaceEvents = notifyKeyspaceEvents
+        do {
+            configuration.pubSubOutputBufferLimit = try OutputBufferLimit(parsing: clientOutputBufferLimit)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         configuration.capacity = capacity
         configuration.maximumKeys = maxkeys
         if let problem = configuration.problem { throw ValidationError(problem) }

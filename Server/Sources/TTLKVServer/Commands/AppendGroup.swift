@@ -111,12 +111,18 @@ struct AppendGroup: Sendable {
         Array(repeating: .error(message), count: count)
     }
 
-    /// Writes the outcomes as the APPENDs' replies, in order.
-    static func reply(_ outcomes: [Outcome], into replies: inout Replies) {
+    /// Writes the outcomes as the APPENDs' replies, in order; each APPEND
+    /// that appended publishes its `append` event first, as one APPEND at a
+    /// time would.
+    func reply(_ outcomes: [Outcome], into replies: inout Replies, server: ServerContext, session: Session?) {
         for outcome in outcomes {
             switch outcome {
-            case .length(let length): replies.integer(length)
-            case .error(let message): replies.error(message)
+            case .length(let length):
+                key.withUnsafeBytes { server.notifications.notify(.append, key: $0) }
+                session?.subscriptions?.collect(into: &replies)
+                replies.integer(length)
+            case .error(let message):
+                replies.error(message)
             }
         }
     }

@@ -19,6 +19,10 @@ let expiryCommands: [Command] = [
                 return true
             }
         }
+        if removed == true {
+            call.notify(.persist, call.arguments[1])
+            call.takeOwnMessages(&replies)
+        }
         if let removed { replies.integer(removed ? 1 : 0) }
     },
 ]
@@ -64,18 +68,24 @@ private func expireCommand(_ name: String, seconds: Bool, absolute: Bool) -> Com
         let keyspace = call.server.keyspace
         let deadline = absolute ? keyspace.instant(unixMilliseconds: when) : keyspace.deadline(afterMilliseconds: when)
         let set = call.attempt(&replies) {
-            try call.keyspace.update(arguments[1]) { entry -> Bool in
-                guard entry.value != nil else { return false }
+            try call.keyspace.update(arguments[1]) { entry -> KeyspaceEvent? in
+                guard entry.value != nil else { return nil }
                 let current = entry.deadline
-                if conditions.contains(.nx) && current != nil { return false }
-                if conditions.contains(.xx) && current == nil { return false }
-                if conditions.contains(.gt), current.map({ deadline <= $0 }) ?? true { return false }
-                if conditions.contains(.lt), let current, deadline >= current { return false }
+                if conditions.contains(.nx) && current != nil { return nil }
+                if conditions.contains(.xx) && current == nil { return nil }
+                if conditions.contains(.gt), current.map({ deadline <= $0 }) ?? true { return nil }
+                if conditions.contains(.lt), let current, deadline >= current { return nil }
                 entry.setDeadline(deadline)
-                return true
+                // A time already past removes the key: Redis says `del`.
+                return deadline <= entry.now ? .del : .expire
             }
         }
-        if let set { replies.integer(set ? 1 : 0) }
+        guard let set else { return }
+        if let event = set {
+            call.notify(event, arguments[1])
+            call.takeOwnMessages(&replies)
+        }
+        replies.integer(set != nil ? 1 : 0)
     }
 }
 

@@ -1,12 +1,12 @@
 /// DEL, UNLINK, EXISTS, TOUCH, SCAN, DBSIZE, FLUSHDB, FLUSHALL.
 let keyCommands: [Command] = [
     Command("del", arity: -2, flags: ["write"], keys: (1, -1, 1), categories: ["@keyspace", "@write", "@slow"]) { call, replies in
-        countKeys(call, &replies) { try call.keyspace.remove($0) }
+        countKeys(call, &replies, removing: true) { try call.keyspace.remove($0) }
     },
     // Removal already frees memory in the background (after readers move
     // on), so UNLINK and DEL are the same here.
     Command("unlink", arity: -2, flags: ["write", "fast"], keys: (1, -1, 1), categories: ["@keyspace", "@write", "@fast"]) { call, replies in
-        countKeys(call, &replies) { try call.keyspace.remove($0) }
+        countKeys(call, &replies, removing: true) { try call.keyspace.remove($0) }
     },
     Command("exists", arity: -2, flags: ["readonly", "fast"], keys: (1, -1, 1), categories: ["@keyspace", "@read", "@fast"]) { call, replies in
         countKeys(call, &replies) { key in
@@ -27,11 +27,19 @@ let keyCommands: [Command] = [
     Command("flushall", arity: -1, flags: ["write"], categories: ["@keyspace", "@write", "@slow", "@dangerous"], run: flush),
 ]
 
-/// Applies `test` to every key argument and replies with how many passed.
-private func countKeys(_ call: CommandCall, _ replies: inout Replies, _ test: (UnsafeRawBufferPointer) throws -> Bool) {
+/// Applies `test` to every key argument and replies with how many passed;
+/// if `removing` (DEL, UNLINK), each key that passed was removed: `del`.
+private func countKeys(
+    _ call: CommandCall, _ replies: inout Replies, removing: Bool = false, _ test: (UnsafeRawBufferPointer) throws -> Bool
+) {
     let count = call.attempt(&replies) {
-        try (1..<call.arguments.count).reduce(0) { $0 + (try test(call.arguments[$1]) ? 1 : 0) }
+        try (1..<call.arguments.count).reduce(0) { count, index in
+            guard try test(call.arguments[index]) else { return count }
+            if removing { call.notify(.del, call.arguments[index]) }
+            return count + 1
+        }
     }
+    if removing { call.takeOwnMessages(&replies) }
     if let count { replies.integer(count) }
 }
 

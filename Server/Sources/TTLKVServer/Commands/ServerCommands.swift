@@ -2,16 +2,14 @@
 import Glibc
 #endif
 
-/// COMMAND, INFO, TIME, SHUTDOWN.
+/// COMMAND, CONFIG, INFO, TIME, SHUTDOWN.
 let serverCommands: [Command] = [
     Command("command", arity: -1, flags: ["loading", "stale"], categories: ["@slow", "@connection"],
             subcommands: commandSubcommands) { call, replies in
         guard call.arguments.count > 1 else { return describe(CommandTable.all, &replies) }
         dispatchSubcommand(call, &replies, among: commandSubcommands, container: "COMMAND")
     },
-    Command("config", arity: -2, flags: [], categories: ["@slow"], subcommands: configSubcommands) { call, replies in
-        dispatchSubcommand(call, &replies, among: configSubcommands, container: "CONFIG")
-    },
+    configCommand,
     Command("info", arity: -1, flags: ["loading", "stale"], categories: ["@slow", "@dangerous"]) { call, replies in
         let sections = (1..<max(1, call.arguments.count)).map { call.arguments.string($0).lowercased() }
         replies.verbatim(ServerInfo(call.server).text(sections: sections))
@@ -41,35 +39,6 @@ let serverCommands: [Command] = [
         call.server.requestShutdown()
     },
 ]
-
-/// CONFIG GET: the server's settings under Redis's names, read-only (tools
-/// such as redis-benchmark and redis_exporter ask on connect).
-private let configSubcommands: [Command] = [
-    Command("config|get", arity: -3, flags: ["admin", "noscript", "loading", "stale"], categories: ["@admin", "@slow", "@dangerous"]) { call, replies in
-        let settings = configurationSettings(call.server.configuration)
-        let patterns = (2..<call.arguments.count).map { GlobPattern(call.arguments.string($0).lowercased()) }
-        let matching = settings.filter { setting in
-            var name = setting.name
-            return name.withUTF8 { name in patterns.contains { $0.matches(UnsafeRawBufferPointer(name)) } }
-        }
-        replies.mapHeader(matching.count)
-        for setting in matching {
-            replies.bulk(setting.name)
-            replies.bulk(setting.value)
-        }
-    },
-]
-
-private func configurationSettings(_ configuration: ServerConfiguration) -> [(name: String, value: String)] {
-    [
-        ("bind", configuration.bindAddresses.joined(separator: " ")), ("port", "\(configuration.port)"),
-        ("protected-mode", configuration.protectedMode ? "yes" : "no"), ("maxclients", "\(configuration.maximumClients)"),
-        ("timeout", "\(configuration.idleTimeout)"), ("tcp-keepalive", "\(configuration.tcpKeepalive)"),
-        ("proto-max-bulk-len", "\(configuration.limits.maximumBulkLength)"),
-        ("client-query-buffer-limit", "\(configuration.queryBufferLimit)"), ("databases", "1"),
-        ("save", ""), ("appendonly", "no"), ("maxmemory", "0"), ("maxmemory-policy", "noeviction"),
-    ]
-}
 
 private let commandSubcommands: [Command] = [
     Command("command|count", arity: 2, flags: ["loading", "stale"], categories: ["@slow", "@connection"]) { _, replies in

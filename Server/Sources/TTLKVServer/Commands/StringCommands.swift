@@ -15,13 +15,20 @@ let stringCommands: [Command] = [
     },
     Command("setnx", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"]) { call, replies in
         if let stored = call.attempt(&replies, { try call.keyspace.setIfAbsent(call.arguments[1], call.arguments[2]) }) {
+            if stored { notifyStored(call, expiry: .unchanged, expiredAtOnce: false, &replies) }
             replies.integer(stored ? 1 : 0)
         }
     },
     Command("getex", arity: -2, flags: ["write", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"], run: getex),
     Command("getdel", arity: 2, flags: ["write", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"]) { call, replies in
+        var removed = false
         replyWithOldValue(call, &replies) { key in
-            if key.value != nil { key.remove() }
+            removed = key.value != nil
+            if removed { key.remove() }
+        }
+        if removed {
+            call.notify(.del, call.arguments[1])
+            call.takeOwnMessages(&replies)
         }
     },
     Command("mget", arity: -2, flags: ["readonly", "fast"], keys: (1, -1, 1), categories: ["@read", "@string", "@fast"]) { call, replies in
@@ -152,10 +159,14 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
                 try call.keyspace.set(key, value, deadline: deadline)
             }
         }
-        if done != nil { replies.ok() }
+        guard done != nil else { return }
+        let expiredAtOnce = if case .at(let unix) = options.expiry { unix <= unixNow } else { false }
+        notifyStored(call, expiry: options.expiry, expiredAtOnce: expiredAtOnce, &replies)
+        replies.ok()
         return
     }
     var stored = false
+    var expiredAtOnce = false
     let write: (inout StoreUpdate) -> Void = { entry in
         stored = false
         let exists = entry.value != nil
@@ -163,12 +174,29 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
         let kept: StoreClock.Instant? = if case .keep = options.expiry { entry.deadline } else { deadline }
         entry.replaceValue(count: value.count, deadline: kept) { $0.copyMemory(from: value) }
         stored = true
+        expiredAtOnce = deadline.map { $0 <= entry.now } ?? false
     }
     if options.returnOld {
+        // Redis replies with the old value first, then notifies.
         replyWithOldValue(call, &replies, sizeHint: value.count, write)
+        if stored { notifyStored(call, expiry: options.expiry, expiredAtOnce: expiredAtOnce, &replies) }
     } else if call.attempt(&replies, { try call.keyspace.update(key, sizeHint: value.count, write) }) != nil {
+        if stored { notifyStored(call, expiry: options.expiry, expiredAtOnce: expiredAtOnce, &replies) }
         if stored { replies.ok() } else { replies.null() }
     }
+}
+
+/// The events of a SET that stored its value, as Redis sends them: `set`;
+/// `expire` if it set a time to live; `expired` if that time had passed.
+private func notifyStored(_ call: CommandCall, expiry: Expiry, expiredAtOnce: Bool, _ replies: inout Replies) {
+    let key = call.arguments[1]
+    call.notify(.set, key)
+    switch expiry {
+    case .after, .at: call.notify(.expire, key)
+    case .unchanged, .keep, .persist: break
+    }
+    if expiredAtOnce { call.notify(.expired, key) }
+    call.takeOwnMessages(&replies)
 }
 
 /// SETEX key seconds value, PSETEX key milliseconds value.
@@ -181,6 +209,7 @@ private func setWithTimeToLive(_ call: CommandCall, _ replies: inout Replies, se
     }
     let deadline = call.server.keyspace.deadline(afterMilliseconds: seconds ? amount * 1000 : amount)
     if call.attempt(&replies, { try call.keyspace.set(call.arguments[1], call.arguments[3], deadline: deadline) }) != nil {
+        notifyStored(call, expiry: .after(milliseconds: amount), expiredAtOnce: false, &replies)
         replies.ok()
     }
 }
@@ -192,9 +221,21 @@ private func getex(_ call: CommandCall, _ replies: inout Replies) {
         return readValue(call, &replies, key: call.arguments[1])
     }
     let deadline = options.expiry.deadline(in: call.server.keyspace)
+    var event: KeyspaceEvent?
     replyWithOldValue(call, &replies) { entry in
+        event = nil
         guard entry.value != nil else { return }
+        if case .persist = options.expiry {
+            if entry.deadline != nil { event = .persist }
+        } else {
+            event = deadline.map { $0 <= entry.now } == true ? .del : .expire
+        }
         entry.setDeadline(deadline)
+    }
+    // Redis replies with the value first, then notifies.
+    if let event {
+        call.notify(event, call.arguments[1])
+        call.takeOwnMessages(&replies)
     }
 }
 
@@ -206,7 +247,12 @@ private func setAll(_ call: CommandCall, _ replies: inout Replies, onlyIfNoneExi
         return nil
     }
     let pairs = stride(from: 1, to: arguments.count, by: 2).map { (key: arguments[$0], value: arguments[$0 + 1]) }
-    return call.attempt(&replies) { try call.keyspace.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist) }
+    let stored = call.attempt(&replies) { try call.keyspace.setAll(pairs, onlyIfNoneExist: onlyIfNoneExist) }
+    if stored == true {
+        for pair in pairs { call.notify(.set, pair.key) }
+        call.takeOwnMessages(&replies)
+    }
+    return stored
 }
 
 /// APPEND key value: joins the connection's group of appends to the key,
@@ -242,7 +288,10 @@ private func increment(_ call: CommandCall, _ replies: inout Replies, by delta: 
         }
     }
     switch outcome {
-    case .success(let value)?: replies.integer(value)
+    case .success(let value)?:
+        call.notify(.incrby, call.arguments[1])
+        call.takeOwnMessages(&replies)
+        replies.integer(value)
     case .failure(let error)?: replies.error(error.reply)
     case nil: break
     }

@@ -113,8 +113,8 @@ private func run(_ command: Command, _ arguments: Arguments, call: CommandCall, 
                 &replies)
     if let appends = call.session.appends {
         call.session.appends = nil
-        AppendGroup.reply(appends.apply(to: access, maximumLength: call.server.configuration.limits.maximumBulkLength),
-                          into: &replies)
+        appends.reply(appends.apply(to: access, maximumLength: call.server.configuration.limits.maximumBulkLength),
+                      into: &replies, server: call.server, session: call.session)
     }
 }
 

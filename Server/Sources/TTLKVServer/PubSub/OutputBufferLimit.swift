@@ -15,6 +15,16 @@ public struct OutputBufferLimit: Sendable, Equatable {
         self.softSeconds = softSeconds
     }
 
+    /// The pubsub limit that text sets, in Redis's syntax (see
+    /// ``parse(_:current:)``): `pubsub 32mb 8mb 60`. Throws a
+    /// ``ServerError`` with Redis's message if it is malformed.
+    public init(parsing text: String) throws {
+        switch Self.parse(text, current: OutputBufferLimit()) {
+        case .success(let limit): self = limit
+        case .failure(let error): throw ServerError("client-output-buffer-limit: \(error)")
+        }
+    }
+
     /// Parses Redis's syntax, `<class> <hard> <soft> <seconds>` repeated,
     /// with memory units (`32mb`, `8gb`, `1k`, ...). Only the pubsub class
     /// has a limit here: a normal client is held back by back pressure

@@ -278,14 +278,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let keyspace = server.keyspace
         let maximumLength = server.configuration.limits.maximumBulkLength
         guard offLoop, appends.isLarge(in: keyspace.access) else {
-            return AppendGroup.reply(appends.apply(to: keyspace.access, maximumLength: maximumLength), into: &replies)
+            return appends.reply(appends.apply(to: keyspace.access, maximumLength: maximumLength), into: &replies,
+                                 server: server, session: session)
         }
         runOffLoop(context) {
             appends.apply(to: keyspace.access, maximumLength: maximumLength)
-        } then: { outcome, replies in
+        } then: { [server] outcome, replies in
             switch outcome {
-            case .success(let outcomes): AppendGroup.reply(outcomes, into: &replies)
-            case .failure(let error): AppendGroup.reply(appends.failed("ERR \(error)"), into: &replies)
+            case .success(let outcomes): appends.reply(outcomes, into: &replies, server: server, session: session)
+            case .failure(let error):
+                appends.reply(appends.failed("ERR \(error)"), into: &replies, server: server, session: session)
             }
         }
     }

@@ -30,6 +30,9 @@ public struct ServerConfiguration: Sendable {
     /// disconnected (Redis `client-output-buffer-limit pubsub`). Default
     /// 32 MiB hard, 8 MiB for 60 s soft, as Redis.
     public var pubSubOutputBufferLimit = OutputBufferLimit()
+    /// Which keyspace notifications to publish, in Redis's letters (`KEA`,
+    /// `Ex`, ...; Redis `notify-keyspace-events`). Default "": none.
+    public var notifyKeyspaceEvents = ""
     /// Event loop threads; nil: one per core.
     public var eventLoops: Int?
     /// Keys to preallocate the store for (no resize up to this many).
@@ -62,6 +65,9 @@ public struct ServerConfiguration: Sendable {
         let limit = pubSubOutputBufferLimit
         if limit.hardBytes < 0 || limit.softBytes < 0 || limit.softSeconds < 0 {
             return "client-output-buffer-limit values must not be negative"
+        }
+        if KeyspaceEventFlags(notifyKeyspaceEvents) == nil {
+            return "notify-keyspace-events: \(KeyspaceEventFlags.invalid)"
         }
         if let eventLoops, eventLoops < 1 { return "at least one event loop is needed" }
         return nil

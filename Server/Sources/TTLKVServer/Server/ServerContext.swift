@@ -12,6 +12,8 @@ final class ServerContext: Sendable {
     let pubSub = PubSub()
     /// The pub/sub output buffer limit in force (CONFIG SET changes it).
     let outputBufferLimit: OutputBufferLimitSetting
+    /// Keyspace notifications (`notify-keyspace-events`).
+    let notifications: KeyspaceNotifier
     /// Unix time the server started, in milliseconds.
     let startedAt = WallClock.milliseconds()
     /// The listening port, once bound.
@@ -24,6 +26,8 @@ final class ServerContext: Sendable {
         keyspace = try Keyspace(configuration: configuration)
         statistics = ServerStatistics(eventLoops: eventLoops)
         outputBufferLimit = OutputBufferLimitSetting(configuration.pubSubOutputBufferLimit)
+        notifications = KeyspaceNotifier(
+            flags: KeyspaceEventFlags(configuration.notifyKeyspaceEvents) ?? [], pubSub: pubSub, keyspace: keyspace)
     }
 
     /// Whether clients must authenticate.

@@ -74,6 +74,41 @@ final class Keyspace: Sendable {
         return seconds &* 1000 &+ attoseconds / 1_000_000_000_000_000
     }
 
+    // MARK: Removals the store reports
+
+    /// Why the store removed a key on its own.
+    enum Removal: Sendable {
+        /// Its deadline passed.
+        case expired
+        /// The memory budget needed its room.
+        case evicted
+    }
+
+    /// Keeps a listener of ``onRemoval(_:)`` registered until cancelled.
+    final class ExpiryListening: Sendable {
+        private let token: ExpiryListenerToken
+
+        init(_ token: ExpiryListenerToken) {
+            self.token = token
+        }
+
+        func cancel() {
+            token.cancel()
+        }
+    }
+
+    /// Calls body, on the store's expiry worker, with every key the store
+    /// removes on its own from now on, once each, within a tick of its
+    /// deadline (see ``ManagedStore/addExpiryListener(_:)``); nil if the
+    /// store is closed. The store reports no evictions yet: when its events
+    /// say why a key went, `.evicted` is passed here for those.
+    func onRemoval(_ body: @escaping @Sendable (UnsafeRawBufferPointer, Removal) -> Void) -> ExpiryListening? {
+        let token = try? store.addExpiryListener { events in
+            for event in events { event.key.withUnsafeBytes { body($0, .expired) } }
+        }
+        return token.map(ExpiryListening.init)
+    }
+
     // MARK: Statistics and life
 
     struct Statistics {

@@ -1,0 +1,29 @@
+/// One kind of keyspace notification: its class (which flag turns it on)
+/// and its name, with the `__keyevent@0__:` channel it goes to.
+struct KeyspaceEvent: Sendable {
+    let type: KeyspaceEventFlags
+    let name: StaticString
+    let keyeventChannel: StaticString
+
+    static let set = KeyspaceEvent(.string, "set", "__keyevent@0__:set")
+    static let incrby = KeyspaceEvent(.string, "incrby", "__keyevent@0__:incrby")
+    static let incrbyfloat = KeyspaceEvent(.string, "incrbyfloat", "__keyevent@0__:incrbyfloat")
+    static let append = KeyspaceEvent(.string, "append", "__keyevent@0__:append")
+    static let del = KeyspaceEvent(.generic, "del", "__keyevent@0__:del")
+    static let expire = KeyspaceEvent(.generic, "expire", "__keyevent@0__:expire")
+    static let persist = KeyspaceEvent(.generic, "persist", "__keyevent@0__:persist")
+    static let expired = KeyspaceEvent(.expired, "expired", "__keyevent@0__:expired")
+    static let evicted = KeyspaceEvent(.evicted, "evicted", "__keyevent@0__:evicted")
+
+    private init(_ type: KeyspaceEventFlags, _ name: StaticString, _ keyeventChannel: StaticString) {
+        self.type = type
+        self.name = name
+        self.keyeventChannel = keyeventChannel
+    }
+}
+
+extension StaticString {
+    var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: utf8Start, count: utf8CodeUnitCount)
+    }
+}

@@ -1,0 +1,85 @@
+/*
+ Keyspace notifications: what writes and the expiry worker publish when
+ `notify-keyspace-events` asks for it.
+
+ Off by default, and then a write pays one relaxed atomic load to learn
+ it; on, with nobody subscribed, one more (PubSub.isEmpty). Only then is a
+ channel name built (on the stack) and published, as Redis does: to
+ `__keyspace@0__:<key>` with the event as the message (class K) and to
+ `__keyevent@0__:<event>` with the key as the message (class E).
+
+ `expired` comes from the store's expiry listener, which reports every key
+ whose deadline passed exactly once, whoever removed it: the worker within
+ a tick of the deadline, or a write that found it expired, at the worker's
+ next round. So `expired` is on time, and never depends on a lookup. The
+ listener is registered only while the flags ask for expired (or evicted)
+ events, so that the worker builds no events nobody wants.
+ */
+import Synchronization
+
+/// The server's keyspace notifications: their flags and their publishing.
+final class KeyspaceNotifier: Sendable {
+    private let flagBits: Atomic<Int>
+    private let pubSub: PubSub
+    private let keyspace: Keyspace
+    /// The store's expiry listener, while the flags want its events.
+    private let listener = Mutex<Keyspace.ExpiryListening?>(nil)
+
+    init(flags: KeyspaceEventFlags, pubSub: PubSub, keyspace: Keyspace) {
+        flagBits = Atomic(flags.rawValue)
+        self.pubSub = pubSub
+        self.keyspace = keyspace
+        setFlags(flags)
+    }
+
+    /// The flags in force.
+    var flags: KeyspaceEventFlags { KeyspaceEventFlags(rawValue: flagBits.load(ordering: .relaxed)) }
+
+    /// Changes the flags (CONFIG SET notify-keyspace-events).
+    func setFlags(_ flags: KeyspaceEventFlags) {
+        // Under the lock, so that the last CONFIG SET decides both.
+        listener.withLock { listener in
+            flagBits.store(flags.rawValue, ordering: .relaxed)
+            listenForExpiries(flags, &listener)
+        }
+    }
+
+    /// Publishes event for key, if the flags ask for it and anyone listens.
+    @inline(__always)
+    func notify(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer) {
+        let flags = flagBits.load(ordering: .relaxed)
+        guard flags & event.type.rawValue != 0, !pubSub.isEmpty else { return }
+        publish(event, key: key, flags: KeyspaceEventFlags(rawValue: flags))
+    }
+
+    private func publish(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer, flags: KeyspaceEventFlags) {
+        if flags.contains(.keyspace) {
+            let prefix: StaticString = "__keyspace@0__:"
+            let length = prefix.utf8CodeUnitCount + key.count
+            withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { channel in
+                channel.copyMemory(from: prefix.bytes)
+                UnsafeMutableRawBufferPointer(rebasing: channel[prefix.utf8CodeUnitCount...]).copyMemory(from: key)
+                pubSub.publish(event.name.bytes, to: UnsafeRawBufferPointer(channel))
+            }
+        }
+        if flags.contains(.keyevent) {
+            pubSub.publish(key, to: event.keyeventChannel.bytes)
+        }
+    }
+
+    /// Registers the store's expiry listener if flags want its events (and
+    /// K or E says where to send them), and drops it if not.
+    private func listenForExpiries(_ flags: KeyspaceEventFlags, _ listener: inout Keyspace.ExpiryListening?) {
+        let wanted = !flags.isDisjoint(with: [.expired, .evicted]) && !flags.isDisjoint(with: [.keyspace, .keyevent])
+        if wanted && listener == nil {
+            // Weak: the server context owns the notifier, which owns the
+            // listener's token; the store must not keep the notifier.
+            listener = keyspace.onRemoval { [weak self] key, removal in
+                self?.notify(removal == .evicted ? .evicted : .expired, key: key)
+            }
+        } else if !wanted {
+            listener?.cancel()
+            listener = nil
+        }
+    }
+}
