@@ -156,7 +156,7 @@ struct ServerInfo {
                 ("rejected_connections", "\(server.clients.rejected.load(ordering: .relaxed))"),
                 ("expired_keys", "\(server.keyspace.statistics.expiredKeys)"), ("evicted_keys", "0"),
                 ("keyspace_hits", "\(statistics.hits)"), ("keyspace_misses", "\(statistics.misses)"),
-            ]
+            ] + pubSubStatistics(server)
         case "keyspace":
             let keyspace = server.keyspace.statistics
             guard keyspace.keys > 0 else { return [] }

@@ -30,8 +30,10 @@
  the replies, as do those waiting when a batch of requests starts (so a
  message published before a request was read goes out before its reply).
  They count against the pub/sub output buffer limit until the socket takes
- them, and they are written even while the connection is paused: a
- subscriber that does not read is cut off by that limit.
+ them. While the client does not take its output (the connection is
+ paused) they stay in the outbox, one growing buffer, rather than queue
+ up in the channel as one small write each: a subscriber that does not
+ read holds one buffer, and is cut off by the limit.
 
  Ending. A protocol error is answered and the connection closed after the
  replies before it are out, as Redis does; so are QUIT and the server's
@@ -153,6 +155,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Runs what waited while the connection was stalled, and reads again.
     private func resume(_ context: ChannelHandlerContext) {
+        session?.subscriptions?.collect(into: &replies)
         runRequests(context)
         flush(context)
         if !stalled && readHeld {
@@ -174,7 +177,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is OutboxReady {
-            guard let subscriptions = session?.subscriptions, !closing else { return }
+            // While paused, resume() collects the outbox once writable.
+            guard let subscriptions = session?.subscriptions, !closing, !paused else { return }
             subscriptions.collect(into: &replies)
             flush(context)
         } else if event is ShutdownEvent {
