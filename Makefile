@@ -31,7 +31,7 @@ check: test-docs test-c test-swift
 
 test: test-docs test-c test-asan test-tsan test-fuzz test-python test-dlclose test-example test-capacity \
       test-swift test-swift-tsan test-outside docs \
-      test-server-unit test-server test-fuzz-server test-bench test-eviction-sim
+      test-server-unit test-server-tsan test-server test-fuzz-server test-bench test-eviction-sim
 	@echo "make test: every suite passed"
 
 # Explores with every fuzzer for FUZZ_SECONDS each.

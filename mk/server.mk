@@ -7,7 +7,7 @@
 # redis-server. Needs redis-server, redis-tools, nutcracker and the Python
 # redis and pytest packages (.ci/run installs them).
 
-.PHONY: test-server test-server-unit test-fuzz-server fuzz-server fuzz-server-merge bench-server
+.PHONY: test-server test-server-unit test-server-tsan test-fuzz-server fuzz-server fuzz-server-merge bench-server
 
 SWIFTC ?= swiftc
 PYTEST ?= $(PYTHON) -m pytest
@@ -20,6 +20,13 @@ FUZZ_ENV := SWIFT_BACKTRACE=enable=no
 
 test-server-unit: deps
 	cd $(SERVER_DIR) && $(SWIFT) test
+
+# The pub/sub suites (publishers on many threads, the expiry worker among
+# them) under ThreadSanitizer; the server's locks are annotated for it
+# (Support/Locked.swift).
+test-server-tsan: deps
+	cd $(SERVER_DIR) && TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan \
+	    --filter "PubSubTests|PubSubStressTests"
 
 test-server: deps
 	cd $(SERVER_DIR) && $(SWIFT) build --product ttlkv-server

@@ -74,16 +74,16 @@ import Testing
     @Test func theSoftLimitCutsOffOnlyAfterItsSeconds() {
         let limit = OutputBufferLimit(hardBytes: 100, softBytes: 50, softSeconds: 2)
         var since: Int64?
-        #expect(!limit.overflows(used: 60, since: &since, now: 1000))
+        #expect(!limit.overflows(used: 60, since: &since, now: { 1000 }))
         #expect(since == 1000)
-        #expect(!limit.overflows(used: 60, since: &since, now: 3000))
-        #expect(!limit.overflows(used: 10, since: &since, now: 3500))
+        #expect(!limit.overflows(used: 60, since: &since, now: { 3000 }))
+        #expect(!limit.overflows(used: 10, since: &since, now: { 3500 }))
         #expect(since == nil)
-        #expect(!limit.overflows(used: 60, since: &since, now: 4000))
-        #expect(limit.overflows(used: 60, since: &since, now: 6001))
-        #expect(limit.overflows(used: 100, since: &since, now: 0))
+        #expect(!limit.overflows(used: 60, since: &since, now: { 4000 }))
+        #expect(limit.overflows(used: 60, since: &since, now: { 6001 }))
+        #expect(limit.overflows(used: 100, since: &since, now: { 0 }))
         var never: Int64?
-        #expect(!OutputBufferLimit(hardBytes: 0, softBytes: 0, softSeconds: 0).overflows(used: 1 << 40, since: &never, now: 0))
+        #expect(!OutputBufferLimit(hardBytes: 0, softBytes: 0, softSeconds: 0).overflows(used: 1 << 40, since: &never, now: { 0 }))
     }
 
     @Test func limitsParseAsRedisWritesThem() throws {

@@ -23,7 +23,7 @@ final class KeyspaceNotifier: Sendable {
     private let pubSub: PubSub
     private let keyspace: Keyspace
     /// The store's expiry listener, while the flags want its events.
-    private let listener = Mutex<Keyspace.ExpiryListening?>(nil)
+    private let listener = Locked<Keyspace.ExpiryListening?>(nil)
 
     init(flags: KeyspaceEventFlags, pubSub: PubSub, keyspace: Keyspace) {
         flagBits = Atomic(flags.rawValue)

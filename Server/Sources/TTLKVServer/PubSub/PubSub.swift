@@ -32,14 +32,14 @@ import Synchronization
 /// Every channel and pattern subscription of one server.
 final class PubSub: Sendable {
     private final class Shard: Sendable {
-        let channels = Mutex<[ChannelName: [ObjectIdentifier: Subscriber]]>([:])
+        let channels = Locked<[ChannelName: [ObjectIdentifier: Subscriber]]>([:])
     }
 
     /// One pattern and its subscribers.
     private final class PatternEntry: Sendable {
         let name: ChannelName
         let glob: GlobPattern
-        let subscribers = Mutex<[ObjectIdentifier: Subscriber]>([:])
+        let subscribers = Locked<[ObjectIdentifier: Subscriber]>([:])
 
         init(_ name: ChannelName) {
             self.name = name
@@ -55,7 +55,7 @@ final class PubSub: Sendable {
 
     private static let shardCount = 16
     private let shards = (0..<PubSub.shardCount).map { _ in Shard() }
-    private let patterns = Mutex(PatternTable())
+    private let patterns = Locked(PatternTable())
     private let channelCount = Atomic<Int>(0)
     private let patternCount = Atomic<Int>(0)
 

@@ -57,7 +57,7 @@ func subscriberModeRefusal(_ command: Command, _ arguments: Arguments) -> String
 private func subscribe(_ call: CommandCall, _ replies: inout Replies, pattern: Bool) {
     let subscriptions = call.session.subscriptions ?? {
         let subscriptions = Subscriptions(subscriber: Subscriber(
-            channel: call.session.channel, limit: call.server.outputBufferLimit, resp3: replies.resp3))
+            link: ChannelLink(channel: call.session.channel), limit: call.server.outputBufferLimit, resp3: replies.resp3))
         call.session.subscriptions = subscriptions
         return subscriptions
     }()

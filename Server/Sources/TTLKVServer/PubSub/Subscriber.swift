@@ -22,6 +22,35 @@ import Synchronization
 /// Sent to a connection's pipeline when its outbox has messages to write.
 struct OutboxReady: Sendable {}
 
+/// What a subscriber needs of its connection: where to allocate, how to
+/// have the outbox collected, how to be closed. Both calls come from any
+/// thread, inside no lock, and must not run the connection's code right
+/// there (its event loop runs it later).
+protocol SubscriberLink: Sendable {
+    var allocator: ByteBufferAllocator { get }
+    /// Has the connection's event loop collect the outbox.
+    func wake()
+    /// Closes the connection: it passed its output buffer limit.
+    func close()
+}
+
+/// A subscriber's connection: its channel, reached through its event loop.
+struct ChannelLink: SubscriberLink {
+    let channel: any Channel
+
+    var allocator: ByteBufferAllocator { channel.allocator }
+
+    func wake() {
+        let channel = self.channel
+        channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(OutboxReady()) }
+    }
+
+    func close() {
+        let channel = self.channel
+        channel.eventLoop.execute { channel.close(promise: nil) }
+    }
+}
+
 /// One connection's side of pub/sub, shared with the publishers.
 final class Subscriber: Sendable {
     private struct Outbox {
@@ -38,16 +67,16 @@ final class Subscriber: Sendable {
         var softLimitSince: Int64?
     }
 
-    private let channel: any Channel
+    private let link: any SubscriberLink
     private let allocator: ByteBufferAllocator
     private let limit: OutputBufferLimitSetting
-    private let outbox = Mutex(Outbox())
+    private let outbox = Locked(Outbox())
     /// Whether messages are pushes (RESP3) or arrays (RESP2).
     let resp3: Atomic<Bool>
 
-    init(channel: any Channel, limit: OutputBufferLimitSetting, resp3: Bool) {
-        self.channel = channel
-        allocator = channel.allocator
+    init(link: any SubscriberLink, limit: OutputBufferLimitSetting, resp3: Bool) {
+        self.link = link
+        allocator = link.allocator
         self.limit = limit
         self.resp3 = Atomic(resp3)
     }
@@ -61,7 +90,7 @@ final class Subscriber: Sendable {
         let action = outbox.withLock { box -> Action in
             guard !box.closed else { return .none }
             let used = box.queued + box.inFlight + size
-            if limit.overflows(used: used, since: &box.softLimitSince, now: Self.now()) {
+            if limit.overflows(used: used, since: &box.softLimitSince, now: Self.now) {
                 box.closed = true
                 box.buffer = nil
                 box.queued = 0
@@ -78,12 +107,10 @@ final class Subscriber: Sendable {
         case .none:
             break
         case .wake:
-            let channel = self.channel
-            channel.eventLoop.execute { channel.pipeline.fireUserInboundEventTriggered(OutboxReady()) }
+            link.wake()
         case .close:
             self.limit.disconnections.add(1, ordering: .relaxed)
-            let channel = self.channel
-            channel.eventLoop.execute { channel.close(promise: nil) }
+            link.close()
         }
     }
 
@@ -126,16 +153,17 @@ extension OutputBufferLimit {
     /// at or over the soft one for more than its seconds (the clock starts
     /// at the first message that finds it there, and stops when one finds
     /// it below).
-    func overflows(used: Int, since: inout Int64?, now: Int64) -> Bool {
+    /// `now` (milliseconds) is read only over the soft limit.
+    func overflows(used: Int, since: inout Int64?, now: () -> Int64) -> Bool {
         if hardBytes > 0 && used >= hardBytes { return true }
         guard softBytes > 0 && used >= softBytes else {
             since = nil
             return false
         }
         guard let start = since else {
-            since = now
+            since = now()
             return false
         }
-        return now - start > Int64(softSeconds) * 1000
+        return now() - start > Int64(softSeconds) * 1000
     }
 }
