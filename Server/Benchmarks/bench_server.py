@@ -16,8 +16,11 @@ server. For ttlkv-server the baseline is a fresh server whose table was not
 preallocated (--capacity 1024), so the preallocated table is counted as
 the cost of the keys it holds; for redis-server, its own fresh process.
 
+Keyspace notifications (bench_pubsub.py): expiry lag of 1,000 probes among
+1M keys, the cost of publishing every event, an expiry storm of 1M keys.
+
 Writes a table (markdown), the raw numbers (JSON) and an SVG chart into
---output."""
+--output (pubsub.md and pubsub.json for the notifications)."""
 import argparse
 import csv
 import io
@@ -28,8 +31,9 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "Server"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Integration"))
 import servers  # noqa: E402
+import bench_pubsub  # noqa: E402
 
 KEYS = 1_000_000
 TESTS = [("SET", 1), ("SET", 32), ("GET", 1), ("GET", 32), ("MGET", 1), ("MGET", 32)]
@@ -201,8 +205,17 @@ def main():
     parser.add_argument("--output", default="build/bench-server", help="where server.md, server.json and server.svg go")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default request counts")
+    parser.add_argument("--sections", default="throughput,pubsub", help="throughput (with memory), pubsub, or both")
+    parser.add_argument("--pubsub-keys", type=int, default=1_000_000, help="keys of the lag and storm runs")
+    parser.add_argument("--pubsub-wait", type=int, default=60, help="seconds to wait for expired events past the last deadline")
     args = parser.parse_args()
     server_binary = os.path.abspath(args.server)
+    sections = args.sections.split(",")
+    if "pubsub" in sections:
+        print(bench_pubsub.run(server_binary, args.output, keys=args.pubsub_keys, wait=args.pubsub_wait,
+                               rounds=args.rounds, scale=args.scale))
+    if "throughput" not in sections:
+        return
     load_before = os.getloadavg()
     results = throughput(server_binary, args.rounds, args.scale)
     bytes_per_key = memory(server_binary)

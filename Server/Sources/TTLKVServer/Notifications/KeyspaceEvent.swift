@@ -21,9 +21,3 @@ struct KeyspaceEvent: Sendable {
         self.keyeventChannel = keyeventChannel
     }
 }
-
-extension StaticString {
-    var bytes: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: utf8Start, count: utf8CodeUnitCount)
-    }
-}

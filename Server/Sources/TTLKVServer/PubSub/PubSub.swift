@@ -10,15 +10,15 @@
  socket and no other client: a subscriber that does not read only fills
  its own outbox, up to its output buffer limit (Subscriber.swift).
 
- Patterns are a list that publishers match one by one, as Redis does. The
- list is copied out of its lock (a reference, not the patterns), so a
- publisher matching many patterns against a long channel name holds up no
- other publisher and no SUBSCRIBE; it is replaced only when a pattern gets
- its first subscriber or loses its last. Each pattern's subscribers are
- under a lock of their own.
+ Patterns are a list that publishers match one by one, as Redis does. A
+ publisher takes an immutable snapshot of it (every pattern with its
+ subscribers) in one short hold of the table's lock, and matches and
+ delivers outside it, so a publisher matching many patterns against a long
+ channel name holds up no other publisher and no PSUBSCRIBE. The snapshot
+ is rebuilt by the first publisher after a PSUBSCRIBE or PUNSUBSCRIBE
+ changed the table, so a burst of them costs one rebuild.
 
- Lock order: a shard or the pattern table, then a pattern's subscribers,
- then a subscriber's outbox. Nothing here ever calls into a channel while
+ Lock order: a shard or the pattern table, then a subscriber's outbox. Nothing here ever calls into a channel while
  holding a lock (waking or closing a subscriber goes through its event
  loop's task queue), so a subscriber's connection, closing on its loop and
  unsubscribing, never waits for a publisher that waits for it.
@@ -35,22 +35,24 @@ final class PubSub: Sendable {
         let channels = Locked<[ChannelName: [ObjectIdentifier: Subscriber]]>([:])
     }
 
-    /// One pattern and its subscribers.
-    private final class PatternEntry: Sendable {
+    /// One pattern and its subscribers, as publishers see them.
+    private struct PatternEntry: Sendable {
         let name: ChannelName
         let glob: GlobPattern
-        let subscribers = Locked<[ObjectIdentifier: Subscriber]>([:])
-
-        init(_ name: ChannelName) {
-            self.name = name
-            glob = GlobPattern(name.bytes)
-        }
+        let subscribers: [Subscriber]
     }
 
     private struct PatternTable {
-        var byName: [ChannelName: PatternEntry] = [:]
-        /// The same entries, as publishers take them.
-        var list: [PatternEntry] = []
+        var byName: [ChannelName: [ObjectIdentifier: Subscriber]] = [:]
+        /// The table as publishers take it; nil once the table changed.
+        var snapshot: [PatternEntry]? = []
+
+        mutating func current() -> [PatternEntry] {
+            if let snapshot { return snapshot }
+            let entries = byName.map { PatternEntry(name: $0.key, glob: GlobPattern($0.key.bytes), subscribers: Array($0.value.values)) }
+            snapshot = entries
+            return entries
+        }
     }
 
     private static let shardCount = 16
@@ -101,32 +103,24 @@ final class PubSub: Sendable {
     /// Adds subscriber to pattern; false if it was subscribed already.
     func subscribe(_ subscriber: Subscriber, toPattern pattern: ChannelName) -> Bool {
         patterns.withLock { table in
-            let entry: PatternEntry
-            if let existing = table.byName[pattern] {
-                entry = existing
-            } else {
-                entry = PatternEntry(pattern)
-                table.byName[pattern] = entry
-                table.list.append(entry)
-                patternCount.add(1, ordering: .relaxed)
-            }
-            return entry.subscribers.withLock { $0.updateValue(subscriber, forKey: ObjectIdentifier(subscriber)) == nil }
+            if table.byName[pattern] == nil { patternCount.add(1, ordering: .relaxed) }
+            guard table.byName[pattern, default: [:]].updateValue(subscriber, forKey: ObjectIdentifier(subscriber)) == nil
+            else { return false }
+            table.snapshot = nil
+            return true
         }
     }
 
     /// Removes subscriber from pattern; false if it was not subscribed.
     func unsubscribe(_ subscriber: Subscriber, fromPattern pattern: ChannelName) -> Bool {
         patterns.withLock { table in
-            guard let entry = table.byName[pattern] else { return false }
-            let (removed, empty) = entry.subscribers.withLock { subscribers in
-                (subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) != nil, subscribers.isEmpty)
-            }
-            if empty {
+            guard table.byName[pattern]?.removeValue(forKey: ObjectIdentifier(subscriber)) != nil else { return false }
+            if table.byName[pattern]!.isEmpty {
                 table.byName[pattern] = nil
-                table.list.removeAll { $0 === entry }
                 patternCount.subtract(1, ordering: .relaxed)
             }
-            return removed
+            table.snapshot = nil
+            return true
         }
     }
 
@@ -149,15 +143,13 @@ final class PubSub: Sendable {
             }
         }
         if patternCount.load(ordering: .relaxed) > 0 {
-            for entry in patterns.withLock({ $0.list }) where entry.glob.matches(channel) {
-                receivers += entry.name.bytes.withUnsafeBytes { pattern in
-                    entry.subscribers.withLock { subscribers in
-                        for subscriber in subscribers.values {
-                            subscriber.deliver(PushMessage(pattern: pattern, channel: channel, payload: message))
-                        }
-                        return subscribers.count
+            for entry in patterns.withLock({ $0.current() }) where entry.glob.matches(channel) {
+                entry.name.bytes.withUnsafeBytes { pattern in
+                    for subscriber in entry.subscribers {
+                        subscriber.deliver(PushMessage(pattern: pattern, channel: channel, payload: message))
                     }
                 }
+                receivers += entry.subscribers.count
             }
         }
         return receivers

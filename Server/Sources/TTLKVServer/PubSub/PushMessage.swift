@@ -18,24 +18,43 @@ struct PushMessage {
         return size
     }
 
+    /// Writes the message at the end of buffer, in one pass over its
+    /// memory (a publisher holds the subscriber's outbox lock meanwhile).
     func write(to buffer: inout ByteBuffer, resp3: Bool) {
-        buffer.writeStaticString(resp3 ? ">" : "*")
-        if let pattern {
-            buffer.writeStaticString("4\r\n$8\r\npmessage\r\n")
-            writeBulk(pattern, to: &buffer)
-        } else {
-            buffer.writeStaticString("3\r\n$7\r\nmessage\r\n")
+        let size = encodedSize
+        let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+            var cursor = Cursor(out: out)
+            cursor.put(resp3 ? StaticString(">").bytes : StaticString("*").bytes)
+            if let pattern {
+                cursor.put(StaticString("4\r\n$8\r\npmessage\r\n").bytes)
+                cursor.bulk(pattern)
+            } else {
+                cursor.put(StaticString("3\r\n$7\r\nmessage\r\n").bytes)
+            }
+            cursor.bulk(channel)
+            cursor.bulk(payload)
+            return cursor.at
         }
-        writeBulk(channel, to: &buffer)
-        writeBulk(payload, to: &buffer)
+        assert(written == size, "encodedSize disagrees with the encoding")
     }
 
-    private func writeBulk(_ bytes: UnsafeRawBufferPointer, to buffer: inout ByteBuffer) {
-        buffer.writeStaticString("$")
-        DecimalDigits(Int64(bytes.count)).withDigits { buffer.writeBytes($0) }
-        buffer.writeStaticString("\r\n")
-        buffer.writeBytes(bytes)
-        buffer.writeStaticString("\r\n")
+    /// Where the encoding has got to in the buffer's free room.
+    private struct Cursor {
+        let out: UnsafeMutableRawBufferPointer
+        var at = 0
+
+        mutating func put(_ bytes: UnsafeRawBufferPointer) {
+            UnsafeMutableRawBufferPointer(rebasing: out[at..<(at + bytes.count)]).copyMemory(from: bytes)
+            at += bytes.count
+        }
+
+        mutating func bulk(_ bytes: UnsafeRawBufferPointer) {
+            put(StaticString("$").bytes)
+            DecimalDigits(Int64(bytes.count)).withDigits { put($0) }
+            put(StaticString("\r\n").bytes)
+            put(bytes)
+            put(StaticString("\r\n").bytes)
+        }
     }
 
     /// `$<n>\r\n<bytes>\r\n`
