@@ -56,8 +56,8 @@ struct TTLKVServerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("notify-keyspace-events"), help: """
         Keyspace notifications to publish, in Redis's letters: K (__keyspace@0__:<key>), E (__keyevent@0__:<event>), \
-        and classes g (generic), $ (string), x (expired, at the deadline), e (evicted), A (all of these); Redis's \
-        other letters are accepted, and m (key miss) and n (new key) send nothing yet. Default: none.
+        and classes g (generic), $ (string), x (expired, at the deadline), e (evicted), A (all of these), m (key \
+        miss); Redis's other letters are accepted, and n (new key) sends nothing yet. Default: none.
         """)
     var notifyKeyspaceEvents = ""
 

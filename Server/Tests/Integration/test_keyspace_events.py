@@ -114,6 +114,18 @@ def test_pipelined_appends_send_one_event_each(ttlkv, oracle):
         subscriber.close()
 
 
+def test_key_misses_send_redis_events(ttlkv, oracle):
+    """Flag m: every read lookup that misses, as Redis's; writes send none."""
+    compare(ttlkv, oracle, [
+        ("GET", "missing"), ("SET", "k", "v"), ("MGET", "missing", "k", "also-missing"), ("EXISTS", "missing", "k"),
+        ("TTL", "missing"), ("PTTL", "missing"), ("EXPIRETIME", "missing"), ("STRLEN", "missing"),
+        ("TOUCH", "missing", "k"), ("GETEX", "missing"), ("GETEX", "missing", "EX", "10"), ("GETDEL", "missing"),
+        ("SET", "missing", "v", "GET"), ("INCR", "fresh"), ("APPEND", "fresh2", "x"), ("EXPIRE", "nothing", "5"),
+        ("PERSIST", "nothing"), ("SETNX", "fresh3", "v"), ("DEL", "nothing"), ("GET", "k"),
+    ], flags="KEm")
+    compare(ttlkv, oracle, [("GET", "missing"), ("SET", "missing", "v", "GET"), ("GET", "missing")], flags="AKEm")
+
+
 @pytest.mark.parametrize("flags", ["K$", "Eg", "KEg", "E$", "Kx", "A", "KA", "EA", "gE$K", "AKE", "g$K"])
 def test_flag_classes_route_like_redis(ttlkv, oracle, flags):
     commands = [("SET", "k", "v", "EX", "100"), ("INCR", "n"), ("PERSIST", "k"), ("DEL", "k", "n"),

@@ -101,7 +101,11 @@ private func timeToLiveCommand(_ name: String, seconds: Bool, absolute: Bool) ->
         }
         guard let time else { return }
         call.session.statistics.countLookup(found: time != nil)
-        guard let milliseconds = time else { return replies.integer(-2) }
+        guard let milliseconds = time else {
+            call.notify(.keymiss, key)
+            call.takeOwnMessages(&replies)
+            return replies.integer(-2)
+        }
         guard milliseconds != .max else { return replies.integer(-1) }
         replies.integer(seconds ? (milliseconds + 500) / 1000 : milliseconds)
     }

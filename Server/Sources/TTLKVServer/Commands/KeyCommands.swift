@@ -12,12 +12,17 @@ let keyCommands: [Command] = [
         countKeys(call, &replies) { key in
             let found = try call.keyspace.withValue(key) { _ in () } != nil
             call.session.statistics.countLookup(found: found)
+            if !found { call.notify(.keymiss, key) }
             return found
         }
     },
     // TTLKV keeps no access times, so touching is looking.
     Command("touch", arity: -2, flags: ["readonly", "fast"], keys: (1, -1, 1), categories: ["@keyspace", "@read", "@fast"]) { call, replies in
-        countKeys(call, &replies) { try call.keyspace.withValue($0) { _ in () } != nil }
+        countKeys(call, &replies) { key in
+            let found = try call.keyspace.withValue(key) { _ in () } != nil
+            if !found { call.notify(.keymiss, key) }
+            return found
+        }
     },
     Command("scan", arity: -2, flags: ["readonly"], categories: ["@keyspace", "@read", "@slow"], run: scan),
     Command("dbsize", arity: 1, flags: ["readonly", "fast"], categories: ["@keyspace", "@read", "@fast"]) { call, replies in
@@ -29,6 +34,7 @@ let keyCommands: [Command] = [
 
 /// Applies `test` to every key argument and replies with how many passed;
 /// if `removing` (DEL, UNLINK), each key that passed was removed: `del`.
+/// `test` may notify too (EXISTS, TOUCH: `keymiss`).
 private func countKeys(
     _ call: CommandCall, _ replies: inout Replies, removing: Bool = false, _ test: (UnsafeRawBufferPointer) throws -> Bool
 ) {
@@ -39,7 +45,7 @@ private func countKeys(
             return count + 1
         }
     }
-    if removing { call.takeOwnMessages(&replies) }
+    call.takeOwnMessages(&replies)
     if let count { replies.integer(count) }
 }
 

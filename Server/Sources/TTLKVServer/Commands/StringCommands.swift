@@ -43,6 +43,10 @@ let stringCommands: [Command] = [
     Command("append", arity: 3, flags: ["write", "denyoom"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"], run: append),
     Command("strlen", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), categories: ["@read", "@string", "@fast"]) { call, replies in
         if let length = call.attempt(&replies, { try call.keyspace.withValue(call.arguments[1]) { $0.count } }) {
+            if length == nil {
+                call.notify(.keymiss, call.arguments[1])
+                call.takeOwnMessages(&replies)
+            }
             replies.integer(length ?? 0)
         }
     },
@@ -85,7 +89,11 @@ func readValue(_ call: CommandCall, _ replies: inout Replies, key: UnsafeRawBuff
         return replies.error(Keyspace.errorReply(for: error, command: call.command.name))
     }
     call.session.statistics.countLookup(found: found)
-    if !found { replies.null() }
+    if !found {
+        call.notify(.keymiss, key)
+        call.takeOwnMessages(&replies)
+        replies.null()
+    }
 }
 
 /// MGET's reply: the keys looked up as one batch, a null for each key that
@@ -98,7 +106,10 @@ private func readValues(_ call: CommandCall, _ replies: inout Replies, keys: Ran
     replies.arrayHeader(keys.count)
     do {
         try call.keyspace.withValues(keys.lazy.map { call.arguments[$0] }) { offset, value in
-            for _ in next..<offset { replies.null() }
+            for missing in next..<offset {
+                call.notify(.keymiss, call.arguments[keys.lowerBound + missing])
+                replies.null()
+            }
             replies.bulk(value)
             next = offset + 1
             found += 1
@@ -107,8 +118,13 @@ private func readValues(_ call: CommandCall, _ replies: inout Replies, keys: Ran
         replies.buffer.moveWriterIndex(to: mark)
         return replies.error(Keyspace.errorReply(for: error, command: call.command.name))
     }
-    for _ in next..<keys.count { replies.null() }
+    for missing in next..<keys.count {
+        call.notify(.keymiss, call.arguments[keys.lowerBound + missing])
+        replies.null()
+    }
     call.session.statistics.countLookups(hits: found, misses: keys.count - found)
+    // After the array: a message in the middle of it would break it.
+    call.takeOwnMessages(&replies)
 }
 
 /// Runs an update whose reply is the key's old value (GETDEL, GETEX, SET
@@ -132,6 +148,12 @@ func replyWithOldValue(
             return found
         }
         call.session.statistics.countLookup(found: found)
+        // A read lookup, as Redis's GETDEL, GETEX and SET GET make: it
+        // replied already, so its own messages follow.
+        if !found {
+            call.notify(.keymiss, key)
+            call.takeOwnMessages(&replies)
+        }
     } catch {
         replies.buffer.moveWriterIndex(to: mark)
         replies.error(Keyspace.errorReply(for: error, command: call.command.name))

@@ -13,6 +13,7 @@ struct KeyspaceEvent: Sendable {
     static let expire = KeyspaceEvent(.generic, "expire", "__keyevent@0__:expire")
     static let persist = KeyspaceEvent(.generic, "persist", "__keyevent@0__:persist")
     static let expired = KeyspaceEvent(.expired, "expired", "__keyevent@0__:expired")
+    static let keymiss = KeyspaceEvent(.keyMiss, "keymiss", "__keyevent@0__:keymiss")
     static let evicted = KeyspaceEvent(.evicted, "evicted", "__keyevent@0__:evicted")
 
     private init(_ type: KeyspaceEventFlags, _ name: StaticString, _ keyeventChannel: StaticString) {
