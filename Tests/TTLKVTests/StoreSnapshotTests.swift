@@ -89,7 +89,7 @@ import Testing
         let store = try Store(capacity: 64)
         for i in 0..<50 { try store.set("v\(i)", forKey: "k\(i)") }
         let path = try folder() + "/dump.rdb"
-        try (store as! any _StoreFrontEnd).writeSnapshot(to: path)
+        try store.writeSnapshot(to: path)
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
         bytes[bytes.count / 2] ^= 0x40
         try Data(bytes).write(to: URL(fileURLWithPath: path))
@@ -106,7 +106,7 @@ import Testing
         let path = dir + "/dump.rdb"
         let store = try Store(capacity: 64)
         try store.set("first", forKey: "k")
-        try (store as! any _StoreFrontEnd).writeSnapshot(to: path)
+        try store.writeSnapshot(to: path)
         let previous = try Data(contentsOf: URL(fileURLWithPath: path))
         do {
             var writer = try SnapshotFileWriter(path: path)
@@ -148,7 +148,7 @@ import Testing
 extension StoreKind {
     /// A store of this kind loaded from a snapshot, on `clock`.
     func load(snapshotAt path: String, clock: ManualClock,
-              progress: ((SnapshotProgress) -> Void)? = nil) throws -> any ManagedStore {
+              progress: ((SnapshotProgress) throws -> Void)? = nil) throws -> any ManagedStore {
         var configuration = StoreConfiguration(capacity: 256)
         configuration.clock = .manual(clock)
         configuration.maximumValueSize = 2 << 20

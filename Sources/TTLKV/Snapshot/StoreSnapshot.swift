@@ -54,12 +54,18 @@ extension _StoreFrontEnd {
     /// Readers and writers go on meanwhile: a key written during the
     /// snapshot is in it with its old or its new value and deadline, never
     /// a mix; a key that expires before the walk reaches it is left out.
-    /// `progress`, if given, is called every few thousand keys.
+    /// `progress`, if given, is called after each mebibyte written, and
+    /// once more when the file is in place (``SnapshotProgress/isComplete``).
+    /// An error it throws before that stops the write and is rethrown, the
+    /// temporary file removed and the previous file untouched: the way to
+    /// cancel a long write. (One thrown from the last report is rethrown
+    /// too, the new file being in place.)
     ///
     /// Throws ``SnapshotError`` for a failed file operation (the previous
-    /// file is then untouched) or ``StoreError/closed``.
+    /// file is then untouched), ``StoreError/closed``, or what `progress`
+    /// threw.
     @discardableResult
-    public func writeSnapshot(to path: String, progress: ((SnapshotProgress) -> Void)? = nil) throws -> SnapshotSummary {
+    public func writeSnapshot(to path: String, progress: ((SnapshotProgress) throws -> Void)? = nil) throws -> SnapshotSummary {
         try _frontEnd.checkRunning()
         let core = _frontEnd.core
         var file = try SnapshotFileWriter(path: path)
@@ -86,14 +92,14 @@ extension _StoreFrontEnd {
             if encoder.pendingByteCount >= Self.snapshotBuffer {
                 try encoder.takeBytes { bytes throws(SnapshotError) in try file.write(bytes) }
                 summary.bytes = file.bytesWritten
-                progress?(SnapshotProgress(summary: summary, expectedEntries: expected))
+                try progress?(SnapshotProgress(summary: summary, expectedEntries: expected))
             }
         }
         encoder.appendEnd()
         try encoder.takeBytes { bytes throws(SnapshotError) in try file.write(bytes) }
         summary.bytes = file.bytesWritten
         try file.commit()
-        progress?(SnapshotProgress(summary: summary, expectedEntries: expected, isComplete: true))
+        try progress?(SnapshotProgress(summary: summary, expectedEntries: expected, isComplete: true))
         return summary
     }
 
@@ -105,15 +111,16 @@ extension _StoreFrontEnd {
     /// the file's key count if that is more than `configuration` asks for.
     /// `progress`, if given, is called every few thousand keys, and a last
     /// time with ``SnapshotProgress/isComplete`` set and the whole load's
-    /// ``SnapshotSummary``.
+    /// ``SnapshotSummary``. An error it throws stops the load and is
+    /// rethrown, the store discarded: the way to cancel a long load.
     ///
     /// The whole file's checksum is verified before anything is loaded.
     /// Throws ``SnapshotError`` (a missing, damaged or truncated file, a type
-    /// the store cannot hold, a key or value the store refuses) or
-    /// ``StoreError`` (a configuration the store refuses); nothing else has
-    /// changed.
+    /// the store cannot hold, a key or value the store refuses),
+    /// ``StoreError`` (a configuration the store refuses), or what
+    /// `progress` threw; nothing else has changed.
     public init(snapshotAt path: String, configuration: StoreConfiguration = StoreConfiguration(),
-                progress: ((SnapshotProgress) -> Void)? = nil) throws {
+                progress: ((SnapshotProgress) throws -> Void)? = nil) throws {
         let file = try MappedSnapshot(path: path)
         var decoder = RDBDecoder(file.bytes)
         _ = try decoder.verify()
@@ -136,13 +143,13 @@ extension _StoreFrontEnd {
             }
             if (summary.entries + summary.expiredOnLoad) % Self.snapshotStep == 0 {
                 summary.bytes = offset
-                progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys))
+                try progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys))
             }
         }
         summary.bytes = file.bytes.count
         summary.skipped = report.skippedByType
         if report.skippedInOtherDatabases > 0 { summary.skipped["other databases"] = report.skippedInOtherDatabases }
-        progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys, isComplete: true))
+        try progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys, isComplete: true))
     }
 
     /// Table slots per step of a snapshot's walk.
