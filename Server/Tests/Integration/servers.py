@@ -2,9 +2,11 @@
 and nutcracker (twemproxy), each started on a free loopback port and stopped
 by the test that started it."""
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -20,14 +22,17 @@ def free_port():
 class Process:
     """A server process listening on 127.0.0.1:port."""
 
-    def __init__(self, argv, port, ready=None, log=None):
+    def __init__(self, argv, port, ready=None, log=None, cwd=None, scratch=None):
         self.port = port
         self.argv = argv
         self.log = log or open(os.devnull, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+        # A folder of the test harness's own, removed once the process stops.
+        self.scratch = scratch
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd)
         deadline = time.time() + 30
         while True:
             if self.proc.poll() is not None:
+                self.remove_scratch()
                 raise RuntimeError(f"{argv[0]} exited with {self.proc.returncode}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
@@ -40,6 +45,7 @@ class Process:
                 pass
             if time.time() > deadline:
                 self.proc.kill()
+                self.remove_scratch()
                 raise RuntimeError(f"{argv[0]} did not start on port {port}")
             time.sleep(0.05)
 
@@ -65,20 +71,35 @@ class Process:
                 self.proc.kill()
                 self.proc.wait()
                 raise RuntimeError(f"{self.argv[0]} ignored {sig!r} for {timeout} s")
+            finally:
+                self.remove_scratch()
         return self.proc.returncode
 
+    def remove_scratch(self):
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
-def ttlkv_server(*args, port=None, **kwargs):
+
+def ttlkv_server(*args, port=None, cwd=None, ready=True, **kwargs):
+    """ttlkv-server with Redis's defaults, so also its save rules: it saves
+    dump.rdb in its working directory on SIGTERM and loads one found there
+    at start. Unless `cwd` is given, that is a fresh folder of its own,
+    removed when it stops, so that no test sees another's snapshot."""
     port = port or free_port()
     argv = [TTLKV_SERVER, "--port", str(port), *map(str, args)]
-    return Process(argv, port, ready=True, **kwargs)
+    scratch = None if cwd else tempfile.mkdtemp(prefix="ttlkv-server-")
+    return Process(argv, port, ready=ready, cwd=cwd or scratch, scratch=scratch, **kwargs)
 
 
-def redis_server(*args, port=None):
+def redis_server(*args, port=None, cwd=None, ready=True, **kwargs):
+    """redis-server without save rules unless `args` give some (a later
+    --save adds to the empty first one), in `cwd` or a fresh folder."""
     port = port or free_port()
     argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             *map(str, args)]
-    return Process(argv, port, ready=True)
+    scratch = None if cwd else tempfile.mkdtemp(prefix="redis-server-")
+    return Process(argv, port, ready=ready, cwd=cwd or scratch, scratch=scratch, **kwargs)
 
 
 def nutcracker(config_path, port, log=None):

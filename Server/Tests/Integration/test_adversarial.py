@@ -25,6 +25,7 @@ server's resident size must stay under.
 import random
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -116,16 +117,17 @@ def test_a_large_request_right_behind_auth(kind):
 
 def start_or_refusal(*args):
     """The error output of a server that refused to start; None if it started
-    (it is stopped then)."""
+    (it is stopped then, by SIGKILL: it saves nothing)."""
     argv = [servers.TTLKV_SERVER, "--port", str(servers.free_port()), *map(str, args)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        proc.wait(timeout=3)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return None
-    return proc.stderr.read()
+    with tempfile.TemporaryDirectory() as folder:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=folder)
+        try:
+            proc.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return None
+        return proc.stderr.read()
 
 
 def check_password_works(server, password):

@@ -32,15 +32,16 @@ def test_sigterm_answers_what_it_received_and_exits_cleanly():
     assert len(replies) > 0
 
 
-def test_sigterm_right_after_the_server_listens():
+def test_sigterm_right_after_the_server_listens(tmp_path):
     """A SIGTERM sent as soon as the server accepts a connection stops it
     gracefully: it neither kills it (exit -15) nor goes unnoticed (a hang).
     Before, 16 of 20 tries did one or the other."""
     outcomes = []
     for _ in range(10):
         port = servers.free_port()
+        # Its own folder: with Redis's default save rules it saves on SIGTERM.
         proc = subprocess.Popen([servers.TTLKV_SERVER, "--port", str(port)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                stderr=subprocess.DEVNULL, cwd=tmp_path)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -143,9 +144,9 @@ def test_shutdown_abort_is_refused():
         assert server.stop() == 0
 
 
-def test_protected_mode_refuses_open_addresses_without_password():
+def test_protected_mode_refuses_open_addresses_without_password(tmp_path):
     result = subprocess.run([servers.TTLKV_SERVER, "--bind", "0.0.0.0", "--port", str(servers.free_port())],
-                            capture_output=True, timeout=30)
+                            capture_output=True, timeout=30, cwd=tmp_path)
     assert result.returncode != 0
     assert b"without a password" in result.stderr
     # Loopback addresses need no password (IPv6 where the machine has it).
