@@ -1,3 +1,4 @@
+import Synchronization
 import TTLKV
 
 /// The server's store and what every connection shares about it: the
@@ -8,53 +9,75 @@ import TTLKV
 /// changes these two files and no other.
 ///
 /// Time. Deadlines live on the store's clock (boot time in milliseconds).
-/// Unix times (EXPIREAT, PXAT, EXPIRETIME, RESTORE ABSTTL) are converted with
-/// one offset, read once when the server starts: a Unix time given by a
-/// client comes back exactly, and the same key's EXPIRETIME never drifts.
-/// A wall clock stepped later (by hand or by NTP) is not followed: keys
-/// expire on the boot clock, and EXPIRETIME stays on the offset of the start.
+/// Unix times (EXPIREAT, PXAT, EXPIRETIME, RESTORE ABSTTL, snapshots) are
+/// converted with the one offset of ``StoreClock`` (read once per process):
+/// a Unix time given by a client comes back exactly, through a snapshot
+/// too, and the same key's EXPIRETIME never drifts. A wall clock stepped
+/// later (by hand or by NTP) is not followed: keys expire on the boot clock.
+///
+/// The store is replaced once when the server starts on a snapshot: the
+/// keyspace begins with a small empty store, which the commands allowed
+/// while loading (INFO and the like) see, and ``loadSnapshot(from:progress:)``
+/// puts the loaded one in its place, moving the removal listeners to it.
+/// Commands reach the store through an atomic reference read without a
+/// retain (``withStore(_:)``), so that no thread writes to the store
+/// object's reference count on the hot path.
 final class Keyspace: Sendable {
     typealias Bytes = UnsafeRawBufferPointer
 
-    let store: Store
     let watches = WatchRegistry()
-    /// Unix milliseconds minus store-clock milliseconds, fixed at start.
-    let unixOffset: Int64
+    /// The store commands use, not retained: `stores` keeps it alive.
+    private let current: Atomic<Unmanaged<Store>>
+    /// Every store this keyspace has had, kept until it goes (a thread may
+    /// still be in a call on the one replaced), closed together.
+    private let stores: Mutex<[Store]>
+    /// The listeners of ``onRemoval(_:)``, moved to a loaded store.
+    private let listeners = Mutex<[ExpiryListening]>([])
+    private let configuration: StoreConfiguration
 
-    init(configuration: ServerConfiguration) throws {
+    /// A keyspace with the configured store; with a small empty one if
+    /// `awaitingSnapshot` (``loadSnapshot(from:progress:)`` replaces it).
+    init(configuration: ServerConfiguration, awaitingSnapshot: Bool = false) throws {
         var store = StoreConfiguration(capacity: configuration.capacity)
         store.maximumKeySize = configuration.limits.maximumBulkLength
         store.maximumValueSize = configuration.limits.maximumBulkLength
         store.maximumEntries = configuration.maximumKeys
-        self.store = try Store(configuration: store)
-        unixOffset = WallClock.milliseconds() - Self.milliseconds(self.store.deadline(after: .zero))
+        self.configuration = store
+        let first = try Store(configuration: awaitingSnapshot ? StoreConfiguration(capacity: 16) : store)
+        current = Atomic(Unmanaged.passUnretained(first))
+        stores = Mutex([first])
+    }
+
+    /// Runs body with the current store, without retaining it.
+    @inline(__always)
+    func withStore<Result>(_ body: (Store) throws -> Result) rethrows -> Result {
+        // Guaranteed alive: every store stays in `stores` until deinit.
+        try current.load(ordering: .acquiring)._withUnsafeGuaranteedRef(body)
     }
 
     /// The store outside any transaction.
     var access: KeyspaceAccess { KeyspaceAccess(keyspace: self, transaction: nil) }
 
     /// Keys held, counting expired ones not yet removed (as Redis's DBSIZE).
-    var count: Int { store.count }
+    var count: Int { withStore { $0.count } }
 
     // MARK: Time
 
     /// The deadline `milliseconds` from now (a relative TTL): from the
     /// store's precise clock, so never early.
     func deadline(afterMilliseconds milliseconds: Int64) -> StoreClock.Instant {
-        clamped(store.deadline(after: .milliseconds(milliseconds)))
+        clamped(withStore { $0.deadline(after: .milliseconds(milliseconds)) })
     }
 
     /// The store-clock instant of a Unix time in milliseconds. An instant
     /// already past removes the key it is given to.
     func instant(unixMilliseconds unix: Int64) -> StoreClock.Instant {
-        let (milliseconds, overflow) = unix.subtractingReportingOverflow(unixOffset)
-        // Only a time near Int64.min overflows: long past.
-        return clamped(StoreClock.Instant(sinceOrigin: .milliseconds(overflow ? Int64.min / 2 : milliseconds)))
+        clamped(StoreClock.system.instant(atUnixMilliseconds: unix))
     }
 
     /// The Unix time in milliseconds of a store-clock instant.
     func unixMilliseconds(_ instant: StoreClock.Instant) -> Int64 {
-        Self.milliseconds(instant) &+ unixOffset
+        StoreClock.system.unixMilliseconds(at: instant)
     }
 
     /// A deadline as the store takes it. One already past in real time is
@@ -65,13 +88,10 @@ final class Keyspace: Sendable {
     /// which the store's own check, made later under the lock, can only see
     /// later.
     private func clamped(_ deadline: StoreClock.Instant) -> StoreClock.Instant {
-        if deadline <= store.deadline(after: .zero) { return StoreClock.Instant(sinceOrigin: .zero) }
-        return min(deadline, store.now.advanced(by: Store.longestTimeToLive))
-    }
-
-    static func milliseconds(_ instant: StoreClock.Instant) -> Int64 {
-        let (seconds, attoseconds) = instant.sinceOrigin.components
-        return seconds &* 1000 &+ attoseconds / 1_000_000_000_000_000
+        withStore { store in
+            if deadline <= store.deadline(after: .zero) { return StoreClock.Instant(sinceOrigin: .zero) }
+            return min(deadline, store.now.advanced(by: Store.longestTimeToLive))
+        }
     }
 
     // MARK: Removals the store reports
@@ -84,29 +104,54 @@ final class Keyspace: Sendable {
         case evicted
     }
 
-    /// Keeps a listener of ``onRemoval(_:)`` registered until cancelled.
+    /// Keeps a listener of ``onRemoval(_:)`` registered, on the current
+    /// store and on one loaded later, until cancelled.
     final class ExpiryListening: Sendable {
-        private let token: ExpiryListenerToken
+        private let body: @Sendable (UnsafeRawBufferPointer, Removal) -> Void
+        /// One token per store listened to; nil once cancelled.
+        private let tokens = Mutex<[ExpiryListenerToken]?>([])
 
-        init(_ token: ExpiryListenerToken) {
-            self.token = token
+        fileprivate init(_ body: @escaping @Sendable (UnsafeRawBufferPointer, Removal) -> Void) {
+            self.body = body
         }
 
+        /// Listens to store too; false if it is closed.
+        @discardableResult
+        fileprivate func attach(to store: Store) -> Bool {
+            let body = self.body
+            guard let token = try? store.addExpiryListener({ events in
+                for event in events {
+                    let removal: Removal = event.cause == .evicted ? .evicted : .expired
+                    event.key.withUnsafeBytes { body($0, removal) }
+                }
+            }) else { return false }
+            let kept = tokens.withLock { tokens in
+                tokens?.append(token)
+                return tokens != nil
+            }
+            if !kept { token.cancel() }
+            return true
+        }
+
+        fileprivate var isCancelled: Bool { tokens.withLock { $0 == nil } }
+
         func cancel() {
-            token.cancel()
+            for token in tokens.withLock({ tokens in defer { tokens = nil }; return tokens ?? [] }) { token.cancel() }
         }
     }
 
     /// Calls body, on the store's expiry worker, with every key the store
-    /// removes on its own from now on, once each, within a tick of its
-    /// deadline (see ``ManagedStore/addExpiryListener(_:)``); nil if the
-    /// store is closed. The store reports no evictions yet: when its events
-    /// say why a key went, `.evicted` is passed here for those.
+    /// removes on its own from now on, once each and with the reason, within
+    /// a tick of its deadline for an expiry (see
+    /// ``ManagedStore/addExpiryListener(_:)``); nil if the store is closed.
     func onRemoval(_ body: @escaping @Sendable (UnsafeRawBufferPointer, Removal) -> Void) -> ExpiryListening? {
-        let token = try? store.addExpiryListener { events in
-            for event in events { event.key.withUnsafeBytes { body($0, .expired) } }
+        let listening = ExpiryListening(body)
+        guard withStore({ listening.attach(to: $0) }) else { return nil }
+        listeners.withLock { listeners in
+            listeners.removeAll { $0.isCancelled }
+            listeners.append(listening)
         }
-        return token.map(ExpiryListening.init)
+        return listening
     }
 
     // MARK: Statistics and life
@@ -121,13 +166,66 @@ final class Keyspace: Sendable {
     }
 
     var statistics: Statistics {
-        let s = store.statistics
+        let s = withStore { $0.statistics }
         return Statistics(keys: s.entries, bytes: s.bytes, expiredKeys: s.expired, pendingExpiryRecords: s.pendingExpiryRecords)
     }
 
-    /// Stops the expiry worker; the memory goes with the last reference.
+    /// Stops the expiry workers; the memory goes with the last reference.
     func close() {
-        store.close()
+        for store in stores.withLock({ $0 }) { store.close() }
+    }
+
+    // MARK: Snapshots
+
+    /// How far a snapshot write or load has come, or what it did.
+    struct SnapshotCount: Sendable {
+        /// Keys written, or loaded.
+        var keys = 0
+        /// Keys of the file whose deadline had passed: not loaded.
+        var expired = 0
+        /// File bytes written or read.
+        var bytes = 0
+        /// Keys the store held when the write began, or the file announced.
+        var expected: Int?
+        /// Values skipped on load, by Redis type ("list", "hash", ...).
+        var skipped: [String: Int] = [:]
+
+        init(_ summary: SnapshotSummary, expected: Int?) {
+            keys = summary.entries
+            expired = summary.expiredOnLoad
+            bytes = summary.bytes
+            skipped = summary.skipped
+            self.expected = expected
+        }
+    }
+
+    /// Writes every live key to an RDB file at `path`, crash-safely (see
+    /// ``Store/writeSnapshot(to:progress:)``); an error thrown by
+    /// `progress` stops it, the previous file untouched.
+    @discardableResult
+    func writeSnapshot(to path: String, progress: @escaping (SnapshotCount) throws -> Void) throws -> SnapshotCount {
+        let summary = try withStore { store in
+            try store.writeSnapshot(to: path) { try progress(SnapshotCount($0.summary, expected: $0.expectedEntries)) }
+        }
+        return SnapshotCount(summary, expected: nil)
+    }
+
+    /// Fills a new store from the RDB file at `path` (preallocated for its
+    /// keys) and puts it in place of the current one, which must be the
+    /// empty one of `awaitingSnapshot`. On error nothing has changed; an
+    /// error thrown by `progress` stops the load.
+    @discardableResult
+    func loadSnapshot(from path: String, progress: @escaping (SnapshotCount) throws -> Void) throws -> SnapshotCount {
+        var last: SnapshotCount?
+        let loaded = try Store(snapshotAt: path, configuration: configuration) { report in
+            last = SnapshotCount(report.summary, expected: report.expectedEntries)
+            try progress(last!)
+        }
+        stores.withLock { $0.append(loaded) }
+        current.store(Unmanaged.passUnretained(loaded), ordering: .releasing)
+        for listening in listeners.withLock({ $0 }) { listening.attach(to: loaded) }
+        // A load ends with a report of the whole of it.
+        return last!
     }
 
     // MARK: Errors

@@ -21,26 +21,24 @@ struct KeyspaceAccess {
 
     var inTransaction: Bool { transaction != nil }
 
-    private var store: Store { keyspace.store }
-
     // MARK: Reads (lock-free)
 
     /// Calls body with the live value of key, in place; nil if absent.
     func withValue<Result>(_ key: Bytes, _ body: (Bytes) -> Result) throws -> Result? {
-        try store.withValue(forKey: key, body)
+        try keyspace.withStore { try $0.withValue(forKey: key, body) }
     }
 
     /// Looks the keys up together (their memory accesses overlapped) and
     /// calls body, in key order, with the offset and value of each key that
     /// has a live one.
     func withValues(_ keys: some Collection<Bytes>, _ body: (Int, Bytes) -> Void) throws {
-        try store.withValues(forKeys: keys, body)
+        try keyspace.withStore { try $0.withValues(forKeys: keys, body) }
     }
 
     /// What is left of key's life: nil if absent, `.max` if it never
     /// expires, else the milliseconds left (at least 1).
     func millisecondsToLive(_ key: Bytes) throws -> UInt64? {
-        switch try store.timeToLive(forKey: key) {
+        switch try keyspace.withStore({ try $0.timeToLive(forKey: key) }) {
         case nil: return nil
         case .never: return .max
         case .remaining(let duration): return UInt64(duration.components.seconds) * 1000
@@ -51,7 +49,7 @@ struct KeyspaceAccess {
     /// When key expires, in Unix milliseconds: nil if absent, `.max` if
     /// never. Exactly the Unix time a client gave it.
     func unixDeadline(_ key: Bytes) throws -> Int64? {
-        switch try store.deadline(forKey: key) {
+        switch try keyspace.withStore({ try $0.deadline(forKey: key) }) {
         case nil: return nil
         case .never: return .max
         case .at(let instant): return keyspace.unixMilliseconds(instant)
@@ -59,7 +57,7 @@ struct KeyspaceAccess {
     }
 
     /// Keys held, counting expired ones not yet removed (as Redis's DBSIZE).
-    var count: Int { store.count }
+    var count: Int { keyspace.count }
 
     /// Calls body with the live keys of about `count` keys' worth of table
     /// from cursor; returns the next cursor, 0 at the end of the pass.
@@ -71,7 +69,7 @@ struct KeyspaceAccess {
     func scan(from cursor: UInt64, count: Int, _ body: (Bytes) -> Void) throws -> UInt64 {
         let slots = max(count.multipliedReportingOverflow(by: 4).overflow ? .max : count * 4, 8192)
         do {
-            return try store.scanKeys(from: ScanCursor(rawValue: cursor), count: slots, body)?.rawValue ?? 0
+            return try keyspace.withStore { try $0.scanKeys(from: ScanCursor(rawValue: cursor), count: slots, body) }?.rawValue ?? 0
         } catch let error as StoreError where error == .invalidCursor {
             return 0
         }
@@ -80,7 +78,7 @@ struct KeyspaceAccess {
     /// Calls body with a live key picked at random; nil if there is none.
     func randomKey<Result>(_ body: (Bytes) -> Result) throws -> Result? {
         var generator = SystemRandomNumberGenerator()
-        return try store.randomKey(using: &generator, body)
+        return try keyspace.withStore { try $0.randomKey(using: &generator, body) }
     }
 
     // MARK: Writes
@@ -96,7 +94,7 @@ struct KeyspaceAccess {
             return result
         }
         if let transaction { return try transaction.update(forKey: key, sizeHint: sizeHint, marking) }
-        return try store.update(forKey: key, sizeHint: sizeHint, marking)
+        return try keyspace.withStore { try $0.update(forKey: key, sizeHint: sizeHint, marking) }
     }
 
     /// Stores value under key with deadline (nil: never expires): an
@@ -142,7 +140,7 @@ struct KeyspaceAccess {
     /// Outside one no watcher is marked: a watched key it removes was live at
     /// WATCH and is absent at EXEC, which fails the EXEC by itself.
     func removeAll() throws {
-        guard inTransaction else { return try store.removeAll() }
+        guard inTransaction else { return try keyspace.withStore { try $0.removeAll() } }
         var cursor: UInt64 = 0
         repeat {
             var keys: [[UInt8]] = []
@@ -161,9 +159,13 @@ struct KeyspaceAccess {
         if inTransaction { return try body(self) }
         let keyspace = keyspace
         guard let keys else {
-            return try store.withAllKeysLocked { try body(KeyspaceAccess(keyspace: keyspace, transaction: $0)) }
+            return try keyspace.withStore { store in
+                try store.withAllKeysLocked { try body(KeyspaceAccess(keyspace: keyspace, transaction: $0)) }
+            }
         }
-        return try store.withLockedKeys(keys) { try body(KeyspaceAccess(keyspace: keyspace, transaction: $0)) }
+        return try keyspace.withStore { store in
+            try store.withLockedKeys(keys) { try body(KeyspaceAccess(keyspace: keyspace, transaction: $0)) }
+        }
     }
 
     /// In a transaction: key's live value and deadline, in place; valid
