@@ -10,7 +10,7 @@ let connectionCommands: [Command] = [
         }
         if call.arguments.count == 2 { replies.bulk(call.arguments[1]) } else { replies.status("PONG") }
     },
-    Command("echo", arity: 2, flags: ["fast"], categories: ["@fast", "@connection"]) { call, replies in
+    Command("echo", arity: 2, flags: ["loading", "stale", "fast"], categories: ["@fast", "@connection"]) { call, replies in
         replies.bulk(call.arguments[1])
     },
     Command("quit", arity: -1, flags: ["allow_busy", "noscript", "loading", "stale", "fast", "no_auth"],
