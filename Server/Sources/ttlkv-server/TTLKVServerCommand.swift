@@ -76,6 +76,27 @@ struct TTLKVServerCommand: AsyncParsableCommand {
     @Option(help: "Most keys held; past it, writes of new keys get an OOM error (default: no limit).")
     var maxkeys: Int?
 
+    @Option(help: "Folder of the snapshot file, which must exist (default: the working directory).")
+    var dir = "."
+
+    @Option(help: """
+        Snapshot file name in --dir (an RDB file, as Redis's): loaded at start if it is there, written by SAVE, \
+        BGSAVE, the save rules and the shutdown.
+        """)
+    var dbfilename = "dump.rdb"
+
+    @Option(help: """
+        Save rules, as Redis's save directive: "seconds changes" pairs; a background save starts once that many \
+        seconds have passed since the last save and at least that many keys changed. Repeatable; "" for none, so \
+        no save on shutdown either. Default: "3600 1 300 100 60 10000".
+        """)
+    var save: [String] = []
+
+    @Option(name: .customLong("stop-writes-on-bgsave-error"), help: """
+        yes: while the last background save failed (and there are save rules), refuse writes and PING with MISCONF.
+        """)
+    var stopWritesOnBgsaveError: YesNo = .yes
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var loglevel: Logger.Level = .notice
 
@@ -111,6 +132,10 @@ struct TTLKVServerCommand: AsyncParsableCommand {
         }
         configuration.capacity = capacity
         configuration.maximumKeys = maxkeys
+        configuration.snapshotDirectory = dir
+        configuration.snapshotFileName = dbfilename
+        if !save.isEmpty { configuration.saveRules = try saveRules() }
+        configuration.stopWritesOnSaveError = stopWritesOnBgsaveError == .yes
         if let problem = configuration.problem { throw ValidationError(problem) }
 
         let signals = await StopSignals.catchSignals()
@@ -118,6 +143,19 @@ struct TTLKVServerCommand: AsyncParsableCommand {
         signals.stop(server)
         await server.run()
         signals.cancel()
+        // The snapshot could not be loaded (logged): not a clean exit.
+        if server.startupError != nil { throw ExitCode.failure }
+    }
+
+    /// The rules of every --save, in order, as Redis adds up its save lines.
+    private func saveRules() throws -> [SaveRule] {
+        try save.flatMap { text in
+            guard let rules = SaveRule.parse(text) else {
+                throw ValidationError("Invalid save parameters in --save \"\(text)\": give \"seconds changes\" pairs, "
+                    + "seconds at least 1, changes at least 0")
+            }
+            return rules
+        }
     }
 }
 

@@ -19,6 +19,12 @@ final class Command: Sendable {
     let subcommands: [Command]
     /// The function that runs it; arity and authentication are checked first.
     let run: @Sendable (CommandCall, inout Replies) -> Void
+    /// Whether it may change the keyspace (Redis's `write` flag): refused
+    /// when writes are (Persistence.swift), counted as changes when it runs.
+    let isWrite: Bool
+    /// Whether it runs while the snapshot loads at start (Redis's `loading`
+    /// flag; a container command if every subcommand has it).
+    let allowedWhileLoading: Bool
 
     init(
         _ name: String, arity: Int, flags: [String], keys: (Int, Int, Int) = (0, 0, 0),
@@ -32,6 +38,9 @@ final class Command: Sendable {
         self.categories = categories
         self.subcommands = subcommands
         self.run = run
+        isWrite = flags.contains("write")
+        allowedWhileLoading = flags.contains("loading")
+            || (!subcommands.isEmpty && subcommands.allSatisfy { $0.flags.contains("loading") })
     }
 
     /// Whether a connection may run it before it authenticates.
@@ -43,6 +52,14 @@ final class Command: Sendable {
     }
 
     var wrongArity: String { "ERR wrong number of arguments for '\(name)' command" }
+
+    /// How many keys a call with `count` arguments names, by the key
+    /// positions; 1 for a command without keys (FLUSHALL).
+    func keyCount(argumentCount count: Int) -> Int {
+        guard keys.first > 0 else { return 1 }
+        let last = keys.last < 0 ? count + keys.last : keys.last
+        return max(1, (last - keys.first) / max(keys.step, 1) + 1)
+    }
 }
 
 /// One command being run: its arguments, its connection, the server, and
@@ -82,7 +99,7 @@ struct CommandName: Hashable {
 enum CommandTable {
     static let all: [Command] = connectionCommands + serverCommands + stringCommands + keyCommands + expiryCommands
         + stringEditCommands + [lcsCommand] + bitCommands + keyspaceCommands + transactionCommands
-        + pubSubCommands
+        + pubSubCommands + persistenceCommands
 
     private static let byName: [CommandName: Command] = Dictionary(
         uniqueKeysWithValues: all.map { (CommandName($0.name), $0) }
@@ -98,9 +115,9 @@ enum CommandTable {
     }
 }
 
-/// Runs one request: finds the command, checks arity and authentication
-/// (in Redis's order), queues it in a transaction, or counts it and runs
-/// it, writing its reply.
+/// Runs one request: finds the command, checks arity, authentication and
+/// whether it may run now (loading, writes refused; in Redis's order),
+/// queues it in a transaction, or counts it and runs it, writing its reply.
 func execute(_ arguments: Arguments, session: Session, server: ServerContext, replies: inout Replies) {
     guard let command = CommandTable.command(named: arguments[0]) else {
         return refuse(unknownCommandMessage(arguments), command: nil, session: session, server: server, replies: &replies)
@@ -111,14 +128,32 @@ func execute(_ arguments: Arguments, session: Session, server: ServerContext, re
     if !session.authenticated && !command.allowedBeforeAuthentication {
         return refuse("NOAUTH Authentication required.", command: command, session: session, server: server, replies: &replies)
     }
+    switch server.persistence.refusal(of: command) {
+    case nil: break
+    case .error(let message)?:
+        return refuse(message, command: command, session: session, server: server, replies: &replies)
+    case .hangUp?:
+        session.closeAfterReply = true
+        return
+    }
     if session.isSubscriberMode(resp3: replies.resp3), let refusal = subscriberModeRefusal(command, arguments) {
         return refuse(refusal, command: command, session: session, server: server, replies: &replies)
     }
     // Between MULTI and EXEC: queued (Transaction.swift).
     if queueInTransaction(command, arguments, session: session, server: server, replies: &replies) { return }
     session.statistics.countCommand()
-    command.run(CommandCall(arguments: arguments, session: session, server: server, command: command,
-                            keyspace: server.keyspace.access), &replies)
+    run(command, CommandCall(arguments: arguments, session: session, server: server, command: command,
+                             keyspace: server.keyspace.access), &replies)
+}
+
+/// Runs a command; a write that did not answer with an error adds the keys
+/// it names to the changes the save rules count.
+func run(_ command: Command, _ call: CommandCall, _ replies: inout Replies) {
+    let mark = replies.buffer.writerIndex
+    command.run(call, &replies)
+    if command.isWrite && replies.buffer.getInteger(at: mark, as: UInt8.self) != UInt8(ascii: "-") {
+        call.session.statistics.countChanges(command.keyCount(argumentCount: call.arguments.count))
+    }
 }
 
 /// Redis's message for an unknown command: the name and the first

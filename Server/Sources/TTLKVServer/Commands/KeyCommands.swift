@@ -55,7 +55,13 @@ private func flush(_ call: CommandCall, _ replies: inout Replies) {
     guard arguments.count == 1 || (arguments.count == 2 && (arguments.matches(1, "ASYNC") || arguments.matches(1, "SYNC"))) else {
         return replies.error(CommandError.syntax.reply)
     }
-    if call.attempt(&replies, { try call.keyspace.removeAll() }) != nil { replies.ok() }
+    let removeAll = { try call.keyspace.removeAll() }
+    // FLUSHALL, as Redis's, also stops a background save and, with save
+    // rules, saves the emptied store (Persistence.swift).
+    let all = call.command.name == "flushall"
+    if call.attempt(&replies, { all ? try call.server.persistence.flushAll(removeAll) : try removeAll() }) != nil {
+        replies.ok()
+    }
 }
 
 /// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]

@@ -22,19 +22,25 @@ let serverCommands: [Command] = [
     },
     Command("shutdown", arity: -1, flags: ["admin", "noscript", "loading", "stale", "no_multi", "allow_busy"],
             categories: ["@admin", "@slow", "@dangerous"]) { call, replies in
-        // Nothing is saved, so NOSAVE, SAVE, NOW and FORCE change nothing;
-        // they are checked as Redis checks them.
+        // NOW changes nothing (there are no replicas to wait for).
         let arguments = call.arguments
-        var save = false, noSave = false, abort = false, other = false
+        var save = false, noSave = false, abort = false, now = false, force = false
         for index in 1..<max(1, arguments.count) {
             if arguments.matches(index, "NOSAVE") { noSave = true }
             else if arguments.matches(index, "SAVE") { save = true }
-            else if arguments.matches(index, "NOW") || arguments.matches(index, "FORCE") { other = true }
+            else if arguments.matches(index, "NOW") { now = true }
+            else if arguments.matches(index, "FORCE") { force = true }
             else if arguments.matches(index, "ABORT") { abort = true }
             else { return replies.error(CommandError.syntax.reply) }
         }
-        if (abort && (save || noSave || other)) || (save && noSave) { return replies.error(CommandError.syntax.reply) }
+        if (abort && (save || noSave || now || force)) || (save && noSave) { return replies.error(CommandError.syntax.reply) }
         if abort { return replies.error("ERR No shutdown in progress.") }
+        // As Redis: the final save if SAVE, or if there are save rules and
+        // not NOSAVE (never while loading); if it fails, an error and the
+        // server goes on, unless FORCE (Persistence.swift).
+        guard call.server.persistence.prepareShutdown(save: save ? true : noSave ? false : nil, force: force) else {
+            return replies.error("ERR Errors trying to SHUTDOWN. Check logs.")
+        }
         // As Redis: no reply; every connection closes once its replies are out.
         call.server.requestShutdown()
     },
@@ -110,7 +116,7 @@ struct ServerInfo {
         self.server = server
     }
 
-    static let defaultSections = ["server", "clients", "memory", "stats", "keyspace"]
+    static let defaultSections = ["server", "clients", "memory", "persistence", "stats", "keyspace"]
 
     func text(sections requested: [String]) -> String {
         let all = requested.isEmpty || requested.contains { ["all", "everything", "default"].contains($0) }
@@ -148,6 +154,8 @@ struct ServerInfo {
                 ("used_memory_dataset", "\(server.keyspace.statistics.bytes)"),
                 ("maxmemory", "0"), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
             ]
+        case "persistence":
+            return server.persistence.info()
         case "stats":
             let statistics = server.statistics
             return [

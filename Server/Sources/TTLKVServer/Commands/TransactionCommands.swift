@@ -109,8 +109,8 @@ private func exec(_ call: CommandCall, _ replies: inout Replies) {
 /// applied at once (outside a transaction the connection groups them).
 private func run(_ command: Command, _ arguments: Arguments, call: CommandCall, access: KeyspaceAccess, _ replies: inout Replies) {
     call.session.statistics.countCommand()
-    command.run(CommandCall(arguments: arguments, session: call.session, server: call.server, command: command, keyspace: access),
-                &replies)
+    TTLKVServer.run(command, CommandCall(arguments: arguments, session: call.session, server: call.server, command: command,
+                                         keyspace: access), &replies)
     if let appends = call.session.appends {
         call.session.appends = nil
         appends.reply(appends.apply(to: access, maximumLength: call.server.configuration.limits.maximumBulkLength),

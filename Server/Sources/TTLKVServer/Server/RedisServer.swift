@@ -24,6 +24,8 @@ public final class RedisServer: Sendable {
     private let context: ServerContext
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
+    /// Why the server stopped by itself, if it did.
+    private let failure = Mutex<(any Error)?>(nil)
     /// True once shut down; the continuations of run() waiting for it.
     private let stopped = Mutex<(done: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
 
@@ -38,18 +40,25 @@ public final class RedisServer: Sendable {
         self.logger = logger
     }
 
-    /// Opens the store and starts listening. Throws if the configuration
-    /// cannot be served (see ``ServerConfiguration/problem``) or an address
-    /// cannot be bound.
+    /// Opens the store and starts listening; if the snapshot file is there,
+    /// loads it meanwhile (clients get Redis's LOADING error until it is
+    /// loaded; if it cannot be, the server stops: see ``startupError``).
+    /// Throws if the configuration cannot be served (see
+    /// ``ServerConfiguration/problem``; the snapshot folder must exist) or
+    /// an address cannot be bound.
     public static func start(configuration: ServerConfiguration, logger: Logger) async throws -> RedisServer {
         if let problem = configuration.problem { throw ServerError(problem) }
+        var configuration = configuration
+        configuration.snapshotDirectory = try SnapshotFolder.resolve(configuration.snapshotDirectory)
+        let loading = SnapshotFolder.hasSnapshot(at: configuration.snapshotPath)
         let files = System.raiseFileLimit(to: configuration.maximumClients + 64)
         if files < configuration.maximumClients + 32 {
             logger.warning("open file limit \(files) is below maxclients \(configuration.maximumClients): connections past it will be refused")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoops ?? System.coreCount)
         do {
-            let context = try ServerContext(configuration: configuration, eventLoops: Array(group.makeIterator()))
+            let context = try ServerContext(configuration: configuration, eventLoops: Array(group.makeIterator()),
+                                            loadingSnapshot: loading, logger: logger)
             var bound: [any Channel] = []
             var port = configuration.port
             for host in configuration.bindAddresses {
@@ -70,6 +79,7 @@ public final class RedisServer: Sendable {
             context.port.store(port, ordering: .relaxed)
             let server = RedisServer(group: group, channels: bound, context: context, logger: logger)
             context.onShutdownRequest { [weak server] in server?.shutdown() }
+            context.persistence.start(on: group.next()) { [weak server] error in server?.stop(failure: error) }
             logger.info("ready to accept connections", metadata: [
                 "addresses": "\(configuration.bindAddresses)", "port": "\(port)",
                 "event_loops": "\(configuration.eventLoops ?? System.coreCount)",
@@ -128,12 +138,40 @@ public final class RedisServer: Sendable {
         }
     }
 
-    /// Shuts down gracefully: stops accepting, lets every client take the
-    /// replies to what it sent (closing any still connected after
-    /// ``shutdownGrace``), closes the store, stops the event loops.
-    /// Idempotent; returns at once, ``run()`` returns when it is done.
+    /// Why the server stopped by itself: the snapshot it started on could
+    /// not be loaded (the log says why). Nil if it was shut down.
+    public var startupError: (any Error)? {
+        failure.withLock { $0 }
+    }
+
+    /// Shuts down gracefully: saves the final snapshot if the save rules
+    /// ask for one (or SHUTDOWN SAVE did), stops accepting, lets every
+    /// client take the replies to what it sent (closing any still connected
+    /// after ``shutdownGrace``), closes the store, stops the event loops.
+    /// If that save fails, the server goes on serving, as Redis does (the
+    /// log says why). Idempotent; returns at once, ``run()`` returns when it
+    /// is done.
     public func shutdown() {
         guard !stopping.exchange(true, ordering: .relaxed) else { return }
+        // Off the event loops: the save may take a while, and waits for a
+        // background save to stop.
+        DispatchQueue.global().async {
+            guard self.context.persistence.prepareShutdown(save: nil, force: false) else {
+                self.logger.error("errors trying to shut down the server: still serving (SHUTDOWN NOSAVE stops it without saving)")
+                self.stopping.store(false, ordering: .relaxed)
+                return
+            }
+            self.closeConnectionsAndStore()
+        }
+    }
+
+    /// Stops the server because of `error` (the snapshot could not be loaded).
+    private func stop(failure error: any Error) {
+        failure.withLock { $0 = error }
+        shutdown()
+    }
+
+    private func closeConnectionsAndStore() {
         logger.info("shutting down")
         let loop = group.next()
         let listeners = channels.map { $0.close() }

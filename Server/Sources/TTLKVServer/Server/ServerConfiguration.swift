@@ -40,6 +40,20 @@ public struct ServerConfiguration: Sendable {
     /// The most keys held; past it writes of new keys get an OOM error.
     /// nil: no limit (the default).
     public var maximumKeys: Int?
+    /// The folder of the snapshot file (Redis `dir`), which must exist.
+    /// Default: the working directory.
+    public var snapshotDirectory = "."
+    /// The snapshot file's name in ``snapshotDirectory`` (Redis
+    /// `dbfilename`): loaded at start if it is there, written by SAVE,
+    /// BGSAVE, the save rules and the shutdown. Default `dump.rdb`.
+    public var snapshotFileName = "dump.rdb"
+    /// When a background save starts by itself (Redis `save`); empty: never.
+    /// Default: Redis 7's (``SaveRule/redisDefaults``).
+    public var saveRules = SaveRule.redisDefaults
+    /// Whether writes (and PING) are refused with Redis's MISCONF error
+    /// while the last background save failed and there are save rules
+    /// (Redis `stop-writes-on-bgsave-error`). Default true.
+    public var stopWritesOnSaveError = true
 
     /// The defaults.
     public init() {}
@@ -49,7 +63,13 @@ public struct ServerConfiguration: Sendable {
         password?.isEmpty == false ? password : nil
     }
 
-    /// Why this configuration cannot be served, or nil if it can.
+    /// The snapshot file: ``snapshotFileName`` in ``snapshotDirectory``.
+    public var snapshotPath: String {
+        snapshotDirectory.hasSuffix("/") ? snapshotDirectory + snapshotFileName : "\(snapshotDirectory)/\(snapshotFileName)"
+    }
+
+    /// Why this configuration cannot be served, or nil if it can. (Whether
+    /// ``snapshotDirectory`` exists is checked when the server starts.)
     public var problem: String? {
         if !mayListenOnOpenAddresses, let open = bindAddresses.first(where: { !BindAddress.isLoopback($0) }) {
             return refusal(open)
@@ -70,6 +90,10 @@ public struct ServerConfiguration: Sendable {
             return "notify-keyspace-events: \(KeyspaceEventFlags.invalid)"
         }
         if let eventLoops, eventLoops < 1 { return "at least one event loop is needed" }
+        if snapshotFileName.isEmpty || snapshotFileName.contains("/") {
+            return "dbfilename can't be a path, just a filename (\(snapshotFileName))"
+        }
+        if !saveRules.allSatisfy(\.isValid) { return "Invalid save parameters: seconds must be at least 1, changes at least 0" }
         return nil
     }
 

@@ -1,8 +1,9 @@
+import Logging
 import NIOCore
 import Synchronization
 
 /// What every connection of a server shares: the configuration, the store,
-/// the clients, the counters, and the way to shut the server down.
+/// the clients, the counters, snapshots, and the way to shut the server down.
 final class ServerContext: Sendable {
     let configuration: ServerConfiguration
     let keyspace: Keyspace
@@ -14,6 +15,8 @@ final class ServerContext: Sendable {
     let outputBufferLimit: OutputBufferLimitSetting
     /// Keyspace notifications (`notify-keyspace-events`).
     let notifications: KeyspaceNotifier
+    /// SAVE, BGSAVE, the save rules, the final save, the load at start.
+    let persistence: Persistence
     /// Unix time the server started, in milliseconds.
     let startedAt = WallClock.milliseconds()
     /// The listening port, once bound.
@@ -21,13 +24,18 @@ final class ServerContext: Sendable {
     /// Whether a shutdown was asked for, and what carries it out once set.
     private let shutdown = Mutex<(requested: Bool, handler: (@Sendable () -> Void)?)>((false, nil))
 
-    init(configuration: ServerConfiguration, eventLoops: [any EventLoop]) throws {
+    /// A server's shared state; with an empty store awaiting the snapshot
+    /// if `loadingSnapshot` (``Persistence/start(on:onLoadFailure:)`` loads it).
+    init(configuration: ServerConfiguration, eventLoops: [any EventLoop], loadingSnapshot: Bool = false,
+         logger: Logger = Logger(label: "ttlkv-server")) throws {
         self.configuration = configuration
-        keyspace = try Keyspace(configuration: configuration)
+        keyspace = try Keyspace(configuration: configuration, awaitingSnapshot: loadingSnapshot)
         statistics = ServerStatistics(eventLoops: eventLoops)
         outputBufferLimit = OutputBufferLimitSetting(configuration.pubSubOutputBufferLimit)
         notifications = KeyspaceNotifier(
             flags: KeyspaceEventFlags(configuration.notifyKeyspaceEvents) ?? [], pubSub: pubSub, keyspace: keyspace)
+        persistence = Persistence(configuration: configuration, keyspace: keyspace, statistics: statistics,
+                                  loading: loadingSnapshot, logger: logger)
     }
 
     /// Whether clients must authenticate.
@@ -104,6 +112,8 @@ final class ServerStatistics: Sendable {
     }
 
     var commands: Int { loops.values.reduce(0) { $0 + $1.commands } }
+    /// Keys changed by writes since start (what the save rules count).
+    var changes: Int { loops.values.reduce(0) { $0 + $1.changes } }
     var hits: Int { loops.values.reduce(0) { $0 + $1.hits } }
     var misses: Int { loops.values.reduce(0) { $0 + $1.misses } }
 }
@@ -114,8 +124,12 @@ final class LoopStatistics: Sendable {
     private let commandCount = Atomic<Int>(0)
     private let hitCount = Atomic<Int>(0)
     private let missCount = Atomic<Int>(0)
+    private let changeCount = Atomic<Int>(0)
 
     func countCommand() { bump(commandCount, by: 1) }
+
+    /// Keys changed by a write.
+    func countChanges(_ keys: Int) { bump(changeCount, by: keys) }
 
     /// A key looked up: found or not.
     func countLookup(found: Bool) {
@@ -131,6 +145,7 @@ final class LoopStatistics: Sendable {
     var commands: Int { commandCount.load(ordering: .relaxed) }
     var hits: Int { hitCount.load(ordering: .relaxed) }
     var misses: Int { missCount.load(ordering: .relaxed) }
+    var changes: Int { changeCount.load(ordering: .relaxed) }
 
     private func bump(_ counter: borrowing Atomic<Int>, by amount: Int) {
         counter.store(counter.load(ordering: .relaxed) &+ amount, ordering: .relaxed)

@@ -13,7 +13,8 @@ final class Session {
     /// CLIENT SETINFO LIB-NAME and LIB-VER.
     var libraryName: String?
     var libraryVersion: String?
-    /// Set by QUIT: close once the replies so far are written.
+    /// Set by QUIT (and by a write during the final save): close once the
+    /// replies so far are written.
     var closeAfterReply = false
     /// APPENDs to one key waiting to be applied as one write, and answered.
     var appends: AppendGroup?
