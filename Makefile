@@ -31,11 +31,11 @@ check: test-docs test-c test-swift
 
 test: test-docs test-c test-asan test-tsan test-fuzz test-python test-dlclose test-example test-capacity \
       test-swift test-swift-tsan test-outside docs \
-      test-server-unit test-server-tsan test-server test-fuzz-server test-bench test-eviction-sim
+      test-server-unit test-server-tsan test-server test-fuzz-server test-fuzz-rdb test-bench test-eviction-sim
 	@echo "make test: every suite passed"
 
 # Explores with every fuzzer for FUZZ_SECONDS each.
-fuzz: fuzz-core fuzz-server
+fuzz: fuzz-core fuzz-server fuzz-rdb
 
 clean:
 	rm -rf $(BUILD)

@@ -3,11 +3,12 @@
 # Swift unit tests; its integration suites (redis-py, redis-cli, the
 # differential test against redis-server, twemproxy, abuse, adversarial,
 # lifecycle), which start their servers on free loopback ports themselves;
-# its request parser under libFuzzer; and its benchmark against
-# redis-server. Needs redis-server, redis-tools, nutcracker and the Python
+# its request parser and the snapshot loader under libFuzzer; and its
+# benchmark against redis-server. Needs redis-server, redis-tools, nutcracker and the Python
 # redis and pytest packages (.ci/run installs them).
 
-.PHONY: test-server test-server-unit test-server-tsan test-fuzz-server fuzz-server fuzz-server-merge bench-server
+.PHONY: test-server test-server-unit test-server-tsan test-fuzz-server fuzz-server fuzz-server-merge test-fuzz-rdb \
+        fuzz-rdb fuzz-rdb-merge bench-server
 
 SWIFTC ?= swiftc
 PYTEST ?= $(PYTHON) -m pytest
@@ -33,26 +34,59 @@ test-server: deps
 	TTLKV_SERVER=$(CURDIR)/$(SERVER_DIR)/.build/debug/ttlkv-server \
 	    $(PYTEST) -q -p no:cacheprovider $(SERVER_DIR)/Tests/Integration
 
-# The request parser alone, under libFuzzer and AddressSanitizer
-# (Server/Tests/Fuzz/fuzz_request.swift says what it checks).
+# Two harnesses, each compiled alone with its sources under libFuzzer and
+# AddressSanitizer: the request parser (Server/Tests/Fuzz/fuzz_request.swift)
+# and the snapshot loader, RDBDecoder and DumpPayload of Sources/TTLKV
+# (Server/Tests/Fuzz/fuzz_rdb.swift); each file says what it checks.
+SNAPSHOT_CODEC := $(addprefix Sources/TTLKV/Snapshot/,RDBDecoder.swift RDBEncoder.swift RDBFormat.swift \
+                    SnapshotError.swift CRC64.swift LZF.swift DumpPayload.swift)
 $(BUILD)/fuzz_request: $(SERVER_DIR)/Tests/Fuzz/fuzz_request.swift $(SERVER_PARSER)
+$(BUILD)/fuzz_rdb: $(SERVER_DIR)/Tests/Fuzz/fuzz_rdb.swift $(SNAPSHOT_CODEC)
+$(BUILD)/fuzz_request $(BUILD)/fuzz_rdb:
 	@mkdir -p $(@D)
 	$(SWIFTC) -sanitize=fuzzer,address -use-ld=lld -parse-as-library -O -g $^ -o $@
 
+# $(call fuzz-ci,harness,corpus,name): replays the committed corpus, then
+# fuzzes for SERVER_FUZZ_CI_SECONDS (new inputs go to build/name-ci).
+define fuzz-ci
+rm -rf $(BUILD)/$(3)-ci && mkdir -p $(BUILD)/$(3)-ci
+cd $(BUILD) && { $(FUZZ_ENV) ./$(1) -runs=0 $(2) > $(3)-replay.log 2>&1 || { tail -40 $(3)-replay.log; exit 1; }; }
+cd $(BUILD) && { $(FUZZ_ENV) ./$(1) -max_total_time=$(SERVER_FUZZ_CI_SECONDS) -print_final_stats=1 $(3)-ci \
+	$(2) > $(3)-ci.log 2>&1 || { tail -40 $(3)-ci.log; exit 1; }; }
+@grep -E "^stat::number_of_executed_units" $(BUILD)/$(3)-ci.log; echo "$(3): corpus replayed, no failure in $(SERVER_FUZZ_CI_SECONDS) s of fuzzing"
+endef
+
+# $(call fuzz-explore,harness,corpus,name): explores for FUZZ_SECONDS into
+# build/name-corpus; fuzz-merge folds new finds into the committed corpus.
+define fuzz-explore
+mkdir -p $(BUILD)/$(3)-corpus
+cd $(BUILD) && $(FUZZ_ENV) ./$(1) -max_total_time=$(FUZZ_SECONDS) $(3)-corpus $(2)
+endef
+
+define fuzz-merge
+$(FUZZ_ENV) $(BUILD)/$(1) -merge=1 $(patsubst ../%,%,$(2)) $(BUILD)/$(3)-corpus
+endef
+
 SERVER_CORPUS := ../$(SERVER_DIR)/Tests/Fuzz/corpus
+RDB_CORPUS := ../$(SERVER_DIR)/Tests/Fuzz/rdb-corpus
+
 test-fuzz-server: $(BUILD)/fuzz_request
-	rm -rf $(BUILD)/fuzz-server-ci && mkdir -p $(BUILD)/fuzz-server-ci
-	cd $(BUILD) && { $(FUZZ_ENV) ./fuzz_request -runs=0 $(SERVER_CORPUS) > fuzz-server-replay.log 2>&1 || { tail -40 fuzz-server-replay.log; exit 1; }; }
-	cd $(BUILD) && { $(FUZZ_ENV) ./fuzz_request -max_total_time=$(SERVER_FUZZ_CI_SECONDS) -print_final_stats=1 fuzz-server-ci \
-		$(SERVER_CORPUS) > fuzz-server-ci.log 2>&1 || { tail -40 fuzz-server-ci.log; exit 1; }; }
-	@grep -E "^stat::number_of_executed_units" $(BUILD)/fuzz-server-ci.log; echo "fuzz-server: corpus replayed, no failure in $(SERVER_FUZZ_CI_SECONDS) s of fuzzing"
+	$(call fuzz-ci,fuzz_request,$(SERVER_CORPUS),fuzz-server)
+
+test-fuzz-rdb: $(BUILD)/fuzz_rdb
+	$(call fuzz-ci,fuzz_rdb,$(RDB_CORPUS),fuzz-rdb)
 
 fuzz-server: $(BUILD)/fuzz_request
-	mkdir -p $(BUILD)/fuzz-server-corpus
-	cd $(BUILD) && $(FUZZ_ENV) ./fuzz_request -max_total_time=$(FUZZ_SECONDS) fuzz-server-corpus $(SERVER_CORPUS)
+	$(call fuzz-explore,fuzz_request,$(SERVER_CORPUS),fuzz-server)
+
+fuzz-rdb: $(BUILD)/fuzz_rdb
+	$(call fuzz-explore,fuzz_rdb,$(RDB_CORPUS),fuzz-rdb)
 
 fuzz-server-merge: $(BUILD)/fuzz_request
-	$(FUZZ_ENV) $(BUILD)/fuzz_request -merge=1 $(SERVER_DIR)/Tests/Fuzz/corpus $(BUILD)/fuzz-server-corpus
+	$(call fuzz-merge,fuzz_request,$(SERVER_CORPUS),fuzz-server)
+
+fuzz-rdb-merge: $(BUILD)/fuzz_rdb
+	$(call fuzz-merge,fuzz_rdb,$(RDB_CORPUS),fuzz-rdb)
 
 # redis-benchmark against ttlkv-server and redis-server, interleaved rounds
 # (Server/Benchmarks/bench_server.py), into build/bench-server.
