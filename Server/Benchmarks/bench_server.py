@@ -19,8 +19,13 @@ the cost of the keys it holds; for redis-server, its own fresh process.
 Keyspace notifications (bench_pubsub.py): expiry lag of 1,000 probes among
 1M keys, the cost of publishing every event, an expiry storm of 1M keys.
 
-Writes a table (markdown), the raw numbers (JSON) and an SVG chart into
---output (pubsub.md and pubsub.json for the notifications)."""
+Snapshots (bench_snapshot.py): BGSAVE time, memory during it and GET
+latency during it, and restart time, beside redis-server on the same data.
+
+Writes tables (markdown), the raw numbers (JSON) and an SVG chart into
+--output: server.md, server.json, server.svg; pubsub.md, pubsub.json;
+snapshots.md, snapshots.json. Every server runs with --save "": only the
+saves a measurement asks for."""
 import argparse
 import csv
 import io
@@ -32,6 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Integration"))
+import bench_snapshot  # noqa: E402
 import servers  # noqa: E402
 import bench_pubsub  # noqa: E402
 
@@ -45,6 +51,8 @@ REQUESTS = {("SET", 1): 200_000, ("SET", 32): 2_000_000, ("GET", 1): 200_000, ("
 SERVERS = [("ttlkv-server", ["--capacity", KEYS]),
            ("ttlkv-server, 1 loop", ["--capacity", KEYS, "--event-loops", 1]),
            ("redis-server", [])]
+# As the harness starts redis-server: no save rules, so no save on stop.
+NO_SAVE = ["--save", ""]
 NAMES = [name for name, _ in SERVERS]
 REDIS = "redis-server"
 
@@ -80,7 +88,7 @@ def start(name, server_binary, *args):
     if name == REDIS:
         return servers.redis_server(*args)
     servers.TTLKV_SERVER = server_binary
-    return servers.ttlkv_server(*args)
+    return servers.ttlkv_server(*NO_SAVE, *args)
 
 
 def settle():
@@ -205,17 +213,40 @@ def main():
     parser.add_argument("--output", default="build/bench-server", help="where server.md, server.json and server.svg go")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default request counts")
-    parser.add_argument("--sections", default="throughput,pubsub", help="throughput (with memory), pubsub, or both")
+    parser.add_argument("--sections", default="throughput,pubsub,snapshots",
+                        help="any of throughput (with memory), pubsub, snapshots; comma-separated")
     parser.add_argument("--pubsub-keys", type=int, default=1_000_000, help="keys of the lag and storm runs")
     parser.add_argument("--pubsub-wait", type=int, default=60, help="seconds to wait for expired events past the last deadline")
+    parser.add_argument("--snapshot-keys", type=int, default=10_000_000, help="keys of the snapshot measurements")
+    parser.add_argument("--snapshot-requests", type=int, default=1_000_000,
+                        help="GETs per latency measurement of the snapshot section")
     args = parser.parse_args()
     server_binary = os.path.abspath(args.server)
+    os.makedirs(args.output, exist_ok=True)
     sections = args.sections.split(",")
     if "pubsub" in sections:
         print(bench_pubsub.run(server_binary, args.output, keys=args.pubsub_keys, wait=args.pubsub_wait,
                                rounds=args.rounds, scale=args.scale))
-    if "throughput" not in sections:
-        return
+    if "snapshots" in sections:
+        snapshots_report(server_binary, args)
+    if "throughput" in sections:
+        throughput_report(server_binary, args)
+
+
+def snapshots_report(server_binary, args):
+    load_before = os.getloadavg()
+    results, text = bench_snapshot.run(server_binary, args.snapshot_keys, args.snapshot_requests)
+    load_after = os.getloadavg()
+    text += f"\nLoad average before and after: {load_before[0]:.1f}, {load_after[0]:.1f} (2 cores).\n"
+    print(text)
+    with open(os.path.join(args.output, "snapshots.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.output, "snapshots.json"), "w") as f:
+        json.dump({"keys": args.snapshot_keys, "requests": args.snapshot_requests, "results": results,
+                   "load_average": [load_before[0], load_after[0]]}, f, indent=1)
+
+
+def throughput_report(server_binary, args):
     load_before = os.getloadavg()
     results = throughput(server_binary, args.rounds, args.scale)
     bytes_per_key = memory(server_binary)
@@ -223,7 +254,6 @@ def main():
     text = table(results, bytes_per_key, args.rounds)
     text += f"\nLoad average before and after: {load_before[0]:.1f}, {load_after[0]:.1f} (2 cores).\n"
     print(text)
-    os.makedirs(args.output, exist_ok=True)
     with open(os.path.join(args.output, "server.md"), "w") as f:
         f.write(text)
     with open(os.path.join(args.output, "server.svg"), "w") as f:

@@ -11,6 +11,8 @@ struct TTLKVServerCommand: AsyncParsableCommand {
         abstract: "A Redis-protocol server over the TTLKV store.",
         discussion: """
             Speaks RESP2 (and RESP3 after HELLO 3) with Redis 7's command semantics for strings and expiry. \
+            Keeps Redis's RDB snapshots: loads --dir/--dbfilename (dump.rdb in the working directory) at start \
+            if it is there, and saves it on SAVE, BGSAVE, the --save rules and the shutdown, as Redis does. \
             Stops gracefully on SIGTERM, SIGINT or SHUTDOWN.
             """
     )

@@ -322,6 +322,7 @@ def test_sigterm_saves_when_there_are_save_rules(kind, rules, tmp_path):
     assert server.stop() == 0
     assert os.path.exists(dump(tmp_path)) == bool(rules)
     if rules:
+        assert_redis_accepts(dump(tmp_path), 1)
         again = start(kind, "--dir", tmp_path)
         try:
             assert resp.Client(again.port)("GET", "k") == b"v"
@@ -406,6 +407,7 @@ def test_flushall_saves_when_there_are_save_rules(kind, rules, tmp_path):
     assert c("SAVE") == "OK"
     assert c("FLUSHALL") == "OK"
     server.stop(signal.SIGKILL)
+    assert_redis_accepts(dump(tmp_path), 0 if rules else 100)
     again = start(kind, "--dir", tmp_path, "--save", rules)
     try:
         assert resp.Client(again.port)("DBSIZE") == (0 if rules else 100)
