@@ -88,13 +88,15 @@ struct KeyspaceAccess {
     /// marks its watchers.
     func update<Result>(_ key: Bytes, sizeHint: Int = 0, _ body: (inout StoreUpdate) throws -> Result) throws -> Result {
         let watches = keyspace.watches
-        let marking = { (entry: inout StoreUpdate) throws -> Result in
-            let result = try body(&entry)
-            if entry.changesKey { watches.touch(key) }
-            return result
+        return try withoutActuallyEscaping(body) { body in
+            let marking = { (entry: inout StoreUpdate) throws -> Result in
+                let result = try body(&entry)
+                if entry.changesKey { watches.touch(key) }
+                return result
+            }
+            if let transaction { return try transaction.update(forKey: key, sizeHint: sizeHint, marking) }
+            return try keyspace.withStore { try $0.update(forKey: key, sizeHint: sizeHint, marking) }
         }
-        if let transaction { return try transaction.update(forKey: key, sizeHint: sizeHint, marking) }
-        return try keyspace.withStore { try $0.update(forKey: key, sizeHint: sizeHint, marking) }
     }
 
     /// Stores value under key with deadline (nil: never expires): an
