@@ -49,9 +49,10 @@ private func watch(_ call: CommandCall, _ replies: inout Replies) {
     var watching = call.session.watching ?? WatchedKeys()
     var keys: [UnsafeRawBufferPointer] = []
     var bytes = watching.heldBytes
+    var seen = Set<[UInt8]>()
     for index in 1..<call.arguments.count {
         let key = call.arguments[index]
-        guard !watching.contains(key), !keys.contains(where: { $0.elementsEqual(key) }) else { continue }
+        guard !watching.contains(key), seen.insert(Array(key)).inserted else { continue }
         keys.append(key)
         bytes += key.count + QueuedTransaction.argumentOverhead
     }

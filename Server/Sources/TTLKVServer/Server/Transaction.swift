@@ -70,9 +70,11 @@ struct WatchedKeys {
     let watcher = Watcher()
     private(set) var keys: [(key: [UInt8], wasLive: Bool)] = []
     private(set) var heldBytes = 0
+    /// The keys again, for a lookup that stays quick with many of them.
+    private var members: Set<[UInt8]> = []
 
     func contains(_ key: UnsafeRawBufferPointer) -> Bool {
-        keys.contains { $0.key.elementsEqual(key) }
+        members.contains(Array(key))
     }
 
     /// Calls body with the watched keys as raw buffers, valid during the
@@ -90,6 +92,7 @@ struct WatchedKeys {
 
     mutating func add(_ key: [UInt8], wasLive: Bool) {
         keys.append((key, wasLive))
+        members.insert(key)
         heldBytes += key.count + QueuedTransaction.argumentOverhead
     }
 
