@@ -40,6 +40,7 @@ let package = Package(
             name: "TTLKVServerTests",
             dependencies: [
                 "TTLKVServer",
+                .product(name: "TTLKV", package: "TTLKV"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

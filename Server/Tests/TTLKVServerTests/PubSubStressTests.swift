@@ -5,6 +5,7 @@ import Glibc
 import NIOCore
 import Synchronization
 import Testing
+@_spi(Internals) import TTLKV
 @testable import TTLKVServer
 
 /// Publishers on several threads, a thread subscribing and unsubscribing

@@ -11,6 +11,7 @@ import Glibc
 /// "this lock was acquired / released" restores exactly the ordering the
 /// Mutex provides, and no more, so real races are still reported. The C core
 /// does the same for Concurrency Kit's inline-assembly atomics.
+@usableFromInline
 enum ThreadSanitizer {
     private typealias Hook = @convention(c) (UnsafeMutableRawPointer?) -> Void
 
@@ -22,12 +23,14 @@ enum ThreadSanitizer {
 
     /// After taking the lock that guards `object`'s state.
     @inline(__always)
+    @usableFromInline
     static func acquire(_ object: AnyObject) {
         if let hooks { hooks.acquire(Unmanaged.passUnretained(object).toOpaque()) }
     }
 
     /// Before dropping the lock that guards `object`'s state.
     @inline(__always)
+    @usableFromInline
     static func release(_ object: AnyObject) {
         if let hooks { hooks.release(Unmanaged.passUnretained(object).toOpaque()) }
     }

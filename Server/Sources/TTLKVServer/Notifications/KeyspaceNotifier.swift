@@ -16,6 +16,7 @@
  events, so that the worker builds no events nobody wants.
  */
 import Synchronization
+@_spi(Internals) import TTLKV
 
 /// The server's keyspace notifications: their flags and their publishing.
 final class KeyspaceNotifier: Sendable {

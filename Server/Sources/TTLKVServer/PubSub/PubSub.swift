@@ -28,6 +28,7 @@
  notifications, skip the lookups: an atomic load each.
  */
 import Synchronization
+@_spi(Internals) import TTLKV
 
 /// Every channel and pattern subscription of one server.
 final class PubSub: Sendable {

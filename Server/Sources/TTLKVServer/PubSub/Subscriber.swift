@@ -18,6 +18,7 @@
  */
 import NIOCore
 import Synchronization
+@_spi(Internals) import TTLKV
 
 /// Sent to a connection's pipeline when its outbox has messages to write.
 struct OutboxReady: Sendable {}

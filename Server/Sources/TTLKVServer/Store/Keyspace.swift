@@ -1,5 +1,5 @@
 import Synchronization
-import TTLKV
+@_spi(Internals) import TTLKV
 
 /// The server's store and what every connection shares about it: the
 /// watched keys (WATCH), and the one conversion between Unix time and the
@@ -30,9 +30,9 @@ final class Keyspace: Sendable {
     private let current: Atomic<Unmanaged<Store>>
     /// Every store this keyspace has had, kept until it goes (a thread may
     /// still be in a call on the one replaced), closed together.
-    private let stores: Mutex<[Store]>
+    private let stores: Locked<[Store]>
     /// The listeners of ``onRemoval(_:)``, moved to a loaded store.
-    private let listeners = Mutex<[ExpiryListening]>([])
+    private let listeners = Locked<[ExpiryListening]>([])
     private let configuration: StoreConfiguration
 
     /// A keyspace with the configured store; with a small empty one if
@@ -45,7 +45,7 @@ final class Keyspace: Sendable {
         self.configuration = store
         let first = try Store(configuration: awaitingSnapshot ? StoreConfiguration(capacity: 16) : store)
         current = Atomic(Unmanaged.passUnretained(first))
-        stores = Mutex([first])
+        stores = Locked([first])
     }
 
     /// Runs body with the current store, without retaining it.
@@ -109,7 +109,7 @@ final class Keyspace: Sendable {
     final class ExpiryListening: Sendable {
         private let body: @Sendable (UnsafeRawBufferPointer, Removal) -> Void
         /// One token per store listened to; nil once cancelled.
-        private let tokens = Mutex<[ExpiryListenerToken]?>([])
+        private let tokens = Locked<[ExpiryListenerToken]?>([])
 
         fileprivate init(_ body: @escaping @Sendable (UnsafeRawBufferPointer, Removal) -> Void) {
             self.body = body
