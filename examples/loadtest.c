@@ -52,6 +52,8 @@
 #include <ttlkv.h>
 #include <unistd.h>
 
+#include "bench_common.h"
+
 static ttlkv *store;
 static uint64_t n_keys = 10000000;
 static bool stop;
@@ -169,26 +171,6 @@ resident_bytes(void)
 		resident = 0;
 	fclose(f);
 	return (double)resident * (double)sysconf(_SC_PAGESIZE);
-}
-
-static void
-key_of(uint64_t i, unsigned char key[16])
-{
-	uint64_t salt = i * 0x9e3779b97f4a7c15ull;
-
-	memcpy(key, &i, 8);
-	memcpy(key + 8, &salt, 8);
-}
-
-static uint64_t
-next_random(uint64_t *state)
-{
-	uint64_t x = *state;
-
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	return *state = x;
 }
 
 /* --- Phases. */
@@ -312,15 +294,6 @@ maintain(void *arg)
 static size_t batch_size;
 static bool batch_loop;
 #define ROUNDS 5
-
-static uint64_t
-thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void *
 batched(void *arg)
@@ -510,14 +483,6 @@ batch_round(struct worker *w, int threads, double seconds, struct histogram *h, 
 	}
 	*per_cpu = (double)ops / ((double)cpu / 1e9);
 	return (double)ops / ((double)(now_ns() - t0) / 1e9);
-}
-
-static int
-by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
 }
 
 static void

@@ -163,6 +163,11 @@ test-example: deps
 loadtest: deps $(BUILD)/loadtest
 	$(BUILD)/loadtest
 
-$(BUILD)/loadtest: examples/loadtest.c $(SRCS) $(HDRS)
+$(BUILD)/loadtest: examples/loadtest.c examples/bench_common.h $(SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -O2 -g -pthread -I$(SRC_DIR)/include $< $(SRCS) -o $@ $(LDLIBS)
+
+# The hot path against a minimal ck_hs design (issue 19): build/hotpath.
+$(BUILD)/hotpath: examples/hotpath.c examples/bench_common.h $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(WARN) -O2 -g -pthread -I$(SRC_DIR)/include $< $(SRCS) -o $@ $(LDLIBS)
