@@ -126,6 +126,67 @@ def test_key_misses_send_redis_events(ttlkv, oracle):
     compare(ttlkv, oracle, [("GET", "missing"), ("SET", "missing", "v", "GET"), ("GET", "missing")], flags="AKEm")
 
 
+def issue_21_commands(payload):
+    """Issue 21's commands, each in the cases that send different events
+    (or none): written, unchanged, refused, missing, a deadline past."""
+    return [
+        ("SET", "k", "hello", "EX", "100"), ("GETSET", "k", "v2"), ("TTL", "k"), ("GETSET", "new", "v"),
+        ("SETRANGE", "k", "1", "xy"), ("SETRANGE", "k", "0", ""), ("SETRANGE", "sr", "3", "ab"),
+        ("SETRANGE", "sr2", "0", ""), ("SETRANGE", "k", "-1", "x"), ("SETRANGE", "k", "1", "xy"),
+        ("INCRBYFLOAT", "f", "1.5"), ("INCRBYFLOAT", "f", "x"), ("INCRBYFLOAT", "k", "1"),
+        ("SET", "big", "1e308"), ("INCRBYFLOAT", "big", "1e308"),
+        ("SETBIT", "b", "7", "1"), ("SETBIT", "b", "7", "1"), ("SETBIT", "b", "7", "0"), ("SETBIT", "b", "x", "1"),
+        ("SETBIT", "b", "2", "5"), ("SET", "k5", "x", "EX", "100"), ("SETBIT", "k5", "0", "1"),
+        ("SETBIT", "z", "3", "0"), ("SETBIT", "z", "30", "0"), ("SETBIT", "z", "30", "0"), ("TTL", "k5"),
+        ("BITOP", "OR", "dest", "b", "k"), ("BITOP", "AND", "dest", "none1", "none2"),
+        ("BITOP", "AND", "dest", "none1", "none2"), ("BITOP", "NOT", "dest2", "b"), ("BITOP", "XOR", "b", "b", "b"),
+        ("BITOP", "NOT", "dest2", "b", "k"), ("BITOP", "NAND", "dest2", "b"),
+        ("RENAME", "k", "k2"), ("RENAME", "k", "k3"), ("RENAME", "k2", "k2"), ("RENAMENX", "k2", "k2"),
+        ("RENAMENX", "k2", "b"), ("RENAMENX", "k2", "k4"), ("RENAME", "k4", "b"), ("RENAMENX", "gone", "x"),
+        ("COPY", "b", "c"), ("COPY", "b", "c"), ("COPY", "b", "c", "REPLACE"), ("COPY", "missing", "c"),
+        ("COPY", "b", "b"), ("COPY", "b", "c", "DB", "0", "REPLACE"), ("COPY", "sr", "c2", "DB", "0"),
+        ("RESTORE", "r", "0", payload), ("RESTORE", "r", "0", payload), ("RESTORE", "r", "0", payload, "REPLACE"),
+        ("RESTORE", "r", "100000", payload, "REPLACE"), ("RESTORE", "r", "1", payload, "REPLACE", "ABSTTL"),
+        ("RESTORE", "r2", "1", payload, "ABSTTL"), ("RESTORE", "r3", "0", b"junk"), ("RESTORE", "r3", "-1", payload),
+        ("GETRANGE", "missing", "0", "1"), ("SUBSTR", "missing", "0", "1"), ("GETRANGE", "b", "0", "1"),
+        ("GETBIT", "missing", "1"), ("GETBIT", "b", "1"), ("BITCOUNT", "missing"), ("BITCOUNT", "b"),
+        ("BITPOS", "missing", "1"), ("BITPOS", "b", "1"), ("TYPE", "missing"), ("TYPE", "b"), ("DUMP", "missing"),
+        ("LCS", "missing", "b"), ("LCS", "b", "missing2"), ("LCS", "b", "c"), ("OBJECT", "ENCODING", "missing"),
+        ("KEYS", "z*"), ("FLUSHALL",), ("RANDOMKEY",), ("SET", "only", "1"), ("RANDOMKEY",),
+    ]
+
+
+TRANSACTIONS = [
+    ("MULTI",), ("SET", "t", "1", "EX", "100"), ("INCR", "t"), ("EXPIRE", "t", "60", "NX"), ("APPEND", "t", "0"),
+    ("APPEND", "t", "0"), ("GETSET", "t", "5"), ("RENAME", "t", "u"), ("SETBIT", "u", "1", "1"), ("DEL", "u", "t"),
+    ("GET", "nothing"), ("EXEC",),
+    ("MULTI",), ("INCR", "n"), ("INCRBYFLOAT", "n", "x"), ("INCR", "n"), ("EXEC",),
+    ("MULTI",), ("SET", "a", "1"), ("NOSUCHCOMMAND",), ("SET", "b", "1"), ("EXEC",),
+    ("MULTI",), ("SET", "a", "1"), ("DISCARD",),
+    ("WATCH", "w"), ("SET", "w", "1"), ("MULTI",), ("SET", "w", "2"), ("EXEC",),
+    ("WATCH", "w"), ("MULTI",), ("SET", "w", "3"), ("COPY", "w", "w2"), ("EXEC",),
+    # A SETBIT that changes nothing writes nothing: the WATCH stays clean.
+    ("SETBIT", "wb", "1", "1"), ("WATCH", "wb"), ("SETBIT", "wb", "1", "1"), ("MULTI",), ("SETBIT", "wb", "9", "0"),
+    ("EXEC",), ("WATCH", "wb"), ("SETBIT", "wb", "1", "0"), ("MULTI",), ("SET", "wb", "x"), ("EXEC",),
+]
+
+
+@pytest.mark.parametrize("flags", ["KEA", "KEAm", "Kg", "E$"])
+def test_issue_21_commands_send_redis_events(ttlkv, oracle, flags):
+    client = resp.Client(oracle.port)
+    client("SET", "payload", "hello")
+    payload = client("DUMP", "payload")
+    client.close()
+    compare(ttlkv, oracle, issue_21_commands(payload), flags=flags)
+
+
+@pytest.mark.parametrize("flags", ["KEA", "AKEm"])
+def test_transactions_send_their_commands_events_at_exec(ttlkv, oracle, flags):
+    """Queued commands send nothing; EXEC sends each one's events in order;
+    EXECABORT, DISCARD and a failed WATCH send none."""
+    compare(ttlkv, oracle, TRANSACTIONS, flags=flags)
+
+
 @pytest.mark.parametrize("flags", ["K$", "Eg", "KEg", "E$", "Kx", "A", "KA", "EA", "gE$K", "AKE", "g$K"])
 def test_flag_classes_route_like_redis(ttlkv, oracle, flags):
     commands = [("SET", "k", "v", "EX", "100"), ("INCR", "n"), ("PERSIST", "k"), ("DEL", "k", "n"),

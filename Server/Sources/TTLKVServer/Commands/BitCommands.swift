@@ -41,7 +41,9 @@ private func bitOffset(_ call: CommandCall, _ index: Int) -> Int64? {
 }
 
 /// SETBIT key offset value: answers the bit's old value; the value grows
-/// with zero bytes to reach the bit.
+/// with zero bytes to reach the bit. As in Redis, a SETBIT that creates
+/// nothing, grows nothing and leaves the bit as it was writes nothing: no
+/// event, and a WATCH of the key stays clean.
 private func setBit(_ call: CommandCall, _ replies: inout Replies) {
     guard let offset = bitOffset(call, 2) else { return replies.error(bitOffsetError) }
     let valueError = "ERR bit is not an integer or out of range"
@@ -50,10 +52,11 @@ private func setBit(_ call: CommandCall, _ replies: inout Replies) {
     let key = call.arguments[1]
     let byte = Int(offset >> 3), mask = UInt8(0x80) >> UInt8(offset & 7)
     let current = (try? call.keyspace.withValue(key) { $0.count }) ?? 0
-    let old = call.attempt(&replies) {
-        try call.keyspace.update(key, sizeHint: max(current, byte + 1)) { entry -> Bool in
+    let outcome = call.attempt(&replies) {
+        try call.keyspace.update(key, sizeHint: max(current, byte + 1)) { entry -> (was: Bool, wrote: Bool) in
             let value = entry.value ?? UnsafeRawBufferPointer(start: nil, count: 0)
             let was = byte < value.count && value[byte] & mask != 0
+            guard entry.value == nil || byte >= value.count || was != (bit == 1) else { return (was, false) }
             entry.replaceValue(count: max(value.count, byte + 1)) { buffer in
                 buffer.copyMemory(from: value)
                 if value.count <= byte {
@@ -61,10 +64,15 @@ private func setBit(_ call: CommandCall, _ replies: inout Replies) {
                 }
                 buffer[byte] = bit == 1 ? buffer[byte] | mask : buffer[byte] & ~mask
             }
-            return was
+            return (was, true)
         }
     }
-    if let old { replies.integer(old ? 1 : 0) }
+    guard let outcome else { return }
+    if outcome.wrote {
+        call.notify(.setbit, key)
+        call.takeOwnMessages(&replies)
+    }
+    replies.integer(outcome.was ? 1 : 0)
 }
 
 /// GETBIT key offset: 0 past the end of the value, or for a missing key.
@@ -76,6 +84,10 @@ private func getBit(_ call: CommandCall, _ replies: inout Replies) {
     }
     guard let bit else { return }
     call.session.statistics.countLookup(found: bit != nil)
+    if bit == nil {
+        call.notify(.keymiss, call.arguments[1])
+        call.takeOwnMessages(&replies)
+    }
     replies.integer(bit == true ? 1 : 0)
 }
 
@@ -110,7 +122,11 @@ private func withBits(_ call: CommandCall, _ replies: inout Replies, _ body: (Un
         return replies.error(Keyspace.errorReply(for: error, command: call.command.name))
     }
     call.session.statistics.countLookup(found: ran)
-    if !ran { body(nil, &replies) }
+    if !ran {
+        call.notify(.keymiss, call.arguments[1])
+        call.takeOwnMessages(&replies)
+        body(nil, &replies)
+    }
 }
 
 /// BITCOUNT key [start end [BYTE | BIT]]
@@ -221,15 +237,22 @@ private func bitOperation(_ call: CommandCall, _ replies: inout Replies) {
     }
     let target = arguments[2]
     let sources = (3..<arguments.count).map { arguments[$0] }
-    let length = call.attempt(&replies) {
-        try call.keyspace.withLocks([target] + sources) { access -> Int in
+    // What the result did to the target: Redis's events.
+    enum Outcome { case stored(Int), removed(Bool) }
+    var missing: [Int] = []
+    let outcome = call.attempt(&replies) {
+        try call.keyspace.withLocks([target] + sources) { access -> Outcome in
             // In place: the locks keep them until the result is written.
-            let values = try sources.map { try access.lockedValue($0)?.bytes ?? UnsafeRawBufferPointer(start: nil, count: 0) }
-            let longest = values.map(\.count).max() ?? 0
-            guard longest > 0 else {
-                _ = try access.remove(target)
-                return 0
+            missing = []
+            let values = try sources.indices.map { index in
+                guard let value = try access.lockedValue(sources[index])?.bytes else {
+                    missing.append(index)
+                    return UnsafeRawBufferPointer(start: nil, count: 0)
+                }
+                return value
             }
+            let longest = values.map(\.count).max() ?? 0
+            guard longest > 0 else { return .removed(try access.remove(target)) }
             try access.update(target, sizeHint: longest) { entry in
                 entry.replaceValue(count: longest, deadline: nil) { result in
                     result.initializeMemory(as: UInt8.self, repeating: 0)
@@ -252,8 +275,19 @@ private func bitOperation(_ call: CommandCall, _ replies: inout Replies) {
                     }
                 }
             }
-            return longest
+            return .stored(longest)
         }
     }
-    if let length { replies.integer(length) }
+    guard let outcome else { return }
+    // Redis looks every source up as a read, then writes the target.
+    for index in missing { call.notify(.keymiss, sources[index]) }
+    switch outcome {
+    case .stored: call.notify(.set, target)
+    case .removed(let existed): if existed { call.notify(.del, target) }
+    }
+    call.takeOwnMessages(&replies)
+    switch outcome {
+    case .stored(let length): replies.integer(length)
+    case .removed: replies.integer(0)
+    }
 }

@@ -26,6 +26,10 @@ let keyspaceCommands: [Command] = [
     Command("type", arity: 2, flags: ["readonly", "fast"], keys: (1, 1, 1), categories: ["@keyspace", "@read", "@fast"]) { call, replies in
         guard let found = call.attempt(&replies, { try call.keyspace.withValue(call.arguments[1]) { _ in () } != nil }) else { return }
         call.session.statistics.countLookup(found: found)
+        if !found {
+            call.notify(.keymiss, call.arguments[1])
+            call.takeOwnMessages(&replies)
+        }
         replies.status(found ? "string" : "none")
     },
     Command("rename", arity: 3, flags: ["write"], keys: (1, 2, 1), categories: ["@keyspace", "@write", "@slow"]) { call, replies in
@@ -60,7 +64,10 @@ let keyspaceCommands: [Command] = [
             return
         }
         call.session.statistics.countLookup(found: payload != nil)
-        if let payload { payload.withUnsafeBytes { replies.bulk($0) } } else { replies.null() }
+        if let payload { return payload.withUnsafeBytes { replies.bulk($0) } }
+        call.notify(.keymiss, call.arguments[1])
+        call.takeOwnMessages(&replies)
+        replies.null()
     },
     Command("restore", arity: -4, flags: ["write", "denyoom"], keys: (1, 1, 1), categories: ["@keyspace", "@write", "@slow", "@dangerous"],
             run: restore),
@@ -79,6 +86,11 @@ private func rename(_ call: CommandCall, _ replies: inout Replies, onlyIfAbsent:
             _ = try access.remove(source)
             return .renamed(true)
         }
+    }
+    if case .renamed(true)? = outcome, !source.elementsEqual(target) {
+        call.notify(.renameFrom, source)
+        call.notify(.renameTo, target)
+        call.takeOwnMessages(&replies)
     }
     switch outcome {
     case .noSuchKey?: replies.error("ERR no such key")
@@ -110,15 +122,24 @@ private func copy(_ call: CommandCall, _ replies: inout Replies) {
     }
     let source = arguments[1], target = arguments[2]
     guard !source.elementsEqual(target) else { return replies.error("ERR source and destination objects are the same") }
+    var found = true
     let copied = call.attempt(&replies) {
         try call.keyspace.withLocks([source, target]) { access -> Bool in
-            guard let (value, deadline) = try access.lockedValue(source) else { return false }
+            guard let (value, deadline) = try access.lockedValue(source) else {
+                found = false
+                return false
+            }
             if !replace, try access.withValue(target, { _ in () }) != nil { return false }
             try access.set(target, value, deadline: deadline)
             return true
         }
     }
-    if let copied { replies.integer(copied ? 1 : 0) }
+    guard let copied else { return }
+    // Redis looks the source up as a read: a missing one is a keymiss.
+    if !found { call.notify(.keymiss, source) }
+    if copied { call.notify(.copyTo, target) }
+    call.takeOwnMessages(&replies)
+    replies.integer(copied ? 1 : 0)
 }
 
 private let objectSubcommands: [Command] = [
@@ -240,14 +261,24 @@ private func restore(_ call: CommandCall, _ replies: inout Replies) {
     }
     let keyspace = call.server.keyspace
     let deadline = ttl == 0 ? nil : absolute ? keyspace.instant(unixMilliseconds: ttl) : keyspace.deadline(afterMilliseconds: ttl)
+    // Redis's events: `restore`; `del` when a deadline already past
+    // removed a key the RESTORE replaced; nothing when it removed nothing.
+    var event: KeyspaceEvent?
     let restored = call.attempt(&replies) {
         try call.keyspace.update(key, sizeHint: value.count) { entry -> Bool in
             guard replace || entry.value == nil else { return false }
+            let past = deadline.map { $0 <= entry.now } ?? false
+            event = !past ? .restore : entry.value != nil ? .del : nil
             // A deadline already past removes the key (a replaced one too).
             entry.replaceValue(count: value.count, deadline: deadline) { $0.copyBytes(from: value) }
             return true
         }
     }
     guard let restored else { return }
-    if restored { replies.ok() } else { replies.error(busy) }
+    guard restored else { return replies.error(busy) }
+    if let event {
+        call.notify(event, key)
+        call.takeOwnMessages(&replies)
+    }
+    replies.ok()
 }

@@ -27,10 +27,20 @@ import Glibc
 let lcsCommand = Command("lcs", arity: -3, flags: ["readonly"], keys: (1, 2, 1), categories: ["@read", "@string", "@slow"],
                          run: longestCommonSubsequence)
 
+/// The value of the key at argument index, copied (empty if missing: a
+/// keymiss, as Redis's read lookup); nil after an error reply.
+private func lookUp(_ call: CommandCall, _ index: Int, _ replies: inout Replies) -> [UInt8]? {
+    guard let value = call.attempt(&replies, { try call.keyspace.withValue(call.arguments[index]) { Array($0) } }) else { return nil }
+    if value == nil {
+        call.notify(.keymiss, call.arguments[index])
+        call.takeOwnMessages(&replies)
+    }
+    return value ?? []
+}
+
 private func longestCommonSubsequence(_ call: CommandCall, _ replies: inout Replies) {
     let arguments = call.arguments
-    guard let a = call.attempt(&replies, { try call.keyspace.withValue(arguments[1]) { Array($0) } ?? [] }),
-          let b = call.attempt(&replies, { try call.keyspace.withValue(arguments[2]) { Array($0) } ?? [] }) else { return }
+    guard let a = lookUp(call, 1, &replies), let b = lookUp(call, 2, &replies) else { return }
     var lengthOnly = false, withIndexes = false, withMatchLength = false
     var minimumMatch: Int64 = 0
     var index = 3

@@ -7,8 +7,15 @@ import TTLKV
 let stringEditCommands: [Command] = [
     Command("getset", arity: 3, flags: ["write", "denyoom", "fast"], keys: (1, 1, 1), categories: ["@write", "@string", "@fast"]) { call, replies in
         let value = call.arguments[2]
+        var stored = false
         replyWithOldValue(call, &replies, sizeHint: value.count) { entry in
             entry.replaceValue(count: value.count, deadline: nil) { $0.copyMemory(from: value) }
+            stored = true
+        }
+        // Redis replies with the old value first, then notifies.
+        if stored {
+            call.notify(.set, call.arguments[1])
+            call.takeOwnMessages(&replies)
         }
     },
     Command("getrange", arity: 4, flags: ["readonly"], keys: (1, 1, 1), categories: ["@read", "@string", "@slow"], run: getRange),
@@ -46,20 +53,18 @@ private func getRange(_ call: CommandCall, _ replies: inout Replies) {
         return replies.error(Keyspace.errorReply(for: error, command: call.command.name))
     }
     call.session.statistics.countLookup(found: found)
-    if !found { replies.bulk(UnsafeRawBufferPointer(start: nil, count: 0)) }
+    if !found {
+        call.notify(.keymiss, call.arguments[1])
+        call.takeOwnMessages(&replies)
+        replies.bulk(UnsafeRawBufferPointer(start: nil, count: 0))
+    }
 }
 
-/// What a write of part of a value answers.
+/// What a write of part of a value answers: the new length, and whether
+/// it wrote (an empty write does not, nor send an event).
 enum PartialWrite {
-    case length(Int)
+    case length(Int, wrote: Bool)
     case error(String)
-
-    func reply(_ replies: inout Replies) {
-        switch self {
-        case .length(let length): replies.integer(length)
-        case .error(let message): replies.error(message)
-        }
-    }
 }
 
 let stringTooLong = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
@@ -78,7 +83,7 @@ private func setRange(_ call: CommandCall, _ replies: inout Replies) {
     let outcome = call.attempt(&replies) {
         try call.keyspace.update(key, sizeHint: fits ? max(current, Int(end)) : 0) { entry -> PartialWrite in
             let old = entry.value ?? UnsafeRawBufferPointer(start: nil, count: 0)
-            guard !value.isEmpty else { return .length(old.count) }
+            guard !value.isEmpty else { return .length(old.count, wrote: false) }
             guard fits else { return .error(stringTooLong) }
             let offset = Int(offset)
             let length = max(old.count, offset + value.count)
@@ -89,10 +94,19 @@ private func setRange(_ call: CommandCall, _ replies: inout Replies) {
                 }
                 UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<(offset + value.count)]).copyMemory(from: value)
             }
-            return .length(length)
+            return .length(length, wrote: true)
         }
     }
-    outcome?.reply(&replies)
+    switch outcome {
+    case .length(let length, let wrote)?:
+        if wrote {
+            call.notify(.setrange, key)
+            call.takeOwnMessages(&replies)
+        }
+        replies.integer(length)
+    case .error(let message)?: replies.error(message)
+    case nil: break
+    }
 }
 
 /// INCRBYFLOAT key increment: the value read as a long double, plus the
@@ -115,7 +129,10 @@ private func incrementByFloat(_ call: CommandCall, _ replies: inout Replies) {
         }
     }
     switch outcome {
-    case .success(let text)?: text.withUnsafeBytes { replies.bulk($0) }
+    case .success(let text)?:
+        call.notify(.incrbyfloat, call.arguments[1])
+        call.takeOwnMessages(&replies)
+        text.withUnsafeBytes { replies.bulk($0) }
     case .failure(let error)?: replies.error(error.reply)
     case nil: break
     }
