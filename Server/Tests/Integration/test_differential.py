@@ -12,7 +12,10 @@ server says will expire within GUARD_MS (a second for a whole SCAN pass),
 the test waits until it has expired on both; and EXPIRE ... GT/LT is given a deadline clearly apart from the
 key's current one. Deliberate differences (docs/server.md) are not generated:
 SELECT of another database, DBSIZE while expired keys wait for removal,
-INFO, TIME, CLIENT ID. TTLs over 100 years are, and a time-valued reply of
+INFO, TIME, CLIENT ID; OBJECT ENCODING's raw or embstr where Redis's
+follows the value's history is accepted for our int or embstr. RANDOMKEY must name a key of its
+own server's, or be nil on both; DUMP payloads of both servers are restored
+on both. TTLs over 100 years are, and a time-valued reply of
 Redis's beyond 100 years must be ours kept at 100 years."""
 import os
 import random
@@ -156,7 +159,7 @@ class Generator:
             return self.keyspace(k)
         return self.transaction()
 
-    PSEUDO = (b"SLEEP", b"SCAN-ALL", b"KEYS", b"DUMP-RESTORE", b"TX")
+    PSEUDO = (b"SLEEP", b"SCAN-ALL", b"KEYS", b"DUMP-RESTORE", b"ROUND-TRIP", b"RANDOMKEY", b"TX")
 
     def transaction(self):
         """MULTI, a few commands, EXEC or DISCARD; sometimes a WATCH first,
@@ -178,8 +181,11 @@ class Generator:
             [b"RENAME", k, other],
             [b"RENAMENX", k, other],
             [b"COPY", k, other] + r.choice([[], [b"REPLACE"]]),
-            [b"DUMP-RESTORE", k, other, r.choice([0, 0, 5000, 100])] + r.choice([[], [b"REPLACE"], [b"REPLACE", b"ABSTTL"]]),
+            [r.choice([b"DUMP-RESTORE", b"ROUND-TRIP"]), k, other, r.choice([0, 0, 5000, 100])]
+            + r.choice([[], [b"REPLACE"], [b"REPLACE", b"ABSTTL"]]),
             [b"KEYS", r.choice([b"*", b"k[0-3]", b"k?", b"x*"])],
+            [b"OBJECT", b"ENCODING", k],
+            [b"RANDOMKEY"],
         ])
 
     def bits(self, k):
@@ -216,9 +222,11 @@ def keys_of(command):
         return command[1:]
     if name == b"BITOP":
         return command[2:]
-    if name in (b"LCS", b"RENAME", b"RENAMENX", b"COPY", b"DUMP-RESTORE"):
+    if name in (b"LCS", b"RENAME", b"RENAMENX", b"COPY", b"DUMP-RESTORE", b"ROUND-TRIP"):
         return command[1:3]
-    if name in (b"SCAN-ALL", b"KEYS"):
+    if name == b"OBJECT":
+        return command[2:3]
+    if name in (b"SCAN-ALL", b"KEYS", b"RANDOMKEY"):
         return KEYS
     if name == b"TX":
         return [key for command in command[1] + command[2] for key in keys_of(command)]
@@ -258,6 +266,12 @@ def agree(command, got, want):
     if got == want:
         return True
     name = command[0]
+    if name == b"OBJECT" and (want, got) in ((b"raw", b"embstr"), (b"raw", b"int"), (b"embstr", b"int")):
+        # Redis's encoding follows the value's history, which the store does
+        # not keep (docs/server.md): raw for a value APPEND, SETRANGE, SETBIT
+        # or BITOP made, embstr for a large integer a RESTORE made. Ours is
+        # what a SET of the value gives; never a weaker one than Redis's.
+        return True
     if isinstance(got, int) and isinstance(want, int) and got >= 0 and want >= 0:
         if beyond_hundred_years(name, want):
             return kept_at_hundred_years(name, got)
@@ -288,6 +302,16 @@ def kept_at_hundred_years(name, value):
     return HUNDRED_YEARS_MS - 5_000 <= ms <= HUNDRED_YEARS_MS + 1_000
 
 
+# Issue 21's commands: every run must draw each (a transaction's body counts).
+ISSUE_21 = {b"KEYS", b"RENAME", b"RENAMENX", b"COPY", b"RANDOMKEY", b"TYPE", b"GETSET", b"GETRANGE", b"SUBSTR",
+            b"SETRANGE", b"SETBIT", b"GETBIT", b"BITCOUNT", b"BITPOS", b"BITOP", b"LCS", b"INCRBYFLOAT", b"OBJECT",
+            b"DUMP-RESTORE", b"ROUND-TRIP", b"TX"}
+
+
+def names_of(command):
+    return {command[0]} | ({c[0] for c in command[2]} if command[0] == b"TX" else set())
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_sequences_agree_with_redis(ttlkv, oracle, seed):
     ours, theirs = resp.Client(ttlkv.port), resp.Client(oracle.port)
@@ -297,10 +321,12 @@ def test_random_sequences_agree_with_redis(ttlkv, oracle, seed):
     generator = Generator(rng, theirs)
     history = []
     compared = 0
+    drawn = set()
     for _ in range(STEPS):
         command = generator.command()
         if command is None:
             continue
+        drawn |= names_of(command)
         if command[0] == b"SLEEP":
             time.sleep(command[1] / 1000)
             continue
@@ -321,12 +347,20 @@ def test_random_sequences_agree_with_redis(ttlkv, oracle, seed):
             history.append((command, want))
             compared += 1
             continue
-        elif command[0] == b"DUMP-RESTORE":
-            # Redis's payload of the key (ttlkv's differs where Redis compresses),
+        elif command[0] in (b"DUMP-RESTORE", b"ROUND-TRIP"):
+            # The key's payload, Redis's (DUMP-RESTORE) or ttlkv's (ROUND-TRIP;
+            # they differ where Redis compresses or encodes an integer),
             # restored by both; ABSTTL makes the TTL a time long past.
-            payload = theirs("DUMP", command[1]) or b"none"
+            payload = (theirs if command[0] == b"DUMP-RESTORE" else ours)("DUMP", command[1]) or b"none"
             restore = [b"RESTORE", command[2], command[3], payload, *command[4:]]
             got, want = ours(*restore), theirs(*restore)
+        elif command[0] == b"RANDOMKEY":
+            # Random on both: a key of its own server's, or nil on both.
+            got, want = ours("RANDOMKEY"), theirs("RANDOMKEY")
+            assert (got is None) == (want is None), f"seed {seed}: RANDOMKEY ttlkv {got!r}, redis {want!r}"
+            assert got is None or ours("EXISTS", got) == 1, f"seed {seed}: RANDOMKEY {got!r} does not exist"
+            compared += 1
+            continue
         else:
             got, want = ours(*command), theirs(*command)
         history.append((command, want))
@@ -335,5 +369,6 @@ def test_random_sequences_agree_with_redis(ttlkv, oracle, seed):
             f"last commands: {history[-12:]!r}")
         compared += 1
     assert compared > STEPS * 0.8
+    assert ISSUE_21 <= drawn, f"seed {seed} never drew {ISSUE_21 - drawn}"
     ours.close()
     theirs.close()
