@@ -19,12 +19,16 @@ the cost of the keys it holds; for redis-server, its own fresh process.
 Keyspace notifications (bench_pubsub.py): expiry lag of 1,000 probes among
 1M keys, the cost of publishing every event, an expiry storm of 1M keys.
 
+KEYS and transactions (bench_commands.py): KEYS over 10M keys, its time and
+GET latency on other connections meanwhile; the rate-limiter transaction
+from 50 clients.
+
 Snapshots (bench_snapshot.py): BGSAVE time, memory during it and GET
 latency during it, and restart time, beside redis-server on the same data.
 
 Writes tables (markdown), the raw numbers (JSON) and an SVG chart into
 --output: server.md, server.json, server.svg; pubsub.md, pubsub.json;
-snapshots.md, snapshots.json. Every server runs with --save "": only the
+snapshots.md, snapshots.json; keys.md, transactions.md (and .json). Every server runs with --save "": only the
 saves a measurement asks for."""
 import argparse
 import csv
@@ -37,6 +41,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Integration"))
+import bench_commands  # noqa: E402
 import bench_snapshot  # noqa: E402
 import servers  # noqa: E402
 import bench_pubsub  # noqa: E402
@@ -213,8 +218,9 @@ def main():
     parser.add_argument("--output", default="build/bench-server", help="where server.md, server.json and server.svg go")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default request counts")
-    parser.add_argument("--sections", default="throughput,pubsub,snapshots",
-                        help="any of throughput (with memory), pubsub, snapshots; comma-separated")
+    parser.add_argument("--sections", default="throughput,pubsub,snapshots,keys,transactions",
+                        help="any of throughput (with memory), pubsub, snapshots, keys, transactions; comma-separated")
+    parser.add_argument("--keys-keys", type=int, default=10_000_000, help="keys the KEYS measurement walks")
     parser.add_argument("--pubsub-keys", type=int, default=1_000_000, help="keys of the lag and storm runs")
     parser.add_argument("--pubsub-wait", type=int, default=60, help="seconds to wait for expired events past the last deadline")
     parser.add_argument("--snapshot-keys", type=int, default=10_000_000, help="keys of the snapshot measurements")
@@ -231,6 +237,38 @@ def main():
         snapshots_report(server_binary, args)
     if "throughput" in sections:
         throughput_report(server_binary, args)
+    if "keys" in sections:
+        keys_report(server_binary, args)
+    if "transactions" in sections:
+        transactions_report(server_binary, args)
+
+
+def write_report(args, name, text, raw):
+    """Prints text and writes it as name.md, raw as name.json, with the load average."""
+    print(text)
+    with open(os.path.join(args.output, name + ".md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.output, name + ".json"), "w") as f:
+        json.dump(raw, f, indent=1)
+
+
+def keys_report(server_binary, args):
+    load_before = os.getloadavg()
+    results = {kind: bench_commands.keys_scan(kind, server_binary, args.keys_keys)
+               for kind in ("ttlkv-server", "redis-server")}
+    load_after = os.getloadavg()
+    text = bench_commands.keys_table(results)
+    text += f"\nLoad average before and after: {load_before[0]:.1f}, {load_after[0]:.1f} (2 cores).\n"
+    write_report(args, "keys", text, {"results": results, "load_average": [load_before[0], load_after[0]]})
+
+
+def transactions_report(server_binary, args):
+    load_before = os.getloadavg()
+    runs = bench_commands.transactions(server_binary, args.output, args.rounds)
+    load_after = os.getloadavg()
+    text = bench_commands.transactions_table(runs, args.rounds)
+    text += f"\nLoad average before and after: {load_before[0]:.1f}, {load_after[0]:.1f} (2 cores).\n"
+    write_report(args, "transactions", text, {"runs": runs, "load_average": [load_before[0], load_after[0]]})
 
 
 def snapshots_report(server_binary, args):
