@@ -5,6 +5,7 @@ CONFIG GET of notify-keyspace-events (values, canonical form, errors), the
 flag classes that route events (K, E, g, $, x, A), the command-line option,
 and `expired` published when the deadline passes, not when a lookup
 finds the key."""
+import socket
 import time
 
 import pytest
@@ -185,6 +186,35 @@ def test_transactions_send_their_commands_events_at_exec(ttlkv, oracle, flags):
     """Queued commands send nothing; EXEC sends each one's events in order;
     EXECABORT, DISCARD and a failed WATCH send none."""
     compare(ttlkv, oracle, TRANSACTIONS, flags=flags)
+
+
+def own_messages_in_exec(port):
+    """The bytes a RESP3 connection subscribed to every event receives for a
+    transaction of its own writes, up to its PONG."""
+    client = resp.Client(port, timeout=TIMEOUT)
+    client("FLUSHALL")
+    client("CONFIG", "SET", "notify-keyspace-events", "KEA")
+    sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    try:
+        commands = [("HELLO", "3"), ("PSUBSCRIBE", "__keyevent@0__:*"), ("MULTI",), ("SET", "a", "1"),
+                    ("GETSET", "a", "2"), ("SETRANGE", "a", "1", "x"), ("INCRBYFLOAT", "f", "1.5"),
+                    ("RENAME", "a", "b"), ("COPY", "b", "c"), ("SETBIT", "c", "1", "1"), ("GET", "none"), ("EXEC",),
+                    ("PING", "done")]
+        sock.sendall(b"".join(resp.encode(*c) for c in commands))
+        data = b""
+        while not data.endswith(b"$4\r\ndone\r\n"):
+            data += sock.recv(65536)
+        return data[data.index(b">3\r\n$10\r\npsubscribe"):]
+    finally:
+        sock.close()
+        client("CONFIG", "SET", "notify-keyspace-events", "")
+        client.close()
+
+
+def test_own_messages_inside_exec_like_redis(ttlkv, oracle):
+    """A RESP3 client's messages about its own writes inside EXEC come where
+    Redis 7.0 puts them, between the elements of EXEC's array: byte for byte."""
+    assert own_messages_in_exec(ttlkv.port) == own_messages_in_exec(oracle.port)
 
 
 @pytest.mark.parametrize("flags", ["K$", "Eg", "KEg", "E$", "Kx", "A", "KA", "EA", "gE$K", "AKE", "g$K"])
