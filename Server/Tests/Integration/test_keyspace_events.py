@@ -142,6 +142,7 @@ def issue_21_commands(payload):
         ("BITOP", "OR", "dest", "b", "k"), ("BITOP", "AND", "dest", "none1", "none2"),
         ("BITOP", "AND", "dest", "none1", "none2"), ("BITOP", "NOT", "dest2", "b"), ("BITOP", "XOR", "b", "b", "b"),
         ("BITOP", "NOT", "dest2", "b", "k"), ("BITOP", "NAND", "dest2", "b"),
+        ("SET", "t1", "x", "EX", "100"), ("RENAME", "t1", "t2"), ("COPY", "t2", "t3"), ("TTL", "t3"),
         ("RENAME", "k", "k2"), ("RENAME", "k", "k3"), ("RENAME", "k2", "k2"), ("RENAMENX", "k2", "k2"),
         ("RENAMENX", "k2", "b"), ("RENAMENX", "k2", "k4"), ("RENAME", "k4", "b"), ("RENAMENX", "gone", "x"),
         ("COPY", "b", "c"), ("COPY", "b", "c"), ("COPY", "b", "c", "REPLACE"), ("COPY", "missing", "c"),
