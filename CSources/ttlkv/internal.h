@@ -304,7 +304,8 @@ struct ttlkv {
  *   7. eviction      evict.c: making room under a budget
  *   8. lifecycle     store.c: open, close, statistics
  *   9. operations    write.c, update.c, put_all.c, batch.c, read.c, scan.c,
- *                    sweep.c, random.c: the public reads and writes
+ *                    sweep.c, random.c, snapshot.c: the public reads and
+ *                    writes
  *  10. composition   transaction.c: several keys' operations under one hold
  * A read that ends a reader's outermost section may close a store whose
  * ttlkv_close came inside it: that is why lifecycle sits below operations.
@@ -595,6 +596,32 @@ const void *ttlkv__scan_next(struct slot_scan *scan, unsigned long limit);
 /* Inside a read section: the shard's current map, and its slot count. */
 const void *ttlkv__table_map(const struct shard *shard);
 unsigned long ttlkv__map_slots(const void *map);
+
+/* The low 16 bits of the count of shard's table replacements (grows and
+ * rebuilds), for traversals that resume between read sections: acquire
+ * pairs with the grow or rebuild that published its table before bumping
+ * it, so a traversal never pairs a generation with a newer table than the
+ * one it names. */
+#define GENERATION_MASK UINT64_C(0xffff)
+
+static inline uint64_t
+shard_generation(const struct shard *shard)
+{
+	return __atomic_load_n(&shard->generation, __ATOMIC_ACQUIRE) & GENERATION_MASK;
+}
+
+/* Inside a read section: the shard's table and the generation it belongs to. */
+static inline const void *
+shard_map(const struct shard *shard, uint64_t *generation)
+{
+	const void *map;
+
+	do {
+		*generation = shard_generation(shard);
+		map = ttlkv__table_map(shard);
+	} while (shard_generation(shard) != *generation);
+	return map;
+}
 
 static inline struct shard *
 shard_for(const struct ttlkv *store, uint64_t hash)

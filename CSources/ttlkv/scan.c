@@ -35,14 +35,6 @@
 #define CLEAR_BATCH 64
 #define CLEAR_SLOTS 4096
 
-/* Acquire: pairs with the grow or rebuild that published its table before
- * bumping it. */
-static uint64_t
-generation(struct shard *shard)
-{
-	return __atomic_load_n(&shard->generation, __ATOMIC_ACQUIRE) & CURSOR_FIELD_MASK;
-}
-
 static uint64_t
 cursor_pack(uint32_t shard, uint64_t gen, unsigned long offset)
 {
@@ -109,10 +101,7 @@ ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count, ttlkv_scan_fn *fn, void
 		const void *map;
 		bool finished;
 
-		do {
-			current = generation(shard);
-			map = ttlkv__table_map(shard);
-		} while (generation(shard) != current);
+		map = shard_map(shard, &current);
 		if (current != gen)
 			offset = 0;
 		gen = current;
@@ -123,7 +112,7 @@ ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count, ttlkv_scan_fn *fn, void
 			return TTLKV_OK;
 		}
 		if (finished)
-			gen = generation(&store->shards[index]);
+			gen = shard_generation(&store->shards[index]);
 	} while (visited < count);
 	read_section_end(record);
 	*cursor = cursor_pack(index, gen, offset);
@@ -171,8 +160,8 @@ clear_batch(struct shard *shard, unsigned long *offset, uint64_t *gen, bool *fin
 	const void *slot;
 
 	shard_lock(shard);
-	if (generation(shard) != *gen) {
-		*gen = generation(shard);
+	if (shard_generation(shard) != *gen) {
+		*gen = shard_generation(shard);
 		*offset = 0;
 	}
 	scan.map = ttlkv__table_map(shard);
@@ -199,7 +188,7 @@ ttlkv_clear(ttlkv *store)
 
 	for (uint32_t i = 0; status == TTLKV_OK && i < store->n_shards; i++) {
 		unsigned long offset = 0;
-		uint64_t gen = generation(&store->shards[i]);
+		uint64_t gen = shard_generation(&store->shards[i]);
 		bool finished = false;
 
 		while (status == TTLKV_OK && !finished)

@@ -28,7 +28,7 @@ FLOORS = {
     "evict.c": 7,
     "store.c": 8,
     "write.c": 9, "update.c": 9, "put_all.c": 9, "batch.c": 9, "read.c": 9,
-    "scan.c": 9, "sweep.c": 9, "random.c": 9,
+    "scan.c": 9, "sweep.c": 9, "random.c": 9, "snapshot.c": 9,
     "transaction.c": 10,
 }
 

@@ -914,6 +914,88 @@ TTLKV_API ttlkv_status ttlkv_deadline(ttlkv *store, const void *key, size_t key_
 TTLKV_API ttlkv_status ttlkv_random_key(ttlkv *store, uint64_t random, ttlkv_scan_fn *fn,
     void *context);
 
+/*
+ * Snapshots: a walk of the live entries that hands out whole entries, and a
+ * bulk load that takes them back with absolute deadlines (what a snapshot
+ * file holds; the Swift module writes and reads Redis's RDB format with
+ * them).
+ *
+ * ttlkv_walk_begin starts a walk of store in *walk (NULL on failure:
+ * TTLKV_INVALID_ARGUMENT, TTLKV_OUT_OF_MEMORY); ttlkv_walk_next continues it
+ * over up to `count` table slots (0 counts as 1), calling fn(key, key_len,
+ * value, value_len, deadline_ms, context) for each live entry it finds, and
+ * sets *done to 1 once the walk has passed every shard (and to 0 before);
+ * ttlkv_walk_end frees the walk (NULL: nothing), finished or not.
+ * deadline_ms is the entry's absolute deadline in store-clock milliseconds
+ * (ttlkv_now's time base), TTLKV_NO_EXPIRY for none.
+ *
+ * What a walk reports: every key that is live and not written from
+ * ttlkv_walk_begin until the walk is done is reported exactly once, with
+ * its value and deadline, also when its shard's table grows or is rebuilt
+ * meanwhile; each report is of one entry as a write left it (key, value
+ * and deadline together, never a mix of two writes); no entry whose
+ * deadline has passed when the walk reaches it is reported (the clock is
+ * read again after every call of fn). A key written during the walk is
+ * reported with its old state or its new one, or not at all, and may be
+ * reported twice (a write can move a key to a slot the walk has not passed
+ * yet): a caller that needs each key once must drop repeats itself.
+ *
+ * Concurrency: ttlkv_walk_next is a lock-free read: one read section per
+ * call, no lock ever, so writers and readers go on; fn runs inside the
+ * section under the rules of a ttlkv_read callback (short, no blocking, no
+ * writes), and the key and value it is shown are valid only during the
+ * call. The walk keeps, for the shard it is in, a note of what it has
+ * reported there (16 bytes an entry, so a shard's table replaced in the
+ * middle of the walk can be walked again without repeats): it may
+ * allocate, and TTLKV_OUT_OF_MEMORY from ttlkv_walk_next reports nothing
+ * and leaves the walk where it was. A walk is one thread's at a time, and
+ * must end before its store is closed. TTLKV_IN_READ_SECTION is never
+ * returned: a walk may run inside a read section (its own is then nested
+ * and reclamation waits for the outer one).
+ */
+typedef struct ttlkv_walk ttlkv_walk;
+typedef void ttlkv_walk_fn(const void *key, size_t key_len, const void *value,
+    size_t value_len, uint64_t deadline_ms, void *context);
+
+TTLKV_API ttlkv_status ttlkv_walk_begin(ttlkv *store, ttlkv_walk **walk);
+TTLKV_API ttlkv_status ttlkv_walk_next(ttlkv_walk *walk, size_t count, ttlkv_walk_fn *fn,
+    void *context, int *done);
+TTLKV_API void ttlkv_walk_end(ttlkv_walk *walk);
+
+/*
+ * Loads items[0..count), each with an absolute deadline (store-clock
+ * milliseconds, TTLKV_NO_EXPIRY for none), as a batch of puts: statuses[i]
+ * is TTLKV_OK if items[i] was stored (replacing any value of its key; a key
+ * given twice keeps its last item), TTLKV_NOT_FOUND if its deadline had
+ * already passed (dropped: nothing stored, nothing counted as expired),
+ * TTLKV_INVALID_TTL for a deadline more than TTLKV_MAX_TTL_MS ahead, or
+ * another error of ttlkv_put (TTLKV_INVALID_ARGUMENT, TTLKV_KEY_TOO_LARGE,
+ * TTLKV_VALUE_TOO_LARGE, TTLKV_FULL, TTLKV_TOO_LARGE_FOR_BUDGET,
+ * TTLKV_OUT_OF_MEMORY), with which that item changed nothing. Under a
+ * budget items are written as ttlkv_put writes them, evicting for room
+ * (earlier items of the load included). Errors for the whole call, with
+ * nothing written: TTLKV_INVALID_ARGUMENT (NULL store, or arrays with
+ * count > 0), TTLKV_IN_READ_SECTION, TTLKV_OUT_OF_MEMORY (the call's
+ * working space).
+ *
+ * Speed: the entries are built outside any lock, up to 4,096 items at a
+ * time; those items are grouped by shard and each shard's group is written
+ * under one hold of its lock, in which the table is first grown once for
+ * the whole group if it must grow (without a budget), so that a store
+ * opened with options.capacity at least the number of keys loaded never
+ * grows its table. Shard-locked writes, each hold bounded by 4,096 items.
+ */
+typedef struct ttlkv_load_item {
+	const void *key;
+	size_t key_len;
+	const void *value;
+	size_t value_len;
+	uint64_t deadline_ms;  /* absolute, store clock; TTLKV_NO_EXPIRY: none */
+} ttlkv_load_item;
+
+TTLKV_API ttlkv_status ttlkv_load(ttlkv *store, const ttlkv_load_item *items, size_t count,
+    ttlkv_status *statuses);
+
 #ifdef __cplusplus
 }
 #endif
