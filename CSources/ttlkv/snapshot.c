@@ -9,14 +9,16 @@
  * its key, value and deadline belong to one write. Between calls the
  * shard's table may be replaced (a grow or a rebuild: shard->generation
  * moves); the offset then means nothing in the new table, and the shard is
- * walked again from its first slot. To report a key that stayed untouched
- * only once, the walk notes every entry it reports in the current shard
- * (its address and a fingerprint of its key: the address alone could name
- * a block freed and reused for another key meanwhile). After a replacement
- * the notes are sorted once, and the second pass skips the entries found
- * among them: an untouched key keeps its entry, and so its note. The notes
- * are dropped when the walk moves on to the next shard, so they cost 16
- * bytes per entry of one shard, never of the store.
+ * walked again from its first slot. Keys would then come twice, and so
+ * would a key deleted and written again during the walk (an insert takes
+ * the first free slot of its probe sequence, which may lie ahead of the
+ * walk). So the walk keeps the set of the keys it has reported in the
+ * current shard, by their 64-bit hash (the one the table uses: computed
+ * again, cheap next to the entry's cache miss), and passes over a key it
+ * has reported. The set is emptied when the walk moves on to the next
+ * shard, so it costs 16 bytes per key of one shard, never of the store.
+ * Two keys of a shard with the same 64-bit hash would be taken for one: for
+ * a shard of a million keys, about one chance in 3 x 10^7 per walk.
  *
  * The load. Items are taken LOAD_CHUNK at a time. Their entries are built
  * outside any lock (the allocations and the first touch of their memory,
@@ -32,83 +34,74 @@
  */
 #include "internal.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "hs_map.h"
-
-/* An entry the walk reported in its current shard. */
-struct note {
-	uintptr_t entry;
-	uint64_t fingerprint;
-};
 
 struct ttlkv_walk {
 	struct ttlkv *store;
 	uint32_t shard;          /* the shard being walked; n_shards: done */
 	uint64_t generation;     /* of its table when its offset was taken */
 	unsigned long offset;    /* next slot */
-	struct note *notes;      /* what the walk reported in this shard */
-	size_t noted, capacity;
-	size_t sorted;           /* notes[0..sorted) are sorted: the passes
-	                            before the table was last replaced */
+	uint64_t *seen;          /* the hashes of the keys reported in this
+	                            shard: open addressing, 0 = empty */
+	size_t seen_slots;       /* a power of two, or 0 */
+	size_t seen_count;
 };
 
 /* Items per chunk of a load: entries built, then grouped by shard. */
 #define LOAD_CHUNK 4096
 /* How far ahead a load prefetches the home slot of the item it will write. */
 #define LOAD_PREFETCH 8
+/* The smallest set of reported hashes. */
+#define SEEN_MIN 1024
 
-/* Cheap, and different for the keys that could share a reused block. */
+/* A key's hash as the set of reported keys holds it (0 marks a free slot). */
 static uint64_t
-fingerprint(const struct entry *e)
+seen_hash(const struct ttlkv *store, const struct entry *e)
 {
-	uint64_t head = 0, tail = 0;
-	size_t n = e->key_len < 8 ? e->key_len : 8;
+	uint64_t hash = ttlkv__hash(store, e->bytes, e->key_len);
 
-	memcpy(&head, e->bytes, n);
-	memcpy(&tail, e->bytes + e->key_len - n, n);
-	return (head * UINT64_C(0x9e3779b97f4a7c15)) ^ tail ^ ((uint64_t)e->key_len << 40);
+	return hash != 0 ? hash : 1;
 }
 
-static int
-note_order(const void *a, const void *b)
-{
-	const struct note *x = a, *y = b;
-
-	if (x->entry != y->entry)
-		return x->entry < y->entry ? -1 : 1;
-	return x->fingerprint < y->fingerprint ? -1 : x->fingerprint > y->fingerprint;
-}
-
-/* Whether e was reported by a pass over an earlier table of this shard. */
+/* Adds hash to the set; false if it was there: the key was reported. */
 static bool
-reported_before(const struct ttlkv_walk *w, const struct entry *e)
+seen_add(uint64_t *seen, size_t slots, uint64_t hash)
 {
-	struct note key = { (uintptr_t)e, 0 };
+	for (size_t i = hash & (slots - 1);; i = (i + 1) & (slots - 1)) {
+		if (seen[i] == hash)
+			return false;
+		if (seen[i] == 0) {
+			seen[i] = hash;
+			return true;
+		}
+	}
+}
 
-	if (w->sorted == 0)
+/* Room for `more` keys at a load of at most a half, made before the read
+ * section (the set is rehashed into a larger one if need be). */
+static bool
+seen_reserve(struct ttlkv_walk *w, size_t more)
+{
+	size_t want = w->seen_count + more, slots = w->seen_slots != 0 ? w->seen_slots : SEEN_MIN;
+	uint64_t *seen;
+
+	if (want > SIZE_MAX / 4 / sizeof *seen)
 		return false;
-	key.fingerprint = fingerprint(e);
-	return bsearch(&key, w->notes, w->sorted, sizeof key, note_order) != NULL;
-}
-
-/* Room for `more` notes, allocated before the read section. */
-static bool
-notes_reserve(struct ttlkv_walk *w, size_t more)
-{
-	size_t want = w->noted + more, capacity = w->capacity * 2;
-	struct note *notes;
-
-	if (want <= w->capacity)
+	while (slots < 2 * want)
+		slots *= 2;
+	if (slots == w->seen_slots)
 		return true;
-	if (capacity < want)
-		capacity = want;
-	if (capacity > SIZE_MAX / sizeof *notes ||
-	    (notes = ttlkv__realloc(w->notes, capacity * sizeof *notes)) == NULL)
+	if ((seen = ttlkv__alloc(slots * sizeof *seen)) == NULL)
 		return false;
-	w->notes = notes;
-	w->capacity = capacity;
+	memset(seen, 0, slots * sizeof *seen);
+	for (size_t i = 0; i < w->seen_slots; i++)
+		if (w->seen[i] != 0)
+			(void)seen_add(seen, slots, w->seen[i]);
+	ttlkv__free(w->seen);
+	w->seen = seen;
+	w->seen_slots = slots;
 	return true;
 }
 
@@ -136,22 +129,24 @@ ttlkv_walk_end(ttlkv_walk *walk)
 {
 	if (walk == NULL)
 		return;
-	ttlkv__free(walk->notes);
+	ttlkv__free(walk->seen);
 	ttlkv__free(walk);
 }
 
-/* Inside a read section: the next shard, its notes dropped. */
+/* Inside a read section: the next shard, with an empty set. */
 static void
 next_shard(struct ttlkv_walk *w)
 {
 	w->offset = 0;
-	w->noted = w->sorted = 0;
+	if (w->seen_count != 0)
+		memset(w->seen, 0, w->seen_slots * sizeof *w->seen);
+	w->seen_count = 0;
 	if (++w->shard < w->store->n_shards)
 		w->generation = shard_generation(&w->store->shards[w->shard]);
 }
 
-/* Inside a read section: the shard's map, its walk restarted (its notes
- * sorted for the new pass to consult) if the table was replaced. */
+/* Inside a read section: the shard's map, walked again from its first slot
+ * if the table was replaced (the set passes over what was reported). */
 static const void *
 current_map(struct ttlkv_walk *w)
 {
@@ -161,8 +156,6 @@ current_map(struct ttlkv_walk *w)
 	if (generation != w->generation) {
 		w->generation = generation;
 		w->offset = 0;
-		qsort(w->notes, w->noted, sizeof *w->notes, note_order);
-		w->sorted = w->noted;
 	}
 	return map;
 }
@@ -183,9 +176,10 @@ walk_shard(struct ttlkv_walk *w, size_t budget, ttlkv_walk_fn *fn, void *context
 		const struct entry *e = slot_entry(slot);
 		uint64_t deadline;
 
-		if (!entry_live(w->store, e, &deadline, &now) || reported_before(w, e))
+		if (!entry_live(w->store, e, &deadline, &now) ||
+		    !seen_add(w->seen, w->seen_slots, seen_hash(w->store, e)))
 			continue;
-		w->notes[w->noted++] = (struct note){ (uintptr_t)e, fingerprint(e) };
+		w->seen_count++;
 		fn(e->bytes, e->key_len, entry_value(e), e->value_len,
 		    deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
 		now = 0;
@@ -209,8 +203,8 @@ ttlkv_walk_next(ttlkv_walk *walk, size_t count, ttlkv_walk_fn *fn, void *context
 		return TTLKV_OK;
 	if (count == 0)
 		count = 1;
-	/* A call reports at most one entry per slot it passes. */
-	if ((record = ttlkv__reader()) == NULL || !notes_reserve(walk, count))
+	/* A call reports at most one key per slot it passes. */
+	if ((record = ttlkv__reader()) == NULL || !seen_reserve(walk, count))
 		return TTLKV_OUT_OF_MEMORY;
 	section_begin(record);
 	while (visited < count && walk->shard < walk->store->n_shards)

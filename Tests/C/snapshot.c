@@ -238,7 +238,7 @@ test_walk_across_replacements(void)
  * exactly once each time; keys [STABLE, STABLE + HOT) are rewritten (value
  * and deadline change together: deadline = start + 1000 + gen), deleted and
  * written again, and new keys inserted, growing the tables; every report
- * must be whole. */
+ * must be whole, and no key may come twice. */
 enum { STABLE = 20000, HOT = 512, FRESH = 200000 };
 static ttlkv *shared;
 static uint64_t start_now;
@@ -290,6 +290,8 @@ test_walk_with_writers(void)
 		CHECK(seen.torn == 0 && seen.unknown == 0);
 		for (uint64_t i = 0; i < STABLE; i++)
 			CHECK(seen.times[i] == 1 && seen.gen[i] == 0 && seen.deadline[i] == TTLKV_NO_EXPIRY);
+		for (uint64_t i = STABLE; i < total; i++)
+			CHECK(seen.times[i] <= 1);
 		for (uint64_t i = STABLE; i < STABLE + HOT; i++)
 			if (seen.times[i] != 0 && seen.gen[i] != 0)
 				CHECK(seen.deadline[i] == start_now + 1000 + seen.gen[i]);

@@ -936,19 +936,20 @@ TTLKV_API ttlkv_status ttlkv_random_key(ttlkv *store, uint64_t random, ttlkv_sca
  * and deadline together, never a mix of two writes); no entry whose
  * deadline has passed when the walk reaches it is reported (the clock is
  * read again after every call of fn). A key written during the walk is
- * reported with its old state or its new one, or not at all, and may be
- * reported twice (a write can move a key to a slot the walk has not passed
- * yet): a caller that needs each key once must drop repeats itself.
+ * reported at most once, with its old state or its new one, or not at all
+ * (it was deleted, or deleted and written again, around the moment the
+ * walk passed it). Keys are told apart by their 64-bit hash: two keys of
+ * one shard with the same hash would be reported as one (for a shard of a
+ * million keys, about one chance in 3 x 10^7 per walk).
  *
  * Concurrency: ttlkv_walk_next is a lock-free read: one read section per
  * call, no lock ever, so writers and readers go on; fn runs inside the
  * section under the rules of a ttlkv_read callback (short, no blocking, no
  * writes), and the key and value it is shown are valid only during the
- * call. The walk keeps, for the shard it is in, a note of what it has
- * reported there (16 bytes an entry, so a shard's table replaced in the
- * middle of the walk can be walked again without repeats): it may
- * allocate, and TTLKV_OUT_OF_MEMORY from ttlkv_walk_next reports nothing
- * and leaves the walk where it was. A walk is one thread's at a time, and
+ * call. The walk keeps, for the shard it is in, the set of the keys it has
+ * reported there (up to 16 bytes a key of that shard): it may allocate,
+ * and TTLKV_OUT_OF_MEMORY from ttlkv_walk_next reports nothing and leaves
+ * the walk where it was. A walk is one thread's at a time, and
  * must end before its store is closed. TTLKV_IN_READ_SECTION is never
  * returned: a walk may run inside a read section (its own is then nested
  * and reclamation waits for the outer one).
