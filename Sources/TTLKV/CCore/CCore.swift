@@ -130,46 +130,58 @@ final class CCore: StoreCore, @unchecked Sendable {
 
     // MARK: Snapshots
 
-    /// Each step's keys come from ttlkv_scan; each key's value and deadline
-    /// are then read together under its shard lock (a ttlkv_update that
-    /// keeps the key), so that an entry rewritten meanwhile is seen whole.
+    /// The visitor of a snapshot's walk.
     @usableFromInline
-    func scanEntries(
-        from cursor: ScanCursor, count: Int,
-        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64) -> Void
-    ) throws -> ScanCursor? {
-        var keys: [[UInt8]] = []
-        let next = try scan(from: cursor, count: count) { keys.append(Array($0)) }
-        for key in keys {
-            let status = key.withUnsafeBytes { key in
-                update(key, sizeHint: 0) { state in
-                    let entry = state.pointee
-                    if entry.found != 0 {
-                        body(key, UnsafeRawBufferPointer(start: entry.value, count: entry.value_len),
-                             entry.deadline_ms == TTLKV_NO_EXPIRY ? 0 : entry.deadline_ms)
-                    }
-                    return TTLKV_UPDATE_KEEP
+    typealias WalkBody = (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64) -> Void
+
+    /// ttlkv_walk: each step one read section of the C core, the entries'
+    /// bytes handed to `body` where they lie.
+    @usableFromInline
+    func walkEntries(step: Int, _ body: WalkBody, betweenSteps: () throws -> Void) throws {
+        var walk: OpaquePointer?
+        try check(ttlkv_walk_begin(pointer, &walk))
+        defer { ttlkv_walk_end(walk) }
+        try withoutActuallyEscaping(body) { body in
+            var body = body
+            // ttlkv_walk_next calls back only before it returns, while `body` is alive.
+            try withUnsafeMutablePointer(to: &body) { body in
+                var done: Int32 = 0
+                while done == 0 {
+                    try check(ttlkv_walk_next(walk, step, { key, keyLength, value, valueLength, deadline, context in
+                        context!.assumingMemoryBound(to: WalkBody.self).pointee(
+                            UnsafeRawBufferPointer(start: key, count: keyLength),
+                            UnsafeRawBufferPointer(start: value, count: valueLength),
+                            deadline == TTLKV_NO_EXPIRY ? 0 : deadline)
+                    }, body, &done))
+                    try betweenSteps()
                 }
             }
-            try check(status)
         }
-        return next
     }
 
-    /// A ttlkv_update that replaces the key with an absolute deadline.
+    /// ttlkv_load: the batch's entries built together, each shard's written
+    /// under one hold of its lock.
     @usableFromInline
-    func restore(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, deadline: UInt64) throws -> Bool {
-        guard deadline == 0 || deadline > now() else { return false }
-        let status = update(key, sizeHint: value.count) { state in
-            state.pointee.new_deadline_ms = deadline == 0 ? TTLKV_NO_EXPIRY : deadline
-            state.pointee.new_len = value.count
-            if value.count <= state.pointee.buffer_len, value.count > 0 {
-                state.pointee.buffer.copyMemory(from: value.baseAddress!, byteCount: value.count)
+    func restore(_ items: UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int {
+        try withUnsafeTemporaryAllocation(of: ttlkv_load_item.self, capacity: items.count) { cItems in
+            for (i, item) in items.enumerated() {
+                // The caller keeps the items' bytes valid for the call.
+                cItems.initializeElement(at: i, to: ttlkv_load_item(
+                    key: item.key.baseAddress, key_len: item.key.count, value: item.value.baseAddress,
+                    value_len: item.value.count, deadline_ms: item.deadline == 0 ? TTLKV_NO_EXPIRY : item.deadline))
             }
-            return TTLKV_UPDATE_REPLACE
+            return try withUnsafeTemporaryAllocation(of: ttlkv_status.self, capacity: items.count) { statuses in
+                try check(ttlkv_load(pointer, cItems.baseAddress, items.count, statuses.baseAddress))
+                var expired = 0
+                for (offset, status) in statuses.enumerated() where status != TTLKV_OK {
+                    guard status == TTLKV_NOT_FOUND else {
+                        throw SnapshotRestoreFailure(offset: offset, error: StoreError(status))
+                    }
+                    expired += 1
+                }
+                return expired
+            }
         }
-        try check(status)
-        return true
     }
 
     // MARK: What only Store offers

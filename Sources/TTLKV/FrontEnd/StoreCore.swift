@@ -37,19 +37,24 @@ protocol StoreCore: AnyObject, Sendable {
     /// One step of a key traversal (``KeyValueStore/scanKeys(from:count:_:)``).
     func scan(from cursor: ScanCursor, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) throws -> ScanCursor?
 
-    /// One step of a walk of the live entries, for a snapshot: like
-    /// ``scan(from:count:_:)``, but `body` sees each entry's key, value and
-    /// deadline (store-clock milliseconds, 0: none) together, as one entry
-    /// held them, so that a key written meanwhile appears whole, old or new.
-    func scanEntries(
-        from cursor: ScanCursor, count: Int,
-        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64) -> Void
-    ) throws -> ScanCursor?
+    /// Walks the live entries for a snapshot, `step` table slots (or
+    /// entries) at a time: `body` sees each entry's key, value and deadline
+    /// (store-clock milliseconds, 0: none) together, as one entry held
+    /// them, so that a key written meanwhile appears whole, old or new, and
+    /// an untouched key exactly once; `betweenSteps` runs after every step,
+    /// outside any read section or lock (the caller writes to disk there),
+    /// and an error it throws ends the walk.
+    func walkEntries(
+        step: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64) -> Void,
+        betweenSteps: () throws -> Void
+    ) throws
 
-    /// Stores `value` under `key` with an absolute `deadline` (store-clock
-    /// milliseconds, 0: none), for loading a snapshot; returns false,
-    /// storing nothing, if the deadline has already passed.
-    func restore(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, deadline: UInt64) throws -> Bool
+    /// Stores each item with its absolute deadline (store-clock
+    /// milliseconds, 0: none), for loading a snapshot; items whose deadline
+    /// has passed are dropped. Returns how many were dropped, or throws
+    /// ``SnapshotRestoreFailure`` for the first item it could not store
+    /// (others may have been stored).
+    func restore(_ items: UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int
 
     /// Removes every entry; expired ones are counted and logged as any
     /// removal of an expired entry is.

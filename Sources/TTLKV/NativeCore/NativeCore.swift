@@ -337,13 +337,18 @@ final class NativeCore: StoreCore, Sendable {
         try walk(from: cursor, count: count) { entry, _ in entry.withKey(body) }
     }
 
+    /// Shard by shard, as ``scan(from:count:_:)`` goes.
     @usableFromInline
-    func scanEntries(
-        from cursor: ScanCursor, count: Int,
-        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64) -> Void
-    ) throws -> ScanCursor? {
-        try walk(from: cursor, count: count) { entry, deadline in
-            entry.withKey { key in entry.withValue { value in body(key, value, deadline) } }
+    func walkEntries(
+        step: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer, UInt64) -> Void,
+        betweenSteps: () throws -> Void
+    ) throws {
+        var cursor: ScanCursor? = .start
+        while let from = cursor {
+            cursor = try walk(from: from, count: step) { entry, deadline in
+                entry.withKey { key in entry.withValue { value in body(key, value, deadline) } }
+            }
+            try betweenSteps()
         }
     }
 
@@ -372,8 +377,23 @@ final class NativeCore: StoreCore, Sendable {
         return index < shards.count ? ScanCursor(rawValue: UInt64(index)) : nil
     }
 
+    /// One item after the other.
     @usableFromInline
-    func restore(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, deadline: UInt64) throws -> Bool {
+    func restore(_ items: UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int {
+        var expired = 0
+        for (offset, item) in items.enumerated() {
+            do {
+                if try !restore(item.key, item.value, deadline: item.deadline) { expired += 1 }
+            } catch let error as StoreError {
+                throw SnapshotRestoreFailure(offset: offset, error: error)
+            }
+        }
+        return expired
+    }
+
+    /// Stores one snapshot entry; false, storing nothing, if its deadline
+    /// has passed.
+    private func restore(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, deadline: UInt64) throws -> Bool {
         guard deadline == 0 || deadline > now() else { return false }
         guard fits(key) else { throw StoreError.keyTooLarge }
         if value.count > maximumValueSize { throw StoreError.valueTooLarge }

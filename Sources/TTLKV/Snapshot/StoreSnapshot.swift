@@ -2,18 +2,20 @@
  Snapshots of a store in Redis's RDB format, written once for both stores.
 
  Writing walks the live entries a step at a time (each step a few thousand
- table slots, see StoreCore.scanEntries) and encodes them into a buffer that
- is written out between steps, never inside one: a step of the C core runs
- in a read section, which must not wait for the disk. Each entry's key,
- value and deadline are taken together, so a key written during the
- snapshot is in it whole, with its old state or its new one; a key that
- expired before the walk reached it is left out. Deadlines go into the file
+ table slots, see StoreCore.walkEntries) and encodes them, straight from the
+ entries' bytes, into a buffer that is written out between steps, never
+ inside one: a step of the C core runs in a read section, which must not
+ wait for the disk. Each entry's key, value and deadline are taken
+ together, so a key written during the snapshot is in it whole, with its
+ old state or its new one; a key that expired before the walk reached it is
+ left out; a key left untouched is in it once. Deadlines go into the file
  as Unix milliseconds (StoreClock+UnixTime.swift).
 
  Loading opens a new store, preallocated for the file's key count (its
  RESIZEDB record) if that is more than the configuration asks for, checks
  the whole file's checksum before it decodes a byte, then restores each
- string key with its absolute deadline, dropping keys already expired. On
+ string key with its absolute deadline, dropping keys already expired, a
+ batch of a few thousand keys at a time (SnapshotLoadBatch). On
  any error the new store is discarded and nothing else has changed.
  */
 
@@ -82,13 +84,11 @@ extension _StoreFrontEnd {
         encoder.appendSelectDB(0)
         encoder.appendResizeDB(keys: expected, expires: Swift.min(expected, stats.pendingExpiryRecords))
         var summary = SnapshotSummary()
-        var cursor: ScanCursor? = .start
-        while let from = cursor {
-            cursor = try core.scanEntries(from: from, count: Self.snapshotStep) { key, value, deadline in
-                let unix = deadline == 0 ? nil : clock.unixMilliseconds(at: StoreClock.Instant(milliseconds: deadline))
-                encoder.appendEntry(key: key, value: value, deadline: unix)
-                summary.entries += 1
-            }
+        try core.walkEntries(step: Self.snapshotStep) { key, value, deadline in
+            let unix = deadline == 0 ? nil : clock.unixMilliseconds(at: StoreClock.Instant(milliseconds: deadline))
+            encoder.appendEntry(key: key, value: value, deadline: unix)
+            summary.entries += 1
+        } betweenSteps: {
             if encoder.pendingByteCount >= Self.snapshotBuffer {
                 try encoder.takeBytes { bytes throws(SnapshotError) in try file.write(bytes) }
                 summary.bytes = file.bytesWritten
@@ -130,22 +130,31 @@ extension _StoreFrontEnd {
         try self.init(configuration: configuration)
         let core = _frontEnd.core, clock = _frontEnd.clock
         var summary = SnapshotSummary()
+        var batch = SnapshotLoadBatch(capacity: Self.snapshotStep)
+        func store() throws {
+            let count = batch.count
+            do {
+                let expired = try batch.drain { try core.restore($0) }
+                summary.expiredOnLoad += expired
+                summary.entries += count - expired
+            } catch let failure as SnapshotRestoreFailure {
+                throw SnapshotError.storeFull.with("its key \(summary.entries + summary.expiredOnLoad + failure.offset + 1): \(failure.error)")
+            }
+        }
         let report = try decoder.decode { key, value, deadline, offset in
             var storeDeadline: UInt64 = 0
             if let deadline {
                 // A deadline at or before the clock's origin is long past.
                 storeDeadline = Swift.max(1, clock.instant(atUnixMilliseconds: deadline).deadlineMilliseconds)
             }
-            do {
-                if try core.restore(key, value, deadline: storeDeadline) { summary.entries += 1 } else { summary.expiredOnLoad += 1 }
-            } catch let error as StoreError {
-                throw SnapshotError.storeFull.with("its key \(summary.entries + summary.expiredOnLoad + 1): \(error)")
-            }
-            if (summary.entries + summary.expiredOnLoad) % Self.snapshotStep == 0 {
+            batch.append(key: key, value: value, deadline: storeDeadline)
+            if batch.count == Self.snapshotStep {
+                try store()
                 summary.bytes = offset
                 try progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys))
             }
         }
+        try store()
         summary.bytes = file.bytes.count
         summary.skipped = report.skippedByType
         if report.skippedInOtherDatabases > 0 { summary.skipped["other databases"] = report.skippedInOtherDatabases }
