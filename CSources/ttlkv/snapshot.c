@@ -53,6 +53,8 @@ struct ttlkv_walk {
 #define LOAD_CHUNK 4096
 /* How far ahead a load prefetches the home slot of the item it will write. */
 #define LOAD_PREFETCH 8
+/* Slots ahead of the walk whose entries it prefetches. */
+#define WALK_PREFETCH 16
 /* The smallest set of reported hashes. */
 #define SEEN_MIN 1024
 
@@ -160,6 +162,25 @@ current_map(struct ttlkv_walk *w)
 	return map;
 }
 
+/* Inside a read section: prefetches the entries of map's slots [from, to)
+ * (to at most limit), whose loads are the walk's cache misses, so that
+ * they overlap; returns where the next call goes on. */
+static unsigned long
+prefetch_entries(const void *map, unsigned long from, unsigned long to, unsigned long limit)
+{
+	const struct ttlkv__hs_map *m = map;
+
+	if (to > limit)
+		to = limit;
+	for (; from < to; from++) {
+		const void *slot = ck_pr_load_ptr(&m->entries[from]);
+
+		if (slot != TTLKV_HS_EMPTY && slot != TTLKV_HS_TOMBSTONE)
+			__builtin_prefetch(slot_entry(slot));
+	}
+	return from;
+}
+
 /* Inside a read section: reports the live entries of the current shard from
  * w->offset on until `budget` slots are passed or the shard ends (then it
  * moves on); returns the slots passed. */
@@ -169,6 +190,7 @@ walk_shard(struct ttlkv_walk *w, size_t budget, ttlkv_walk_fn *fn, void *context
 	struct slot_scan scan = { current_map(w), w->offset };
 	unsigned long end = ttlkv__map_slots(scan.map), start = w->offset;
 	unsigned long limit = budget < end - (start < end ? start : end) ? start + budget : end;
+	unsigned long ahead = start;
 	const void *slot;
 	uint64_t now = 0;
 
@@ -176,6 +198,7 @@ walk_shard(struct ttlkv_walk *w, size_t budget, ttlkv_walk_fn *fn, void *context
 		const struct entry *e = slot_entry(slot);
 		uint64_t deadline;
 
+		ahead = prefetch_entries(scan.map, ahead, scan.offset + WALK_PREFETCH, limit);
 		if (!entry_live(w->store, e, &deadline, &now) ||
 		    !seen_add(w->seen, w->seen_slots, seen_hash(w->store, e)))
 			continue;
