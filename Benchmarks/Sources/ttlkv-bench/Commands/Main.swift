@@ -6,7 +6,7 @@ struct TTLKVBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ttlkv-bench",
         abstract: "Abuses TTLKV's stores and measures latency percentiles with HdrHistogram.",
-        subcommands: [Compare.self, Run.self, Soak.self, Child.self],
+        subcommands: [Compare.self, Run.self, Soak.self, SnapshotSpeed.self, Child.self],
         defaultSubcommand: Compare.self
     )
 }
