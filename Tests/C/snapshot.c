@@ -5,10 +5,8 @@
  * dropped, a preallocated table never grown, the limits and the budget,
  * failed allocations).
  */
-#include "check.h"
-#include "test_clock.h"
 #include "test_keys.h"
-#include "ttlkv_testing.h"
+#include "test_store.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -17,18 +15,14 @@
 #include <string.h>
 #include <ttlkv.h>
 
-static struct test_clock clock_ = TEST_CLOCK_INIT(1000);
-
+/* A store on the injected clock with a byte budget. */
 static ttlkv *
-open_store(uint64_t capacity, uint32_t shards, uint64_t max_entries, uint64_t max_bytes)
+open_budget_store(uint64_t max_bytes)
 {
 	ttlkv_options o;
 	ttlkv *s = NULL;
 
 	ttlkv_options_init(&o);
-	o.capacity = capacity;
-	o.shards = shards;
-	o.max_entries = max_entries;
 	o.max_bytes = max_bytes;
 	o.flags = TTLKV_TRACK_EXPIRY;
 	test_clock_attach(&clock_, &o);
@@ -39,7 +33,7 @@ open_store(uint64_t capacity, uint32_t shards, uint64_t max_entries, uint64_t ma
 /* Value of key i in its generation: the key's index and the generation,
  * padded to 32 bytes, so that a report can be checked against its key. */
 static void
-value_of(uint64_t i, uint64_t gen, char value[33])
+value_for(uint64_t i, uint64_t gen, char value[33])
 {
 	snprintf(value, 33, "v%012llu-%08llu-xxxxxxxxx", (unsigned long long)(i % 1000000000000u),
 	    (unsigned long long)(gen % 100000000u));
@@ -125,7 +119,7 @@ put_key(ttlkv *s, uint64_t i, uint64_t gen, uint64_t ttl)
 	char value[33];
 
 	key_of(i, key);
-	value_of(i, gen, value);
+	value_for(i, gen, value);
 	CHECK_STATUS(ttlkv_put(s, key, 16, value, 32, ttl), TTLKV_OK);
 }
 
@@ -134,7 +128,7 @@ static void
 test_walk_basics(void)
 {
 	enum { N = 5000 };
-	ttlkv *s = open_store(N, 4, 0, 0);
+	ttlkv *s = open_store(N, 4, 0, true);
 	uint64_t now = ttlkv_now(s);
 	struct seen seen;
 	unsigned char key[16];
@@ -190,7 +184,7 @@ static void
 test_walk_across_replacements(void)
 {
 	enum { N = 3000, MORE = 60000 };
-	ttlkv *s = open_store(64, 2, 0, 0);
+	ttlkv *s = open_store(64, 2, 0, true);
 	ttlkv_stats before, after;
 	struct seen seen;
 	ttlkv_walk *w = NULL;
@@ -276,7 +270,7 @@ test_walk_with_writers(void)
 	pthread_t threads[2];
 	uint64_t total = STABLE + HOT + FRESH;
 
-	shared = open_store(1024, 4, 0, 0);
+	shared = open_store(1024, 4, 0, true);
 	start_now = ttlkv_now(shared);
 	for (uint64_t i = 0; i < STABLE + HOT; i++)
 		put_key(shared, i, 0, 0);
@@ -324,7 +318,7 @@ load_set_init(struct load_set *l, size_t n, uint64_t gen, uint64_t (*deadline)(u
 	l->statuses = calloc(n, sizeof *l->statuses);
 	for (size_t i = 0; i < n; i++) {
 		key_of(i, l->keys[i]);
-		value_of(i, gen, l->values[i]);
+		value_for(i, gen, l->values[i]);
 		l->items[i] = (ttlkv_load_item){ l->keys[i], 16, l->values[i], 32, deadline(i) };
 	}
 }
@@ -373,7 +367,7 @@ static void
 test_load_basics(void)
 {
 	enum { N = 100000 };
-	ttlkv *s = open_store(N, 0, 0, 0);
+	ttlkv *s = open_store(N, 0, 0, true);
 	ttlkv_stats before, after;
 	struct load_set l;
 	size_t stored = 0, dropped = 0, scheduled = 0;
@@ -410,8 +404,8 @@ test_load_basics(void)
 		size_t n = 0;
 
 		key_of(3, key);
-		value_of(3, 7, a);
-		value_of(3, 8, b);
+		value_for(3, 7, a);
+		value_for(3, 8, b);
 		twice[0] = (ttlkv_load_item){ key, 16, a, 32, TTLKV_NO_EXPIRY };
 		twice[1] = (ttlkv_load_item){ key, 16, b, 32, TTLKV_NO_EXPIRY };
 		twice[2] = (ttlkv_load_item){ key, 16, a, 32, test_clock_read(&clock_) };
@@ -466,7 +460,7 @@ test_load_limits(void)
 	enum { N = 20000 };
 	struct load_set l;
 	ttlkv_stats stats;
-	ttlkv *s = open_store(N, 0, N / 2, 0);
+	ttlkv *s = open_store(N, 0, N / 2, true);
 	size_t ok = 0, full = 0;
 
 	load_set_init(&l, N, 1, no_deadline);
@@ -480,7 +474,7 @@ test_load_limits(void)
 	CHECK(ok == N / 2 && full == N / 2 && ttlkv_count(s) == N / 2);
 	ttlkv_close(s);
 
-	s = open_store(1024, 0, 0, 1 << 20);
+	s = open_budget_store(1 << 20);
 	CHECK_STATUS(ttlkv_load(s, l.items, N, l.statuses), TTLKV_OK);
 	for (size_t i = 0; i < N; i++)
 		CHECK_STATUS(l.statuses[i], TTLKV_OK);
@@ -507,7 +501,7 @@ test_allocation_failures(void)
 
 	load_set_init(&l, N, 1, mixed_deadline);
 	for (long n = 0;; n++, runs++) {
-		ttlkv *s = open_store(16, 2, 0, 0);
+		ttlkv *s = open_store(16, 2, 0, true);
 		ttlkv_status st;
 		bool failed = false;
 
@@ -538,7 +532,7 @@ test_allocation_failures(void)
 	}
 	/* The walk: the nth allocation fails, the call is retried. */
 	{
-		ttlkv *s = open_store(N, 2, 0, 0);
+		ttlkv *s = open_store(N, 2, 0, true);
 		int walk_runs = 0;
 
 		CHECK_STATUS(ttlkv_load(s, l.items, N, l.statuses), TTLKV_OK);

@@ -38,7 +38,7 @@ open_store(uint64_t capacity, uint32_t shards, uint64_t max_entries, bool test_c
 #define PUT(s, k, v, ttl) ttlkv_put((s), (k), strlen(k), (v), strlen(v), (ttl))
 
 /* The value of key as a string, "<none>" if absent. */
-static const char *
+static inline const char *
 value_of(ttlkv *s, const char *key)
 {
 	static __thread char buf[1100];
@@ -59,7 +59,7 @@ typedef void store_check_fn(ttlkv *s, void *context);
 /* Fails the nth allocation of op for n = 0, 1, ... until op succeeds: each
  * failure must be TTLKV_OUT_OF_MEMORY, after which `after` checks the store.
  * Returns the number of failures. */
-static int
+static inline int
 fail_each_allocation(ttlkv *s, store_op_fn *op, store_check_fn *after, void *context)
 {
 	for (long n = 0;; n++) {
