@@ -1,6 +1,6 @@
 import Synchronization
 import Testing
-@testable import TTLKV
+@_spi(Internals) @testable import TTLKV
 
 /// Collects every event a store reports, through a listener whose token it
 /// keeps.

@@ -1,7 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import TTLKV
+@_spi(Internals) @testable import TTLKV
 
 /// A byte type of a user's own: ContiguousBytes, made StoreBytes by an
 /// empty extension.
