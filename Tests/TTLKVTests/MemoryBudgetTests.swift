@@ -4,10 +4,9 @@ import TTLKV
 
 /// ``StoreConfiguration/maximumBytes``: the budget holds, evictions are
 /// reported exactly once, scans do not flush what is read, and a write that
-/// can never fit changes nothing. (``Store`` joins these once the C core
-/// evicts; until then it refuses a budget, which the last test checks.)
+/// can never fit changes nothing, on both stores.
 @Suite struct MemoryBudgetTests {
-    static let budgeted: [StoreKind] = [.native]
+    static let budgeted = StoreKind.allCases
 
     private func makeStore(_ kind: StoreKind, budget: Int = 1 << 20, capacity: Int = 1024,
                            clock: ManualClock = ManualClock()) throws -> any ManagedStore {
@@ -104,19 +103,14 @@ import TTLKV
         #expect(store.statistics.entries == before.entries && store.statistics.evicted == 0)
     }
 
-    @Test func aBudgetMustHoldItsTables() throws {
+    @Test(arguments: budgeted)
+    func aBudgetMustHoldItsTables(kind: StoreKind) throws {
         var tooSmall = StoreConfiguration(capacity: 16)
         tooSmall.maximumBytes = 1000
-        #expect(throws: StoreError.invalidConfiguration) { try NativeStore(configuration: tooSmall) }
+        #expect(throws: StoreError.invalidConfiguration) { try kind.make(tooSmall) }
         var tablesTooBig = StoreConfiguration(capacity: 10_000_000)
         tablesTooBig.maximumBytes = 16 << 20
-        #expect(throws: StoreError.invalidConfiguration) { try NativeStore(configuration: tablesTooBig) }
-    }
-
-    @Test func storeRefusesABudgetUntilTheCCoreEvicts() throws {
-        var configuration = StoreConfiguration(capacity: 16)
-        configuration.maximumBytes = 16 << 20
-        #expect(throws: StoreError.invalidConfiguration) { try Store(configuration: configuration) }
+        #expect(throws: StoreError.invalidConfiguration) { try kind.make(tablesTooBig) }
     }
 }
 

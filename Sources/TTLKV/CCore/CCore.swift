@@ -15,9 +15,6 @@ final class CCore: StoreCore, @unchecked Sendable {
     let deadlineBase: @Sendable () -> UInt64
 
     init(configuration: StoreConfiguration) throws {
-        guard configuration.maximumBytes == nil else {
-            throw StoreError.invalidConfiguration.with(detail: "Store does not take maximumBytes yet (NativeStore does)")
-        }
         var options = ttlkv_options()
         ttlkv_options_init(&options)
         options.capacity = UInt64(configuration.capacity)
@@ -25,6 +22,7 @@ final class CCore: StoreCore, @unchecked Sendable {
         options.max_key_size = UInt32(configuration.maximumKeySize)
         options.max_value_size = UInt32(configuration.maximumValueSize)
         options.max_entries = UInt64(configuration.maximumEntries ?? 0)
+        options.max_bytes = UInt64(configuration.maximumBytes ?? 0)
         options.flags = UInt32(TTLKV_TRACK_EXPIRY)
         deadlineBase = configuration.clock.makeReaders().deadlineBase
         if case .system = configuration.clock.source {
@@ -39,7 +37,14 @@ final class CCore: StoreCore, @unchecked Sendable {
             options.clock_context = Unmanaged.passUnretained(context).toOpaque()
         }
         var store: OpaquePointer?
-        try check(ttlkv_open(&options, &store))
+        let status = ttlkv_open(&options, &store)
+        if status == TTLKV_INVALID_ARGUMENT, let budget = configuration.maximumBytes {
+            // validated() has checked every other option: only the budget
+            // can be out of range here.
+            throw StoreError.invalidConfiguration.with(detail:
+                "maximumBytes \(budget) cannot hold the tables preallocated for capacity \(configuration.capacity)")
+        }
+        try check(status)
         pointer = store!
     }
 
@@ -119,6 +124,8 @@ final class CCore: StoreCore, @unchecked Sendable {
         stats.tableSlots = Int(raw.table_slots)
         stats.tableGrows = Int(raw.table_grows)
         stats.shards = Int(raw.shards)
+        stats.evicted = Int(raw.evicted)
+        stats.usedBytes = Int(raw.used_bytes)
         return stats
     }
 
@@ -317,12 +324,12 @@ final class CCore: StoreCore, @unchecked Sendable {
         forEachRecord(of: ttlkv_drain_expired, body)
     }
 
-    /// The C core does not evict yet: init refuses a budget, so there is
-    /// never anything to drain.
     @usableFromInline
-    func drainEvicted(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {}
+    func drainEvicted(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
+        forEachRecord(of: ttlkv_drain_evicted, body)
+    }
 
-    /// ttlkv_drain_schedule and ttlkv_drain_expired.
+    /// ttlkv_drain_schedule, ttlkv_drain_expired and ttlkv_drain_evicted.
     private typealias Drain = (
         OpaquePointer?, (@convention(c) (UnsafeRawPointer?, Int, UInt64, UnsafeMutableRawPointer?) -> Void)?,
         UnsafeMutableRawPointer?, UnsafeMutablePointer<Int>?
@@ -458,6 +465,7 @@ extension StoreError {
         case TTLKV_INVALID_TTL: self = .invalidTTL
         case TTLKV_FULL: self = .full
         case TTLKV_OUT_OF_MEMORY: self = .outOfMemory
+        case TTLKV_TOO_LARGE_FOR_BUDGET: self = .exceedsMemoryBudget
         case TTLKV_IN_READ_SECTION: self = .writeDuringRead
         default: self = StoreError.unexpectedStatus.with(detail: String(cString: ttlkv_status_string(status)))
         }
