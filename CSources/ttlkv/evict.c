@@ -34,7 +34,16 @@
  *   main       with frequency 1 to 3 it goes to main's tail, one lower; else
  *              it is evicted.
  * After K steps the write keeps no more entries: every later head leaves
- * (or, protected, rotates). So a write examines at most K entries it keeps,
+ * (or, protected, rotates).
+ *
+ * Scopes (store->eviction, ttlkv.h "Eviction scope"). VOLATILE and NONE
+ * follow the steps above, but a live head the scope may not evict (no
+ * deadline; anything live for NONE) goes to main's tail unchanged; after
+ * 4K of those the write gives up (nothing else may leave). VOLATILE_TTL
+ * (plan_nearest) examines up to K/2 entries with a deadline at the head of
+ * each queue per victim (among at most 2K entries met there) and takes the
+ * nearest, moving those without one to main's tail (4K at most per write)
+ * so that the next look samples others. So a write examines at most K entries it keeps,
  * plus those that must leave for it to fit, plus its own it meets. K = 16
  * costs about 0.1 point of miss ratio against unbounded work
  * (Benchmarks/Eviction/ablation.md).
@@ -45,6 +54,11 @@
 
 /* Entries a write may examine and keep (the design's K). */
 #define EVICT_K 16
+
+/* Entries a write may keep because its scope forbids evicting them, before
+ * it gives up: a run of them at a queue's head costs a few writes at most
+ * (each moves those it met to main's tail). */
+#define EVICT_KEEP_OTHER (4 * EVICT_K)
 
 #ifdef TTLKV_TESTING
 #include "ttlkv_testing.h"
@@ -125,14 +139,105 @@ choose(struct room *room, struct node *n, bool expired)
 	}
 }
 
+/* Whether the scope lets a live entry be evicted. */
+static bool
+evictable(uint32_t scope, const struct entry *e)
+{
+	return scope == TTLKV_EVICT_ALL || (scope != TTLKV_EVICT_NONE && LOAD(&e->deadline) != 0);
+}
+
+/* Keeps n, which the scope may not evict: false once the write has kept
+ * EVICT_KEEP_OTHER of those (it gives up). */
+static bool
+keep_other(struct room *room, struct node *n)
+{
+	if (++room->kept_other > EVICT_KEEP_OTHER)
+		return false;
+	to_main_tail(room->shard, n);
+	return true;
+}
+
+/* One victim for VOLATILE_TTL: of up to K/2 entries with a deadline at the
+ * head of each queue, an expired one at once, else the nearest; the others
+ * examined go to their queue's tail, so that the next victim is chosen
+ * from a fresh sample (else the longest deadlines would settle at the
+ * heads and the choice would decay to FIFO order), and those without a
+ * deadline met on the way go to main's tail. False if none qualified. */
+static bool
+choose_nearest(struct room *room)
+{
+	struct shard *shard = room->shard;
+	struct node *queues[2] = { &shard->main, &shard->small };
+	struct node *seen[2][EVICT_K / 2], *best = NULL;
+	uint64_t best_deadline = UINT64_MAX;
+	int seen_count[2] = { 0, 0 };
+
+	for (int q = 0; q < 2; q++) {
+		struct node *n = queue_head(queues[q]);
+
+		/* met counts every entry met: main may hold nothing but keys
+		 * without a deadline, which this walk moves to its tail. */
+		for (int met = 0; n != NULL && n != queues[q] && seen_count[q] < EVICT_K / 2 &&
+		    met < EVICT_KEEP_OTHER / 2; met++) {
+			struct node *next = node_next(n);
+			const struct entry *e = node_entry(n);
+			uint64_t deadline = LOAD(&e->deadline);
+
+			room->steps++;
+			if (e == room->protect || (n->next & NODE_MARK)) {
+				/* the write's own: neither a victim nor moved */
+			} else if (deadline_passed(deadline, room->now)) {
+				choose(room, n, true);
+				return true;
+			} else if (deadline == 0) {
+				if (!keep_other(room, n))
+					return false;
+			} else {
+				seen[q][seen_count[q]++] = n;
+				if (deadline < best_deadline) {
+					best = n;
+					best_deadline = deadline;
+				}
+			}
+			n = next;
+		}
+	}
+	if (best == NULL)
+		return false;
+	choose(room, best, false);
+	for (int q = 0; q < 2; q++) {
+		for (int i = 0; i < seen_count[q]; i++) {
+			if (seen[q][i] != best) {
+				queue_remove(seen[q][i]);
+				queue_append(queues[q], seen[q][i]);
+			}
+		}
+	}
+	return true;
+}
+
+static bool
+plan_nearest(struct room *room)
+{
+	while (!fits(room)) {
+		if (!choose_nearest(room))
+			return false;
+	}
+	return true;
+}
+
 /* Chooses victims until the write fits; false if the queues ran out (only
- * the write's own entries, or none, are left). */
+ * the write's own entries, or none, are left) or the scope allows no
+ * victim among those the write may examine. */
 static bool
 plan(struct room *room)
 {
 	struct shard *shard = room->shard;
 	uint64_t budget = shard->share > shard->fixed ? shard->share - shard->fixed : 0;
+	uint32_t scope = LOAD(&shard->store->eviction);
 
+	if (scope == TTLKV_EVICT_VOLATILE_TTL)
+		return plan_nearest(room);
 	while (!fits(room)) {
 		bool from_main = shard->held - shard->small_bytes > budget - budget / 10 ||
 		    queue_head(&shard->small) == NULL;
@@ -158,6 +263,11 @@ plan(struct room *room)
 		if (deadline_passed(LOAD(&e->deadline), room->now)) {
 			room->forced += force;
 			choose(room, n, true);
+			continue;
+		}
+		if (!evictable(scope, e)) {
+			if (!keep_other(room, n))
+				return false;
 			continue;
 		}
 		freq = node_freq(n);
@@ -282,6 +392,6 @@ ttlkv__room_commit(struct room *room)
 	if (room->steps != 0) {
 		TESTING_PEAK(steps_peak, room->steps);
 		TESTING_PEAK(forced_peak, room->forced);
-		TESTING_PEAK(unforced_peak, room->steps - room->forced - room->protected_met);
+		TESTING_PEAK(unforced_peak, room->steps - room->forced - room->protected_met - room->kept_other);
 	}
 }

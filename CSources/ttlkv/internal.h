@@ -250,6 +250,7 @@ struct ttlkv {
 	uint32_t max_value_size;
 	uint64_t max_entries;
 	uint64_t max_bytes;
+	uint32_t eviction;        /* atomic: TTLKV_EVICT_*, read under a shard lock */
 	uint64_t overhead;        /* the store's own structures, in bytes */
 	uint64_t seed;
 	ttlkv_clock_fn *clock;
@@ -942,6 +943,7 @@ struct room {
 	size_t evictions, evicted_keys;      /* victims evicted, key bytes */
 	size_t expirations, expiring_keys;   /* victims expired, key bytes */
 	unsigned steps, forced, protected_met;
+	unsigned kept_other;   /* entries kept that the scope may not evict */
 };
 
 void ttlkv__room_init(struct room *room, struct shard *shard);

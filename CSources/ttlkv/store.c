@@ -44,6 +44,7 @@ options_valid(const ttlkv_options *o)
 	    o->max_key_size <= TTLKV_SIZE_LIMIT &&
 	    o->max_value_size <= TTLKV_SIZE_LIMIT &&
 	    (o->flags & ~TTLKV_TRACK_EXPIRY) == 0 &&
+	    o->eviction <= TTLKV_EVICT_NONE &&
 	    o->capacity <= (UINT64_C(1) << 40);
 }
 
@@ -135,6 +136,7 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 	store->max_value_size = o->max_value_size;
 	store->max_entries = o->max_entries;
 	store->max_bytes = o->max_bytes;
+	store->eviction = o->eviction;
 	store->node_bytes = o->max_bytes != 0 ? sizeof(struct node) : 0;
 	store->overhead = sizeof *store + (uint64_t)n_shards * sizeof *store->shards;
 	store->seed = o->seed != 0 ? o->seed : random_seed();
@@ -221,6 +223,17 @@ close_now(struct ttlkv *store)
  * (a language binding's destructor can run inside a zero-copy read), and
  * reclaiming would wait for this very reader: the close waits for the
  * section to end instead. */
+ttlkv_status
+ttlkv_set_eviction(ttlkv *store, uint32_t scope)
+{
+	if (store == NULL || scope > TTLKV_EVICT_NONE)
+		return TTLKV_INVALID_ARGUMENT;
+	/* Writers read it once per room plan, under their shard lock: a
+	 * relaxed store is enough, as no other field depends on it. */
+	STORE(&store->eviction, scope);
+	return TTLKV_OK;
+}
+
 void
 ttlkv_close(ttlkv *store)
 {

@@ -17,7 +17,11 @@
  *     own it meets);
  *   - rebuilds, clear and deletes compose with the queues;
  *   - the policy resists a scan, and a deleted key set again goes to main;
- *   - the shard count rule, and a budget too small for the empty store.
+ *   - the shard count rule, and a budget too small for the empty store;
+ *   - eviction scopes: VOLATILE never evicts a key without a deadline,
+ *     NONE no live key, VOLATILE_TTL the nearest deadlines of those it
+ *     examines; with nothing it may evict a write gets TTLKV_OUT_OF_MEMORY
+ *     and changes nothing; the scope changes at run time.
  */
 #include "test_clock.h"
 #include "test_stall.h"
@@ -1326,6 +1330,176 @@ test_eviction_out_of_memory(void)
 	ttlkv_close(s);
 }
 
+/* --- Eviction scopes. */
+
+static bool
+present(ttlkv *s, const char *key)
+{
+	size_t len;
+
+	return ttlkv_get(s, key, strlen(key), NULL, 0, &len) != TTLKV_NOT_FOUND;
+}
+
+/* Writes key i of a family with a 1 KiB value. */
+static ttlkv_status
+put_family(ttlkv *s, const char *family, int i, uint64_t ttl)
+{
+	char key[32];
+
+	snprintf(key, sizeof key, "%s%d", family, i);
+	return ttlkv_put(s, key, strlen(key), value_bytes, 1024, ttl);
+}
+
+static int
+count_present(ttlkv *s, const char *family, int n)
+{
+	char key[32];
+	int count = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof key, "%s%d", family, i);
+		count += present(s, key);
+	}
+	return count;
+}
+
+static void
+test_scope_volatile(void)
+{
+	ttlkv *s = open_budget(1 * MiB, 1, 0, NULL);
+	ttlkv_stats before;
+
+	CHECK_STATUS(ttlkv_set_eviction(s, TTLKV_EVICT_VOLATILE), TTLKV_OK);
+	for (int i = 0; i < 300; i++)
+		CHECK_STATUS(put_family(s, "p", i, 0), TTLKV_OK);
+	/* Three times the budget of keys with a TTL: they evict each other,
+	 * never a key without one. A run of more than 64 of those at a queue
+	 * head refuses a few writes while it moves to main's tail. */
+	int refused = 0;
+
+	for (int i = 0; i < 3000; i++) {
+		ttlkv_status status = put_family(s, "v", i, 1000000);
+
+		CHECK(status == TTLKV_OK || status == TTLKV_OUT_OF_MEMORY);
+		refused += status != TTLKV_OK;
+	}
+	printf("volatile: 3000 writes past 300 keys without TTL, %d refused, %llu evicted\n", refused,
+	    (unsigned long long)stats_of(s).evicted);
+	CHECK(refused <= 300 / 64 + 1);
+	CHECK(count_present(s, "p", 300) == 300);
+	CHECK(stats_of(s).evicted > 0);
+	CHECK(count_present(s, "v", 3000) + stats_of(s).evicted + (uint64_t)refused == 3000);
+	check_holdings(s);
+	/* Only keys without a TTL left to meet: a write gives up, changing
+	 * nothing. */
+	for (int i = 0; i < 3000; i++) {
+		char key[32];
+
+		snprintf(key, sizeof key, "v%d", i);
+		(void)ttlkv_delete(s, key, strlen(key));
+	}
+	for (int i = 300; ; i++) {
+		ttlkv_status status = put_family(s, "p", i, 0);
+
+		if (status == TTLKV_OUT_OF_MEMORY) {
+			CHECK(i > 300);
+			break;
+		}
+		CHECK_STATUS(status, TTLKV_OK);
+		if (i >= 2000) {
+			CHECK(!"the store evicted keys without a TTL");
+			break;
+		}
+	}
+	before = stats_of(s);
+	CHECK_STATUS(put_family(s, "p", 1000000, 0), TTLKV_OUT_OF_MEMORY);
+	CHECK_STATUS(put_family(s, "v", 1000000, 5000), TTLKV_OUT_OF_MEMORY);
+	CHECK(unchanged(before, stats_of(s)));
+	CHECK(stats_of(s).entries == before.entries);
+	/* The scope changes at run time: ALL evicts them. */
+	CHECK_STATUS(ttlkv_set_eviction(s, TTLKV_EVICT_ALL), TTLKV_OK);
+	CHECK_STATUS(put_family(s, "p", 1000000, 0), TTLKV_OK);
+	CHECK(stats_of(s).evicted > before.evicted);
+	CHECK_STATUS(ttlkv_set_eviction(s, 4), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_set_eviction(NULL, 0), TTLKV_INVALID_ARGUMENT);
+	check_holdings(s);
+	ttlkv_close(s);
+}
+
+static void
+test_scope_none(void)
+{
+	struct test_clock clock = { .now = 1000 };
+	ttlkv *s = open_budget(1 * MiB, 1, 0, &clock);
+	ttlkv_stats before;
+	int written = 0;
+
+	CHECK_STATUS(ttlkv_set_eviction(s, TTLKV_EVICT_NONE), TTLKV_OK);
+	for (;; written++) {
+		ttlkv_status status = put_family(s, "n", written, written % 2 ? 100 : 0);
+
+		if (status == TTLKV_OUT_OF_MEMORY)
+			break;
+		CHECK_STATUS(status, TTLKV_OK);
+		if (written >= 2000) {
+			CHECK(!"the store evicted live keys");
+			break;
+		}
+	}
+	CHECK(written > 300);
+	before = stats_of(s);
+	CHECK(before.evicted == 0);
+	CHECK(count_present(s, "n", written) == written);
+	/* Expired keys still make room, as expiries. */
+	test_clock_advance(&clock, 200);
+	CHECK_STATUS(put_family(s, "n", written, 0), TTLKV_OK);
+	CHECK(stats_of(s).evicted == 0 && stats_of(s).expired > 0);
+	check_holdings(s);
+	ttlkv_close(s);
+}
+
+static void
+test_scope_nearest(void)
+{
+	struct test_clock clock = { .now = 1000 };
+	ttlkv *s = open_budget(1 * MiB, 1, 0, &clock);
+	uint64_t rng = 99, ttl_of[4000], evicted_sum = 0, all_sum = 0, evicted = 0;
+	int n = 4000;
+
+	CHECK_STATUS(ttlkv_set_eviction(s, TTLKV_EVICT_VOLATILE_TTL), TTLKV_OK);
+	for (int i = 0; i < 100; i++)
+		CHECK_STATUS(put_family(s, "p", i, 0), TTLKV_OK);
+	for (int i = 0; i < n; i++) {
+		ttl_of[i] = 1000 + next_random(&rng) % 1000000;
+		all_sum += ttl_of[i];
+		CHECK_STATUS(put_family(s, "t", i, ttl_of[i]), TTLKV_OK);
+	}
+	check_holdings(s);
+	CHECK(count_present(s, "p", 100) == 100);
+	for (int i = 0; i < n; i++) {
+		char key[32];
+
+		snprintf(key, sizeof key, "t%d", i);
+		if (!present(s, key)) {
+			evicted++;
+			evicted_sum += ttl_of[i];
+		}
+	}
+	CHECK(evicted > 1000 && evicted == stats_of(s).evicted);
+	/* Each victim is the nearest deadline of a sample of up to 16: the
+	 * keys left have far longer TTLs than those written (FIFO order, or
+	 * S3-FIFO without reads, would leave the same mean; keeping exactly
+	 * the longest would leave about 1.8 x it). */
+	uint64_t kept_mean = (all_sum - evicted_sum) / (n - evicted);
+
+	printf("volatile-ttl: %llu of %d evicted; mean TTL kept %llu ms, evicted %llu ms, written %llu ms\n",
+	    (unsigned long long)evicted, n, (unsigned long long)kept_mean,
+	    (unsigned long long)(evicted_sum / evicted), (unsigned long long)(all_sum / n));
+	CHECK(kept_mean > all_sum / n * 14 / 10);
+	check_holdings(s);
+	ttlkv_close(s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1352,6 +1526,9 @@ main(int argc, char **argv)
 	test_quota_and_budget();
 	test_records_hold_room();
 	test_reclaim_cap();
+	test_scope_volatile();
+	test_scope_none();
+	test_scope_nearest();
 	test_rss(argv[0]);
 	return check_exit("budget");
 }

@@ -207,7 +207,17 @@ typedef struct ttlkv_options {
 	/* A bound on the bytes the store holds, counted by the store: 0 =
 	 * unlimited (the default). See "Byte budget" above ttlkv_open. */
 	uint64_t max_bytes;
+	/* Which entries a write may evict under a budget: a TTLKV_EVICT_*
+	 * value (see "Eviction scope" above ttlkv_open); ttlkv_set_eviction
+	 * changes it later. Default TTLKV_EVICT_ALL. */
+	uint32_t eviction;
 } ttlkv_options;
+
+/* Eviction scopes (options.eviction, ttlkv_set_eviction). */
+#define TTLKV_EVICT_ALL 0u          /* S3-FIFO over every entry */
+#define TTLKV_EVICT_VOLATILE 1u     /* S3-FIFO over entries with a deadline */
+#define TTLKV_EVICT_VOLATILE_TTL 2u /* the nearest deadline of those examined */
+#define TTLKV_EVICT_NONE 3u         /* only expired entries leave */
 
 /* Statistics, read without locks; each field is exact when no write runs.
  * New fields are only ever appended. */
@@ -306,6 +316,22 @@ ttlkv_options_init(ttlkv_options *options)
  *
  * Without a budget none of this runs: entries carry no node, nothing is
  * evicted, and reads store nothing.
+ *
+ * Eviction scope (options.eviction, the Redis maxmemory-policy families).
+ * TTLKV_EVICT_ALL is the above. The others restrict which live entries may
+ * leave; expired entries a write meets always do. TTLKV_EVICT_VOLATILE runs
+ * S3-FIFO over entries with a deadline only: an entry without one that the
+ * write meets at a queue head is kept (moved to the main queue's tail).
+ * TTLKV_EVICT_NONE evicts nothing live. TTLKV_EVICT_VOLATILE_TTL, for each
+ * entry it must evict, examines up to 8 entries with a deadline at the head
+ * of each queue and evicts the one whose deadline is nearest, moving those
+ * without a deadline that it meets to main's tail so that later writes
+ * examine others (an approximation by sampling, as Redis's volatile-ttl
+ * is). Under the restricted scopes a write that has met 64 live entries it
+ * may not evict without making room gives up: TTLKV_OUT_OF_MEMORY, nothing
+ * evicted, as when nothing else is left. So a run of more than 64 such
+ * entries at a queue's head can refuse a write or two even though entries
+ * the scope may evict lie behind it; each refused write moves the run.
  */
 
 /*
@@ -320,6 +346,14 @@ ttlkv_options_init(ttlkv_options *options)
  * Thread-safe: opening stores concurrently is fine.
  */
 TTLKV_API ttlkv_status ttlkv_open(const ttlkv_options *options, ttlkv **store);
+
+/*
+ * Sets the store's eviction scope (a TTLKV_EVICT_* value; see "Eviction
+ * scope"): writes that start afterwards use it. Without a budget it is kept
+ * and changes nothing. TTLKV_INVALID_ARGUMENT for a NULL store or an
+ * unknown scope. Thread-safe, lock-free (one atomic store).
+ */
+TTLKV_API ttlkv_status ttlkv_set_eviction(ttlkv *store, uint32_t scope);
 
 /*
  * Frees the store and every entry in it, including deferred frees. NULL is a
