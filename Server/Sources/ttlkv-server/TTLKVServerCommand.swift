@@ -78,6 +78,19 @@ struct TTLKVServerCommand: AsyncParsableCommand {
     @Option(help: "Most keys held; past it, writes of new keys get an OOM error (default: no limit).")
     var maxkeys: Int?
 
+    @Option(help: """
+        Memory budget of the store, in bytes or with Redis's units (100mb, 2gb, 1g); 0: none. Counted by the \
+        store (INFO used_memory). Writes past it evict by --maxmemory-policy or get an OOM error.
+        """)
+    var maxmemory = "0"
+
+    @Option(name: .customLong("maxmemory-policy"), help: """
+        noeviction (default: OOM error), allkeys-lru / allkeys-lfu / allkeys-random (the store's S3-FIFO over all \
+        keys), volatile-lru / volatile-lfu / volatile-random (the same over keys with a TTL), volatile-ttl (nearest \
+        deadline of a sample).
+        """)
+    var maxmemoryPolicy = "noeviction"
+
     @Option(help: "Folder of the snapshot file, which must exist (default: the working directory).")
     var dir = "."
 
@@ -134,6 +147,11 @@ struct TTLKVServerCommand: AsyncParsableCommand {
         }
         configuration.capacity = capacity
         configuration.maximumKeys = maxkeys
+        guard let budget = ServerConfiguration.bytes(parsing: maxmemory) else {
+            throw ValidationError("--maxmemory \(maxmemory): give bytes, or a number with k, kb, m, mb, g or gb")
+        }
+        configuration.maximumMemory = budget
+        configuration.maximumMemoryPolicy = maxmemoryPolicy
         configuration.snapshotDirectory = dir
         configuration.snapshotFileName = dbfilename
         if !save.isEmpty { configuration.saveRules = try saveRules() }

@@ -1,3 +1,4 @@
+import Synchronization
 import CTTLKV
 
 /// ``Store``'s core: owns one `ttlkv *`, and is the only place that calls
@@ -50,6 +51,21 @@ final class CCore: StoreCore, @unchecked Sendable {
 
     deinit {
         ttlkv_close(pointer)
+    }
+
+    /// The C store's eviction scope, mirrored here for reading: the C
+    /// core only takes it (ttlkv_set_eviction).
+    private let scope = Mutex(EvictionScope.allKeys)
+
+    var evictionScope: EvictionScope {
+        get { scope.withLock { $0 } }
+        set {
+            scope.withLock { scope in
+                // Every EvictionScope is one the C core accepts.
+                _ = ttlkv_set_eviction(pointer, newValue.rawValue)
+                scope = newValue
+            }
+        }
     }
 
     @usableFromInline

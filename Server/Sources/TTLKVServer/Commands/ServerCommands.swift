@@ -145,14 +145,17 @@ struct ServerInfo {
             return [("connected_clients", "\(server.clients.connected)"),
                     ("maxclients", "\(configuration.maximumClients)"), ("blocked_clients", "0")]
         case "memory":
-            // Glibc offers Swift no allocator statistics: used_memory is the
-            // resident size too.
+            // used_memory is the store's own count, the one maxmemory
+            // bounds (Redis's is its allocator's); the process's resident
+            // size is used_memory_rss.
             let resident = MemoryUse.resident()
+            let keyspace = server.keyspace, statistics = keyspace.statistics
             return [
-                ("used_memory", "\(resident)"), ("used_memory_human", humanBytes(resident)),
+                ("used_memory", "\(statistics.usedBytes)"), ("used_memory_human", humanBytes(statistics.usedBytes)),
                 ("used_memory_rss", "\(resident)"), ("used_memory_rss_human", humanBytes(resident)),
-                ("used_memory_dataset", "\(server.keyspace.statistics.bytes)"),
-                ("maxmemory", "0"), ("maxmemory_human", "0B"), ("maxmemory_policy", "noeviction"),
+                ("used_memory_dataset", "\(statistics.bytes)"),
+                ("maxmemory", "\(keyspace.maximumMemory)"), ("maxmemory_human", humanBytes(keyspace.maximumMemory)),
+                ("maxmemory_policy", keyspace.maximumMemoryPolicy.rawValue),
             ]
         case "persistence":
             return server.persistence.info()
@@ -162,7 +165,8 @@ struct ServerInfo {
                 ("total_connections_received", "\(server.clients.accepted.load(ordering: .relaxed))"),
                 ("total_commands_processed", "\(statistics.commands)"),
                 ("rejected_connections", "\(server.clients.rejected.load(ordering: .relaxed))"),
-                ("expired_keys", "\(server.keyspace.statistics.expiredKeys)"), ("evicted_keys", "0"),
+                ("expired_keys", "\(server.keyspace.statistics.expiredKeys)"),
+                ("evicted_keys", "\(server.keyspace.statistics.evictedKeys)"),
                 ("keyspace_hits", "\(statistics.hits)"), ("keyspace_misses", "\(statistics.misses)"),
             ] + pubSubStatistics(server)
         case "keyspace":

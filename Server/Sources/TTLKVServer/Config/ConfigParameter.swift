@@ -45,8 +45,17 @@ struct ConfigParameter: Sendable {
         ConfigParameter("dbfilename") { $0.configuration.snapshotFileName },
         ConfigParameter("stop-writes-on-bgsave-error") { $0.configuration.stopWritesOnSaveError ? "yes" : "no" },
         ConfigParameter("appendonly") { _ in "no" },
-        ConfigParameter("maxmemory") { _ in "0" },
-        ConfigParameter("maxmemory-policy") { _ in "noeviction" },
+        ConfigParameter("maxmemory", set: { text in
+            // A store opened without a budget carries no eviction queues,
+            // and one opened with a budget has its shards' shares fixed:
+            // the budget is set at start (--maxmemory) only.
+            guard parseMemory(text) != nil else { return .failure(ConfigError("argument must be a memory value")) }
+            return .failure(ConfigError("ttlkv-server sets maxmemory at start only (--maxmemory)"))
+        }) { "\($0.keyspace.maximumMemory)" },
+        ConfigParameter("maxmemory-policy", set: { text in
+            guard let policy = MaxMemoryPolicy(name: text) else { return .failure(MaxMemoryPolicy.invalid) }
+            return .success { $0.keyspace.maximumMemoryPolicy = policy }
+        }) { $0.keyspace.maximumMemoryPolicy.rawValue },
         ConfigParameter("notify-keyspace-events", set: { text in
             guard let flags = KeyspaceEventFlags(text) else { return .failure(KeyspaceEventFlags.invalid) }
             return .success { $0.notifications.setFlags(flags) }

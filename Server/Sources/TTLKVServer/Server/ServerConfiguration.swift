@@ -40,6 +40,17 @@ public struct ServerConfiguration: Sendable {
     /// The most keys held; past it writes of new keys get an OOM error.
     /// nil: no limit (the default).
     public var maximumKeys: Int?
+    /// The store's memory budget in bytes (Redis `maxmemory`), as the store
+    /// counts them (``StoreStatistics/usedBytes``); 0: none (the default).
+    /// At least 1 MiB otherwise.
+    public var maximumMemory = 0
+    /// What a write does when the budget is full (Redis
+    /// `maxmemory-policy`): `noeviction` (the default) refuses it with
+    /// Redis's OOM error; `allkeys-lru`, `allkeys-lfu` and `allkeys-random`
+    /// evict by the store's S3-FIFO over all keys; `volatile-lru`,
+    /// `volatile-lfu` and `volatile-random` the same over keys with a TTL;
+    /// `volatile-ttl` the nearest deadline of a sample.
+    public var maximumMemoryPolicy = "noeviction"
     /// The folder of the snapshot file (Redis `dir`), which must exist.
     /// Default: the working directory.
     public var snapshotDirectory = "."
@@ -57,6 +68,13 @@ public struct ServerConfiguration: Sendable {
 
     /// The defaults.
     public init() {}
+
+    /// A byte count as Redis's configuration parses one: digits with an
+    /// optional unit, k/kb/m/mb/g/gb (k = 1000, kb = 1024, ...); nil if it
+    /// is not one.
+    public static func bytes(parsing text: String) -> Int? {
+        parseMemory(text)
+    }
 
     /// The password clients must give, if any: ``password`` unless empty.
     var requiredPassword: String? {
@@ -90,6 +108,10 @@ public struct ServerConfiguration: Sendable {
             return "notify-keyspace-events: \(KeyspaceEventFlags.invalid)"
         }
         if let eventLoops, eventLoops < 1 { return "at least one event loop is needed" }
+        if maximumMemory != 0 && maximumMemory < 1 << 20 { return "maxmemory must be 0 (none) or at least 1mb" }
+        if MaxMemoryPolicy(name: maximumMemoryPolicy) == nil {
+            return "maxmemory-policy \(maximumMemoryPolicy): \(MaxMemoryPolicy.invalid)"
+        }
         if snapshotFileName.isEmpty || snapshotFileName.contains("/") {
             return "dbfilename can't be a path, just a filename (\(snapshotFileName))"
         }

@@ -34,6 +34,8 @@ final class Keyspace: Sendable {
     /// The listeners of ``onRemoval(_:)``, moved to a loaded store.
     private let listeners = Locked<[ExpiryListening]>([])
     private let configuration: StoreConfiguration
+    /// maxmemory-policy: CONFIG SET changes it, for every store.
+    private let policy: Mutex<MaxMemoryPolicy>
 
     /// A keyspace with the configured store; with a small empty one if
     /// `awaitingSnapshot` (``loadSnapshot(from:progress:)`` replaces it).
@@ -42,10 +44,34 @@ final class Keyspace: Sendable {
         store.maximumKeySize = configuration.limits.maximumBulkLength
         store.maximumValueSize = configuration.limits.maximumBulkLength
         store.maximumEntries = configuration.maximumKeys
+        if configuration.maximumMemory > 0 {
+            store.maximumBytes = configuration.maximumMemory
+            // Tables preallocated for more keys than the budget can hold
+            // would take the budget from the keys (a key costs well over
+            // 64 bytes); the tables still grow within the budget.
+            store.capacity = min(store.capacity, max(1024, configuration.maximumMemory / 256))
+        }
         self.configuration = store
+        let policy = MaxMemoryPolicy(name: configuration.maximumMemoryPolicy) ?? .noeviction
+        self.policy = Mutex(policy)
         let first = try Store(configuration: awaitingSnapshot ? StoreConfiguration(capacity: 16) : store)
+        first.evictionScope = policy.scope
         current = Atomic(Unmanaged.passUnretained(first))
         stores = Locked([first])
+    }
+
+    /// The store's budget (maxmemory), 0 for none: fixed at start.
+    var maximumMemory: Int { configuration.maximumBytes ?? 0 }
+
+    /// maxmemory-policy; setting it changes what the next writes may evict.
+    var maximumMemoryPolicy: MaxMemoryPolicy {
+        get { policy.withLock { $0 } }
+        set {
+            policy.withLock { policy in
+                policy = newValue
+                withStore { $0.evictionScope = newValue.scope }
+            }
+        }
     }
 
     /// Runs body with the current store, without retaining it.
@@ -163,11 +189,16 @@ final class Keyspace: Sendable {
         /// Expiry records pending (``StoreStatistics/pendingExpiryRecords``):
         /// about the keys with a TTL, which INFO reports as `expires`.
         var pendingExpiryRecords: Int
+        /// Keys evicted to stay within maxmemory.
+        var evictedKeys: Int
+        /// What the store holds, as it counts it against maxmemory.
+        var usedBytes: Int
     }
 
     var statistics: Statistics {
         let s = withStore { $0.statistics }
-        return Statistics(keys: s.entries, bytes: s.bytes, expiredKeys: s.expired, pendingExpiryRecords: s.pendingExpiryRecords)
+        return Statistics(keys: s.entries, bytes: s.bytes, expiredKeys: s.expired, pendingExpiryRecords: s.pendingExpiryRecords,
+                          evictedKeys: s.evicted, usedBytes: s.usedBytes)
     }
 
     /// Stops the expiry workers; the memory goes with the last reference.
@@ -221,6 +252,7 @@ final class Keyspace: Sendable {
             last = SnapshotCount(report.summary, expected: report.expectedEntries)
             try progress(last!)
         }
+        policy.withLock { loaded.evictionScope = $0.scope }
         stores.withLock { $0.append(loaded) }
         current.store(Unmanaged.passUnretained(loaded), ordering: .releasing)
         for listening in listeners.withLock({ $0 }) { listening.attach(to: loaded) }
@@ -238,7 +270,7 @@ final class Keyspace: Sendable {
             return "ERR invalid expire time in '\(name)' command"
         case .valueTooLarge, .keyTooLarge:
             return "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
-        case .full, .outOfMemory:
+        case .full, .outOfMemory, .exceedsMemoryBudget:
             return "OOM command not allowed when used memory > 'maxmemory'."
         case .invalidCursor:
             return "ERR invalid cursor"
