@@ -92,10 +92,12 @@ fuzz-rdb-merge: $(BUILD)/fuzz_rdb
 # (Server/Benchmarks/bench_server.py), and snapshots beside redis-server's
 # (bench_snapshot.py: BGSAVE time, memory and GET latency during it, restart
 # time; 10M keys), KEYS over 10M keys and the rate-limiter transaction
-# (bench_commands.py), into build/bench-server.
+# (bench_commands.py), and a cache-aside replay beside redis-server at one
+# maxmemory (bench_eviction.py; --eviction-budget, --eviction-keys,
+# --eviction-requests), into build/bench-server.
 # BENCH_SERVER_ARGS="--rounds 1 --scale 0.1 --snapshot-keys 1000000
 # --keys-keys 1000000" for a quick look; "--sections snapshots" (or
-# throughput, pubsub, keys, transactions) for one part.
+# throughput, pubsub, keys, transactions, eviction) for one part.
 BENCH_SERVER_ARGS ?=
 bench-server: deps
 	cd $(SERVER_DIR) && $(SWIFT) build -c release --product ttlkv-server

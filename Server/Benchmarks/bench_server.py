@@ -23,12 +23,16 @@ KEYS and transactions (bench_commands.py): KEYS over 10M keys, its time and
 GET latency on other connections meanwhile; the rate-limiter transaction
 from 50 clients.
 
+Eviction (bench_eviction.py): a cache-aside replay (Zipf reads, SET on a
+miss) at one maxmemory, ttlkv-server beside redis-server's allkeys-lru and
+allkeys-lfu: keys held, hit ratio, RSS.
+
 Snapshots (bench_snapshot.py): BGSAVE time, memory during it and GET
 latency during it, and restart time, beside redis-server on the same data.
 
 Writes tables (markdown), the raw numbers (JSON) and an SVG chart into
 --output: server.md, server.json, server.svg; pubsub.md, pubsub.json;
-snapshots.md, snapshots.json; keys.md, transactions.md (and .json). Every server runs with --save "": only the
+snapshots.md, snapshots.json; keys.md, transactions.md, eviction.md (and .json). Every server runs with --save "": only the
 saves a measurement asks for."""
 import argparse
 import csv
@@ -45,6 +49,7 @@ import bench_commands  # noqa: E402
 import bench_snapshot  # noqa: E402
 import servers  # noqa: E402
 import bench_pubsub  # noqa: E402
+import bench_eviction  # noqa: E402
 
 KEYS = 1_000_000
 TESTS = [("SET", 1), ("SET", 32), ("GET", 1), ("GET", 32), ("MGET", 1), ("MGET", 32)]
@@ -218,14 +223,17 @@ def main():
     parser.add_argument("--output", default="build/bench-server", help="where server.md, server.json and server.svg go")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the default request counts")
-    parser.add_argument("--sections", default="throughput,pubsub,snapshots,keys,transactions",
-                        help="any of throughput (with memory), pubsub, snapshots, keys, transactions; comma-separated")
+    parser.add_argument("--sections", default="throughput,pubsub,snapshots,keys,transactions,eviction",
+                        help="any of throughput (with memory), pubsub, snapshots, keys, transactions, eviction; comma-separated")
     parser.add_argument("--keys-keys", type=int, default=10_000_000, help="keys the KEYS measurement walks")
     parser.add_argument("--pubsub-keys", type=int, default=1_000_000, help="keys of the lag and storm runs")
     parser.add_argument("--pubsub-wait", type=int, default=60, help="seconds to wait for expired events past the last deadline")
     parser.add_argument("--snapshot-keys", type=int, default=10_000_000, help="keys of the snapshot measurements")
     parser.add_argument("--snapshot-requests", type=int, default=1_000_000,
                         help="GETs per latency measurement of the snapshot section")
+    parser.add_argument("--eviction-budget", default="64mb", help="maxmemory of the eviction replay")
+    parser.add_argument("--eviction-keys", type=int, default=2_000_000, help="key universe of the eviction replay")
+    parser.add_argument("--eviction-requests", type=int, default=4_000_000, help="reads of the eviction replay")
     args = parser.parse_args()
     server_binary = os.path.abspath(args.server)
     os.makedirs(args.output, exist_ok=True)
@@ -241,6 +249,8 @@ def main():
         keys_report(server_binary, args)
     if "transactions" in sections:
         transactions_report(server_binary, args)
+    if "eviction" in sections:
+        eviction_report(server_binary, args)
 
 
 def write_report(args, name, text, raw):
@@ -276,12 +286,29 @@ def snapshots_report(server_binary, args):
     results, text = bench_snapshot.run(server_binary, args.snapshot_keys, args.snapshot_requests)
     load_after = os.getloadavg()
     text += f"\nLoad average before and after: {load_before[0]:.1f}, {load_after[0]:.1f} (2 cores).\n"
-    print(text)
-    with open(os.path.join(args.output, "snapshots.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(args.output, "snapshots.json"), "w") as f:
-        json.dump({"keys": args.snapshot_keys, "requests": args.snapshot_requests, "results": results,
-                   "load_average": [load_before[0], load_after[0]]}, f, indent=1)
+    write_report(args, "snapshots", text, {"keys": args.snapshot_keys, "requests": args.snapshot_requests,
+                                           "results": results, "load_average": [load_before[0], load_after[0]]})
+
+
+def eviction_report(server_binary, args):
+    budget = servers_bytes(args.eviction_budget)
+    load_before = os.getloadavg()
+    rows = bench_eviction.run(server_binary, budget, args.eviction_keys, args.eviction_requests)
+    load_after = os.getloadavg()
+    text = bench_eviction.table(rows, budget, args.eviction_keys, args.eviction_requests, 1.0, 100)
+    text += f"\nLoad average before and after: {load_before[0]:.1f}, {load_after[0]:.1f} (2 cores).\n"
+    write_report(args, "eviction", text, {"budget": budget, "keys": args.eviction_keys, "requests": args.eviction_requests,
+                                          "rows": rows, "load_average": [load_before[0], load_after[0]]})
+
+
+def servers_bytes(text):
+    """Redis's memtoll for the units the options use."""
+    units = {"kb": 1024, "mb": 1 << 20, "gb": 1 << 30, "k": 1000, "m": 1_000_000, "g": 1_000_000_000}
+    lowered = text.lower()
+    for unit, factor in units.items():
+        if lowered.endswith(unit):
+            return int(lowered[: -len(unit)]) * factor
+    return int(lowered)
 
 
 def throughput_report(server_binary, args):
