@@ -103,6 +103,34 @@ import TTLKV
         #expect(store.statistics.entries == before.entries && store.statistics.evicted == 0)
     }
 
+    /// Store's eviction scopes (the server's maxmemory policies): keys
+    /// without a TTL survive under keysWithTimeToLive, and under none a
+    /// write that does not fit throws outOfMemory and changes nothing.
+    @Test func storeEvictsOnlyWhatItsScopeAllows() throws {
+        let clock = ManualClock()
+        let store = try makeStore(.ck, budget: 1 << 20, clock: clock) as! Store
+        #expect(store.evictionScope == .allKeys)
+        store.evictionScope = .keysWithTimeToLive
+        let value = [UInt8](repeating: 5, count: 1000)
+        for i in 0..<200 { try store.set(value, forKey: "keep:\(i)") }
+        for i in 0..<3000 { try? store.set(value, forKey: "ttl:\(i)", ttl: .seconds(600)) }
+        #expect(store.statistics.evicted > 0)
+        #expect(try (0..<200).allSatisfy { try store.value(forKey: "keep:\($0)") != nil })
+        store.evictionScope = .none
+        #expect(store.evictionScope == .none)
+        let evicted = store.statistics.evicted
+        var refused = false
+        for i in 0..<3000 where !refused {
+            do { try store.set(value, forKey: "more:\(i)") } catch let error as StoreError {
+                #expect(error == .outOfMemory)
+                #expect(try store.value(forKey: "more:\(i)") == nil)
+                refused = true
+            }
+        }
+        #expect(refused)
+        #expect(store.statistics.evicted == evicted)
+    }
+
     @Test(arguments: budgeted)
     func aBudgetMustHoldItsTables(kind: StoreKind) throws {
         var tooSmall = StoreConfiguration(capacity: 16)
