@@ -1350,6 +1350,23 @@ put_family(ttlkv *s, const char *family, int i, uint64_t ttl)
 	return ttlkv_put(s, key, strlen(key), value_bytes, 1024, ttl);
 }
 
+/* Writes keys from..2000 of a family (a TTL of ttl_odd ms on the odd ones)
+ * until one is refused for memory, which must happen before 2000 unless
+ * the store evicted what its scope forbids; the index refused. */
+static int
+fill_until_refused(ttlkv *s, const char *family, int from, uint64_t ttl_odd)
+{
+	for (int i = from; i < 2000; i++) {
+		ttlkv_status status = put_family(s, family, i, i % 2 ? ttl_odd : 0);
+
+		if (status == TTLKV_OUT_OF_MEMORY)
+			return i;
+		CHECK_STATUS(status, TTLKV_OK);
+	}
+	CHECK(!"the store evicted what its scope forbids");
+	return 2000;
+}
+
 static int
 count_present(ttlkv *s, const char *family, int n)
 {
@@ -1398,19 +1415,7 @@ test_scope_volatile(void)
 		snprintf(key, sizeof key, "v%d", i);
 		(void)ttlkv_delete(s, key, strlen(key));
 	}
-	for (int i = 300; ; i++) {
-		ttlkv_status status = put_family(s, "p", i, 0);
-
-		if (status == TTLKV_OUT_OF_MEMORY) {
-			CHECK(i > 300);
-			break;
-		}
-		CHECK_STATUS(status, TTLKV_OK);
-		if (i >= 2000) {
-			CHECK(!"the store evicted keys without a TTL");
-			break;
-		}
-	}
+	CHECK(fill_until_refused(s, "p", 300, 0) > 300);
 	before = stats_of(s);
 	CHECK_STATUS(put_family(s, "p", 1000000, 0), TTLKV_OUT_OF_MEMORY);
 	CHECK_STATUS(put_family(s, "v", 1000000, 5000), TTLKV_OUT_OF_MEMORY);
@@ -1432,20 +1437,10 @@ test_scope_none(void)
 	struct test_clock clock = { .now = 1000 };
 	ttlkv *s = open_budget(1 * MiB, 1, 0, &clock);
 	ttlkv_stats before;
-	int written = 0;
+	int written;
 
 	CHECK_STATUS(ttlkv_set_eviction(s, TTLKV_EVICT_NONE), TTLKV_OK);
-	for (;; written++) {
-		ttlkv_status status = put_family(s, "n", written, written % 2 ? 100 : 0);
-
-		if (status == TTLKV_OUT_OF_MEMORY)
-			break;
-		CHECK_STATUS(status, TTLKV_OK);
-		if (written >= 2000) {
-			CHECK(!"the store evicted live keys");
-			break;
-		}
-	}
+	written = fill_until_refused(s, "n", 0, 100);
 	CHECK(written > 300);
 	before = stats_of(s);
 	CHECK(before.evicted == 0);
