@@ -17,7 +17,8 @@ bench-driver:
 
 # The same scenarios at small sizes (about a minute), into build/bench-quick.
 BENCH_QUICK_ARGS := --keys 200000 --duration 0.5 --warmup 0.2 --rounds 3 --storm-keys 20000 \
-                    --churn-keys 10000 --churn-rate 20000 --churn-replacements 5 --quiet 0.5
+                    --churn-keys 10000 --churn-rate 20000 --churn-replacements 5 --quiet 0.5 \
+                    --trace-requests 200000
 bench-quick: deps bench-driver
 	@mkdir -p $(BUILD)/bench-quick
 	$(BENCH_DRIVER) compare $(BENCH_QUICK_ARGS) --output $(BUILD)/bench-quick > $(BUILD)/bench-quick/compare-output.txt
@@ -25,12 +26,18 @@ bench-quick: deps bench-driver
 
 # The driver's unit tests, then bench-quick, whose every table, results.json
 # and report are checked; the report must render in headless Chromium
-# (installed with apt-get when missing). Speed is not asserted.
+# (installed with apt-get when missing), and the eviction scenario's chart
+# must carry libCacheSim's curves (the PyPI package libcachesim, installed
+# with pip when missing). Speed is not asserted.
 test-bench: deps bench-deps bench-quick
 	cd Benchmarks && $(SWIFT) test
 	$(PYTHON) Benchmarks/Tests/report/check_report.py $(BUILD)/bench-quick
 
 bench-deps:
+	@$(PYTHON) -c "import libcachesim" 2>/dev/null || { \
+		echo "bench-deps: installing libcachesim"; \
+		$(PYTHON) -m pip install -q libcachesim 2>/dev/null || $(PYTHON) -m pip install -q --break-system-packages libcachesim || \
+		{ echo "bench-deps: could not install libcachesim; run: pip install libcachesim" >&2; exit 1; }; }
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
 		if command -v apt-get >/dev/null 2>&1; then \
 			sudo=""; [ "$$(id -u)" -ne 0 ] && sudo="sudo"; \

@@ -10,6 +10,14 @@
   lies on the same side of 1; by more than 2% for the ops/s of a rate
   offered to both); the batched reads' speed-up over the loop of single gets
   is the median and range of the rounds' ratios.
+- The eviction scenario: one budget, half the data as the leaner store
+  holds it; every store either measured under it or reported as not yet
+  measured (with its error); each budgeted store evicted, stayed within
+  the budget, and was compared with itself without a budget (with a verdict
+  against issue 19's targets); cache-aside hit ratios are those of the
+  rounds (gets that were not followed by a set); the hit-ratio curve has a
+  point per budget for each measured store and libCacheSim's LRU and S3FIFO
+  on the same trace, and its chart draws them all.
 - DIR/index.html renders in headless Chromium: the DOM after its script
   ran has every section, every table and every chart laid out with a
   size, and a screenshot is not blank and shows both stores' colours.
@@ -32,12 +40,16 @@ SECTIONS = [
     "oversubscribed 50/50, closed loop", "oversubscribed 50/50, open loop", "batched reads",
     "expiry storm: before", "expiry storm: during", "expiry storm: after",
     "expiry storm: lag from deadline to removal, and time until all were removed",
+    "eviction: the budget", "eviction: cache-aside", "eviction: hit ratio by cache size",
     "long churn", "calls: where one store was ahead in every round",
 ]
 OPS = {"preload": ["set"], "long churn": ["get", "insert"]}  # others: get and set
 BATCH_MODES = ["loop of 16", "batch of 1", "batch of 4", "batch of 16", "batch of 64"]
 NOT_COMPARED = {"memory after the preload", "calls: where one store was ahead in every round", "batched reads",
-                "expiry storm: lag from deadline to removal, and time until all were removed"}
+                "expiry storm: lag from deadline to removal, and time until all were removed",
+                "eviction: the budget", "eviction: cache-aside", "eviction: hit ratio by cache size"}
+STORES = ["ck", "native"]
+MIB = 1 << 20
 METRICS = ["ops/s", "p50", "p90", "p99", "p99.9", "p99.99", "max"]
 CALLS = {"ck faster", "native faster", "no call"}
 CK_BLUE, NATIVE_ORANGE = (0x1f, 0x77, 0xb4), (0xff, 0x7f, 0x0e)
@@ -73,6 +85,7 @@ def check_text(text):
             for metric in METRICS:
                 row = rows.get(metric, "")
                 check(any(row.endswith(call) for call in CALLS), f"text: '{title}' {op} lacks a {metric} row with a call")
+    check_eviction_text(sections)
     check(re.search(r"last third / middle third: .* -> (flat|NOT FLAT)", sections.get("long churn", "")),
           "text: long churn has no verdict")
     batched = sections.get("batched reads", "")
@@ -87,11 +100,102 @@ def check_text(text):
         check(all(any(call in row for call in CALLS) for row in rows), "text: a batched reads row lacks a call")
 
 
+def check_op_tables(where, text, ops, first, second):
+    """Every metric row, each ending in a call, of each op's table."""
+    calls = {f"{first} faster", f"{second} faster", "no call"}
+    for op in ops:
+        table = re.search(rf"^{op}\s+{first}\s+{second}\s+{first}/{second}\s+range\s+call\n((?:.+\n)+)", text, flags=re.M)
+        if not check(table, f"text: '{where}' has no {op} table"):
+            continue
+        rows = {line.split()[0]: line for line in table.group(1).splitlines()}
+        for metric in METRICS:
+            check(any(rows.get(metric, "").endswith(call) for call in calls), f"text: '{where}' {op} lacks a {metric} row with a call")
+
+
+def check_eviction_text(sections):
+    budget = sections.get("eviction: the budget", "")
+    check(re.search(r"^after the fill\nstore\s+entries\s+of the keys\s+evicted\s+budgeted bytes\n", budget, flags=re.M),
+          "text: the eviction budget has no fill table")
+    under = [t for t in sections if t.startswith("read-heavy under a budget: ")]
+    measured = [t.split(": ")[1] for t in under]
+    for store in STORES:
+        check(store in measured or re.search(rf"^{store}: not yet measured: .+", budget, flags=re.M),
+              f"text: {store} is neither measured under a budget nor reported as not yet measured")
+    for title in under:
+        check_op_tables(title, sections[title], ["get", "set"], "budget", "unbounded")
+        check(re.search(r"^budget/unbounded against issue 19's targets .*ops/s .*: (met|NOT MET); get p99\.9 .*: (met|NOT MET); "
+                        r"set p99\.9 .*: (met|NOT MET)$", sections[title], flags=re.M), f"text: '{title}' has no verdict on the targets")
+    aside = sections.get("eviction: cache-aside", "")
+    check(re.search(r"^store\s+hit ratio\s+range\s+entries\s+of the keys\s+evicted in the rounds\n", aside, flags=re.M),
+          "text: cache-aside has no hit ratio table")
+    if len(measured) == 2:
+        check_op_tables("eviction: cache-aside", aside, ["get", "set"], "ck", "native")
+    else:
+        check(re.search(r"^\w+ alone, every round merged\nop\s+ops/s", aside, flags=re.M), "text: cache-aside has no table for the store alone")
+    curve = sections.get("eviction: hit ratio by cache size", "")
+    check(re.search(r"^store\s+budget\s+mean entries\s+of the keys\s+hit ratio\s+LRU\s+S3FIFO\s+gets/s\n", curve, flags=re.M),
+          "text: the hit ratio curve has no table")
+
+
 def comparisons(results):
     yield results["preload"]
     yield from results["phases"]
     yield from results["storm"]["windows"]
+    yield from results["eviction"]["underBudget"]
+    if results["eviction"]["cacheAside"].get("comparison"):
+        yield results["eviction"]["cacheAside"]["comparison"]
     yield results["churn"]["summary"]
+
+
+def check_eviction(results):
+    e = results["eviction"]
+    keys = results["settings"]["keys"]
+    expected = max(1, -(-int(keys * e["bytesPerEntry"] * 0.5) // MIB)) * MIB
+    check(abs(e["budget"] - expected) <= MIB, f"results.json: budget {e['budget']} is not half the data ({expected})")
+    memory = min(m["residentBytesPerEntry"] for m in results["memory"])
+    check(abs(e["bytesPerEntry"] - memory) < 1e-6, f"results.json: the budget was sized from {e['bytesPerEntry']} B/entry, not {memory}")
+    measured = sorted(e["fills"])
+    check(sorted(measured + list(e["notMeasured"])) == STORES, f"results.json: measured {measured}, not measured {list(e['notMeasured'])}")
+    check(measured, "results.json: no store was measured under a budget")
+    for store, fill in e["fills"].items():
+        check(0 < fill["entries"] < keys and fill["evicted"] > 0, f"results.json: {store}'s fill did not evict: {fill}")
+        check(0 < fill["usedBytes"] <= e["budget"], f"results.json: {store} holds {fill['usedBytes']} budgeted bytes of {e['budget']}")
+    check([c["name"] for c in e["underBudget"]] == [f"read-heavy under a budget: {s}" for s in measured],
+          f"results.json: under-budget comparisons {[c['name'] for c in e['underBudget']]}")
+    check(all(c["stores"] == ["budget", "unbounded"] for c in e["underBudget"]), "results.json: an under-budget comparison's stores")
+    aside = e["cacheAside"]
+    check(aside["stores"] == measured, f"results.json: cache-aside ran on {aside['stores']}")
+    for s, store in enumerate(aside["stores"]):
+        ratios = aside["hitRatios"][s]
+        check(len(ratios) >= 3 and all(0 < r < 1 for r in ratios), f"results.json: {store}'s cache-aside hit ratios {ratios}")
+        check(aside["evictedInRounds"][s] > 0, f"results.json: {store} evicted nothing in the cache-aside rounds")
+        check(0 < aside["counters"][s]["usedBytes"] <= e["budget"], f"results.json: {store} over budget after cache-aside")
+        if aside.get("comparison"):
+            ops = {op["op"]: op["rounds"][s] for op in aside["comparison"]["ops"]}
+            recomputed = [1 - st["opsPerSecond"] / g["opsPerSecond"] for g, st in zip(ops["get"], ops["set"])]
+            check(all(abs(a - b) < 1e-6 for a, b in zip(recomputed, ratios)), f"results.json: {store}'s hit ratios {ratios} are not the rounds' {recomputed}")
+    if aside.get("hitRatio"):
+        check_metric("results.json: cache-aside hit ratio", aside["hitRatio"], aside["hitRatios"])
+    curve = e["curve"]
+    check(curve.get("referenceError") is None, f"results.json: libCacheSim failed: {curve.get('referenceError')}")
+    for policy in ["LRU", "S3FIFO"]:
+        points = curve["reference"].get(policy, [])
+        check(len(points) >= 5 and all(0 <= h <= 1 for _, h in points), f"results.json: libCacheSim {policy} curve {points}")
+        hits = [h for _, h in points]
+        check(hits == sorted(hits), f"results.json: libCacheSim {policy}'s hit ratio falls as the cache grows: {hits}")
+    for store in STORES:
+        points = sorted((p for p in curve["points"] if p["store"] == store), key=lambda p: p["budget"])
+        if store in curve["notMeasured"]:
+            check(not points, f"results.json: {store} has curve points and is not measured")
+            continue
+        check(len(points) >= 3, f"results.json: {store} has {len(points)} curve points")
+        for p in points:
+            r = p["result"]
+            check(r["gets"] == curve["requests"] and 0 <= r["hits"] <= r["gets"] and r["refused"] == 0,
+                  f"results.json: {store}'s replay at {p['budget']}: {r['gets']} gets, {r['hits']} hits, {r['refused']} refused")
+            check(0 < r["counters"]["usedBytes"] <= p["budget"], f"results.json: {store} over its budget {p['budget']} in the replay")
+        hits = [p["result"]["hits"] / p["result"]["gets"] for p in points]
+        check(all(b >= a - 0.01 for a, b in zip(hits, hits[1:])), f"results.json: {store}'s hit ratio falls as the budget grows: {hits}")
 
 
 def value(op_round, metric):
@@ -145,7 +249,8 @@ def check_results(results):
     check(all(set(c["offered"]) == {"get", "set", "delete"} for c in results["phases"] if "open loop" in c["name"]),
           "results.json: an open-loop scenario does not mark its operations as offered")
     check(results["churn"]["summary"]["offered"] == ["insert"], "results.json: the churn's inserts are not marked as offered")
-    check(len(names) == 12, f"results.json: {len(names)} comparisons, expected 12")
+    expected = 12 + len(results["eviction"]["underBudget"]) + (1 if results["eviction"]["cacheAside"].get("comparison") else 0)
+    check(len(names) == expected, f"results.json: {len(names)} comparisons, expected {expected}")
     for c in comparisons(results):
         check(c["rounds"] >= 3, f"results.json: '{c['name']}' has {c['rounds']} rounds")
         check(c["ops"], f"results.json: '{c['name']}' compares no operation")
@@ -156,6 +261,7 @@ def check_results(results):
                 check_metric(f"results.json: '{c['name']}' {op['op']} {m['metric']}", m,
                              [[value(r, m["metric"]) for r in rounds] for rounds in op["rounds"]], tolerance)
     check_batched(results["batched"])
+    check_eviction(results)
     churn = results["churn"]
     check(churn["replacements"] >= 5, "results.json: the long churn replaced its contents fewer than 5 times")
     for store_windows in churn["windows"]:
@@ -225,6 +331,11 @@ def check_render(directory, screenshot):
         tables, charts = int(rendered.group(1)), int(rendered.group(2))
         check(tables == source.count("<table>") and tables >= 25, f"render: {tables} tables in the DOM, {source.count('<table>')} in the page")
         check(charts == source.count("<svg ") and charts >= 20, f"render: {charts} charts laid out, {source.count('<svg ')} in the page")
+    curve_chart = open(os.path.join(directory, "eviction-hit-ratio-by-cache-size-hit-ratio.svg"), encoding="utf-8").read()
+    lines = re.findall(r"<polyline [^>]*>", curve_chart)
+    labels = re.findall(r"<text [^>]*>([^<]*)</text>", curve_chart)
+    check(len(lines) >= 3 and "libCacheSim LRU" in labels and "libCacheSim S3FIFO" in labels,
+          f"render: the hit ratio chart draws {len(lines)} lines, labelled {labels[-4:]}")
     run_chromium(["--window-size=1400,2400", "--screenshot=" + os.path.abspath(screenshot), "file://" + page])
     if not check(os.path.exists(screenshot), "render: Chromium wrote no screenshot"):
         return

@@ -21,7 +21,7 @@ struct Compare: ParsableCommand {
         let report = try Interleaver(settings: options.settings).run()
         print(report.text)
         if let output = options.output {
-            try writeOutputs(report, histograms: [report.preload] + report.phases + report.storm.windows + [report.churn.summary],
+            try writeOutputs(report, histograms: [report.preload] + report.phases + report.storm.windows + report.eviction.comparisons + [report.churn.summary],
                              to: output)
             print("wrote \(output)/index.html, results.json, SVG charts and .hgrm files")
         }

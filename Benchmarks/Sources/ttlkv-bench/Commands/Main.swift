@@ -33,6 +33,9 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "New keys per second in the long churn and the soak.") var churnRate = 200_000
     @Option(help: "Times the long churn replaces its table's contents after filling it (at least 5).")
     var churnReplacements = 20
+    @Option(help: "Keys in the trace of the eviction scenario's hit-ratio curve (at most --keys).") var traceKeys = 1_000_000
+    @Option(help: "Requests in that trace (Zipf 0.99), each replayed cache-aside on a fresh store per cache size.")
+    var traceRequests = 1_000_000
     @Option(help: "Seconds without a scheduling stall to wait for before each scenario (at most 10 s of waiting).")
     var quiet = 2.0
     @Option(help: "Write index.html, results.json, SVG charts and .hgrm files into this directory.") var output: String?
@@ -50,6 +53,7 @@ struct BenchOptions: ParsableArguments {
         guard (0...1).contains(ttlFraction), (rate ?? 1) > 0, stormKeys > 0, churnKeys > 0, churnRate > 0 else {
             throw ValidationError("bad TTL, rate, storm or churn settings")
         }
+        guard traceKeys > 0, traceRequests > 0 else { throw ValidationError("--trace-keys and --trace-requests must be positive") }
         guard churnReplacements >= 5 else { throw ValidationError("--churn-replacements must be at least 5") }
     }
 
@@ -58,7 +62,7 @@ struct BenchOptions: ParsableArguments {
             keys: keys, threads: threads ?? cores, warmupSeconds: warmup, durationSeconds: duration, rounds: rounds,
             keySize: keySize, valueSizes: valueSize, ttlFraction: ttlFraction, ttlSeconds: ttl, rate: rate, seed: seed,
             oversubscription: oversubscription, stormKeys: min(stormKeys, keys), churnKeys: churnKeys, churnRate: churnRate,
-            churnReplacements: churnReplacements, quietSeconds: quiet
+            churnReplacements: churnReplacements, quietSeconds: quiet, traceKeys: min(traceKeys, keys), traceRequests: traceRequests
         )
     }
 }
@@ -82,7 +86,11 @@ struct Child: ParsableCommand {
               case .open(let settings, let sizing) = try JSONDecoder().decode(ChildCommand.self, from: line)
         else { throw BenchError("a child's first command must be open") }
         let baseline = residentBytes()
-        try store.open(sizing, for: ChildSession(settings: settings, name: store.rawValue, commands: commands, baseline: baseline))
+        do {
+            try store.open(sizing, for: ChildSession(settings: settings, name: store.rawValue, commands: commands, baseline: baseline))
+        } catch let error as StoreOpenError {
+            try writeLine(ChildReply<Done>(error: error.description))
+        }
     }
 }
 

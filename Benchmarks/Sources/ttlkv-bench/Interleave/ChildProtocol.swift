@@ -26,6 +26,11 @@ enum ChildCommand: Codable {
     case churnStart(churn: ChurnSettings, readers: PhaseSpec, readRecent: Int?)
     /// Runs churn until CLOCK_MONOTONIC reads `until` (reply: ChurnSlice).
     case churnSlice(until: UInt64, label: String)
+    /// The store's entries, evictions and budgeted bytes (reply: StoreCounters).
+    case counters
+    /// Replays the trace in the file at `path` cache-aside from one thread
+    /// (reply: ReplayResult).
+    case replay(path: String)
     /// Closes the store and ends the child (reply: Done).
     case quit
 }
@@ -117,6 +122,10 @@ struct ChildSession: StoreUser {
                     continue
                 }
                 try writeLine(ChildReply(value: churn.slice(until: until, label: label)))
+            case .counters:
+                try writeLine(ChildReply(value: bench.counters))
+            case .replay(let path):
+                try writeLine(ChildReply(value: bench.replay(try OracleTrace.read(path))))
             case .quit:
                 store.close()
                 try writeLine(ChildReply(value: Done()))

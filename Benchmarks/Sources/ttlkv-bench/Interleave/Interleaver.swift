@@ -33,20 +33,21 @@ final class Interleaver {
         let phases = try phaseScenarios(main)
         let batched = try batchedRounds(main)
         let storm = try stormRounds(main, preload: preload)
+        let eviction = try evictionScenarios(main, memory: memory)
         for child in main { try child.quit() }
         let churn = try longChurn()
         StatusLine.clear()
         return CompareReport(
             settings: settings, cores: cores, clockReadNanoseconds: clock, nullStoreOpsPerSecond: ceiling,
             quietWaits: quietWaits, seconds: elapsed, preload: preload, memory: memory, phases: phases,
-            batched: batched, storm: storm, churn: churn
+            batched: batched, storm: storm, eviction: eviction, churn: churn
         )
     }
 
     private var elapsed: Double { Double(nanoseconds() - started) / 1e9 }
 
     /// Waits for a quiet machine and says which scenario starts.
-    private func begin(_ scenario: String) {
+    func begin(_ scenario: String) {
         let waited = waitForQuiet(seconds: settings.quietSeconds)
         quietWaits.append(QuietWait(scenario: scenario, seconds: waited))
         StatusLine.clear()
@@ -54,7 +55,7 @@ final class Interleaver {
     }
 
     /// `count` rounds; in round r each child runs `command(r)`.
-    private func rounds<Value: Codable>(_ children: [StoreChild], count: Int, _ label: String,
+    func rounds<Value: Codable>(_ children: [StoreChild], count: Int, _ label: String,
                                         _ command: (Int) -> ChildCommand) throws -> [[Value]] {
         var results = children.map { _ in [Value]() }
         for round in 0..<count {

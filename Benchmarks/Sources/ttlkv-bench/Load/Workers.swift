@@ -27,11 +27,15 @@ struct PhaseSpec: Codable, Sendable {
     /// Total operations per second (open loop), or nil for closed loop.
     var rate: Double?
     var seed: UInt64
+    /// Cache-aside: every operation is a get, and a get that misses is
+    /// followed by a set of the same key, a separate call timed on its own
+    /// (`mix` is then ignored).
+    var cacheAside = false
     /// The most recently inserted keys of a churn, if the phase reads those.
     var recent: RecentKeys? = nil
 
     private enum CodingKeys: String, CodingKey {
-        case mix, distribution, keys, threads, keySize, valueSizes, ttlFraction, ttlSeconds, rate, seed
+        case mix, distribution, keys, threads, keySize, valueSizes, ttlFraction, ttlSeconds, rate, seed, cacheAside
     }
 }
 
@@ -200,7 +204,7 @@ func workerLoop<S: BenchStore>(
         let index = spec.recent?.pick(&random) ?? zipf?.next(&random) ?? random.next(below: spec.keys)
         let keyBytes = key.set(index)
         let choice = (r & 0xFFFF) % 100
-        let op: Operation = choice < setThreshold ? .get : choice < deleteThreshold ? .set : .delete
+        let op: Operation = spec.cacheAside || choice < setThreshold ? .get : choice < deleteThreshold ? .set : .delete
         let start: UInt64
         if interval != 0 {
             // Open loop: latency counts from the intended start, so a stall
@@ -212,10 +216,11 @@ func workerLoop<S: BenchStore>(
             start = nanoseconds()
         }
         var ok = true
+        var missed = false
+        let ttl = (r >> 20) & 1023 < ttlThreshold ? ttls[Int((r >> 40) & 63)] : nil
         switch op {
-        case .get: _ = store.get(keyBytes, into: output)
+        case .get: missed = !store.get(keyBytes, into: output) && spec.cacheAside
         case .set:
-            let ttl = (r >> 20) & 1023 < ttlThreshold ? ttls[Int((r >> 40) & 63)] : nil
             ok = store.set(values.value(&random), forKey: keyBytes, ttl: ttl)
         case .delete: ok = store.remove(keyBytes)
         }
@@ -226,6 +231,17 @@ func workerLoop<S: BenchStore>(
             if !ok { measured.failures[window] += 1 }
         }
         _ = recent.record(end &- start)
+        if missed {
+            // Cache-aside: the caller fetched the value elsewhere and
+            // stores it, a call of its own (an open loop's set starts when
+            // it is issued, right after the get).
+            let ok = store.set(values.value(&random), forKey: keyBytes, ttl: ttl)
+            let setEnd = nanoseconds()
+            if window >= 0 {
+                _ = measured.histograms[window][Operation.set.rawValue].record(setEnd &- end)
+                if !ok { measured.failures[window] += 1 }
+            }
+        }
         count += 1
         if count & 1023 == 0 {
             progress.ops.store(count, ordering: .relaxed)

@@ -29,16 +29,22 @@ struct SVGChart {
     var series: [ChartSeries]
     /// A horizontal line drawn bold (1.0 on a ratio chart), with a note.
     var reference: (Double, String)? = nil
+    /// Whether the y axis is logarithmic (a linear one for ratios of 0 to 1).
+    var logY = true
 
     static let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 
     var svg: String {
         let (width, height, left, right, top, bottom) = (720.0, 400.0, 70.0, 160.0, 40.0, 50.0)
-        let (ly0, ly1) = (log10(yRange.lowerBound), log10(yRange.upperBound))
+        let (ly0, ly1) = (log10(max(yRange.lowerBound, 1e-12)), log10(max(yRange.upperBound, 1e-12)))
         func x(_ v: Double) -> Double {
             left + (width - left - right) * (v - xRange.lowerBound) / max(xRange.upperBound - xRange.lowerBound, 1e-9)
         }
         func y(_ v: Double) -> Double {
+            guard logY else {
+                let lv = min(max(v, yRange.lowerBound), yRange.upperBound)
+                return top + (height - top - bottom) * (1 - (lv - yRange.lowerBound) / max(yRange.upperBound - yRange.lowerBound, 1e-9))
+            }
             let lv = min(max(log10(max(v, 1e-12)), ly0), ly1)
             return top + (height - top - bottom) * (1 - (lv - ly0) / max(ly1 - ly0, 1e-9))
         }
@@ -183,6 +189,30 @@ func throughputAxis(_ values: [Double]) -> (ClosedRange<Double>, [(Double, Strin
     let low = floor(log10(positive.min() ?? 1e5)), high = max(ceil(log10(positive.max() ?? 1e7)), low + 1)
     let ticks = stride(from: low, to: high, by: 1).flatMap { decade in [1.0, 2, 5].map { $0 * pow(10, decade) } } + [pow(10, high)]
     return (pow(10, low)...pow(10, high), ticks.map { v in (v, v >= 1e6 ? "\(String(format: "%g", v / 1e6)) M" : "\(String(format: "%g", v / 1e3)) k") })
+}
+
+/// Hit ratio by cache size (objects held as a share of the trace's
+/// distinct keys), both axes linear: each store's replays, and dashed,
+/// libCacheSim's LRU and S3FIFO on the same trace.
+func hitRatioChart(_ curve: HitRatioCurve) -> String {
+    let footprint = Double(max(curve.footprint, 1))
+    let stores = curve.points.map(\.store).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+    var series = stores.map { store in
+        ChartSeries(label: store, color: storeColor(store), points: curve.points.filter { $0.store == store }
+            .map { (100 * Double($0.result.peakEntries) / footprint, $0.result.hitRatio) }.sorted { $0.0 < $1.0 })
+    }
+    for (i, policy) in curve.reference.keys.sorted().enumerated() {
+        series.append(ChartSeries(label: "libCacheSim \(policy)", color: SVGChart.colors[2 + i % 4], dashed: true,
+                                  points: curve.reference[policy]!.map { (100 * $0[0] / footprint, $0[1]) }))
+    }
+    let all = series.flatMap { $0.points.map(\.1) }
+    let low = max(0, ((all.min() ?? 0) * 10).rounded(.down) / 10)
+    return SVGChart(
+        title: "hit ratio by cache size: zipf \(curve.exponent), \(curve.footprint) distinct keys, cache-aside",
+        xLabel: "cache size: objects held, % of the distinct keys", xTicks: stride(from: 0, through: 100, by: 10).map { (Double($0), "\($0)%") },
+        xRange: 0...100, yTicks: stride(from: 0, through: 10, by: 1).map { (Double($0) / 10, String(format: "%.1f", Double($0) / 10)) },
+        yRange: low...1, series: series, logY: false
+    ).svg
 }
 
 /// ck in blue, native in orange, anything else green.

@@ -15,6 +15,7 @@ struct CompareReport: Codable {
     var phases: [Comparison]
     var batched: BatchedComparison
     var storm: StormComparison
+    var eviction: EvictionReport
     var churn: ChurnComparison
 
     var stores: [String] { preload.stores }
@@ -75,6 +76,7 @@ extension CompareReport {
         sections.append(batchedSection)
         sections += storm.windows.map(comparisonSection)
         sections.append(stormLagSection)
+        sections += evictionSections
         sections.append(churnSection)
         sections.append(callsSection)
         return sections
@@ -104,7 +106,7 @@ extension CompareReport {
 
     var text: String { header + sections.map(\.text).joined() }
 
-    private func comparisonSection(_ comparison: Comparison) -> Section {
+    func comparisonSection(_ comparison: Comparison) -> Section {
         let stores = comparison.stores
         let tables = comparison.ops.map { op in
             Table(header: [op.op, stores[0], stores[1], "\(stores[0])/\(stores[1])", "range", "call"],
@@ -239,7 +241,7 @@ extension CompareReport {
     /// Every call of the report in one table: where each store is ahead.
     private var callsSection: Section {
         var rows: [[String]] = []
-        func addCalls(_ scenario: String, _ op: String, _ metrics: [MetricComparison]) {
+        func addCalls(_ scenario: String, _ op: String, _ metrics: [MetricComparison], stores: [String] = stores) {
             let called = metrics.filter { $0.call != "no call" }
             for store in stores {
                 let names = called.filter { $0.call == "\(store) faster" }.map(\.metric)
@@ -250,8 +252,8 @@ extension CompareReport {
             for op in comparison.ops { addCalls(comparison.name, op.op, op.metrics) }
         }
         for mode in batched.modes { addCalls(batched.name, mode.mode.label, mode.metrics) }
-        for comparison in storm.windows + [churn.summary] {
-            for op in comparison.ops { addCalls(comparison.name, op.op, op.metrics) }
+        for comparison in storm.windows + eviction.comparisons + [churn.summary] {
+            for op in comparison.ops { addCalls(comparison.name, op.op, op.metrics, stores: comparison.stores) }
         }
         return Section(title: "calls: where one store was ahead in every round",
                        detail: "metrics not listed got no call",

@@ -24,6 +24,10 @@ struct BenchSettings: Codable, Sendable {
     var churnRate: Int
     var churnReplacements: Int
     var quietSeconds: Double
+    /// The eviction scenario's hit-ratio curve: keys in its trace (at most
+    /// `keys`) and requests.
+    var traceKeys = 1_000_000
+    var traceRequests = 1_000_000
 
     var valueRange: ClosedRange<Int> { parseRange(valueSizes)! }
     var ttlRange: ClosedRange<Int> { parseRange(ttlSeconds)! }

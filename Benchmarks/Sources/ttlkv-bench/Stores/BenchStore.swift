@@ -38,6 +38,10 @@ struct StoreSnapshot {
     var deferredFrees: Int
     /// Deadline-to-removal lag of every key the worker removed, in ms.
     var expiryLag: Histogram<UInt64>
+    /// Entries evicted to stay within the store's byte budget.
+    var evicted = 0
+    /// Bytes counted against the budget (0 without one).
+    var usedBytes = 0
 }
 
 /// The stores the driver can measure.
@@ -51,6 +55,9 @@ struct StoreSizing: Codable, Sendable {
     var capacity: Int
     var maximumKeySize: Int
     var maximumValueSize: Int
+    /// The store's byte budget (`StoreConfiguration.maximumBytes`); nil:
+    /// none.
+    var maximumBytes: Int? = nil
 }
 
 /// Work to do with one store, generic so that it specializes for each

@@ -17,6 +17,12 @@ extension Store: TTLKVBackend {}
 /// `NativeStore`: the same API on Swift's standard library alone.
 extension NativeStore: TTLKVBackend {}
 
+/// A store that would not open: the child says so to the driver, which
+/// can then report the scenario as not measured on that store.
+struct StoreOpenError: Error, CustomStringConvertible {
+    var description: String
+}
+
 /// A TTLKV store as the driver sees it.
 struct TTLKVStore<Backend: TTLKVBackend>: BenchStore {
     let store: Backend
@@ -25,7 +31,12 @@ struct TTLKVStore<Backend: TTLKVBackend>: BenchStore {
         var configuration = StoreConfiguration(capacity: sizing.capacity)
         configuration.maximumKeySize = sizing.maximumKeySize
         configuration.maximumValueSize = sizing.maximumValueSize
-        store = try Backend(configuration: configuration)
+        configuration.maximumBytes = sizing.maximumBytes
+        do {
+            store = try Backend(configuration: configuration)
+        } catch {
+            throw StoreOpenError(description: "\(Backend.self) refused its configuration: \(error)")
+        }
     }
 
     /// A get as a caller that needs the bytes does it: copied out of the
@@ -64,7 +75,8 @@ struct TTLKVStore<Backend: TTLKVBackend>: BenchStore {
     var snapshot: StoreSnapshot {
         let statistics = store.statistics
         return StoreSnapshot(entries: statistics.entries, pendingRecords: statistics.pendingExpiryRecords,
-                             deferredFrees: statistics.deferredFrees, expiryLag: statistics.expiryLag)
+                             deferredFrees: statistics.deferredFrees, expiryLag: statistics.expiryLag,
+                             evicted: statistics.evicted, usedBytes: statistics.usedBytes)
     }
 
     func close() { store.close() }
