@@ -251,7 +251,7 @@ final class LibCacheSimRun {
         process.arguments = ["python3", script, path] + sizes.map(String.init)
         process.standardOutput = output
         errorPath = path + ".err"
-        FileManager.default.createFile(atPath: errorPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errorPath, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: errorPath)
         do { try process.run() } catch { launchError = error }
     }
