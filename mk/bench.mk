@@ -18,7 +18,7 @@ bench-driver:
 # The same scenarios at small sizes (about a minute), into build/bench-quick.
 BENCH_QUICK_ARGS := --keys 200000 --duration 0.5 --warmup 0.2 --rounds 3 --storm-keys 20000 \
                     --churn-keys 10000 --churn-rate 20000 --churn-replacements 5 --quiet 0.5 \
-                    --trace-requests 200000
+                    --trace-requests 600000
 bench-quick: deps bench-driver
 	@mkdir -p $(BUILD)/bench-quick
 	$(BENCH_DRIVER) compare $(BENCH_QUICK_ARGS) --output $(BUILD)/bench-quick > $(BUILD)/bench-quick/compare-output.txt

@@ -120,8 +120,8 @@ extension Interleaver {
             let name = "read-heavy under a budget: \(pair.budgeted.store.rawValue)"
             begin(name)
             let spec = settings.spec(mix: readHeavyMix)
-            let results: [[WindowResult]] = try rounds([pair.budgeted, pair.unbounded], count: settings.rounds, name) { _ in
-                .phase(spec: spec, label: name)
+            let results: [[WindowResult]] = try rounds([pair.budgeted, pair.unbounded], count: settings.rounds, name) { round in
+                .phase(spec: spec.reseeded(round), label: name)
             }
             underBudget.append(Comparison(
                 name: name, detail: "90% get, 10% set, uniform keys, \(spec.threads) threads, closed loop; \(pair.budgeted.store.rawValue) "
@@ -147,10 +147,12 @@ extension Interleaver {
         spec.cacheAside = true
         for child in children {
             StatusLine.show("\(name): warming \(child.store.rawValue)")
-            try child.call(.phase(spec: spec, label: "\(name) (warm-up)"), WindowResult.self)
+            try child.call(.phase(spec: spec.reseeded(-1), label: "\(name) (warm-up)"), WindowResult.self)
         }
         let before = try children.map { try $0.call(.counters, StoreCounters.self) }
-        let results: [[WindowResult]] = try rounds(children, count: settings.rounds, name) { _ in .phase(spec: spec, label: name) }
+        let results: [[WindowResult]] = try rounds(children, count: settings.rounds, name) { round in
+            .phase(spec: spec.reseeded(round), label: name)
+        }
         let after = try children.map { try $0.call(.counters, StoreCounters.self) }
         let names = children.map(\.store.rawValue)
         let hitRatios = results.map { $0.map(hitRatio) }
@@ -208,6 +210,18 @@ extension Interleaver {
         }
         return HitRatioCurve(keys: keys, requests: trace.count, footprint: footprint, exponent: evictionZipf, points: points,
                              reference: reference, referenceError: referenceError, notMeasured: notMeasured)
+    }
+}
+
+extension PhaseSpec {
+    /// This phase with keys drawn from another seed for round `round` (the
+    /// same for both stores of the round). A cache's rounds must not replay
+    /// one key sequence: the second round would find every key the first
+    /// one set, and hit where a real cache misses.
+    func reseeded(_ round: Int) -> PhaseSpec {
+        var spec = self
+        spec.seed = seed &+ UInt64(bitPattern: Int64(round + 2)) &* 0x9E37_79B9_7F4A_7C15
+        return spec
     }
 }
 
