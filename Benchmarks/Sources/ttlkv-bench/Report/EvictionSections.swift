@@ -111,9 +111,16 @@ extension CompareReport {
         let rows = curve.points.sorted { ($0.budget, $0.store) < ($1.budget, $1.store) }.map { p -> [String] in
             let entries = Double(p.result.peakEntries)
             return [p.store, mebibytes(p.budget), "\(p.result.peakEntries)", percent(entries / footprint),
-                    String(format: "%.4f", p.result.hitRatio), interpolated("LRU", at: entries), interpolated("S3FIFO", at: entries)]
+                    String(format: "%.4f", p.result.hitRatio), interpolated("LRU", at: entries), interpolated("S3FIFO", at: entries),
+                    "\(p.result.refused)", times(Double(p.result.counters.usedBytes) / Double(p.budget))]
         }
         var notes = curve.referenceError.map { ["libCacheSim's curves are missing: \($0)"] } ?? []
+        // A store that refuses sets misses where a cache would evict, and
+        // one past its budget broke its promise: the table shows both.
+        let refusing = curve.points.filter { $0.result.refused > 0 || $0.result.counters.usedBytes > $0.budget }
+        if !refusing.isEmpty {
+            notes.append("refused sets or bytes over the budget at: " + refusing.map { "\($0.store) \(mebibytes($0.budget))" }.joined(separator: ", "))
+        }
         notes += curve.notMeasured.keys.sorted().map { "\($0): not yet measured: \(curve.notMeasured[$0]!)" }
         return Section(
             title: "eviction: hit ratio by cache size",
@@ -123,7 +130,8 @@ extension CompareReport {
                 + referenceFractions.map { percent($0) }.joined(separator: ", ") + " of the distinct keys; "
                 + "at a store's own object count (the most entries it held, sampled every 4096 requests) their hit ratio is "
                 + "interpolated between those sizes; budgets are shares of what the distinct keys take (bytes per entry as above)",
-            tables: [Table(header: ["store", "budget", "entries", "of the distinct keys", "hit ratio", "LRU", "S3FIFO"], rows: rows)],
+            tables: [Table(header: ["store", "budget", "entries", "of the distinct keys", "hit ratio", "LRU", "S3FIFO",
+                                   "refused sets", "used/budget"], rows: rows)],
             notes: notes,
             charts: [Chart(kind: "hit-ratio", svg: hitRatioChart(curve))])
     }
