@@ -15,7 +15,7 @@ bench: deps bench-driver
 bench-driver:
 	cd Benchmarks && $(SWIFT) build -c release --product ttlkv-bench
 
-# The same scenarios at small sizes (about a minute), into build/bench-quick.
+# The same scenarios at small sizes (about two minutes), into build/bench-quick.
 BENCH_QUICK_ARGS := --keys 200000 --duration 0.5 --warmup 0.2 --rounds 3 --storm-keys 20000 \
                     --churn-keys 10000 --churn-rate 20000 --churn-replacements 5 --quiet 0.5 \
                     --trace-requests 600000
