@@ -91,13 +91,26 @@ victim_records(const struct room *room)
 	    room->expiring_keys;
 }
 
+/* Whether e's record would take the records past their slice of the share
+ * (log_room): records never displace entries, so the write is refused
+ * rather than evict to pay for records. */
+static bool
+records_full(const struct room *room, const struct entry *e)
+{
+	const struct shard *shard = room->shard;
+
+	return log_room(shard) != 0 && shard->logged + room->records + victim_records(room) +
+	    RECORD_BYTES(e->key_len) > log_room(shard);
+}
+
 /* Whether the write fits beside what is left once the victims are gone. */
 static bool
 fits(const struct room *room)
 {
 	const struct shard *shard = room->shard;
-	uint64_t after = shard->fixed + shard->held - room->freed + room->size + room->records +
-	    victim_records(room);
+	uint64_t logs = shard->logged + room->records + victim_records(room);
+	uint64_t after = shard->fixed - shard->logged + shard->held - room->freed + room->size +
+	    (logs > log_room(shard) ? logs : log_room(shard));
 
 	return after <= shard->share && room->victim_count >= room->slots_needed;
 }
@@ -186,6 +199,8 @@ choose_nearest(struct room *room)
 			room->steps++;
 			if (e == room->protect || (n->next & NODE_MARK)) {
 				/* the write's own: neither a victim nor moved */
+			} else if (records_full(room, e)) {
+				return false;
 			} else if (deadline_passed(deadline, room->now)) {
 				choose(room, n, true);
 				return true;
@@ -202,7 +217,7 @@ choose_nearest(struct room *room)
 			n = next;
 		}
 	}
-	if (best == NULL)
+	if (best == NULL || records_full(room, node_entry(best)))
 		return false;
 	choose(room, best, false);
 	for (int q = 0; q < 2; q++) {
@@ -260,6 +275,8 @@ plan(struct room *room)
 			to_main_tail(shard, n);
 			continue;
 		}
+		if (records_full(room, e))
+			return false;
 		if (deadline_passed(LOAD(&e->deadline), room->now)) {
 			room->forced += force;
 			choose(room, n, true);
@@ -311,7 +328,7 @@ ttlkv__room_make(struct room *room)
 		return TTLKV_OK;
 	}
 	/* Its table and ghost are all the shard could not give up. */
-	if (shard->fixed - shard->logged + room->size > shard->share)
+	if (shard->fixed - shard->logged + log_room(shard) + room->size > shard->share)
 		return TTLKV_TOO_LARGE_FOR_BUDGET;
 	room->now = store_now(shard->store);
 	if (room->inserts != 0 && (shard->count + room->inserts) * 2 > shard->slots) {

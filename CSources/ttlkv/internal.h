@@ -252,6 +252,7 @@ struct ttlkv {
 	uint64_t max_bytes;
 	uint32_t eviction;        /* atomic: TTLKV_EVICT_*, read under a shard lock */
 	uint64_t overhead;        /* the store's own structures, in bytes */
+	uint32_t drain_wanted;    /* atomic: a shard's logs passed half their room */
 	uint64_t seed;
 	ttlkv_clock_fn *clock;
 	void *clock_context;
@@ -702,6 +703,15 @@ void ttlkv__expired_note(struct shard *shard, const struct entry *entry);
 /* Evictions, likewise: room for `records` with key_bytes of keys, then a
  * note per eviction (nothing without TTLKV_TRACK_EXPIRY). */
 bool ttlkv__evicted_reserve(struct shard *shard, size_t records, size_t key_bytes);
+/* The slice of a budgeted shard's share that its record logs may hold
+ * (0: no budget or no tracking): records never displace entries (evict.c
+ * counts the slice as held whatever the logs hold), and a write that would
+ * have to evict past it is refused without evicting (TTLKV_OUT_OF_MEMORY). */
+static inline uint64_t
+log_room(const struct shard *shard)
+{
+	return shard->share != 0 && tracks_expiry(shard->store) ? shard->share / 16 : 0;
+}
 void ttlkv__evicted_note(struct shard *shard, const struct entry *entry);
 
 /* --- 5. Maintenance: rebuild.c, driven by maintain.c. */

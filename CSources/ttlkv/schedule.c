@@ -29,12 +29,18 @@
 #include <stddef.h>
 #include <string.h>
 
+/* A drained buffer larger than this is freed, not kept as the spare. */
+#define SPARE_LOG_BYTES 4096
+
 /* Under the shard lock, before the write changes anything: room for
- * `records` more records with key_bytes of keys in all. */
+ * `records` more records with key_bytes of keys in all. While the records
+ * fit in the logs' room (evict.c), a buffer grows to at most that room, so
+ * its capacity stays near what is charged for it. */
 static bool
-log_reserve(struct record_log *in, size_t records, size_t key_bytes)
+log_reserve(struct shard *shard, struct record_log *in, size_t records, size_t key_bytes)
 {
 	size_t need = in->len + records * RECORD_HEADER + key_bytes, cap;
+	uint64_t room = log_room(shard);
 	unsigned char *buf;
 
 	if (need <= in->cap)
@@ -42,6 +48,8 @@ log_reserve(struct record_log *in, size_t records, size_t key_bytes)
 	cap = in->cap != 0 ? in->cap : 256;
 	while (cap < need)
 		cap *= 2;
+	if (cap > room && need <= room)
+		cap = (size_t)room;
 	if ((buf = ttlkv__realloc(in->buf, cap)) == NULL)
 		return false;
 	in->buf = buf;
@@ -66,12 +74,16 @@ log_append(struct shard *shard, struct record_log *in, const void *key, size_t k
 	STORE(&in->records, in->records + 1);
 	STORE(&shard->fixed, shard->fixed + RECORD_BYTES(key_len));
 	shard->logged += RECORD_BYTES(key_len);
+	/* Tested first so that the flag's line is not written every append. */
+	if (log_room(shard) != 0 && shard->logged > log_room(shard) / 2 &&
+	    !LOAD(&shard->store->drain_wanted))
+		STORE(&shard->store->drain_wanted, 1);
 }
 
 bool
 ttlkv__schedule_reserve(struct shard *shard, size_t key_len)
 {
-	return log_reserve(&shard->schedule, 1, key_len);
+	return log_reserve(shard, &shard->schedule, 1, key_len);
 }
 
 void
@@ -89,7 +101,7 @@ ttlkv__expired_reserve(struct shard *shard, const struct entry *entry)
 bool
 ttlkv__expired_reserve_many(struct shard *shard, size_t records, size_t key_bytes)
 {
-	return !tracks_expiry(shard->store) || log_reserve(&shard->expired_log, records, key_bytes);
+	return !tracks_expiry(shard->store) || log_reserve(shard, &shard->expired_log, records, key_bytes);
 }
 
 void
@@ -104,7 +116,7 @@ bool
 ttlkv__evicted_reserve(struct shard *shard, size_t records, size_t key_bytes)
 {
 	return !tracks_expiry(shard->store) || records == 0 ||
-	    log_reserve(&shard->evicted_log, records, key_bytes);
+	    log_reserve(shard, &shard->evicted_log, records, key_bytes);
 }
 
 void
@@ -178,6 +190,13 @@ drain(struct ttlkv *store, size_t live, size_t spare, ttlkv_schedule_fn *fn,
 		STORE(&in->records, 0);
 		shard_release(shard, FREES_PER_WRITE); /* retired nothing: no back-pressure */
 		n += log_replay(&full, fn, context);
+		/* A burst's buffer is not kept, uncharged, as the spare. */
+		if (full.cap > SPARE_LOG_BYTES) {
+			ttlkv__free(full.buf);
+			full.buf = NULL;
+			full.cap = 0;
+		}
+		full.len = 0;
 		*empty = full;
 	}
 	pthread_mutex_unlock(&store->drain_lock);
@@ -206,3 +225,35 @@ ttlkv_drain_evicted(ttlkv *store, ttlkv_schedule_fn *fn, void *context, size_t *
 	return drain(store, offsetof(struct shard, evicted_log), offsetof(struct shard, evicted_log_spare),
 	    fn, context, taken);
 }
+
+int
+ttlkv_drain_wanted(ttlkv *store)
+{
+	/* Relaxed: a hint; the drains take the shard locks that order the logs. */
+	return store != NULL && LOAD(&store->drain_wanted) &&
+	    __atomic_exchange_n(&store->drain_wanted, 0, __ATOMIC_RELAXED) != 0;
+}
+
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+uint64_t
+ttlkv_testing_log_capacity(struct ttlkv *store, uint64_t *room)
+{
+	uint64_t most = 0;
+
+	*room = log_room(&store->shards[0]);
+	for (uint32_t i = 0; i < store->n_shards; i++) {
+		struct shard *x = &store->shards[i];
+		uint64_t caps;
+
+		shard_lock(x);
+		caps = x->schedule.cap + x->schedule_spare.cap + x->expired_log.cap +
+		    x->expired_log_spare.cap + x->evicted_log.cap + x->evicted_log_spare.cap;
+		shard_release(x, FREES_PER_WRITE);
+		if (caps > most)
+			most = caps;
+	}
+	return most;
+}
+#endif

@@ -110,4 +110,8 @@ void ttlkv_testing_eviction_work(uint64_t *steps, uint64_t *forced, uint64_t *un
 typedef int ttlkv_testing_gettime_fn(clockid_t id, struct timespec *ts);
 void ttlkv_testing_set_gettime(ttlkv_testing_gettime_fn *fn);
 
+/* The largest capacity of one shard's record log buffers (live and spare,
+ * of all three logs); *room is shard 0's room for records (log_room). */
+uint64_t ttlkv_testing_log_capacity(struct ttlkv *store, uint64_t *room);
+
 #endif

@@ -745,6 +745,9 @@ test_put_all(void)
 	for (uint64_t i = 0; i < 4000; i++) {
 		key_of(i, key);
 		CHECK_STATUS(ttlkv_put(s, key, sizeof key, "filler value ....", 17, 0), TTLKV_OK);
+		/* Records may fill only their slice: drain when asked. */
+		if (ttlkv_drain_wanted(s))
+			CHECK_STATUS(ttlkv_drain_evicted(s, ignore_record, NULL, NULL), TTLKV_OK);
 	}
 	b = stats_of(s);
 	for (int round = 0; round < 50; round++) {
@@ -1495,6 +1498,88 @@ test_scope_nearest(void)
 	ttlkv_close(s);
 }
 
+
+/* Cache-aside under a budget with TTLKV_TRACK_EXPIRY: a get, and a put of a
+ * 32-byte value after each miss, over uniform keys ten times what fits.
+ * The records of evicted keys wait in their shard's logs; `drain` says
+ * when to drain them (0: never; 1: whenever ttlkv_drain_wanted asks). */
+struct replay {
+	uint64_t refused, entries_at_refusal, entries;
+};
+
+static void
+count_record(const void *key, size_t len, uint64_t deadline, void *context)
+{
+	(void)key, (void)len, (void)deadline;
+	++*(uint64_t *)context;
+}
+
+static struct replay
+cache_aside(uint64_t budget, uint32_t flags, int drain)
+{
+	ttlkv_options o;
+	ttlkv *s = NULL;
+	struct replay r = {0, 0, 0};
+	uint64_t rng = 0x9E3779B97F4A7C15ull, keys = budget / 98 * 10, drained = 0;
+	unsigned char key[16], value[32], out[32];
+	size_t len;
+
+	ttlkv_options_init(&o);
+	o.max_bytes = budget;
+	o.capacity = budget / 98 / 4 > 1024 ? budget / 98 / 4 : 1024;
+	o.flags = flags;
+	o.max_key_size = 16;
+	o.max_value_size = 32;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	memset(value, 'v', sizeof value);
+	for (uint64_t i = 0; i < 3 * keys; i++) {
+		budget_key(next_random(&rng) % keys, 8, key);
+		if (ttlkv_get(s, key, 16, out, sizeof out, &len) == TTLKV_OK)
+			continue;
+		if (ttlkv_put(s, key, 16, value, 32, 0) != TTLKV_OK && r.refused++ == 0)
+			r.entries_at_refusal = stats_of(s).entries;
+		if (drain && ttlkv_drain_wanted(s)) {
+			CHECK_STATUS(ttlkv_drain_evicted(s, count_record, &drained, NULL), TTLKV_OK);
+			CHECK_STATUS(ttlkv_drain_schedule(s, count_record, &drained, NULL), TTLKV_OK);
+		}
+	}
+	r.entries = stats_of(s).entries;
+	CHECK(stats_of(s).used_bytes <= budget);
+	{
+		uint64_t room, most = ttlkv_testing_log_capacity(s, &room);
+
+		CHECK(room > 0 || flags == 0);
+		CHECK(most <= 2 * room);
+	}
+	ttlkv_close(s);
+	return r;
+}
+
+/* Records never displace entries: undrained, writes are refused once the
+ * logs are full, and the entries stay; drained when the store asks, no
+ * write is refused and as many entries fit as without tracking. The log
+ * buffers stay under twice their room. */
+static void
+test_records_never_displace(void)
+{
+	for (uint64_t budget = 1 * MiB; budget <= 4 * MiB; budget *= 4) {
+		struct replay never = cache_aside(budget, TTLKV_TRACK_EXPIRY, 0);
+		struct replay asked = cache_aside(budget, TTLKV_TRACK_EXPIRY, 1);
+		struct replay plain = cache_aside(budget, 0, 0);
+
+		printf("budget: cache-aside at %llu MiB: never drained %llu refused, %llu entries at "
+		    "the first refusal, %llu at the end; drained when asked %llu refused, %llu "
+		    "entries; untracked %llu entries\n", (unsigned long long)(budget / MiB),
+		    (unsigned long long)never.refused, (unsigned long long)never.entries_at_refusal,
+		    (unsigned long long)never.entries, (unsigned long long)asked.refused,
+		    (unsigned long long)asked.entries, (unsigned long long)plain.entries);
+		CHECK(never.refused > 0);
+		CHECK(never.entries * 10 >= never.entries_at_refusal * 8);
+		CHECK(asked.refused == 0);
+		CHECK(asked.entries * 10 >= plain.entries * 9);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1520,6 +1605,7 @@ main(int argc, char **argv)
 	test_eviction_out_of_memory();
 	test_quota_and_budget();
 	test_records_hold_room();
+	test_records_never_displace();
 	test_reclaim_cap();
 	test_scope_volatile();
 	test_scope_none();

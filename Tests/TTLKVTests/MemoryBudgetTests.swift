@@ -40,6 +40,30 @@ import TTLKV
         #expect(stats.entries + stats.evicted == index)
     }
 
+    /// Cache-aside churn with expiry tracking on (the Store always tracks):
+    /// 200,000 distinct 16-byte keys with 32-byte values set in a tight
+    /// loop into a 4 MiB budget. The records of evicted keys wait for the
+    /// worker, but they never displace the entries nor refuse a set, and the
+    /// store never counts more than its budget (issue 19).
+    @Test(arguments: [StoreKind.ck])
+    func evictionRecordsNeverStarveWrites(kind: StoreKind) throws {
+        let budget = 4 << 20
+        var configuration = StoreConfiguration(capacity: max(1024, budget / 98 / 4))
+        configuration.maximumBytes = budget
+        let store = try kind.make(configuration)
+        let value = [UInt8](repeating: 0x76, count: 32)
+        var refused = 0, over = 0
+        for index in 0..<200_000 {
+            let key = "key:" + String(index + 100_000_000_000, radix: 10)
+            do { try store.set(value, forKey: key) } catch { refused += 1 }
+            if store.statistics.usedBytes > budget { over += 1 }
+        }
+        let stats = store.statistics
+        #expect(refused == 0, "\(refused) of 200000 sets refused; \(stats.entries) entries left")
+        #expect(over == 0, "usedBytes passed the budget after \(over) sets")
+        #expect(stats.entries > 20_000, "entries left: \(stats.entries)")
+    }
+
     /// Every key written is, at the end, either still there or reported
     /// evicted, exactly once, with its cause, from several threads.
     @Test(arguments: budgeted)

@@ -297,13 +297,18 @@ ttlkv_options_init(ttlkv_options *options)
  * must leave for it to fit (plus, for ttlkv_put_all, its own it meets).
  * Every write that can fail evicts nothing when it fails. An entry larger
  * than its shard's share less the shard's table and ghost can never fit:
- * TTLKV_TOO_LARGE_FOR_BUDGET, and nothing changes. With TTLKV_TRACK_EXPIRY,
- * records waiting to be drained count too: a write that could fit but
- * finds them holding the room it needs gets TTLKV_OUT_OF_MEMORY and
- * changes nothing (drain the logs). Each item of ttlkv_put_many is such a
- * write. ttlkv_update evicts for a value that grows, never the key it
- * updates. ttlkv_put_all makes room for all its pairs at once, never by
- * evicting one of its own keys, and refuses with TTLKV_TOO_LARGE_FOR_BUDGET
+ * TTLKV_TOO_LARGE_FOR_BUDGET, and nothing changes (with TTLKV_TRACK_EXPIRY,
+ * less the slice for records below too). With TTLKV_TRACK_EXPIRY, records
+ * waiting to be drained count too, in a slice of a sixteenth of each
+ * shard's share kept for them (charged whether or not they fill it, their
+ * buffers grown to at most that slice while they fit in it), so records
+ * never displace entries: a write that would have to evict while its
+ * shard's records fill their slice gets TTLKV_OUT_OF_MEMORY, evicts nothing
+ * and changes nothing (drain the logs; ttlkv_drain_wanted says when they
+ * pass half their slice). Each item of ttlkv_put_many is such a write.
+ * ttlkv_update evicts for a value that grows, never the key it updates.
+ * ttlkv_put_all makes room for all its pairs at once, never by evicting one
+ * of its own keys, and refuses with TTLKV_TOO_LARGE_FOR_BUDGET
  * pairs of one shard that cannot fit in its share together. Every eviction
  * counts in stats.evicted and, with TTLKV_TRACK_EXPIRY, is reported once by
  * ttlkv_drain_evicted. options.max_entries still applies (TTLKV_FULL).
@@ -845,6 +850,19 @@ TTLKV_API ttlkv_status ttlkv_drain_expired(ttlkv *store, ttlkv_schedule_fn *fn,
  */
 TTLKV_API ttlkv_status ttlkv_drain_evicted(ttlkv *store, ttlkv_schedule_fn *fn,
     void *context, size_t *taken);
+
+/*
+ * Whether the records waiting in some shard's logs have passed half the
+ * room they may hold under a byte budget with TTLKV_TRACK_EXPIRY (see "Byte
+ * budget"): nonzero once per such crossing, for the caller to run
+ * ttlkv_drain_evicted, ttlkv_drain_schedule and ttlkv_drain_expired soon,
+ * before writes that must evict are refused. Clears the flag it reports. A
+ * writer sets it after appending a record, with no ordering against other
+ * memory: call it after a write, from any thread, at any time (lock-free,
+ * one load when it is clear); NULL gives 0. Always 0 without a
+ * budget or without TTLKV_TRACK_EXPIRY.
+ */
+TTLKV_API int ttlkv_drain_wanted(ttlkv *store);
 
 /*
  * A short English description of status, e.g. "key not found". Never NULL;

@@ -326,6 +326,11 @@ final class CCore: StoreCore, @unchecked Sendable {
     // MARK: The expiry worker's
 
     @usableFromInline
+    func takeDrainWanted() -> Bool {
+        ttlkv_drain_wanted(pointer) != 0
+    }
+
+    @usableFromInline
     var scheduleRecords: Int {
         Int(rawStatistics.schedule_records)
     }

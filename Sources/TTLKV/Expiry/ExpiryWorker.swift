@@ -54,6 +54,8 @@ final class ExpiryWorker: Sendable {
     /// when awake or sleeping no more than a couple of ticks.
     private let wakeAt = Atomic<UInt64>(.max)
     private let pending = Atomic<Int>(0)
+    /// Rounds the worker has finished, for a writer waiting for a drain.
+    private let rounds = Atomic<UInt64>(0)
     private let expiredCount = Atomic<Int>(0)
     private let lag = Locked(Histogram<UInt64>(numberOfSignificantValueDigits: .three))
     let listeners: ExpiryListeners
@@ -134,6 +136,28 @@ final class ExpiryWorker: Sendable {
         }
     }
 
+    /// Wakes the worker if the core asks for its record logs to be drained
+    /// (records of evictions waiting in them hold room writes need).
+    @usableFromInline
+    func noteWrite() {
+        if core.takeDrainWanted() { signal.signal() }
+    }
+
+    /// For a write refused while records of evictions filled their room:
+    /// wakes the worker and waits, at most `milliseconds`, for it to finish
+    /// a whole round (so to drain the logs); false if it did not.
+    @usableFromInline
+    func awaitDrain(milliseconds: Int = 100) -> Bool {
+        let start = rounds.load(ordering: .acquiring)
+        for _ in 0..<(milliseconds * 10) {
+            signal.signal()
+            if rounds.load(ordering: .acquiring) >= start + 2 { return true }
+            if stopping.load(ordering: .relaxed) { return false }
+            usleep(100)
+        }
+        return false
+    }
+
     /// Adds what the worker knows, and the store's read counts, to a
     /// store's statistics.
     func addStatistics(to stats: inout StoreStatistics, reads: HitCounters) {
@@ -146,23 +170,27 @@ final class ExpiryWorker: Sendable {
     }
 
     /// Takes the expired keys that writes removed, and the keys the budget
-    /// evicted, as events if `wanted`.
-    private func collectExpired(into events: inout [ExpiryEvent], wanted: Bool) {
+    /// evicted, as events if `wanted`; returns how many keys were evicted.
+    @discardableResult
+    private func collectExpired(into events: inout [ExpiryEvent], wanted: Bool) -> Int {
         let first = events.count
+        var evicted = 0
         core.drainExpired { key, deadline in
             guard wanted else { return }
             let at = StoreClock.Instant(milliseconds: deadline)
             events.append(ExpiryEvent(key: Array(key), deadline: at, removedAt: at))
         }
         core.drainEvicted { key, deadline in
+            evicted += 1
             guard wanted else { return }
             events.append(ExpiryEvent(key: Array(key), deadline: StoreClock.Instant(milliseconds: deadline),
                                       removedAt: StoreClock.Instant(milliseconds: 0), cause: .evicted))
         }
-        guard events.count > first else { return }
+        guard events.count > first else { return evicted }
         // Read after the drains, so after every write that removed them.
         let removedAt = StoreClock.Instant(milliseconds: core.now())
         for index in first..<events.count { events[index].removedAt = removedAt }
+        return evicted
     }
 
     private func run() {
@@ -180,7 +208,7 @@ final class ExpiryWorker: Sendable {
             core.maintainTable()
             wheel.advance(to: now)
             let wantsEvents = !listeners.isEmpty
-            collectExpired(into: &events, wanted: wantsEvents)
+            let evicted = collectExpired(into: &events, wanted: wantsEvents)
             let removed = fireDue(in: &wheel, lag: &roundLag, events: &events, collectEvents: wantsEvents)
             pending.store(wheel.count, ordering: .relaxed)
             if removed > 0 {
@@ -193,7 +221,10 @@ final class ExpiryWorker: Sendable {
                 events.removeAll(keepingCapacity: true)
                 listeners.publish(batch)
             }
-            sleep(wheel: wheel, now: now)
+            // Evictions still under way leave records that hold room writes
+            // need: look again next tick rather than in up to a second.
+            rounds.add(1, ordering: .releasing)
+            sleep(wheel: wheel, now: now, evicting: evicted > 0)
         }
     }
 
@@ -236,10 +267,10 @@ final class ExpiryWorker: Sendable {
         return removed
     }
 
-    private func sleep(wheel: TimingWheel, now: UInt64) {
+    private func sleep(wheel: TimingWheel, now: UInt64, evicting: Bool) {
         let nextTick = (now / resolution + 1) * resolution
         var until = nextTick
-        if !wheel.hasDue && !pollsClock {
+        if !wheel.hasDue && !pollsClock && !evicting {
             until = Swift.min(wheel.nextWakeMilliseconds() ?? .max, now + 1000)
             until = Swift.max(until, nextTick)
         }

@@ -103,6 +103,11 @@ protocol StoreCore: AnyObject, Sendable {
     /// stay within the budget since the last call (ttlkv_drain_evicted).
     func drainEvicted(_ body: (UnsafeRawBufferPointer, UInt64) -> Void)
 
+    /// Whether records of evictions and schedules have filled half the room
+    /// the budget keeps for them, so the worker should drain them now
+    /// (ttlkv_drain_wanted); clears what it reports.
+    func takeDrainWanted() -> Bool
+
     /// For each i, removes `keys[i]` if its deadline has passed, and sets
     /// `outcomes[i]`. `scheduled[i]` is the deadline of the record being
     /// fired, so the core can tell stale records. The keys (at most 64) are

@@ -58,6 +58,7 @@ extension _StoreFrontEnd {
             }
         }
         if outcome.shortestTTL != .max { frontEnd.noteDeadline(afterMilliseconds: outcome.shortestTTL) }
+        frontEnd.noteWrite()
         try StoreBatchError.throwIfAny(outcome.failures, itemCount: items.count)
     }
 

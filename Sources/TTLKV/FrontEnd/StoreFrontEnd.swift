@@ -60,6 +60,21 @@ public final class _FrontEnd: Sendable {
     func noteDeadline(afterMilliseconds ttl: UInt64) {
         worker.noteDeadline(afterMilliseconds: ttl)
     }
+
+    /// Waits for the worker to drain the record logs after a write they
+    /// refused (for the same reason as ``checkRunning()``, through this
+    /// object); false if it did not in time.
+    @inlinable
+    func awaitDrain() -> Bool {
+        worker.awaitDrain()
+    }
+
+    /// Wakes the worker if the write's records asked for a drain (for the
+    /// same reason as ``checkRunning()``, through this object).
+    @inlinable @inline(__always)
+    func noteWrite() {
+        worker.noteWrite()
+    }
 }
 
 extension _StoreFrontEnd {
@@ -87,8 +102,20 @@ extension _StoreFrontEnd {
         let frontEnd = _frontEnd
         try frontEnd.checkRunning()
         let ms = try ttlMilliseconds(ttl)
-        let stored = try key.withStoreBytes { key in
-            try value.withStoreBytes { value in try frontEnd.core.put(key, value, ttl: ms, ifAbsent: ifAbsent) }
+        // Refused or not, the write may have filled its records' room.
+        defer { frontEnd.noteWrite() }
+        func attempt() throws -> Bool {
+            try key.withStoreBytes { key in
+                try value.withStoreBytes { value in try frontEnd.core.put(key, value, ttl: ms, ifAbsent: ifAbsent) }
+            }
+        }
+        let stored: Bool
+        do {
+            stored = try attempt()
+        } catch let error as StoreError where error == .outOfMemory && frontEnd.awaitDrain() {
+            // Records of evictions held the room the write needed (the
+            // write changed nothing): once the worker drained them, again.
+            stored = try attempt()
         }
         if stored && ms != 0 { frontEnd.noteDeadline(afterMilliseconds: ms) }
         return stored
