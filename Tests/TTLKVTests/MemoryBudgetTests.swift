@@ -52,16 +52,22 @@ import TTLKV
         configuration.maximumBytes = budget
         let store = try kind.make(configuration)
         let value = [UInt8](repeating: 0x76, count: 32)
-        var refused = 0, over = 0
+        var refused = 0, over = 0, full = 0, fewest = Int.max
         for index in 0..<200_000 {
             let key = "key:" + String(index + 100_000_000_000, radix: 10)
             do { try store.set(value, forKey: key) } catch { refused += 1 }
-            if store.statistics.usedBytes > budget { over += 1 }
+            let stats = store.statistics
+            if stats.usedBytes > budget { over += 1 }
+            // Entries once the first evictions began, and the fewest after.
+            if stats.evicted > 0 {
+                if full == 0 { full = stats.entries }
+                fewest = min(fewest, stats.entries)
+            }
         }
-        let stats = store.statistics
-        #expect(refused == 0, "\(refused) of 200000 sets refused; \(stats.entries) entries left")
+        let entries = store.statistics.entries
+        #expect(refused == 0, "\(refused) of 200000 sets refused; \(entries) entries left")
         #expect(over == 0, "usedBytes passed the budget after \(over) sets")
-        #expect(stats.entries > 20_000, "entries left: \(stats.entries)")
+        #expect(fewest * 10 >= full * 9, "\(full) entries when eviction began, as few as \(fewest) later")
     }
 
     /// Every key written is, at the end, either still there or reported
