@@ -93,13 +93,17 @@ victim_records(const struct room *room)
 
 /* Whether e's record would take the records past their slice of the share
  * (log_room): records never displace entries, so the write is refused
- * rather than evict to pay for records. */
+ * rather than evict to pay for records. With the logs drained, a write
+ * whose own evictions leave more records than the slice holds (an
+ * ttlkv_put_all of large values over small entries) may pass it, once:
+ * refused, it could never be written. */
 static bool
 records_full(const struct room *room, const struct entry *e)
 {
 	const struct shard *shard = room->shard;
 
-	return log_room(shard) != 0 && shard->logged + room->records + victim_records(room) +
+	return log_room(shard) != 0 && shard->logged != 0 &&
+	    shard->logged + room->records + victim_records(room) +
 	    RECORD_BYTES(e->key_len) > log_room(shard);
 }
 

@@ -305,7 +305,8 @@ ttlkv_options_init(ttlkv_options *options)
  * never displace entries: a write that would have to evict while its
  * shard's records fill their slice gets TTLKV_OUT_OF_MEMORY, evicts nothing
  * and changes nothing (drain the logs; ttlkv_drain_wanted says when they
- * pass half their slice). Each item of ttlkv_put_many is such a write.
+ * pass half their slice); only a write into drained logs whose own
+ * evictions leave more records than the slice holds may pass it. Each item of ttlkv_put_many is such a write.
  * ttlkv_update evicts for a value that grows, never the key it updates.
  * ttlkv_put_all makes room for all its pairs at once, never by evicting one
  * of its own keys, and refuses with TTLKV_TOO_LARGE_FOR_BUDGET
