@@ -92,13 +92,28 @@ extension Store {
     ///
     /// Throws ``StoreError`` (the store unchanged) for a key or value too
     /// large, a deadline more than 100 years ahead, a full store, or memory
-    /// exhaustion; rethrows what `body` throws (the store unchanged).
+    /// exhaustion; rethrows what `body` throws (the store unchanged). Under
+    /// a byte budget, an update refused because records of evictions fill
+    /// the room kept for them waits (at most 100 ms) for the expiry worker
+    /// to drain them, then runs once more, `body` included.
     public func update<Result>(
         forKey key: some StoreBytes, sizeHint: Int = 0, _ body: (inout StoreUpdate) throws -> Result
     ) throws -> Result {
         try _frontEnd.checkRunning()
-        return try key.withStoreBytes { key in
-            try runUpdate(body) { step in core.update(key, sizeHint: max(0, sizeHint), step) }
+        // Refused or not, the write may have filled its records' room.
+        defer { _frontEnd.noteWrite() }
+        func attempt() throws -> Result {
+            try key.withStoreBytes { key in
+                try runUpdate(body) { step in core.update(key, sizeHint: max(0, sizeHint), step) }
+            }
+        }
+        do {
+            return try attempt()
+        } catch let error as StoreError where error == .outOfMemory && _frontEnd.awaitDrain() {
+            // Records of evictions held the room the write needed (the
+            // update changed nothing): once the worker drained them, again,
+            // `body` on the value as it is by then.
+            return try attempt()
         }
     }
 
