@@ -23,6 +23,7 @@
  *     examines; with nothing it may evict a write gets TTLKV_OUT_OF_MEMORY
  *     and changes nothing; the scope changes at run time.
  */
+#include "test_rss.h"
 #include "test_clock.h"
 #include "test_stall.h"
 
@@ -238,28 +239,6 @@ test_used_never_over_concurrently(void)
 }
 
 /* --- Resident memory of a process that holds only the store. */
-
-static uint64_t
-rss_bytes(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size = 0, resident = 0;
-
-	if (f == NULL)
-		return 0;
-	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
-		resident = 0;
-	fclose(f);
-	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
 
 struct filler {
 	ttlkv *store;

@@ -20,6 +20,7 @@
  * sanitizers (whose quarantine and shadow memory grow it on purpose), the
  * growth of the resident set.
  */
+#include "test_rss.h"
 #include "test_stall.h"
 
 #include <string.h>
@@ -30,30 +31,6 @@
 #define CAP_BYTES (64 * MiB)
 
 static unsigned char *big_value;
-
-static uint64_t
-rss_bytes(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size = 0, resident = 0;
-
-	if (f == NULL)
-		return 0;
-	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
-		resident = 0;
-	fclose(f);
-	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-/* Whether resident memory means anything here: not under the sanitizers,
- * whose quarantine (ASan) and shadow memory (TSan) grow it on purpose. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
 
 static bool
 rss_meaningful(void)
