@@ -45,7 +45,7 @@ import TTLKV
     /// loop into a 4 MiB budget. The records of evicted keys wait for the
     /// worker, but they never displace the entries nor refuse a set, and the
     /// store never counts more than its budget (issue 19).
-    @Test(arguments: [StoreKind.ck])
+    @Test(arguments: budgeted)
     func evictionRecordsNeverStarveWrites(kind: StoreKind) throws {
         let budget = 4 << 20
         var configuration = StoreConfiguration(capacity: max(1024, budget / 98 / 4))

@@ -67,12 +67,11 @@ private struct Replay: StoreUser {
 
     /// The live rounds' cache-aside: every miss sets its key, so the store
     /// under a budget of a third of the data keeps evicting, stays within
-    /// it, and serves the popular keys. On the C-backed store: NativeStore's
-    /// budget still lets its eviction log push it over the budget and refuse
-    /// sets at this size (issue 19, left open), which this test caught.
-    @Test func cacheAsideUnderABudgetSetsEveryMissAndEvicts() throws {
+    /// it, and serves the popular keys, on both stores.
+    @Test(arguments: [StoreChoice.ck, .native])
+    func cacheAsideUnderABudgetSetsEveryMissAndEvicts(store: StoreChoice) throws {
         let budget = 2 << 20
-        let (window, counters) = try StoreChoice.ck.open(budgetSizing(settings, budget: budget, bytesPerEntry: 150), for: CacheAsideRound())
+        let (window, counters) = try store.open(budgetSizing(settings, budget: budget, bytesPerEntry: 150), for: CacheAsideRound())
         let gets = window.histograms["get"]!.histogram.totalCount, sets = window.histograms["set"]?.histogram.totalCount ?? 0
         #expect(window.failures == 0)
         #expect(sets > 0 && sets < gets)

@@ -198,7 +198,7 @@ final class CCore: StoreCore, @unchecked Sendable {
                 var expired = 0
                 for (offset, status) in statuses.enumerated() where status != TTLKV_OK {
                     guard status == TTLKV_NOT_FOUND else {
-                        throw SnapshotRestoreFailure(offset: offset, error: StoreError(status))
+                        throw SnapshotRestoreFailure(offset: offset, expiredBefore: expired, error: StoreError(status))
                     }
                     expired += 1
                 }

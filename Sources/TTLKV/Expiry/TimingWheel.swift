@@ -46,6 +46,20 @@ public struct RecordArena: Sendable {
     /// Bytes allocated for the records.
     var byteCount: Int { bytes.capacity }
 
+    /// Bytes the records take.
+    var usedBytes: Int { bytes.count }
+
+    /// Makes room for `extra` more bytes: doubling, but to no more than
+    /// `limit` bytes in all while they fit in it (a budgeted shard's records'
+    /// slice), so that the capacity stays near what is charged for it.
+    mutating func reserve(_ extra: Int, within limit: Int) {
+        let need = bytes.count + extra
+        guard need > bytes.capacity else { return }
+        var capacity = Swift.max(bytes.capacity * 2, 256, need)
+        if capacity > limit && need <= limit { capacity = limit }
+        bytes.reserveCapacity(capacity)
+    }
+
     mutating func append(key: UnsafeRawBufferPointer, deadline: UInt64) {
         withUnsafeBytes(of: deadline.littleEndian) { bytes.append(contentsOf: $0) }
         withUnsafeBytes(of: UInt32(key.count).littleEndian) { bytes.append(contentsOf: $0) }

@@ -21,6 +21,8 @@ final class NativeCore: StoreCore, Sendable {
     private let pendingScheduleRecords = Atomic<Int>(0)
     private let loggedExpiries = Atomic<Int>(0)
     let loggedEvictions = Atomic<Int>(0)
+    /// Set when a shard's records pass half their slice of its budget.
+    private let drainWanted = Atomic<Bool>(false)
 
     /// Throws ``StoreError/invalidConfiguration`` when a budget cannot even
     /// hold the tables preallocated for the capacity.
@@ -189,10 +191,7 @@ final class NativeCore: StoreCore, Sendable {
             state.insert(entry, hash: hash)
             enqueue(entry, hash: hash, in: &state)
         }
-        if record {
-            state.schedule.append(key: key, deadline: deadline)
-            pendingScheduleRecords.add(1, ordering: .relaxed)
-        }
+        if record { log(\.schedule, counted: pendingScheduleRecords, key: key, deadline: deadline, in: &state) }
         return (true, old)
     }
 
@@ -266,9 +265,26 @@ final class NativeCore: StoreCore, Sendable {
     /// worker (NativeStore's ttlkv_drain_expired).
     func noteExpired(_ entry: NativeEntry, key: UnsafeRawBufferPointer, in state: inout NativeShardState) {
         state.expired += 1
-        state.expiredLog.append(key: key, deadline: entry.deadline)
-        loggedExpiries.add(1, ordering: .relaxed)
+        log(\.expiredLog, counted: loggedExpiries, key: key, deadline: entry.deadline, in: &state)
     }
+
+    /// Appends a record for the worker to one of the shard's logs. Under a
+    /// budget a log's buffer grows to at most the records' slice while they
+    /// fit in it (its capacity is what is charged), and past half the slice
+    /// the worker is asked to drain.
+    func log(_ log: WritableKeyPath<NativeShardState, RecordArena>, counted counter: borrowing Atomic<Int>,
+             key: UnsafeRawBufferPointer, deadline: UInt64, in state: inout NativeShardState) {
+        let room = state.logRoom
+        if room != 0 {
+            state[keyPath: log].reserve(EvictionRoom.recordBytes(keyCount: key.count), within: room - state.loggedBytes)
+        }
+        state[keyPath: log].append(key: key, deadline: deadline)
+        counter.add(1, ordering: .relaxed)
+        if room != 0 && state.loggedBytes > room / 2 && !drainWanted.load(ordering: .relaxed) {
+            drainWanted.store(true, ordering: .relaxed)
+        }
+    }
+
 
     @usableFromInline
     func timeToLive(_ key: UnsafeRawBufferPointer) -> TimeToLive? {
@@ -294,8 +310,7 @@ final class NativeCore: StoreCore, Sendable {
             entry.deadline = deadline
             if deadline != 0, entry.scheduledDeadline == 0 || deadline < entry.scheduledDeadline {
                 entry.scheduledDeadline = deadline
-                state.schedule.append(key: key, deadline: deadline)
-                pendingScheduleRecords.add(1, ordering: .relaxed)
+                log(\.schedule, counted: pendingScheduleRecords, key: key, deadline: deadline, in: &state)
             }
             return true
         }
@@ -385,7 +400,7 @@ final class NativeCore: StoreCore, Sendable {
             do {
                 if try !restore(item.key, item.value, deadline: item.deadline) { expired += 1 }
             } catch let error as StoreError {
-                throw SnapshotRestoreFailure(offset: offset, error: error)
+                throw SnapshotRestoreFailure(offset: offset, expiredBefore: expired, error: error)
             }
         }
         return expired
@@ -431,11 +446,11 @@ final class NativeCore: StoreCore, Sendable {
         clock()
     }
 
-    /// Its logs' records cannot yet refuse a write for want of a drain
-    /// (issue 19 is fixed in the C core only), so nothing asks for one.
+    /// Whether a shard's records passed half their slice since the last
+    /// call (ttlkv_drain_wanted).
     @usableFromInline
     func takeDrainWanted() -> Bool {
-        false
+        drainWanted.load(ordering: .relaxed) && drainWanted.exchange(false, ordering: .relaxed)
     }
 
     @usableFromInline

@@ -15,8 +15,15 @@
  it looks at is evicted, so a write's work is bounded by 16 plus the entries
  that must go for it to fit, however the frequencies lie.
 
- An entry is charged what malloc gave it; a shard's tables, ghost and record
- logs are charged as fixed costs. The queues are intrusive doubly-linked
+ A write first chooses its victims (out of their queues, still in the
+ table), and removes them only once it cannot fail, so a write that fails
+ evicts nothing. Records of evictions and expiries wait for the worker in a
+ slice of a sixteenth of the share, as in the C core: they never displace
+ entries; a write that would have to evict while they fill it is refused
+ with outOfMemory, and the front end waits for a drain and tries once more.
+
+ An entry is charged what malloc gave it; a shard's table, ghost and
+ records' slice are charged as fixed costs. The queues are intrusive doubly-linked
  lists through the entries' headers (unowned links: the shard's table holds
  every queued entry), so removing any entry is O(1).
  */
@@ -47,6 +54,16 @@ struct EvictionQueue {
         entry.header.queue = kind
         if let tail { NativeEntry(link: tail).header.next = entry.link } else { head = entry.link }
         tail = entry.link
+        bytes += charge
+    }
+
+    /// Puts `entry`, charged `charge` bytes, back at the head.
+    mutating func prepend(_ entry: NativeEntry, charge: Int) {
+        entry.header.previous = nil
+        entry.header.next = head
+        entry.header.queue = kind
+        if let head { NativeEntry(link: head).header.previous = entry.link } else { tail = entry.link }
+        head = entry.link
         bytes += charge
     }
 
@@ -162,42 +179,133 @@ struct EvictionPolicy {
 }
 
 extension NativeShardState {
-    /// What the shard holds besides its entries, charged against its share:
-    /// its table, its ghost and its record logs.
+    /// What the shard holds besides its entries and record logs, charged
+    /// against its share: its table (the buckets a Dictionary of this
+    /// capacity has, at its load factor of 3/4) and its ghost.
     var fixedBytes: Int {
-        let slots = table.capacity
-        return slots * (MemoryLayout<UInt64>.stride + MemoryLayout<NativeEntry>.stride) + slots / 8
-            + (policy?.ghost.byteCount ?? 0)
-            + schedule.byteCount + expiredLog.byteCount + evictedLog.byteCount
+        Self.tableBytes(buckets: tableBuckets) + (policy?.ghost.byteCount ?? 0)
     }
 
-    /// Bytes charged against the budget, fixed costs included.
+    /// The buckets behind the table's capacity.
+    var tableBuckets: Int {
+        var buckets = 1
+        while buckets * 3 / 4 < table.capacity { buckets *= 2 }
+        return buckets
+    }
+
+    static func tableBytes(buckets: Int) -> Int {
+        buckets * (MemoryLayout<UInt64>.stride + MemoryLayout<NativeEntry>.stride) + buckets / 8
+    }
+
+    /// The slice of the share kept for the record logs (0 without a
+    /// budget): a sixteenth, charged whether or not they fill it, so that
+    /// records never displace entries (the C core's rule, ttlkv.h).
+    var logRoom: Int { (policy?.share ?? 0) / 16 }
+
+    /// Bytes the records waiting for the worker take.
+    var loggedBytes: Int { schedule.usedBytes + expiredLog.usedBytes + evictedLog.usedBytes }
+
+    /// What the record logs are charged: their buffers, or their slice if
+    /// that is more.
+    var logBytes: Int {
+        Swift.max(logRoom, schedule.byteCount + expiredLog.byteCount + evictedLog.byteCount)
+    }
+
+    /// Bytes charged against the budget, fixed costs and records included.
     var usedBytes: Int {
         guard let policy else { return 0 }
-        return policy.entryBytes + fixedBytes
+        return policy.entryBytes + fixedBytes + logBytes
+    }
+}
+
+/// What a write under a budget takes out of its shard to fit: chosen first
+/// (out of their queues, still in the table), then committed once nothing
+/// can fail, or put back, so that a write that fails evicts nothing.
+struct EvictionRoom {
+    struct Victim {
+        let entry: NativeEntry
+        let queue: EvictionQueue.Kind
+        let expired: Bool
+    }
+
+    var victims: [Victim] = []
+    /// Bytes of the records the write and its victims append.
+    var records: Int
+
+    static func recordBytes(keyCount: Int) -> Int {
+        RecordArena.headerSize + keyCount
     }
 }
 
 extension NativeCore {
     /// Reserves room for `entry`, which replaces `old` (nil: a new key),
-    /// under the lock of its shard: throws, changing nothing, if it can
-    /// never fit; else evicts (into `evicted`, to be released after the
-    /// lock) until it fits. Call before anything else changes the shard.
+    /// under the lock of its shard, and evicts (into `evicted`, to be
+    /// released after the lock) what must go for it to fit. Throws,
+    /// changing nothing but the queues' order and frequencies:
+    /// ``StoreError/exceedsMemoryBudget`` if it could never fit beside the
+    /// shard's table, ghost and records' slice; ``StoreError/outOfMemory``
+    /// if it would have to evict while the records fill their slice (the
+    /// front end waits for the worker to drain them and tries once more),
+    /// or if it cannot fit at all. Call before anything else changes the
+    /// shard.
     func makeRoom(for entry: NativeEntry, replacing old: NativeEntry?, in state: inout NativeShardState,
                   evicted: inout [NativeEntry]) throws(StoreError) {
-        guard let policy = state.policy else { return }
-        let charge = entry.allocatedBytes
-        guard charge <= policy.share - state.fixedBytes else { throw StoreError.exceedsMemoryBudget }
+        guard let share = state.policy?.share else { return }
+        let charge = entry.allocatedBytes, room = state.logRoom
+        guard charge + state.fixedBytes + room <= share else { throw StoreError.exceedsMemoryBudget }
         let need = charge - (old?.allocatedBytes ?? 0)
+        // An insert into a full table grows it, unless a victim frees a slot.
+        let buckets = state.tableBuckets
+        let growth = NativeShardState.tableBytes(buckets: buckets * 2) - NativeShardState.tableBytes(buckets: buckets)
+        let logged = state.loggedBytes
+        var plan = EvictionRoom(records: entry.deadline != 0 ? EvictionRoom.recordBytes(keyCount: entry.keyCount) : 0)
+        func fits(_ state: NativeShardState) -> Bool {
+            let grows = old == nil && state.table.count - plan.victims.count >= state.table.capacity
+            let records = Swift.max(state.logBytes, logged + plan.records)
+            return state.policy!.entryBytes + need + (grows ? growth : 0) + state.fixedBytes + records <= share
+        }
         var examined = 0
-        while let policy = state.policy, policy.entryBytes + state.fixedBytes + need > policy.share {
-            guard let victim = nextVictim(state.policy!, examined: &examined, protecting: old, in: &state) else { break }
-            if isExpired(victim.deadline, now: now()) {
-                victim.withKey { key in unlink(victim, hash: hash(key), key: key, expired: true, in: &state) }
-            } else {
-                victim.withKey { key in evict(victim, hash: hash(key), key: key, in: &state) }
+        while !fits(state) {
+            guard let victim = nextVictim(state.policy!, examined: &examined, protecting: old, in: &state) else {
+                putBack(plan, in: &state)
+                throw StoreError.outOfMemory
             }
-            evicted.append(victim)
+            let record = EvictionRoom.recordBytes(keyCount: victim.keyCount)
+            if logged != 0 && logged + plan.records + record > room {
+                // Records never displace entries: wait for a drain instead.
+                putBack(plan, in: &state)
+                throw StoreError.outOfMemory
+            }
+            plan.victims.append(.init(entry: victim, queue: victim.header.queue,
+                                      expired: isExpired(victim.deadline, now: now())))
+            plan.records += record
+            dequeue(victim, in: &state)
+        }
+        for victim in plan.victims {
+            let entry = victim.entry
+            entry.withKey { key in
+                let hash = hash(key)
+                if victim.expired {
+                    state.policy!.ghost.add(hash)
+                    unlink(entry, hash: hash, key: key, expired: true, in: &state)
+                } else {
+                    evict(entry, from: victim.queue, hash: hash, key: key, in: &state)
+                }
+            }
+            evicted.append(entry)
+        }
+    }
+
+    /// Puts a failed write's victims back at the heads of their queues, in
+    /// the order they had.
+    private func putBack(_ plan: EvictionRoom, in state: inout NativeShardState) {
+        for victim in plan.victims.reversed() {
+            let charge = victim.entry.allocatedBytes
+            if victim.queue == .small {
+                state.policy!.small.prepend(victim.entry, charge: charge)
+            } else {
+                state.policy!.main.prepend(victim.entry, charge: charge)
+            }
         }
     }
 
@@ -231,17 +339,16 @@ extension NativeCore {
         }
     }
 
-    /// Evicts a live entry: out of its queue and table, logged for the
-    /// worker's `.evicted` event, its fingerprint kept if it was new.
-    private func evict(_ entry: NativeEntry, hash: UInt64, key: UnsafeRawBufferPointer, in state: inout NativeShardState) {
-        let fromSmall = entry.header.queue == .small
-        dequeue(entry, in: &state)
-        if fromSmall { state.policy!.ghost.add(hash) }
+    /// Evicts a live entry already out of its queue (`queue` says which it
+    /// was in): out of its table, logged for the worker's `.evicted` event,
+    /// its fingerprint kept if it was new.
+    private func evict(_ entry: NativeEntry, from queue: EvictionQueue.Kind, hash: UInt64,
+                       key: UnsafeRawBufferPointer, in state: inout NativeShardState) {
+        if queue == .small { state.policy!.ghost.add(hash) }
         state.policy!.hasEvicted = true
         state.policy!.evicted += 1
         state.remove(entry, hash: hash, hashOf: self.hash)
-        state.evictedLog.append(key: key, deadline: entry.deadline == 0 ? .max : entry.deadline)
-        loggedEvictions.add(1, ordering: .relaxed)
+        log(\.evictedLog, counted: loggedEvictions, key: key, deadline: entry.deadline == 0 ? .max : entry.deadline, in: &state)
         releaseEntries()
     }
 

@@ -9,8 +9,9 @@ struct SnapshotRestoreItem {
 }
 
 /// The first item of a batch that a core could not store: its offset in
-/// the batch and why.
+/// the batch, how many items before it had expired, and why.
 struct SnapshotRestoreFailure: Error {
     let offset: Int
+    let expiredBefore: Int
     let error: StoreError
 }
