@@ -85,6 +85,34 @@ import Testing
     }
 
     /// A damaged or cut file is refused before a store is made.
+    /// A snapshot ten times a store's budget loads into it: the load evicts
+    /// as writes do, waits for the worker to drain the records of what it
+    /// evicted instead of failing, and leaves the store within its budget,
+    /// every key it holds whole. The file's key count does not raise the
+    /// capacity past what the budget can hold.
+    @Test(arguments: StoreKind.allCases)
+    func aSnapshotLargerThanTheBudgetLoadsIntoIt(kind: StoreKind) throws {
+        let source = try kind.make(clock: ManualClock()) { $0.capacity = 200_000 }
+        let value = [UInt8](repeating: 0x61, count: 32)
+        for i in 0..<200_000 { try source.set(value, forKey: "key:\(1_000_000_000 + i)") }
+        let path = try folder() + "/dump.rdb"
+        _ = try (source as! any _StoreFrontEnd).writeSnapshot(to: path)
+        source.close()
+
+        let budget = 2 << 20
+        var configuration = StoreConfiguration(capacity: 8192)
+        configuration.maximumBytes = budget
+        let store: any ManagedStore = switch kind {
+        case .ck: try Store(snapshotAt: path, configuration: configuration)
+        case .native: try NativeStore(snapshotAt: path, configuration: configuration)
+        }
+        let stats = store.statistics
+        #expect(stats.usedBytes <= budget)
+        #expect(stats.evicted > 0 && stats.entries + stats.evicted == 200_000)
+        #expect(stats.entries > 10_000, "\(stats.entries) entries in \(budget) bytes")
+        #expect(try store.keys.allSatisfy { try store.value(forKey: $0) == value })
+    }
+
     @Test func aDamagedFileIsRefused() throws {
         let store = try Store(capacity: 64)
         for i in 0..<50 { try store.set("v\(i)", forKey: "k\(i)") }

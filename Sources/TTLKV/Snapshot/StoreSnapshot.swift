@@ -12,11 +12,15 @@
  as Unix milliseconds (StoreClock+UnixTime.swift).
 
  Loading opens a new store, preallocated for the file's key count (its
- RESIZEDB record) if that is more than the configuration asks for, checks
+ RESIZEDB record) if that is more than the configuration asks for and it
+ has no byte budget, checks
  the whole file's checksum before it decodes a byte, then restores each
  string key with its absolute deadline, dropping keys already expired, a
- batch of a few thousand keys at a time (SnapshotLoadBatch). On
- any error the new store is discarded and nothing else has changed.
+ batch of a few thousand keys at a time (SnapshotLoadBatch). Under a budget
+ the load evicts as writes do; the part of a batch refused while the records
+ of its evictions fill their room is tried again once the expiry worker has
+ drained them, as a single write is. On any error the new store is
+ discarded and nothing else has changed.
  */
 
 /// How far a snapshot write or load has come: what it has done so far
@@ -112,7 +116,10 @@ extension _StoreFrontEnd {
     /// `progress`, if given, is called every few thousand keys, and a last
     /// time with ``SnapshotProgress/isComplete`` set and the whole load's
     /// ``SnapshotSummary``. An error it throws stops the load and is
-    /// rethrown, the store discarded: the way to cancel a long load.
+    /// rethrown, the store discarded: the way to cancel a long load. Under a
+    /// ``StoreConfiguration/maximumBytes`` budget the capacity stays as
+    /// given, and a file larger than the budget loads as writes would: the
+    /// later keys evict the earlier ones.
     ///
     /// The whole file's checksum is verified before anything is loaded.
     /// Throws ``SnapshotError`` (a missing, damaged or truncated file, a type
@@ -126,7 +133,11 @@ extension _StoreFrontEnd {
         _ = try decoder.verify()
         let sizes = try decoder.sizes()
         var configuration = configuration
-        if let keys = sizes?.keys, keys > configuration.capacity { configuration.capacity = keys }
+        // Under a budget the capacity is the caller's: sized for the file,
+        // the tables alone could pass the budget.
+        if let keys = sizes?.keys, keys > configuration.capacity, configuration.maximumBytes == nil {
+            configuration.capacity = keys
+        }
         try self.init(configuration: configuration)
         let core = _frontEnd.core, clock = _frontEnd.clock
         var summary = SnapshotSummary()
@@ -134,7 +145,7 @@ extension _StoreFrontEnd {
         func store() throws {
             let count = batch.count
             do {
-                let expired = try batch.drain { try core.restore($0) }
+                let expired = try batch.drain { try restore($0) }
                 summary.expiredOnLoad += expired
                 summary.entries += count - expired
             } catch let failure as SnapshotRestoreFailure {
@@ -159,6 +170,28 @@ extension _StoreFrontEnd {
         summary.skipped = report.skippedByType
         if report.skippedInOtherDatabases > 0 { summary.skipped["other databases"] = report.skippedInOtherDatabases }
         try progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys, isComplete: true))
+    }
+
+    /// Stores a batch of a snapshot; returns how many of its items had
+    /// expired. The part refused for want of a drain of the records of
+    /// evictions is tried again, as ``set(_:forKey:ttl:)`` tries a write,
+    /// once per wait that let the batch go further.
+    private func restore(_ items: UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int {
+        let frontEnd = _frontEnd
+        defer { frontEnd.noteWrite() }
+        var from = 0, expired = 0, waitedAt: Int?
+        while true {
+            do {
+                return try expired + frontEnd.core.restore(UnsafeBufferPointer(rebasing: items[from...]))
+            } catch let failure as SnapshotRestoreFailure {
+                let at = from + failure.offset
+                guard failure.error == .outOfMemory, waitedAt != at, frontEnd.awaitDrain() else {
+                    throw SnapshotRestoreFailure(offset: at, expiredBefore: expired + failure.expiredBefore, error: failure.error)
+                }
+                expired += failure.expiredBefore
+                (from, waitedAt) = (at, at)
+            }
+        }
     }
 
     /// Table slots per step of a snapshot's walk.
