@@ -70,6 +70,23 @@ import TTLKV
         #expect(fewest * 10 >= full * 9, "\(full) entries when eviction began, as few as \(fewest) later")
     }
 
+    /// The same churn as one batched set: the items refused while the
+    /// records of the batch's own evictions filled their slice are written
+    /// again once the worker drained them, as a single set is.
+    @Test(arguments: budgeted)
+    func aBatchedSetWaitsForDrainsToo(kind: StoreKind) throws {
+        let budget = 4 << 20
+        var configuration = StoreConfiguration(capacity: max(1024, budget / 98 / 4))
+        configuration.maximumBytes = budget
+        let store = try kind.make(configuration)
+        let value = [UInt8](repeating: 0x76, count: 32)
+        let items = (0..<200_000).map { (key: "key:" + String($0 + 100_000_000_000, radix: 10), value: value, ttl: Duration?.none) }
+        #expect(throws: Never.self) { try store.set(items) }
+        let stats = store.statistics
+        #expect(stats.usedBytes <= budget)
+        #expect(stats.entries + stats.evicted == items.count)
+    }
+
     /// Every key written is, at the end, either still there or reported
     /// evicted, exactly once, with its cause, from several threads.
     @Test(arguments: budgeted)

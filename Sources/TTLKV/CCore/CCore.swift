@@ -195,13 +195,16 @@ final class CCore: StoreCore, @unchecked Sendable {
             }
             return try withUnsafeTemporaryAllocation(of: ttlkv_status.self, capacity: items.count) { statuses in
                 try check(ttlkv_load(pointer, cItems.baseAddress, items.count, statuses.baseAddress))
-                var expired = 0
+                var expired = 0, unstored: [Int] = [], first: ttlkv_status?
                 for (offset, status) in statuses.enumerated() where status != TTLKV_OK {
-                    guard status == TTLKV_NOT_FOUND else {
-                        throw SnapshotRestoreFailure(offset: offset, expiredBefore: expired, error: StoreError(status))
+                    if status == TTLKV_NOT_FOUND {
+                        expired += 1
+                    } else {
+                        unstored.append(offset)
+                        first = first ?? status
                     }
-                    expired += 1
                 }
+                if let first { throw SnapshotRestoreFailure(unstored: unstored, expired: expired, error: StoreError(first)) }
                 return expired
             }
         }

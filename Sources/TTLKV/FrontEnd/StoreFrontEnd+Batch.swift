@@ -29,7 +29,9 @@ extension _StoreFrontEnd {
 
     /// Makes each chunk's entries outside any lock, then writes each
     /// shard's items of the chunk under one hold of its lock
-    /// (`ttlkv_put_many` for ``Store``).
+    /// (`ttlkv_put_many` for ``Store``); a chunk's items refused while the
+    /// records of evictions filled their room are written again once the
+    /// worker has drained them, as a single write is.
     @inlinable
     public func set<Key: StoreBytes, Value: StoreBytes>(
         _ items: some Collection<(key: Key, value: Value, ttl: Duration?)>
@@ -52,6 +54,7 @@ extension _StoreFrontEnd {
                         let chunk = PinnedItems(keys: keys, values: UnsafeBufferPointer(start: values.baseAddress, count: keys.count),
                                                 ttls: UnsafeBufferPointer(start: ttls.baseAddress, count: keys.count))
                         try frontEnd.core.put(chunk, base: base, into: &outcome)
+                        try frontEnd.retryRefusedForDrain(chunk, base: base, outcome: &outcome)
                     }
                     return true
                 }
@@ -76,5 +79,33 @@ extension _StoreFrontEnd {
         }
         try StoreBatchError.throwIfAny(outcome.failures, itemCount: keys.count)
         return removed
+    }
+}
+
+extension _FrontEnd {
+    /// Writes again, once the worker has drained the records of evictions,
+    /// the items of `chunk` (at `base` in its batch) that were refused with
+    /// ``StoreError/outOfMemory`` for want of that drain, as a single write
+    /// tries once more; their outcome replaces the refusal.
+    @usableFromInline
+    func retryRefusedForDrain(_ chunk: PinnedItems, base: Int, outcome: inout BatchWriteOutcome) throws {
+        noteWrite()
+        let refused = outcome.failures.filter { $0.offset >= base && $0.error == .outOfMemory }.map { $0.offset - base }
+        guard !refused.isEmpty, awaitDrain() else { return }
+        outcome.failures.removeAll { $0.offset >= base && $0.error == .outOfMemory }
+        let keys = refused.map { chunk.keys[$0] }, values = refused.map { chunk.values[$0] }
+        let ttls = refused.map { chunk.ttls[$0] }
+        var again = BatchWriteOutcome()
+        try keys.withUnsafeBufferPointer { keys in
+            try values.withUnsafeBufferPointer { values in
+                try ttls.withUnsafeBufferPointer { ttls in
+                    try core.put(PinnedItems(keys: keys, values: values, ttls: ttls), base: 0, into: &again)
+                }
+            }
+        }
+        for failure in again.failures { outcome.record(offset: base + refused[failure.offset], error: failure.error) }
+        outcome.shortestTTL = Swift.min(outcome.shortestTTL, again.shortestTTL)
+        outcome.failures.sort { $0.offset < $1.offset }
+        noteWrite()
     }
 }

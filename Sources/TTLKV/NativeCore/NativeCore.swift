@@ -400,7 +400,7 @@ final class NativeCore: StoreCore, Sendable {
             do {
                 if try !restore(item.key, item.value, deadline: item.deadline) { expired += 1 }
             } catch let error as StoreError {
-                throw SnapshotRestoreFailure(offset: offset, expiredBefore: expired, error: error)
+                throw SnapshotRestoreFailure(unstored: Array(offset..<items.count), expired: expired, error: error)
             }
         }
         return expired

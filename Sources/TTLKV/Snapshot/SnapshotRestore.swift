@@ -8,10 +8,18 @@ struct SnapshotRestoreItem {
     let deadline: UInt64
 }
 
-/// The first item of a batch that a core could not store: its offset in
-/// the batch, how many items before it had expired, and why.
+/// What a core could not store of a batch: the offsets, ascending, of the
+/// items it did not store (the C core goes on past a refusal; NativeStore
+/// stops at the first, so every later item is in the list), why the first
+/// was refused, and how many of the others had expired.
 struct SnapshotRestoreFailure: Error {
-    let offset: Int
-    let expiredBefore: Int
+    let unstored: [Int]
+    let expired: Int
     let error: StoreError
+
+    /// The failure of the items at `unstored` of a batch that this
+    /// failure's batch was taken from.
+    func mapped(to unstored: [Int], expiredBefore: Int) -> SnapshotRestoreFailure {
+        SnapshotRestoreFailure(unstored: self.unstored.map { unstored[$0] }, expired: expiredBefore + expired, error: error)
+    }
 }

@@ -149,7 +149,8 @@ extension _StoreFrontEnd {
                 summary.expiredOnLoad += expired
                 summary.entries += count - expired
             } catch let failure as SnapshotRestoreFailure {
-                throw SnapshotError.storeFull.with("its key \(summary.entries + summary.expiredOnLoad + failure.offset + 1): \(failure.error)")
+                let key = summary.entries + summary.expiredOnLoad + failure.unstored[0] + 1
+                throw SnapshotError.storeFull.with("its key \(key): \(failure.error)")
             }
         }
         let report = try decoder.decode { key, value, deadline, offset in
@@ -173,23 +174,24 @@ extension _StoreFrontEnd {
     }
 
     /// Stores a batch of a snapshot; returns how many of its items had
-    /// expired. The part refused for want of a drain of the records of
-    /// evictions is tried again, as ``set(_:forKey:ttl:)`` tries a write,
-    /// once per wait that let the batch go further.
+    /// expired. The items refused for want of a drain of the records of
+    /// evictions are written again once the worker drained them, as
+    /// ``set(_:forKey:ttl:)`` tries a write, as long as each wait lets more
+    /// of them in.
     private func restore(_ items: UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int {
         let frontEnd = _frontEnd
         defer { frontEnd.noteWrite() }
-        var from = 0, expired = 0, waitedAt: Int?
+        var left: [Int]?, expired = 0
         while true {
             do {
-                return try expired + frontEnd.core.restore(UnsafeBufferPointer(rebasing: items[from...]))
+                guard let left else { return try frontEnd.core.restore(items) }
+                return try expired + left.map { items[$0] }.withUnsafeBufferPointer { try frontEnd.core.restore($0) }
             } catch let failure as SnapshotRestoreFailure {
-                let at = from + failure.offset
-                guard failure.error == .outOfMemory, waitedAt != at, frontEnd.awaitDrain() else {
-                    throw SnapshotRestoreFailure(offset: at, expiredBefore: expired + failure.expiredBefore, error: failure.error)
-                }
-                expired += failure.expiredBefore
-                (from, waitedAt) = (at, at)
+                let all = left ?? Array(items.indices)
+                let refused = failure.mapped(to: all, expiredBefore: expired)
+                guard failure.error == .outOfMemory, left == nil || refused.unstored.count < all.count,
+                      frontEnd.awaitDrain() else { throw refused }
+                (left, expired) = (refused.unstored, refused.expired)
             }
         }
     }
