@@ -40,6 +40,17 @@ import TTLKV
         #expect(stats.entries + stats.evicted == index)
     }
 
+    static let churnValue = [UInt8](repeating: 0x76, count: 32)
+
+    /// A store of 4 MiB on the system clock, sized for 16-byte keys with
+    /// 32-byte values, for the churn tests below; and its budget.
+    private func makeChurnStore(_ kind: StoreKind) throws -> (any ManagedStore, budget: Int) {
+        let budget = 4 << 20
+        var configuration = StoreConfiguration(capacity: max(1024, budget / 98 / 4))
+        configuration.maximumBytes = budget
+        return (try kind.make(configuration), budget)
+    }
+
     /// Cache-aside churn with expiry tracking on (the Store always tracks):
     /// 200,000 distinct 16-byte keys with 32-byte values set in a tight
     /// loop into a 4 MiB budget. The records of evicted keys wait for the
@@ -47,15 +58,11 @@ import TTLKV
     /// store never counts more than its budget (issue 19).
     @Test(arguments: budgeted)
     func evictionRecordsNeverStarveWrites(kind: StoreKind) throws {
-        let budget = 4 << 20
-        var configuration = StoreConfiguration(capacity: max(1024, budget / 98 / 4))
-        configuration.maximumBytes = budget
-        let store = try kind.make(configuration)
-        let value = [UInt8](repeating: 0x76, count: 32)
+        let (store, budget) = try makeChurnStore(kind)
         var refused = 0, over = 0, full = 0, fewest = Int.max
         for index in 0..<200_000 {
             let key = "key:" + String(index + 100_000_000_000, radix: 10)
-            do { try store.set(value, forKey: key) } catch { refused += 1 }
+            do { try store.set(Self.churnValue, forKey: key) } catch { refused += 1 }
             let stats = store.statistics
             if stats.usedBytes > budget { over += 1 }
             // Entries once the first evictions began, and the fewest after.
@@ -75,12 +82,10 @@ import TTLKV
     /// again once the worker drained them, as a single set is.
     @Test(arguments: budgeted)
     func aBatchedSetWaitsForDrainsToo(kind: StoreKind) throws {
-        let budget = 4 << 20
-        var configuration = StoreConfiguration(capacity: max(1024, budget / 98 / 4))
-        configuration.maximumBytes = budget
-        let store = try kind.make(configuration)
-        let value = [UInt8](repeating: 0x76, count: 32)
-        let items = (0..<200_000).map { (key: "key:" + String($0 + 100_000_000_000, radix: 10), value: value, ttl: Duration?.none) }
+        let (store, budget) = try makeChurnStore(kind)
+        let items = (0..<200_000).map {
+            (key: "key:" + String($0 + 100_000_000_000, radix: 10), value: Self.churnValue, ttl: Duration?.none)
+        }
         #expect(throws: Never.self) { try store.set(items) }
         let stats = store.statistics
         #expect(stats.usedBytes <= budget)

@@ -276,7 +276,8 @@ final class NativeCore: StoreCore, Sendable {
              key: UnsafeRawBufferPointer, deadline: UInt64, in state: inout NativeShardState) {
         let room = state.logRoom
         if room != 0 {
-            state[keyPath: log].reserve(EvictionRoom.recordBytes(keyCount: key.count), within: room - state.loggedBytes)
+            let others = state.loggedBytes - state[keyPath: log].usedBytes
+            state[keyPath: log].reserve(EvictionRoom.recordBytes(keyCount: key.count), within: room - others)
         }
         state[keyPath: log].append(key: key, deadline: deadline)
         counter.add(1, ordering: .relaxed)

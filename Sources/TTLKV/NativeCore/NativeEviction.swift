@@ -47,24 +47,20 @@ struct EvictionQueue {
 
     var isEmpty: Bool { head == nil }
 
-    /// Appends `entry`, charged `charge` bytes, at the tail.
-    mutating func append(_ entry: NativeEntry, charge: Int) {
-        entry.header.previous = tail
-        entry.header.next = nil
+    /// Adds `entry`, charged `charge` bytes, at the tail, or at the head
+    /// (a failed write's victim put back where it was).
+    mutating func append(_ entry: NativeEntry, charge: Int, atHead: Bool = false) {
         entry.header.queue = kind
-        if let tail { NativeEntry(link: tail).header.next = entry.link } else { head = entry.link }
-        tail = entry.link
         bytes += charge
-    }
-
-    /// Puts `entry`, charged `charge` bytes, back at the head.
-    mutating func prepend(_ entry: NativeEntry, charge: Int) {
-        entry.header.previous = nil
-        entry.header.next = head
-        entry.header.queue = kind
-        if let head { NativeEntry(link: head).header.previous = entry.link } else { tail = entry.link }
-        head = entry.link
-        bytes += charge
+        if atHead {
+            (entry.header.previous, entry.header.next) = (nil, head)
+            if let head { NativeEntry(link: head).header.previous = entry.link } else { tail = entry.link }
+            head = entry.link
+        } else {
+            (entry.header.previous, entry.header.next) = (tail, nil)
+            if let tail { NativeEntry(link: tail).header.next = entry.link } else { head = entry.link }
+            tail = entry.link
+        }
     }
 
     /// Takes `entry`, charged `charge` bytes, out of this queue.
@@ -302,9 +298,9 @@ extension NativeCore {
         for victim in plan.victims.reversed() {
             let charge = victim.entry.allocatedBytes
             if victim.queue == .small {
-                state.policy!.small.prepend(victim.entry, charge: charge)
+                state.policy!.small.append(victim.entry, charge: charge, atHead: true)
             } else {
-                state.policy!.main.prepend(victim.entry, charge: charge)
+                state.policy!.main.append(victim.entry, charge: charge, atHead: true)
             }
         }
     }
