@@ -38,7 +38,9 @@ public struct SnapshotProgress: Sendable {
 
 /// What a snapshot write or load did.
 public struct SnapshotSummary: Sendable, Equatable {
-    /// Keys written to the file, or loaded into the store.
+    /// Keys written to the file, or loaded into the store (under a byte
+    /// budget, loaded keys that later ones evicted are counted too: see
+    /// the store's ``StoreStatistics/evicted``).
     public var entries = 0
     /// Keys in the file whose deadline had passed: not loaded.
     public var expiredOnLoad = 0
@@ -139,7 +141,7 @@ extension _StoreFrontEnd {
             configuration.capacity = keys
         }
         try self.init(configuration: configuration)
-        let core = _frontEnd.core, clock = _frontEnd.clock
+        let clock = _frontEnd.clock
         var summary = SnapshotSummary()
         var batch = SnapshotLoadBatch(capacity: Self.snapshotStep)
         func store() throws {
