@@ -92,6 +92,64 @@ import TTLKV
         #expect(stats.entries + stats.evicted == items.count)
     }
 
+    /// A budgeted one-shard store with values up to 1 MiB on a manual clock.
+    private func makeOneShardStore(_ kind: StoreKind, clock: ManualClock) throws -> any ManagedStore {
+        var configuration = StoreConfiguration(capacity: 64)
+        configuration.maximumBytes = 1 << 20
+        configuration.shards = 1
+        configuration.maximumValueSize = 1 << 20
+        configuration.clock = .manual(clock)
+        return try kind.make(configuration)
+    }
+
+    /// A key whose deadline has passed, written again with a larger value
+    /// when the store is full, is replaced, never evicted as the write's
+    /// own victim: it reads back, counts as expired once, and a removal
+    /// removes it (found by review: NativeStore evicted it, then stored the
+    /// new entry where lookups could not see it).
+    @Test(arguments: budgeted)
+    func anExpiredKeyWrittenAgainWhenFullIsReplaced(kind: StoreKind) throws {
+        let clock = ManualClock()
+        let store = try makeOneShardStore(kind, clock: clock)
+        try store.set([UInt8](repeating: 1, count: 20_000), forKey: "k", ttl: .milliseconds(5))
+        for filler in 0..<40 {
+            try store.set([UInt8](repeating: 2, count: 20_000), forKey: "filler:\(filler)")
+        }
+        #expect(store.statistics.evicted == 0)
+        clock.advance(by: .milliseconds(10))
+        // Needs room: the first candidate is "k" itself, at small's head.
+        let value = [UInt8](repeating: 3, count: 250_000)
+        try store.set(value, forKey: "k")
+        #expect(try store.value(forKey: "k") == value)
+        #expect(store.statistics.expired <= 1)
+        #expect(store.statistics.usedBytes <= 1 << 20)
+        try store.set("x", forKey: "k")
+        #expect(try store.removeValue(forKey: "k"))
+        #expect(try store.value(forKey: "k") == nil)
+    }
+
+    /// A key that fills most of the store, written again a little larger
+    /// while a small key waits in the small queue, evicts what it must and
+    /// returns (found by review: NativeStore rotated the key it replaces
+    /// through the main queue forever, holding the shard's lock).
+    @Test(.timeLimit(.minutes(1)), arguments: budgeted)
+    func rewritingTheOnlyLargeKeyEndsAndFits(kind: StoreKind) throws {
+        let store = try makeOneShardStore(kind, clock: ManualClock())
+        try store.set([UInt8](repeating: 1, count: 945_000), forKey: "x")
+        try store.set([UInt8](repeating: 2, count: 945_000), forKey: "y")
+        try store.set([UInt8](repeating: 3, count: 20_000), forKey: "a")
+        let larger = [UInt8](repeating: 4, count: 965_000)
+        do {
+            try store.set(larger, forKey: "y")
+            #expect(try store.value(forKey: "y") == larger)
+        } catch let error as StoreError {
+            // Refusing is allowed, changing something then is not.
+            #expect(error == .outOfMemory)
+            #expect(try store.value(forKey: "y")?.count == 945_000)
+        }
+        #expect(store.statistics.usedBytes <= 1 << 20)
+    }
+
     /// Every key written is, at the end, either still there or reported
     /// evicted, exactly once, with its cause, from several threads.
     @Test(arguments: budgeted)

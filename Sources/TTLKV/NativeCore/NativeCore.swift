@@ -286,7 +286,6 @@ final class NativeCore: StoreCore, Sendable {
         }
     }
 
-
     @usableFromInline
     func timeToLive(_ key: UnsafeRawBufferPointer) -> TimeToLive? {
         guard fits(key) else { return nil }

@@ -201,11 +201,10 @@ extension NativeShardState {
     /// Bytes the records waiting for the worker take.
     var loggedBytes: Int { schedule.usedBytes + expiredLog.usedBytes + evictedLog.usedBytes }
 
-    /// What the record logs are charged: their buffers, or their slice if
-    /// that is more.
-    var logBytes: Int {
-        Swift.max(logRoom, schedule.byteCount + expiredLog.byteCount + evictedLog.byteCount)
-    }
+    /// What the record logs are charged: their records, or their slice if
+    /// that is more (as the C core charges them; NativeCore.log keeps each
+    /// buffer within the slice while the records fit in it).
+    var logBytes: Int { Swift.max(logRoom, loggedBytes) }
 
     /// Bytes charged against the budget, fixed costs and records included.
     var usedBytes: Int {
@@ -254,10 +253,12 @@ extension NativeCore {
         let buckets = state.tableBuckets
         let growth = NativeShardState.tableBytes(buckets: buckets * 2) - NativeShardState.tableBytes(buckets: buckets)
         let logged = state.loggedBytes
+        // The write's own records: its deadline's, and an expired old entry's.
         var plan = EvictionRoom(records: entry.deadline != 0 ? EvictionRoom.recordBytes(keyCount: entry.keyCount) : 0)
+        if let old, isExpired(old.deadline, now: now()) { plan.records += EvictionRoom.recordBytes(keyCount: old.keyCount) }
         func fits(_ state: NativeShardState) -> Bool {
             let grows = old == nil && state.table.count - plan.victims.count >= state.table.capacity
-            let records = Swift.max(state.logBytes, logged + plan.records)
+            let records = Swift.max(room, logged + plan.records)
             return state.policy!.entryBytes + need + (grows ? growth : 0) + state.fixedBytes + records <= share
         }
         var examined = 0
@@ -306,29 +307,42 @@ extension NativeCore {
     }
 
     /// The next entry to go, after moving on the ones a write keeps; nil if
-    /// the queues hold only `protected`.
+    /// nothing but `protected` (the entry the write replaces) is left to
+    /// go. `protected` is never chosen, even once its deadline has passed:
+    /// the write replaces it (and reports it expired) itself.
     private func nextVictim(_ policy: EvictionPolicy, examined: inout Int, protecting protected: NativeEntry?,
                             in state: inout NativeShardState) -> NativeEntry? {
         let smallTarget = policy.share / 10
+        var protectedMet = 0
         while true {
-            let fromMain = state.policy!.main.bytes > state.policy!.share - smallTarget || state.policy!.small.isEmpty
-            guard let head = fromMain ? state.policy!.main.head : state.policy!.small.head else { return nil }
+            var fromMain = state.policy!.main.bytes > state.policy!.share - smallTarget || state.policy!.small.isEmpty
+            if let protected, state.policy![queue: fromMain].holdsOnly(protected), !state.policy![queue: !fromMain].isEmpty {
+                fromMain.toggle()
+            }
+            guard let head = state.policy![queue: fromMain].head else { return nil }
             let entry = NativeEntry(link: head)
+            let charge = entry.allocatedBytes
+            if let protected, entry.isSame(as: protected) {
+                // Met again only once every other entry was looked at: past
+                // K of those every one leaves, so then nothing else is left.
+                protectedMet += 1
+                if state.policy![queue: !fromMain].isEmpty && state.policy![queue: fromMain].holdsOnly(protected)
+                    || protectedMet > state.count + EvictionPolicy.examinations {
+                    return nil
+                }
+                state.policy![queue: fromMain].remove(entry, charge: charge)
+                state.policy!.main.append(entry, charge: charge)
+                continue
+            }
             let force = examined >= EvictionPolicy.examinations
             examined += 1
             if isExpired(entry.deadline, now: now()) { return entry }
-            let isProtected = protected.map { entry.isSame(as: $0) } ?? false
-            if isProtected && state.policy!.small.isEmpty
-                && state.policy!.main.head?.toOpaque() == state.policy!.main.tailLink?.toOpaque() {
-                return nil
-            }
             let frequency = entry.header.frequency
-            let charge = entry.allocatedBytes
-            if isProtected || (!force && frequency >= (fromMain ? 1 : 2)) {
+            if !force && frequency >= (fromMain ? 1 : 2) {
                 // Kept: to main's tail, a read spent (from small: all of them).
-                if fromMain { state.policy!.main.remove(entry, charge: charge) } else { state.policy!.small.remove(entry, charge: charge) }
+                state.policy![queue: fromMain].remove(entry, charge: charge)
                 state.policy!.main.append(entry, charge: charge)
-                entry.header.frequency = fromMain && frequency > 0 ? frequency - 1 : 0
+                entry.header.frequency = fromMain ? frequency - 1 : 0
                 continue
             }
             return entry
@@ -406,8 +420,18 @@ extension NativeCore {
 }
 
 extension EvictionQueue {
-    /// The tail, to tell a queue of one entry.
-    var tailLink: Unmanaged<NativeEntry.Buffer>? { tail }
+    /// Whether `entry` is all this queue holds.
+    func holdsOnly(_ entry: NativeEntry) -> Bool {
+        head?.toOpaque() == entry.link.toOpaque() && tail?.toOpaque() == entry.link.toOpaque()
+    }
+}
+
+extension EvictionPolicy {
+    /// The main queue, or the small one.
+    subscript(queue main: Bool) -> EvictionQueue {
+        get { main ? self.main : small }
+        set { if main { self.main = newValue } else { small = newValue } }
+    }
 }
 
 extension NativeEntry {
