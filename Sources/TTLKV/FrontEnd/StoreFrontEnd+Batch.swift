@@ -90,11 +90,15 @@ extension _FrontEnd {
     @usableFromInline
     func retryRefusedForDrain(_ chunk: PinnedItems, base: Int, outcome: inout BatchWriteOutcome) throws {
         noteWrite()
-        let refused = outcome.failures.filter { $0.offset >= base && $0.error == .outOfMemory }.map { $0.offset - base }
+        // The chunk's failures are the end of the list, in offset order.
+        var start = outcome.failures.endIndex
+        while start > 0, outcome.failures[start - 1].offset >= base { start -= 1 }
+        var failures = Array(outcome.failures[start...])
+        let refused = failures.filter { $0.error == .outOfMemory }.map { $0.offset - base }
         guard !refused.isEmpty, awaitDrain() else { return }
-        outcome.failures.removeAll { $0.offset >= base && $0.error == .outOfMemory }
-        let keys = refused.map { chunk.keys[$0] }, values = refused.map { chunk.values[$0] }
-        let ttls = refused.map { chunk.ttls[$0] }
+        let retry = Self.itemsToRetry(refused, failed: Set(failures.map { $0.offset - base }), keys: chunk.keys)
+        failures.removeAll { $0.error == .outOfMemory }
+        let keys = retry.map { chunk.keys[$0] }, values = retry.map { chunk.values[$0] }, ttls = retry.map { chunk.ttls[$0] }
         var again = BatchWriteOutcome()
         try keys.withUnsafeBufferPointer { keys in
             try values.withUnsafeBufferPointer { values in
@@ -103,9 +107,20 @@ extension _FrontEnd {
                 }
             }
         }
-        for failure in again.failures { outcome.record(offset: base + refused[failure.offset], error: failure.error) }
+        failures += again.failures.map { StoreBatchError.Failure(offset: base + retry[$0.offset], error: $0.error) }
+        failures.sort { $0.offset < $1.offset }
+        outcome.failures.replaceSubrange(start..., with: failures)
         outcome.shortestTTL = Swift.min(outcome.shortestTTL, again.shortestTTL)
-        outcome.failures.sort { $0.offset < $1.offset }
         noteWrite()
+    }
+
+    /// Of the `refused` offsets of a chunk, those to write again: not one
+    /// whose key a later item of the chunk wrote (not in `failed`), since
+    /// the single calls would have left that later value; that item counts
+    /// as written.
+    static func itemsToRetry(_ refused: [Int], failed: Set<Int>, keys: UnsafeBufferPointer<UnsafeRawBufferPointer>) -> [Int] {
+        refused.filter { item in
+            !((item + 1)..<keys.count).contains { later in !failed.contains(later) && keys[later].elementsEqual(keys[item]) }
+        }
     }
 }
