@@ -359,6 +359,19 @@ ttlkv__change_deadline(struct shard *shard, uint64_t hash, struct entry *entry, 
 	record = needs_schedule_record(shard->store, deadline, entry->scheduled);
 	if (record && !ttlkv__schedule_reserve(shard, entry->key_len))
 		return TTLKV_OUT_OF_MEMORY;
+	if (record && shard->share != 0) {
+		/* Under a budget the record needs room as a write's records do
+		 * (evict.c): within the records' slice, or evicting for it. */
+		struct room room;
+		ttlkv_status status;
+
+		ttlkv__room_init(&room, shard);
+		room.records = RECORD_BYTES(entry->key_len);
+		room.protect = entry;
+		if ((status = ttlkv__room_make(&room)) != TTLKV_OK)
+			return status;
+		ttlkv__room_commit(&room);
+	}
 	STORE(&entry->deadline, deadline);
 	if (record) {
 		entry->scheduled = deadline;

@@ -1182,6 +1182,44 @@ test_records_hold_room(void)
 	ttlkv_close(s);
 }
 
+/* A TTL set on keys that had none appends a schedule record for each:
+ * under a budget those records stay within their slice like any write's,
+ * evicting within the rule or refused for memory, so used_bytes never
+ * passes max_bytes however many TTLs are set without a drain (found by
+ * review: ttlkv_set_ttl appended without a check). */
+static void
+test_set_ttl_within_budget(void)
+{
+	ttlkv *s = open_budget(1 * MiB, 1, TTLKV_TRACK_EXPIRY, NULL);
+	unsigned char key[16];
+	uint64_t written = 0, over = 0, refused = 0, peak = 0;
+	ttlkv_stats st;
+
+	while (stats_of(s).evicted == 0 && written < 100000) {
+		CHECK_STATUS(ttlkv_put(s, key, budget_key(written, 8, key), value_bytes, 32, 0),
+		    TTLKV_OK);
+		written++;
+		CHECK_STATUS(ttlkv_drain_evicted(s, ignore_record, NULL, NULL), TTLKV_OK);
+	}
+	for (uint64_t i = 0; i < written; i++) {
+		ttlkv_status status = ttlkv_set_ttl(s, key, budget_key(i, 8, key), 3600000);
+
+		CHECK(status == TTLKV_OK || status == TTLKV_NOT_FOUND ||
+		    status == TTLKV_OUT_OF_MEMORY);
+		refused += status == TTLKV_OUT_OF_MEMORY;
+		st = stats_of(s);
+		over += st.used_bytes > st.max_bytes;
+		peak = st.used_bytes > peak ? st.used_bytes : peak;
+	}
+	printf("budget: TTLs set on %llu keys without a drain: %llu refused for memory, "
+	    "used_bytes at most %llu of %llu, over it after %llu\n", (unsigned long long)written,
+	    (unsigned long long)refused, (unsigned long long)peak, (unsigned long long)(1 * MiB),
+	    (unsigned long long)over);
+	CHECK(over == 0);
+	check_holdings(s);
+	ttlkv_close(s);
+}
+
 /* Under a budget, retired bytes waiting for readers are capped at a
  * sixteenth of it (at least 1 MiB): past that, writers wait for a stalled
  * reader. */
@@ -1585,6 +1623,7 @@ main(int argc, char **argv)
 	test_quota_and_budget();
 	test_records_hold_room();
 	test_records_never_displace();
+	test_set_ttl_within_budget();
 	test_reclaim_cap();
 	test_scope_volatile();
 	test_scope_none();

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Testing
 import TTLKV
@@ -150,6 +153,34 @@ import TTLKV
         #expect(store.statistics.usedBytes <= 1 << 20)
     }
 
+    /// TTLs set in a tight loop on keys that had none: each appends a
+    /// record for the worker, which needs room as a write's records do, so
+    /// the store never counts more than its budget (found by review: the C
+    /// core's ttlkv_set_ttl and NativeStore appended without a check).
+    @Test(arguments: budgeted)
+    func settingTimeToLiveStaysWithinTheBudget(kind: StoreKind) throws {
+        let store = try makeOneShardStore(kind, clock: ManualClock())
+        var written = 0
+        while store.statistics.evicted == 0 {
+            try store.set(Self.churnValue, forKey: "key:\(100_000_000_000 + written)")
+            written += 1
+        }
+        // The worker stays in this listener from its first delivery (the
+        // fill's evictions) on, so that nothing drains the records.
+        let gate = WorkerGate()
+        let token = try store.addExpiryListener { _ in gate.hold() }
+        defer { gate.release(); token.cancel() }
+        #expect(gate.awaitHeld(), "the worker never delivered the fill's evictions")
+        var over = 0, refused = 0, index = 0
+        // A refusal waits 100 ms for a drain that cannot come: a few do.
+        while index < written && refused < 3 {
+            do { try store.expire("key:\(100_000_000_000 + index)", after: .seconds(3600)) } catch { refused += 1 }
+            if store.statistics.usedBytes > 1 << 20 { over += 1 }
+            index += 1
+        }
+        #expect(over == 0, "usedBytes passed the budget after \(over) of \(index) TTLs (\(refused) refused)")
+    }
+
     /// Every key written is, at the end, either still there or reported
     /// evicted, exactly once, with its cause, from several threads.
     @Test(arguments: budgeted)
@@ -267,5 +298,27 @@ struct SeededGenerator: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+/// Holds the expiry worker inside a listener until released.
+private final class WorkerGate: Sendable {
+    private let held = Atomic<Bool>(false)
+    private let released = Atomic<Bool>(false)
+
+    /// Called on the worker's thread: waits until ``release()``.
+    func hold() {
+        held.store(true, ordering: .releasing)
+        while !released.load(ordering: .acquiring) { usleep(1000) }
+    }
+
+    /// Whether the worker got held within five seconds.
+    func awaitHeld() -> Bool {
+        for _ in 0..<5000 where !held.load(ordering: .acquiring) { usleep(1000) }
+        return held.load(ordering: .acquiring)
+    }
+
+    func release() {
+        released.store(true, ordering: .releasing)
     }
 }

@@ -508,7 +508,9 @@ TTLKV_API ttlkv_status ttlkv_ttl(ttlkv *store, const void *key, size_t key_len,
  * ttl_ms from now, or 0 = no expiry (the same convention as ttlkv_put). The
  * value is untouched and nothing is allocated, except one schedule record
  * when TTLKV_TRACK_EXPIRY is on and the new deadline is earlier than any
- * pending.
+ * pending; under a budget that record needs room as a write's records do
+ * (it may evict other entries, and is refused with TTLKV_OUT_OF_MEMORY,
+ * nothing changed, while the records fill their slice: see "Budget").
  * TTLKV_NOT_FOUND if absent or expired; TTLKV_INVALID_TTL.
  * Shard-locked write.
  */

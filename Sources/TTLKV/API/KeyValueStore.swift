@@ -99,7 +99,10 @@ public protocol KeyValueStore: AnyObject, Sendable {
     /// way to implement `touch` and sliding expiration. Returns false if the
     /// key is absent or expired. A zero or negative `ttl` removes the key at
     /// once (as Redis's EXPIRE does) and returns whether it was live; that
-    /// is a removal, not an expiry: no ``ExpiryEvent`` reports it.
+    /// is a removal, not an expiry: no ``ExpiryEvent`` reports it. Under a
+    /// ``StoreConfiguration/maximumBytes`` budget the new deadline's record
+    /// for the expiry worker needs room as a write's does: it may evict
+    /// other keys, or throw ``StoreError/outOfMemory``, changing nothing.
     @discardableResult
     func expire(_ key: some StoreBytes, after ttl: Duration) throws -> Bool
 

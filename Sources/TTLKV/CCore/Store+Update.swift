@@ -100,20 +100,11 @@ extension Store {
         forKey key: some StoreBytes, sizeHint: Int = 0, _ body: (inout StoreUpdate) throws -> Result
     ) throws -> Result {
         try _frontEnd.checkRunning()
-        // Refused or not, the write may have filled its records' room.
-        defer { _frontEnd.noteWrite() }
-        func attempt() throws -> Result {
+        // A second run sees the value as it is by then, `body` included.
+        return try _frontEnd.writeWaitingForDrain {
             try key.withStoreBytes { key in
                 try runUpdate(body) { step in core.update(key, sizeHint: max(0, sizeHint), step) }
             }
-        }
-        do {
-            return try attempt()
-        } catch let error as StoreError where error == .outOfMemory && _frontEnd.awaitDrain() {
-            // Records of evictions held the room the write needed (the
-            // update changed nothing): once the worker drained them, again,
-            // `body` on the value as it is by then.
-            return try attempt()
         }
     }
 

@@ -75,6 +75,21 @@ public final class _FrontEnd: Sendable {
     func noteWrite() {
         worker.noteWrite()
     }
+
+    /// Runs `write`, and if it was refused with ``StoreError/outOfMemory``
+    /// (changing nothing) while the records of evictions filled the room
+    /// kept for them, once more after the worker drained them; then wakes
+    /// the worker if the write's records asked for a drain.
+    @inlinable
+    func writeWaitingForDrain<Result>(_ write: () throws -> Result) throws -> Result {
+        // Refused or not, the write may have filled its records' room.
+        defer { noteWrite() }
+        do {
+            return try write()
+        } catch let error as StoreError where error == .outOfMemory && awaitDrain() {
+            return try write()
+        }
+    }
 }
 
 extension _StoreFrontEnd {
@@ -102,20 +117,10 @@ extension _StoreFrontEnd {
         let frontEnd = _frontEnd
         try frontEnd.checkRunning()
         let ms = try ttlMilliseconds(ttl)
-        // Refused or not, the write may have filled its records' room.
-        defer { frontEnd.noteWrite() }
-        func attempt() throws -> Bool {
+        let stored = try frontEnd.writeWaitingForDrain {
             try key.withStoreBytes { key in
                 try value.withStoreBytes { value in try frontEnd.core.put(key, value, ttl: ms, ifAbsent: ifAbsent) }
             }
-        }
-        let stored: Bool
-        do {
-            stored = try attempt()
-        } catch let error as StoreError where error == .outOfMemory && frontEnd.awaitDrain() {
-            // Records of evictions held the room the write needed (the
-            // write changed nothing): once the worker drained them, again.
-            stored = try attempt()
         }
         if stored && ms != 0 { frontEnd.noteDeadline(afterMilliseconds: ms) }
         return stored
@@ -163,7 +168,10 @@ extension _StoreFrontEnd {
         guard ttl > .zero else { return try removeValue(forKey: key) }
         try _frontEnd.checkRunning()
         let ms = try ttlMilliseconds(ttl)
-        guard try key.withStoreBytes({ try _frontEnd.core.setTimeToLive($0, ttl: ms) }) else { return false }
+        // Under a budget the deadline's record may need room (ttlkv_set_ttl).
+        let frontEnd = _frontEnd
+        guard try frontEnd.writeWaitingForDrain({ try key.withStoreBytes { try frontEnd.core.setTimeToLive($0, ttl: ms) } })
+        else { return false }
         _frontEnd.noteDeadline(afterMilliseconds: ms)
         return true
     }

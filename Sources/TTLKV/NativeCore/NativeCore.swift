@@ -304,14 +304,17 @@ final class NativeCore: StoreCore, Sendable {
         let deadline = try deadline(after: ttl)
         guard fits(key) else { return false }
         let hash = hash(key)
-        return shard(for: hash).withLock { state -> Bool in
+        // Released after the lock is dropped.
+        var evicted: [NativeEntry] = []
+        return try shard(for: hash).withLock { state throws(StoreError) -> Bool in
             guard let entry = state.find(hash: hash, key: key),
                   !isExpired(entry.deadline, now: now()) else { return false }
-            entry.deadline = deadline
             if deadline != 0, entry.scheduledDeadline == 0 || deadline < entry.scheduledDeadline {
+                try makeRoom(forDeadlineOf: entry, in: &state, evicted: &evicted)
                 entry.scheduledDeadline = deadline
                 log(\.schedule, counted: pendingScheduleRecords, key: key, deadline: deadline, in: &state)
             }
+            entry.deadline = deadline
             return true
         }
     }

@@ -246,24 +246,42 @@ extension NativeCore {
     func makeRoom(for entry: NativeEntry, replacing old: NativeEntry?, in state: inout NativeShardState,
                   evicted: inout [NativeEntry]) throws(StoreError) {
         guard let share = state.policy?.share else { return }
-        let charge = entry.allocatedBytes, room = state.logRoom
-        guard charge + state.fixedBytes + room <= share else { throw StoreError.exceedsMemoryBudget }
-        let need = charge - (old?.allocatedBytes ?? 0)
+        let charge = entry.allocatedBytes
+        guard charge + state.fixedBytes + state.logRoom <= share else { throw StoreError.exceedsMemoryBudget }
+        // The write's own records: its deadline's, and an expired old entry's.
+        var records = entry.deadline != 0 ? EvictionRoom.recordBytes(keyCount: entry.keyCount) : 0
+        if let old, isExpired(old.deadline, now: now()) { records += EvictionRoom.recordBytes(keyCount: old.keyCount) }
+        try makeRoom(adding: charge - (old?.allocatedBytes ?? 0), records: records, inserting: old == nil,
+                     protecting: old, in: &state, evicted: &evicted)
+    }
+
+    /// Room for the record that a new deadline of `entry` appends (a TTL
+    /// set on a key), as a write's records have it.
+    func makeRoom(forDeadlineOf entry: NativeEntry, in state: inout NativeShardState,
+                  evicted: inout [NativeEntry]) throws(StoreError) {
+        guard state.policy != nil else { return }
+        try makeRoom(adding: 0, records: EvictionRoom.recordBytes(keyCount: entry.keyCount), inserting: false,
+                     protecting: entry, in: &state, evicted: &evicted)
+    }
+
+    /// Chooses victims until `need` more bytes of entries and `records`
+    /// bytes of records fit, then evicts them; `protected` is never one.
+    private func makeRoom(adding need: Int, records: Int, inserting: Bool, protecting protected: NativeEntry?,
+                          in state: inout NativeShardState, evicted: inout [NativeEntry]) throws(StoreError) {
+        let share = state.policy!.share, room = state.logRoom
         // An insert into a full table grows it, unless a victim frees a slot.
         let buckets = state.tableBuckets
         let growth = NativeShardState.tableBytes(buckets: buckets * 2) - NativeShardState.tableBytes(buckets: buckets)
         let logged = state.loggedBytes
-        // The write's own records: its deadline's, and an expired old entry's.
-        var plan = EvictionRoom(records: entry.deadline != 0 ? EvictionRoom.recordBytes(keyCount: entry.keyCount) : 0)
-        if let old, isExpired(old.deadline, now: now()) { plan.records += EvictionRoom.recordBytes(keyCount: old.keyCount) }
+        var plan = EvictionRoom(records: records)
         func fits(_ state: NativeShardState) -> Bool {
-            let grows = old == nil && state.table.count - plan.victims.count >= state.table.capacity
+            let grows = inserting && state.table.count - plan.victims.count >= state.table.capacity
             let records = Swift.max(room, logged + plan.records)
             return state.policy!.entryBytes + need + (grows ? growth : 0) + state.fixedBytes + records <= share
         }
         var examined = 0
         while !fits(state) {
-            guard let victim = nextVictim(state.policy!, examined: &examined, protecting: old, in: &state) else {
+            guard let victim = nextVictim(state.policy!, examined: &examined, protecting: protected, in: &state) else {
                 putBack(plan, in: &state)
                 throw StoreError.outOfMemory
             }
