@@ -92,19 +92,25 @@ victim_records(const struct room *room)
 }
 
 /* Whether e's record would take the records past their slice of the share
- * (log_room): records never displace entries, so the write is refused
- * rather than evict to pay for records. With the logs drained, a write
- * whose own evictions leave more records than the slice holds (an
- * ttlkv_put_all of large values over small entries) may pass it, once:
- * refused, it could never be written. */
+ * (log_room) while they fill more than half of it: records never displace
+ * entries, so the write is refused rather than evict to pay for records,
+ * and the store asks for a drain (ttlkv_drain_wanted, already set by the
+ * append that passed half unless a caller took it). With the logs at most
+ * half full, a write whose own evictions leave more records than the slice
+ * holds (large values over small entries) passes it: refused, it would be
+ * refused again after every drain, with no flag to say why. */
 static bool
 records_full(const struct room *room, const struct entry *e)
 {
 	const struct shard *shard = room->shard;
+	uint64_t slice = log_room(shard);
 
-	return log_room(shard) != 0 && shard->logged != 0 &&
-	    shard->logged + room->records + victim_records(room) +
-	    RECORD_BYTES(e->key_len) > log_room(shard);
+	if (slice == 0 || shard->logged <= slice / 2 ||
+	    shard->logged + room->records + victim_records(room) + RECORD_BYTES(e->key_len) <= slice)
+		return false;
+	if (!LOAD(&shard->store->drain_wanted))
+		STORE(&shard->store->drain_wanted, 1);
+	return true;
 }
 
 /* Whether the write fits beside what is left once the victims are gone. */

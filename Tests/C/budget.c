@@ -1220,6 +1220,41 @@ test_set_ttl_within_budget(void)
 	ttlkv_close(s);
 }
 
+/* A put that must evict so many small entries that their records alone
+ * pass the records' slice, while only a few records wait: it is written
+ * (the records then pass the slice, paid for by entries), or, if refused,
+ * ttlkv_drain_wanted says so, so that a caller that drains when asked is
+ * never refused forever (found by review: refused with the flag clear). */
+static void
+test_large_put_with_few_records_waiting(void)
+{
+	ttlkv *s = open_budget(256 * KiB, 1, TTLKV_TRACK_EXPIRY, NULL);
+	static unsigned char large[100 * 1000];
+	unsigned char key[16];
+	ttlkv_status status = TTLKV_OUT_OF_MEMORY;
+	uint64_t i;
+
+	for (i = 0; stats_of(s).evicted == 0; i++) {
+		CHECK_STATUS(ttlkv_put(s, key, budget_key(i, 8, key), value_bytes, 32, 0), TTLKV_OK);
+		CHECK_STATUS(ttlkv_drain_evicted(s, ignore_record, NULL, NULL), TTLKV_OK);
+	}
+	/* One schedule record waits. */
+	CHECK_STATUS(ttlkv_put(s, key, budget_key(i++, 8, key), value_bytes, 32, 60000), TTLKV_OK);
+	(void)ttlkv_drain_wanted(s);
+	for (int attempt = 0; attempt < 3 && status == TTLKV_OUT_OF_MEMORY; attempt++) {
+		status = ttlkv_put(s, key, budget_key(i, 8, key), large, sizeof large, 0);
+		if (status == TTLKV_OUT_OF_MEMORY) {
+			CHECK(ttlkv_drain_wanted(s));
+			CHECK_STATUS(ttlkv_drain_schedule(s, ignore_record, NULL, NULL), TTLKV_OK);
+			CHECK_STATUS(ttlkv_drain_evicted(s, ignore_record, NULL, NULL), TTLKV_OK);
+		}
+	}
+	CHECK_STATUS(status, TTLKV_OK);
+	CHECK(stats_of(s).used_bytes <= 256 * KiB);
+	check_holdings(s);
+	ttlkv_close(s);
+}
+
 /* Under a budget, retired bytes waiting for readers are capped at a
  * sixteenth of it (at least 1 MiB): past that, writers wait for a stalled
  * reader. */
@@ -1624,6 +1659,7 @@ main(int argc, char **argv)
 	test_records_hold_room();
 	test_records_never_displace();
 	test_set_ttl_within_budget();
+	test_large_put_with_few_records_waiting();
 	test_reclaim_cap();
 	test_scope_volatile();
 	test_scope_none();

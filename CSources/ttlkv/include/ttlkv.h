@@ -303,10 +303,14 @@ ttlkv_options_init(ttlkv_options *options)
  * shard's share kept for them (charged whether or not they fill it, their
  * buffers grown to at most that slice while they fit in it), so records
  * never displace entries: a write that would have to evict while its
- * shard's records fill their slice gets TTLKV_OUT_OF_MEMORY, evicts nothing
- * and changes nothing (drain the logs; ttlkv_drain_wanted says when they
- * pass half their slice); only a write into drained logs whose own
- * evictions leave more records than the slice holds may pass it. Each item of ttlkv_put_many is such a write.
+ * shard's records fill more than half their slice, and whose records would
+ * pass it, gets TTLKV_OUT_OF_MEMORY, evicts nothing and changes nothing
+ * (drain the logs; ttlkv_drain_wanted says when they pass half their
+ * slice, and again after such a refusal); a write while they fill at most
+ * half may pass it with its own evictions' records, which entries then pay
+ * for (so a value so large that the records of the small entries it must
+ * evict would outgrow what is left is refused TTLKV_OUT_OF_MEMORY however
+ * often the logs are drained). Each item of ttlkv_put_many is such a write.
  * ttlkv_update evicts for a value that grows, never the key it updates.
  * ttlkv_put_all makes room for all its pairs at once, never by evicting one
  * of its own keys, and refuses with TTLKV_TOO_LARGE_FOR_BUDGET

@@ -22,7 +22,7 @@ final class NativeCore: StoreCore, Sendable {
     private let loggedExpiries = Atomic<Int>(0)
     let loggedEvictions = Atomic<Int>(0)
     /// Set when a shard's records pass half their slice of its budget.
-    private let drainWanted = Atomic<Bool>(false)
+    let drainWanted = Atomic<Bool>(false)
 
     /// Throws ``StoreError/invalidConfiguration`` when a budget cannot even
     /// hold the tables preallocated for the capacity.

@@ -19,8 +19,9 @@
  table), and removes them only once it cannot fail, so a write that fails
  evicts nothing. Records of evictions and expiries wait for the worker in a
  slice of a sixteenth of the share, as in the C core: they never displace
- entries; a write that would have to evict while they fill it is refused
- with outOfMemory, and the front end waits for a drain and tries once more.
+ entries; a write that would have to evict while they fill more than half
+ of it, and pass it, is refused with outOfMemory, and the front end waits
+ for a drain and tries once more.
 
  An entry is charged what malloc gave it; a shard's table, ghost and
  records' slice are charged as fixed costs. The queues are intrusive doubly-linked
@@ -286,9 +287,12 @@ extension NativeCore {
                 throw StoreError.outOfMemory
             }
             let record = EvictionRoom.recordBytes(keyCount: victim.keyCount)
-            if logged != 0 && logged + plan.records + record > room {
-                // Records never displace entries: wait for a drain instead.
+            if logged > room / 2 && logged + plan.records + record > room {
+                // Records never displace entries: wait for a drain instead
+                // (with the logs at most half full, a write whose own
+                // victims' records pass the slice may, as in evict.c).
                 putBack(plan, in: &state)
+                drainWanted.store(true, ordering: .relaxed)
                 throw StoreError.outOfMemory
             }
             plan.victims.append(.init(entry: victim, queue: victim.header.queue,
