@@ -271,8 +271,10 @@ ttlkv_options_init(ttlkv_options *options)
  * (stats.deferred_bytes, bounded apart: under a budget the reclamation cap
  * above is a sixteenth of max_bytes, between 1 MiB and 64 MiB), the table a
  * rebuild builds beside a live one (ttlkv_maintain), the per-thread caches
- * of freed entry blocks (at most 256 KiB a thread), and the batches that
- * carry retired entries.
+ * of freed entry blocks (at most 256 KiB a thread), the batches that
+ * carry retired entries, and the record logs' buffers beyond the records
+ * they hold (under a budget at most the slice each while the records fit
+ * in it, plus a drained spare of at most 4 KiB a log per shard).
  *
  * Bound. Each shard holds at most its share, (max_bytes less the store's
  * own structures) / shards, so stats.used_bytes never passes max_bytes.
