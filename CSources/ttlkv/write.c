@@ -105,8 +105,6 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry
 	room.records = record ? RECORD_BYTES(e->key_len) : 0;
 	if (old == NULL) {
 		room.inserts = 1;
-		if (shard->share != 0)
-			to_main = ttlkv__ghost_take(shard, hash);
 	} else {
 		room.freed = entry_charge(store, old);
 		room.retires = 1;
@@ -124,6 +122,9 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry
 		ttlkv__room_undo(&room);
 		return TTLKV_FULL;
 	}
+	/* Only now: a refused write leaves the ghost as it was. */
+	if (old == NULL && shard->share != 0)
+		to_main = ttlkv__ghost_take(shard, hash);
 	ttlkv__room_commit(&room);
 	if (record)
 		e->scheduled = e->deadline;

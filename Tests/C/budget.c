@@ -1087,6 +1087,38 @@ test_ghost(void)
 	ttlkv_close(s);
 }
 
+/* A refused insert leaves the ghost as it was: a key deleted, then set
+ * again while the store is full (TTLKV_FULL), goes to main once the set
+ * succeeds (found by review: the refused set had used up its fingerprint,
+ * which ttlkv.h allows no failed write to change). */
+static void
+test_ghost_survives_a_refusal(void)
+{
+	ttlkv_options o;
+	ttlkv *s = NULL;
+	unsigned char key[16];
+	int queue = -1;
+
+	ttlkv_options_init(&o);
+	o.max_bytes = 256 * KiB;
+	o.shards = 1;
+	o.max_entries = 100;
+	o.seed = 7;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	for (uint64_t i = 0; i < 99; i++) {
+		key_of(i, key);
+		CHECK_STATUS(ttlkv_put(s, key, sizeof key, value_bytes, 64, 0), TTLKV_OK);
+	}
+	CHECK_STATUS(ttlkv_put(s, "again", 5, "v", 1, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_delete(s, "again", 5), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put(s, "other", 5, "v", 1, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put(s, "again", 5, "v", 1, 0), TTLKV_FULL);
+	CHECK_STATUS(ttlkv_delete(s, "other", 5), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put(s, "again", 5, "v", 1, 0), TTLKV_OK);
+	CHECK(ttlkv_testing_policy(s, "again", 5, &queue) == 0 && queue == 1);
+	ttlkv_close(s);
+}
+
 /* --- Shards, and budgets too small. */
 
 static void
@@ -1654,6 +1686,7 @@ main(int argc, char **argv)
 	test_rebuild_churn();
 	test_scan_resistance();
 	test_ghost();
+	test_ghost_survives_a_refusal();
 	test_eviction_out_of_memory();
 	test_quota_and_budget();
 	test_records_hold_room();
