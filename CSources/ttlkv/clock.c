@@ -28,6 +28,12 @@
  * vDSO), rounded up to the next millisecond, and reads compare it with the
  * coarse clock, which only ever lags: a key is never seen expired before its
  * full TTL, and may stay visible up to one tick (plus the rounding) late.
+ *
+ * Why precise for the expiry worker: it fires a tick's records when the
+ * tick is over and asks for each key; checked against the coarse clock, a
+ * key whose deadline passed within the last few milliseconds would be "not
+ * due" and wait a whole tick more. So ttlkv_expire_due and ttlkv_now (the
+ * worker's time) read the precise clock, rounded down: never early either.
  */
 #include "internal.h"
 
@@ -105,4 +111,12 @@ uint64_t
 ttlkv__default_clock_ceil(void)
 {
 	return (ns_of(CLOCK_BOOTTIME) + 999999u) / 1000000u;
+}
+
+/* The same reading rounded down: never ahead of real time, and never behind
+ * the coarse clock. */
+uint64_t
+ttlkv__default_clock_precise(void)
+{
+	return ns_of(CLOCK_BOOTTIME) / 1000000u;
 }

@@ -334,6 +334,7 @@ size_t ttlkv__recycle_room(size_t max);
  * next millisecond. */
 uint64_t ttlkv__default_clock(struct ttlkv *store);
 uint64_t ttlkv__default_clock_ceil(void);
+uint64_t ttlkv__default_clock_precise(void);
 
 /* The time expiry is checked against: cheap, never ahead of real time. */
 static inline uint64_t
@@ -342,6 +343,16 @@ store_now(struct ttlkv *store)
 	if (store->clock != NULL)
 		return store->clock(store->clock_context);
 	return ttlkv__default_clock(store);
+}
+
+/* The time the expiry worker's removals are checked against: precise,
+ * never ahead of real time (clock.c). */
+static inline uint64_t
+store_now_precise(struct ttlkv *store)
+{
+	if (store->clock != NULL)
+		return store->clock(store->clock_context);
+	return ttlkv__default_clock_precise();
 }
 
 /* The time deadlines are computed from: never behind real time, so that a

@@ -311,7 +311,7 @@ ttlkv_stats_get_sized(ttlkv *store, ttlkv_stats *out, size_t size)
 uint64_t
 ttlkv_now(ttlkv *store)
 {
-	return store != NULL ? store_now(store) : 0;
+	return store != NULL ? store_now_precise(store) : 0;
 }
 
 static const char *const status_strings[TTLKV_STATUS_COUNT] = {

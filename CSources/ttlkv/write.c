@@ -408,7 +408,7 @@ ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
 	if (entry == NULL)
 		return TTLKV_NOT_FOUND;
 	deadline = LOAD(&entry->deadline);
-	if (deadline_passed(deadline, store_now(shard->store))) {
+	if (deadline_passed(deadline, store_now_precise(shard->store))) {
 		if (!ttlkv__retire_prepare(shard, entry))
 			return TTLKV_OUT_OF_MEMORY;
 		ttlkv__unlink(shard, hash, entry, REMOVAL_EXPIRY);

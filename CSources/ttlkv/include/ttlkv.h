@@ -661,8 +661,11 @@ ttlkv_stats_get(ttlkv *store, ttlkv_stats *stats)
 }
 
 /*
- * The store's clock, in milliseconds: the time base of every deadline.
- * Lock-free read.
+ * The store's clock, in milliseconds: the time base of every deadline. The
+ * default clock is read precisely here and by ttlkv_expire_due (an expiry
+ * worker's time), while reads compare deadlines with a cheaper reading that
+ * may lag it by a few milliseconds: a key is never seen expired before its
+ * deadline, and may be seen live up to that lag after it. Lock-free read.
  */
 TTLKV_API uint64_t ttlkv_now(ttlkv *store);
 
