@@ -193,7 +193,12 @@ def scenario(name, start, keys, requests, folder, log):
     time.sleep(1)
     result["writes"] = [measured_bgsave(server, c) for _ in range(3)]
     load.send_signal(signal.SIGINT)
-    load.wait()
+    try:
+        load.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        # redis-benchmark may not end on SIGINT under a load of 10M keys.
+        load.kill()
+        load.wait()
     log(f"{name}: BGSAVE under writes {[round(r['seconds'], 2) for r in result['writes']]} s")
     result["get"] = get_latency(server.port, keys, requests)
     result["get_during_saves"] = latency_with_saves(server, c, keys, requests)
