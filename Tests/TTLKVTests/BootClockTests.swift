@@ -96,4 +96,33 @@ final class SimulatedMachine: Sendable {
             #expect(now <= base)
         }
     }
+
+    /// The expiry worker's reading is the precise boot time rounded down:
+    /// never ahead of it (a key would go early), never behind the coarse
+    /// reading, and at most a millisecond behind boot time (a key due in
+    /// the last kernel tick would otherwise wait a whole worker round).
+    @Test func theWorkersClockIsPreciseAndNeverLeads() {
+        let machine = SimulatedMachine()
+        let clock = machine.clock()
+        for _ in 0..<1_000 {
+            machine.advance(milliseconds: 1)
+            let precise = clock.preciseMilliseconds, boot = machine.bootNanoseconds / 1_000_000
+            #expect(precise <= boot && precise + 1 >= boot)
+            #expect(precise >= clock.milliseconds)
+        }
+    }
+
+    /// Both stores tell the time (``ManagedStore/now``, the worker's time)
+    /// from the precise boot clock, not the coarse one that lags it.
+    @Test(arguments: StoreKind.allCases)
+    func aStoresNowIsThePreciseClock(kind: StoreKind) throws {
+        let store = try kind.make(StoreConfiguration(capacity: 64))
+        var behind = 0
+        for _ in 0..<200 {
+            let boot = BootClock.systemNanoseconds(CLOCK_BOOTTIME) / 1_000_000
+            if store.now.milliseconds < boot { behind += 1 }
+            usleep(100)
+        }
+        #expect(behind == 0, "store.now was behind the boot clock read before it \(behind) of 200 times")
+    }
 }

@@ -116,19 +116,22 @@ public final class ManualClock: Sendable {
 extension StoreClock {
     /// Readers of this clock in milliseconds, for the Swift side of the
     /// stores (the C store reads ``system`` in C): `now` for expiry checks,
-    /// `deadlineBase` for computing deadlines. For ``system`` the first is
-    /// the cheap coarse reading, which lags real time by up to a kernel
-    /// tick, and the second the precise one rounded up, so that a deadline
-    /// is never early; other clocks serve both.
-    func makeReaders() -> (now: @Sendable () -> UInt64, deadlineBase: @Sendable () -> UInt64) {
+    /// `deadlineBase` for computing deadlines, `precise` for the expiry
+    /// worker. For ``system`` the first is the cheap coarse reading, which
+    /// lags real time by up to a kernel tick, the second the precise one
+    /// rounded up, so that a deadline is never early, and the third the
+    /// precise one rounded down, so that the worker removes a key as soon as
+    /// it is due, never before; other clocks serve all three.
+    func makeReaders() -> (now: @Sendable () -> UInt64, deadlineBase: @Sendable () -> UInt64,
+                           precise: @Sendable () -> UInt64) {
         switch source {
         case .system:
             let clock = BootClock()
-            return ({ clock.milliseconds }, { clock.millisecondsRoundedUp })
+            return ({ clock.milliseconds }, { clock.millisecondsRoundedUp }, { clock.preciseMilliseconds })
         case .manual(let clock):
-            return ({ clock.milliseconds }, { clock.milliseconds })
+            return ({ clock.milliseconds }, { clock.milliseconds }, { clock.milliseconds })
         case .custom(let now):
-            return ({ now().milliseconds }, { now().milliseconds })
+            return ({ now().milliseconds }, { now().milliseconds }, { now().milliseconds })
         }
     }
 }

@@ -14,6 +14,7 @@ final class NativeCore: StoreCore, Sendable {
     private let seed: UInt64
     private let clock: @Sendable () -> UInt64
     private let deadlineBase: @Sendable () -> UInt64
+    private let preciseClock: @Sendable () -> UInt64
     private let maximumKeySize: Int
     private let maximumValueSize: Int
     private let maximumEntries: Int?
@@ -46,7 +47,7 @@ final class NativeCore: StoreCore, Sendable {
             return NativeShard(state)
         }
         seed = UInt64.random(in: 1...UInt64.max)
-        (clock, deadlineBase) = configuration.clock.makeReaders()
+        (clock, deadlineBase, preciseClock) = configuration.clock.makeReaders()
         maximumKeySize = configuration.maximumKeySize
         maximumValueSize = configuration.maximumValueSize
         maximumEntries = configuration.maximumEntries
@@ -169,7 +170,7 @@ final class NativeCore: StoreCore, Sendable {
                  in state: inout NativeShardState,
                  evicted: inout [NativeEntry]) throws(StoreError) -> (stored: Bool, replaced: NativeEntry?) {
         let old = state.find(hash: hash, key: key)
-        let oldExpired = old.map { isExpired($0.deadline, now: now()) } ?? false
+        let oldExpired = old.map { isExpired($0.deadline, now: coarseNow()) } ?? false
         if old != nil, !oldExpired, ifAbsent { return (false, nil) }
         if old == nil { try reserveEntry() }
         do {
@@ -223,7 +224,7 @@ final class NativeCore: StoreCore, Sendable {
 
     /// A read's work under the lock of `key`'s shard: the live entry.
     func liveEntry(key: UnsafeRawBufferPointer, hash: UInt64, in state: NativeShardState) -> NativeEntry? {
-        guard let entry = state.find(hash: hash, key: key), !isExpired(entry.deadline, now: now()) else { return nil }
+        guard let entry = state.find(hash: hash, key: key), !isExpired(entry.deadline, now: coarseNow()) else { return nil }
         if state.policy != nil { entry.noteRead() }
         return entry
     }
@@ -242,7 +243,7 @@ final class NativeCore: StoreCore, Sendable {
     func removeEntry(key: UnsafeRawBufferPointer, hash: UInt64,
                      in state: inout NativeShardState) -> (live: Bool, removed: NativeEntry?) {
         guard let entry = state.find(hash: hash, key: key) else { return (false, nil) }
-        let expired = isExpired(entry.deadline, now: now())
+        let expired = isExpired(entry.deadline, now: coarseNow())
         unlink(entry, hash: hash, key: key, expired: expired, in: &state)
         return (!expired, entry)
     }
@@ -294,7 +295,7 @@ final class NativeCore: StoreCore, Sendable {
             guard let entry = state.find(hash: hash, key: key) else { return nil }
             let deadline = entry.deadline
             if deadline == 0 { return .never }
-            let now = now()
+            let now = coarseNow()
             return deadline > now ? .remaining(.milliseconds(Int64(deadline - now))) : nil
         }
     }
@@ -308,7 +309,7 @@ final class NativeCore: StoreCore, Sendable {
         var evicted: [NativeEntry] = []
         return try shard(for: hash).withLock { state throws(StoreError) -> Bool in
             guard let entry = state.find(hash: hash, key: key),
-                  !isExpired(entry.deadline, now: now()) else { return false }
+                  !isExpired(entry.deadline, now: coarseNow()) else { return false }
             if deadline != 0, entry.scheduledDeadline == 0 || deadline < entry.scheduledDeadline {
                 try makeRoom(forDeadlineOf: entry, in: &state, evicted: &evicted)
                 entry.scheduledDeadline = deadline
@@ -329,7 +330,7 @@ final class NativeCore: StoreCore, Sendable {
     @usableFromInline
     func removeAll() {
         for shard in shards {
-            let now = now()
+            let now = coarseNow()
             let old = shard.withLock { state in
                 var expired: [NativeEntry] = []
                 state.forEachEntry { entry in
@@ -379,7 +380,7 @@ final class NativeCore: StoreCore, Sendable {
         var index = Int(cursor.rawValue)
         var visited = 0
         repeat {
-            let now = now()
+            let now = coarseNow()
             let live = shards[index].withLock { state -> [(NativeEntry, UInt64)] in
                 var live: [(NativeEntry, UInt64)] = []
                 live.reserveCapacity(state.count)
@@ -412,7 +413,7 @@ final class NativeCore: StoreCore, Sendable {
     /// Stores one snapshot entry; false, storing nothing, if its deadline
     /// has passed.
     private func restore(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, deadline: UInt64) throws -> Bool {
-        guard deadline == 0 || deadline > now() else { return false }
+        guard deadline == 0 || deadline > coarseNow() else { return false }
         guard fits(key) else { throw StoreError.keyTooLarge }
         if value.count > maximumValueSize { throw StoreError.valueTooLarge }
         let entry = NativeEntry(key: key, value: value, deadline: deadline)
@@ -444,8 +445,17 @@ final class NativeCore: StoreCore, Sendable {
 
     // MARK: The expiry worker's
 
+    /// The worker's time, and the API's: read precisely (ttlkv_now), so
+    /// that a key is removed as soon as it is due.
     @usableFromInline
     func now() -> UInt64 {
+        preciseClock()
+    }
+
+    /// The time reads and writes check deadlines against: the cheap
+    /// reading, which may lag ``now()`` by a kernel tick.
+    @inline(__always)
+    func coarseNow() -> UInt64 {
         clock()
     }
 

@@ -251,7 +251,7 @@ extension NativeCore {
         guard charge + state.fixedBytes + state.logRoom <= share else { throw StoreError.exceedsMemoryBudget }
         // The write's own records: its deadline's, and an expired old entry's.
         var records = entry.deadline != 0 ? EvictionRoom.recordBytes(keyCount: entry.keyCount) : 0
-        if let old, isExpired(old.deadline, now: now()) { records += EvictionRoom.recordBytes(keyCount: old.keyCount) }
+        if let old, isExpired(old.deadline, now: coarseNow()) { records += EvictionRoom.recordBytes(keyCount: old.keyCount) }
         try makeRoom(adding: charge - (old?.allocatedBytes ?? 0), records: records, inserting: old == nil,
                      protecting: old, in: &state, evicted: &evicted)
     }
@@ -296,7 +296,7 @@ extension NativeCore {
                 throw StoreError.outOfMemory
             }
             plan.victims.append(.init(entry: victim, queue: victim.header.queue,
-                                      expired: isExpired(victim.deadline, now: now())))
+                                      expired: isExpired(victim.deadline, now: coarseNow())))
             plan.records += record
             dequeue(victim, in: &state)
         }
@@ -358,7 +358,7 @@ extension NativeCore {
             }
             let force = examined >= EvictionPolicy.examinations
             examined += 1
-            if isExpired(entry.deadline, now: now()) { return entry }
+            if isExpired(entry.deadline, now: coarseNow()) { return entry }
             let frequency = entry.header.frequency
             if !force && frequency >= (fromMain ? 1 : 2) {
                 // Kept: to main's tail, a read spent (from small: all of them).

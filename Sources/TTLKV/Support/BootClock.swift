@@ -6,7 +6,8 @@ import Synchronization
 /// ``StoreClock/system`` in Swift, for the native store (the C store has the
 /// same clock in C, clock.c): for expiry checks, the kernel's cached coarse
 /// monotonic clock (no system call) plus the time spent suspended, re-read
-/// once a second; for deadlines, the precise boot time rounded up.
+/// once a second; for deadlines, the precise boot time rounded up; for the
+/// expiry worker, rounded down.
 ///
 /// The coarse reading lags by up to a tick, and after a resume from suspend
 /// by the time slept until the offset is re-read (up to a second): it may
@@ -52,5 +53,11 @@ final class BootClock: Sendable {
     /// millisecond (so never behind ``milliseconds``).
     var millisecondsRoundedUp: UInt64 {
         (read(CLOCK_BOOTTIME) + 999_999) / 1_000_000
+    }
+
+    /// The expiry worker's time: the precise boot time, rounded down (never
+    /// ahead of real time, never behind ``milliseconds``).
+    var preciseMilliseconds: UInt64 {
+        read(CLOCK_BOOTTIME) / 1_000_000
     }
 }
