@@ -53,16 +53,30 @@ struct lookup {
 	uint64_t hash;
 	struct shard *shard;
 	struct probe probe;
+	struct handle_probe handle; /* what probe points to, by handle */
 	ttlkv_status status;    /* of the arguments, until found */
 };
+
+/* The keys of a batched write: their bytes, or (keys NULL) their handles. */
+struct batch_keys {
+	const ttlkv_key *keys;
+	const uint64_t *handles;
+};
+
+static void
+lookup_prefetch_home(struct lookup *l)
+{
+	const struct ttlkv__hs_map *m = ttlkv__table_map(l->shard);
+	unsigned long home = l->hash & m->mask;
+
+	__builtin_prefetch(&m->entries[home]);
+	__builtin_prefetch(&m->probe_bound[home]);
+}
 
 /* Step 1 (inside the read section): hash, find the shard, prefetch. */
 static void
 lookup_start(struct ttlkv *store, const ttlkv_key *key, struct lookup *l)
 {
-	const struct ttlkv__hs_map *m;
-	unsigned long home;
-
 	l->shard = NULL;
 	l->status = key_check(store, key->data, key->len);
 	if (l->status != TTLKV_OK)
@@ -70,10 +84,24 @@ lookup_start(struct ttlkv *store, const ttlkv_key *key, struct lookup *l)
 	l->hash = ttlkv__hash(store, key->data, key->len);
 	l->shard = shard_for(store, l->hash);
 	probe_init(&l->probe, key->data, key->len);
-	m = ttlkv__table_map(l->shard);
-	home = l->hash & m->mask;
-	__builtin_prefetch(&m->entries[home]);
-	__builtin_prefetch(&m->probe_bound[home]);
+	lookup_prefetch_home(l);
+}
+
+/* Step 1 for the i-th key of a batched write, named either way. */
+static void
+lookup_start_batch(struct ttlkv *store, struct batch_keys keys, size_t i, struct lookup *l)
+{
+	if (keys.keys != NULL) {
+		lookup_start(store, &keys.keys[i], l);
+		return;
+	}
+	l->status = TTLKV_OK;
+	l->hash = keys.handles[i];
+	l->handle.hash = keys.handles[i];
+	l->handle.seed = store->seed;
+	l->shard = shard_for(store, l->hash);
+	probe_init_handle(&l->probe, &l->handle);
+	lookup_prefetch_home(l);
 }
 
 /* Step 2: prefetch the entries the home line's tags point to. */
@@ -257,7 +285,7 @@ typedef ttlkv_status chunk_write_fn(struct shard *shard, uint64_t hash,
  * its way out.
  * Keys whose `pre` status (if given) is not TTLKV_OK get it, unwritten. */
 static ttlkv_status
-write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_status *pre,
+write_chunk(struct ttlkv *store, struct batch_keys keys, size_t n, const ttlkv_status *pre,
     ttlkv_status *statuses, chunk_write_fn *fn, void *context, size_t frees)
 {
 	ck_epoch_record_t *record = ttlkv__reader();
@@ -268,7 +296,7 @@ write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_st
 		return TTLKV_OUT_OF_MEMORY;
 	section_begin(record);
 	for (size_t i = 0; i < n; i++) {
-		lookup_start(store, &keys[i], &l[i]);
+		lookup_start_batch(store, keys, i, &l[i]);
 		if (pre != NULL && pre[i] != TTLKV_OK && l[i].status == TTLKV_OK) {
 			l[i].status = pre[i];
 			l[i].shard = NULL;
@@ -311,19 +339,23 @@ write_chunk(struct ttlkv *store, const ttlkv_key *keys, size_t n, const ttlkv_st
 /* Runs write_chunk over keys[0..count), CHUNK at a time; ctx_step moves the
  * per-key arrays in context along with the keys. */
 static ttlkv_status
-write_batch(struct ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_status *statuses,
+write_batch(struct ttlkv *store, struct batch_keys keys, size_t count, ttlkv_status *statuses,
     chunk_write_fn *fn, void *context, size_t frees, void (*ctx_step)(void *, size_t))
 {
 	ttlkv_status status = lock_check(store);
 
 	if (status != TTLKV_OK)
 		return status;
-	if (count != 0 && (keys == NULL || statuses == NULL))
+	if (count != 0 && ((keys.keys == NULL && keys.handles == NULL) || statuses == NULL))
 		return TTLKV_INVALID_ARGUMENT;
 	for (size_t base = 0; base < count; base += CHUNK) {
 		size_t n = count - base < CHUNK ? count - base : CHUNK;
+		struct batch_keys chunk = {
+			keys.keys != NULL ? keys.keys + base : NULL,
+			keys.handles != NULL ? keys.handles + base : NULL,
+		};
 
-		status = write_chunk(store, keys + base, n, NULL, statuses + base, fn, context, frees);
+		status = write_chunk(store, chunk, n, NULL, statuses + base, fn, context, frees);
 		if (status != TTLKV_OK)
 			return status;
 		if (ctx_step != NULL)
@@ -343,21 +375,36 @@ remove_one(struct shard *shard, uint64_t hash, struct entry *entry, size_t i, vo
 ttlkv_status
 ttlkv_delete_many(ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_status *statuses)
 {
-	return write_batch(store, keys, count, statuses, remove_one, NULL, FREES_PER_WRITE, NULL);
+	struct batch_keys named = { keys, NULL };
+
+	return write_batch(store, named, count, statuses, remove_one, NULL, FREES_PER_WRITE, NULL);
 }
 
 struct expiry_many {
 	const uint64_t *scheduled;
 	uint64_t *deadlines;
+	size_t base;                /* index of the chunk's first key */
+	size_t index;               /* of the key being removed */
+	ttlkv_expired_fn *removed;  /* NULL: no one asks */
+	void *context;
 };
+
+static void
+report_removal(const void *key, size_t key_len, uint64_t deadline, void *context)
+{
+	struct expiry_many *x = context;
+
+	x->removed(x->index, key, key_len, deadline, x->context);
+}
 
 static ttlkv_status
 expire_one(struct shard *shard, uint64_t hash, struct entry *entry, size_t i, void *context)
 {
 	struct expiry_many *x = context;
 
+	x->index = x->base + i;
 	return ttlkv__expire_if_due(shard, hash, entry, x->scheduled != NULL ? x->scheduled[i] : 0,
-	    &x->deadlines[i]);
+	    &x->deadlines[i], x->removed != NULL ? report_removal : NULL, x);
 }
 
 static void
@@ -368,6 +415,7 @@ expiry_step(void *context, size_t n)
 	if (x->scheduled != NULL)
 		x->scheduled += n;
 	x->deadlines += n;
+	x->base += n;
 }
 
 /* As ttlkv_expire_due, the worker's removals free nothing on their way out. */
@@ -375,11 +423,30 @@ ttlkv_status
 ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys, const uint64_t *scheduled_ms,
     size_t count, uint64_t *deadlines_ms, ttlkv_status *statuses)
 {
-	struct expiry_many x = { scheduled_ms, deadlines_ms };
+	struct expiry_many x = { scheduled_ms, deadlines_ms, 0, 0, NULL, NULL };
+	struct batch_keys named = { keys, NULL };
 
 	if (count != 0 && deadlines_ms == NULL)
 		return TTLKV_INVALID_ARGUMENT;
-	return write_batch(store, keys, count, statuses, expire_one, &x, 0, expiry_step);
+	return write_batch(store, named, count, statuses, expire_one, &x, 0, expiry_step);
+}
+
+/* A record names its key by handle only if it was scheduled: a record with
+ * no deadline would let any key with that hash be judged. */
+ttlkv_status
+ttlkv_expire_handles(ttlkv *store, const uint64_t *handles, const uint64_t *scheduled_ms,
+    size_t count, uint64_t *deadlines_ms, ttlkv_status *statuses,
+    ttlkv_expired_fn *removed, void *context)
+{
+	struct expiry_many x = { scheduled_ms, deadlines_ms, 0, 0, removed, context };
+	struct batch_keys named = { NULL, handles };
+
+	if (count != 0 && (deadlines_ms == NULL || handles == NULL || scheduled_ms == NULL))
+		return TTLKV_INVALID_ARGUMENT;
+	for (size_t i = 0; i < count; i++)
+		if (scheduled_ms[i] == 0)
+			return TTLKV_INVALID_ARGUMENT;
+	return write_batch(store, named, count, statuses, expire_one, &x, 0, expiry_step);
 }
 
 /* One chunk of ttlkv_put_many: entries built and checked outside any lock,
@@ -424,6 +491,7 @@ ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t count, ttlkv_status
 		size_t n = count - base < CHUNK ? count - base : CHUNK;
 		ttlkv_status pre[CHUNK];
 		ttlkv_key keys[CHUNK];
+		struct batch_keys named = { keys, NULL };
 		struct put_chunk c;
 
 		for (size_t i = 0; i < n; i++) {
@@ -431,7 +499,7 @@ ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t count, ttlkv_status
 			keys[i].len = items[base + i].key_len;
 			pre[i] = item_entry(store, &items[base + i], &c.e[i]);
 		}
-		status = write_chunk(store, keys, n, pre, statuses + base, install_one, &c,
+		status = write_chunk(store, named, n, pre, statuses + base, install_one, &c,
 		    FREES_PER_WRITE);
 		for (size_t i = 0; i < n; i++)
 			ttlkv__entry_free(store, c.e[i]);

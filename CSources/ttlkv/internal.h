@@ -137,6 +137,17 @@ struct probe {
 };
 #define PROBE_FLAG (UINT32_C(1) << 31)
 
+/* A lookup by a key's handle (ttlkv_key_handle: its seeded hash) instead of
+ * its bytes, for an expiry worker that keeps handles rather than copies of
+ * keys: a probe whose key_len is HANDLE_PROBE (longer than any key can be)
+ * and whose key points to this; compare() matches the entry whose key
+ * hashes to it. */
+struct handle_probe {
+	uint64_t hash;
+	uint64_t seed;
+};
+#define HANDLE_PROBE UINT32_MAX
+
 static inline const unsigned char *
 entry_value(const struct entry *e)
 {
@@ -649,6 +660,13 @@ probe_init(struct probe *p, const void *key, size_t len)
 	p->key = key;
 }
 
+static inline void
+probe_init_handle(struct probe *p, const struct handle_probe *h)
+{
+	p->key_len = HANDLE_PROBE;
+	p->key = h;
+}
+
 /*
  * Tagged slots (see table.c): with TTLKV_TAGGED_SLOTS a slot holds an
  * entry's address with 15 bits of its key's hash in the top 16 bits, so
@@ -1003,8 +1021,11 @@ read_section_end(ck_epoch_record_t *record)
 ttlkv_status ttlkv__remove(struct shard *shard, uint64_t hash, struct entry *entry);
 /* The deadline ttl_ms from now (0 for 0), or TTLKV_INVALID_TTL. */
 ttlkv_status ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline);
+/* The expiry worker's step for one record under the shard lock; if it
+ * removes the entry it first calls removed(key, key_len, deadline, context)
+ * when removed is not NULL (the entry may be freed once it is unlinked). */
 ttlkv_status ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
-    uint64_t scheduled, uint64_t *deadline);
+    uint64_t scheduled, uint64_t *deadline, ttlkv_schedule_fn *removed, void *context);
 
 /* A new entry block holding key, with room for value_room value bytes
  * (value_len = value_room, deadline 0); NULL if allocation fails.

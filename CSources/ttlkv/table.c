@@ -69,6 +69,14 @@ ttlkv__hash(const struct ttlkv *store, const void *key, size_t len)
 	return XXH3_64bits_withSeed(key, len, store->seed);
 }
 
+uint64_t
+ttlkv_key_handle(const ttlkv *store, const void *key, size_t key_len)
+{
+	if (store == NULL || (key == NULL && key_len != 0))
+		return 0;
+	return ttlkv__hash(store, key, key_len);
+}
+
 static const void *
 object_key(const struct entry *object, uint32_t *len)
 {
@@ -112,8 +120,13 @@ hs_compare(const void *stored, const void *other)
 		return false;
 	COUNT_ENTRY_LOAD();
 	a = slot_entry(stored);
-	key = object_key(slot_entry(other), &len);
 	TSAN_ACQUIRE(a);
+	if (slot_entry(other)->key_len == HANDLE_PROBE) {
+		const struct handle_probe *h = ((const struct probe *)(const void *)slot_entry(other))->key;
+
+		return XXH3_64bits_withSeed(a->bytes, a->key_len, h->seed) == h->hash;
+	}
+	key = object_key(slot_entry(other), &len);
 	return a->key_len == len && (len == 0 || memcmp(a->bytes, key, len) == 0);
 }
 

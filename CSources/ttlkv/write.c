@@ -401,7 +401,7 @@ struct due_check {
 
 ttlkv_status
 ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
-    uint64_t scheduled, uint64_t *deadline_out)
+    uint64_t scheduled, uint64_t *deadline_out, ttlkv_schedule_fn *removed, void *context)
 {
 	uint64_t deadline;
 
@@ -411,6 +411,8 @@ ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
 	if (deadline_passed(deadline, store_now_precise(shard->store))) {
 		if (!ttlkv__retire_prepare(shard, entry))
 			return TTLKV_OUT_OF_MEMORY;
+		if (removed != NULL)
+			removed(entry->bytes, entry->key_len, deadline, context);
 		ttlkv__unlink(shard, hash, entry, REMOVAL_EXPIRY);
 		*deadline_out = deadline;
 		return TTLKV_OK;
@@ -431,7 +433,7 @@ expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry, void *con
 {
 	const struct due_check *due = context;
 
-	return ttlkv__expire_if_due(shard, hash, entry, due->scheduled, due->deadline);
+	return ttlkv__expire_if_due(shard, hash, entry, due->scheduled, due->deadline, NULL, NULL);
 }
 
 ttlkv_status

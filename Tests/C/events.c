@@ -627,6 +627,126 @@ test_expiry_only_store_gives_memory_back(void)
 	ttlkv_close(s);
 }
 
+/*
+ * An expiry worker that keeps handles instead of keys (ttlkv_expire_handles)
+ * sees what one that keeps keys sees: two stores given the same writes on
+ * one clock, the first fired by key, the second by handle with the same
+ * records, give the same statuses, deadlines and removals, and the second
+ * reports each removed key once, as the record's. Stale records (the key
+ * rewritten with an earlier deadline, deleted, or given no TTL) and keys
+ * never written find nothing, and bad arguments change nothing.
+ */
+struct removals {
+	int n;
+	int index[4096];
+	uint64_t deadlines[4096];
+	char keys[4096][16];
+};
+
+static void
+note_removal(size_t index, const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct removals *r = context;
+
+	CHECK(len < 16 && r->n < 4096);
+	r->index[r->n] = (int)index;
+	r->deadlines[r->n] = deadline;
+	memcpy(r->keys[r->n], key, len);
+	r->keys[r->n][len] = '\0';
+	r->n++;
+}
+
+static void
+test_expire_by_handle_matches_expire_by_key(void)
+{
+	/* Tables about half full, so that probes pass other keys' entries. */
+	enum { N = 2000 };
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	ttlkv_options o = options(N, TTLKV_TRACK_EXPIRY);
+	struct drained *d = calloc(1, sizeof *d), *other = calloc(1, sizeof *other);
+	struct removals *r = calloc(1, sizeof *r);
+	static uint64_t handles[2 * N], scheduled[2 * N], da[2 * N], db[2 * N];
+	static ttlkv_status sa[2 * N], sb[2 * N];
+	uint64_t zero = 0;
+	ttlkv_stats stats;
+	char key[16];
+	ttlkv *a = open_on(&clock, o), *b = open_on(&clock, o);
+
+	for (int pass = 0; pass < 2; pass++) {
+		ttlkv *s = pass == 0 ? a : b;
+
+		for (int i = 0; i < N; i++) {
+			sprintf(key, "h%d", i);
+			CHECK_STATUS(PUT(s, key, i % 4 == 0 ? 50 : 10), TTLKV_OK);
+		}
+		for (int i = 0; i < N; i += 10) {
+			sprintf(key, "h%d", i);
+			switch (i % 30) {
+			case 0:
+				CHECK_STATUS(PUT(s, key, 5), TTLKV_OK); /* earlier: a second record */
+				break;
+			case 10:
+				CHECK_STATUS(ttlkv_delete(s, key, strlen(key)), TTLKV_OK);
+				break;
+			default:
+				CHECK_STATUS(PUT(s, key, 0), TTLKV_OK); /* no TTL now */
+				break;
+			}
+		}
+	}
+	CHECK_STATUS(ttlkv_drain_schedule(a, collect, d, NULL), TTLKV_OK);
+	CHECK_STATUS(ttlkv_drain_schedule(b, collect, other, NULL), TTLKV_OK);
+	CHECK(d->n == other->n && d->n < 2 * N);
+	test_clock_advance(&clock, 10);
+	for (size_t i = 0; i < d->n; i++) {
+		handles[i] = ttlkv_key_handle(b, d->keys[i], d->lens[i]);
+		scheduled[i] = d->deadlines[i];
+	}
+	handles[d->n] = ttlkv_key_handle(b, "never", 5);
+	scheduled[d->n] = 1010;
+	for (size_t i = 0; i <= d->n; i++) {
+		const void *k = i < d->n ? (const void *)d->keys[i] : "never";
+		size_t len = i < d->n ? d->lens[i] : 5;
+
+		sa[i] = ttlkv_expire_due(a, k, len, scheduled[i], &da[i]);
+	}
+	/* Bad arguments first: nothing may change. */
+	CHECK_STATUS(ttlkv_expire_handles(b, handles, NULL, d->n, db, sb, NULL, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_expire_handles(b, NULL, scheduled, d->n, db, sb, NULL, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_expire_handles(b, handles, &zero, 1, db, sb, NULL, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_expire_handles(NULL, handles, scheduled, 1, db, sb, NULL, NULL), TTLKV_INVALID_ARGUMENT);
+	CHECK_STATUS(ttlkv_stats_get(b, &stats), TTLKV_OK);
+	CHECK(stats.expired == 0);
+	CHECK(ttlkv_key_handle(NULL, "k", 1) == 0 && ttlkv_key_handle(b, NULL, 1) == 0);
+	CHECK_STATUS(ttlkv_expire_handles(b, handles, scheduled, d->n + 1, db, sb, note_removal, r), TTLKV_OK);
+	int removed = 0, stale = 0;
+	for (size_t i = 0; i <= d->n; i++) {
+		CHECK_STATUS(sb[i], sa[i]);
+		if (sa[i] == TTLKV_OK || sa[i] == TTLKV_NOT_DUE)
+			CHECK(db[i] == da[i]);
+		removed += sa[i] == TTLKV_OK;
+		stale += sa[i] == TTLKV_NOT_FOUND;
+	}
+	CHECK(sb[d->n] == TTLKV_NOT_FOUND);
+	CHECK(r->n == removed);
+	for (int k = 0; k < r->n; k++) {
+		int i = r->index[k];
+
+		CHECK(sb[i] == TTLKV_OK && r->deadlines[k] == db[i] && strlen(r->keys[k]) == d->lens[i] &&
+		    memcmp(r->keys[k], d->keys[i], d->lens[i]) == 0);
+		CHECK(ttlkv_get(b, r->keys[k], strlen(r->keys[k]), NULL, 0, &(size_t){ 0 }) == TTLKV_NOT_FOUND);
+	}
+	printf("events: by handle as by key: %d removed, %d stale of %zu records\n", removed, stale, d->n);
+	CHECK(removed > 0 && stale > 0);
+	CHECK_STATUS(ttlkv_stats_get(b, &stats), TTLKV_OK);
+	CHECK(stats.expired == (uint64_t)removed);
+	free(d);
+	free(other);
+	free(r);
+	ttlkv_close(a);
+	ttlkv_close(b);
+}
+
 /* ttlkv_clear holds each shard's lock for at most 64 removals and 4,096
  * slots at a time: a sparse table (256 keys in 2^18 slots, about one key
  * per 1,000 slots) must not make one hold walk 64 keys' worth of gaps. */
@@ -670,5 +790,6 @@ main(void)
 	test_clear_beside_writers();
 	test_clear_holds_are_short();
 	test_expiry_only_store_gives_memory_back();
+	test_expire_by_handle_matches_expire_by_key();
 	return check_exit("events");
 }

@@ -302,13 +302,43 @@ reader(void *arg)
 	return NULL;
 }
 
+/* What ttlkv_expire_handles removed: its key must be the record's. */
+struct fired {
+	const void *key;
+	size_t len;
+	uint64_t deadline;   /* the removed entry's */
+	int removals;
+};
+
+static void
+fired_key(size_t index, const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct fired *f = context;
+
+	CHECK(index == 0 && len == f->len && memcmp(key, f->key, len) == 0);
+	f->deadline = deadline;
+	f->removals++;
+}
+
+/* Every other record is fired by its key's handle, as Swift's worker does. */
 static void
 fire(const void *key, size_t len, uint64_t deadline, void *context)
 {
-	uint64_t next;
-	ttlkv_status st = ttlkv_expire_due(store, key, len, deadline, &next);
+	static unsigned turn;
+	uint64_t next, handle;
+	struct fired f = { key, len, 0, 0 };
+	ttlkv_status st, status;
 
 	(void)context;
+	if (turn++ % 2 == 0) {
+		st = ttlkv_expire_due(store, key, len, deadline, &next);
+	} else {
+		handle = ttlkv_key_handle(store, key, len);
+		status = ttlkv_expire_handles(store, &handle, &deadline, 1, &next, &st, fired_key, &f);
+		CHECK_STATUS(status, TTLKV_OK);
+		CHECK(f.removals == (st == TTLKV_OK));
+		CHECK(st != TTLKV_OK || f.deadline == next);
+	}
 	CHECK(st == TTLKV_OK || st == TTLKV_NOT_DUE || st == TTLKV_NOT_FOUND);
 }
 

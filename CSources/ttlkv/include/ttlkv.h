@@ -814,6 +814,42 @@ TTLKV_API ttlkv_status ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys
     ttlkv_status *statuses);
 
 /*
+ * A key's handle in this store: a 64-bit name for it (its hash under the
+ * store's random seed) that an expiry worker can keep instead of a copy of
+ * the key, and give to ttlkv_expire_handles. Two keys share a handle with
+ * probability 2^-64 per pair; the seed is the store's own, so a handle means
+ * nothing to another store or process, and no one without the seed can make
+ * keys that share one. 0 for a NULL store, or a NULL key with key_len > 0.
+ * Lock-free and pure: no allocation, no clock.
+ */
+TTLKV_API uint64_t ttlkv_key_handle(const ttlkv *store, const void *key, size_t key_len);
+
+/*
+ * ttlkv_expire_due_many for records that name their key by handle
+ * (ttlkv_key_handle of the key a ttlkv_drain_schedule record gave), so that
+ * an expiry worker's pending records cost 16 bytes each (handle, deadline)
+ * whatever the key's length. scheduled_ms[i], the record's deadline, is
+ * required (nonzero): the entry whose key has handle handles[i] is judged
+ * as ttlkv_expire_due judges it for that record, and statuses[i] and
+ * deadlines_ms[i] are set as there. For every entry it removes it calls
+ * removed(i, key, key_len, deadline_ms, context) (removed may be NULL; the
+ * deadline is the entry's, as in deadlines_ms[i]), with the shard's
+ * lock held and before the entry can be freed: copy the key there if you
+ * report it; removed must not call into the store. If two live keys share
+ * a handle (see ttlkv_key_handle) one of them is judged; the other's record
+ * may then be dropped, and that key, seen as expired by every read, waits
+ * for a write, ttlkv_sweep or ttlkv_clear to remove it. Errors as
+ * ttlkv_expire_due_many's, and TTLKV_INVALID_ARGUMENT for NULL handles or
+ * scheduled_ms with count > 0, or a 0 in scheduled_ms (nothing is done).
+ * Shard-locked writes.
+ */
+typedef void ttlkv_expired_fn(size_t index, const void *key, size_t key_len,
+    uint64_t deadline_ms, void *context);
+TTLKV_API ttlkv_status ttlkv_expire_handles(ttlkv *store, const uint64_t *handles,
+    const uint64_t *scheduled_ms, size_t count, uint64_t *deadlines_ms,
+    ttlkv_status *statuses, ttlkv_expired_fn *removed, void *context);
+
+/*
  * With TTLKV_TRACK_EXPIRY, a write that gives a key a deadline earlier than
  * the key's pending schedule record (or the key's first deadline) appends a
  * schedule record (key, deadline) to its shard's schedule; so a key
