@@ -75,7 +75,7 @@ let benchmarks: @Sendable () -> Void = {
         var wheel = TimingWheel(resolution: 10, now: 0)
         var now: UInt64 = 0
         for i in benchmark.scaledIterations {
-            keys[i % keyCount].withUnsafeBytes { wheel.schedule(key: $0, deadline: now + 50 + UInt64(i % 5_000)) }
+            wheel.schedule(handle: UInt64(i % keyCount), deadline: now + 50 + UInt64(i % 5_000))
             if i % 64 == 63 {
                 now += 10
                 wheel.advance(to: now)

@@ -339,8 +339,10 @@ final class CCore: StoreCore, @unchecked Sendable {
     }
 
     @usableFromInline
-    func drainSchedule(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
-        forEachRecord(of: ttlkv_drain_schedule, body)
+    func drainSchedule(_ body: (_ handle: UInt64, _ deadline: UInt64) -> Void) {
+        forEachRecord(of: ttlkv_drain_schedule) { key, deadline in
+            body(ttlkv_key_handle(pointer, key.baseAddress, key.count), deadline)
+        }
     }
 
     @usableFromInline
@@ -400,23 +402,47 @@ final class CCore: StoreCore, @unchecked Sendable {
         return raw == 0 ? nil : ScanCursor(rawValue: raw)
     }
 
-    /// ttlkv_expire_due_many: a chunk of the worker's due records at once.
+    /// ttlkv_expire_handles: a chunk of the worker's due records at once.
     @usableFromInline
-    func expire(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, scheduled: UnsafeBufferPointer<UInt64>,
-                outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>) {
-        withCKeys(keys) { cKeys, statuses in
-            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: keys.count) { deadlines in
+    func expire(_ handles: UnsafeBufferPointer<UInt64>, scheduled: UnsafeBufferPointer<UInt64>,
+                outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>,
+                removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?) {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: handles.count) { deadlines in
+            withUnsafeTemporaryAllocation(of: ttlkv_status.self, capacity: handles.count) { statuses in
                 // C sets a deadline only for some statuses: the rest read 0.
                 deadlines.initialize(repeating: 0)
-                // All buffers outlive the synchronous call: the keys are
-                // pinned by the caller, the rest are this frame's.
-                let status = ttlkv_expire_due_many(pointer, cKeys.baseAddress, scheduled.baseAddress, keys.count,
-                                                   deadlines.baseAddress, statuses.baseAddress)
-                for i in 0..<keys.count {
+                statuses.initialize(repeating: TTLKV_OK)
+                let status = withRemovedKeyCallback(removedKey) { callback, context in
+                    // All buffers outlive the synchronous call: the handles
+                    // and deadlines are the caller's, the rest this frame's.
+                    ttlkv_expire_handles(pointer, handles.baseAddress, scheduled.baseAddress, handles.count,
+                                         deadlines.baseAddress, statuses.baseAddress, callback, context)
+                }
+                for i in 0..<handles.count {
                     // A whole-call failure (memory for this thread's reader
                     // record) changed nothing: try every record again.
                     outcomes[i] = status != TTLKV_OK ? .retry : Self.outcome(statuses[i], deadline: deadlines[i])
                 }
+            }
+        }
+    }
+
+    /// Runs `body` with `removedKey` as a C ttlkv_expired_fn and context
+    /// (nil and nil without one).
+    private func withRemovedKeyCallback(
+        _ removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?,
+        _ body: ((@convention(c) (Int, UnsafeRawPointer?, Int, UInt64, UnsafeMutableRawPointer?) -> Void)?,
+                 UnsafeMutableRawPointer?) -> ttlkv_status
+    ) -> ttlkv_status {
+        guard let removedKey else { return body(nil, nil) }
+        return withoutActuallyEscaping(removedKey) { removedKey in
+            var report = removedKey
+            // As in forEachRecord: C calls back only during `body`.
+            return withUnsafeMutablePointer(to: &report) { report in
+                body({ _, key, length, deadline, context in
+                    let report = context!.assumingMemoryBound(to: ((UnsafeRawBufferPointer, UInt64) -> Void).self)
+                    report.pointee(UnsafeRawBufferPointer(start: key, count: length), deadline)
+                }, report)
             }
         }
     }

@@ -204,7 +204,7 @@ final class ExpiryWorker: Sendable {
                 core.reclaimMemory()
                 nextMaintenance = now + 1000
             }
-            core.drainSchedule { key, deadline in wheel.schedule(key: key, deadline: deadline) }
+            core.drainSchedule { handle, deadline in wheel.schedule(handle: handle, deadline: deadline) }
             core.maintainTable()
             wheel.advance(to: now)
             let wantsEvents = !listeners.isEmpty
@@ -241,19 +241,23 @@ final class ExpiryWorker: Sendable {
             outcomes.initialize(repeating: .drop)
             defer { outcomes.deinitialize() }
             _ = wheel.takeDue(limit: budget.itemsPerTick, batchSize: batchChunk,
-                              shouldStop: { ContinuousClock.now - started > timeBudget }) { keys, scheduled, later in
-                let outcomes = UnsafeMutableBufferPointer(rebasing: outcomes[..<keys.count])
-                core.expire(keys, scheduled: scheduled, outcomes: outcomes)
+                              shouldStop: { ContinuousClock.now - started > timeBudget }) { handles, scheduled, later in
+                let outcomes = UnsafeMutableBufferPointer(rebasing: outcomes[..<handles.count])
+                // The wheel keeps handles, not keys: a listener's event
+                // gets its key from the store as the key is removed.
+                var reported: [(key: [UInt8], deadline: UInt64)] = []
+                core.expire(handles, scheduled: scheduled, outcomes: outcomes, removedKey: !collectEvents ? nil : { key, deadline in
+                    reported.append((Array(key), deadline))
+                })
                 let at = core.now()
+                for (key, deadline) in reported {
+                    events.append(ExpiryEvent(key: key, deadline: .init(milliseconds: deadline), removedAt: .init(milliseconds: at)))
+                }
                 for (i, outcome) in outcomes.enumerated() {
                     switch outcome {
                     case .removed(let deadline):
                         removed += 1
                         _ = lag.record(at > deadline ? at - deadline : 0)
-                        if collectEvents {
-                            events.append(ExpiryEvent(
-                                key: Array(keys[i]), deadline: .init(milliseconds: deadline), removedAt: .init(milliseconds: at)))
-                        }
                     case .notDue(let deadline):
                         later[i] = deadline
                     case .retry:

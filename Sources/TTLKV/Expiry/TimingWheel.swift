@@ -26,68 +26,25 @@
  next tick with anything to do in constant time and skips empty ticks
  instead of visiting them.
 
- Records are packed into per-slot byte arenas, {UInt64 deadline, UInt32
- length, key bytes}: no allocation per record, and a pending record costs
- its key length plus 12 bytes. The wheel stores keys and deadlines only; the
- store's entry is the truth (the worker asks the store whether the key is
- really due), so a slot is only a hint and stale records are harmless.
+ A record is 16 bytes, {handle, deadline}, whatever the key's length: the
+ handle is the store's 64-bit name for the key (its seeded hash), which the
+ store resolves back to the entry when the record fires. The wheel holds no
+ copy of any key, and the store's entry is the truth (the worker asks the
+ store whether the key is really due), so a slot is only a hint and stale
+ records are harmless.
  */
 
-/// Expiry records packed back to back in one byte array.
+/// One pending expiry: the store's handle for a key, and the deadline (ms)
+/// the record was scheduled for.
 @_spi(Benchmarks)
-public struct RecordArena: Sendable {
-    private(set) var bytes: [UInt8] = []
-    private(set) var count = 0
+public struct WheelRecord: Sendable {
+    public var handle: UInt64
+    public var deadline: UInt64
 
-    static let headerSize = MemoryLayout<UInt64>.size + MemoryLayout<UInt32>.size
-
-    var isEmpty: Bool { count == 0 }
-
-    /// Bytes allocated for the records.
-    var byteCount: Int { bytes.capacity }
-
-    /// Bytes the records take.
-    var usedBytes: Int { bytes.count }
-
-    /// Makes room for `extra` more bytes: doubling, but to no more than
-    /// `limit` bytes in all while they fit in it (a budgeted shard's records'
-    /// slice), so that the capacity stays near what is charged for it.
-    mutating func reserve(_ extra: Int, within limit: Int) {
-        let need = bytes.count + extra
-        guard need > bytes.capacity else { return }
-        var capacity = Swift.max(bytes.capacity * 2, 256, need)
-        if capacity > limit && need <= limit { capacity = limit }
-        bytes.reserveCapacity(capacity)
-    }
-
-    mutating func append(key: UnsafeRawBufferPointer, deadline: UInt64) {
-        withUnsafeBytes(of: deadline.littleEndian) { bytes.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt32(key.count).littleEndian) { bytes.append(contentsOf: $0) }
-        bytes.append(contentsOf: key)
-        count += 1
-    }
-
-    /// Calls `body` for each record from byte `offset` on while it returns
-    /// true; returns the offset of the first record not visited.
-    func visit(from offset: Int, _ body: (UnsafeRawBufferPointer, UInt64) -> Bool) -> Int {
-        bytes.withUnsafeBytes { raw in
-            var at = offset
-            while at < raw.count {
-                let record = Self.record(in: raw, at: at)
-                guard body(record.key, record.deadline) else { return at }
-                at = record.next
-            }
-            return at
-        }
-    }
-
-    /// The record at byte `offset` of an arena's bytes `raw`, and the offset
-    /// of the next.
-    static func record(in raw: UnsafeRawBufferPointer, at offset: Int) -> (key: UnsafeRawBufferPointer, deadline: UInt64, next: Int) {
-        let deadline = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-        let length = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)))
-        let start = offset + headerSize
-        return (UnsafeRawBufferPointer(rebasing: raw[start..<(start + length)]), deadline, start + length)
+    @inlinable
+    public init(handle: UInt64, deadline: UInt64) {
+        self.handle = handle
+        self.deadline = deadline
     }
 }
 
@@ -108,34 +65,35 @@ public struct TimingWheel {
     /// Records in the wheel and in the due queue.
     public private(set) var count = 0
 
-    private var slots: [RecordArena]
+    private var slots: [[WheelRecord]]
     private var occupied: [UInt64]
-    private var due: [RecordArena] = []
-    private var dueCursor = (arena: 0, offset: 0)
+    /// Fired slots, oldest first, and the first record not yet taken.
+    private var due: [[WheelRecord]] = []
+    private var dueCursor = (slot: 0, index: 0)
 
     /// A wheel whose ticks are `resolution` ms, starting at `now` (ms).
     public init(resolution: UInt64, now: UInt64) {
         precondition(resolution > 0)
         self.resolution = resolution
         nextTick = now / resolution
-        slots = Array(repeating: RecordArena(), count: Self.levels * Self.slotsPerLevel)
+        slots = Array(repeating: [], count: Self.levels * Self.slotsPerLevel)
         occupied = Array(repeating: 0, count: Self.levels)
     }
 
     /// Whether records wait in the due queue.
-    var hasDue: Bool { dueCursor.arena < due.count }
+    var hasDue: Bool { dueCursor.slot < due.count }
 
-    /// Adds a record. A deadline whose tick has already been processed goes
-    /// straight to the due queue.
-    public mutating func schedule(key: UnsafeRawBufferPointer, deadline: UInt64) {
+    /// Adds a record for the key the store calls `handle`. A deadline whose
+    /// tick has already been processed goes straight to the due queue.
+    public mutating func schedule(handle: UInt64, deadline: UInt64) {
         count += 1
-        place(key: key, deadline: deadline)
+        place(WheelRecord(handle: handle, deadline: deadline))
     }
 
-    private mutating func place(key: UnsafeRawBufferPointer, deadline: UInt64) {
-        let tick = deadline / resolution
+    private mutating func place(_ record: WheelRecord) {
+        let tick = record.deadline / resolution
         guard tick >= nextTick else {
-            appendDue(key: key, deadline: deadline)
+            appendDue(record)
             return
         }
         let ahead = tick - nextTick
@@ -145,22 +103,22 @@ public struct TimingWheel {
         }
         let slotTick = ahead < Self.horizonTicks ? tick : nextTick + Self.horizonTicks - 1
         let index = Int(truncatingIfNeeded: slotTick >> UInt64(Self.slotBits * level)) & (Self.slotsPerLevel - 1)
-        slots[level * Self.slotsPerLevel + index].append(key: key, deadline: deadline)
+        slots[level * Self.slotsPerLevel + index].append(record)
         occupied[level] |= 1 << UInt64(index)
     }
 
-    private mutating func appendDue(key: UnsafeRawBufferPointer, deadline: UInt64) {
-        if due.isEmpty || due.count == dueCursor.arena {
-            due.append(RecordArena())
+    private mutating func appendDue(_ record: WheelRecord) {
+        if due.isEmpty || due.count == dueCursor.slot {
+            due.append([])
         }
-        due[due.count - 1].append(key: key, deadline: deadline)
+        due[due.count - 1].append(record)
     }
 
-    private mutating func take(level: Int, index: Int) -> RecordArena {
+    private mutating func take(level: Int, index: Int) -> [WheelRecord] {
         occupied[level] &= ~(1 << UInt64(index))
-        var arena = RecordArena()
-        swap(&arena, &slots[level * Self.slotsPerLevel + index])
-        return arena
+        var records: [WheelRecord] = []
+        swap(&records, &slots[level * Self.slotsPerLevel + index])
+        return records
     }
 
     /// Processes every tick that is over at `now` (ms): cascades, and moves
@@ -185,21 +143,17 @@ public struct TimingWheel {
             let index = Int(truncatingIfNeeded: tick >> UInt64(Self.slotBits * level)) & (Self.slotsPerLevel - 1)
             guard tick & ((1 << UInt64(Self.slotBits * level)) - 1) == 0 else { break }
             if occupied[level] & (1 << UInt64(index)) != 0 {
-                let arena = take(level: level, index: index)
-                _ = arena.visit(from: 0) { key, deadline in
-                    place(key: key, deadline: deadline)
-                    return true
-                }
+                for record in take(level: level, index: index) { place(record) }
             }
             level += 1
         }
         let index = Int(truncatingIfNeeded: tick) & (Self.slotsPerLevel - 1)
         if occupied[0] & (1 << UInt64(index)) != 0 {
-            let arena = take(level: 0, index: index)
+            let records = take(level: 0, index: index)
             if hasDue {
-                due.append(arena)
+                due.append(records)
             } else {
-                due = [arena]
+                due = [records]
                 dueCursor = (0, 0)
             }
         }
@@ -241,60 +195,47 @@ public struct TimingWheel {
     }
 
     /// Takes up to `limit` due records, oldest first, in batches of up to
-    /// `batchSize`: `body` gets each batch's keys and deadlines, and sets
+    /// `batchSize`: `body` gets each batch's handles and deadlines, and sets
     /// `later[i]` (0 when called) to a later deadline to schedule record i
     /// again, or leaves it 0 to drop it. Stops early when `shouldStop` says
     /// so (asked before every batch but the first); the rest stays queued.
     /// Returns how many it took.
     public mutating func takeDue(
         limit: Int, batchSize: Int = 64, shouldStop: () -> Bool = { false },
-        _ body: (_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, _ deadlines: UnsafeBufferPointer<UInt64>,
+        _ body: (_ handles: UnsafeBufferPointer<UInt64>, _ deadlines: UnsafeBufferPointer<UInt64>,
                  _ later: UnsafeMutableBufferPointer<UInt64>) -> Void
     ) -> Int {
         precondition(batchSize > 0)
         var taken = 0
-        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: batchSize) { keys in
-            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * batchSize) { numbers in
-                let deadlines = UnsafeMutableBufferPointer(rebasing: numbers[..<batchSize])
-                let later = UnsafeMutableBufferPointer(rebasing: numbers[batchSize...])
-                var stopped = false
-                while !stopped && dueCursor.arena < due.count {
-                    // A copy: rescheduling may append to the due queue, and
-                    // the keys point into this arena's bytes.
-                    let arena = due[dueCursor.arena]
-                    let next = arena.bytes.withUnsafeBytes { raw in
-                        var at = dueCursor.offset
-                        while at < raw.count {
-                            if taken >= limit || (taken > 0 && shouldStop()) {
-                                stopped = true
-                                break
-                            }
-                            var filled = 0
-                            while filled < Swift.min(batchSize, limit - taken) && at < raw.count {
-                                let record = RecordArena.record(in: raw, at: at)
-                                keys[filled] = record.key
-                                deadlines[filled] = record.deadline
-                                later[filled] = 0
-                                (filled, at) = (filled + 1, record.next)
-                            }
-                            body(UnsafeBufferPointer(rebasing: keys[..<filled]), UnsafeBufferPointer(rebasing: deadlines[..<filled]),
-                                 UnsafeMutableBufferPointer(rebasing: later[..<filled]))
-                            for i in 0..<filled {
-                                if later[i] != 0 {
-                                    place(key: keys[i], deadline: later[i])
-                                } else {
-                                    count -= 1
-                                }
-                            }
-                            taken += filled
-                        }
-                        return at
-                    }
-                    dueCursor = stopped ? (dueCursor.arena, next) : (dueCursor.arena + 1, 0)
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 3 * batchSize) { numbers in
+            let handles = UnsafeMutableBufferPointer(rebasing: numbers[..<batchSize])
+            let deadlines = UnsafeMutableBufferPointer(rebasing: numbers[batchSize..<(2 * batchSize)])
+            let later = UnsafeMutableBufferPointer(rebasing: numbers[(2 * batchSize)...])
+            while dueCursor.slot < due.count {
+                if taken >= limit || (taken > 0 && shouldStop()) { break }
+                // Rescheduling may append to the due queue: copy the batch
+                // out of it first.
+                let records = due[dueCursor.slot]
+                let filled = Swift.min(batchSize, limit - taken, records.count - dueCursor.index)
+                for i in 0..<filled {
+                    let record = records[dueCursor.index + i]
+                    (handles[i], deadlines[i], later[i]) = (record.handle, record.deadline, 0)
                 }
+                dueCursor.index += filled
+                if dueCursor.index == records.count { dueCursor = (dueCursor.slot + 1, 0) }
+                body(UnsafeBufferPointer(rebasing: handles[..<filled]), UnsafeBufferPointer(rebasing: deadlines[..<filled]),
+                     UnsafeMutableBufferPointer(rebasing: later[..<filled]))
+                for i in 0..<filled {
+                    if later[i] != 0 {
+                        place(WheelRecord(handle: handles[i], deadline: later[i]))
+                    } else {
+                        count -= 1
+                    }
+                }
+                taken += filled
             }
         }
-        if dueCursor.arena == due.count {
+        if dueCursor.slot == due.count {
             due.removeAll()
             dueCursor = (0, 0)
         }
@@ -302,14 +243,20 @@ public struct TimingWheel {
     }
 
     /// ``takeDue(limit:batchSize:shouldStop:_:)`` a record at a time: `body`
-    /// gets each key and deadline and returns nil to drop the record or a
+    /// gets each handle and deadline and returns nil to drop the record or a
     /// later deadline to schedule it again.
     public mutating func takeDue(
-        limit: Int, shouldStop: () -> Bool = { false }, _ body: (UnsafeRawBufferPointer, UInt64) -> UInt64?
+        limit: Int, shouldStop: () -> Bool = { false }, _ body: (UInt64, UInt64) -> UInt64?
     ) -> Int {
-        takeDue(limit: limit, shouldStop: shouldStop) { keys, deadlines, later in
-            for i in keys.indices { later[i] = body(keys[i], deadlines[i]) ?? 0 }
+        takeDue(limit: limit, shouldStop: shouldStop) { handles, deadlines, later in
+            for i in handles.indices { later[i] = body(handles[i], deadlines[i]) ?? 0 }
         }
+    }
+
+    /// Bytes the wheel's record arrays have allocated (their capacity), for
+    /// the tests of what a pending record costs.
+    var allocatedBytes: Int {
+        (slots.reduce(0) { $0 + $1.capacity } + due.reduce(0) { $0 + $1.capacity }) * MemoryLayout<WheelRecord>.stride
     }
 }
 

@@ -85,10 +85,12 @@ protocol StoreCore: AnyObject, Sendable {
     /// The store's clock, in milliseconds: the time base of every deadline.
     func now() -> UInt64
 
-    /// Calls `body` with the key and deadline of every expiry record that
+    /// Calls `body` with the handle and deadline of every expiry record that
     /// writes handed over since the last call, for the worker to schedule
-    /// (ttlkv_drain_schedule).
-    func drainSchedule(_ body: (UnsafeRawBufferPointer, UInt64) -> Void)
+    /// (ttlkv_drain_schedule). A handle is the core's 64-bit name for the
+    /// record's key (its seeded hash, ttlkv_key_handle), so that the worker
+    /// keeps no copy of any key.
+    func drainSchedule(_ body: (_ handle: UInt64, _ deadline: UInt64) -> Void)
 
     /// Expiry records handed over by writes and not yet drained.
     var scheduleRecords: Int { get }
@@ -108,12 +110,17 @@ protocol StoreCore: AnyObject, Sendable {
     /// (ttlkv_drain_wanted); clears what it reports.
     func takeDrainWanted() -> Bool
 
-    /// For each i, removes `keys[i]` if its deadline has passed, and sets
-    /// `outcomes[i]`. `scheduled[i]` is the deadline of the record being
-    /// fired, so the core can tell stale records. The keys (at most 64) are
-    /// looked up together, and each shard's under one hold of its lock.
-    func expire(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, scheduled: UnsafeBufferPointer<UInt64>,
-                outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>)
+    /// For each i, removes the key whose handle is `handles[i]` if its
+    /// deadline has passed, and sets `outcomes[i]`. `scheduled[i]` is the
+    /// deadline of the record being fired, so the core can tell stale
+    /// records (ttlkv_expire_handles). The keys (at most 64) are looked up
+    /// together, and each shard's under one hold of its lock. If
+    /// `removedKey` is given, it is called with the key and deadline of
+    /// each key removed, under the shard's lock: it must not call into the
+    /// store.
+    func expire(_ handles: UnsafeBufferPointer<UInt64>, scheduled: UnsafeBufferPointer<UInt64>,
+                outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>,
+                removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?)
 
     /// Frees memory the core holds back for readers, without waiting for
     /// them; the worker calls it about once a second.

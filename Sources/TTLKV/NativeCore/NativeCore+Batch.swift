@@ -68,15 +68,16 @@ extension NativeCore {
         }
     }
 
-    /// The expiry worker's removals.
+    /// The expiry worker's removals, by handle.
     @usableFromInline
-    func expire(_ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, scheduled: UnsafeBufferPointer<UInt64>,
-                outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>) {
-        withEntries(keys.count) { entries in
+    func expire(_ handles: UnsafeBufferPointer<UInt64>, scheduled: UnsafeBufferPointer<UInt64>,
+                outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>,
+                removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?) {
+        withEntries(handles.count) { entries in
             for i in outcomes.indices { outcomes[i] = .drop }
-            forEachKeyByShard(keys) { state, offset, hash in
-                (outcomes[offset], entries[offset]) = expireEntry(key: keys[offset], hash: hash,
-                                                                  scheduled: scheduled[offset], in: &state)
+            forEachByShard(handles.count, hashAt: { handles[$0] }) { state, offset, hash in
+                (outcomes[offset], entries[offset]) = expireEntry(hash: hash, scheduled: scheduled[offset], in: &state,
+                                                                  removedKey: removedKey)
             }
         }
     }

@@ -91,25 +91,34 @@ final class NativeCore: StoreCore, Sendable {
         _ keys: UnsafeBufferPointer<UnsafeRawBufferPointer>, including: (Int) -> Bool = { _ in true },
         _ body: (inout NativeShardState, _ offset: Int, _ hash: UInt64) -> Void
     ) {
-        withUnsafeTemporaryAllocation(of: (shard: Int, offset: Int, hash: UInt64).self, capacity: keys.count) { order in
-            var count = 0
-            for offset in keys.indices where fits(keys[offset]) && including(offset) {
-                let hash = hash(keys[offset])
+        forEachByShard(keys.count, hashAt: { fits(keys[$0]) && including($0) ? hash(keys[$0]) : nil }, body)
+    }
+
+    /// ``forEachKeyByShard(_:including:_:)`` for `count` keys named by their
+    /// hashes: `hashAt(offset)`, or nil to leave that one out.
+    func forEachByShard(
+        _ count: Int, hashAt: (Int) -> UInt64?,
+        _ body: (inout NativeShardState, _ offset: Int, _ hash: UInt64) -> Void
+    ) {
+        withUnsafeTemporaryAllocation(of: (shard: Int, offset: Int, hash: UInt64).self, capacity: count) { order in
+            var included = 0
+            for offset in 0..<count {
+                guard let hash = hashAt(offset) else { continue }
                 let shard = shardIndex(for: hash)
                 // Insertion sort: a chunk is small, and this keeps it stable.
-                var slot = count
+                var slot = included
                 while slot > 0 && order[slot - 1].shard > shard {
                     order[slot] = order[slot - 1]
                     slot -= 1
                 }
                 order[slot] = (shard, offset, hash)
-                count += 1
+                included += 1
             }
             var next = 0
-            while next < count {
+            while next < included {
                 let shard = order[next].shard
                 shards[shard].withLock { state in
-                    while next < count && order[next].shard == shard {
+                    while next < included && order[next].shard == shard {
                         body(&state, order[next].offset, order[next].hash)
                         next += 1
                     }
@@ -471,9 +480,10 @@ final class NativeCore: StoreCore, Sendable {
         pendingScheduleRecords.load(ordering: .relaxed)
     }
 
+    /// The records' handles are their keys' seeded hashes, as the table's.
     @usableFromInline
-    func drainSchedule(_ body: (UnsafeRawBufferPointer, UInt64) -> Void) {
-        take(\.schedule, counted: pendingScheduleRecords, body)
+    func drainSchedule(_ body: (_ handle: UInt64, _ deadline: UInt64) -> Void) {
+        take(\.schedule, counted: pendingScheduleRecords) { key, deadline in body(hash(key), deadline) }
     }
 
     @usableFromInline
@@ -501,10 +511,7 @@ final class NativeCore: StoreCore, Sendable {
             }
             guard !records.isEmpty else { continue }
             counter.subtract(records.count, ordering: .relaxed)
-            _ = records.visit(from: 0) { key, deadline in
-                body(key, deadline)
-                return true
-            }
+            records.forEach(body)
         }
     }
 
@@ -516,15 +523,19 @@ final class NativeCore: StoreCore, Sendable {
     @usableFromInline
     func maintainTable() {}
 
-    /// The worker's removal of `key` if due, under the lock of its shard
-    /// (ttlkv_expire_due). Returns the outcome, and the entry removed, to be
-    /// released after the lock is dropped.
-    func expireEntry(key: UnsafeRawBufferPointer, hash: UInt64, scheduled: UInt64,
-                     in state: inout NativeShardState) -> (ExpiryOutcome, removed: NativeEntry?) {
-        guard let entry = state.find(hash: hash, key: key) else { return (.drop, nil) }
+    /// The worker's removal, under the lock of its shard, of the key whose
+    /// handle (hash) is `hash`, if due (ttlkv_expire_handles). Returns the
+    /// outcome, and the entry removed, to be released after the lock is
+    /// dropped; calls `removedKey` with the key of an entry it removes.
+    func expireEntry(hash: UInt64, scheduled: UInt64, in state: inout NativeShardState,
+                     removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?) -> (ExpiryOutcome, removed: NativeEntry?) {
+        guard let entry = state.find(hash: hash, scheduled: scheduled, hashOf: self.hash) else { return (.drop, nil) }
         let deadline = entry.deadline
         if isExpired(deadline, now: now()) {
-            unlink(entry, hash: hash, key: key, expired: true, byWorker: true, in: &state)
+            entry.withKey { key in
+                removedKey?(key, deadline)
+                unlink(entry, hash: hash, key: key, expired: true, byWorker: true, in: &state)
+            }
             return (.removed(deadline: deadline), entry)
         }
         guard entry.scheduledDeadline == scheduled else { return (.drop, nil) }

@@ -34,6 +34,15 @@ struct NativeShardState {
         return collisions.isEmpty ? nil : collisions[Array(key)]
     }
 
+    /// The entry whose key hashes to `hash`, for an expiry record scheduled
+    /// for `scheduled`: of keys that share the hash (in the side table), the
+    /// one whose pending record that is, else the one in the table.
+    func find(hash: UInt64, scheduled: UInt64, hashOf: (UnsafeRawBufferPointer) -> UInt64) -> NativeEntry? {
+        guard let entry = table[hash] else { return nil }
+        guard !collisions.isEmpty && entry.scheduledDeadline != scheduled else { return entry }
+        return collisions.values.first { $0.scheduledDeadline == scheduled && $0.withKey(hashOf) == hash } ?? entry
+    }
+
     /// Adds an entry for a key that has none.
     mutating func insert(_ entry: NativeEntry, hash: UInt64) {
         let capacity = table.capacity
