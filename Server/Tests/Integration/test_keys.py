@@ -64,3 +64,22 @@ def test_a_client_that_leaves_during_keys_stops_the_walk(loaded):
     assert check("PING") == "PONG"
     assert check("DBSIZE") == KEYS
     check.close()
+
+
+def test_keys_answers_are_framed_alone_and_behind_other_replies(loaded):
+    """The answer goes out in the buffer the walk gathered it in, its header
+    written in front: alone on the connection, behind replies still pending
+    in the same batch, and in front of later ones, each reply whole."""
+    client = resp.Client(loaded.port, timeout=120)
+    everything = {b"key:%d" % i for i in range(KEYS)}
+    replies = client.pipeline([("PING",), ("KEYS", "*"), ("GET", "key:7"), ("KEYS", "key:4242*"),
+                               ("KEYS", "nothing*"), ("ECHO", "after")])
+    assert replies[0] == "PONG"
+    assert len(replies[1]) == KEYS and set(replies[1]) == everything
+    assert replies[2] == b"v"
+    assert sorted(replies[3]) == sorted([b"key:4242"] + [b"key:4242%d" % i for i in range(10)])
+    assert replies[4] == []
+    assert replies[5] == b"after"
+    assert set(client("KEYS", "*")) == everything
+    assert client("KEYS", "key:99999") == [b"key:99999"]
+    client.close()

@@ -47,7 +47,7 @@ let keyspaceCommands: [Command] = [
         }
         do {
             var walk = KeysWalk(pattern: call.arguments[1])
-            try walk.complete(call.keyspace, into: &replies)
+            replies.append(try walk.complete(call.keyspace))
         } catch {
             replies.error(Keyspace.errorReply(for: error, command: call.command.name))
         }

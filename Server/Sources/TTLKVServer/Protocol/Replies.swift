@@ -18,6 +18,17 @@ struct Replies {
 
     var isEmpty: Bool { buffer.readableBytes == 0 }
 
+    /// Appends replies encoded elsewhere; when none are pending it takes
+    /// `encoded` as the buffer itself, so that a large answer is not copied.
+    mutating func append(_ encoded: ByteBuffer) {
+        if isEmpty {
+            buffer = encoded
+        } else {
+            var encoded = encoded
+            buffer.writeBuffer(&encoded)
+        }
+    }
+
     mutating func ok() {
         buffer.writeStaticString("+OK\r\n")
     }

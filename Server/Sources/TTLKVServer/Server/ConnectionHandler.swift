@@ -304,12 +304,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         let keyspace = server.keyspace
         runOffLoop(context) { () throws -> ByteBuffer in
             var walk = keys
-            var answer = Replies(allocator: ByteBufferAllocator())
-            try walk.complete(keyspace.access, into: &answer)
-            return answer.buffer
+            return try walk.complete(keyspace.access)
         } then: { outcome, replies in
             switch outcome {
-            case .success(var answer): replies.buffer.writeBuffer(&answer)
+            case .success(let answer): replies.append(answer)
             case .failure(let error): replies.error(Keyspace.errorReply(for: error, command: "keys"))
             }
         }
