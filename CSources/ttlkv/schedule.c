@@ -242,6 +242,8 @@ ttlkv_testing_log_capacity(struct ttlkv *store, uint64_t *room)
 {
 	uint64_t most = 0;
 
+	/* The drains write the spares outside the shard locks, under this. */
+	pthread_mutex_lock(&store->drain_lock);
 	*room = log_room(&store->shards[0]);
 	for (uint32_t i = 0; i < store->n_shards; i++) {
 		struct shard *x = &store->shards[i];
@@ -254,6 +256,7 @@ ttlkv_testing_log_capacity(struct ttlkv *store, uint64_t *room)
 		if (caps > most)
 			most = caps;
 	}
+	pthread_mutex_unlock(&store->drain_lock);
 	return most;
 }
 #endif
