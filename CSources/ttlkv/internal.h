@@ -234,7 +234,9 @@ struct shard {
 	 * written under the lock and read lock-free (ttlkv_stats). */
 	uint64_t held;            /* atomic: its entries' blocks */
 	uint64_t fixed;           /* atomic: its table, ghost and logged records */
-	uint64_t logged;          /* the records' part of fixed (schedule.c) */
+	uint64_t logged;          /* the records' part of fixed (schedule.c); written
+	                             under the shard lock, atomic for
+	                             ttlkv__table_fits' unlocked callers */
 	uint64_t map_charge;      /* atomic: the live table's part of fixed */
 	/* With a budget (share != 0): the queues and the ghost, under lock. */
 	uint64_t share;           /* what it may hold: max_bytes's share */

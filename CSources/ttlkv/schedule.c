@@ -73,7 +73,7 @@ log_append(struct shard *shard, struct record_log *in, const void *key, size_t k
 	in->len += RECORD_BYTES(key_len);
 	STORE(&in->records, in->records + 1);
 	STORE(&shard->fixed, shard->fixed + RECORD_BYTES(key_len));
-	shard->logged += RECORD_BYTES(key_len);
+	STORE(&shard->logged, shard->logged + RECORD_BYTES(key_len));
 	/* Tested first so that the flag's line is not written every append. */
 	if (log_room(shard) != 0 && shard->logged > log_room(shard) / 2 &&
 	    !LOAD(&shard->store->drain_wanted))
@@ -182,7 +182,7 @@ drain(struct ttlkv *store, size_t live, size_t spare, ttlkv_schedule_fn *fn,
 		shard_lock(shard);
 		full = *in;
 		STORE(&shard->fixed, shard->fixed - full.len);
-		shard->logged -= full.len;
+		STORE(&shard->logged, shard->logged - full.len);
 		/* Field by field: `records` is read without the lock. */
 		in->buf = empty->buf;
 		in->cap = empty->cap;

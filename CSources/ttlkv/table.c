@@ -445,10 +445,15 @@ map_cost(uint64_t slots)
 bool
 ttlkv__table_fits(const struct shard *shard, uint64_t slots, uint64_t more, uint64_t less)
 {
-	uint64_t held = LOAD(&shard->held), fixed = LOAD(&shard->fixed);
+	uint64_t held = LOAD(&shard->held), fixed = LOAD(&shard->fixed), logged = LOAD(&shard->logged);
+	uint64_t slice = log_room(shard);
 
-	return shard->share == 0 || fixed - LOAD(&shard->map_charge) + map_cost(slots) + held +
-	    more - less <= shard->share;
+	/* The records' slice is theirs even while they leave it empty (evict.c):
+	 * a table grown into it would stay there if the write is then refused.
+	 * Unlocked callers may see fixed and logged apart: never below 0. */
+	fixed = fixed > logged ? fixed - logged : 0;
+	return shard->share == 0 || fixed + (logged > slice ? logged : slice) - LOAD(&shard->map_charge) +
+	    map_cost(slots) + held + more - less <= shard->share;
 }
 
 #ifdef TTLKV_TESTING
