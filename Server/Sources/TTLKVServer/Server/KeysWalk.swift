@@ -30,7 +30,9 @@ struct KeysWalk: Sendable {
 
     private let pattern: GlobPattern
     private var cursor: UInt64 = 0
-    private var found: Replies
+    /// The keys gathered so far (readable by tests: the answer must be this
+    /// buffer, not a copy).
+    private(set) var found: Replies
     private var count = 0
 
     /// Bytes kept in front of the keys for the array header: `*`, up to 20
@@ -57,12 +59,27 @@ struct KeysWalk: Sendable {
     /// Walks every step, then returns the answer, the matching keys as one
     /// array, in the buffer they were gathered in.
     mutating func complete(_ keyspace: KeyspaceAccess) throws -> ByteBuffer {
-        while try !step(keyspace) {}
+        try walkAll(keyspace)
+        return answer()
+    }
+
+    /// The answer once every step is done: the array header written into the
+    /// room in front of the keys. The buffer is taken out of the walk first,
+    /// so that writing the header finds its storage unshared and does not
+    /// copy it.
+    mutating func answer() -> ByteBuffer {
         var answer = found.buffer
+        found.buffer = ByteBuffer()
         let header = "*\(count)\r\n"
         let start = answer.readerIndex - header.utf8.count
         answer.setString(header, at: start)
         answer.moveReaderIndex(to: start)
         return answer
+    }
+
+    /// Walks every step (the tests' way to look at `found` before
+    /// ``answer()``).
+    mutating func walkAll(_ keyspace: KeyspaceAccess) throws {
+        while try !step(keyspace) {}
     }
 }
