@@ -57,10 +57,12 @@ struct lookup {
 	ttlkv_status status;    /* of the arguments, until found */
 };
 
-/* The keys of a batched write: their bytes, or (keys NULL) their handles. */
+/* The keys of a batched write: their bytes, or (keys NULL) their handles
+ * and the deadlines of the records that name them. */
 struct batch_keys {
 	const ttlkv_key *keys;
 	const uint64_t *handles;
+	const uint64_t *scheduled;
 };
 
 static void
@@ -89,7 +91,8 @@ lookup_start(struct ttlkv *store, const ttlkv_key *key, struct lookup *l)
 
 /* Step 1 for the i-th key of a batched write, named either way. */
 static void
-lookup_start_batch(struct ttlkv *store, struct batch_keys keys, size_t i, struct lookup *l)
+lookup_start_batch(struct ttlkv *store, struct batch_keys keys, size_t i, uint64_t now,
+    struct lookup *l)
 {
 	if (keys.keys != NULL) {
 		lookup_start(store, &keys.keys[i], l);
@@ -97,8 +100,7 @@ lookup_start_batch(struct ttlkv *store, struct batch_keys keys, size_t i, struct
 	}
 	l->status = TTLKV_OK;
 	l->hash = keys.handles[i];
-	l->handle.hash = keys.handles[i];
-	l->handle.seed = store->seed;
+	l->handle = (struct handle_probe){ keys.handles[i], store->seed, keys.scheduled[i], now, false };
 	l->shard = shard_for(store, l->hash);
 	probe_init_handle(&l->probe, &l->handle);
 	lookup_prefetch_home(l);
@@ -289,6 +291,7 @@ write_chunk(struct ttlkv *store, struct batch_keys keys, size_t n, const ttlkv_s
     ttlkv_status *statuses, chunk_write_fn *fn, void *context, size_t frees)
 {
 	ck_epoch_record_t *record = ttlkv__reader();
+	uint64_t now = keys.handles != NULL ? store_now_precise(store) : 0;
 	struct lookup l[CHUNK];
 	size_t order[CHUNK];
 
@@ -296,7 +299,7 @@ write_chunk(struct ttlkv *store, struct batch_keys keys, size_t n, const ttlkv_s
 		return TTLKV_OUT_OF_MEMORY;
 	section_begin(record);
 	for (size_t i = 0; i < n; i++) {
-		lookup_start_batch(store, keys, i, &l[i]);
+		lookup_start_batch(store, keys, i, now, &l[i]);
 		if (pre != NULL && pre[i] != TTLKV_OK && l[i].status == TTLKV_OK) {
 			l[i].status = pre[i];
 			l[i].shard = NULL;
@@ -326,6 +329,7 @@ write_chunk(struct ttlkv *store, struct batch_keys keys, size_t n, const ttlkv_s
 		for (; k < n && l[order[k]].shard == shard && l[order[k]].status == TTLKV_OK; k++, held++) {
 			struct lookup *x = &l[order[k]];
 
+			x->handle.locked = true;
 			statuses[order[k]] = fn(shard, x->hash, table_find(shard, x->hash, &x->probe),
 			    order[k], context);
 		}
@@ -353,6 +357,7 @@ write_batch(struct ttlkv *store, struct batch_keys keys, size_t count, ttlkv_sta
 		struct batch_keys chunk = {
 			keys.keys != NULL ? keys.keys + base : NULL,
 			keys.handles != NULL ? keys.handles + base : NULL,
+			keys.scheduled != NULL ? keys.scheduled + base : NULL,
 		};
 
 		status = write_chunk(store, chunk, n, NULL, statuses + base, fn, context, frees);
@@ -375,7 +380,7 @@ remove_one(struct shard *shard, uint64_t hash, struct entry *entry, size_t i, vo
 ttlkv_status
 ttlkv_delete_many(ttlkv *store, const ttlkv_key *keys, size_t count, ttlkv_status *statuses)
 {
-	struct batch_keys named = { keys, NULL };
+	struct batch_keys named = { keys, NULL, NULL };
 
 	return write_batch(store, named, count, statuses, remove_one, NULL, FREES_PER_WRITE, NULL);
 }
@@ -424,7 +429,7 @@ ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys, const uint64_t *sched
     size_t count, uint64_t *deadlines_ms, ttlkv_status *statuses)
 {
 	struct expiry_many x = { scheduled_ms, deadlines_ms, 0, 0, NULL, NULL };
-	struct batch_keys named = { keys, NULL };
+	struct batch_keys named = { keys, NULL, NULL };
 
 	if (count != 0 && deadlines_ms == NULL)
 		return TTLKV_INVALID_ARGUMENT;
@@ -439,7 +444,7 @@ ttlkv_expire_handles(ttlkv *store, const uint64_t *handles, const uint64_t *sche
     ttlkv_expired_fn *removed, void *context)
 {
 	struct expiry_many x = { scheduled_ms, deadlines_ms, 0, 0, removed, context };
-	struct batch_keys named = { NULL, handles };
+	struct batch_keys named = { NULL, handles, scheduled_ms };
 
 	if (count != 0 && (deadlines_ms == NULL || handles == NULL || scheduled_ms == NULL))
 		return TTLKV_INVALID_ARGUMENT;
@@ -491,7 +496,7 @@ ttlkv_put_many(ttlkv *store, const ttlkv_item *items, size_t count, ttlkv_status
 		size_t n = count - base < CHUNK ? count - base : CHUNK;
 		ttlkv_status pre[CHUNK];
 		ttlkv_key keys[CHUNK];
-		struct batch_keys named = { keys, NULL };
+		struct batch_keys named = { keys, NULL, NULL };
 		struct put_chunk c;
 
 		for (size_t i = 0; i < n; i++) {

@@ -140,11 +140,16 @@ struct probe {
 /* A lookup by a key's handle (ttlkv_key_handle: its seeded hash) instead of
  * its bytes, for an expiry worker that keeps handles rather than copies of
  * keys: a probe whose key_len is HANDLE_PROBE (longer than any key can be)
- * and whose key points to this; compare() matches the entry whose key
- * hashes to it. */
+ * and whose key points to this; compare() matches an entry whose key hashes
+ * to it. Under the shard lock (locked) only one the record is for: whose
+ * pending record is `scheduled`, or that is due at `now`, so that of two
+ * keys sharing a hash the record finds its own. */
 struct handle_probe {
 	uint64_t hash;
 	uint64_t seed;
+	uint64_t scheduled;
+	uint64_t now;
+	bool locked;    /* entry->scheduled may be read */
 };
 #define HANDLE_PROBE UINT32_MAX
 

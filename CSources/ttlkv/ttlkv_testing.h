@@ -114,4 +114,9 @@ void ttlkv_testing_set_gettime(ttlkv_testing_gettime_fn *fn);
  * of all three logs); *room is shard 0's room for records (log_room). */
 uint64_t ttlkv_testing_log_capacity(struct ttlkv *store, uint64_t *room);
 
+/* Narrows every key's hash to mask's bits in every store (UINT64_MAX:
+ * back to normal), so that many keys share one hash, handle and shard. Set
+ * it only while no store is open. */
+void ttlkv_testing_hash_mask(uint64_t mask);
+
 #endif

@@ -747,6 +747,68 @@ test_expire_by_handle_matches_expire_by_key(void)
 	ttlkv_close(b);
 }
 
+/*
+ * With hashes narrowed to 12 bits (test builds only) about a quarter of 2,000
+ * keys share their handle with another. A record still removes only a key
+ * that is due, each due key exactly once, reported as removed with its own
+ * bytes; the keys not yet due all stay.
+ */
+static void
+test_expire_by_handle_with_shared_handles(void)
+{
+	enum { N = 2000 };
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	struct drained *d = calloc(1, sizeof *d);
+	struct removals *r = calloc(1, sizeof *r);
+	static uint64_t handles[2 * N], scheduled[2 * N], deadlines[2 * N];
+	static ttlkv_status st[2 * N];
+	static bool removed[N];
+	int shared = 0, due = 0;
+	char key[16];
+	ttlkv *s;
+
+	ttlkv_testing_hash_mask((UINT64_C(1) << 12) - 1);
+	s = open_on(&clock, options(N, TTLKV_TRACK_EXPIRY));
+	for (int i = 0; i < N; i++) {
+		sprintf(key, "h%d", i);
+		CHECK_STATUS(PUT(s, key, i % 2 == 0 ? 10 : 1000), TTLKV_OK);
+		due += i % 2 == 0;
+	}
+	CHECK_STATUS(ttlkv_drain_schedule(s, collect, d, NULL), TTLKV_OK);
+	for (size_t i = 0; i < d->n; i++) {
+		handles[i] = ttlkv_key_handle(s, d->keys[i], d->lens[i]);
+		scheduled[i] = d->deadlines[i];
+		for (size_t j = 0; j < i && shared < 1000; j++)
+			shared += handles[j] == handles[i];
+	}
+	test_clock_advance(&clock, 10);
+	CHECK_STATUS(ttlkv_expire_handles(s, handles, scheduled, d->n, deadlines, st, note_removal, r),
+	    TTLKV_OK);
+	printf("events: by handle, %d keys sharing a handle with an earlier one: %d of %d due keys removed\n",
+	    shared, r->n, due);
+	CHECK(shared > 100);
+	CHECK(r->n == due);
+	for (int k = 0; k < r->n; k++) {
+		int i = atoi(r->keys[k] + 1);
+
+		CHECK(r->keys[k][0] == 'h' && i % 2 == 0 && !removed[i]);
+		removed[i] = true;
+		CHECK(r->deadlines[k] == 1010);
+	}
+	for (int i = 1; i < N; i += 2) {
+		sprintf(key, "h%d", i);
+		CHECK_STATUS(ttlkv_get(s, key, strlen(key), NULL, 0, &(size_t){ 0 }), TTLKV_BUFFER_TOO_SMALL);
+	}
+	ttlkv_stats stats;
+
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.expired == (uint64_t)due);
+	ttlkv_close(s);
+	ttlkv_testing_hash_mask(UINT64_MAX);
+	free(d);
+	free(r);
+}
+
 /* ttlkv_clear holds each shard's lock for at most 64 removals and 4,096
  * slots at a time: a sparse table (256 keys in 2^18 slots, about one key
  * per 1,000 slots) must not make one hold walk 64 keys' worth of gaps. */
@@ -791,5 +853,6 @@ main(void)
 	test_clear_holds_are_short();
 	test_expiry_only_store_gives_memory_back();
 	test_expire_by_handle_matches_expire_by_key();
+	test_expire_by_handle_with_shared_handles();
 	return check_exit("events");
 }

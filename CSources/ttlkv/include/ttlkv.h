@@ -835,10 +835,10 @@ TTLKV_API uint64_t ttlkv_key_handle(const ttlkv *store, const void *key, size_t 
  * removed(i, key, key_len, deadline_ms, context) (removed may be NULL; the
  * deadline is the entry's, as in deadlines_ms[i]), with the shard's
  * lock held and before the entry can be freed: copy the key there if you
- * report it; removed must not call into the store. If two live keys share
- * a handle (see ttlkv_key_handle) one of them is judged; the other's record
- * may then be dropped, and that key, seen as expired by every read, waits
- * for a write, ttlkv_sweep or ttlkv_clear to remove it. Errors as
+ * report it; removed must not call into the store. If live keys share a
+ * handle (see ttlkv_key_handle), a record judges the one whose pending
+ * record it is, or else one that is due, so each due key is still removed
+ * once, by its own record or another's. Errors as
  * ttlkv_expire_due_many's, and TTLKV_INVALID_ARGUMENT for NULL handles or
  * scheduled_ms with count > 0, or a 0 in scheduled_ms (nothing is done).
  * Shard-locked writes.

@@ -237,6 +237,11 @@ final class ExpiryWorker: Sendable {
         let started = ContinuousClock.now
         let timeBudget = budget.timePerTick ?? .milliseconds(Int64(resolution)) * 4 / 5
         var removed = 0
+        var reportedKeys: [UInt8] = [], reported: [(key: Range<Int>, deadline: UInt64)] = []
+        if collectEvents {
+            reportedKeys.reserveCapacity(batchChunk * 64)
+            reported.reserveCapacity(batchChunk)
+        }
         withUnsafeTemporaryAllocation(of: ExpiryOutcome.self, capacity: batchChunk) { outcomes in
             outcomes.initialize(repeating: .drop)
             defer { outcomes.deinitialize() }
@@ -245,13 +250,19 @@ final class ExpiryWorker: Sendable {
                 let outcomes = UnsafeMutableBufferPointer(rebasing: outcomes[..<handles.count])
                 // The wheel keeps handles, not keys: a listener's event
                 // gets its key from the store as the key is removed.
-                var reported: [(key: [UInt8], deadline: UInt64)] = []
+                // The callback runs under a shard lock: it only appends to
+                // buffers that keep their room from batch to batch.
+                reportedKeys.removeAll(keepingCapacity: true)
+                reported.removeAll(keepingCapacity: true)
                 core.expire(handles, scheduled: scheduled, outcomes: outcomes, removedKey: !collectEvents ? nil : { key, deadline in
-                    reported.append((Array(key), deadline))
+                    let start = reportedKeys.count
+                    reportedKeys.append(contentsOf: key.assumingMemoryBound(to: UInt8.self))
+                    reported.append((start..<reportedKeys.count, deadline))
                 })
                 let at = core.now()
-                for (key, deadline) in reported {
-                    events.append(ExpiryEvent(key: key, deadline: .init(milliseconds: deadline), removedAt: .init(milliseconds: at)))
+                for (range, deadline) in reported {
+                    events.append(ExpiryEvent(key: Array(reportedKeys[range]), deadline: .init(milliseconds: deadline),
+                                              removedAt: .init(milliseconds: at)))
                 }
                 for (i, outcome) in outcomes.enumerated() {
                     switch outcome {
