@@ -7,11 +7,8 @@ import Testing
 /// event loop or off it.
 @Suite struct KeysWalkTests {
     @Test func theAnswerIsTheBufferTheKeysWereGatheredIn() throws {
-        var configuration = ServerConfiguration()
-        configuration.capacity = 20_000
-        let context = try ServerContext(configuration: configuration, eventLoops: [])
-        defer { context.keyspace.close() }
-        let access = context.keyspace.access
+        let connection = try TestConnection { $0.capacity = 20_000 }
+        let access = connection.server.keyspace.access
         for i in 0..<12_345 {
             try Array("key:\(i)".utf8).withUnsafeBytes { key in
                 try [UInt8]("v".utf8).withUnsafeBytes { try access.set(key, $0, deadline: nil) }
