@@ -14,7 +14,9 @@
  * tenants of a shared machine change them least; the ratio is taken per
  * pair of rounds and printed as median [min-max].
  *
- *   build/hotpath [--keys N] [--threads T] [--rounds R] [--delete]
+ * --shards N gives the store N shards (default: the store's choice).
+ *
+ *   build/hotpath [--keys N] [--threads T] [--rounds R] [--delete] [--shards N]
  */
 #include <ck_epoch.h>
 #include <ck_hs.h>
@@ -176,7 +178,7 @@ print_median(const char *name, double *v, int n, double scale, const char *unit)
 int
 main(int argc, char **argv)
 {
-	int threads = 2, rounds = 15, delete_mode = 0;
+	int threads = 2, rounds = 15, delete_mode = 0, shards = 0;
 	double *store_rate, *minimal_rate, *ratio;
 	unsigned char key[16], value[32] = { 0 };
 	ttlkv_options o;
@@ -190,8 +192,11 @@ main(int argc, char **argv)
 			threads = atoi(argv[++i]);
 		else if (i + 1 < argc && strcmp(argv[i], "--rounds") == 0)
 			rounds = atoi(argv[++i]);
+		else if (i + 1 < argc && strcmp(argv[i], "--shards") == 0)
+			shards = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--keys N] [--threads T] [--rounds R] [--delete]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--keys N] [--threads T] [--rounds R] [--delete] [--shards N]\n",
+			    argv[0]);
 			return 2;
 		}
 	}
@@ -202,6 +207,7 @@ main(int argc, char **argv)
 	ratio = calloc((size_t)rounds, sizeof *ratio);
 	ttlkv_options_init(&o);
 	o.capacity = n_keys;
+	o.shards = (uint32_t)shards;
 	ck_epoch_init(&epoch);
 	if (store_rate == NULL || minimal_rate == NULL || ratio == NULL ||
 	    ttlkv_open(&o, &store) != TTLKV_OK ||
