@@ -373,6 +373,22 @@ store_now_precise(struct ttlkv *store)
 	return ttlkv__default_clock_precise();
 }
 
+/* Whether an absolute deadline is more than TTLKV_MAX_TTL_MS ahead, as
+ * ttlkv_now reads the time (the precise clock): `now`, the cheap reading the
+ * caller has, may trail it by a kernel tick, and a deadline set at the
+ * longest TTL from ttlkv_now must not look too far ahead of that. The
+ * precise clock is read only when the cheap reading says too far. */
+static inline bool
+deadline_too_far(struct ttlkv *store, uint64_t wanted, uint64_t now)
+{
+	uint64_t precise;
+
+	if (wanted <= now || wanted - now <= TTLKV_MAX_TTL_MS)
+		return false;
+	precise = store_now_precise(store);
+	return precise < wanted && wanted - precise > TTLKV_MAX_TTL_MS;
+}
+
 /* The time deadlines are computed from: never behind real time, so that a
  * deadline is never early (clock.c). */
 static inline uint64_t

@@ -264,7 +264,7 @@ load_entry(struct ttlkv *store, const ttlkv_load_item *it, uint64_t *now, struct
 			*now = store_now(store);
 		if (deadline <= *now)
 			return TTLKV_NOT_FOUND;
-		if (deadline - *now > TTLKV_MAX_TTL_MS)
+		if (deadline_too_far(store, deadline, *now))
 			return TTLKV_INVALID_TTL;
 	}
 	if ((status = ttlkv__entry_make(store, it->key, it->key_len, it->value, it->value_len, 0,

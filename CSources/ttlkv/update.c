@@ -31,14 +31,14 @@ struct update_call {
 /* TTLKV_OK with the deadline to store (0 = none), TTLKV_NOT_DUE if
  * `wanted` has already passed, TTLKV_INVALID_TTL if it is too far ahead. */
 static ttlkv_status
-new_deadline(uint64_t wanted, uint64_t now, uint64_t *deadline)
+new_deadline(struct ttlkv *store, uint64_t wanted, uint64_t now, uint64_t *deadline)
 {
 	*deadline = 0;
 	if (wanted == TTLKV_NO_EXPIRY)
 		return TTLKV_OK;
 	if (wanted <= now)
 		return TTLKV_NOT_DUE;
-	if (wanted - now > TTLKV_MAX_TTL_MS)
+	if (deadline_too_far(store, wanted, now))
 		return TTLKV_INVALID_TTL;
 	*deadline = wanted;
 	return TTLKV_OK;
@@ -59,7 +59,7 @@ static ttlkv_status
 deadline_or_removal(struct shard *shard, uint64_t hash, struct entry *entry,
     const ttlkv_update_state *st, uint64_t *deadline)
 {
-	ttlkv_status status = new_deadline(st->new_deadline_ms, st->now_ms, deadline);
+	ttlkv_status status = new_deadline(shard->store, st->new_deadline_ms, st->now_ms, deadline);
 
 	if (status != TTLKV_NOT_DUE)
 		return status;

@@ -155,6 +155,47 @@ test_due_on_the_precise_clock(void)
 	ttlkv_close(s);
 }
 
+static ttlkv_update_action
+set_deadline(ttlkv_update_state *state, void *context)
+{
+	state->new_deadline_ms = *(const uint64_t *)context;
+	return TTLKV_UPDATE_SET_DEADLINE;
+}
+
+/*
+ * The longest TTL is measured from ttlkv_now, the precise clock: with the
+ * coarse clock 3.5 ms behind it (the simulated machine), a deadline of
+ * ttlkv_now + TTLKV_MAX_TTL_MS is accepted by ttlkv_update and ttlkv_load,
+ * one millisecond more is not.
+ */
+static void
+test_longest_ttl_from_ttlkv_now(void)
+{
+	ttlkv *s;
+	uint64_t longest, beyond;
+	ttlkv_status statuses[2];
+	ttlkv_load_item items[2] = {
+		{ "loaded", 6, "v", 1, 0 },
+		{ "beyond", 6, "v", 1, 0 },
+	};
+
+	fake_mono_ns = 2000 * 1000000000ull + 3500000; /* 3.5 ms into a coarse tick */
+	ttlkv_testing_set_gettime(fake_gettime);
+	CHECK_STATUS(ttlkv_open(NULL, &s), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put(s, "k", 1, "v", 1, 0), TTLKV_OK);
+	longest = ttlkv_now(s) + TTLKV_MAX_TTL_MS;
+	beyond = longest + 1;
+	CHECK_STATUS(ttlkv_update(s, "k", 1, 0, set_deadline, &longest), TTLKV_OK);
+	CHECK_STATUS(ttlkv_update(s, "k", 1, 0, set_deadline, &beyond), TTLKV_INVALID_TTL);
+	items[0].deadline_ms = longest;
+	items[1].deadline_ms = beyond;
+	CHECK_STATUS(ttlkv_load(s, items, 2, statuses), TTLKV_OK);
+	CHECK_STATUS(statuses[0], TTLKV_OK);
+	CHECK_STATUS(statuses[1], TTLKV_INVALID_TTL);
+	ttlkv_close(s);
+	ttlkv_testing_set_gettime(NULL);
+}
+
 int
 main(void)
 {
@@ -191,5 +232,6 @@ main(void)
 	CHECK(early == 0);
 	ttlkv_close(s);
 	test_suspend();
+	test_longest_ttl_from_ttlkv_now();
 	return check_exit("clock");
 }

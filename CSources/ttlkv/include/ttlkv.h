@@ -555,7 +555,8 @@ TTLKV_API ttlkv_status ttlkv_set_ttl(ttlkv *store, const void *key, size_t key_l
  * Returns TTLKV_OK once fn's decision is applied (KEEP included). Errors:
  * TTLKV_INVALID_ARGUMENT (NULL store or fn, NULL key with a length),
  * TTLKV_KEY_TOO_LARGE, TTLKV_VALUE_TOO_LARGE (new_len over max_value_size),
- * TTLKV_INVALID_TTL (a new deadline more than TTLKV_MAX_TTL_MS ahead),
+ * TTLKV_INVALID_TTL (a new deadline more than TTLKV_MAX_TTL_MS ahead of
+ * ttlkv_now),
  * TTLKV_FULL (REPLACE of an absent key at max_entries),
  * TTLKV_TOO_LARGE_FOR_BUDGET (a REPLACE that cannot fit, see "Byte budget"),
  * TTLKV_OUT_OF_MEMORY, TTLKV_IN_READ_SECTION; on every error the store is

@@ -110,14 +110,12 @@ final class Keyspace: Sendable {
     /// made the clock's origin, long past: lookups read a clock that may lag
     /// by a tick, and would still show the key. One more than the store's
     /// longest TTL ahead (100 years), which Redis accepts and the store
-    /// refuses, is kept as the longest less half a second: measured from
-    /// the store's precise clock, which the store's own check, made later
-    /// under the lock against its cheap reading, may see up to a kernel
-    /// tick behind.
+    /// refuses, is kept as the longest: measured from `store.now`, the
+    /// clock the store's own check (made later) measures it from too.
     private func clamped(_ deadline: StoreClock.Instant) -> StoreClock.Instant {
         withStore { store in
             if deadline <= store.deadline(after: .zero) { return StoreClock.Instant(sinceOrigin: .zero) }
-            return min(deadline, store.now.advanced(by: Store.longestTimeToLive - .milliseconds(500)))
+            return min(deadline, store.now.advanced(by: Store.longestTimeToLive))
         }
     }
 
