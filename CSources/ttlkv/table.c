@@ -130,6 +130,15 @@ static uint64_t entry_loads;
 #define COUNT_ENTRY_LOAD() ((void)0)
 #endif
 
+/* Whether stored entry a is one a handle probe h looks for (internal.h). */
+static bool
+handle_matches(const struct entry *a, const struct handle_probe *h)
+{
+	if (seeded_hash(a->bytes, a->key_len, h->seed) != h->hash)
+		return false;
+	return !h->locked || a->scheduled == h->scheduled || deadline_passed(LOAD(&a->deadline), h->now);
+}
+
 /* ck_hs passes the stored slot first, then the tagged probe or new entry. */
 static bool
 hs_compare(const void *stored, const void *other)
@@ -143,16 +152,12 @@ hs_compare(const void *stored, const void *other)
 	COUNT_ENTRY_LOAD();
 	a = slot_entry(stored);
 	TSAN_ACQUIRE(a);
-	if (slot_entry(other)->key_len == HANDLE_PROBE) {
-		const struct handle_probe *h = ((const struct probe *)(const void *)slot_entry(other))->key;
-
-		if (seeded_hash(a->bytes, a->key_len, h->seed) != h->hash)
-			return false;
-		return !h->locked || a->scheduled == h->scheduled ||
-		    deadline_passed(LOAD(&a->deadline), h->now);
-	}
 	key = object_key(slot_entry(other), &len);
-	return a->key_len == len && (len == 0 || memcmp(a->bytes, key, len) == 0);
+	if (a->key_len == len)
+		return len == 0 || memcmp(a->bytes, key, len) == 0;
+	/* No key is as long as a handle probe's length: its test stays off
+	 * the path of every lookup by key. */
+	return len == (HANDLE_PROBE & ~PROBE_FLAG) && handle_matches(a, key);
 }
 
 /* Every map carries a struct retired header so that a replaced map can wait
