@@ -90,9 +90,15 @@ final class Keyspace: Sendable {
     // MARK: Time
 
     /// The deadline `milliseconds` from now (a relative TTL): from the
-    /// store's precise clock, so never early.
+    /// store's precise clock, so never early. A positive TTL is never taken
+    /// for past, however long this thread waits before the write (Redis
+    /// keeps a `PX 1` key for its millisecond and then reports it expired);
+    /// zero or less is past.
     func deadline(afterMilliseconds milliseconds: Int64) -> StoreClock.Instant {
-        clamped(withStore { $0.deadline(after: .milliseconds(milliseconds)) })
+        guard milliseconds > 0 else { return StoreClock.Instant(sinceOrigin: .zero) }
+        return withStore { store in
+            min(store.deadline(after: .milliseconds(milliseconds)), store.now.advanced(by: Store.longestTimeToLive))
+        }
     }
 
     /// The store-clock instant of a Unix time in milliseconds. An instant
@@ -106,16 +112,19 @@ final class Keyspace: Sendable {
         StoreClock.system.unixMilliseconds(at: instant)
     }
 
-    /// A deadline as the store takes it. One already past in real time is
-    /// made the clock's origin, long past: lookups read a clock that may lag
-    /// by a tick, and would still show the key. One more than the store's
-    /// longest TTL ahead (100 years), which Redis accepts and the store
-    /// refuses, is kept as the longest: measured from `store.now`, the
-    /// clock the store's own check (made later) measures it from too.
+    /// An absolute deadline as the store takes it. One already past in real
+    /// time is made the clock's origin, long past: lookups read a clock that
+    /// may lag by a tick, and would still show the key. "Past" is judged on
+    /// `store.now`, rounded down, so never ahead of real time. One more
+    /// than the store's longest TTL ahead (100 years), which Redis accepts
+    /// and the store refuses, is kept as the longest: measured from
+    /// `store.now`, the clock the store's own check (made later) measures
+    /// it from too.
     private func clamped(_ deadline: StoreClock.Instant) -> StoreClock.Instant {
         withStore { store in
-            if deadline <= store.deadline(after: .zero) { return StoreClock.Instant(sinceOrigin: .zero) }
-            return min(deadline, store.now.advanced(by: Store.longestTimeToLive))
+            let now = store.now
+            if deadline <= now { return StoreClock.Instant(sinceOrigin: .zero) }
+            return min(deadline, now.advanced(by: Store.longestTimeToLive))
         }
     }
 
