@@ -71,6 +71,33 @@ final class EventLog: Sendable {
         #expect(store.statistics.expired == 2_000)
     }
 
+    /// A listener added while the worker is in the middle of a mass expiry
+    /// hears of every key removed after it was added. The worker used to
+    /// decide at the start of each round whether anyone listened, so the
+    /// rest of a round that was under way lost its events (the server's
+    /// first `expired` after `CONFIG SET notify-keyspace-events`, once in a
+    /// while). Several listeners, added a few milliseconds apart, so that
+    /// at least one lands inside a round.
+    @Test(arguments: StoreKind.allCases)
+    func aListenerAddedDuringARoundHearsEveryLaterExpiry(kind: StoreKind) async throws {
+        let keys = 100_000
+        let clock = ManualClock()
+        let store = try kind.make(clock: clock) { $0.capacity = 2 * keys }
+        for i in 0..<keys { try store.set("v", forKey: "k\(i)", ttl: .milliseconds(10)) }
+        clock.advance(by: .milliseconds(20))
+        #expect(await eventually { store.statistics.expired > 0 })
+        var logs: [(log: EventLog, expiredBefore: Int)] = []
+        for _ in 0..<6 where store.statistics.expired < keys * 3 / 4 {
+            let log = try EventLog(store)
+            logs.append((log, store.statistics.expired))
+            try await Task.sleep(for: .milliseconds(3))
+        }
+        #expect(await eventually { store.statistics.expired == keys })
+        for (log, expiredBefore) in logs {
+            #expect(await eventually { log.count >= keys - expiredBefore }, "\(log.count) < \(keys - expiredBefore)")
+        }
+    }
+
     /// `expire(after:)` with zero or a negative duration removes the key, as
     /// Redis's EXPIRE does; that is a removal, not an expiry.
     @Test(arguments: StoreKind.allCases)

@@ -406,7 +406,7 @@ final class CCore: StoreCore, @unchecked Sendable {
     @usableFromInline
     func expire(_ handles: UnsafeBufferPointer<UInt64>, scheduled: UnsafeBufferPointer<UInt64>,
                 outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>,
-                removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?) {
+                removedKey: (UnsafeRawBufferPointer, UInt64) -> Void) {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: handles.count) { deadlines in
             withUnsafeTemporaryAllocation(of: ttlkv_status.self, capacity: handles.count) { statuses in
                 // C sets a deadline only for some statuses: the rest read 0.
@@ -427,15 +427,13 @@ final class CCore: StoreCore, @unchecked Sendable {
         }
     }
 
-    /// Runs `body` with `removedKey` as a C ttlkv_expired_fn and context
-    /// (nil and nil without one).
+    /// Runs `body` with `removedKey` as a C ttlkv_expired_fn and context.
     private func withRemovedKeyCallback(
-        _ removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?,
-        _ body: ((@convention(c) (Int, UnsafeRawPointer?, Int, UInt64, UnsafeMutableRawPointer?) -> Void)?,
+        _ removedKey: (UnsafeRawBufferPointer, UInt64) -> Void,
+        _ body: (@convention(c) (Int, UnsafeRawPointer?, Int, UInt64, UnsafeMutableRawPointer?) -> Void,
                  UnsafeMutableRawPointer?) -> ttlkv_status
     ) -> ttlkv_status {
-        guard let removedKey else { return body(nil, nil) }
-        return withoutActuallyEscaping(removedKey) { removedKey in
+        withoutActuallyEscaping(removedKey) { removedKey in
             var report = removedKey
             // As in forEachRecord: C calls back only during `body`.
             return withUnsafeMutablePointer(to: &report) { report in

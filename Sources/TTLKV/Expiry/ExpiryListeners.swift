@@ -37,9 +37,6 @@ final class ExpiryListeners: Sendable {
     /// Events that ``makeStream()`` sequences dropped for slow consumers.
     var droppedEvents: Int { dropped.load(ordering: .relaxed) }
 
-    /// Whether anyone listens: the worker builds events only then.
-    var isEmpty: Bool { state.withLock { $0.entries.isEmpty } }
-
     /// Registers `listener` and returns the token that keeps it; throws
     /// ``StoreError/closed`` after ``finish()``.
     func add(_ listener: Listener) throws -> ExpiryListenerToken {
@@ -80,9 +77,14 @@ final class ExpiryListeners: Sendable {
         return stream
     }
 
-    /// Hands `events` to every listener, on the calling thread.
-    func publish(_ events: [ExpiryEvent]) {
-        for listener in snapshot() { listener.receive(events) }
+    /// Hands the events of `report` to every listener registered now, on
+    /// the calling thread; builds none if there is no listener.
+    func publish(_ report: ExpiryReport) {
+        guard !report.isEmpty else { return }
+        let listeners = snapshot()
+        guard !listeners.isEmpty else { return }
+        let events = report.events
+        for listener in listeners { listener.receive(events) }
     }
 
     /// Ends every listener and refuses new ones: the store has stopped.

@@ -29,7 +29,10 @@
  Every round it also takes the expired keys that writes removed before the
  worker reached them (a key overwritten or deleted after its deadline) and
  reports them with its own removals, so that listeners hear of every expiry
- the store counts, once.
+ the store counts, once. It records every removal whether or not anyone
+ listens and looks at the listeners only when it reports (ExpiryReport), so
+ a listener added during a round hears of every key that round removes
+ after it was added.
 
  Its thread is a real pthread, not a task on the cooperative pool, because
  it sleeps and calls into the store's locks. It starts with the store and is
@@ -118,9 +121,9 @@ final class ExpiryWorker: Sendable {
         // Removal can be refused (a close from inside a read section): the
         // entries then go with the store.
         if removingEntries { try? core.removeAll() }
-        var events: [ExpiryEvent] = []
-        collectExpired(into: &events, wanted: !listeners.isEmpty)
-        if !events.isEmpty { listeners.publish(events) }
+        var report = ExpiryReport()
+        collectExpired(into: &report)
+        listeners.publish(report)
         listeners.finish()
     }
 
@@ -170,33 +173,25 @@ final class ExpiryWorker: Sendable {
     }
 
     /// Takes the expired keys that writes removed, and the keys the budget
-    /// evicted, as events if `wanted`; returns how many keys were evicted.
+    /// evicted, into `report`; returns how many keys were evicted.
     @discardableResult
-    private func collectExpired(into events: inout [ExpiryEvent], wanted: Bool) -> Int {
-        let first = events.count
+    private func collectExpired(into report: inout ExpiryReport) -> Int {
+        let first = report.count
         var evicted = 0
-        core.drainExpired { key, deadline in
-            guard wanted else { return }
-            let at = StoreClock.Instant(milliseconds: deadline)
-            events.append(ExpiryEvent(key: Array(key), deadline: at, removedAt: at))
-        }
+        core.drainExpired { key, deadline in report.append(key: key, deadline: deadline) }
         core.drainEvicted { key, deadline in
             evicted += 1
-            guard wanted else { return }
-            events.append(ExpiryEvent(key: Array(key), deadline: StoreClock.Instant(milliseconds: deadline),
-                                      removedAt: StoreClock.Instant(milliseconds: 0), cause: .evicted))
+            report.append(key: key, deadline: deadline, evicted: true)
         }
-        guard events.count > first else { return evicted }
         // Read after the drains, so after every write that removed them.
-        let removedAt = StoreClock.Instant(milliseconds: core.now())
-        for index in first..<events.count { events[index].removedAt = removedAt }
+        if report.count > first { report.stamp(removedAt: core.now(), from: first) }
         return evicted
     }
 
     private func run() {
         var wheel = TimingWheel(resolution: resolution, now: core.now())
         var roundLag = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
-        var events: [ExpiryEvent] = []
+        var report = ExpiryReport()
         var nextMaintenance: UInt64 = 0
         while !stopping.load(ordering: .acquiring) {
             let now = core.now()
@@ -207,20 +202,16 @@ final class ExpiryWorker: Sendable {
             core.drainSchedule { handle, deadline in wheel.schedule(handle: handle, deadline: deadline) }
             core.maintainTable()
             wheel.advance(to: now)
-            let wantsEvents = !listeners.isEmpty
-            let evicted = collectExpired(into: &events, wanted: wantsEvents)
-            let removed = fireDue(in: &wheel, lag: &roundLag, events: &events, collectEvents: wantsEvents)
+            let evicted = collectExpired(into: &report)
+            let removed = fireDue(in: &wheel, lag: &roundLag, report: &report)
             pending.store(wheel.count, ordering: .relaxed)
             if removed > 0 {
                 expiredCount.add(removed, ordering: .relaxed)
                 lag.withLock { $0.add(roundLag) }
                 roundLag.reset()
             }
-            if !events.isEmpty {
-                let batch = events
-                events.removeAll(keepingCapacity: true)
-                listeners.publish(batch)
-            }
+            listeners.publish(report)
+            report.removeAll()
             // Evictions still under way leave records that hold room writes
             // need: look again next tick rather than in up to a second.
             rounds.add(1, ordering: .releasing)
@@ -228,42 +219,28 @@ final class ExpiryWorker: Sendable {
         }
     }
 
-    /// Fires due records within the budget, a batch of up to 64 at a time;
-    /// returns how many keys it removed.
-    private func fireDue(
-        in wheel: inout TimingWheel, lag: inout Histogram<UInt64>,
-        events: inout [ExpiryEvent], collectEvents: Bool
-    ) -> Int {
+    /// Fires due records within the budget, a batch of up to 64 at a time,
+    /// adding the keys it removes to `report`; returns how many it removed.
+    private func fireDue(in wheel: inout TimingWheel, lag: inout Histogram<UInt64>, report: inout ExpiryReport) -> Int {
         let started = ContinuousClock.now
         let timeBudget = budget.timePerTick ?? .milliseconds(Int64(resolution)) * 4 / 5
         var removed = 0
-        var reportedKeys: [UInt8] = [], reported: [(key: Range<Int>, deadline: UInt64)] = []
-        if collectEvents {
-            reportedKeys.reserveCapacity(batchChunk * 64)
-            reported.reserveCapacity(batchChunk)
-        }
         withUnsafeTemporaryAllocation(of: ExpiryOutcome.self, capacity: batchChunk) { outcomes in
             outcomes.initialize(repeating: .drop)
             defer { outcomes.deinitialize() }
             _ = wheel.takeDue(limit: budget.itemsPerTick, batchSize: batchChunk,
                               shouldStop: { ContinuousClock.now - started > timeBudget }) { handles, scheduled, later in
                 let outcomes = UnsafeMutableBufferPointer(rebasing: outcomes[..<handles.count])
-                // The wheel keeps handles, not keys: a listener's event
-                // gets its key from the store as the key is removed.
-                // The callback runs under a shard lock: it only appends to
-                // buffers that keep their room from batch to batch.
-                reportedKeys.removeAll(keepingCapacity: true)
-                reported.removeAll(keepingCapacity: true)
-                core.expire(handles, scheduled: scheduled, outcomes: outcomes, removedKey: !collectEvents ? nil : { key, deadline in
-                    let start = reportedKeys.count
-                    reportedKeys.append(contentsOf: key.assumingMemoryBound(to: UInt8.self))
-                    reported.append((start..<reportedKeys.count, deadline))
-                })
-                let at = core.now()
-                for (range, deadline) in reported {
-                    events.append(ExpiryEvent(key: Array(reportedKeys[range]), deadline: .init(milliseconds: deadline),
-                                              removedAt: .init(milliseconds: at)))
+                // The wheel keeps handles, not keys: the report gets each
+                // key from the store as the key is removed. The callback
+                // runs under a shard lock: it only appends to buffers that
+                // keep their room from round to round.
+                let first = report.count
+                core.expire(handles, scheduled: scheduled, outcomes: outcomes) { key, deadline in
+                    report.append(key: key, deadline: deadline)
                 }
+                let at = core.now()
+                report.stamp(removedAt: at, from: first)
                 for (i, outcome) in outcomes.enumerated() {
                     switch outcome {
                     case .removed(let deadline):

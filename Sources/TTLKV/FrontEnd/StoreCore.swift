@@ -114,13 +114,12 @@ protocol StoreCore: AnyObject, Sendable {
     /// deadline has passed, and sets `outcomes[i]`. `scheduled[i]` is the
     /// deadline of the record being fired, so the core can tell stale
     /// records (ttlkv_expire_handles). The keys (at most 64) are looked up
-    /// together, and each shard's under one hold of its lock. If
-    /// `removedKey` is given, it is called with the key and deadline of
-    /// each key removed, under the shard's lock: it must not call into the
-    /// store.
+    /// together, and each shard's under one hold of its lock.
+    /// `removedKey` is called with the key and deadline of each key
+    /// removed, under the shard's lock: it must not call into the store.
     func expire(_ handles: UnsafeBufferPointer<UInt64>, scheduled: UnsafeBufferPointer<UInt64>,
                 outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>,
-                removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?)
+                removedKey: (UnsafeRawBufferPointer, UInt64) -> Void)
 
     /// Frees memory the core holds back for readers, without waiting for
     /// them; the worker calls it about once a second.

@@ -72,7 +72,7 @@ extension NativeCore {
     @usableFromInline
     func expire(_ handles: UnsafeBufferPointer<UInt64>, scheduled: UnsafeBufferPointer<UInt64>,
                 outcomes: UnsafeMutableBufferPointer<ExpiryOutcome>,
-                removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?) {
+                removedKey: (UnsafeRawBufferPointer, UInt64) -> Void) {
         withEntries(handles.count) { entries in
             for i in outcomes.indices { outcomes[i] = .drop }
             forEachByShard(handles.count, hashAt: { handles[$0] }) { state, offset, hash in

@@ -528,12 +528,12 @@ final class NativeCore: StoreCore, Sendable {
     /// outcome, and the entry removed, to be released after the lock is
     /// dropped; calls `removedKey` with the key of an entry it removes.
     func expireEntry(hash: UInt64, scheduled: UInt64, in state: inout NativeShardState,
-                     removedKey: ((UnsafeRawBufferPointer, UInt64) -> Void)?) -> (ExpiryOutcome, removed: NativeEntry?) {
+                     removedKey: (UnsafeRawBufferPointer, UInt64) -> Void) -> (ExpiryOutcome, removed: NativeEntry?) {
         guard let entry = state.find(hash: hash, scheduled: scheduled, hashOf: self.hash) else { return (.drop, nil) }
         let deadline = entry.deadline
         if isExpired(deadline, now: now()) {
             entry.withKey { key in
-                removedKey?(key, deadline)
+                removedKey(key, deadline)
                 unlink(entry, hash: hash, key: key, expired: true, byWorker: true, in: &state)
             }
             return (.removed(deadline: deadline), entry)
