@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import TTLKV
 @testable import TTLKVServer
@@ -20,12 +21,11 @@ import TTLKV
     @Test func aOneMillisecondTimeToLiveIsNeverTakenAsPast() throws {
         let keyspace = try makeKeyspace()
         defer { keyspace.close() }
-        let origin = StoreClock.Instant(sinceOrigin: .zero)
         var past = 0
-        for _ in 0..<200_000 where keyspace.deadline(afterMilliseconds: 1) == origin { past += 1 }
+        for _ in 0..<200_000 where keyspace.deadline(afterMilliseconds: 1) == Keyspace.past { past += 1 }
         #expect(past == 0)
-        #expect(keyspace.deadline(afterMilliseconds: 0) == origin)      // EXPIRE k 0 removes
-        #expect(keyspace.deadline(afterMilliseconds: -5) == origin)
+        #expect(keyspace.deadline(afterMilliseconds: 0) == Keyspace.past)      // EXPIRE k 0 removes
+        #expect(keyspace.deadline(afterMilliseconds: -5) == Keyspace.past)
     }
 
     /// A deadline that has passed in real time is still made the clock's
@@ -34,7 +34,44 @@ import TTLKV
         let keyspace = try makeKeyspace()
         defer { keyspace.close() }
         let now = keyspace.unixMilliseconds(keyspace.withStore { $0.now })
-        #expect(keyspace.instant(unixMilliseconds: now - 1) == StoreClock.Instant(sinceOrigin: .zero))
-        #expect(keyspace.instant(unixMilliseconds: now + 60_000) != StoreClock.Instant(sinceOrigin: .zero))
+        #expect(keyspace.instant(unixMilliseconds: now - 1) == Keyspace.past)
+        #expect(keyspace.instant(unixMilliseconds: now + 60_000) != Keyspace.past)
+    }
+
+    /// `PEXPIREAT k <the current Unix millisecond>` removes the key in Redis
+    /// (its rule: a Unix time at or before now is past). Judged on the
+    /// store's clock instead, such a time was kept in a fraction of calls
+    /// that depends on the process's offset between the clocks.
+    @Test func theCurrentUnixMillisecondIsPast() throws {
+        let keyspace = try makeKeyspace()
+        defer { keyspace.close() }
+        var kept = 0
+        for _ in 0..<100_000 where keyspace.instant(unixMilliseconds: WallClock.milliseconds()) != Keyspace.past {
+            kept += 1
+        }
+        #expect(kept == 0)
+    }
+
+    /// A write that waits after its command computed a short deadline (a
+    /// preemption, or a wait for the expiry worker to drain under a memory
+    /// budget) still stores the key, which then expires and is counted and
+    /// reported like any other. Before, the store judged the deadline past
+    /// under the lock and removed the key as a deletion: no `expired`
+    /// event, not in `expired_keys`.
+    @Test func aWriteThatWaitedStillStoresAKeyItsCommandSawLive() async throws {
+        let keyspace = try makeKeyspace()
+        defer { keyspace.close() }
+        let removed = Mutex<[String]>([])
+        let listening = keyspace.onRemoval { key, _ in removed.withLock { $0.append(String(decoding: key, as: UTF8.self)) } }
+        defer { listening?.cancel() }
+        let deadline = keyspace.deadline(afterMilliseconds: 1)
+        try await Task.sleep(for: .milliseconds(20))
+        try Array("k".utf8).withUnsafeBytes { key in
+            try Array("v".utf8).withUnsafeBytes { value in try keyspace.access.set(key, value, deadline: deadline) }
+        }
+        let clock = ContinuousClock(), end = clock.now + .seconds(10)
+        while removed.withLock({ $0.isEmpty }) && clock.now < end { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(removed.withLock { $0 } == ["k"])
+        #expect(keyspace.statistics.expiredKeys == 1)
     }
 }

@@ -20,8 +20,9 @@ enum Expiry {
         return unixNow.addingReportingOverflow(milliseconds).overflow
     }
 
-    /// The deadline on the store's clock; nil: no deadline. A deadline at
-    /// or before the store's clock makes the store remove the key; one more
+    /// The deadline on the store's clock; nil: no deadline. A Unix time at
+    /// or before now, or a relative time of zero or less, is
+    /// ``Keyspace/past``, which makes the store remove the key; one more
     /// than 100 years ahead is kept as 100 years ahead.
     func deadline(in keyspace: Keyspace) -> StoreClock.Instant? {
         switch self {

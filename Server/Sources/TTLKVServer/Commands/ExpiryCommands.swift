@@ -75,9 +75,10 @@ private func expireCommand(_ name: String, seconds: Bool, absolute: Bool) -> Com
                 if conditions.contains(.xx) && current == nil { return nil }
                 if conditions.contains(.gt), current.map({ deadline <= $0 }) ?? true { return nil }
                 if conditions.contains(.lt), let current, deadline >= current { return nil }
-                entry.setDeadline(deadline)
+                let stored = entry.storable(deadline)
+                entry.setDeadline(stored)
                 // A time already past removes the key: Redis says `del`.
-                return deadline <= entry.now ? .del : .expire
+                return deadline == Keyspace.past ? .del : .expire
             }
         }
         guard let set else { return }

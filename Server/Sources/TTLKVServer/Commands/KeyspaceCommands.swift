@@ -267,10 +267,10 @@ private func restore(_ call: CommandCall, _ replies: inout Replies) {
     let restored = call.attempt(&replies) {
         try call.keyspace.update(key, sizeHint: value.count) { entry -> Bool in
             guard replace || entry.value == nil else { return false }
-            let past = deadline.map { $0 <= entry.now } ?? false
-            event = !past ? .restore : entry.value != nil ? .del : nil
+            event = deadline != Keyspace.past ? .restore : entry.value != nil ? .del : nil
             // A deadline already past removes the key (a replaced one too).
-            entry.replaceValue(count: value.count, deadline: deadline) { $0.copyBytes(from: value) }
+            let stored = entry.storable(deadline)
+            entry.replaceValue(count: value.count, deadline: stored) { $0.copyBytes(from: value) }
             return true
         }
     }

@@ -182,8 +182,7 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
             }
         }
         guard done != nil else { return }
-        let expiredAtOnce = if case .at(let unix) = options.expiry { unix <= unixNow } else { false }
-        notifyStored(call, expiry: options.expiry, expiredAtOnce: expiredAtOnce, &replies)
+        notifyStored(call, expiry: options.expiry, expiredAtOnce: deadline == Keyspace.past, &replies)
         replies.ok()
         return
     }
@@ -193,10 +192,10 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
         stored = false
         let exists = entry.value != nil
         if (options.onlyIfAbsent && exists) || (options.onlyIfPresent && !exists) { return }
-        let kept: StoreClock.Instant? = if case .keep = options.expiry { entry.deadline } else { deadline }
+        let kept: StoreClock.Instant? = if case .keep = options.expiry { entry.deadline } else { entry.storable(deadline) }
         entry.replaceValue(count: value.count, deadline: kept) { $0.copyMemory(from: value) }
         stored = true
-        expiredAtOnce = deadline.map { $0 <= entry.now } ?? false
+        expiredAtOnce = deadline == Keyspace.past
     }
     if options.returnOld {
         // Redis replies with the old value first, then notifies.
@@ -250,9 +249,10 @@ private func getex(_ call: CommandCall, _ replies: inout Replies) {
         if case .persist = options.expiry {
             if entry.deadline != nil { event = .persist }
         } else {
-            event = deadline.map { $0 <= entry.now } == true ? .del : .expire
+            event = deadline == Keyspace.past ? .del : .expire
         }
-        entry.setDeadline(deadline)
+        let stored = entry.storable(deadline)
+        entry.setDeadline(stored)
     }
     // Redis replies with the value first, then notifies.
     if let event {

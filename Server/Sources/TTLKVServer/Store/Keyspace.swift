@@ -89,22 +89,28 @@ final class Keyspace: Sendable {
 
     // MARK: Time
 
+    /// The deadline of a key whose time had already passed when its
+    /// command ran: the clock's origin, long past, because lookups read a
+    /// clock that may lag by a tick and would still show a key given "now".
+    static let past = StoreClock.Instant(sinceOrigin: .zero)
+
     /// The deadline `milliseconds` from now (a relative TTL): from the
-    /// store's precise clock, so never early. A positive TTL is never taken
-    /// for past, however long this thread waits before the write (Redis
-    /// keeps a `PX 1` key for its millisecond and then reports it expired);
-    /// zero or less is past.
+    /// store's precise clock, so never early. A positive TTL is never past
+    /// (Redis keeps a `PX 1` key for its millisecond, then reports it
+    /// expired); zero or less is.
     func deadline(afterMilliseconds milliseconds: Int64) -> StoreClock.Instant {
-        guard milliseconds > 0 else { return StoreClock.Instant(sinceOrigin: .zero) }
-        return withStore { store in
-            min(store.deadline(after: .milliseconds(milliseconds)), store.now.advanced(by: Store.longestTimeToLive))
-        }
+        guard milliseconds > 0 else { return Self.past }
+        return cappedAtLongest(withStore { $0.deadline(after: .milliseconds(milliseconds)) })
     }
 
-    /// The store-clock instant of a Unix time in milliseconds. An instant
-    /// already past removes the key it is given to.
+    /// The store-clock instant of a Unix time in milliseconds; ``past`` if
+    /// that time is at or before the wall clock's now. That is Redis's rule,
+    /// judged in Unix time: on the store's clock, the process's sub-
+    /// millisecond offset between the clocks kept the current millisecond
+    /// alive in some calls and not in others.
     func instant(unixMilliseconds unix: Int64) -> StoreClock.Instant {
-        clamped(StoreClock.system.instant(atUnixMilliseconds: unix))
+        guard unix > WallClock.milliseconds() else { return Self.past }
+        return cappedAtLongest(StoreClock.system.instant(atUnixMilliseconds: unix))
     }
 
     /// The Unix time in milliseconds of a store-clock instant.
@@ -112,20 +118,12 @@ final class Keyspace: Sendable {
         StoreClock.system.unixMilliseconds(at: instant)
     }
 
-    /// An absolute deadline as the store takes it. One already past in real
-    /// time is made the clock's origin, long past: lookups read a clock that
-    /// may lag by a tick, and would still show the key. "Past" is judged on
-    /// `store.now`, rounded down, so never ahead of real time. One more
-    /// than the store's longest TTL ahead (100 years), which Redis accepts
-    /// and the store refuses, is kept as the longest: measured from
-    /// `store.now`, the clock the store's own check (made later) measures
-    /// it from too.
-    private func clamped(_ deadline: StoreClock.Instant) -> StoreClock.Instant {
-        withStore { store in
-            let now = store.now
-            if deadline <= now { return StoreClock.Instant(sinceOrigin: .zero) }
-            return min(deadline, now.advanced(by: Store.longestTimeToLive))
-        }
+    /// A deadline more than the store's longest TTL ahead (100 years),
+    /// which Redis accepts and the store refuses, kept as the longest:
+    /// measured from `store.now`, the clock the store's own check (made
+    /// later) measures it from too.
+    private func cappedAtLongest(_ deadline: StoreClock.Instant) -> StoreClock.Instant {
+        withStore { min(deadline, $0.now.advanced(by: Store.longestTimeToLive)) }
     }
 
     // MARK: Removals the store reports

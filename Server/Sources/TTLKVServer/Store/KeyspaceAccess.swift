@@ -102,9 +102,12 @@ struct KeyspaceAccess {
     /// Stores value under key with deadline (nil: never expires): an
     /// update, which takes the deadline as an instant (a put takes a TTL,
     /// which would move the instant a client gave by the time it took).
+    /// ``Keyspace/past`` removes the key; any other deadline stores it
+    /// (``StoreUpdate/storable(_:)``).
     func set(_ key: Bytes, _ value: Bytes, deadline: StoreClock.Instant?) throws {
         try update(key, sizeHint: value.count) { entry in
-            entry.replaceValue(count: value.count, deadline: deadline) { $0.copyMemory(from: value) }
+            let stored = entry.storable(deadline)
+            entry.replaceValue(count: value.count, deadline: stored) { $0.copyMemory(from: value) }
         }
     }
 
