@@ -27,6 +27,9 @@ final class ExpiryListeners: Sendable {
     }
 
     private let state = Locked(State())
+    /// Listeners registered: raised before a registration returns, so that
+    /// a removal after it is recorded (ExpiryReport.swift).
+    private let registered = Atomic<Int>(0)
     private let dropped = Atomic<Int>(0)
     private let eventBufferSize: Int
 
@@ -43,6 +46,7 @@ final class ExpiryListeners: Sendable {
         let added = state.withLock { state in
             guard !state.finished else { return false }
             state.entries[ObjectIdentifier(listener)] = listener
+            registered.store(state.entries.count, ordering: .sequentiallyConsistent)
             return true
         }
         guard added else { throw StoreError.closed }
@@ -50,7 +54,10 @@ final class ExpiryListeners: Sendable {
     }
 
     private func remove(_ listener: Listener) {
-        state.withLock { _ = $0.entries.removeValue(forKey: ObjectIdentifier(listener)) }
+        state.withLock { state in
+            state.entries.removeValue(forKey: ObjectIdentifier(listener))
+            registered.store(state.entries.count, ordering: .sequentiallyConsistent)
+        }
     }
 
     /// A sequence of every event from now on, with a bounded buffer whose
@@ -77,6 +84,10 @@ final class ExpiryListeners: Sendable {
         return stream
     }
 
+    /// Whether any listener is registered: the worker records removals for
+    /// events only then, asking as each key goes.
+    var areListening: Bool { registered.load(ordering: .relaxed) > 0 }
+
     /// Hands the events of `report` to every listener registered now, on
     /// the calling thread; builds none if there is no listener.
     func publish(_ report: ExpiryReport) {
@@ -91,6 +102,7 @@ final class ExpiryListeners: Sendable {
     func finish() {
         let listeners = state.withLock { state -> [Listener] in
             state.finished = true
+            registered.store(0, ordering: .sequentiallyConsistent)
             defer { state.entries.removeAll() }
             return Array(state.entries.values)
         }

@@ -3,12 +3,20 @@
  the ones it took from the stores' logs, as raw bytes in buffers kept from
  round to round.
 
- The worker records every key whether or not anyone listens, and only the
- delivery (ExpiryListeners.publish) looks at the listeners and builds
- events. Deciding at the start of a round instead lost the rest of that
- round for a listener added during it, though its keys went after the
- listener was added: "every key that expires from now on" holds only if the
- decision comes after the removals it covers.
+ Whether to record a key is decided as the key goes, on a count of the
+ listeners that ExpiryListeners raises before a listener's registration
+ returns, and the delivery (ExpiryListeners.publish) gives the round to the
+ listeners registered then. Deciding once at the start of a round lost the
+ rest of that round for a listener added during it, though its keys went
+ after the listener was added: "every key that expires from now on" holds
+ only if the decision comes after each removal it covers. A listener added
+ during a round may also hear of keys that round removed just before, for
+ another listener.
+
+ The worker's own removals are recorded under a shard lock, so the room for
+ a batch is made before the batch (reserve), never by the callback; the
+ buffers keep their room from round to round, up to a bound, so that a
+ mass expiry's buffers, or one huge key's, are not held for good.
  */
 
 /// The raw removals of one worker round, turned into events on delivery.
@@ -23,13 +31,26 @@ struct ExpiryReport: Sendable {
     private var keyBytes: [UInt8] = []
     private var records: [Record] = []
 
-    /// Records kept allocated between rounds; a mass expiry's larger
-    /// buffers are let go after its round.
+    /// What the buffers keep allocated between rounds, at most.
     private static let keptRecords = 4096
+    private static let keptKeyBytes = 256 << 10
 
     var count: Int { records.count }
 
     var isEmpty: Bool { records.isEmpty }
+
+    /// Makes room for `records` more records with `keyBytes` bytes of keys
+    /// between them, growing geometrically, so that appends that stay
+    /// within it do not allocate.
+    mutating func reserve(records extra: Int, keyBytes extraBytes: Int) {
+        Self.grow(&records, by: extra)
+        Self.grow(&keyBytes, by: extraBytes)
+    }
+
+    private static func grow<Element>(_ array: inout [Element], by extra: Int) {
+        let need = array.count + extra
+        if need > array.capacity { array.reserveCapacity(Swift.max(need, 2 * array.capacity)) }
+    }
 
     /// Adds `key`, which left at `deadline` (its own deadline, or
     /// TTLKV_NO_EXPIRY's for an evicted key that had none); its removal
@@ -54,9 +75,12 @@ struct ExpiryReport: Sendable {
         }
     }
 
+    /// Bytes the buffers hold allocated, for the tests of what a round
+    /// leaves behind.
+    var allocatedBytes: Int { keyBytes.capacity + records.capacity * MemoryLayout<Record>.stride }
+
     mutating func removeAll() {
-        let keep = records.count <= Self.keptRecords
-        keyBytes.removeAll(keepingCapacity: keep)
-        records.removeAll(keepingCapacity: keep)
+        keyBytes.removeAll(keepingCapacity: keyBytes.capacity <= Self.keptKeyBytes)
+        records.removeAll(keepingCapacity: records.capacity <= Self.keptRecords)
     }
 }

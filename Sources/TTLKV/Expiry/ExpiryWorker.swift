@@ -29,10 +29,9 @@
  Every round it also takes the expired keys that writes removed before the
  worker reached them (a key overwritten or deleted after its deadline) and
  reports them with its own removals, so that listeners hear of every expiry
- the store counts, once. It records every removal whether or not anyone
- listens and looks at the listeners only when it reports (ExpiryReport), so
- a listener added during a round hears of every key that round removes
- after it was added.
+ the store counts, once. Whether anyone listens it asks as each key goes,
+ not once a round (ExpiryReport), so a listener added during a round hears
+ of every key that round removes after it was added.
 
  Its thread is a real pthread, not a task on the cooperative pool, because
  it sleeps and calls into the store's locks. It starts with the store and is
@@ -178,10 +177,12 @@ final class ExpiryWorker: Sendable {
     private func collectExpired(into report: inout ExpiryReport) -> Int {
         let first = report.count
         var evicted = 0
-        core.drainExpired { key, deadline in report.append(key: key, deadline: deadline) }
+        core.drainExpired { key, deadline in
+            if listeners.areListening { report.append(key: key, deadline: deadline) }
+        }
         core.drainEvicted { key, deadline in
             evicted += 1
-            report.append(key: key, deadline: deadline, evicted: true)
+            if listeners.areListening { report.append(key: key, deadline: deadline, evicted: true) }
         }
         // Read after the drains, so after every write that removed them.
         if report.count > first { report.stamp(removedAt: core.now(), from: first) }
@@ -233,11 +234,11 @@ final class ExpiryWorker: Sendable {
                 let outcomes = UnsafeMutableBufferPointer(rebasing: outcomes[..<handles.count])
                 // The wheel keeps handles, not keys: the report gets each
                 // key from the store as the key is removed. The callback
-                // runs under a shard lock: it only appends to buffers that
-                // keep their room from round to round.
+                // runs under a shard lock: the room is made here, before.
                 let first = report.count
+                if listeners.areListening { report.reserve(records: handles.count, keyBytes: handles.count * 64) }
                 core.expire(handles, scheduled: scheduled, outcomes: outcomes) { key, deadline in
-                    report.append(key: key, deadline: deadline)
+                    if listeners.areListening { report.append(key: key, deadline: deadline) }
                 }
                 let at = core.now()
                 report.stamp(removedAt: at, from: first)
