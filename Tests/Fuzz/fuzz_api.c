@@ -1,9 +1,9 @@
 /*
  * libFuzzer harness for the C API. Each input is a program of API calls
  * (put, put-if-absent, get, zero-copy reads, delete, their batched forms,
- * TTL query and change, expire-due, sweep, table maintenance, drains,
- * reclaim, scan, clear, clock jumps, and all-or-nothing MSETs, some with an
- * allocation failing part-way) with arbitrary key and value bytes,
+ * TTL query and change, expire-due by key and by handle, sweep, table
+ * maintenance, drains, reclaim, scan, clear, clock jumps, and all-or-nothing
+ * MSETs, some with an allocation failing part-way) with arbitrary key and value bytes,
  * lengths at and beyond the limits, NULL pointers where a zero length allows
  * them, and absurd TTLs. Every result is checked against a small model of
  * the store kept here; any difference aborts, and so does anything
@@ -466,6 +466,73 @@ do_expire_due(ttlkv *s, struct program *p)
 	}
 }
 
+/* What ttlkv_expire_handles reported removing, by index. */
+struct handle_removals {
+	bool removed[MANY];
+	const ttlkv_key *keys;
+};
+
+static void
+note_handle_removal(size_t i, const void *key, size_t len, uint64_t deadline, void *context)
+{
+	struct handle_removals *r = context;
+
+	(void)deadline;
+	REQUIRE(i < MANY && !r->removed[i]);
+	REQUIRE(len == r->keys[i].len && (len == 0 || memcmp(key, r->keys[i].data, len) == 0));
+	r->removed[i] = true;
+}
+
+/* An expiry worker's records by handle, with deadlines that may or may
+ * not be the entries' pending ones: an expired key is removed (and reported
+ * with its own bytes) whatever the record says; a live one is judged due
+ * later only if the record is its pending one, and is never removed; a 0
+ * among the deadlines refuses the whole call. */
+static void
+do_expire_handles(ttlkv *s, struct program *p)
+{
+	unsigned char kb[MANY][MAX_KEY + 8];
+	const unsigned char *key[MANY];
+	ttlkv_key keys[MANY];
+	uint64_t handles[MANY], scheduled[MANY], deadlines[MANY];
+	ttlkv_status st[MANY];
+	struct handle_removals r = { { false }, keys };
+	size_t n = next_byte(p) % (MANY + 1);
+	bool refused = false;
+
+	for (size_t i = 0; i < n; i++) {
+		keys[i].len = next_bytes(p, kb[i], MAX_KEY, &key[i]);
+		keys[i].data = key[i];
+		handles[i] = ttlkv_key_handle(s, key[i], keys[i].len);
+		scheduled[i] = next_byte(p) % 4 == 0 ? 0 : now_ms - 8 + next_byte(p) % 16;
+		refused |= scheduled[i] == 0;
+	}
+	if (refused) {
+		REQUIRE(ttlkv_expire_handles(s, handles, scheduled, n, deadlines, st,
+		    note_handle_removal, &r) == TTLKV_INVALID_ARGUMENT);
+		for (size_t i = 0; i < n; i++)
+			REQUIRE(!r.removed[i]);
+		return;
+	}
+	REQUIRE(ttlkv_expire_handles(s, handles, scheduled, n, deadlines, st,
+	    note_handle_removal, &r) == TTLKV_OK);
+	for (size_t i = 0; i < n; i++) {
+		struct model_entry *e = key_status(key[i], keys[i].len) == TTLKV_OK ?
+		    find(key[i], keys[i].len) : NULL;
+
+		if (e != NULL && expired(e)) {
+			REQUIRE(st[i] == TTLKV_OK && r.removed[i] && deadlines[i] == e->deadline);
+			expired_by_worker++;
+			e->used = false;
+		} else if (e != NULL && e->deadline != 0) {
+			REQUIRE(!r.removed[i]);
+			REQUIRE(st[i] == TTLKV_NOT_FOUND || (st[i] == TTLKV_NOT_DUE && deadlines[i] == e->deadline));
+		} else {
+			REQUIRE(st[i] == TTLKV_NOT_FOUND && !r.removed[i]);
+		}
+	}
+}
+
 /* After a sweep (expired only) or a clear (everything). */
 static void
 forget(bool everything)
@@ -672,7 +739,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ttlkv_open(&o, &s) != TTLKV_OK)
 		abort();
 	while (p.at < p.size) {
-		switch (next_byte(&p) % 19) {
+		switch (next_byte(&p) % 20) {
 		case 0: case 1: do_put(s, &p, false); break;
 		case 2: do_put(s, &p, true); break;
 		case 3: do_get(s, &p); break;
@@ -711,6 +778,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 15: do_get_many(s, &p); break;
 		case 16: do_delete_many(s, &p); break;
 		case 17: do_put_all(s, &p); break;
+		case 18: do_expire_handles(s, &p); break;
 		default:
 			REQUIRE(ttlkv_clear(s) == TTLKV_OK);
 			forget(true);
