@@ -6,7 +6,7 @@ import Testing
 @Suite struct ExpiryReportTests {
     @Test func eventsKeepTheirKeysDeadlinesAndRemovalTimes() {
         var report = ExpiryReport()
-        report.reserve(records: 2, keyBytes: 8)
+        report.reserve(keys: 2)
         Array("first".utf8).withUnsafeBytes { report.append(key: $0, deadline: 10) }
         report.stamp(removedAt: 12, from: 0)
         Array("second".utf8).withUnsafeBytes { report.append(key: $0, deadline: 11, evicted: true) }

@@ -9,9 +9,11 @@
  listeners registered then. Deciding once at the start of a round lost the
  rest of that round for a listener added during it, though its keys went
  after the listener was added: "every key that expires from now on" holds
- only if the decision comes after each removal it covers. A listener added
- during a round may also hear of keys that round removed just before, for
- another listener.
+ only if the decision comes as each key goes. It comes just before the
+ store unlinks the key (the store hands the key over before the entry can
+ be freed), so the first listener can miss the one key whose removal was
+ under way as it was added. A listener added during a round may also hear
+ of keys that round removed just before, for another listener.
 
  The worker's own removals are recorded under a shard lock, so the room for
  a batch is made before the batch (reserve), never by the callback; the
@@ -30,6 +32,9 @@ struct ExpiryReport: Sendable {
 
     private var keyBytes: [UInt8] = []
     private var records: [Record] = []
+    /// The longest key recorded so far (at least 64): what ``reserve(keys:)``
+    /// makes room for per key.
+    private var longestKey = 64
 
     /// What the buffers keep allocated between rounds, at most.
     private static let keptRecords = 4096
@@ -39,12 +44,12 @@ struct ExpiryReport: Sendable {
 
     var isEmpty: Bool { records.isEmpty }
 
-    /// Makes room for `records` more records with `keyBytes` bytes of keys
-    /// between them, growing geometrically, so that appends that stay
-    /// within it do not allocate.
-    mutating func reserve(records extra: Int, keyBytes extraBytes: Int) {
+    /// Makes room for `keys` more records, each with a key as long as the
+    /// longest recorded so far, growing geometrically, so that appending
+    /// them does not allocate (only a key longer than any before it can).
+    mutating func reserve(keys extra: Int) {
         Self.grow(&records, by: extra)
-        Self.grow(&keyBytes, by: extraBytes)
+        Self.grow(&keyBytes, by: extra * longestKey)
     }
 
     private static func grow<Element>(_ array: inout [Element], by extra: Int) {
@@ -57,6 +62,7 @@ struct ExpiryReport: Sendable {
     /// time is set by ``stamp(removedAt:from:)``.
     mutating func append(key: UnsafeRawBufferPointer, deadline: UInt64, evicted: Bool = false) {
         let start = keyBytes.count
+        longestKey = Swift.max(longestKey, key.count)
         keyBytes.append(contentsOf: key.assumingMemoryBound(to: UInt8.self))
         records.append(Record(key: start..<keyBytes.count, deadline: deadline, removedAt: 0, evicted: evicted))
     }

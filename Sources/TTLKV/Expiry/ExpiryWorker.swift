@@ -236,7 +236,7 @@ final class ExpiryWorker: Sendable {
                 // key from the store as the key is removed. The callback
                 // runs under a shard lock: the room is made here, before.
                 let first = report.count
-                if listeners.areListening { report.reserve(records: handles.count, keyBytes: handles.count * 64) }
+                if listeners.areListening { report.reserve(keys: handles.count) }
                 core.expire(handles, scheduled: scheduled, outcomes: outcomes) { key, deadline in
                     if listeners.areListening { report.append(key: key, deadline: deadline) }
                 }
