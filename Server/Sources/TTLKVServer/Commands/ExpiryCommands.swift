@@ -75,8 +75,7 @@ private func expireCommand(_ name: String, seconds: Bool, absolute: Bool) -> Com
                 if conditions.contains(.xx) && current == nil { return nil }
                 if conditions.contains(.gt), current.map({ deadline <= $0 }) ?? true { return nil }
                 if conditions.contains(.lt), let current, deadline >= current { return nil }
-                let stored = entry.storable(deadline)
-                entry.setDeadline(stored)
+                entry.setDeadline(judged: deadline)
                 // A time already past removes the key: Redis says `del`.
                 return deadline == Keyspace.past ? .del : .expire
             }

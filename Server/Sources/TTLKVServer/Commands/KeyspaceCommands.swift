@@ -269,8 +269,7 @@ private func restore(_ call: CommandCall, _ replies: inout Replies) {
             guard replace || entry.value == nil else { return false }
             event = deadline != Keyspace.past ? .restore : entry.value != nil ? .del : nil
             // A deadline already past removes the key (a replaced one too).
-            let stored = entry.storable(deadline)
-            entry.replaceValue(count: value.count, deadline: stored) { $0.copyBytes(from: value) }
+            entry.replaceValue(count: value.count, judgedDeadline: deadline) { $0.copyBytes(from: value) }
             return true
         }
     }

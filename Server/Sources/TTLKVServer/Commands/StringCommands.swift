@@ -192,8 +192,8 @@ private func set(_ call: CommandCall, _ replies: inout Replies) {
         stored = false
         let exists = entry.value != nil
         if (options.onlyIfAbsent && exists) || (options.onlyIfPresent && !exists) { return }
-        let kept: StoreClock.Instant? = if case .keep = options.expiry { entry.deadline } else { entry.storable(deadline) }
-        entry.replaceValue(count: value.count, deadline: kept) { $0.copyMemory(from: value) }
+        let kept: StoreClock.Instant? = if case .keep = options.expiry { entry.deadline } else { deadline }
+        entry.replaceValue(count: value.count, judgedDeadline: kept) { $0.copyMemory(from: value) }
         stored = true
         expiredAtOnce = deadline == Keyspace.past
     }
@@ -251,8 +251,7 @@ private func getex(_ call: CommandCall, _ replies: inout Replies) {
         } else {
             event = deadline == Keyspace.past ? .del : .expire
         }
-        let stored = entry.storable(deadline)
-        entry.setDeadline(stored)
+        entry.setDeadline(judged: deadline)
     }
     // Redis replies with the value first, then notifies.
     if let event {

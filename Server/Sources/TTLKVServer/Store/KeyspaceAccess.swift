@@ -103,11 +103,10 @@ struct KeyspaceAccess {
     /// update, which takes the deadline as an instant (a put takes a TTL,
     /// which would move the instant a client gave by the time it took).
     /// ``Keyspace/past`` removes the key; any other deadline stores it
-    /// (``StoreUpdate/storable(_:)``).
+    /// (StoreUpdate+Deadlines.swift).
     func set(_ key: Bytes, _ value: Bytes, deadline: StoreClock.Instant?) throws {
         try update(key, sizeHint: value.count) { entry in
-            let stored = entry.storable(deadline)
-            entry.replaceValue(count: value.count, deadline: stored) { $0.copyMemory(from: value) }
+            entry.replaceValue(count: value.count, judgedDeadline: deadline) { $0.copyMemory(from: value) }
         }
     }
 

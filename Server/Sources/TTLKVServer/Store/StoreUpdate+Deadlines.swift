@@ -8,8 +8,24 @@ extension StoreUpdate {
     /// drain under a memory budget) still stores the key its command saw
     /// live, which then expires and is counted and reported as in Redis,
     /// instead of vanishing as a deletion.
-    func storable(_ deadline: StoreClock.Instant?) -> StoreClock.Instant? {
+    private func storable(_ deadline: StoreClock.Instant?) -> StoreClock.Instant? {
         guard let deadline, deadline != Keyspace.past else { return deadline }
         return max(deadline, now.advanced(by: .milliseconds(1)))
+    }
+
+    /// ``replaceValue(count:deadline:initializingWith:)`` with a deadline
+    /// its command judged.
+    mutating func replaceValue(
+        count: Int, judgedDeadline deadline: StoreClock.Instant?,
+        initializingWith initialize: (UnsafeMutableRawBufferPointer) -> Void
+    ) {
+        let stored = storable(deadline)
+        replaceValue(count: count, deadline: stored, initializingWith: initialize)
+    }
+
+    /// ``setDeadline(_:)`` with a deadline its command judged.
+    mutating func setDeadline(judged deadline: StoreClock.Instant?) {
+        let stored = storable(deadline)
+        setDeadline(stored)
     }
 }
