@@ -421,6 +421,14 @@ entry_size(const struct entry *e)
 	return sizeof *e + e->key_len + e->value_len;
 }
 
+/* The bytes an entry's block is allocated with: a budget's node, the
+ * header, the key and room for the value. */
+static inline size_t
+entry_block_size(const struct ttlkv *store, size_t key_len, size_t value_room)
+{
+	return store->node_bytes + sizeof(struct entry) + key_len + value_room;
+}
+
 /* The block an entry lives in: a budget's node comes first. */
 static inline void *
 entry_block(const struct ttlkv *store, const struct entry *e)

@@ -82,10 +82,17 @@ cache_register(void)
 	return true;
 }
 
+/* The class whose blocks serve a request of size bytes. */
+static size_t
+request_class(size_t size)
+{
+	return (size + CLASS_STEP + CLASS_STEP / 2 - 1) / CLASS_STEP;
+}
+
 void *
 ttlkv__entry_alloc(size_t size)
 {
-	size_t c = (size + CLASS_STEP + CLASS_STEP / 2 - 1) / CLASS_STEP;
+	size_t c = request_class(size);
 	void *block;
 
 	if (!TTLKV_RECYCLING || c > CLASSES)
@@ -117,6 +124,17 @@ void
 ttlkv_testing_recycle_flush(void)
 {
 	cache_release(&cache);
+}
+
+size_t
+ttlkv_testing_recycled_blocks(struct ttlkv *store, size_t key_len, size_t value_len)
+{
+	size_t c = request_class(entry_block_size(store, key_len, value_len)), n = 0;
+
+	if (c <= CLASSES)
+		for (void *block = cache.head[c]; block != NULL; block = *(void **)block)
+			n++;
+	return n;
 }
 
 int

@@ -73,6 +73,10 @@ unsigned ttlkv_testing_epoch_records(void);
  * allocates the same way whatever ran before it on this thread. */
 void ttlkv_testing_recycle_flush(void);
 
+/* The blocks this thread keeps for reuse that an entry of key_len and
+ * value_len bytes would be given. */
+size_t ttlkv_testing_recycled_blocks(struct ttlkv *store, size_t key_len, size_t value_len);
+
 /* Treats the next entry block this thread allocates as an address that a
  * tagged slot cannot hold (ttlkv_put must then find another). */
 void ttlkv_testing_refuse_next_block(void);

@@ -209,8 +209,8 @@ block_new(size_t size, size_t node_bytes)
 struct entry *
 ttlkv__entry_new(struct ttlkv *store, const void *key, size_t key_len, size_t value_room)
 {
-	unsigned char *block = block_new(store->node_bytes + sizeof(struct entry) + key_len +
-	    value_room, store->node_bytes);
+	unsigned char *block = block_new(entry_block_size(store, key_len, value_room),
+	    store->node_bytes);
 	struct entry *e;
 
 	if (block == NULL)

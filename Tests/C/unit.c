@@ -449,8 +449,11 @@ test_tagged_slots(void)
 		snprintf(key, sizeof key, "present%d", i % 500);
 		CHECK_STATUS(ttlkv_get(s, key, strlen(key), buf, sizeof buf, &n), TTLKV_OK);
 	}
+	/* Each key is read 20 times, so one chance match among the 500 (the
+	 * seed is random: 1 run in 600 had one) adds 20 loads; five would add
+	 * 100, and untagged slots thousands. */
 	if (ttlkv_testing_tagged_slots())
-		CHECK(ttlkv_testing_entry_loads() - before < 10000 + 10);
+		CHECK(ttlkv_testing_entry_loads() - before < 10000 + 100);
 	ttlkv_close(s);
 }
 
@@ -462,15 +465,23 @@ test_entry_recycling(void)
 {
 	struct test_clock clock = TEST_CLOCK_INIT(0);
 	ttlkv *s;
+	size_t kept;
 
 	if (!ttlkv_testing_recycling())
 		return;
 	s = open_store(&clock, 64, 0);
+	ttlkv_testing_recycle_flush();
 	for (int i = 0; i < 10; i++)
 		CHECK_STATUS(PUT(s, "k", "value", 0), TTLKV_OK);
 	CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_OK); /* frees 9 entries here */
+	/* Blocks come back classed by their usable size, and glibc sometimes
+	 * rounds a request up a class (when what would be left of the chunk it
+	 * splits is too small to keep): such a block waits for writes of its
+	 * own class. CI met one in a run of this test. */
+	kept = ttlkv_testing_recycled_blocks(s, 1, 5);
+	CHECK(kept >= 5 && kept <= 9);
 	ttlkv_testing_fail_allocation(0);
-	for (int i = 0; i < 9; i++)
+	for (size_t i = 0; i < kept; i++)
 		CHECK_STATUS(PUT(s, "k", "other", 0), TTLKV_OK);
 	CHECK(ttlkv_testing_allocations_left() == 0);
 	CHECK_STATUS(PUT(s, "k", "third", 0), TTLKV_OUT_OF_MEMORY);
