@@ -74,10 +74,17 @@ def keys(client):
             return found
 
 
+class Contents(dict):
+    """What contents() read, and when it began reading (time.monotonic())."""
+    taken_at = None
+
+
 def contents(client):
     """{key: (value, pttl)} of every key (pttl -1: no TTL)."""
+    taken_at = time.monotonic()
     names = sorted(keys(client))
-    result = {}
+    result = Contents()
+    result.taken_at = taken_at
     for start in range(0, len(names), 1000):
         chunk = names[start:start + 1000]
         replies = client.pipeline([("GET", k) for k in chunk] + [("PTTL", k) for k in chunk])
@@ -87,8 +94,13 @@ def contents(client):
 
 
 def assert_same_contents(expected, actual, ttl_tolerance_ms=1000):
-    """Same keys and values; TTLs both absent or within the tolerance."""
+    """Same keys and values; TTLs both absent or within the tolerance, plus
+    the time between the two readings when both came from contents(): a
+    save, a restart and a load between them take a second or more on a
+    loaded machine."""
     assert sorted(expected) == sorted(actual)
+    if getattr(expected, "taken_at", None) is not None and getattr(actual, "taken_at", None) is not None:
+        ttl_tolerance_ms += max(0.0, actual.taken_at - expected.taken_at) * 1000
     for k, (value, pttl) in expected.items():
         other_value, other_pttl = actual[k]
         assert other_value == value, k

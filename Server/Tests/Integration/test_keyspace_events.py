@@ -287,8 +287,8 @@ def test_expired_is_published_at_the_deadline_without_a_lookup(ttlkv):
             seen[message[2]] = time.time() - start
         for i in range(50):
             due = (200 + 10 * i) / 1000
-            # Generous: a debug build on a loaded two-core machine.
-            assert due - 0.05 <= seen[b"exp:%d" % i] <= due + 0.5, (i, seen[b"exp:%d" % i])
+            # Late by up to 2 s: a debug build on a loaded machine (never early).
+            assert due - 0.05 <= seen[b"exp:%d" % i] <= due + 2, (i, seen[b"exp:%d" % i])
         assert sync(subscriber) == []
     finally:
         client("CONFIG", "SET", "notify-keyspace-events", "")

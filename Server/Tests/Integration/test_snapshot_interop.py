@@ -188,11 +188,13 @@ def test_keys_expired_in_the_file_are_not_loaded_as_redis(tmp_path):
     load and counted in rdb_last_load_keys_expired, by both servers."""
     ours = ttlkv(tmp_path)
     c = resp.Client(ours.port)
-    write(c, [(b"short:%d" % i, b"x", 300) for i in range(20)] + [(b"long:%d" % i, b"y", 600_000) for i in range(5)]
+    written = time.monotonic()
+    write(c, [(b"short:%d" % i, b"x", 1500) for i in range(20)] + [(b"long:%d" % i, b"y", 600_000) for i in range(5)]
           + [(b"forever", b"z", None)])
     assert c("SAVE") == "OK"
+    assert time.monotonic() - written < 1.5, "the short keys expired before the save: nothing to drop"
     ours.stop(signal.SIGKILL)
-    time.sleep(0.6)
+    time.sleep(max(0.0, written + 1.6 - time.monotonic()))
     shutil.copy(dump(tmp_path), tmp_path / "copy.rdb")
     for kind in ["ttlkv", "redis"]:
         shutil.copy(tmp_path / "copy.rdb", dump(tmp_path))

@@ -36,8 +36,13 @@ def big_dump(tmp_path_factory):
 def start_loading(kind, big_dump, folder, *args):
     """A server started on a copy of the big dump, returned while it loads."""
     shutil.copy(big_dump, dump(folder))
-    make = servers.ttlkv_server if kind == "ttlkv" else servers.redis_server
-    return make("--dir", folder, *args, ready=None)
+    if kind == "ttlkv":
+        return servers.ttlkv_server("--dir", folder, *args, ready=None)
+    # Redis answers clients while loading once per 2 MiB read by default:
+    # about as many chances as the probes below need. Every KiB, as Redis's
+    # own tests set it, leaves no doubt.
+    return servers.redis_server("--dir", folder, "--loading-process-events-interval-bytes", "1024",
+                                *args, ready=None)
 
 
 PROBES = [
