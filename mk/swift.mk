@@ -13,7 +13,7 @@ test-swift: deps
 # stops at its first report.
 test-swift-tsan: deps
 	TSAN_OPTIONS=halt_on_error=1 $(SWIFT) test --sanitize=thread --scratch-path .build-tsan \
-	    --filter "ConcurrencyStressTests|StoreAPITests|StoreBatchTests|ExpiryEventTests"
+	    --filter "ConcurrencyStressTests|StoreAPITests|StoreBatchTests|ExpiryEventTests|Snapshot"
 
 # A package outside this one that depends on TTLKV by path, as a user's does
 # (Tests/Outside). Built from scratch, it must not print a single warning;

@@ -137,8 +137,9 @@ import Testing
         try store.writeSnapshot(to: path)
         let previous = try Data(contentsOf: URL(fileURLWithPath: path))
         do {
-            var writer = try SnapshotFileWriter(path: path)
-            try [UInt8](repeating: 1, count: 4096).withUnsafeBytes { try writer.write($0) }
+            var writer = try SnapshotFileWriter(path: path, chunkBytes: 1024)
+            try [UInt8](repeating: 1, count: 512).withUnsafeBytes { try writer.write($0) }   // queued
+            try [UInt8](repeating: 1, count: 4096).withUnsafeBytes { try writer.write($0) }  // in place
             _ = consume writer   // dropped without commit, as after an error
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == previous)

@@ -5,7 +5,9 @@
  flushed to the disk with fsync, and only then renamed over the old one,
  which POSIX makes atomic; then the folder is fsynced, so that the rename
  itself survives a power cut. A failed or interrupted write removes its
- temporary file and leaves the old snapshot as it was.
+ temporary file and leaves the old snapshot as it was. The writes
+ themselves run on a thread of their own (SnapshotWriteThread.swift), and
+ the commit waits for them before its fsync.
 
  Reading maps the file into memory (read-only, private): the decoder then
  walks it in place, and the kernel pages it in as it goes and may drop
@@ -21,14 +23,20 @@ struct SnapshotFileWriter: ~Copyable {
     let path: String
     private let temporaryPath: String
     private var descriptor: Int32
+    /// Writes the bytes while the caller gathers the next (nil if its
+    /// thread could not start: the caller writes them itself).
+    private let writer: SnapshotWriteThread?
     private(set) var bytesWritten = 0
 
-    /// Creates the temporary file (mode 0644, as Redis's dump.rdb).
-    init(path: String) throws(SnapshotError) {
+    /// Creates the temporary file (mode 0644, as Redis's dump.rdb), and a
+    /// thread that writes chunks of up to `chunkBytes` bytes while the
+    /// caller gathers the next.
+    init(path: String, chunkBytes: Int) throws(SnapshotError) {
         self.path = path
         temporaryPath = Self.temporaryPath(for: path)
         descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw ioError("open", temporaryPath) }
+        writer = SnapshotWriteThread(descriptor: descriptor, bufferCapacity: chunkBytes)
     }
 
     /// "temp-<pid>-<name>" in the snapshot's folder, as Redis names its own.
@@ -39,17 +47,11 @@ struct SnapshotFileWriter: ~Copyable {
         return "\(folder)temp-\(getpid())-\(name)"
     }
 
-    /// Appends `bytes`, retrying short writes and interruptions.
+    /// Appends `bytes`: hands them to the write thread, or writes them.
+    /// Throws the first failed write's error, this one's or an earlier one's.
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws(SnapshotError) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw ioError("write", temporaryPath)
-            }
-            offset += written
-        }
+        let failure = writer?.submit(bytes) ?? writeAll(descriptor, bytes)
+        guard failure == 0 else { throw ioError("write", temporaryPath, errno: failure) }
         bytesWritten += bytes.count
     }
 
@@ -58,6 +60,11 @@ struct SnapshotFileWriter: ~Copyable {
     consuming func commit() throws(SnapshotError) {
         let descriptor = self.descriptor
         self.descriptor = -1
+        if let failure = writer?.finish(), failure != 0 {
+            close(descriptor)
+            unlink(temporaryPath)
+            throw ioError("write", temporaryPath, errno: failure)
+        }
         guard fsync(descriptor) == 0 else {
             let error = ioError("fsync", temporaryPath)
             close(descriptor)
@@ -84,6 +91,7 @@ struct SnapshotFileWriter: ~Copyable {
 
     /// Gives up: removes the temporary file.
     deinit {
+        writer?.stop()
         if descriptor >= 0 {
             close(descriptor)
             unlink(temporaryPath)
@@ -123,6 +131,6 @@ final class MappedSnapshot {
 }
 
 /// The error for a failed system call, with errno's text.
-private func ioError(_ call: String, _ path: String) -> SnapshotError {
-    .io.with("\(call) \(path): \(String(cString: strerror(errno)))")
+private func ioError(_ call: String, _ path: String, errno code: Int32 = errno) -> SnapshotError {
+    .io.with("\(call) \(path): \(String(cString: strerror(code)))")
 }

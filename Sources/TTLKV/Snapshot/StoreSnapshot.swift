@@ -3,9 +3,10 @@
 
  Writing walks the live entries a step at a time (each step a few thousand
  table slots, see StoreCore.walkEntries) and encodes them, straight from the
- entries' bytes, into a buffer that is written out between steps, never
- inside one: a step of the C core runs in a read section, which must not
- wait for the disk. Each entry's key, value and deadline are taken
+ entries' bytes, into a buffer that is handed over between steps, never
+ inside one (a step of the C core runs in a read section, which must not
+ wait for the disk), to a thread that writes it while the walk goes on
+ (SnapshotWriteThread). Each entry's key, value and deadline are taken
  together, so a key written during the snapshot is in it whole, with its
  old state or its new one; a key that expired before the walk reached it is
  left out; a key left untouched is in it once. Deadlines go into the file
@@ -76,7 +77,7 @@ extension _StoreFrontEnd {
     public func writeSnapshot(to path: String, progress: ((SnapshotProgress) throws -> Void)? = nil) throws -> SnapshotSummary {
         try _frontEnd.checkRunning()
         let core = _frontEnd.core
-        var file = try SnapshotFileWriter(path: path)
+        var file = try SnapshotFileWriter(path: path, chunkBytes: 2 * Self.snapshotBuffer)
         var encoder = RDBEncoder(reservingCapacity: Self.snapshotBuffer + (Self.snapshotBuffer >> 2))
         let expected = core.count
         let clock = _frontEnd.clock
