@@ -10,8 +10,12 @@ import Glibc
 /// chunks larger than a buffer included; a failed write is reported, never
 /// lost; stopping it early neither hangs nor writes what was dropped.
 @Suite struct SnapshotWriteThreadTests {
-    private func temporaryFile() -> String {
-        FileManager.default.temporaryDirectory.appendingPathComponent("ttlkv-write-thread-\(UUID().uuidString)").path
+    /// A new empty file open for writing (the caller closes and removes it).
+    private func temporaryFile() throws -> (path: String, descriptor: Int32) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ttlkv-write-thread-\(UUID().uuidString)").path
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        try #require(descriptor >= 0)
+        return (path, descriptor)
     }
 
     /// Chunk i: `size` bytes of a pattern that tells chunks and offsets apart.
@@ -20,11 +24,8 @@ import Glibc
     }
 
     @Test func everyChunkLandsInOrder() throws {
-        let path = temporaryFile()
-        defer { unlink(path) }
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        try #require(descriptor >= 0)
-        defer { close(descriptor) }
+        let (path, descriptor) = try temporaryFile()
+        defer { close(descriptor); unlink(path) }
         let writer = try #require(SnapshotWriteThread(descriptor: descriptor, bufferCapacity: 4096))
         var expected: [UInt8] = []
         // Sizes around the buffer's, and past it (written in place).
@@ -65,11 +66,8 @@ import Glibc
     /// A stop without a finish (a cancelled or failed snapshot) returns,
     /// and the stopped thread takes nothing more.
     @Test func stoppingEarlyReturns() throws {
-        let path = temporaryFile()
-        defer { unlink(path) }
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        try #require(descriptor >= 0)
-        defer { close(descriptor) }
+        let (path, descriptor) = try temporaryFile()
+        defer { close(descriptor); unlink(path) }
         let writer = try #require(SnapshotWriteThread(descriptor: descriptor, bufferCapacity: 1 << 16))
         for i in 0..<2 {
             _ = chunk(i, size: 1 << 16).withUnsafeBytes { writer.submit($0) }
