@@ -127,23 +127,44 @@ import Testing
         #expect(throws: SnapshotError.io) { try Store(snapshotAt: path + ".missing") }
     }
 
-    /// A write that never commits (a crash, an error) removes its temporary
-    /// file and leaves the previous snapshot whole.
-    @Test func anUnfinishedWriteLeavesThePreviousFile() throws {
+    /// Runs `attempt` on the path of a snapshot already written (in a folder
+    /// of its own), then checks that the snapshot is as it was and that no
+    /// other file is left in the folder.
+    private func expectPreviousSnapshotKept(after attempt: (String) throws -> Void) throws {
         let dir = try folder()
         let path = dir + "/dump.rdb"
         let store = try Store(capacity: 64)
         try store.set("first", forKey: "k")
         try store.writeSnapshot(to: path)
         let previous = try Data(contentsOf: URL(fileURLWithPath: path))
-        do {
-            var writer = try SnapshotFileWriter(path: path, chunkBytes: 1024)
-            try [UInt8](repeating: 1, count: 512).withUnsafeBytes { try writer.write($0) }   // queued
-            try [UInt8](repeating: 1, count: 4096).withUnsafeBytes { try writer.write($0) }  // in place
-            _ = consume writer   // dropped without commit, as after an error
-        }
+        try attempt(path)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == previous)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["dump.rdb"])
+    }
+
+    /// A write that never commits (a crash, an error) removes its temporary
+    /// file and leaves the previous snapshot whole.
+    @Test func anUnfinishedWriteLeavesThePreviousFile() throws {
+        try expectPreviousSnapshotKept { path in
+            var writer = try SnapshotFileWriter(path: path, chunkBytes: 1024)
+            try [UInt8](repeating: 1, count: 512).withUnsafeBytes { try writer.write($0) }
+            try [UInt8](repeating: 1, count: 4096).withUnsafeBytes { try writer.write($0) }  // in pieces
+            _ = consume writer   // dropped without commit, as after an error
+        }
+    }
+
+    /// A write that fails on the write thread, after the hand-over that
+    /// queued it returned: the commit throws, renames nothing and removes
+    /// the temporary file.
+    @Test func aWriteFailedOnTheThreadFailsTheCommit() throws {
+        try expectPreviousSnapshotKept { path in
+            // Created, but open for reading only: every write to it fails.
+            var writer = try SnapshotFileWriter(path: path, chunkBytes: 1024) { open($0, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644) }
+            try [UInt8](repeating: 1, count: 512).withUnsafeBytes { try writer.write($0) }
+            var thrown: SnapshotError?
+            do { try writer.commit() } catch { thrown = error as? SnapshotError }
+            #expect(thrown == .io)
+        }
     }
 
     /// redis-check-rdb, from Debian's redis-tools, accepts what both stores

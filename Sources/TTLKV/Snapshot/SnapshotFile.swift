@@ -26,15 +26,20 @@ struct SnapshotFileWriter: ~Copyable {
     /// Writes the bytes while the caller gathers the next (nil if its
     /// thread could not start: the caller writes them itself).
     private let writer: SnapshotWriteThread?
+    /// The errno of the first failed write, once one failed: a commit then
+    /// throws it and never renames.
+    private var failure: Int32 = 0
     private(set) var bytesWritten = 0
 
     /// Creates the temporary file (mode 0644, as Redis's dump.rdb), and a
-    /// thread that writes chunks of up to `chunkBytes` bytes while the
-    /// caller gathers the next.
-    init(path: String, chunkBytes: Int) throws(SnapshotError) {
+    /// thread that writes it in pieces of up to `chunkBytes` bytes while
+    /// the caller gathers the next. `opening` opens the temporary file (a
+    /// test's can hand out a descriptor that refuses writes).
+    init(path: String, chunkBytes: Int,
+         opening: (String) -> Int32 = { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }) throws(SnapshotError) {
         self.path = path
         temporaryPath = Self.temporaryPath(for: path)
-        descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        descriptor = opening(temporaryPath)
         guard descriptor >= 0 else { throw ioError("open", temporaryPath) }
         writer = SnapshotWriteThread(descriptor: descriptor, bufferCapacity: chunkBytes)
     }
@@ -48,9 +53,10 @@ struct SnapshotFileWriter: ~Copyable {
     }
 
     /// Appends `bytes`: hands them to the write thread, or writes them.
-    /// Throws the first failed write's error, this one's or an earlier one's.
+    /// Throws the first failed write's error, this one's or an earlier
+    /// one's, at this call and every later one.
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws(SnapshotError) {
-        let failure = writer?.submit(bytes) ?? writeAll(descriptor, bytes)
+        if failure == 0 { failure = writer?.submit(bytes) ?? writeAll(descriptor, bytes) }
         guard failure == 0 else { throw ioError("write", temporaryPath, errno: failure) }
         bytesWritten += bytes.count
     }
@@ -60,7 +66,10 @@ struct SnapshotFileWriter: ~Copyable {
     consuming func commit() throws(SnapshotError) {
         let descriptor = self.descriptor
         self.descriptor = -1
-        if let failure = writer?.finish(), failure != 0 {
+        // The thread stops before the descriptor closes, whatever happened.
+        let last = writer?.finish() ?? 0
+        if failure == 0 { failure = last }
+        guard failure == 0 else {
             close(descriptor)
             unlink(temporaryPath)
             throw ioError("write", temporaryPath, errno: failure)

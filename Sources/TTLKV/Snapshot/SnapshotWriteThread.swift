@@ -7,24 +7,24 @@
 
  Two buffers go back and forth. The walk's thread copies what the encoder
  gathered into a free one and queues it, waiting only while both are
- queued or being written; this thread writes them in order. The first
- failed write stops the writing: its errno is kept, and the next hand-over
- or the finish reports it. A chunk larger than a buffer should be (a big
- value) is written by the walk's thread itself once this one is idle, so
- that no buffer grows to the size of the largest value.
+ queued or being written; this thread writes them in order. A chunk larger
+ than a buffer (a step of big values) goes in buffer-sized pieces, so that
+ memory stays at two buffers and the writes still overlap the walk. The
+ first failed write stops the writing: its errno is kept, and every later
+ hand-over and the finish report it. One thread hands chunks over.
  */
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Writes queued chunks of bytes to a file descriptor on a thread of its
-/// own, in order.
-final class SnapshotWriteThread: @unchecked Sendable {
-    // Safe to share: the pthread objects live at fixed addresses allocated
-    // here and are freed in deinit, after the thread has been joined; every
-    // stored property below them is read and written only under `mutex`,
-    // except a buffer's bytes, which belong to whichever side took the
-    // buffer out of `free` or `queued`.
+/// own, in order, for one thread that hands them over.
+final class SnapshotWriteThread {
+    // The pthread objects live at fixed addresses allocated here and are
+    // freed in deinit, after the thread has been joined. Between the
+    // thread's start and its join every stored property below them is read
+    // and written only under `mutex`, except a buffer's bytes, which belong
+    // to whichever side took the buffer out of `free` or `queued`.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let descriptor: Int32
@@ -35,8 +35,7 @@ final class SnapshotWriteThread: @unchecked Sendable {
     private var failure: Int32 = 0
     private var thread: pthread_t?
 
-    /// Chunks of up to this many bytes are copied and queued; larger ones
-    /// are written in place.
+    /// The bytes of each of the two buffers.
     let bufferCapacity: Int
 
     /// Starts the thread; nil if it cannot be started (the caller then
@@ -70,26 +69,31 @@ final class SnapshotWriteThread: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Writes `bytes` after everything submitted before: queued if it fits
-    /// a buffer, else in place once the queue is written. Returns the errno
-    /// of the first failed write (this one's or an earlier queued one's),
+    /// Queues a copy of `bytes`, in buffer-sized pieces, to be written
+    /// after everything submitted before. Returns the errno of the first
+    /// failed write (of an earlier chunk: this one is not written yet),
     /// ECANCELED after ``stop()``, or 0.
     func submit(_ bytes: UnsafeRawBufferPointer) -> Int32 {
-        guard let source = bytes.baseAddress, bytes.count > 0 else { return 0 }
-        guard bytes.count <= bufferCapacity else {
-            let failure = waitUntilIdle()
-            return failure != 0 ? failure : writeAll(descriptor, bytes)
-        }
-        lock()
-        while free.isEmpty && failure == 0 && !stopping { wait() }
-        guard failure == 0, !stopping else { return unlock(returning: failure != 0 ? failure : ECANCELED) }
-        let buffer = free.removeLast()
-        unlock()
-        buffer.baseAddress!.copyMemory(from: source, byteCount: bytes.count)
-        lock()
-        queued.append((buffer, bytes.count))
-        pthread_cond_broadcast(condition)
-        return unlock(returning: 0)
+        var offset = 0
+        repeat {
+            let count = Swift.min(bufferCapacity, bytes.count - offset)
+            lock()
+            while free.isEmpty && failure == 0 && !stopping { wait() }
+            let refusal = failure != 0 ? failure : stopping ? ECANCELED : 0
+            guard refusal == 0 else {
+                unlock()
+                return refusal
+            }
+            let buffer = free.removeLast()
+            unlock()
+            if count > 0 { buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: count) }
+            lock()
+            queued.append((buffer, count))
+            pthread_cond_broadcast(condition)
+            unlock()
+            offset += count
+        } while offset < bytes.count
+        return 0
     }
 
     /// Waits for every queued chunk to be written, then stops the thread.
@@ -118,7 +122,9 @@ final class SnapshotWriteThread: @unchecked Sendable {
     private func waitUntilIdle() -> Int32 {
         lock()
         while (!queued.isEmpty || writing) && failure == 0 && !stopping { wait() }
-        return unlock(returning: failure != 0 ? failure : stopping ? ECANCELED : 0)
+        let result = failure != 0 ? failure : stopping ? ECANCELED : 0
+        unlock()
+        return result
     }
 
     private func run() {
@@ -143,11 +149,6 @@ final class SnapshotWriteThread: @unchecked Sendable {
     private func lock() { pthread_mutex_lock(mutex) }
     private func unlock() { pthread_mutex_unlock(mutex) }
     private func wait() { pthread_cond_wait(condition, mutex) }
-
-    private func unlock(returning value: Int32) -> Int32 {
-        unlock()
-        return value
-    }
 }
 
 /// Writes all of `bytes` to `descriptor`, retrying short writes and

@@ -49,7 +49,9 @@ public struct SnapshotSummary: Sendable, Equatable {
     /// Redis type name ("list", "hash", ...), and keys of databases other
     /// than 0.
     public var skipped: [String: Int] = [:]
-    /// File bytes written or read so far.
+    /// File bytes written or read so far (written: handed to the thread
+    /// that writes the file, a few mebibytes ahead of the disk until the
+    /// last report).
     public var bytes = 0
 }
 
