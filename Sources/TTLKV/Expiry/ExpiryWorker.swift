@@ -76,17 +76,7 @@ final class ExpiryWorker: Sendable {
     }
 
     private func start() throws {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        let status = pthread_create(&handle, nil, { context in
-            let worker = Unmanaged<ExpiryWorker>.fromOpaque(context!).takeRetainedValue()
-            worker.run()
-            return nil
-        }, context)
-        guard status == 0 else {
-            Unmanaged<ExpiryWorker>.fromOpaque(context).release()
-            throw StoreError.outOfMemory
-        }
+        guard let handle = startPosixThread({ self.run() }) else { throw StoreError.outOfMemory }
         thread.withLock { $0 = handle }
     }
 

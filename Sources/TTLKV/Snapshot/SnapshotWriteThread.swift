@@ -19,14 +19,12 @@ import Glibc
 
 /// Writes queued chunks of bytes to a file descriptor on a thread of its
 /// own, in order, for one thread that hands them over.
-final class SnapshotWriteThread {
-    // The pthread objects live at fixed addresses allocated here and are
-    // freed in deinit, after the thread has been joined. Between the
-    // thread's start and its join every stored property below them is read
-    // and written only under `mutex`, except a buffer's bytes, which belong
-    // to whichever side took the buffer out of `free` or `queued`.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+final class SnapshotWriteThread: @unchecked Sendable {
+    // Shared with its own thread only: between the thread's start and its
+    // join every stored property below `condition` is read and written only
+    // under its mutex, except a buffer's bytes, which belong to whichever
+    // side took the buffer out of `free` or `queued`.
+    private let condition = PosixCondition()
     private let descriptor: Int32
     private var free: [UnsafeMutableRawBufferPointer] = []
     private var queued: [(buffer: UnsafeMutableRawBufferPointer, count: Int)] = []
@@ -36,37 +34,23 @@ final class SnapshotWriteThread {
     private var thread: pthread_t?
 
     /// The bytes of each of the two buffers.
-    let bufferCapacity: Int
+    private let bufferCapacity: Int
 
     /// Starts the thread; nil if it cannot be started (the caller then
     /// writes for itself).
     init?(descriptor: Int32, bufferCapacity: Int) {
         self.descriptor = descriptor
         self.bufferCapacity = bufferCapacity
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(condition, nil)
         for _ in 0..<2 {
             free.append(.allocate(byteCount: bufferCapacity, alignment: 64))
         }
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var handle = pthread_t()
-        guard pthread_create(&handle, nil, { context in
-            Unmanaged<SnapshotWriteThread>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context) == 0 else {
-            Unmanaged<SnapshotWriteThread>.fromOpaque(context).release()
-            return nil
-        }
+        guard let handle = startPosixThread({ self.run() }) else { return nil }
         thread = handle
     }
 
     deinit {
         for buffer in free { buffer.deallocate() }
         for chunk in queued { chunk.buffer.deallocate() }
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
-        condition.deallocate()
-        mutex.deallocate()
     }
 
     /// Queues a copy of `bytes`, in buffer-sized pieces, to be written
@@ -77,20 +61,20 @@ final class SnapshotWriteThread {
         var offset = 0
         repeat {
             let count = Swift.min(bufferCapacity, bytes.count - offset)
-            lock()
-            while free.isEmpty && failure == 0 && !stopping { wait() }
+            condition.lock()
+            while free.isEmpty && failure == 0 && !stopping { condition.wait() }
             let refusal = failure != 0 ? failure : stopping ? ECANCELED : 0
             guard refusal == 0 else {
-                unlock()
+                condition.unlock()
                 return refusal
             }
             let buffer = free.removeLast()
-            unlock()
+            condition.unlock()
             if count > 0 { buffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: count) }
-            lock()
+            condition.lock()
             queued.append((buffer, count))
-            pthread_cond_broadcast(condition)
-            unlock()
+            condition.broadcast()
+            condition.unlock()
             offset += count
         } while offset < bytes.count
         return 0
@@ -108,47 +92,43 @@ final class SnapshotWriteThread {
     /// Stops the thread, dropping what is queued and not yet being written,
     /// and waits for it. Only the first call does anything.
     func stop() {
-        lock()
+        condition.lock()
         stopping = true
-        pthread_cond_broadcast(condition)
+        condition.broadcast()
         let handle = thread
         thread = nil
-        unlock()
+        condition.unlock()
         if let handle { pthread_join(handle, nil) }
     }
 
     /// 0 once everything queued is written; else the first failure, or
     /// ECANCELED once the thread has been stopped.
     private func waitUntilIdle() -> Int32 {
-        lock()
-        while (!queued.isEmpty || writing) && failure == 0 && !stopping { wait() }
+        condition.lock()
+        while (!queued.isEmpty || writing) && failure == 0 && !stopping { condition.wait() }
         let result = failure != 0 ? failure : stopping ? ECANCELED : 0
-        unlock()
+        condition.unlock()
         return result
     }
 
     private func run() {
-        lock()
+        condition.lock()
         while true {
-            while queued.isEmpty && !stopping { wait() }
+            while queued.isEmpty && !stopping { condition.wait() }
             if stopping { break }
             let chunk = queued.removeFirst()
             writing = true
             let skip = failure != 0
-            unlock()
+            condition.unlock()
             let error = skip ? 0 : writeAll(descriptor, UnsafeRawBufferPointer(rebasing: chunk.buffer[..<chunk.count]))
-            lock()
+            condition.lock()
             if failure == 0 { failure = error }
             writing = false
             free.append(chunk.buffer)
-            pthread_cond_broadcast(condition)
+            condition.broadcast()
         }
-        unlock()
+        condition.unlock()
     }
-
-    private func lock() { pthread_mutex_lock(mutex) }
-    private func unlock() { pthread_mutex_unlock(mutex) }
-    private func wait() { pthread_cond_wait(condition, mutex) }
 }
 
 /// Writes all of `bytes` to `descriptor`, retrying short writes and
