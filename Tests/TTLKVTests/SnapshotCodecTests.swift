@@ -55,7 +55,7 @@ import Testing
             entries.append((Array("key:\(i)".utf8), i % 3 == 0 ? Array(String(i - 150).utf8) : value,
                             i % 2 == 0 ? Int64(1_800_000_000_000 + i) : nil))
         }
-        let file = encode(entries)
+        let file = encodeRDB(entries)
         var decoded: [(key: [UInt8], value: [UInt8], deadline: Int64?)] = []
         let summary = try file.withUnsafeBytes { bytes in
             var decoder = RDBDecoder(bytes)
@@ -104,7 +104,7 @@ import Testing
     /// Any one byte changed anywhere is caught before anything is decoded;
     /// a file cut at any length is refused.
     @Test func damageIsDetected() throws {
-        let file = encode([(Array("a".utf8), Array("1".utf8), nil), (Array("bb".utf8), Array(repeating: 7, count: 40), 5)])
+        let file = encodeRDB([(Array("a".utf8), Array("1".utf8), nil), (Array("bb".utf8), Array(repeating: 7, count: 40), 5)])
         for index in file.indices {
             var damaged = file
             damaged[index] ^= 0x20
@@ -170,24 +170,25 @@ import Testing
         let big = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
         #expect(try big.withUnsafeBytes { DumpPayload.encode($0) }.withUnsafeBytes { try DumpPayload.decode($0) } == big)
     }
+}
 
-    private func encode(_ entries: [(key: [UInt8], value: [UInt8], deadline: Int64?)]) -> [UInt8] {
-        var encoder = RDBEncoder()
-        encoder.appendHeader()
-        encoder.appendAux("redis-ver", "7.0.0")
-        encoder.appendSelectDB(0)
-        encoder.appendResizeDB(keys: entries.count, expires: entries.filter { $0.deadline != nil }.count)
-        var file: [UInt8] = []
-        for entry in entries {
-            entry.key.withUnsafeBytes { key in
-                entry.value.withUnsafeBytes { value in encoder.appendEntry(key: key, value: value, deadline: entry.deadline) }
-            }
-            if encoder.pendingByteCount > 4096 { encoder.takeBytes { file.append(contentsOf: $0) } }
+/// An RDB file of `entries`, in order (a key may come twice).
+func encodeRDB(_ entries: [(key: [UInt8], value: [UInt8], deadline: Int64?)]) -> [UInt8] {
+    var encoder = RDBEncoder()
+    encoder.appendHeader()
+    encoder.appendAux("redis-ver", "7.0.0")
+    encoder.appendSelectDB(0)
+    encoder.appendResizeDB(keys: entries.count, expires: entries.filter { $0.deadline != nil }.count)
+    var file: [UInt8] = []
+    for entry in entries {
+        entry.key.withUnsafeBytes { key in
+            entry.value.withUnsafeBytes { value in encoder.appendEntry(key: key, value: value, deadline: entry.deadline) }
         }
-        encoder.appendEnd()
-        encoder.takeBytes { file.append(contentsOf: $0) }
-        return file
+        if encoder.pendingByteCount > 4096 { encoder.takeBytes { file.append(contentsOf: $0) } }
     }
+    encoder.appendEnd()
+    encoder.takeBytes { file.append(contentsOf: $0) }
+    return file
 }
 
 /// A file of Tests/Fixtures.

@@ -1,46 +1,74 @@
 /// Entries decoded from a snapshot, gathered to be stored together: the C
-/// core stores a batch with one hold of each shard's lock. The decoder's
-/// bytes are valid only while it reports them, so each key and value is
-/// copied into one buffer that the batch reuses.
+/// core stores a batch with one hold of each shard's lock. A key or value
+/// that lies in the mapped file as it is (the common case: a plain string)
+/// is kept as a pointer into the file, which stays mapped for the whole
+/// load; one the decoder built (an integer or LZF encoding, valid only
+/// while the decoder reports it) is copied into a buffer the batch reuses.
 struct SnapshotLoadBatch {
+    private enum Span {
+        case mapped(UnsafeRawBufferPointer)
+        case copied(Range<Int>)
+    }
+
+    private let file: UnsafeRawBufferPointer
     private var bytes: [UInt8] = []
-    private var spans: [(key: Range<Int>, value: Range<Int>, deadline: UInt64)] = []
+    private var entries: [(key: Span, value: Span, deadline: UInt64, ordinal: Int)] = []
     private var items: [SnapshotRestoreItem] = []
 
-    init(capacity: Int) {
-        bytes.reserveCapacity(capacity * 64)
-        spans.reserveCapacity(capacity)
+    /// An empty batch for entries decoded from `file`, which must stay
+    /// mapped while the batch holds any.
+    init(capacity: Int, file: UnsafeRawBufferPointer) {
+        self.file = file
+        entries.reserveCapacity(capacity)
         items.reserveCapacity(capacity)
     }
 
     /// Entries gathered.
-    var count: Int { spans.count }
+    var count: Int { entries.count }
 
-    /// Adds an entry (deadline in store-clock milliseconds, 0: none).
-    mutating func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, deadline: UInt64) {
-        let keyStart = bytes.count
-        bytes.append(contentsOf: key.assumingMemoryBound(to: UInt8.self))
-        let valueStart = bytes.count
-        bytes.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
-        spans.append((keyStart..<valueStart, valueStart..<bytes.count, deadline))
+    /// Adds an entry (deadline in store-clock milliseconds, 0: none), the
+    /// `ordinal`th string key of the file (for error messages).
+    mutating func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, deadline: UInt64, ordinal: Int) {
+        entries.append((span(of: key), span(of: value), deadline, ordinal))
     }
 
-    /// Calls `body` with the gathered entries, then empties the batch.
-    mutating func drain<R>(_ body: (UnsafeBufferPointer<SnapshotRestoreItem>) throws -> R) rethrows -> R {
-        defer {
-            bytes.removeAll(keepingCapacity: true)
-            spans.removeAll(keepingCapacity: true)
-            items.removeAll(keepingCapacity: true)
+    private mutating func span(of part: UnsafeRawBufferPointer) -> Span {
+        if let start = part.baseAddress, let fileStart = file.baseAddress, part.count > 0,
+           start >= fileStart, start + part.count <= fileStart + file.count {
+            return .mapped(part)
         }
-        return try bytes.withUnsafeBytes { raw in
-            // The items point into `bytes`, which stays put until this
-            // closure returns; they are dropped before it changes.
-            for span in spans {
-                items.append(SnapshotRestoreItem(
-                    key: UnsafeRawBufferPointer(rebasing: raw[span.key]),
-                    value: UnsafeRawBufferPointer(rebasing: raw[span.value]), deadline: span.deadline))
+        let first = bytes.count
+        bytes.append(contentsOf: part.assumingMemoryBound(to: UInt8.self))
+        return .copied(first..<bytes.count)
+    }
+
+    /// The ordinal given with the entry at `index`.
+    func ordinal(at index: Int) -> Int { entries[index].ordinal }
+
+    /// Calls `body` with the gathered entries; they stay in the batch.
+    mutating func withItems<R>(_ body: (UnsafeBufferPointer<SnapshotRestoreItem>) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBytes { raw in
+            // The items point into the file or into `bytes`, which stays
+            // put until this closure returns; they are dropped before it
+            // changes.
+            func resolve(_ span: Span) -> UnsafeRawBufferPointer {
+                switch span {
+                case .mapped(let bytes): bytes
+                case .copied(let range): UnsafeRawBufferPointer(rebasing: raw[range])
+                }
             }
+            items.removeAll(keepingCapacity: true)
+            for entry in entries {
+                items.append(SnapshotRestoreItem(key: resolve(entry.key), value: resolve(entry.value), deadline: entry.deadline))
+            }
+            defer { items.removeAll(keepingCapacity: true) }
             return try items.withUnsafeBufferPointer(body)
         }
+    }
+
+    /// Empties the batch, keeping its room.
+    mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
     }
 }

@@ -17,7 +17,8 @@
  has no byte budget, checks
  the whole file's checksum before it decodes a byte, then restores each
  string key with its absolute deadline, dropping keys already expired, a
- batch of a few thousand keys at a time (SnapshotLoadBatch). Under a budget
+ batch of a few thousand keys at a time (SnapshotLoadBatch), stored on
+ threads while the calling thread decodes on (SnapshotLoadLanes). Under a budget
  the load evicts as writes do; the part of a batch refused while the records
  of its evictions fill their room is tried again once the expiry worker has
  drained them, as a single write is. On any error the new store is
@@ -145,64 +146,65 @@ extension _StoreFrontEnd {
         }
         try self.init(configuration: configuration)
         let clock = _frontEnd.clock
+        let frontEnd = _frontEnd
         var summary = SnapshotSummary()
-        var batch = SnapshotLoadBatch(capacity: Self.snapshotStep)
-        func store() throws {
-            let count = batch.count
-            do {
-                let expired = try batch.drain { try restore($0) }
-                summary.expiredOnLoad += expired
-                summary.entries += count - expired
-            } catch let failure as SnapshotRestoreFailure {
-                let key = summary.entries + summary.expiredOnLoad + failure.unstored[0] + 1
-                throw SnapshotError.storeFull.with("its key \(key): \(failure.error)")
+        // The lanes' threads read keys and values in the mapped file until
+        // they are closed.
+        let report = try withExtendedLifetime(file) {
+            let lanes = SnapshotLoadLanes(count: SnapshotLoadLanes.defaultCount, step: Self.snapshotStep,
+                                          file: file.bytes) { try frontEnd.restore($0) }
+            defer { lanes.close() }
+            var ordinal = 0
+            let report = try decoder.decode { key, value, deadline, offset in
+                var storeDeadline: UInt64 = 0
+                if let deadline {
+                    // A deadline at or before the clock's origin is long past.
+                    storeDeadline = Swift.max(1, clock.instant(atUnixMilliseconds: deadline).deadlineMilliseconds)
+                }
+                try lanes.append(key: key, value: value, deadline: storeDeadline, ordinal: ordinal)
+                ordinal += 1
+                if ordinal % Self.snapshotStep == 0, let progress {
+                    (summary.entries, summary.expiredOnLoad) = lanes.progress
+                    summary.bytes = offset
+                    try progress(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys))
+                }
             }
+            try lanes.finish()
+            (summary.entries, summary.expiredOnLoad) = lanes.progress
+            return report
         }
-        let report = try decoder.decode { key, value, deadline, offset in
-            var storeDeadline: UInt64 = 0
-            if let deadline {
-                // A deadline at or before the clock's origin is long past.
-                storeDeadline = Swift.max(1, clock.instant(atUnixMilliseconds: deadline).deadlineMilliseconds)
-            }
-            batch.append(key: key, value: value, deadline: storeDeadline)
-            if batch.count == Self.snapshotStep {
-                try store()
-                summary.bytes = offset
-                try progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys))
-            }
-        }
-        try store()
         summary.bytes = file.bytes.count
         summary.skipped = report.skippedByType
         if report.skippedInOtherDatabases > 0 { summary.skipped["other databases"] = report.skippedInOtherDatabases }
         try progress?(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys, isComplete: true))
     }
 
-    /// Stores a batch of a snapshot; returns how many of its items had
-    /// expired. The items refused for want of a drain of the records of
-    /// evictions are written again once the worker drained them, as
-    /// ``set(_:forKey:ttl:)`` tries a write, as long as each wait lets more
-    /// of them in.
-    private func restore(_ items: UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int {
-        let frontEnd = _frontEnd
-        defer { frontEnd.noteWrite() }
-        var left: [Int]?, expired = 0
-        while true {
-            do {
-                guard let left else { return try frontEnd.core.restore(items) }
-                return try expired + left.map { items[$0] }.withUnsafeBufferPointer { try frontEnd.core.restore($0) }
-            } catch let failure as SnapshotRestoreFailure {
-                let all = left ?? Array(items.indices)
-                let refused = failure.mapped(to: all, expiredBefore: expired)
-                guard failure.error == .outOfMemory, left == nil || refused.unstored.count < all.count,
-                      frontEnd.awaitDrain() else { throw refused }
-                (left, expired) = (refused.unstored, refused.expired)
-            }
-        }
-    }
-
     /// Table slots per step of a snapshot's walk.
     static var snapshotStep: Int { 4096 }
     /// Encoded bytes gathered before a write to the file.
     static var snapshotBuffer: Int { 1 << 20 }
+}
+
+extension _FrontEnd {
+    /// Stores a batch of a snapshot; returns how many of its items had
+    /// expired. The items refused for want of a drain of the records of
+    /// evictions are written again once the worker drained them, as
+    /// ``_StoreFrontEnd/set(_:forKey:ttl:)`` tries a write, as long as
+    /// each wait lets more of them in. Any thread.
+    func restore(_ items: UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int {
+        defer { noteWrite() }
+        var left: [Int]?, expired = 0
+        while true {
+            do {
+                guard let left else { return try core.restore(items) }
+                return try expired + left.map { items[$0] }.withUnsafeBufferPointer { try core.restore($0) }
+            } catch let failure as SnapshotRestoreFailure {
+                let all = left ?? Array(items.indices)
+                let refused = failure.mapped(to: all, expiredBefore: expired)
+                guard failure.error == .outOfMemory, left == nil || refused.unstored.count < all.count,
+                      awaitDrain() else { throw refused }
+                (left, expired) = (refused.unstored, refused.expired)
+            }
+        }
+    }
 }
