@@ -99,6 +99,14 @@ ttlkv_key_handle(const ttlkv *store, const void *key, size_t key_len)
 	return ttlkv__hash(store, key, key_len);
 }
 
+uint32_t
+ttlkv_handle_shard(const ttlkv *store, uint64_t handle)
+{
+	if (store == NULL)
+		return 0;
+	return (uint32_t)(shard_for(store, handle) - store->shards);
+}
+
 static const void *
 object_key(const struct entry *object, uint32_t *len)
 {

@@ -876,6 +876,64 @@ test_no_deadlock(void)
 	ttlkv_close(shared);
 }
 
+/* ttlkv_handle_shard names the shard a key lives in: with the shard of an
+ * anchor key held, exactly the keys that ttlkv_handle_shard puts in the
+ * anchor's shard may be written (the lock API's own check, an independent
+ * path), and every shard is in range and in use. */
+struct shard_check {
+	ttlkv *store;
+	uint32_t anchor;
+	int mismatches, writable;
+};
+
+static ttlkv_status
+shard_check_step(ttlkv_locked *held, void *context)
+{
+	struct shard_check *c = context;
+	struct seen seen = { 0 };
+	char key[16];
+
+	for (int i = 0; i < 2000; i++) {
+		snprintf(key, sizeof key, "h%d", i);
+		uint32_t shard = ttlkv_handle_shard(c->store, ttlkv_key_handle(c->store, key, strlen(key)));
+		ttlkv_status st = ttlkv_locked_update(held, key, strlen(key), 0, look_fn, &seen);
+
+		c->writable += st == TTLKV_OK;
+		c->mismatches += (st == TTLKV_OK) != (shard == c->anchor);
+	}
+	return TTLKV_OK;
+}
+
+static void
+test_handle_shard(void)
+{
+	ttlkv *s = open_store(4096, 8, 0, true);
+	ttlkv_key anchor = KEY("anchor");
+	struct shard_check c = { s, 0, 0, 0 };
+	ttlkv_stats stats;
+	bool used[8] = { false };
+	char key[16];
+
+	CHECK_STATUS(ttlkv_stats_get(s, &stats), TTLKV_OK);
+	CHECK(stats.shards == 8);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(key, sizeof key, "h%d", i);
+		uint32_t shard = ttlkv_handle_shard(s, ttlkv_key_handle(s, key, strlen(key)));
+
+		CHECK(shard < 8);
+		if (shard < 8)
+			used[shard] = true;
+	}
+	for (int i = 0; i < 8; i++)
+		CHECK(used[i]);
+	c.anchor = ttlkv_handle_shard(s, ttlkv_key_handle(s, "anchor", 6));
+	CHECK_STATUS(ttlkv_lock_keys(s, &anchor, 1, 0, shard_check_step, &c), TTLKV_OK);
+	CHECK(c.mismatches == 0);
+	CHECK(c.writable > 0 && c.writable < 2000);
+	CHECK(ttlkv_handle_shard(NULL, 42) == 0);
+	ttlkv_close(s);
+}
+
 int
 main(void)
 {
@@ -886,6 +944,7 @@ main(void)
 	test_locked_put_all();
 	test_deadline();
 	test_random_key();
+	test_handle_shard();
 	test_allocation_failures();
 	test_transfers_never_interleave();
 	test_renames_keep_every_token();

@@ -8,12 +8,17 @@ import Testing
 @Suite struct SnapshotLoadLanesTests {
     private static var empty: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: nil, count: 0) }
 
+    /// One of 7 shards, by the key's bytes.
+    private static func shard(_ key: UnsafeRawBufferPointer) -> Int {
+        key.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFF } % 7
+    }
+
     /// Lanes whose stores take a random while per batch, so that a lane
     /// that fell behind would store its batches after later ones of
     /// another lane: each key's values must still arrive in file order.
     @Test func everyCopyOfAKeyIsStoredInFileOrder() throws {
         let stored = Locked<[String: [Int]]>([:])
-        let lanes = SnapshotLoadLanes(count: 3, step: 16, file: Self.empty) { items in
+        let lanes = SnapshotLoadLanes(count: 3, step: 16, file: Self.empty, shard: Self.shard) { items in
             usleep(UInt32.random(in: 0...300))
             stored.withLock { stored in
                 for item in items {
@@ -45,7 +50,7 @@ import Testing
     /// throws it, naming the first refused key of the file, and no thread
     /// is left waiting.
     @Test func aRefusalStopsTheLanesAndNamesItsKey() throws {
-        let lanes = SnapshotLoadLanes(count: 2, step: 8, file: Self.empty) { items in
+        let lanes = SnapshotLoadLanes(count: 2, step: 8, file: Self.empty, shard: Self.shard) { items in
             if let bad = items.firstIndex(where: { String(decoding: $0.key, as: UTF8.self) == "bad" }) {
                 throw SnapshotRestoreFailure(unstored: Array(bad..<items.count), expired: 0, error: .valueTooLarge)
             }

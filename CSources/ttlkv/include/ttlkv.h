@@ -826,6 +826,14 @@ TTLKV_API ttlkv_status ttlkv_expire_due_many(ttlkv *store, const ttlkv_key *keys
 TTLKV_API uint64_t ttlkv_key_handle(const ttlkv *store, const void *key, size_t key_len);
 
 /*
+ * The shard (0 .. ttlkv_stats.shards - 1) that holds the key whose handle
+ * (ttlkv_key_handle) this is, for a caller that spreads writes over
+ * threads by shard, as a snapshot's load does, so that its threads do not
+ * meet at shard locks. 0 for a NULL store. Lock-free and pure.
+ */
+TTLKV_API uint32_t ttlkv_handle_shard(const ttlkv *store, uint64_t handle);
+
+/*
  * ttlkv_expire_due_many for records that name their key by handle
  * (ttlkv_key_handle of the key a ttlkv_drain_schedule record gave), so that
  * an expiry worker's pending records cost 16 bytes each (handle, deadline)

@@ -182,6 +182,11 @@ final class CCore: StoreCore, @unchecked Sendable {
         }
     }
 
+    @usableFromInline
+    func shard(ofKey key: UnsafeRawBufferPointer) -> Int {
+        Int(ttlkv_handle_shard(pointer, ttlkv_key_handle(pointer, key.baseAddress, key.count)))
+    }
+
     /// ttlkv_load: the batch's entries built together, each shard's written
     /// under one hold of its lock.
     @usableFromInline

@@ -56,6 +56,11 @@ protocol StoreCore: AnyObject, Sendable {
     /// (others may have been stored).
     func restore(_ items: UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int
 
+    /// The index of the shard that holds `key`: a snapshot's load stores
+    /// the keys of different shards on different threads, which then never
+    /// wait for each other's locks.
+    func shard(ofKey key: UnsafeRawBufferPointer) -> Int
+
     /// Removes every entry; expired ones are counted and logged as any
     /// removal of an expired entry is.
     func removeAll() throws

@@ -405,6 +405,11 @@ final class NativeCore: StoreCore, Sendable {
         return index < shards.count ? ScanCursor(rawValue: UInt64(index)) : nil
     }
 
+    @usableFromInline
+    func shard(ofKey key: UnsafeRawBufferPointer) -> Int {
+        shardIndex(for: hash(key))
+    }
+
     /// One item after the other.
     @usableFromInline
     func restore(_ items: UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int {

@@ -6,10 +6,10 @@
  cache miss per key on its table slot), so on two cores two lanes beside
  the decoder keep both busy, where one thread left a core idle.
 
- A key goes to the lane a hash of its bytes picks, so every copy of a key
- goes to one lane, stored in file order: a key named twice keeps its last
- value, as a load on one thread would. Lanes may write to one shard at
- once; they take its lock as any two writers do.
+ A key goes to the lane of its shard, so every copy of a key goes to one
+ lane, stored in file order (a key named twice keeps its last value, as a
+ load on one thread would), and no two lanes write to one shard: they never
+ wait for each other's shard locks.
 
  Each lane has two batches: the decoder fills one while the lane stores the
  other, and waits when it would fill a third, so the memory a load holds
@@ -36,6 +36,8 @@ final class SnapshotLoadLanes: @unchecked Sendable {
     private var stored = 0
     private var expired = 0
     private let step: Int
+    /// The shard of a key; called on the caller's thread only.
+    private let shard: (UnsafeRawBufferPointer) -> Int
     private let restore: @Sendable (UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int
 
     /// Lanes for this machine: one per core, up to two. The decoder on the
@@ -45,16 +47,23 @@ final class SnapshotLoadLanes: @unchecked Sendable {
         Swift.min(2, Swift.max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
+    /// Batches of a lane: the one the decoder fills, and those waiting to be
+    /// stored or being stored. With one waiting, a lane that finished its
+    /// batch while the decoder waited for the other lane sat idle.
+    static var batchesPerLane: Int { 4 }
+
     /// Starts `count` lanes that store batches of `step` entries decoded
     /// from `file` with `restore` (which returns how many of a batch had
-    /// expired, or throws ``SnapshotRestoreFailure``).
-    init(count: Int, step: Int, file: UnsafeRawBufferPointer,
+    /// expired, or throws ``SnapshotRestoreFailure``); `shard` gives the
+    /// shard of a key.
+    init(count: Int, step: Int, file: UnsafeRawBufferPointer, shard: @escaping (UnsafeRawBufferPointer) -> Int,
          restore: @escaping @Sendable (UnsafeBufferPointer<SnapshotRestoreItem>) throws -> Int) {
         self.step = step
+        self.shard = shard
         self.restore = restore
         filling = (0..<count).map { _ in SnapshotLoadBatch(capacity: step, file: file) }
         full = Array(repeating: [], count: count)
-        spare = (0..<count).map { _ in [SnapshotLoadBatch(capacity: step, file: file)] }
+        spare = (0..<count).map { _ in (1..<Self.batchesPerLane).map { _ in SnapshotLoadBatch(capacity: step, file: file) } }
         // Each thread keeps the lanes until it ends, which close() waits for.
         threads = (0..<count).map { lane in startPosixThread { self.run(lane) } }
     }
@@ -68,7 +77,7 @@ final class SnapshotLoadLanes: @unchecked Sendable {
 
     /// Deals an entry to its key's lane; throws a lane's failure.
     func append(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, deadline: UInt64, ordinal: Int) throws {
-        let lane = Self.lane(of: key, among: filling.count)
+        let lane = shard(key) % filling.count
         filling[lane].append(key: key, value: value, deadline: deadline, ordinal: ordinal)
         if filling[lane].count == step { try handOver(lane) }
     }
@@ -162,25 +171,5 @@ final class SnapshotLoadLanes: @unchecked Sendable {
             if let thread = threads[index] { pthread_join(thread, nil) }
             threads[index] = nil
         }
-    }
-
-    /// The lane of `key`, from a hash of its bytes (any hash spreads the
-    /// keys; this one reads eight bytes at a time).
-    static func lane(of key: UnsafeRawBufferPointer, among lanes: Int) -> Int {
-        guard lanes > 1 else { return 0 }
-        let multiplier: UInt64 = 0x9E37_79B9_7F4A_7C15
-        var hash = UInt64(key.count) &* multiplier
-        var index = 0
-        while index + 8 <= key.count {
-            hash = (hash ^ key.loadUnaligned(fromByteOffset: index, as: UInt64.self)) &* multiplier
-            hash ^= hash >> 29
-            index += 8
-        }
-        while index < key.count {
-            hash = (hash ^ UInt64(key[index])) &* multiplier
-            index += 1
-        }
-        hash ^= hash >> 32
-        return Int(((hash & 0xFFFF_FFFF) &* UInt64(lanes)) >> 32)
     }
 }

@@ -151,8 +151,9 @@ extension _StoreFrontEnd {
         // The lanes' threads read keys and values in the mapped file until
         // they are closed.
         let report = try withExtendedLifetime(file) {
+            let core = frontEnd.core
             let lanes = SnapshotLoadLanes(count: SnapshotLoadLanes.defaultCount, step: Self.snapshotStep,
-                                          file: file.bytes) { try frontEnd.restore($0) }
+                                          file: file.bytes, shard: { core.shard(ofKey: $0) }) { try frontEnd.restore($0) }
             defer { lanes.close() }
             var ordinal = 0
             let report = try decoder.decode { key, value, deadline, offset in
