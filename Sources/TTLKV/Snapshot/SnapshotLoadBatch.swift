@@ -11,20 +11,25 @@ struct SnapshotLoadBatch {
     }
 
     private let file: UnsafeRawBufferPointer
+    private let copiedLimit: Int
     private var bytes: [UInt8] = []
     private var entries: [(key: Span, value: Span, deadline: UInt64, ordinal: Int)] = []
     private var items: [SnapshotRestoreItem] = []
 
     /// An empty batch for entries decoded from `file`, which must stay
-    /// mapped while the batch holds any.
-    init(capacity: Int, file: UnsafeRawBufferPointer) {
+    /// mapped while the batch holds any; full at `copiedBytes` copied bytes.
+    init(capacity: Int, file: UnsafeRawBufferPointer, copiedBytes: Int) {
         self.file = file
+        copiedLimit = copiedBytes
         entries.reserveCapacity(capacity)
         items.reserveCapacity(capacity)
     }
 
     /// Entries gathered.
     var count: Int { entries.count }
+
+    /// Whether the bytes copied into the batch reached its limit.
+    var isFull: Bool { bytes.count >= copiedLimit }
 
     /// Adds an entry (deadline in store-clock milliseconds, 0: none), the
     /// `ordinal`th string key of the file (for error messages).
@@ -66,9 +71,10 @@ struct SnapshotLoadBatch {
         }
     }
 
-    /// Empties the batch, keeping its room.
+    /// Empties the batch, keeping its room unless one big value made it
+    /// larger than its limit.
     mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: bytes.capacity <= 2 * copiedLimit)
         entries.removeAll(keepingCapacity: true)
     }
 }

@@ -152,25 +152,29 @@ extension _StoreFrontEnd {
         // they are closed.
         let report = try withExtendedLifetime(file) {
             let core = frontEnd.core
-            let lanes = SnapshotLoadLanes(count: SnapshotLoadLanes.defaultCount, step: Self.snapshotStep,
-                                          file: file.bytes, shard: { core.shard(ofKey: $0) }) { try frontEnd.restore($0) }
-            defer { lanes.close() }
+            // Under a budget the caller stores, one writer thread: ttlkv.h's
+            // resident-memory bound under a budget holds for one writer
+            // thread (each thread that allocates gets a glibc arena).
+            let lanes = SnapshotLoadLanes(threads: configuration.maximumBytes == nil ? SnapshotLoadLanes.defaultThreads : 0,
+                                          step: Self.snapshotStep, file: file.bytes,
+                                          shard: { core.shard(ofKey: $0) }) { try frontEnd.restore($0) }
             var ordinal = 0
-            let report = try decoder.decode { key, value, deadline, offset in
-                var storeDeadline: UInt64 = 0
-                if let deadline {
-                    // A deadline at or before the clock's origin is long past.
-                    storeDeadline = Swift.max(1, clock.instant(atUnixMilliseconds: deadline).deadlineMilliseconds)
-                }
-                try lanes.append(key: key, value: value, deadline: storeDeadline, ordinal: ordinal)
-                ordinal += 1
-                if ordinal % Self.snapshotStep == 0, let progress {
-                    (summary.entries, summary.expiredOnLoad) = lanes.progress
-                    summary.bytes = offset
-                    try progress(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys))
+            let report = try lanes.load {
+                try decoder.decode { key, value, deadline, offset in
+                    var storeDeadline: UInt64 = 0
+                    if let deadline {
+                        // A deadline at or before the clock's origin is long past.
+                        storeDeadline = Swift.max(1, clock.instant(atUnixMilliseconds: deadline).deadlineMilliseconds)
+                    }
+                    try lanes.append(key: key, value: value, deadline: storeDeadline, ordinal: ordinal)
+                    ordinal += 1
+                    if ordinal % Self.snapshotStep == 0, let progress {
+                        (summary.entries, summary.expiredOnLoad) = lanes.progress
+                        summary.bytes = offset
+                        try progress(SnapshotProgress(summary: summary, expectedEntries: sizes?.keys))
+                    }
                 }
             }
-            try lanes.finish()
             (summary.entries, summary.expiredOnLoad) = lanes.progress
             return report
         }
