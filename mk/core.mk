@@ -32,9 +32,9 @@ FUZZ_FLAGS  := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-saniti
 FUZZ_SECONDS ?= 600
 FUZZ_CI_SECONDS ?= 60
 
-C_SUITES    := unit faults oom_sweep hostile stress threads churn clock batch events update reuse stall memory budget transaction snapshot
+C_SUITES    := unit faults oom_sweep hostile stress threads churn clock batch events update reuse stall memory budget transaction snapshot slab
 ASAN_SUITES := unit faults oom_sweep stress threads churn batch events update stall memory budget transaction snapshot
-TSAN_SUITES := stress threads events update reuse stall memory churn budget transaction snapshot
+TSAN_SUITES := stress threads events update reuse stall memory churn budget transaction snapshot slab
 
 # Installs Concurrency Kit and xxHash headers with apt-get when they are missing.
 deps:

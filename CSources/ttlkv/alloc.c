@@ -62,6 +62,12 @@ should_fail(void)
 #define should_fail() false
 #endif
 
+bool
+ttlkv__alloc_refused(void)
+{
+	return should_fail();
+}
+
 void *
 ttlkv__alloc(size_t size)
 {
@@ -87,5 +93,8 @@ ttlkv__realloc(void *p, size_t size)
 void
 ttlkv__free(void *p)
 {
-	free(p);
+	if (ttlkv__slab_owns(p))
+		ttlkv__slab_put(p);
+	else
+		free(p);
 }

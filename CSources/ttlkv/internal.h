@@ -311,8 +311,8 @@ struct ttlkv {
  * helper calls only what its own floor or the floors above it in this file
  * declare, and a source file calls only its own floor and lower ones
  * (Tests/C/floors.py checks the sources):
- *   1. base          alloc.c, clock.c, recycle.c: allocation, time, and the
- *                    per-thread cache of entry blocks
+ *   1. base          alloc.c, clock.c, slab.c, recycle.c: allocation, time,
+ *                    entry slabs and the per-thread cache of entry blocks
  *   2. reclamation   epoch.c: reader records, read sections, shard locks and
  *                    their release, retiring and freeing
  *   3. table         table.c: hashing, shards, ck_hs glue
@@ -331,18 +331,41 @@ struct ttlkv {
  * ttlkv_close came inside it: that is why lifecycle sits below operations.
  */
 
-/* --- 1. Base: allocation, time, recycling. */
+/* --- 1. Base: allocation, time, slabs, recycling. */
 
 /* alloc.c: every allocation goes through here (fault injection in tests). */
 void *ttlkv__alloc(size_t size);
 void *ttlkv__aligned_alloc(size_t alignment, size_t size);
 void *ttlkv__realloc(void *p, size_t size);
 void ttlkv__free(void *p);
+/* Whether the next allocation fails (fault injection; false in releases). */
+bool ttlkv__alloc_refused(void);
+
+/* slab.c: small entry blocks, cut from pages of one size class each. */
+#define SLAB_STEP 8
+#define SLAB_CLASSES 32
+#define SLAB_MAX (SLAB_STEP * SLAB_CLASSES)
+/* Whether slabs serve entry blocks in this process (set up on first use). */
+bool ttlkv__slab_on(void);
+/* Whether block came from a slab (false for every block while slabs are off). */
+bool ttlkv__slab_owns(const void *block);
+/* A slab block's size: its class's, a multiple of SLAB_STEP. */
+size_t ttlkv__slab_block_size(const void *block);
+/* Up to max free blocks of class c (c * SLAB_STEP bytes) from the process's
+ * list, linked through their first word; *taken says how many. */
+void *ttlkv__slab_take(size_t c, size_t max, size_t *taken);
+/* A block of class c cut from this thread's page (NULL: none left). */
+void *ttlkv__slab_carve(size_t c);
+/* A free slab block to the process's list of its class. */
+void ttlkv__slab_put(void *block);
+/* At thread exit: the rest of this thread's pages to the lists. */
+void ttlkv__slab_thread_exit(void);
 
 /* recycle.c: entry blocks go back to a per-thread cache for the next write. */
 void *ttlkv__entry_alloc(size_t size);
 void ttlkv__recycle(void *block);
-/* What malloc holds for a block: its usable size and its chunk header. */
+/* What a block holds: a slab block's size, or malloc's usable size and
+ * chunk header. */
 uint64_t ttlkv__block_charge(const void *block);
 /* How many of max blocks this thread's cache has room to keep. */
 size_t ttlkv__recycle_room(size_t max);

@@ -19,7 +19,10 @@
  * when it exits. Class c serves requests of up to 16c - 8 bytes, and its
  * blocks are allocated with exactly that size, which is what glibc gives
  * such a request anyway (a 16c-byte chunk); blocks come back classed by
- * malloc_usable_size, so other allocators work too. A write takes freed
+ * malloc_usable_size, so other allocators work too. Slab blocks (slab.c)
+ * have stacks of their own per 8-byte class, in the same byte allowance,
+ * and a miss there takes a few from the process's list of that class before
+ * it cuts a new one. A write takes freed
  * blocks only as its cache has room for them (ttlkv__recycle_room; the rest
  * wait on their shard, see "Reserve" in epoch.c), so a full cache rarely
  * hands a block back to malloc. Under AddressSanitizer
@@ -34,8 +37,12 @@
 #define CLASSES 16
 #define CACHE_BYTES (256 * 1024)
 
+/* Slab blocks a miss takes from their list at once (room permitting). */
+#define SLAB_REFILL 32
+
 struct cache {
 	void *head[CLASSES + 1];
+	void *slab_head[SLAB_CLASSES + 1];
 	size_t bytes;
 	bool registered;
 };
@@ -58,6 +65,15 @@ cache_release(void *arg)
 			ttlkv__free(block);
 		}
 	}
+	for (size_t i = 0; i <= SLAB_CLASSES; i++) {
+		while (c->slab_head[i] != NULL) {
+			void *block = c->slab_head[i];
+
+			c->slab_head[i] = *(void **)block;
+			ttlkv__slab_put(block);
+		}
+	}
+	ttlkv__slab_thread_exit();
 	c->bytes = 0;
 	/* A destructor that writes after this one registers again. */
 	c->registered = false;
@@ -89,13 +105,59 @@ request_class(size_t size)
 	return (size + CLASS_STEP + CLASS_STEP / 2 - 1) / CLASS_STEP;
 }
 
+/* A slab block of class c from the cache (NULL: none there). */
+static void *
+slab_cached(size_t c)
+{
+	void *block = cache.slab_head[c];
+
+	if (block != NULL) {
+		cache.slab_head[c] = *(void **)block;
+		cache.bytes -= c * SLAB_STEP;
+	}
+	return block;
+}
+
+/* A slab block of class c from the class's list, with up to SLAB_REFILL - 1
+ * more into the cache, else cut anew (NULL: no slab block to be had). */
+static void *
+slab_fresh(size_t c)
+{
+	size_t size = c * SLAB_STEP, n;
+	void *block, *rest;
+
+	if (!cache_register())
+		return NULL;
+	n = (CACHE_BYTES - cache.bytes) / size + 1;
+	if ((block = ttlkv__slab_take(c, n < SLAB_REFILL ? n : SLAB_REFILL, &n)) != NULL) {
+		if ((rest = *(void **)block) != NULL) {
+			cache.slab_head[c] = rest;
+			cache.bytes += (n - 1) * size;
+		}
+		return block;
+	}
+	return ttlkv__slab_carve(c);
+}
+
 void *
 ttlkv__entry_alloc(size_t size)
 {
 	size_t c = request_class(size);
 	void *block;
 
-	if (!TTLKV_RECYCLING || c > CLASSES)
+	if (!TTLKV_RECYCLING)
+		return ttlkv__alloc(size);
+	if (size <= SLAB_MAX && ttlkv__slab_on()) {
+		size_t sc = (size + SLAB_STEP - 1) / SLAB_STEP;
+
+		if ((block = slab_cached(sc)) != NULL)
+			return block;
+		if (ttlkv__alloc_refused())
+			return NULL;
+		if ((block = slab_fresh(sc)) != NULL)
+			return block;
+	}
+	if (c > CLASSES)
 		return ttlkv__alloc(size);
 	if ((block = cache.head[c]) != NULL) {
 		cache.head[c] = *(void **)block;
@@ -129,9 +191,13 @@ ttlkv_testing_recycle_flush(void)
 size_t
 ttlkv_testing_recycled_blocks(struct ttlkv *store, size_t key_len, size_t value_len)
 {
-	size_t c = request_class(entry_block_size(store, key_len, value_len)), n = 0;
+	size_t size = entry_block_size(store, key_len, value_len), c = request_class(size), n = 0;
 
-	if (c <= CLASSES)
+	if (size <= SLAB_MAX && ttlkv__slab_on()) {
+		for (void *block = cache.slab_head[(size + SLAB_STEP - 1) / SLAB_STEP]; block != NULL;
+		    block = *(void **)block)
+			n++;
+	} else if (c <= CLASSES)
 		for (void *block = cache.head[c]; block != NULL; block = *(void **)block)
 			n++;
 	return n;
@@ -147,6 +213,8 @@ ttlkv_testing_recycling(void)
 uint64_t
 ttlkv__block_charge(const void *block)
 {
+	if (ttlkv__slab_owns(block))
+		return ttlkv__slab_block_size(block);
 	return malloc_usable_size((void *)(uintptr_t)block) + sizeof(size_t);
 }
 
@@ -161,6 +229,19 @@ ttlkv__recycle(void *block)
 	}
 	if (block == NULL)
 		return;
+	if (ttlkv__slab_owns(block)) {
+		size_t size = ttlkv__slab_block_size(block);
+
+		if (cache.bytes + size > CACHE_BYTES || !cache_register()) {
+			ttlkv__slab_put(block);
+			return;
+		}
+		c = size / SLAB_STEP;
+		*(void **)block = cache.slab_head[c];
+		cache.slab_head[c] = block;
+		cache.bytes += size;
+		return;
+	}
 	c = (malloc_usable_size(block) + CLASS_STEP / 2) / CLASS_STEP;
 	if (c == 0 || c > CLASSES || cache.bytes + c * CLASS_STEP > CACHE_BYTES ||
 	    !cache_register()) {

@@ -77,6 +77,13 @@ void ttlkv_testing_recycle_flush(void);
  * value_len bytes would be given. */
 size_t ttlkv_testing_recycled_blocks(struct ttlkv *store, size_t key_len, size_t value_len);
 
+/* Whether entry slabs (slab.c) serve this process's small entries. */
+int ttlkv_testing_slabs(void);
+
+/* Slab pages (slab.c) the process has cut so far: they are never given
+ * back, so a bounded count shows that freed blocks are reused. */
+size_t ttlkv_testing_slab_pages(void);
+
 /* Treats the next entry block this thread allocates as an address that a
  * tagged slot cannot hold (ttlkv_put must then find another). */
 void ttlkv_testing_refuse_next_block(void);

@@ -19,7 +19,7 @@ IDENT = re.compile(r"[A-Za-z_]\w*")
 
 # internal.h's floors, lowest first.
 FLOORS = {
-    "alloc.c": 1, "clock.c": 1, "recycle.c": 1,
+    "alloc.c": 1, "clock.c": 1, "recycle.c": 1, "slab.c": 1,
     "epoch.c": 2,
     "table.c": 3,
     "schedule.c": 4,

@@ -474,12 +474,13 @@ test_entry_recycling(void)
 	for (int i = 0; i < 10; i++)
 		CHECK_STATUS(PUT(s, "k", "value", 0), TTLKV_OK);
 	CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_OK); /* frees 9 entries here */
-	/* Blocks come back classed by their usable size, and glibc sometimes
-	 * rounds a request up a class (when what would be left of the chunk it
-	 * splits is too small to keep): such a block waits for writes of its
-	 * own class. CI met one in a run of this test. */
+	/* Malloc's blocks come back classed by their usable size, and glibc
+	 * sometimes rounds a request up a class (when what would be left of the
+	 * chunk it splits is too small to keep): such a block waits for writes
+	 * of its own class. CI met one in a run of this test. Slab blocks keep
+	 * their class, and a miss brings more of it from the process's list. */
 	kept = ttlkv_testing_recycled_blocks(s, 1, 5);
-	CHECK(kept >= 5 && kept <= 9);
+	CHECK(kept >= 5);
 	ttlkv_testing_fail_allocation(0);
 	for (size_t i = 0; i < kept; i++)
 		CHECK_STATUS(PUT(s, "k", "other", 0), TTLKV_OK);

@@ -1,0 +1,230 @@
+/*
+ * Entry slabs: small entry blocks without malloc's chunk header.
+ *
+ * Why. glibc puts an 8-byte header in front of every chunk and rounds chunks
+ * to 16 bytes, so a 72-byte entry (a 16-byte key, a 32-byte value and the
+ * 24-byte header) takes 80 bytes, and at 10 million keys those 8 bytes are a
+ * tenth of what a key costs. A slab block carries no header and is rounded to
+ * 8 bytes only.
+ *
+ * How. One range of address space is reserved for the whole process (all
+ * stores share it, as they share malloc) and committed 2 MiB at a time; it is
+ * cut into 64 KiB pages, each of one size class (8-byte steps up to
+ * SLAB_MAX), whose class sits in a byte map indexed by page, so that a free
+ * finds a block's class from its address alone. A thread carves blocks from
+ * a page of its own per class (a bump pointer, no lock). Freed blocks go to
+ * the thread's cache (recycle.c); what the cache has no room for goes to a
+ * process-wide list per class under a mutex, from which a thread whose cache
+ * is empty takes a few at a time before it carves. A thread that exits gives
+ * its cache and the rest of its pages to those lists.
+ *
+ * What it costs. Memory that slabs once held stays with them, for any store
+ * of the process to reuse, and a class's free blocks serve that class only:
+ * a process that trades many small entries for large ones keeps the small
+ * ones' pages. Blocks larger than SLAB_MAX, allocations once the range is
+ * used up, and AddressSanitizer builds (whose checks need real frees) use
+ * malloc as before.
+ */
+#include "internal.h"
+
+#include <stdint.h>
+#include <sys/mman.h>
+
+#define SLAB_PAGE_SHIFT 16
+#define SLAB_PAGE ((size_t)1 << SLAB_PAGE_SHIFT)
+#define SLAB_COMMIT ((size_t)2 << 20)
+/* Address space reserved, not committed: about 900 million entries of the
+ * common shape. Where the kernel refuses that much, a sixteenth. */
+#define SLAB_RESERVE ((size_t)64 << 30)
+#define SLAB_PAGES (SLAB_RESERVE >> SLAB_PAGE_SHIFT)
+
+struct slab_list {
+	pthread_mutex_t lock;
+	void *head;      /* linked through each block's first word; atomic */
+};
+
+struct slab_cursor {
+	unsigned char *next;
+	unsigned char *end;
+};
+
+static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
+static unsigned char *slab_base;
+/* Bytes reserved, 0 while slabs are off; published after slab_base, so
+ * that slab_owns never pairs a size with the wrong base. */
+static size_t slab_size;
+static pthread_mutex_t slab_grow_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t slab_committed;        /* under slab_grow_lock */
+static size_t slab_carved;           /* under slab_grow_lock */
+static uint8_t slab_class_of_page[SLAB_PAGES];   /* atomic */
+static struct slab_list slab_lists[SLAB_CLASSES + 1];
+static __thread struct slab_cursor slab_cursors[SLAB_CLASSES + 1];
+
+static void
+slab_init(void)
+{
+	void *p = MAP_FAILED;
+	size_t size;
+
+	for (size_t c = 0; c <= SLAB_CLASSES; c++)
+		pthread_mutex_init(&slab_lists[c].lock, NULL);
+	if (!TTLKV_RECYCLING)
+		return;
+	for (size = SLAB_RESERVE; size >= SLAB_RESERVE / 16; size /= 4) {
+		p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p != MAP_FAILED)
+			break;
+	}
+	if (p == MAP_FAILED)
+		return;
+	/* Tagged slots and budget nodes need addresses below 2^47. */
+	if ((uintptr_t)p + size > ((uintptr_t)1 << 47)) {
+		munmap(p, size);
+		return;
+	}
+	slab_base = p;
+	__atomic_store_n(&slab_size, size, __ATOMIC_RELEASE);
+}
+
+bool
+ttlkv__slab_on(void)
+{
+	pthread_once(&slab_once, slab_init);
+	return slab_size != 0;
+}
+
+bool
+ttlkv__slab_owns(const void *block)
+{
+	size_t size = __atomic_load_n(&slab_size, __ATOMIC_ACQUIRE);
+
+	return (uintptr_t)block - (uintptr_t)slab_base < size;
+}
+
+size_t
+ttlkv__slab_block_size(const void *block)
+{
+	size_t page = ((uintptr_t)block - (uintptr_t)slab_base) >> SLAB_PAGE_SHIFT;
+
+	return (size_t)__atomic_load_n(&slab_class_of_page[page], __ATOMIC_RELAXED) * SLAB_STEP;
+}
+
+/* A fresh page for class c, committing more of the range when needed;
+ * NULL when the range is used up or the kernel refuses. */
+static unsigned char *
+slab_page_new(size_t c)
+{
+	unsigned char *page = NULL;
+
+	pthread_mutex_lock(&slab_grow_lock);
+	if (slab_carved == slab_committed && slab_committed < slab_size &&
+	    mprotect(slab_base + slab_committed, SLAB_COMMIT, PROT_READ | PROT_WRITE) == 0)
+		slab_committed += SLAB_COMMIT;
+	if (slab_carved < slab_committed) {
+		page = slab_base + slab_carved;
+		/* Before the page's first block exists: whoever frees one got it
+		 * through a hand-over that orders this store before its load. */
+		__atomic_store_n(&slab_class_of_page[slab_carved >> SLAB_PAGE_SHIFT], (uint8_t)c,
+		    __ATOMIC_RELAXED);
+		slab_carved += SLAB_PAGE;
+	}
+	pthread_mutex_unlock(&slab_grow_lock);
+	return page;
+}
+
+void *
+ttlkv__slab_take(size_t c, size_t max, size_t *taken)
+{
+	struct slab_list *l = &slab_lists[c];
+	void *first, *last;
+	size_t n = 0;
+
+	*taken = 0;
+	if (max == 0 || __atomic_load_n(&l->head, __ATOMIC_RELAXED) == NULL)
+		return NULL;
+	pthread_mutex_lock(&l->lock);
+	first = last = __atomic_load_n(&l->head, __ATOMIC_RELAXED);
+	if (first != NULL) {
+		for (n = 1; n < max && *(void **)last != NULL; n++)
+			last = *(void **)last;
+		__atomic_store_n(&l->head, *(void **)last, __ATOMIC_RELAXED);
+		*(void **)last = NULL;
+	}
+	pthread_mutex_unlock(&l->lock);
+	*taken = n;
+	return first;
+}
+
+static void slab_give_back(unsigned char *next, unsigned char *end, size_t c);
+
+void *
+ttlkv__slab_carve(size_t c)
+{
+	struct slab_cursor *cur = &slab_cursors[c];
+	size_t size = c * SLAB_STEP;
+	void *block;
+
+	if (cur->next == NULL || (size_t)(cur->end - cur->next) < size) {
+		unsigned char *page = slab_page_new(c);
+
+		if (page == NULL)
+			return NULL;
+		slab_give_back(cur->next, cur->end, c);
+		cur->next = page;
+		cur->end = page + SLAB_PAGE;
+	}
+	block = cur->next;
+	cur->next += size;
+	return block;
+}
+
+void
+ttlkv__slab_put(void *block)
+{
+	struct slab_list *l = &slab_lists[ttlkv__slab_block_size(block) / SLAB_STEP];
+
+	pthread_mutex_lock(&l->lock);
+	*(void **)block = __atomic_load_n(&l->head, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->head, block, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* The blocks of class c left between next and end, to c's list. */
+static void
+slab_give_back(unsigned char *next, unsigned char *end, size_t c)
+{
+	size_t size = c * SLAB_STEP;
+
+	for (; next != NULL && (size_t)(end - next) >= size; next += size)
+		ttlkv__slab_put(next);
+}
+
+void
+ttlkv__slab_thread_exit(void)
+{
+	for (size_t c = 1; c <= SLAB_CLASSES; c++) {
+		slab_give_back(slab_cursors[c].next, slab_cursors[c].end, c);
+		slab_cursors[c].next = slab_cursors[c].end = NULL;
+	}
+}
+
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+int
+ttlkv_testing_slabs(void)
+{
+	return ttlkv__slab_on();
+}
+
+size_t
+ttlkv_testing_slab_pages(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&slab_grow_lock);
+	n = slab_carved >> SLAB_PAGE_SHIFT;
+	pthread_mutex_unlock(&slab_grow_lock);
+	return n;
+}
+#endif
