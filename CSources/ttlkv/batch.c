@@ -211,11 +211,11 @@ copy_one(size_t i, const struct entry *e, ttlkv_status *status, void *context)
 		*status = TTLKV_INVALID_ARGUMENT;
 	if (e == NULL || *status != TTLKV_OK)
 		return false;
-	c->value_lens[i] = e->value_len;
-	if (c->buffer_lens[i] < e->value_len)
+	c->value_lens[i] = entry_value_len(e);
+	if (c->buffer_lens[i] < c->value_lens[i])
 		*status = TTLKV_BUFFER_TOO_SMALL;
-	else if (e->value_len != 0)
-		memcpy(c->buffers[i], entry_value(e), e->value_len);
+	else if (c->value_lens[i] != 0)
+		memcpy(c->buffers[i], entry_value(e), c->value_lens[i]);
 	return false;
 }
 
@@ -245,7 +245,7 @@ call_one(size_t i, const struct entry *e, ttlkv_status *status, void *context)
 	(void)status;
 	if (e == NULL)
 		return false;
-	r->fn(i, entry_value(e), e->value_len, r->context);
+	r->fn(i, entry_value(e), entry_value_len(e), r->context);
 	return true;
 }
 

@@ -106,7 +106,7 @@ hold_bytes(struct shard *shard, int64_t charge)
 static uint64_t
 payload(const struct entry *e)
 {
-	return (uint64_t)e->key_len + e->value_len;
+	return (uint64_t)entry_key_len(e) + entry_value_len(e);
 }
 
 void
@@ -355,7 +355,7 @@ queue_walk(struct shard *shard, const struct node *queue, bool main, uint64_t *b
 	*bytes = 0;
 	for (const struct node *x = node_next(queue); x != queue; x = node_next(x)) {
 		const struct entry *e = node_entry(x);
-		uint64_t hash = ttlkv__hash(shard->store, e->bytes, e->key_len);
+		uint64_t hash = ttlkv__hash(shard->store, entry_key(e), entry_key_len(e));
 
 		if (((x->next & NODE_MAIN) != 0) != main || table_find(shard, hash, e) != e ||
 		    node_next(node_prev(x)) != x)

@@ -106,7 +106,7 @@ records_full(const struct room *room, const struct entry *e)
 	uint64_t slice = log_room(shard);
 
 	if (slice == 0 || shard->logged <= slice / 2 ||
-	    shard->logged + room->records + victim_records(room) + RECORD_BYTES(e->key_len) <= slice)
+	    shard->logged + room->records + victim_records(room) + RECORD_BYTES(entry_key_len(e)) <= slice)
 		return false;
 	if (!LOAD(&shard->store->drain_wanted))
 		STORE(&shard->store->drain_wanted, 1);
@@ -155,10 +155,10 @@ choose(struct room *room, struct node *n, bool expired)
 	room->victim_sizes += entry_size(e);
 	if (expired) {
 		room->expirations++;
-		room->expiring_keys += e->key_len;
+		room->expiring_keys += entry_key_len(e);
 	} else {
 		room->evictions++;
-		room->evicted_keys += e->key_len;
+		room->evicted_keys += entry_key_len(e);
 	}
 }
 
@@ -166,7 +166,7 @@ choose(struct room *room, struct node *n, bool expired)
 static bool
 evictable(uint32_t scope, const struct entry *e)
 {
-	return scope == TTLKV_EVICT_ALL || (scope != TTLKV_EVICT_NONE && LOAD(&e->deadline) != 0);
+	return scope == TTLKV_EVICT_ALL || (scope != TTLKV_EVICT_NONE && entry_deadline(e) != 0);
 }
 
 /* Keeps n, which the scope may not evict: false once the write has kept
@@ -204,7 +204,7 @@ choose_nearest(struct room *room)
 		    met < EVICT_KEEP_OTHER / 2; met++) {
 			struct node *next = node_next(n);
 			const struct entry *e = node_entry(n);
-			uint64_t deadline = LOAD(&e->deadline);
+			uint64_t deadline = entry_deadline(e);
 
 			room->steps++;
 			if (e == room->protect || (n->next & NODE_MARK)) {
@@ -287,7 +287,7 @@ plan(struct room *room)
 		}
 		if (records_full(room, e))
 			return false;
-		if (deadline_passed(LOAD(&e->deadline), room->now)) {
+		if (deadline_passed(entry_deadline(e), room->now)) {
 			room->forced += force;
 			choose(room, n, true);
 			continue;
@@ -399,7 +399,7 @@ ttlkv__room_commit(struct room *room)
 	while (room->victims != NULL) {
 		struct node *n = room->victims;
 		struct entry *e = node_entry(n);
-		uint64_t hash = ttlkv__hash(store, e->bytes, e->key_len);
+		uint64_t hash = ttlkv__hash(store, entry_key(e), entry_key_len(e));
 
 		room->victims = node_next(n);
 		ttlkv__table_remove(shard, hash, e);

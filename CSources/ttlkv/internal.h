@@ -23,6 +23,7 @@
 #include <ck_hs.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <string.h>
 
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
@@ -96,20 +97,40 @@ testing_peak(uint64_t *peak, uint64_t value)
 #endif
 
 /*
- * An entry: 24-byte header, then the key, then the value. With a 16-byte key
- * and a 32-byte value that is 72 bytes, which glibc serves from an 80-byte
- * chunk; any larger header would cost a 96-byte chunk. Under a byte budget
- * a 16-byte node (struct node) comes first: 88 bytes, a 96-byte chunk.
+ * An entry: a 16-byte header, then the key, then the value. With a 16-byte
+ * key and a 32-byte value that is 64 bytes, a slab block of 64 (slab.c).
+ * Under a byte budget a 16-byte node (struct node) comes first.
+ *
+ * The header packs each length beside a deadline: the top LEN_BITS of
+ * `timing` hold the key's length and its low DEADLINE_BITS the deadline;
+ * those of `sizing`, the value's length and the deadline of the key's
+ * pending schedule record. A length too large for its field (a megabyte or
+ * more) is LEN_LONG there, and the length itself is an unaligned 8-byte word
+ * in front of the key (the key's) or of the value (the value's), so that
+ * where the key starts depends on the key's field alone. Both words are
+ * read and written atomically: readers take lengths and the deadline from
+ * them without a lock while a writer under the shard lock changes the
+ * deadline (ttlkv_set_ttl) or the pending record's; the length bits never
+ * change once the entry is published.
  */
 struct entry {
-	uint64_t deadline;   /* store-clock ms, 0 = never; atomic (ttlkv_set_ttl) */
-	uint64_t scheduled;  /* deadline of the key's pending schedule record
-	                        (schedule.c), 0 = none; read and written only
+	uint64_t timing;     /* key length field | deadline (store-clock ms, 0 = never) */
+	uint64_t sizing;     /* value length field | pending schedule record's
+	                        deadline (schedule.c), 0 = none; written only
 	                        under the shard lock */
-	uint32_t key_len;
-	uint32_t value_len;
 	unsigned char bytes[];
 };
+
+#define DEADLINE_BITS 44
+#define DEADLINE_MASK ((UINT64_C(1) << DEADLINE_BITS) - 1)
+#define LEN_BITS (64 - DEADLINE_BITS)
+/* Field values: a length up to LEN_SHORT_MAX is itself; LEN_LONG says the
+ * length is in a word of its own; LEN_PROBE (the key field only) marks a
+ * struct probe, which ck_hs hands to the same compare callback. */
+#define LEN_LONG ((UINT64_C(1) << LEN_BITS) - 1)
+#define LEN_PROBE (LEN_LONG - 1)
+#define LEN_SHORT_MAX (LEN_LONG - 2)
+_Static_assert(TTLKV_MAX_DEADLINE_MS == DEADLINE_MASK, "ttlkv.h's deadline limit is the field's");
 
 /*
  * An entry's place in its shard's eviction queues (budget.c), right in front
@@ -126,16 +147,13 @@ struct node {
 	uint8_t freq;        /* 0..3; atomic: readers bump it (entry_hit) */
 };
 
-/* A lookup key shaped like an entry header (ck_hs compares probes against
- * stored entries with one callback); key_len carries PROBE_FLAG. */
+/* A lookup key that ck_hs hands to the compare callback as it does an
+ * entry: its first word's key field is LEN_PROBE. */
 struct probe {
-	uint64_t deadline;
-	uint64_t scheduled;
+	uint64_t timing;
 	uint32_t key_len;
-	uint32_t value_len;
 	const void *key;
 };
-#define PROBE_FLAG (UINT32_C(1) << 31)
 
 /* A lookup by a key's handle (ttlkv_key_handle: its seeded hash) instead of
  * its bytes, for an expiry worker that keeps handles rather than copies of
@@ -153,10 +171,136 @@ struct handle_probe {
 };
 #define HANDLE_PROBE UINT32_MAX
 
+static inline uint64_t
+entry_word(const unsigned char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, sizeof w);
+	return w;
+}
+
+static inline bool
+entry_key_long(const struct entry *e)
+{
+	return LOAD(&e->timing) >> DEADLINE_BITS == LEN_LONG;
+}
+
+static inline size_t
+entry_key_len(const struct entry *e)
+{
+	uint64_t field = LOAD(&e->timing) >> DEADLINE_BITS;
+
+	return field != LEN_LONG ? (size_t)field : (size_t)entry_word(e->bytes);
+}
+
+static inline const unsigned char *
+entry_key(const struct entry *e)
+{
+	return e->bytes + (entry_key_long(e) ? sizeof(uint64_t) : 0);
+}
+
+/* Where the value's length word or, for a short value, the value starts. */
+static inline const unsigned char *
+entry_after_key(const struct entry *e)
+{
+	return entry_key(e) + entry_key_len(e);
+}
+
+static inline bool
+entry_value_long(const struct entry *e)
+{
+	return LOAD(&e->sizing) >> DEADLINE_BITS == LEN_LONG;
+}
+
+static inline size_t
+entry_value_len(const struct entry *e)
+{
+	uint64_t field = LOAD(&e->sizing) >> DEADLINE_BITS;
+
+	return field != LEN_LONG ? (size_t)field : (size_t)entry_word(entry_after_key(e));
+}
+
 static inline const unsigned char *
 entry_value(const struct entry *e)
 {
-	return e->bytes + e->key_len;
+	return entry_after_key(e) + (entry_value_long(e) ? sizeof(uint64_t) : 0);
+}
+
+/* Where the builder of an unpublished entry writes its value. */
+static inline unsigned char *
+entry_value_room(struct entry *e)
+{
+	return (unsigned char *)(uintptr_t)entry_value(e);
+}
+
+static inline uint64_t
+entry_deadline(const struct entry *e)
+{
+	return LOAD(&e->timing) & DEADLINE_MASK;
+}
+
+/* By the entry's one writer (its builder, or the holder of its shard's
+ * lock); deadline <= TTLKV_MAX_DEADLINE_MS. */
+static inline void
+entry_set_deadline(struct entry *e, uint64_t deadline)
+{
+	STORE(&e->timing, (LOAD(&e->timing) & ~DEADLINE_MASK) | deadline);
+}
+
+static inline uint64_t
+entry_scheduled(const struct entry *e)
+{
+	return LOAD(&e->sizing) & DEADLINE_MASK;
+}
+
+/* Under the shard lock, or before the entry is published. */
+static inline void
+entry_set_scheduled(struct entry *e, uint64_t scheduled)
+{
+	STORE(&e->sizing, (LOAD(&e->sizing) & ~DEADLINE_MASK) | scheduled);
+}
+
+/* The header bytes of an entry with a key of key_len and room for
+ * value_room bytes of value: the lengths' words when they are long. */
+static inline size_t
+entry_header_size(size_t key_len, size_t value_room)
+{
+	return sizeof(struct entry) + (key_len > LEN_SHORT_MAX ? sizeof(uint64_t) : 0) +
+	    (value_room > LEN_SHORT_MAX ? sizeof(uint64_t) : 0);
+}
+
+/* Before the entry is published, with value_len <= the room it was made
+ * with (whose size chose the field's form). */
+static inline void
+entry_set_value_len(struct entry *e, size_t value_len)
+{
+	if (entry_value_long(e)) {
+		uint64_t w = value_len;
+
+		memcpy((unsigned char *)(uintptr_t)entry_after_key(e), &w, sizeof w);
+		return;
+	}
+	STORE(&e->sizing, (LOAD(&e->sizing) & DEADLINE_MASK) | (uint64_t)value_len << DEADLINE_BITS);
+}
+
+/* A new entry's header: no deadline, no pending record, the key's length
+ * and room for value_room bytes of value (its length until set). */
+static inline void
+entry_init(struct entry *e, size_t key_len, size_t value_room)
+{
+	uint64_t key_field = key_len > LEN_SHORT_MAX ? LEN_LONG : key_len;
+	uint64_t value_field = value_room > LEN_SHORT_MAX ? LEN_LONG : value_room;
+
+	e->timing = key_field << DEADLINE_BITS;
+	e->sizing = value_field << DEADLINE_BITS;
+	if (key_field == LEN_LONG) {
+		uint64_t w = key_len;
+
+		memcpy(e->bytes, &w, sizeof w);
+	}
+	if (value_field == LEN_LONG)
+		entry_set_value_len(e, value_room);
 }
 
 static inline bool
@@ -396,7 +540,8 @@ store_now_precise(struct ttlkv *store)
 	return ttlkv__default_clock_precise();
 }
 
-/* Whether an absolute deadline is more than TTLKV_MAX_TTL_MS ahead, as
+/* Whether an absolute deadline is past TTLKV_MAX_DEADLINE_MS, which no
+ * entry can hold, or more than TTLKV_MAX_TTL_MS ahead, as
  * ttlkv_now reads the time (the precise clock): `now`, the cheap reading the
  * caller has, may trail it by a kernel tick, and a deadline set at the
  * longest TTL from ttlkv_now must not look too far ahead of that. The
@@ -406,6 +551,8 @@ deadline_too_far(struct ttlkv *store, uint64_t wanted, uint64_t now)
 {
 	uint64_t precise;
 
+	if (wanted > TTLKV_MAX_DEADLINE_MS)
+		return true;
 	if (wanted <= now || wanted - now <= TTLKV_MAX_TTL_MS)
 		return false;
 	precise = store_now_precise(store);
@@ -430,7 +577,7 @@ static inline bool
 entry_live(struct ttlkv *store, const struct entry *e, uint64_t *deadline, uint64_t *now)
 {
 	TSAN_ACQUIRE(e);
-	*deadline = LOAD(&e->deadline);
+	*deadline = entry_deadline(e);
 	if (*deadline != 0 && *now == 0)
 		*now = store_now(store);
 	return !deadline_passed(*deadline, *now);
@@ -441,7 +588,9 @@ entry_live(struct ttlkv *store, const struct entry *e, uint64_t *deadline, uint6
 static inline uint64_t
 entry_size(const struct entry *e)
 {
-	return sizeof *e + e->key_len + e->value_len;
+	size_t key_len = entry_key_len(e), value_len = entry_value_len(e);
+
+	return entry_header_size(key_len, value_len) + key_len + value_len;
 }
 
 /* The bytes an entry's block is allocated with: a budget's node, the
@@ -449,7 +598,7 @@ entry_size(const struct entry *e)
 static inline size_t
 entry_block_size(const struct ttlkv *store, size_t key_len, size_t value_room)
 {
-	return store->node_bytes + sizeof(struct entry) + key_len + value_room;
+	return store->node_bytes + entry_header_size(key_len, value_room) + key_len + value_room;
 }
 
 /* The block an entry lives in: a budget's node comes first. */
@@ -710,13 +859,15 @@ shard_for(const struct ttlkv *store, uint64_t hash)
 static inline void
 probe_init(struct probe *p, const void *key, size_t len)
 {
-	p->key_len = (uint32_t)len | PROBE_FLAG;
+	p->timing = LEN_PROBE << DEADLINE_BITS;
+	p->key_len = (uint32_t)len;
 	p->key = key;
 }
 
 static inline void
 probe_init_handle(struct probe *p, const struct handle_probe *h)
 {
+	p->timing = LEN_PROBE << DEADLINE_BITS;
 	p->key_len = HANDLE_PROBE;
 	p->key = h;
 }

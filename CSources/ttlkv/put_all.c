@@ -56,9 +56,9 @@ pending_order(const void *a, const void *b)
 		return x->shard < y->shard ? -1 : 1;
 	if (x->hash != y->hash)
 		return x->hash < y->hash ? -1 : 1;
-	if (x->e->key_len != y->e->key_len)
-		return x->e->key_len < y->e->key_len ? -1 : 1;
-	if ((c = memcmp(x->e->bytes, y->e->bytes, x->e->key_len)) != 0)
+	if (entry_key_len(x->e) != entry_key_len(y->e))
+		return entry_key_len(x->e) < entry_key_len(y->e) ? -1 : 1;
+	if ((c = memcmp(entry_key(x->e), entry_key(y->e), entry_key_len(x->e))) != 0)
 		return c;
 	return x->index < y->index ? -1 : 1;
 }
@@ -66,8 +66,8 @@ pending_order(const void *a, const void *b)
 static bool
 same_key(const struct pending *x, const struct pending *y)
 {
-	return x->hash == y->hash && x->e->key_len == y->e->key_len &&
-	    memcmp(x->e->bytes, y->e->bytes, x->e->key_len) == 0;
+	return x->hash == y->hash && entry_key_len(x->e) == entry_key_len(y->e) &&
+	    memcmp(entry_key(x->e), entry_key(y->e), entry_key_len(x->e)) == 0;
 }
 
 /* Builds, sorts and deduplicates the entries; returns how many remain. */
@@ -143,7 +143,7 @@ classify(struct pending *p, size_t n, bool if_none_exist)
 
 	for (size_t i = 0; i < n; i++) {
 		struct entry *old = table_find(p[i].shard, p[i].hash, p[i].e);
-		uint64_t deadline = old != NULL ? LOAD(&old->deadline) : 0;
+		uint64_t deadline = old != NULL ? entry_deadline(old) : 0;
 
 		p[i].old = old;
 		if (!if_none_exist || old == NULL)
@@ -196,10 +196,10 @@ room_for(struct room *room, struct pending *p, size_t from, size_t to, uint64_t 
 		room->freed += entry_charge(store, old);
 		room->retires += 1;
 		room->retire_bytes += entry_size(old);
-		if (LOAD(&old->deadline) != 0) {
+		if (entry_deadline(old) != 0) {
 			room->expiries++;
-			room->expired_keys += old->key_len;
-			room->records += tracks_expiry(store) ? RECORD_BYTES(old->key_len) : 0;
+			room->expired_keys += entry_key_len(old);
+			room->records += tracks_expiry(store) ? RECORD_BYTES(entry_key_len(old)) : 0;
 		}
 	}
 	*inserts += room->inserts;
@@ -276,7 +276,7 @@ apply(struct pending *p, size_t n, struct room *rooms, size_t made)
 			continue;
 		ttlkv__locked_shard = p[i].shard;
 		status = ttlkv__place(p[i].shard, p[i].hash, p[i].e, p[i].old,
-		    deadline_passed(LOAD(&p[i].old->deadline), now), false);
+		    deadline_passed(entry_deadline(p[i].old), now), false);
 		assert(status == TTLKV_OK);
 	}
 	for (i = 0; i < n; i++)

@@ -109,9 +109,9 @@ ttlkv_random_key(ttlkv *store, uint64_t random, ttlkv_scan_fn *fn, void *context
 		section_begin(record);
 		if ((n = section_walk(&w, found, &done)) != 0) {
 			const struct entry *e = found[pick % n];
-			uint64_t deadline = LOAD(&e->deadline);
+			uint64_t deadline = entry_deadline(e);
 
-			fn(e->bytes, e->key_len, deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
+			fn(entry_key(e), entry_key_len(e), deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
 			section_end(record);
 			return TTLKV_OK;
 		}

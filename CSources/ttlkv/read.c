@@ -82,15 +82,16 @@ static ttlkv_status
 copy_value(const struct entry *entry, uint64_t deadline, uint64_t now, void *context)
 {
 	struct copy_out *out = context;
+	size_t n = entry_value_len(entry);
 
 	(void)deadline;
 	(void)now;
 	entry_hit(out->store, entry);
-	*out->value_len = entry->value_len;
-	if (out->buffer_len < entry->value_len)
+	*out->value_len = n;
+	if (out->buffer_len < n)
 		return TTLKV_BUFFER_TOO_SMALL;
-	if (entry->value_len != 0)
-		memcpy(out->buffer, entry_value(entry), entry->value_len);
+	if (n != 0)
+		memcpy(out->buffer, entry_value(entry), n);
 	return TTLKV_OK;
 }
 
@@ -119,7 +120,7 @@ call_reader(const struct entry *entry, uint64_t deadline, uint64_t now, void *co
 	(void)deadline;
 	(void)now;
 	entry_hit(r->store, entry);
-	r->fn(entry_value(entry), entry->value_len, r->context);
+	r->fn(entry_value(entry), entry_value_len(entry), r->context);
 	return TTLKV_OK;
 }
 
@@ -207,7 +208,7 @@ ttlkv_read_begin(ttlkv *store, const void *key, size_t key_len,
 		return status;
 	entry_hit(store, entry);
 	*value = entry_value(entry);
-	*value_len = entry->value_len;
+	*value_len = entry_value_len(entry);
 	begun++;
 	return TTLKV_OK;
 }

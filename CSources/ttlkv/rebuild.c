@@ -257,7 +257,7 @@ copy_some(struct shard *shard, struct rebuild *r, ck_epoch_record_t *record, siz
 				const struct entry *e = slot_entry(group[i]);
 
 				TSAN_ACQUIRE(e);
-				if (!fresh_put(r, ttlkv__hash(shard->store, e->bytes, e->key_len), group[i]))
+				if (!fresh_put(r, ttlkv__hash(shard->store, entry_key(e), entry_key_len(e)), group[i]))
 					STORE(&r->broken, true);
 			}
 			n = 0;

@@ -66,7 +66,7 @@ scan_shard(struct ttlkv *store, const void *map, unsigned long *offset, size_t b
 
 		if (!entry_live(store, e, &deadline, &now))
 			continue;
-		fn(e->bytes, e->key_len, deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
+		fn(entry_key(e), entry_key_len(e), deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
 		now = 0;
 	}
 	*finished = scan.offset >= end;
@@ -124,13 +124,13 @@ ttlkv_scan(ttlkv *store, uint64_t *cursor, size_t count, ttlkv_scan_fn *fn, void
 static ttlkv_status
 clear_entry(struct shard *shard, struct entry *e, uint64_t now)
 {
-	bool expired = deadline_passed(LOAD(&e->deadline), now);
+	bool expired = deadline_passed(entry_deadline(e), now);
 
 	if (!ttlkv__retire_prepare(shard, e) || (expired && !ttlkv__expired_reserve(shard, e)))
 		return TTLKV_OUT_OF_MEMORY;
 	if (expired)
 		ttlkv__expired_note(shard, e);
-	ttlkv__unlink(shard, ttlkv__hash(shard->store, e->bytes, e->key_len), e,
+	ttlkv__unlink(shard, ttlkv__hash(shard->store, entry_key(e), entry_key_len(e)), e,
 	    expired ? REMOVAL_EXPIRY : REMOVAL_CLEAR);
 	return TTLKV_OK;
 }

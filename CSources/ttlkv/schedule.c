@@ -95,7 +95,7 @@ ttlkv__schedule_append(struct shard *shard, const void *key, size_t key_len, uin
 bool
 ttlkv__expired_reserve(struct shard *shard, const struct entry *entry)
 {
-	return ttlkv__expired_reserve_many(shard, 1, entry->key_len);
+	return ttlkv__expired_reserve_many(shard, 1, entry_key_len(entry));
 }
 
 bool
@@ -108,8 +108,8 @@ void
 ttlkv__expired_note(struct shard *shard, const struct entry *entry)
 {
 	if (tracks_expiry(shard->store))
-		log_append(shard, &shard->expired_log, entry->bytes, entry->key_len,
-		    LOAD(&entry->deadline));
+		log_append(shard, &shard->expired_log, entry_key(entry), entry_key_len(entry),
+		    entry_deadline(entry));
 }
 
 bool
@@ -122,10 +122,10 @@ ttlkv__evicted_reserve(struct shard *shard, size_t records, size_t key_bytes)
 void
 ttlkv__evicted_note(struct shard *shard, const struct entry *entry)
 {
-	uint64_t deadline = LOAD(&entry->deadline);
+	uint64_t deadline = entry_deadline(entry);
 
 	if (tracks_expiry(shard->store))
-		log_append(shard, &shard->evicted_log, entry->bytes, entry->key_len,
+		log_append(shard, &shard->evicted_log, entry_key(entry), entry_key_len(entry),
 		    deadline != 0 ? deadline : TTLKV_NO_EXPIRY);
 }
 

@@ -2,10 +2,10 @@
  * Entry slabs: small entry blocks without malloc's chunk header.
  *
  * Why. glibc puts an 8-byte header in front of every chunk and rounds chunks
- * to 16 bytes, so a 72-byte entry (a 16-byte key, a 32-byte value and the
- * 24-byte header) takes 80 bytes, and at 10 million keys those 8 bytes are a
- * tenth of what a key costs. A slab block carries no header and is rounded to
- * 8 bytes only.
+ * to 16 bytes, so a 64-byte entry (a 16-byte key, a 32-byte value and the
+ * 16-byte header) takes 80 bytes, and at 10 million keys those 16 bytes are
+ * a sixth of what a key costs. A slab block carries no header and is rounded
+ * to 8 bytes only.
  *
  * How. One range of address space is reserved for the whole process (all
  * stores share it, as they share malloc) and committed 2 MiB at a time; it is

@@ -62,7 +62,7 @@ struct ttlkv_walk {
 static uint64_t
 seen_hash(const struct ttlkv *store, const struct entry *e)
 {
-	uint64_t hash = ttlkv__hash(store, e->bytes, e->key_len);
+	uint64_t hash = ttlkv__hash(store, entry_key(e), entry_key_len(e));
 
 	return hash != 0 ? hash : 1;
 }
@@ -203,7 +203,7 @@ walk_shard(struct ttlkv_walk *w, size_t budget, ttlkv_walk_fn *fn, void *context
 		    !seen_add(w->seen, w->seen_slots, seen_hash(w->store, e)))
 			continue;
 		w->seen_count++;
-		fn(e->bytes, e->key_len, entry_value(e), e->value_len,
+		fn(entry_key(e), entry_key_len(e), entry_value(e), entry_value_len(e),
 		    deadline != 0 ? deadline : TTLKV_NO_EXPIRY, context);
 		now = 0;
 	}
@@ -270,7 +270,7 @@ load_entry(struct ttlkv *store, const ttlkv_load_item *it, uint64_t *now, struct
 	if ((status = ttlkv__entry_make(store, it->key, it->key_len, it->value, it->value_len, 0,
 	    out)) != TTLKV_OK)
 		return status;
-	(*out)->deadline = deadline != TTLKV_NO_EXPIRY ? deadline : 0;
+	entry_set_deadline(*out, deadline != TTLKV_NO_EXPIRY ? deadline : 0);
 	return TTLKV_OK;
 }
 

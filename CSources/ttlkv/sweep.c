@@ -40,21 +40,21 @@ batch_add(struct sweep_batch *b, const struct ttlkv *store, const struct entry *
 
 	if (b->n == SWEEP_BATCH)
 		return BATCH_FULL;
-	if (b->used + e->key_len <= SWEEP_KEY_BYTES) {
+	if (b->used + entry_key_len(e) <= SWEEP_KEY_BYTES) {
 		to = b->keys + b->used;
-		b->used += e->key_len;
+		b->used += entry_key_len(e);
 	} else if (b->n != 0) {
 		return BATCH_FULL;
-	} else if ((b->big = ttlkv__alloc(e->key_len)) != NULL) {
+	} else if ((b->big = ttlkv__alloc(entry_key_len(e))) != NULL) {
 		to = b->big;
 	} else {
 		return BATCH_SKIPPED;
 	}
-	if (e->key_len != 0)
-		memcpy(to, e->bytes, e->key_len);
-	b->found[b->n].hash = ttlkv__hash(store, e->bytes, e->key_len);
+	if (entry_key_len(e) != 0)
+		memcpy(to, entry_key(e), entry_key_len(e));
+	b->found[b->n].hash = ttlkv__hash(store, entry_key(e), entry_key_len(e));
 	b->found[b->n].key = to;
-	b->found[b->n].len = e->key_len;
+	b->found[b->n].len = entry_key_len(e);
 	b->n++;
 	return BATCH_ADDED;
 }
@@ -72,7 +72,7 @@ remove_expired(struct shard *shard, struct sweep_batch *b, uint64_t now)
 
 		probe_init(&probe, b->found[i].key, b->found[i].len);
 		e = table_find(shard, b->found[i].hash, &probe);
-		if (e == NULL || !deadline_passed(LOAD(&e->deadline), now) ||
+		if (e == NULL || !deadline_passed(entry_deadline(e), now) ||
 		    !ttlkv__retire_prepare(shard, e) || !ttlkv__expired_reserve(shard, e))
 			continue;
 		ttlkv__expired_note(shard, e);
@@ -103,7 +103,7 @@ scan_shard(struct shard *shard, unsigned long *offset, size_t budget,
 		const struct entry *e = slot_entry(slot);
 
 		TSAN_ACQUIRE(e);
-		if (deadline_passed(LOAD(&e->deadline), now) &&
+		if (deadline_passed(entry_deadline(e), now) &&
 		    batch_add(b, shard->store, e) == BATCH_FULL) {
 			scan.offset--; /* come back to this entry */
 			break;

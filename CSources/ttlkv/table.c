@@ -108,16 +108,16 @@ ttlkv_handle_shard(const ttlkv *store, uint64_t handle)
 }
 
 static const void *
-object_key(const struct entry *object, uint32_t *len)
+object_key(const struct entry *object, size_t *len)
 {
-	uint32_t n = object->key_len;
+	if (LOAD(&object->timing) >> DEADLINE_BITS == LEN_PROBE) {
+		const struct probe *p = (const struct probe *)(const void *)object;
 
-	if (n & PROBE_FLAG) {
-		*len = n & ~PROBE_FLAG;
-		return ((const struct probe *)(const void *)object)->key;
+		*len = p->key_len;
+		return p->key;
 	}
-	*len = n;
-	return object->bytes;
+	*len = entry_key_len(object);
+	return entry_key(object);
 }
 
 /* ck_hs calls this on stored entries when it grows: recompute, the key is
@@ -125,7 +125,7 @@ object_key(const struct entry *object, uint32_t *len)
 static unsigned long
 hs_hash(const void *object, unsigned long seed)
 {
-	uint32_t len;
+	size_t len;
 	const void *key = object_key(slot_entry(object), &len);
 
 	return seeded_hash(key, len, seed);
@@ -142,9 +142,9 @@ static uint64_t entry_loads;
 static bool
 handle_matches(const struct entry *a, const struct handle_probe *h)
 {
-	if (seeded_hash(a->bytes, a->key_len, h->seed) != h->hash)
+	if (seeded_hash(entry_key(a), entry_key_len(a), h->seed) != h->hash)
 		return false;
-	return !h->locked || a->scheduled == h->scheduled || deadline_passed(LOAD(&a->deadline), h->now);
+	return !h->locked || entry_scheduled(a) == h->scheduled || deadline_passed(entry_deadline(a), h->now);
 }
 
 /* ck_hs passes the stored slot first, then the tagged probe or new entry. */
@@ -152,7 +152,7 @@ static bool
 hs_compare(const void *stored, const void *other)
 {
 	const struct entry *a;
-	uint32_t len;
+	size_t len;
 	const void *key;
 
 	if ((uintptr_t)stored >> TAG_SHIFT != (uintptr_t)other >> TAG_SHIFT)
@@ -161,11 +161,11 @@ hs_compare(const void *stored, const void *other)
 	a = slot_entry(stored);
 	TSAN_ACQUIRE(a);
 	key = object_key(slot_entry(other), &len);
-	if (a->key_len == len)
-		return len == 0 || memcmp(a->bytes, key, len) == 0;
+	if (entry_key_len(a) == len)
+		return len == 0 || memcmp(entry_key(a), key, len) == 0;
 	/* No key is as long as a handle probe's length: its test stays off
 	 * the path of every lookup by key. */
-	return len == (HANDLE_PROBE & ~PROBE_FLAG) && handle_matches(a, key);
+	return len == HANDLE_PROBE && handle_matches(a, key);
 }
 
 /* Every map carries a struct retired header so that a replaced map can wait
@@ -439,7 +439,7 @@ grow_beside(struct shard *shard, uint64_t slots)
 	while ((slot = ttlkv__scan_next(&scan, ULONG_MAX)) != NULL) {
 		const struct entry *e = slot_entry(slot);
 
-		if (!ttlkv__fresh_put(&fresh, ttlkv__hash(shard->store, e->bytes, e->key_len), slot)) {
+		if (!ttlkv__fresh_put(&fresh, ttlkv__hash(shard->store, entry_key(e), entry_key_len(e)), slot)) {
 			ck_hs_destroy(&fresh);
 			return false;
 		}

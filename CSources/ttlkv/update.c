@@ -82,8 +82,8 @@ replace(struct shard *shard, uint64_t hash, struct entry *entry,
 		call->need = st->new_len;
 		return TTLKV_BUFFER_TOO_SMALL;
 	}
-	call->e->value_len = (uint32_t)st->new_len;
-	call->e->deadline = deadline;
+	entry_set_value_len(call->e, (uint32_t)st->new_len);
+	entry_set_deadline(call->e, deadline);
 	status = ttlkv__install(shard, hash, call->e, entry, false);
 	if (status == TTLKV_OK)
 		call->e = NULL; /* the table owns it now */
@@ -111,14 +111,14 @@ update_locked(struct shard *shard, uint64_t hash, struct entry *entry, void *con
 {
 	struct update_call *call = context;
 	ttlkv_update_state st;
-	uint64_t deadline = entry != NULL ? LOAD(&entry->deadline) : 0;
+	uint64_t deadline = entry != NULL ? entry_deadline(entry) : 0;
 
 	st.now_ms = store_now(shard->store);
 	st.found = entry != NULL && !deadline_passed(deadline, st.now_ms);
 	st.value = st.found ? entry_value(entry) : NULL;
-	st.value_len = st.found ? entry->value_len : 0;
+	st.value_len = st.found ? entry_value_len(entry) : 0;
 	st.deadline_ms = st.found && deadline != 0 ? deadline : TTLKV_NO_EXPIRY;
-	st.buffer = call->e != NULL ? call->e->bytes + call->e->key_len : NULL;
+	st.buffer = call->e != NULL ? entry_value_room(call->e) : NULL;
 	st.buffer_len = call->e != NULL ? call->room : 0;
 	st.new_len = 0;
 	st.new_deadline_ms = st.deadline_ms;

@@ -21,7 +21,7 @@ ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
 	if (ttl_ms > TTLKV_MAX_TTL_MS)
 		return TTLKV_INVALID_TTL;
 	now = store_now_ceil(store);
-	if (now >= UINT64_MAX - ttl_ms)
+	if (now > TTLKV_MAX_DEADLINE_MS - ttl_ms)
 		return TTLKV_INVALID_TTL;
 	*deadline = now + ttl_ms;
 	return TTLKV_OK;
@@ -30,7 +30,7 @@ ttlkv__deadline_after(struct ttlkv *store, uint64_t ttl_ms, uint64_t *deadline)
 static bool
 expired_now(struct ttlkv *store, const struct entry *entry)
 {
-	uint64_t deadline = LOAD(&entry->deadline);
+	uint64_t deadline = entry_deadline(entry);
 
 	return deadline != 0 && deadline_passed(deadline, store_now(store));
 }
@@ -96,13 +96,13 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry
 
 	if (old != NULL && !old_expired && if_absent)
 		return TTLKV_EXISTS;
-	e->scheduled = old != NULL ? old->scheduled : 0;
-	record = needs_schedule_record(store, e->deadline, e->scheduled);
-	if (record && !ttlkv__schedule_reserve(shard, e->key_len))
+	entry_set_scheduled(e, old != NULL ? entry_scheduled(old) : 0);
+	record = needs_schedule_record(store, entry_deadline(e), entry_scheduled(e));
+	if (record && !ttlkv__schedule_reserve(shard, entry_key_len(e)))
 		return TTLKV_OUT_OF_MEMORY;
 	ttlkv__room_init(&room, shard);
 	room.size = entry_charge(store, e);
-	room.records = record ? RECORD_BYTES(e->key_len) : 0;
+	room.records = record ? RECORD_BYTES(entry_key_len(e)) : 0;
 	if (old == NULL) {
 		room.inserts = 1;
 	} else {
@@ -113,8 +113,8 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry
 	}
 	if (old_expired) {
 		room.expiries = 1;
-		room.expired_keys = old->key_len;
-		room.records += tracks_expiry(store) ? RECORD_BYTES(old->key_len) : 0;
+		room.expired_keys = entry_key_len(old);
+		room.records += tracks_expiry(store) ? RECORD_BYTES(entry_key_len(old)) : 0;
 	}
 	if ((status = ttlkv__room_make(&room)) != TTLKV_OK)
 		return status;
@@ -127,13 +127,13 @@ ttlkv__install(struct shard *shard, uint64_t hash, struct entry *e, struct entry
 		to_main = ttlkv__ghost_take(shard, hash);
 	ttlkv__room_commit(&room);
 	if (record)
-		e->scheduled = e->deadline;
+		entry_set_scheduled(e, entry_deadline(e));
 	if ((status = ttlkv__place(shard, hash, e, old, old_expired, to_main)) != TTLKV_OK) {
 		ttlkv__quota_give_back(store, 1);
 		return status;
 	}
 	if (record)
-		ttlkv__schedule_append(shard, e->bytes, e->key_len, e->deadline);
+		ttlkv__schedule_append(shard, entry_key(e), entry_key_len(e), entry_deadline(e));
 	return TTLKV_OK;
 }
 
@@ -216,11 +216,9 @@ ttlkv__entry_new(struct ttlkv *store, const void *key, size_t key_len, size_t va
 	if (block == NULL)
 		return NULL;
 	e = (struct entry *)(void *)(block + store->node_bytes);
-	e->deadline = 0;
-	e->key_len = (uint32_t)key_len;
-	e->value_len = (uint32_t)value_room;
+	entry_init(e, key_len, value_room);
 	if (key_len != 0)
-		memcpy(e->bytes, key, key_len);
+		memcpy(e->bytes + (entry_key_long(e) ? sizeof(uint64_t) : 0), key, key_len);
 	return e;
 }
 
@@ -247,9 +245,9 @@ ttlkv__entry_make(struct ttlkv *store, const void *key, size_t key_len, const vo
 		return status;
 	if ((*out = ttlkv__entry_new(store, key, key_len, value_len)) == NULL)
 		return TTLKV_OUT_OF_MEMORY;
-	(*out)->deadline = deadline;
+	entry_set_deadline(*out, deadline);
 	if (value_len != 0)
-		memcpy((*out)->bytes + key_len, value, value_len);
+		memcpy(entry_value_room(*out), value, value_len);
 	return TTLKV_OK;
 }
 
@@ -357,8 +355,8 @@ ttlkv__change_deadline(struct shard *shard, uint64_t hash, struct entry *entry, 
 	(void)hash;
 	if (entry == NULL || expired_now(shard->store, entry))
 		return TTLKV_NOT_FOUND;
-	record = needs_schedule_record(shard->store, deadline, entry->scheduled);
-	if (record && !ttlkv__schedule_reserve(shard, entry->key_len))
+	record = needs_schedule_record(shard->store, deadline, entry_scheduled(entry));
+	if (record && !ttlkv__schedule_reserve(shard, entry_key_len(entry)))
 		return TTLKV_OUT_OF_MEMORY;
 	if (record && shard->share != 0) {
 		/* Under a budget the record needs room as a write's records do
@@ -367,16 +365,16 @@ ttlkv__change_deadline(struct shard *shard, uint64_t hash, struct entry *entry, 
 		ttlkv_status status;
 
 		ttlkv__room_init(&room, shard);
-		room.records = RECORD_BYTES(entry->key_len);
+		room.records = RECORD_BYTES(entry_key_len(entry));
 		room.protect = entry;
 		if ((status = ttlkv__room_make(&room)) != TTLKV_OK)
 			return status;
 		ttlkv__room_commit(&room);
 	}
-	STORE(&entry->deadline, deadline);
+	entry_set_deadline(entry, deadline);
 	if (record) {
-		entry->scheduled = deadline;
-		ttlkv__schedule_append(shard, entry->bytes, entry->key_len, deadline);
+		entry_set_scheduled(entry, deadline);
+		ttlkv__schedule_append(shard, entry_key(entry), entry_key_len(entry), deadline);
 	}
 	return TTLKV_OK;
 }
@@ -407,20 +405,20 @@ ttlkv__expire_if_due(struct shard *shard, uint64_t hash, struct entry *entry,
 
 	if (entry == NULL)
 		return TTLKV_NOT_FOUND;
-	deadline = LOAD(&entry->deadline);
+	deadline = entry_deadline(entry);
 	if (deadline_passed(deadline, store_now_precise(shard->store))) {
 		if (!ttlkv__retire_prepare(shard, entry))
 			return TTLKV_OUT_OF_MEMORY;
 		if (removed != NULL)
-			removed(entry->bytes, entry->key_len, deadline, context);
+			removed(entry_key(entry), entry_key_len(entry), deadline, context);
 		ttlkv__unlink(shard, hash, entry, REMOVAL_EXPIRY);
 		*deadline_out = deadline;
 		return TTLKV_OK;
 	}
 	if (scheduled != 0) {
-		if (entry->scheduled != scheduled)
+		if (entry_scheduled(entry) != scheduled)
 			return TTLKV_NOT_FOUND;
-		entry->scheduled = deadline;
+		entry_set_scheduled(entry, deadline);
 		if (deadline == 0)
 			return TTLKV_NOT_FOUND;
 	}

@@ -1673,7 +1673,12 @@ test_records_never_displace(void)
 		CHECK(never.refused > 0);
 		CHECK(never.entries * 10 >= never.entries_at_refusal * 8);
 		CHECK(asked.refused == 0);
-		CHECK(asked.entries * 10 >= plain.entries * 9);
+		/* The records' slice is a sixteenth of the budget, and a table
+		 * grows in doublings of 9 bytes a slot: at 1 MiB, with 80-byte
+		 * entries (node included), the untracked store can afford the
+		 * doubling from 16,384 slots and the tracked one cannot, which
+		 * costs it a tenth of the entries (8,192 of 9,148). */
+		CHECK(asked.entries * 100 >= plain.entries * 85);
 	}
 }
 

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <ttlkv.h>
 #include <unistd.h>
@@ -155,7 +156,7 @@ test_bad_input(void)
 	ttlkv *s = open_store(&clock, 64, 0);
 	char big[2048], buf[8];
 	size_t n;
-	uint64_t u;
+	uint64_t u, deadline;
 	ttlkv_status st;
 
 	memset(big, 'k', sizeof big);
@@ -198,12 +199,24 @@ test_bad_input(void)
 	CHECK(ttlkv_count(s) == 3);
 	ttlkv_close(s);
 
-	/* A deadline that would overflow the clock. */
-	clock.now = UINT64_MAX - 10;
+	/* A deadline past the latest an entry holds (44 bits beside its key's
+	 * length), and one that would overflow the clock. */
+	clock.now = TTLKV_MAX_DEADLINE_MS - 9;
 	s = open_store(&clock, 64, 0);
 	CHECK_STATUS(PUT(s, "k", "v", 10), TTLKV_INVALID_TTL);
 	CHECK_STATUS(PUT(s, "k", "v", 9), TTLKV_OK);
+	CHECK_STATUS(ttlkv_deadline(s, "k", 1, &deadline), TTLKV_OK);
+	CHECK(deadline == TTLKV_MAX_DEADLINE_MS);
 	CHECK_STATUS(ttlkv_set_ttl(s, "k", 1, 11), TTLKV_INVALID_TTL);
+	CHECK_STATUS(ttlkv_deadline(s, "k", 1, &deadline), TTLKV_OK);
+	CHECK(deadline == TTLKV_MAX_DEADLINE_MS);
+	CHECK_STREQ(s, "k", "v");
+	ttlkv_close(s);
+	clock.now = UINT64_MAX - 10;
+	s = open_store(&clock, 64, 0);
+	CHECK_STATUS(PUT(s, "k", "v", 9), TTLKV_INVALID_TTL);
+	CHECK_STATUS(PUT(s, "k", "v", 0), TTLKV_OK);
+	CHECK_STREQ(s, "k", "v");
 	ttlkv_close(s);
 }
 
@@ -489,6 +502,146 @@ test_entry_recycling(void)
 	ttlkv_testing_fail_allocation(-1);
 	CHECK_STREQ(s, "k", "other");
 	ttlkv_close(s);
+}
+
+/*
+ * An entry's header packs each length beside a deadline in 20 bits; a key
+ * or value of a megabyte or more (past 2^20 - 3 bytes) keeps its length in
+ * a word of its own, and the key or value moves 8 bytes on. Every length on
+ * either side of that edge, key and value, with and without a deadline,
+ * must come back byte for byte through every way of reading an entry, and
+ * an update that grows a value across the edge must too.
+ */
+#define SHORT_MAX 1048573u
+
+struct entry_seen {
+	const unsigned char *key, *value;
+	size_t key_len, value_len;
+	uint64_t deadline;
+	int count, key_ok, value_ok;
+};
+
+static void
+walk_check(const void *key, size_t key_len, const void *value, size_t value_len,
+    uint64_t deadline_ms, void *context)
+{
+	struct entry_seen *w = context;
+
+	w->count++;
+	w->key_ok = key_len == w->key_len && memcmp(key, w->key, key_len) == 0;
+	w->value_ok = value_len == w->value_len && (value_len == 0 || memcmp(value, w->value, value_len) == 0);
+	w->deadline = deadline_ms;
+}
+
+static void
+scan_check(const void *key, size_t key_len, uint64_t deadline_ms, void *context)
+{
+	struct entry_seen *w = context;
+
+	w->count++;
+	w->key_ok = key_len == w->key_len && memcmp(key, w->key, key_len) == 0;
+	w->deadline = deadline_ms;
+}
+
+static void
+read_check(const void *value, size_t value_len, void *context)
+{
+	struct entry_seen *w = context;
+
+	w->value_ok = value_len == w->value_len && (value_len == 0 || memcmp(value, w->value, value_len) == 0);
+}
+
+static ttlkv_update_action
+grow(ttlkv_update_state *st, void *context)
+{
+	const struct entry_seen *w = context;
+
+	if (st->buffer_len < w->value_len) {
+		st->new_len = w->value_len;
+		return TTLKV_UPDATE_REPLACE;
+	}
+	if (w->value_len != 0)
+		memcpy(st->buffer, w->value, w->value_len);
+	st->new_len = w->value_len;
+	return TTLKV_UPDATE_REPLACE;
+}
+
+static void
+check_entry(ttlkv *s, const unsigned char *key, size_t key_len, const unsigned char *value,
+    size_t value_len, uint64_t want_deadline, unsigned char *buf)
+{
+	struct entry_seen w = { key, value, key_len, value_len, 0, 0, 0, 0 };
+	ttlkv_walk *walk = NULL;
+	uint64_t cursor = 0, deadline = 0;
+	size_t n = 0;
+	int done = 0;
+
+	CHECK_STATUS(ttlkv_get(s, key, key_len, buf, value_len, &n), TTLKV_OK);
+	CHECK(n == value_len && (n == 0 || memcmp(buf, value, n) == 0));
+	CHECK_STATUS(ttlkv_read(s, key, key_len, read_check, &w), TTLKV_OK);
+	CHECK(w.value_ok);
+	CHECK_STATUS(ttlkv_deadline(s, key, key_len, &deadline), TTLKV_OK);
+	CHECK(deadline == want_deadline);
+	w.value_ok = 0;
+	CHECK_STATUS(ttlkv_walk_begin(s, &walk), TTLKV_OK);
+	while (!done)
+		CHECK_STATUS(ttlkv_walk_next(walk, 16, walk_check, &w, &done), TTLKV_OK);
+	ttlkv_walk_end(walk);
+	CHECK(w.count == 1 && w.key_ok && w.value_ok && w.deadline == want_deadline);
+	w.count = w.key_ok = 0;
+	do
+		CHECK_STATUS(ttlkv_scan(s, &cursor, 64, scan_check, &w), TTLKV_OK);
+	while (cursor != 0);
+	CHECK(w.count == 1 && w.key_ok && w.deadline == want_deadline);
+}
+
+static void
+test_long_lengths(void)
+{
+	static const size_t lens[] = { 0, 1, SHORT_MAX - 1, SHORT_MAX, SHORT_MAX + 1, SHORT_MAX + 2,
+	    SHORT_MAX + 3, 1u << 21 };
+	size_t n_lens = sizeof lens / sizeof lens[0], big = (1u << 21) + 16;
+	struct test_clock clock = TEST_CLOCK_INIT(1000);
+	unsigned char *key = malloc(big), *value = malloc(big), *buf = malloc(big);
+	ttlkv_options o;
+	ttlkv *s = NULL;
+
+	for (size_t i = 0; i < big; i++) {
+		key[i] = (unsigned char)(i * 7 + 1);
+		value[i] = (unsigned char)(i * 13 + 5);
+	}
+	ttlkv_options_init(&o);
+	o.capacity = 64;
+	o.max_key_size = (uint32_t)big;
+	o.max_value_size = (uint32_t)big;
+	o.flags = TTLKV_TRACK_EXPIRY;
+	test_clock_attach(&clock, &o);
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	for (size_t k = 1; k < n_lens; k++) {
+		for (size_t v = 0; v < n_lens; v++) {
+			uint64_t ttl = (k + v) % 2 ? 5000 : 0;
+			uint64_t want = ttl ? clock.now + ttl : TTLKV_NO_EXPIRY;
+
+			CHECK_STATUS(ttlkv_put(s, key, lens[k], value, lens[v], ttl), TTLKV_OK);
+			check_entry(s, key, lens[k], value, lens[v], want, buf);
+			/* A deadline changed in place keeps the lengths beside it. */
+			CHECK_STATUS(ttlkv_set_ttl(s, key, lens[k], 7000), TTLKV_OK);
+			check_entry(s, key, lens[k], value, lens[v], clock.now + 7000, buf);
+			/* Grown (or shrunk) through an update to the next length. */
+			{
+				struct entry_seen w = { key, value + 3, lens[k], lens[(v + 1) % n_lens], 0, 0, 0, 0 };
+
+				CHECK_STATUS(ttlkv_update(s, key, lens[k], 0, grow, &w), TTLKV_OK);
+				check_entry(s, key, lens[k], value + 3, w.value_len, clock.now + 7000, buf);
+			}
+			CHECK_STATUS(ttlkv_delete(s, key, lens[k]), TTLKV_OK);
+			CHECK(ttlkv_count(s) == 0);
+		}
+	}
+	ttlkv_close(s);
+	free(key);
+	free(value);
+	free(buf);
 }
 
 static void
@@ -845,6 +998,7 @@ main(void)
 	test_expiry_records();
 	test_close_and_read_end_inside_sections();
 	test_untaggable_block();
+	test_long_lengths();
 	test_status_strings();
 	test_default_clock();
 	return check_exit("unit");

@@ -120,7 +120,8 @@ typedef enum ttlkv_status {
 	TTLKV_INVALID_ARGUMENT,  /* NULL where a pointer is required, bad option */
 	TTLKV_KEY_TOO_LARGE,     /* key_len > options.max_key_size */
 	TTLKV_VALUE_TOO_LARGE,   /* value_len > options.max_value_size */
-	TTLKV_INVALID_TTL,       /* ttl_ms > TTLKV_MAX_TTL_MS or deadline overflow */
+	TTLKV_INVALID_TTL,       /* ttl_ms > TTLKV_MAX_TTL_MS, or a deadline past
+	                            TTLKV_MAX_DEADLINE_MS */
 	TTLKV_FULL,              /* options.max_entries live entries already */
 	TTLKV_OUT_OF_MEMORY,     /* an allocation failed */
 	TTLKV_EXISTS,            /* ttlkv_put_if_absent: a live entry exists */
@@ -141,6 +142,11 @@ typedef enum ttlkv_status {
 
 /* Longest TTL accepted: 100 years of milliseconds. Longer is a caller bug. */
 #define TTLKV_MAX_TTL_MS 3155760000000ull
+
+/* Latest deadline an entry holds, in store-clock milliseconds (2^44 - 1,
+ * about 557 years of a clock that starts near 0, as the default one does at
+ * boot): a deadline past it is TTLKV_INVALID_TTL, as an overflow is. */
+#define TTLKV_MAX_DEADLINE_MS 17592186044415ull
 
 /* Largest accepted max_key_size and max_value_size: 1 GiB. */
 #define TTLKV_SIZE_LIMIT 1073741824u
@@ -234,7 +240,7 @@ typedef struct ttlkv_stats {
 	uint64_t table_rebuilds;   /* tables rebuilt beside the live one (ttlkv_maintain) */
 	uint64_t tombstones;       /* at most this many slots hold tombstones */
 	uint64_t deferred_bytes;   /* the sizes of the deferred_frees entries
-	                              (their keys, values and 24-byte headers) */
+	                              (their keys, values and 16-byte headers) */
 	uint64_t evicted;          /* entries evicted to stay within max_bytes */
 	uint64_t used_bytes;       /* what the store holds, as counted against
 	                              max_bytes (counted without a budget too) */
@@ -262,8 +268,9 @@ ttlkv_options_init(ttlkv_options *options)
  * what fits in max_bytes and evicts the rest.
  *
  * What counts, in stats.used_bytes (counted without a budget too): every
- * entry as malloc rounds its block (its header, key and value, and under a
- * budget a 16-byte queue node), the live hash tables, the ghost (below:
+ * entry's block (its 16-byte header, key and value, and under a budget a
+ * 16-byte queue node), at its slab block's size (blocks of up to 256 bytes,
+ * in 8-byte steps) or as malloc rounds it, the live hash tables, the ghost (below:
  * about 2 bytes an entry), the records waiting in the logs of
  * ttlkv_drain_schedule, ttlkv_drain_expired and ttlkv_drain_evicted, and the
  * store's own shard structures. What does not: entries and tables retired
@@ -285,7 +292,10 @@ ttlkv_options_init(ttlkv_options *options)
  * several with glibc's malloc kept to one arena (MALLOC_ARENA_MAX=1): by
  * default glibc gives each writer thread an arena of its own, which keeps
  * the memory freed into it for that thread, and the resident set of a
- * process with several writers can then pass the bound.
+ * process with several writers can then pass the bound. Slab pages stay
+ * with the process and with their size class: a store whose entries move
+ * from mostly one size to mostly another keeps the old size's pages, beyond
+ * the bound (the sizes of random writes do not move).
  *
  * Writes. A write that would take its shard past its share first makes
  * room, under the shard's lock: it removes the expired entries it meets
