@@ -75,6 +75,12 @@ ttlkv__alloc(size_t size)
 }
 
 void *
+ttlkv__alloc_granted(size_t size)
+{
+	return malloc(size);
+}
+
+void *
 ttlkv__aligned_alloc(size_t alignment, size_t size)
 {
 	void *p = NULL;

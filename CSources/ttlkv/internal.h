@@ -482,8 +482,11 @@ void *ttlkv__alloc(size_t size);
 void *ttlkv__aligned_alloc(size_t alignment, size_t size);
 void *ttlkv__realloc(void *p, size_t size);
 void ttlkv__free(void *p);
-/* Whether the next allocation fails (fault injection; false in releases). */
+/* Whether the next allocation fails (fault injection; false in releases),
+ * and the allocation that ttlkv__alloc_refused has just let pass: one
+ * injection point per allocation. */
 bool ttlkv__alloc_refused(void);
+void *ttlkv__alloc_granted(size_t size);
 
 /* slab.c: small entry blocks, cut from pages of one size class each. */
 #define SLAB_STEP 8
@@ -588,9 +591,8 @@ entry_live(struct ttlkv *store, const struct entry *e, uint64_t *deadline, uint6
 static inline uint64_t
 entry_size(const struct entry *e)
 {
-	size_t key_len = entry_key_len(e), value_len = entry_value_len(e);
-
-	return entry_header_size(key_len, value_len) + key_len + value_len;
+	return sizeof *e + (entry_key_long(e) ? sizeof(uint64_t) : 0) +
+	    (entry_value_long(e) ? sizeof(uint64_t) : 0) + entry_key_len(e) + entry_value_len(e);
 }
 
 /* The bytes an entry's block is allocated with: a budget's node, the

@@ -156,6 +156,8 @@ ttlkv__entry_alloc(size_t size)
 			return NULL;
 		if ((block = slab_fresh(sc)) != NULL)
 			return block;
+		/* The range is used up: malloc, without a second injection. */
+		return ttlkv__alloc_granted(c * CLASS_STEP - CLASS_STEP / 2);
 	}
 	if (c > CLASSES)
 		return ttlkv__alloc(size);

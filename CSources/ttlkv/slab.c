@@ -29,13 +29,18 @@
 
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #define SLAB_PAGE_SHIFT 16
 #define SLAB_PAGE ((size_t)1 << SLAB_PAGE_SHIFT)
 #define SLAB_COMMIT ((size_t)2 << 20)
-/* Address space reserved, not committed: about 900 million entries of the
- * common shape. Where the kernel refuses that much, a sixteenth. */
-#define SLAB_RESERVE ((size_t)64 << 30)
+/* Address space reserved, not committed: about a billion entries of the
+ * common shape. Under an address-space limit (RLIMIT_AS, which counts
+ * reserved space too), an eighth of the limit; where the kernel refuses,
+ * a quarter at a time down to SLAB_RESERVE_MIN. 64-bit only: elsewhere
+ * slabs are off. */
+#define SLAB_RESERVE ((uint64_t)64 << 30)
+#define SLAB_RESERVE_MIN ((uint64_t)64 << 20)
 #define SLAB_PAGES (SLAB_RESERVE >> SLAB_PAGE_SHIFT)
 
 struct slab_list {
@@ -49,9 +54,10 @@ struct slab_cursor {
 };
 
 static pthread_once_t slab_once = PTHREAD_ONCE_INIT;
+/* Where the range starts, and its size in bytes (0 while slabs are off).
+ * Both atomic: slab_owns runs on every free, also on threads that never
+ * called slab_init; the size is published after the base, and read first. */
 static unsigned char *slab_base;
-/* Bytes reserved, 0 while slabs are off; published after slab_base, so
- * that slab_owns never pairs a size with the wrong base. */
 static size_t slab_size;
 static pthread_mutex_t slab_grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t slab_committed;        /* under slab_grow_lock */
@@ -60,18 +66,34 @@ static uint8_t slab_class_of_page[SLAB_PAGES];   /* atomic */
 static struct slab_list slab_lists[SLAB_CLASSES + 1];
 static __thread struct slab_cursor slab_cursors[SLAB_CLASSES + 1];
 
+/* The bytes to reserve: SLAB_RESERVE, or an eighth of the address-space
+ * limit, in whole commit units. */
+static uint64_t
+slab_reserve_size(void)
+{
+	struct rlimit limit;
+	uint64_t size = SLAB_RESERVE;
+
+	if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY &&
+	    limit.rlim_cur / 8 < size)
+		size = limit.rlim_cur / 8 / SLAB_COMMIT * SLAB_COMMIT;
+	return size;
+}
+
 static void
 slab_init(void)
 {
 	void *p = MAP_FAILED;
-	size_t size;
+	uint64_t size;
 
 	for (size_t c = 0; c <= SLAB_CLASSES; c++)
 		pthread_mutex_init(&slab_lists[c].lock, NULL);
-	if (!TTLKV_RECYCLING)
+	if (!TTLKV_RECYCLING || UINTPTR_MAX <= UINT32_MAX)
 		return;
-	for (size = SLAB_RESERVE; size >= SLAB_RESERVE / 16; size /= 4) {
-		p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	for (size = slab_reserve_size(); size >= SLAB_RESERVE_MIN;
+	    size = size / 4 / SLAB_COMMIT * SLAB_COMMIT) {
+		p = mmap(NULL, (size_t)size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		    -1, 0);
 		if (p != MAP_FAILED)
 			break;
 	}
@@ -79,18 +101,18 @@ slab_init(void)
 		return;
 	/* Tagged slots and budget nodes need addresses below 2^47. */
 	if ((uintptr_t)p + size > ((uintptr_t)1 << 47)) {
-		munmap(p, size);
+		munmap(p, (size_t)size);
 		return;
 	}
-	slab_base = p;
-	__atomic_store_n(&slab_size, size, __ATOMIC_RELEASE);
+	__atomic_store_n(&slab_base, p, __ATOMIC_RELAXED);
+	__atomic_store_n(&slab_size, (size_t)size, __ATOMIC_RELEASE);
 }
 
 bool
 ttlkv__slab_on(void)
 {
 	pthread_once(&slab_once, slab_init);
-	return slab_size != 0;
+	return __atomic_load_n(&slab_size, __ATOMIC_RELAXED) != 0;
 }
 
 bool
@@ -98,7 +120,8 @@ ttlkv__slab_owns(const void *block)
 {
 	size_t size = __atomic_load_n(&slab_size, __ATOMIC_ACQUIRE);
 
-	return (uintptr_t)block - (uintptr_t)slab_base < size;
+	return size != 0 &&
+	    (uintptr_t)block - (uintptr_t)__atomic_load_n(&slab_base, __ATOMIC_RELAXED) < size;
 }
 
 size_t

@@ -6,15 +6,22 @@
  * the store's count (stats.used_bytes) must say 64. Slab pages are never given back, so
  * blocks freed by threads that have exited must serve the threads that come
  * after them: rounds of short-lived writers must not cut more pages.
- * AddressSanitizer builds have no slabs (every free must be real there).
+ * The range slabs reserve counts against an address-space limit
+ * (RLIMIT_AS, as containers and CI runners set): under one, slabs must
+ * leave the process most of it. AddressSanitizer builds have no slabs
+ * (every free must be real there).
  */
 #include "check.h"
+#include "test_rss.h"
 #include "ttlkv_testing.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <ttlkv.h>
+#include <unistd.h>
 
 #define WRITERS 8
 #define KEYS_PER_WRITER 2000
@@ -128,12 +135,85 @@ test_exited_threads_blocks_are_reused(void)
 	ttlkv_close(s);
 }
 
+static uint64_t
+address_space_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lu", &size) != 1)
+		size = 0;
+	fclose(f);
+	return (uint64_t)size * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Runs first, before anything reserves the range: under a limit 6 GiB above
+ * what the process maps, the first small entry reserves it, and a 3 GiB
+ * allocation must still succeed (it failed when the range took 4 GiB of
+ * the 6). Not under ThreadSanitizer, whose shadow needs the address space. */
+static void
+test_address_space_limit(void)
+{
+#ifndef SANITIZED
+	struct rlimit before, limit;
+	ttlkv *s = open_store(64);
+	void *big;
+
+	CHECK(getrlimit(RLIMIT_AS, &before) == 0);
+	limit = before;
+	limit.rlim_cur = address_space_bytes() + (6ull << 30);
+	if (before.rlim_cur != RLIM_INFINITY && before.rlim_cur < limit.rlim_cur) {
+		ttlkv_close(s);
+		return;
+	}
+	CHECK(setrlimit(RLIMIT_AS, &limit) == 0);
+	CHECK_STATUS(ttlkv_put(s, "key", 3, "value", 5, 0), TTLKV_OK);
+	big = malloc(3ull << 30);
+	printf("slab: under a limit of 6 GiB more, the first small entry left %s for a 3 GiB allocation\n",
+	    big != NULL ? "room" : "NO room");
+	CHECK(big != NULL);
+	free(big);
+	CHECK(setrlimit(RLIMIT_AS, &before) == 0);
+	ttlkv_close(s);
+#endif
+}
+
+static void *
+first_put(void *arg)
+{
+	usleep(2000); /* into the middle of the opens */
+	CHECK_STATUS(ttlkv_put(arg, "key", 3, "value", 5, 0), TTLKV_OK);
+	return NULL;
+}
+
+/* Under ThreadSanitizer, runs first: one thread's first small entry sets
+ * the slabs up while this one opens and closes stores, whose table charges
+ * ask whether a block is a slab's (every free asks it too). */
+static void
+test_first_use_beside_frees(void)
+{
+#ifdef SANITIZED
+	ttlkv *s = open_store(64);
+	pthread_t thread;
+
+	CHECK(pthread_create(&thread, NULL, first_put, s) == 0);
+	for (int i = 0; i < 200; i++)
+		ttlkv_close(open_store(64));
+	pthread_join(thread, NULL);
+	ttlkv_close(s);
+#endif
+}
+
 int
 main(void)
 {
+	test_first_use_beside_frees();
+	test_address_space_limit();
 	if (!ttlkv_testing_slabs()) {
 		printf("slab: slabs are off in this build (AddressSanitizer)\n");
-		return 0;
+		return check_exit("slab");
 	}
 	test_entry_charge();
 	test_exited_threads_blocks_are_reused();

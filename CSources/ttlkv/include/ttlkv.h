@@ -48,10 +48,15 @@
  * reader record. The record is released when the thread exits and reused by
  * later threads, so the number of records never exceeds the peak number of
  * threads alive at once (plus two per open store). A reader stalled inside a
- * read section (see ttlkv_read) delays reclamation in every store. Each
- * thread that frees entries also keeps up to 256 KiB of freed entry blocks
- * for its own next writes (so that a write rarely calls malloc), freed when
- * the thread exits, and each shard keeps up to min(2048, a quarter of its
+ * read section (see ttlkv_read) delays reclamation in every store. Entry
+ * blocks of up to 256 bytes come from slabs: pages of one size class cut
+ * from one range of address space reserved for the process (64 GiB where
+ * the address-space limit, RLIMIT_AS, allows, an eighth of that limit
+ * otherwise; not committed until used, and never given back), whose freed
+ * blocks serve the next small entries of any store. Each thread that frees
+ * entries also keeps up to 256 KiB of freed entry blocks for its own next
+ * writes (so that a write rarely allocates), handed to the other threads
+ * (slab blocks) or freed when the thread exits, and each shard keeps up to min(2048, a quarter of its
  * planned entries, 256 KiB) of retired entries past their grace period for
  * its writers to take as their caches run down (counted in
  * stats.deferred_frees; ttlkv_reclaim with wait_for_readers frees them).
