@@ -13,7 +13,7 @@
  */
 #include "check.h"
 #include "test_rss.h"
-#include "ttlkv_testing.h"
+#include "test_store.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -28,21 +28,8 @@
 #define ROUNDS 40
 /* Pages of 64 KiB one round's entries fill, and what a thread's cache may
  * keep (256 KiB, recycle.c). */
-#define ROUND_PAGES ((WRITERS * KEYS_PER_WRITER * 72 + 65535) / 65536)
+#define ROUND_PAGES ((WRITERS * KEYS_PER_WRITER * 64 + 65535) / 65536)
 #define CACHE_PAGES 4
-
-static ttlkv *
-open_store(uint64_t capacity)
-{
-	ttlkv_options o;
-	ttlkv *s = NULL;
-
-	ttlkv_options_init(&o);
-	o.capacity = capacity;
-	o.shards = 4;
-	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
-	return s;
-}
 
 static uint64_t
 used_bytes(ttlkv *s)
@@ -58,7 +45,7 @@ used_bytes(ttlkv *s)
 static uint64_t
 charge_per_key(size_t key_len, size_t value_len, int n)
 {
-	ttlkv *s = open_store((uint64_t)n);
+	ttlkv *s = open_store((uint64_t)n, 4, 0, false);
 	unsigned char key[64], value[512];
 	uint64_t before = used_bytes(s);
 
@@ -110,7 +97,7 @@ writer_run(void *arg)
 static void
 test_exited_threads_blocks_are_reused(void)
 {
-	ttlkv *s = open_store(WRITERS * KEYS_PER_WRITER);
+	ttlkv *s = open_store(WRITERS * KEYS_PER_WRITER, 4, 0, false);
 	size_t last = 0;
 
 	for (int round = 0; round < ROUNDS; round++) {
@@ -135,6 +122,7 @@ test_exited_threads_blocks_are_reused(void)
 	ttlkv_close(s);
 }
 
+#ifndef SANITIZED
 static uint64_t
 address_space_bytes(void)
 {
@@ -148,6 +136,7 @@ address_space_bytes(void)
 	fclose(f);
 	return (uint64_t)size * (uint64_t)sysconf(_SC_PAGESIZE);
 }
+#endif
 
 /* Runs first, before anything reserves the range: under a limit 6 GiB above
  * what the process maps, the first small entry reserves it, and a 3 GiB
@@ -158,7 +147,7 @@ test_address_space_limit(void)
 {
 #ifndef SANITIZED
 	struct rlimit before, limit;
-	ttlkv *s = open_store(64);
+	ttlkv *s = open_store(64, 4, 0, false);
 	void *big;
 
 	CHECK(getrlimit(RLIMIT_AS, &before) == 0);
@@ -180,6 +169,7 @@ test_address_space_limit(void)
 #endif
 }
 
+#ifdef SANITIZED
 static void *
 first_put(void *arg)
 {
@@ -187,6 +177,7 @@ first_put(void *arg)
 	CHECK_STATUS(ttlkv_put(arg, "key", 3, "value", 5, 0), TTLKV_OK);
 	return NULL;
 }
+#endif
 
 /* Under ThreadSanitizer, runs first: one thread's first small entry sets
  * the slabs up while this one opens and closes stores, whose table charges
@@ -195,12 +186,12 @@ static void
 test_first_use_beside_frees(void)
 {
 #ifdef SANITIZED
-	ttlkv *s = open_store(64);
+	ttlkv *s = open_store(64, 4, 0, false);
 	pthread_t thread;
 
 	CHECK(pthread_create(&thread, NULL, first_put, s) == 0);
 	for (int i = 0; i < 200; i++)
-		ttlkv_close(open_store(64));
+		ttlkv_close(open_store(64, 4, 0, false));
 	pthread_join(thread, NULL);
 	ttlkv_close(s);
 #endif
