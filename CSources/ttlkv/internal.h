@@ -180,16 +180,37 @@ entry_word(const unsigned char *p)
 	return w;
 }
 
+/* A header word's halves: its length field (top LEN_BITS) and the
+ * deadline beside it (low DEADLINE_BITS). */
+static inline uint64_t
+word_field(const uint64_t *word)
+{
+	return LOAD(word) >> DEADLINE_BITS;
+}
+
+static inline uint64_t
+word_deadline(const uint64_t *word)
+{
+	return LOAD(word) & DEADLINE_MASK;
+}
+
+/* By the word's one writer; the field is left as it is. */
+static inline void
+word_set_deadline(uint64_t *word, uint64_t deadline)
+{
+	STORE(word, (LOAD(word) & ~DEADLINE_MASK) | deadline);
+}
+
 static inline bool
 entry_key_long(const struct entry *e)
 {
-	return LOAD(&e->timing) >> DEADLINE_BITS == LEN_LONG;
+	return word_field(&e->timing) == LEN_LONG;
 }
 
 static inline size_t
 entry_key_len(const struct entry *e)
 {
-	uint64_t field = LOAD(&e->timing) >> DEADLINE_BITS;
+	uint64_t field = word_field(&e->timing);
 
 	return field != LEN_LONG ? (size_t)field : (size_t)entry_word(e->bytes);
 }
@@ -210,13 +231,13 @@ entry_after_key(const struct entry *e)
 static inline bool
 entry_value_long(const struct entry *e)
 {
-	return LOAD(&e->sizing) >> DEADLINE_BITS == LEN_LONG;
+	return word_field(&e->sizing) == LEN_LONG;
 }
 
 static inline size_t
 entry_value_len(const struct entry *e)
 {
-	uint64_t field = LOAD(&e->sizing) >> DEADLINE_BITS;
+	uint64_t field = word_field(&e->sizing);
 
 	return field != LEN_LONG ? (size_t)field : (size_t)entry_word(entry_after_key(e));
 }
@@ -237,7 +258,7 @@ entry_value_room(struct entry *e)
 static inline uint64_t
 entry_deadline(const struct entry *e)
 {
-	return LOAD(&e->timing) & DEADLINE_MASK;
+	return word_deadline(&e->timing);
 }
 
 /* By the entry's one writer (its builder, or the holder of its shard's
@@ -245,20 +266,20 @@ entry_deadline(const struct entry *e)
 static inline void
 entry_set_deadline(struct entry *e, uint64_t deadline)
 {
-	STORE(&e->timing, (LOAD(&e->timing) & ~DEADLINE_MASK) | deadline);
+	word_set_deadline(&e->timing, deadline);
 }
 
 static inline uint64_t
 entry_scheduled(const struct entry *e)
 {
-	return LOAD(&e->sizing) & DEADLINE_MASK;
+	return word_deadline(&e->sizing);
 }
 
 /* Under the shard lock, or before the entry is published. */
 static inline void
 entry_set_scheduled(struct entry *e, uint64_t scheduled)
 {
-	STORE(&e->sizing, (LOAD(&e->sizing) & ~DEADLINE_MASK) | scheduled);
+	word_set_deadline(&e->sizing, scheduled);
 }
 
 /* The header bytes of an entry with a key of key_len and room for

@@ -110,7 +110,7 @@ ttlkv_handle_shard(const ttlkv *store, uint64_t handle)
 static const void *
 object_key(const struct entry *object, size_t *len)
 {
-	if (LOAD(&object->timing) >> DEADLINE_BITS == LEN_PROBE) {
+	if (word_field(&object->timing) == LEN_PROBE) {
 		const struct probe *p = (const struct probe *)(const void *)object;
 
 		*len = p->key_len;
