@@ -169,7 +169,7 @@ ttl_status(uint64_t ttl)
 {
 	if (ttl == 0)
 		return TTLKV_OK;
-	if (ttl > TTLKV_MAX_TTL_MS || now_ms >= UINT64_MAX - ttl)
+	if (ttl > TTLKV_MAX_TTL_MS || now_ms > TTLKV_MAX_DEADLINE_MS - ttl)
 		return TTLKV_INVALID_TTL;
 	return TTLKV_OK;
 }
