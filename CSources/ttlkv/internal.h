@@ -528,6 +528,14 @@ void *ttlkv__slab_carve(size_t c);
 void ttlkv__slab_put(void *block);
 /* At thread exit: the rest of this thread's pages to the lists. */
 void ttlkv__slab_thread_exit(void);
+/* Free slab blocks gathered by class, so that many go to the lists with one
+ * hold of each class's lock (a closing store frees millions). */
+struct slab_batch {
+	void *head[SLAB_CLASSES + 1];
+	void *tail[SLAB_CLASSES + 1];
+};
+void ttlkv__slab_batch_add(struct slab_batch *batch, void *block);
+void ttlkv__slab_batch_put(struct slab_batch *batch);
 
 /* recycle.c: entry blocks go back to a per-thread cache for the next write. */
 void *ttlkv__entry_alloc(size_t size);

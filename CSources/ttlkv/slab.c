@@ -201,15 +201,43 @@ ttlkv__slab_carve(size_t c)
 	return block;
 }
 
+/* The chain first..last of free blocks of class c, to c's list. */
+static void
+slab_put_chain(size_t c, void *first, void *last)
+{
+	struct slab_list *l = &slab_lists[c];
+
+	pthread_mutex_lock(&l->lock);
+	*(void **)last = __atomic_load_n(&l->head, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->head, first, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&l->lock);
+}
+
 void
 ttlkv__slab_put(void *block)
 {
-	struct slab_list *l = &slab_lists[ttlkv__slab_block_size(block) / SLAB_STEP];
+	slab_put_chain(ttlkv__slab_block_size(block) / SLAB_STEP, block, block);
+}
 
-	pthread_mutex_lock(&l->lock);
-	*(void **)block = __atomic_load_n(&l->head, __ATOMIC_RELAXED);
-	__atomic_store_n(&l->head, block, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&l->lock);
+void
+ttlkv__slab_batch_add(struct slab_batch *batch, void *block)
+{
+	size_t c = ttlkv__slab_block_size(block) / SLAB_STEP;
+
+	*(void **)block = batch->head[c];
+	if (batch->head[c] == NULL)
+		batch->tail[c] = block;
+	batch->head[c] = block;
+}
+
+void
+ttlkv__slab_batch_put(struct slab_batch *batch)
+{
+	for (size_t c = 1; c <= SLAB_CLASSES; c++) {
+		if (batch->head[c] != NULL)
+			slab_put_chain(c, batch->head[c], batch->tail[c]);
+		batch->head[c] = batch->tail[c] = NULL;
+	}
 }
 
 /* The blocks of class c left between next and end, to c's list. */

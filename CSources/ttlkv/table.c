@@ -415,10 +415,18 @@ void
 ttlkv__shard_destroy(struct shard *shard)
 {
 	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+	struct slab_batch slabs = { { NULL }, { NULL } };
 	void *object;
 
-	while (ck_hs_next(&shard->hs, &it, &object))
-		ttlkv__free(entry_block(shard->store, slot_entry(object)));
+	while (ck_hs_next(&shard->hs, &it, &object)) {
+		void *block = entry_block(shard->store, slot_entry(object));
+
+		if (ttlkv__slab_owns(block))
+			ttlkv__slab_batch_add(&slabs, block);
+		else
+			ttlkv__free(block);
+	}
+	ttlkv__slab_batch_put(&slabs);
 	ck_hs_destroy(&shard->hs);
 	pthread_mutex_destroy(&shard->lock);
 }

@@ -3,9 +3,11 @@
  *
  * A 16-byte key with a 32-byte value makes a 64-byte entry (16-byte
  * header), a 64-byte slab block, where malloc would give it an 80-byte chunk:
- * the store's count (stats.used_bytes) must say 64. Slab pages are never given back, so
- * blocks freed by threads that have exited must serve the threads that come
- * after them: rounds of short-lived writers must not cut more pages.
+ * the store's count (stats.used_bytes) must say 64. Slab pages are never
+ * given back, so blocks freed by threads that have exited must serve the
+ * threads that come after them, and those of a closed store the stores
+ * opened after it: rounds of short-lived writers, or of stores, must not
+ * cut more pages.
  * The range slabs reserve counts against an address-space limit
  * (RLIMIT_AS, as containers and CI runners set): under one, slabs must
  * leave the process most of it. AddressSanitizer builds have no slabs
@@ -98,7 +100,7 @@ static void
 test_exited_threads_blocks_are_reused(void)
 {
 	ttlkv *s = open_store(WRITERS * KEYS_PER_WRITER, 4, 0, false);
-	size_t last = 0;
+	size_t before = ttlkv_testing_slab_pages(), last = 0;
 
 	for (int round = 0; round < ROUNDS; round++) {
 		pthread_t threads[WRITERS];
@@ -111,15 +113,41 @@ test_exited_threads_blocks_are_reused(void)
 		for (int i = 0; i < WRITERS; i++)
 			pthread_join(threads[i], NULL);
 		CHECK_STATUS(ttlkv_reclaim(s, 0), TTLKV_OK);
-		last = ttlkv_testing_slab_pages();
+		last = ttlkv_testing_slab_pages() - before;
 	}
-	printf("slab: %d rounds of %d short-lived writers, %d pages of entries each: %zu slab pages in all\n",
+	printf("slab: %d rounds of %d short-lived writers, %d pages of entries each: %zu slab pages more\n",
 	    ROUNDS, WRITERS, ROUND_PAGES, last);
 	/* Without reuse: ROUNDS x ROUND_PAGES. With it: a round's pages, what
 	 * waits for reclamation, and what the caches of the writers of a round
 	 * and of this thread keep. */
 	CHECK(last <= 2 * ROUND_PAGES + (WRITERS + 1) * CACHE_PAGES);
 	ttlkv_close(s);
+}
+
+/* A closed store's blocks serve the next store: ten stores of 50,000 keys,
+ * each filled and closed in turn, cut no more pages than two of them. */
+static void
+test_closed_stores_blocks_are_reused(void)
+{
+	size_t first = 0, last = 0;
+
+	for (int round = 0; round < 10; round++) {
+		ttlkv *s = open_store(50000, 4, 0, false);
+		char key[32];
+
+		for (int i = 0; i < 50000; i++) {
+			snprintf(key, sizeof key, "%03d-key-%06d", round, i);
+			CHECK_STATUS(ttlkv_put(s, key, strlen(key), "a value of 32 bytes, give or take", 32, 0),
+			    TTLKV_OK);
+		}
+		ttlkv_close(s);
+		if (round == 0)
+			first = ttlkv_testing_slab_pages();
+		last = ttlkv_testing_slab_pages();
+	}
+	printf("slab: ten stores filled and closed in turn: %zu slab pages after the first, %zu after all\n",
+	    first, last);
+	CHECK(last <= 2 * first);
 }
 
 #ifndef SANITIZED
@@ -207,6 +235,7 @@ main(void)
 		return check_exit("slab");
 	}
 	test_entry_charge();
+	test_closed_stores_blocks_are_reused();
 	test_exited_threads_blocks_are_reused();
 	return check_exit("slab");
 }
