@@ -636,6 +636,7 @@ ttlkv__free_blocks(void **blocks, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		ttlkv__recycle(blocks[i]);
+	ttlkv__recycle_settle();
 }
 
 size_t

@@ -539,7 +539,11 @@ void ttlkv__slab_batch_put(struct slab_batch *batch);
 
 /* recycle.c: entry blocks go back to a per-thread cache for the next write. */
 void *ttlkv__entry_alloc(size_t size);
+/* A freed block to this thread's cache; a slab block the cache has no room
+ * for waits for ttlkv__recycle_settle, which hands such blocks to their
+ * lists a class at a time (call it after a run of ttlkv__recycle). */
 void ttlkv__recycle(void *block);
+void ttlkv__recycle_settle(void);
 /* What a block holds: a slab block's size, or malloc's usable size and
  * chunk header. */
 uint64_t ttlkv__block_charge(const void *block);

@@ -45,6 +45,10 @@ struct cache {
 	void *slab_head[SLAB_CLASSES + 1];
 	size_t bytes;
 	bool registered;
+	/* Slab blocks the cache had no room for, until ttlkv__recycle_settle
+	 * hands them to their lists, a class at a time. */
+	struct slab_batch overflow;
+	bool overflowed;
 };
 
 static __thread struct cache cache;
@@ -73,6 +77,7 @@ cache_release(void *arg)
 			ttlkv__slab_put(block);
 		}
 	}
+	ttlkv__recycle_settle();
 	ttlkv__slab_thread_exit();
 	c->bytes = 0;
 	/* A destructor that writes after this one registers again. */
@@ -221,6 +226,15 @@ ttlkv__block_charge(const void *block)
 }
 
 void
+ttlkv__recycle_settle(void)
+{
+	if (cache.overflowed) {
+		ttlkv__slab_batch_put(&cache.overflow);
+		cache.overflowed = false;
+	}
+}
+
+void
 ttlkv__recycle(void *block)
 {
 	size_t c;
@@ -235,7 +249,8 @@ ttlkv__recycle(void *block)
 		size_t size = ttlkv__slab_block_size(block);
 
 		if (cache.bytes + size > CACHE_BYTES || !cache_register()) {
-			ttlkv__slab_put(block);
+			ttlkv__slab_batch_add(&cache.overflow, block);
+			cache.overflowed = true;
 			return;
 		}
 		c = size / SLAB_STEP;

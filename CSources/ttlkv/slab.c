@@ -178,8 +178,6 @@ ttlkv__slab_take(size_t c, size_t max, size_t *taken)
 	return first;
 }
 
-static void slab_give_back(unsigned char *next, unsigned char *end, size_t c);
-
 void *
 ttlkv__slab_carve(size_t c)
 {
@@ -192,7 +190,7 @@ ttlkv__slab_carve(size_t c)
 
 		if (page == NULL)
 			return NULL;
-		slab_give_back(cur->next, cur->end, c);
+		/* What is left of the old page is less than a block. */
 		cur->next = page;
 		cur->end = page + SLAB_PAGE;
 	}

@@ -225,8 +225,10 @@ ttlkv__entry_new(struct ttlkv *store, const void *key, size_t key_len, size_t va
 void
 ttlkv__entry_free(struct ttlkv *store, struct entry *e)
 {
-	if (e != NULL)
+	if (e != NULL) {
 		ttlkv__recycle(entry_block(store, e));
+		ttlkv__recycle_settle();
+	}
 }
 
 ttlkv_status
