@@ -56,10 +56,11 @@
  * blocks serve the next small entries of any store. Each thread that frees
  * entries also keeps up to 256 KiB of freed entry blocks for its own next
  * writes (so that a write rarely allocates), handed to the other threads
- * (slab blocks) or freed when the thread exits, and each shard keeps up to min(2048, a quarter of its
- * planned entries, 256 KiB) of retired entries past their grace period for
- * its writers to take as their caches run down (counted in
- * stats.deferred_frees; ttlkv_reclaim with wait_for_readers frees them).
+ * (slab blocks) or freed when the thread exits, and each shard keeps up to
+ * min(2048, a quarter of its planned entries, 256 KiB) of retired entries
+ * past their grace period for its writers to take as their caches run down
+ * (counted in stats.deferred_frees; ttlkv_reclaim with wait_for_readers
+ * frees them).
  *
  * Binary compatibility: libttlkv.so.1 exports only the TTLKV_API functions
  * below. ttlkv_options carries the size its caller was compiled with, and
@@ -275,8 +276,8 @@ ttlkv_options_init(ttlkv_options *options)
  * What counts, in stats.used_bytes (counted without a budget too): every
  * entry's block (its 16-byte header, key and value, and under a budget a
  * 16-byte queue node), at its slab block's size (blocks of up to 256 bytes,
- * in 8-byte steps) or as malloc rounds it, the live hash tables, the ghost (below:
- * about 2 bytes an entry), the records waiting in the logs of
+ * in 8-byte steps) or as malloc rounds it, the live hash tables, the ghost
+ * (below: about 2 bytes an entry), the records waiting in the logs of
  * ttlkv_drain_schedule, ttlkv_drain_expired and ttlkv_drain_evicted, and the
  * store's own shard structures. What does not: entries and tables retired
  * and still waiting for readers to leave their read sections
