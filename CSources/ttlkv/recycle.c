@@ -74,7 +74,8 @@ cache_release(void *arg)
 			void *block = c->slab_head[i];
 
 			c->slab_head[i] = *(void **)block;
-			ttlkv__slab_put(block);
+			ttlkv__slab_batch_add(&c->overflow, block);
+			c->overflowed = true;
 		}
 	}
 	ttlkv__recycle_settle();

@@ -238,23 +238,22 @@ ttlkv__slab_batch_put(struct slab_batch *batch)
 	}
 }
 
-/* The blocks of class c left between next and end, to c's list. */
-static void
-slab_give_back(unsigned char *next, unsigned char *end, size_t c)
-{
-	size_t size = c * SLAB_STEP;
-
-	for (; next != NULL && (size_t)(end - next) >= size; next += size)
-		ttlkv__slab_put(next);
-}
-
+/* At thread exit: what is left of each of this thread's pages, to the
+ * lists, one hold of each class's lock. */
 void
 ttlkv__slab_thread_exit(void)
 {
+	struct slab_batch rest = { { NULL }, { NULL } };
+
 	for (size_t c = 1; c <= SLAB_CLASSES; c++) {
-		slab_give_back(slab_cursors[c].next, slab_cursors[c].end, c);
-		slab_cursors[c].next = slab_cursors[c].end = NULL;
+		struct slab_cursor *cur = &slab_cursors[c];
+
+		for (; cur->next != NULL && (size_t)(cur->end - cur->next) >= c * SLAB_STEP;
+		    cur->next += c * SLAB_STEP)
+			ttlkv__slab_batch_add(&rest, cur->next);
+		cur->next = cur->end = NULL;
 	}
+	ttlkv__slab_batch_put(&rest);
 }
 
 #ifdef TTLKV_TESTING
