@@ -115,6 +115,31 @@ def test_pipelined_appends_send_one_event_each(ttlkv, oracle):
         subscriber.close()
 
 
+def test_events_come_in_the_order_clients_saw_their_replies(ttlkv, oracle):
+    """A connection's events wait in a batch until its read is done, but
+    reach the subscriber before its replies go out: one client pipelines
+    writes, and once it has their replies a client on another connection
+    (another event loop) deletes one of the keys; every round's events
+    arrive in that order, as from Redis, where one thread runs both."""
+    seen = {}
+    for server in (ttlkv, oracle):
+        writer = resp.Client(server.port, timeout=TIMEOUT)
+        deleter = resp.Client(server.port, timeout=TIMEOUT)
+        subscriber = resp.Client(server.port, timeout=TIMEOUT)
+        writer("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        subscriber("PSUBSCRIBE", "__keyevent@0__:*")
+        for round_ in range(200):
+            keys = [f"r{round_}:{k}" for k in range(20)]
+            assert writer.pipeline([("SET", key, "v") for key in keys] + [("PUBLISH", "done", "x")])[-1] == 0
+            assert deleter("DEL", keys[round_ % 20]) == 1
+        seen[server] = events(sync(subscriber))
+        writer("CONFIG", "SET", "notify-keyspace-events", "")
+        for client in (writer, deleter, subscriber):
+            client.close()
+    assert len(seen[ttlkv]) == 200 * 21
+    assert seen[ttlkv] == seen[oracle]
+
+
 def test_key_misses_send_redis_events(ttlkv, oracle):
     """Flag m: every read lookup that misses, as Redis's; writes send none."""
     compare(ttlkv, oracle, [

@@ -71,6 +71,71 @@ import Testing
         #expect(publisher.server.pubSub.isEmpty)
     }
 
+    private func pmessage(_ pattern: String, _ channel: String, _ payload: String) -> String {
+        "*4\r\n$8\r\npmessage\r\n$\(pattern.utf8.count)\r\n\(pattern)\r\n" + String(decoding: message(channel, payload).utf8.dropFirst(17), as: UTF8.self)
+    }
+
+    /// A subscriber driven directly, subscribed to every keyevent channel
+    /// and to "ch" on publisher's server.
+    private func eventSubscriber(on publisher: TestConnection) -> Subscriber {
+        let subscriber = Subscriber(link: CountingLink(), limit: unlimitedOutput, resp3: false)
+        _ = publisher.server.pubSub.subscribe(subscriber, toPattern: ChannelName(Array("__keyevent@0__:*".utf8)))
+        _ = publisher.server.pubSub.subscribe(subscriber, to: ChannelName(Array("ch".utf8)))
+        return subscriber
+    }
+
+    private func taken(_ subscriber: Subscriber) -> String {
+        var replies = Replies(allocator: ByteBufferAllocator())
+        subscriber.written(subscriber.take(into: &replies))
+        return String(buffer: replies.buffer)
+    }
+
+    /// What one read of pipelined commands publishes reaches a subscriber
+    /// in one hand-over of its outbox, in the order the commands ran
+    /// (APPENDs, applied as a group, included). One hand-over a message
+    /// took every subscriber's lock 36 times here.
+    @Test func aPipelinedReadHandsItsMessagesOverOnce() throws {
+        let publisher = try TestConnection { $0.notifyKeyspaceEvents = "KEA" }
+        let subscriber = eventSubscriber(on: publisher)
+        let sets = (0..<32).map { request("SET", "k\($0)", "v") }.joined()
+        let replies = try publisher.send(sets + request("APPEND", "k0", "w") + request("DEL", "k1")
+            + request("PUBLISH", "ch", "hi") + request("INCR", "n"))
+        #expect(replies == String(repeating: "+OK\r\n", count: 32) + ":2\r\n:1\r\n:1\r\n:1\r\n")
+        #expect(subscriber.handOvers == 1)
+        let event = { (name: String, key: String) in self.pmessage("__keyevent@0__:*", "__keyevent@0__:" + name, key) }
+        let expected = (0..<32).map { event("set", "k\($0)") }.joined() + event("append", "k0") + event("del", "k1")
+            + message("ch", "hi") + event("incrby", "n")
+        #expect(taken(subscriber) == expected)
+    }
+
+    /// A command that publishes much (an MSET of 3,000 keys, about 270 KB
+    /// of messages) hands them over as it goes rather than holding them all
+    /// until its read is done.
+    @Test func aCommandThatPublishesMuchHandsItOverAsItGoes() throws {
+        let publisher = try TestConnection { $0.notifyKeyspaceEvents = "E$" }
+        let subscriber = eventSubscriber(on: publisher)
+        let keys = (0..<3000).map { "key:\($0)" }
+        #expect(try publisher.send(request(["MSET"] + keys.flatMap { [$0, "v"] })) == "+OK\r\n")
+        let expected = keys.map { pmessage("__keyevent@0__:*", "__keyevent@0__:set", $0) }.joined()
+        #expect(subscriber.handOvers >= expected.utf8.count / PublishBatch.handOverBytes)
+        #expect(subscriber.handOvers <= expected.utf8.count / PublishBatch.handOverBytes + 1)
+        #expect(taken(subscriber) == expected)
+    }
+
+    /// The output buffer limit still cuts off a subscriber that does not
+    /// read when the messages come from one pipelined read.
+    @Test func aPipelinedFloodCutsOffASubscriberThatDoesNotRead() throws {
+        let publisher = try TestConnection { $0.pubSubOutputBufferLimit = OutputBufferLimit(hardBytes: 10_000, softBytes: 0, softSeconds: 0) }
+        let subscriber = try TestConnection(sharing: publisher)
+        _ = try subscriber.send(request("SUBSCRIBE", "ch"))
+        let payload = String(repeating: "x", count: 1000)
+        let flood = String(repeating: request("PUBLISH", "ch", payload), count: 100)
+        #expect(try publisher.send(flood) == String(repeating: ":1\r\n", count: 100))
+        #expect(publisher.server.outputBufferLimit.disconnections.load(ordering: .relaxed) == 1)
+        #expect(try subscriber.output() == "")
+        #expect(!subscriber.channel.isActive)
+    }
+
     @Test func theSoftLimitCutsOffOnlyAfterItsSeconds() {
         let limit = OutputBufferLimit(hardBytes: 100, softBytes: 50, softSeconds: 2)
         var since: Int64?

@@ -118,8 +118,8 @@ struct AppendGroup: Sendable {
         for outcome in outcomes {
             switch outcome {
             case .length(let length):
-                key.withUnsafeBytes { server.notifications.notify(.append, key: $0) }
-                session?.subscriptions?.collect(into: &replies)
+                key.withUnsafeBytes { server.notifications.notify(.append, key: $0, batch: session?.publishBatch) }
+                session?.takeOwnMessages(&replies)
                 replies.integer(length)
             case .error(let message):
                 replies.error(message)

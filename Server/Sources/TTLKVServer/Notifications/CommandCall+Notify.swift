@@ -1,7 +1,7 @@
 extension CommandCall {
     /// Publishes event for key, if the flags ask for it.
     func notify(_ event: KeyspaceEvent, _ key: UnsafeRawBufferPointer) {
-        server.notifications.notify(event, key: key)
+        server.notifications.notify(event, key: key, batch: session.publishBatch)
     }
 
     /// Moves what this connection is to receive itself (a RESP3 client
@@ -10,6 +10,6 @@ extension CommandCall {
     /// reply for most commands, after it for those that reply with the old
     /// value (SET GET, GETEX, GETDEL).
     func takeOwnMessages(_ replies: inout Replies) {
-        session.subscriptions?.collect(into: &replies)
+        session.takeOwnMessages(&replies)
     }
 }

@@ -45,26 +45,28 @@ final class KeyspaceNotifier: Sendable {
         }
     }
 
-    /// Publishes event for key, if the flags ask for it and anyone listens.
+    /// Publishes event for key, if the flags ask for it and anyone listens:
+    /// into batch, a connection's (PublishBatch.swift), or with none
+    /// (the expiry worker), straight to the subscribers.
     @inline(__always)
-    func notify(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer) {
+    func notify(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer, batch: @autoclosure () -> PublishBatch? = nil) {
         let flags = flagBits.load(ordering: .relaxed)
         guard flags & event.type.rawValue != 0, !pubSub.isEmpty else { return }
-        publish(event, key: key, flags: KeyspaceEventFlags(rawValue: flags))
+        publish(event, key: key, flags: KeyspaceEventFlags(rawValue: flags), batch: batch())
     }
 
-    private func publish(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer, flags: KeyspaceEventFlags) {
+    private func publish(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer, flags: KeyspaceEventFlags, batch: PublishBatch?) {
         if flags.contains(.keyspace) {
             let prefix: StaticString = "__keyspace@0__:"
             let length = prefix.utf8CodeUnitCount + key.count
             withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { channel in
                 channel.copyMemory(from: prefix.bytes)
                 UnsafeMutableRawBufferPointer(rebasing: channel[prefix.utf8CodeUnitCount...]).copyMemory(from: key)
-                pubSub.publish(event.name.bytes, to: UnsafeRawBufferPointer(channel))
+                pubSub.publish(event.name.bytes, to: UnsafeRawBufferPointer(channel), batch: batch)
             }
         }
         if flags.contains(.keyevent) {
-            pubSub.publish(key, to: event.keyeventChannel.bytes)
+            pubSub.publish(key, to: event.keyeventChannel.bytes, batch: batch)
         }
     }
 

@@ -16,7 +16,9 @@
  delivers outside it, so a publisher matching many patterns against a long
  channel name holds up no other publisher and no PSUBSCRIBE. The snapshot
  is rebuilt by the first publisher after a PSUBSCRIBE or PUNSUBSCRIBE
- changed the table, so a burst of them costs one rebuild.
+ changed the table, so a burst of them costs one rebuild; a connection's
+ publish batch (PublishBatch.swift) keeps the snapshot it took, and takes
+ the lock again only once the table's version, an atomic, has moved.
 
  Lock order: a shard or the pattern table, then a subscriber's outbox. Nothing here ever calls into a channel while
  holding a lock (waking or closing a subscriber goes through its event
@@ -37,22 +39,37 @@ final class PubSub: Sendable {
     }
 
     /// One pattern and its subscribers, as publishers see them.
-    private struct PatternEntry: Sendable {
+    struct PatternEntry: Sendable {
         let name: ChannelName
         let glob: GlobPattern
         let subscribers: [Subscriber]
+    }
+
+    /// The pattern table as a publisher took it, and which version of it.
+    struct PatternSnapshot: Sendable {
+        let version: Int
+        let entries: [PatternEntry]
     }
 
     private struct PatternTable {
         var byName: [ChannelName: [ObjectIdentifier: Subscriber]] = [:]
         /// The table as publishers take it; nil once the table changed.
         var snapshot: [PatternEntry]? = []
+        /// One more at every change (mirrored in `patternVersion`).
+        var version = 0
 
         mutating func current() -> [PatternEntry] {
             if let snapshot { return snapshot }
             let entries = byName.map { PatternEntry(name: $0.key, glob: GlobPattern($0.key.bytes), subscribers: Array($0.value.values)) }
             snapshot = entries
             return entries
+        }
+
+        /// Marks the table changed, for publishers and their batches.
+        mutating func changed(_ mirror: borrowing Atomic<Int>) {
+            snapshot = nil
+            version += 1
+            mirror.store(version, ordering: .releasing)
         }
     }
 
@@ -61,6 +78,9 @@ final class PubSub: Sendable {
     private let patterns = Locked(PatternTable())
     private let channelCount = Atomic<Int>(0)
     private let patternCount = Atomic<Int>(0)
+    /// The pattern table's version, read without its lock by publishers
+    /// whose batch holds a snapshot of it.
+    private let patternVersion = Atomic<Int>(0)
 
     /// Whether anyone is subscribed to anything: publishing to nobody costs
     /// this check alone.
@@ -107,7 +127,7 @@ final class PubSub: Sendable {
             if table.byName[pattern] == nil { patternCount.add(1, ordering: .relaxed) }
             guard table.byName[pattern, default: [:]].updateValue(subscriber, forKey: ObjectIdentifier(subscriber)) == nil
             else { return false }
-            table.snapshot = nil
+            table.changed(patternVersion)
             return true
         }
     }
@@ -120,7 +140,7 @@ final class PubSub: Sendable {
                 table.byName[pattern] = nil
                 patternCount.subtract(1, ordering: .relaxed)
             }
-            table.snapshot = nil
+            table.changed(patternVersion)
             return true
         }
     }
@@ -130,20 +150,29 @@ final class PubSub: Sendable {
     /// Sends message to every subscriber of channel and of each pattern
     /// that matches it; returns how many deliveries that made (a client
     /// reached through two patterns counts twice), as PUBLISH replies.
+    /// With a batch (a connection's commands publishing), the messages wait
+    /// in it until it is delivered; without (the expiry worker), they go
+    /// straight to the outboxes.
     @discardableResult
-    func publish(_ message: UnsafeRawBufferPointer, to channel: UnsafeRawBufferPointer) -> Int {
+    func publish(_ message: UnsafeRawBufferPointer, to channel: UnsafeRawBufferPointer, batch: PublishBatch? = nil) -> Int {
         var receivers = 0
         if channelCount.load(ordering: .relaxed) > 0 {
             let name = ChannelName(channel)
             receivers += shard(of: name).channels.withLock { channels in
                 guard let subscribers = channels[name] else { return 0 }
                 for subscriber in subscribers.values {
-                    subscriber.deliver(PushMessage(pattern: nil, channel: channel, payload: message))
+                    send(PushMessage(pattern: nil, channel: channel, payload: message), to: subscriber, batch)
                 }
                 return subscribers.count
             }
         }
-        if patternCount.load(ordering: .relaxed) > 0 {
+        if patternCount.load(ordering: .relaxed) > 0, let batch {
+            let version = patternVersion.load(ordering: .acquiring)
+            if batch.patternVersion != version {
+                batch.use(patterns.withLock { PatternSnapshot(version: $0.version, entries: $0.current()) })
+            }
+            receivers += batch.publishToPatterns(message, on: channel)
+        } else if patternCount.load(ordering: .relaxed) > 0 {
             for entry in patterns.withLock({ $0.current() }) where entry.glob.matches(channel) {
                 entry.name.bytes.withUnsafeBytes { pattern in
                     for subscriber in entry.subscribers {
@@ -154,6 +183,10 @@ final class PubSub: Sendable {
             }
         }
         return receivers
+    }
+
+    private func send(_ message: PushMessage, to subscriber: Subscriber, _ batch: PublishBatch?) {
+        if let batch { batch.add(message, for: subscriber) } else { subscriber.deliver(message) }
     }
 
     // MARK: Introspection (PUBSUB)

@@ -13,10 +13,10 @@ let pubSubCommands: [Command] = [
         unsubscribe(call, &replies, pattern: true)
     },
     Command("publish", arity: 3, flags: ["pubsub", "loading", "stale", "fast", "may_replicate"], categories: ["@pubsub", "@fast"]) { call, replies in
-        let receivers = call.server.pubSub.publish(call.arguments[2], to: call.arguments[1])
+        let receivers = call.server.pubSub.publish(call.arguments[2], to: call.arguments[1], batch: call.session.publishBatch)
         // A RESP3 client subscribed to the channel gets its own message
         // before the reply, as from Redis.
-        call.session.subscriptions?.collect(into: &replies)
+        call.takeOwnMessages(&replies)
         replies.integer(receivers)
     },
     Command("pubsub", arity: -2, flags: [], categories: ["@slow"], subcommands: pubSubSubcommands) { call, replies in

@@ -66,6 +66,8 @@ final class Subscriber: Sendable {
         /// When the output was first seen at or above the soft limit
         /// (uptime milliseconds); nil while it is below.
         var softLimitSince: Int64?
+        /// Deliveries so far, each one hold of the lock.
+        var handOvers = 0
     }
 
     private let link: any SubscriberLink
@@ -85,8 +87,19 @@ final class Subscriber: Sendable {
     /// Adds message to the outbox, or disconnects the subscriber if that
     /// would pass its output buffer limit. Any thread.
     func deliver(_ message: PushMessage) {
-        let size = message.encodedSize
         let resp3 = resp3.load(ordering: .relaxed)
+        handOver(size: message.encodedSize) { message.write(to: &$0, resp3: resp3) }
+    }
+
+    /// Adds messages a publish batch encoded for this subscriber (see
+    /// PublishBatch.swift) to the outbox in one lock hold, under the same
+    /// limit. Any thread.
+    func deliver(encoded messages: inout ByteBuffer) {
+        handOver(size: messages.readableBytes) { $0.writeBuffer(&messages) }
+    }
+
+    /// Writes size bytes into the outbox, or disconnects the subscriber.
+    private func handOver(size: Int, _ write: (inout ByteBuffer) -> Void) {
         let limit = limit.value
         let action = outbox.withLock { box -> Action in
             guard !box.closed else { return .none }
@@ -98,8 +111,9 @@ final class Subscriber: Sendable {
                 return .close
             }
             if box.buffer == nil { box.buffer = allocator.buffer(capacity: max(size, 4096)) }
-            message.write(to: &box.buffer!, resp3: resp3)
+            write(&box.buffer!)
             box.queued += size
+            box.handOvers += 1
             guard !box.wakeScheduled else { return .none }
             box.wakeScheduled = true
             return .wake
@@ -142,6 +156,11 @@ final class Subscriber: Sendable {
     /// Unsent output, as Redis counts a client's output buffer.
     var outputBytes: Int {
         outbox.withLock { $0.queued + $0.inFlight }
+    }
+
+    /// How many deliveries reached the outbox (each took its lock once).
+    var handOvers: Int {
+        outbox.withLock { $0.handOvers }
     }
 
     private static func now() -> Int64 {

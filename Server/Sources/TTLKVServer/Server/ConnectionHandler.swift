@@ -24,7 +24,10 @@
  client that stops reading stalls itself and nobody else, holding at most
  the water mark, one batch and the reads already made.
 
- Pub/sub. Messages for a subscribed connection wait in its outbox
+ Pub/sub. What a connection's commands publish waits in its publish batch
+ until their read is done and goes to the subscribers before their replies
+ are written (PubSub/PublishBatch.swift). Messages for a subscribed
+ connection wait in its outbox
  (PubSub/Subscriber.swift), which publishers on any thread fill; an
  OutboxReady event brings them to the connection's loop, where they join
  the replies, as do those waiting when a batch of requests starts (so a
@@ -114,6 +117,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if let session {
+            session.publishes?.deliver()
             server.clients.leave(context.channel)
             session.unwatch(server.keyspace.watches)
             session.subscriptions?.removeAll(from: server.pubSub)
@@ -253,6 +257,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         }
         parser.releaseExcess()
         applyAppends(context)
+        session.publishes?.deliver()
     }
 
     /// Runs the request just parsed, after the pending appends unless it is
@@ -336,6 +341,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     /// closes it once every reply written so far (earlier batches' too) is
     /// in the kernel's hands.
     private func flush(_ context: ChannelHandlerContext) {
+        // A command's messages reach their subscribers before its reply.
+        session?.publishes?.deliver()
         if !replies.isEmpty {
             let write = context.writeAndFlush(wrapOutboundOut(replies.buffer))
             lastWrite = write

@@ -28,6 +28,26 @@ final class Session {
     let channel: any Channel
     /// Its channels and patterns, from its first SUBSCRIBE or PSUBSCRIBE.
     var subscriptions: Subscriptions?
+    /// What its commands published, until the end of the read; nil until
+    /// they first publish.
+    private(set) var publishes: PublishBatch?
+
+    /// The batch its commands publish into.
+    var publishBatch: PublishBatch {
+        if let publishes { return publishes }
+        let batch = PublishBatch(allocator: channel.allocator)
+        publishes = batch
+        return batch
+    }
+
+    /// Moves what this connection is to receive itself (a RESP3 client
+    /// subscribed to its own keys' events, or to a channel it publishes
+    /// to) into its replies, its own share of the publish batch included.
+    func takeOwnMessages(_ replies: inout Replies) {
+        guard let subscriptions else { return }
+        publishes?.deliver(to: subscriptions.subscriber)
+        subscriptions.collect(into: &replies)
+    }
 
     init(id: Int, channel: any Channel, statistics: LoopStatistics, authenticated: Bool) {
         self.id = id
