@@ -88,8 +88,9 @@ import Testing
         let (message, pmessage) = Array("c0mc*".utf8).withUnsafeBytes { bytes in
             let channel = UnsafeRawBufferPointer(rebasing: bytes[0..<2]), payload = UnsafeRawBufferPointer(rebasing: bytes[2..<3])
             let pattern = UnsafeRawBufferPointer(rebasing: bytes[3..<5])
-            return (PushMessage(pattern: nil, channel: channel, payload: payload).encodedSize,
-                    PushMessage(pattern: pattern, channel: channel, payload: payload).encodedSize)
+            let patternHead = PushMessage.head(pattern: Array(pattern))
+            return (PushMessage(head: PushMessage.messageHead.bytes, channel: channel, payload: payload).encodedSize,
+                    patternHead.withUnsafeBytes { PushMessage(head: $0, channel: channel, payload: payload).encodedSize })
         }
         for index in subscribers.indices {
             let expected = total / 4 * message + (index >= 3 ? total * pmessage : 0)

@@ -42,6 +42,8 @@ final class PubSub: Sendable {
     struct PatternEntry: Sendable {
         let name: ChannelName
         let glob: GlobPattern
+        /// Its messages' head (PushMessage.head(pattern:)).
+        let head: [UInt8]
         let subscribers: [Subscriber]
     }
 
@@ -60,7 +62,10 @@ final class PubSub: Sendable {
 
         mutating func current() -> [PatternEntry] {
             if let snapshot { return snapshot }
-            let entries = byName.map { PatternEntry(name: $0.key, glob: GlobPattern($0.key.bytes), subscribers: Array($0.value.values)) }
+            let entries = byName.map {
+                PatternEntry(name: $0.key, glob: GlobPattern($0.key.bytes), head: PushMessage.head(pattern: $0.key.bytes),
+                             subscribers: Array($0.value.values))
+            }
             snapshot = entries
             return entries
         }
@@ -160,8 +165,9 @@ final class PubSub: Sendable {
             let name = ChannelName(channel)
             receivers += shard(of: name).channels.withLock { channels in
                 guard let subscribers = channels[name] else { return 0 }
+                let head = PushMessage.messageHead.bytes
                 for subscriber in subscribers.values {
-                    send(PushMessage(pattern: nil, channel: channel, payload: message), to: subscriber, batch)
+                    send(PushMessage(head: head, channel: channel, payload: message), to: subscriber, batch)
                 }
                 return subscribers.count
             }
@@ -174,9 +180,9 @@ final class PubSub: Sendable {
             receivers += batch.publishToPatterns(message, on: channel)
         } else if patternCount.load(ordering: .relaxed) > 0 {
             for entry in patterns.withLock({ $0.current() }) where entry.glob.matches(channel) {
-                entry.name.bytes.withUnsafeBytes { pattern in
+                entry.head.withUnsafeBytes { head in
                     for subscriber in entry.subscribers {
-                        subscriber.deliver(PushMessage(pattern: pattern, channel: channel, payload: message))
+                        subscriber.deliver(PushMessage(head: head, channel: channel, payload: message))
                     }
                 }
                 receivers += entry.subscribers.count

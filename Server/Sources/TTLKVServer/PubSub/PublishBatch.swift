@@ -54,7 +54,7 @@ final class PublishBatch {
     /// A pattern as this batch matches it, in arrays of the batch's own.
     private struct Route {
         let glob: GlobPattern
-        let pattern: [UInt8]
+        let head: [UInt8]
         /// Unretained: `table` holds every one of them while the route exists.
         let subscribers: [Unmanaged<Subscriber>]
     }
@@ -77,9 +77,10 @@ final class PublishBatch {
     /// Matches against snapshot from now on.
     func use(_ snapshot: PubSub.PatternSnapshot) {
         table = snapshot
+        // Copies, not the snapshot's shared buffers.
         routes = snapshot.entries.map { entry in
-            let pattern = entry.name.bytes.map { $0 } // a copy, not a shared buffer
-            return Route(glob: GlobPattern(pattern), pattern: pattern, subscribers: entry.subscribers.map { Unmanaged.passUnretained($0) })
+            Route(glob: GlobPattern(entry.name.bytes.map { $0 }), head: entry.head.map { $0 },
+                  subscribers: entry.subscribers.map { Unmanaged.passUnretained($0) })
         }
     }
 
@@ -87,15 +88,21 @@ final class PublishBatch {
     /// matches it; returns how many that made.
     func publishToPatterns(_ message: UnsafeRawBufferPointer, on channel: UnsafeRawBufferPointer) -> Int {
         var receivers = 0
-        for route in routes where route.glob.matches(channel) {
-            route.pattern.withUnsafeBytes { pattern in
-                for subscriber in route.subscribers {
-                    subscriber._withUnsafeGuaranteedRef {
-                        add(PushMessage(pattern: pattern, channel: channel, payload: message), for: $0)
+        // Through pointers, so that the loop borrows the routes rather than
+        // copying (and retaining) each.
+        routes.withUnsafeBufferPointer { routes in
+            for index in routes.indices where routes[index].glob.matches(channel) {
+                routes[index].head.withUnsafeBytes { head in
+                    routes[index].subscribers.withUnsafeBufferPointer { subscribers in
+                        for subscriber in subscribers {
+                            subscriber._withUnsafeGuaranteedRef {
+                                add(PushMessage(head: head, channel: channel, payload: message), for: $0)
+                            }
+                        }
                     }
                 }
+                receivers += routes[index].subscribers.count
             }
-            receivers += route.subscribers.count
         }
         return receivers
     }

@@ -5,17 +5,27 @@ import NIOCore
 /// a RESP2 array or, to a RESP3 client, a push (`>`) with the same parts.
 /// The bytes are the publisher's and valid only during the delivery.
 struct PushMessage {
-    /// The pattern that matched, for a `pmessage`; nil for a `message`.
-    let pattern: UnsafeRawBufferPointer?
+    /// What follows the `*` or `>`, up to the channel: the part count and
+    /// the kind, and for a `pmessage` the pattern (see ``head(pattern:)``).
+    let head: UnsafeRawBufferPointer
     let channel: UnsafeRawBufferPointer
     let payload: UnsafeRawBufferPointer
+
+    /// The head of a `message`.
+    static let messageHead: StaticString = "3\r\n$7\r\nmessage\r\n"
+
+    /// The head of a `pmessage` of pattern, made once per pattern rather
+    /// than once per message.
+    static func head(pattern: [UInt8]) -> [UInt8] {
+        var head = Array("4\r\n$8\r\npmessage\r\n$".utf8)
+        DecimalDigits(Int64(pattern.count)).withDigits { head += $0 }
+        return head + Array("\r\n".utf8) + pattern + Array("\r\n".utf8)
+    }
 
     /// The encoded size, which counts against the subscriber's output
     /// buffer limit before anything is copied.
     var encodedSize: Int {
-        var size = pattern == nil ? 4 + 13 : 4 + 14 + bulkSize(pattern!.count)
-        size += bulkSize(channel.count) + bulkSize(payload.count)
-        return size
+        1 + head.count + bulkSize(channel.count) + bulkSize(payload.count)
     }
 
     /// Writes the message at the end of buffer, in one pass over its
@@ -25,12 +35,7 @@ struct PushMessage {
         let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
             var cursor = Cursor(out: out)
             cursor.put(resp3 ? StaticString(">").bytes : StaticString("*").bytes)
-            if let pattern {
-                cursor.put(StaticString("4\r\n$8\r\npmessage\r\n").bytes)
-                cursor.bulk(pattern)
-            } else {
-                cursor.put(StaticString("3\r\n$7\r\nmessage\r\n").bytes)
-            }
+            cursor.put(head)
             cursor.bulk(channel)
             cursor.bulk(payload)
             return cursor.at
