@@ -24,13 +24,61 @@
  * budget (evict.c). Records count in their shard's fixed bytes (what it
  * holds against its budget) from their append to their drain.
  */
+#define _GNU_SOURCE /* mremap */
 #include "internal.h"
 
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* A drained buffer larger than this is freed, not kept as the spare. */
 #define SPARE_LOG_BYTES 4096
+
+/*
+ * A buffer of this capacity or more is a mapping of its own, grown in place
+ * by mremap where there is one and unmapped when freed, so that a drained
+ * burst leaves the process. From malloc it stayed: glibc raises its mmap
+ * threshold to 32 MiB once the process frees a large block, after which such
+ * buffers come from the heap and stay resident as free chunks (a 10M-key
+ * Store with TTLs kept 52 MB, 5 bytes a key). Invariant: a log's buffer is
+ * mapped if and only if its capacity is at least LOG_MAP_BYTES.
+ */
+#define LOG_MAP_BYTES (256u << 10)
+
+static void
+log_buf_free(unsigned char *buf, size_t cap)
+{
+	if (cap >= LOG_MAP_BYTES)
+		munmap(buf, cap);
+	else
+		ttlkv__free(buf);
+}
+
+/* buf (cap bytes, the first len in use) moved to a buffer of new_cap >= cap
+ * bytes; NULL, with buf unchanged, if there is no memory. */
+static unsigned char *
+log_buf_grow(unsigned char *buf, size_t len, size_t cap, size_t new_cap)
+{
+	void *p;
+
+	if (new_cap < LOG_MAP_BYTES)
+		return ttlkv__realloc(buf, new_cap);
+	if (ttlkv__alloc_refused())
+		return NULL;
+#ifdef __linux__
+	if (cap >= LOG_MAP_BYTES) {
+		p = mremap(buf, cap, new_cap, MREMAP_MAYMOVE);
+		return p == MAP_FAILED ? NULL : p;
+	}
+#endif
+	p = mmap(NULL, new_cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (len != 0)
+		memcpy(p, buf, len);
+	log_buf_free(buf, cap);
+	return p;
+}
 
 /* Under the shard lock, before the write changes anything: room for
  * `records` more records with key_bytes of keys in all. While the records
@@ -50,7 +98,7 @@ log_reserve(struct shard *shard, struct record_log *in, size_t records, size_t k
 		cap *= 2;
 	if (cap > room && need <= room)
 		cap = (size_t)room;
-	if ((buf = ttlkv__realloc(in->buf, cap)) == NULL)
+	if ((buf = log_buf_grow(in->buf, in->len, in->cap, cap)) == NULL)
 		return false;
 	in->buf = buf;
 	in->cap = cap;
@@ -132,7 +180,7 @@ ttlkv__evicted_note(struct shard *shard, const struct entry *entry)
 void
 ttlkv__record_log_destroy(struct record_log *log)
 {
-	ttlkv__free(log->buf);
+	log_buf_free(log->buf, log->cap);
 }
 
 static size_t
@@ -192,7 +240,7 @@ drain(struct ttlkv *store, size_t live, size_t spare, ttlkv_schedule_fn *fn,
 		n += log_replay(&full, fn, context);
 		/* A burst's buffer is not kept, uncharged, as the spare. */
 		if (full.cap > SPARE_LOG_BYTES) {
-			ttlkv__free(full.buf);
+			log_buf_free(full.buf, full.cap);
 			full.buf = NULL;
 			full.cap = 0;
 		}
