@@ -35,7 +35,7 @@ import Testing
             queue.async(group: group) {
                 // Odd publishers publish as connections do, through a batch
                 // of their own delivered every few messages.
-                let batch = publisher % 2 == 1 ? PublishBatch(allocator: ByteBufferAllocator()) : nil
+                let batch = publisher % 2 == 1 ? PublishBatch(pubSub: pubSub, allocator: ByteBufferAllocator()) : nil
                 for index in 0..<perPublisher {
                     let channel = Array("c\((publisher + index) % 4)".utf8)
                     let payload = Array("m".utf8)

@@ -108,6 +108,35 @@ import Testing
         #expect(taken(subscriber) == expected)
     }
 
+    /// A command that gives a key a deadline hands the batch over when it
+    /// ends: the expiry worker publishes `expired` straight to the
+    /// subscribers, and must not overtake the key's `set` and `expire`.
+    @Test func aCommandThatGivesADeadlineHandsOverWhenItEnds() throws {
+        let publisher = try TestConnection { $0.notifyKeyspaceEvents = "KEA" }
+        let subscriber = eventSubscriber(on: publisher)
+        _ = try publisher.send(request("SET", "a", "v") + request("SET", "k", "v", "PX", "100000") + request("SET", "b", "v"))
+        #expect(subscriber.handOvers == 2)
+        _ = try publisher.send(request("SET", "a", "v") + request("EXPIRE", "a", "100") + request("SET", "b", "v"))
+        #expect(subscriber.handOvers == 4)
+    }
+
+    /// Under a budget that evicts, every write hands the batch over when it
+    /// ends: a later write of the read may evict a key the batch tells of,
+    /// and the worker publishes `evicted` straight to the subscribers.
+    @Test func everyWriteHandsOverWhenWritesMayEvict() throws {
+        let publisher = try TestConnection {
+            $0.notifyKeyspaceEvents = "KEA"
+            $0.maximumMemory = 64 << 20
+            $0.maximumMemoryPolicy = "allkeys-lru"
+        }
+        let subscriber = eventSubscriber(on: publisher)
+        _ = try publisher.send((0..<10).map { request("SET", "k\($0)", "v") }.joined())
+        #expect(subscriber.handOvers == 10)
+        _ = try publisher.send(request("CONFIG", "SET", "maxmemory-policy", "noeviction"))
+        _ = try publisher.send((0..<10).map { request("SET", "k\($0)", "v") }.joined())
+        #expect(subscriber.handOvers == 11)
+    }
+
     /// A command that publishes much (an MSET of 3,000 keys, about 270 KB
     /// of messages) hands them over as it goes rather than holding them all
     /// until its read is done.

@@ -118,7 +118,7 @@ struct AppendGroup: Sendable {
         for outcome in outcomes {
             switch outcome {
             case .length(let length):
-                key.withUnsafeBytes { server.notifications.notify(.append, key: $0, batch: session?.publishBatch) }
+                key.withUnsafeBytes { server.notifications.notify(.append, key: $0, batch: session?.publishBatch(server.pubSub)) }
                 session?.takeOwnMessages(&replies)
                 replies.integer(length)
             case .error(let message):

@@ -1,7 +1,11 @@
 extension CommandCall {
     /// Publishes event for key, if the flags ask for it.
     func notify(_ event: KeyspaceEvent, _ key: UnsafeRawBufferPointer) {
-        server.notifications.notify(event, key: key, batch: session.publishBatch)
+        server.notifications.notify(event, key: key, batch: session.publishBatch(server.pubSub))
+        // The expiry worker publishes `expired` and `evicted` straight to
+        // the subscribers: a key's own events must not wait in the batch
+        // while its deadline can pass (one just set) or a write can evict it.
+        if event.setsDeadline || server.keyspace.evicts { session.publishes?.handOverWhenCommandEnds() }
     }
 
     /// Moves what this connection is to receive itself (a RESP3 client

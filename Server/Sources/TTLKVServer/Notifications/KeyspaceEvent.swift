@@ -4,6 +4,8 @@ struct KeyspaceEvent: Sendable {
     let type: KeyspaceEventFlags
     let name: StaticString
     let keyeventChannel: StaticString
+    /// Whether the event tells of a deadline given to the key.
+    let setsDeadline: Bool
 
     static let set = KeyspaceEvent(.string, "set", "__keyevent@0__:set")
     static let incrby = KeyspaceEvent(.string, "incrby", "__keyevent@0__:incrby")
@@ -12,7 +14,7 @@ struct KeyspaceEvent: Sendable {
     static let setrange = KeyspaceEvent(.string, "setrange", "__keyevent@0__:setrange")
     static let setbit = KeyspaceEvent(.string, "setbit", "__keyevent@0__:setbit")
     static let del = KeyspaceEvent(.generic, "del", "__keyevent@0__:del")
-    static let expire = KeyspaceEvent(.generic, "expire", "__keyevent@0__:expire")
+    static let expire = KeyspaceEvent(.generic, "expire", "__keyevent@0__:expire", setsDeadline: true)
     static let persist = KeyspaceEvent(.generic, "persist", "__keyevent@0__:persist")
     static let renameFrom = KeyspaceEvent(.generic, "rename_from", "__keyevent@0__:rename_from")
     static let renameTo = KeyspaceEvent(.generic, "rename_to", "__keyevent@0__:rename_to")
@@ -22,9 +24,10 @@ struct KeyspaceEvent: Sendable {
     static let keymiss = KeyspaceEvent(.keyMiss, "keymiss", "__keyevent@0__:keymiss")
     static let evicted = KeyspaceEvent(.evicted, "evicted", "__keyevent@0__:evicted")
 
-    private init(_ type: KeyspaceEventFlags, _ name: StaticString, _ keyeventChannel: StaticString) {
+    private init(_ type: KeyspaceEventFlags, _ name: StaticString, _ keyeventChannel: StaticString, setsDeadline: Bool = false) {
         self.type = type
         self.name = name
         self.keyeventChannel = keyeventChannel
+        self.setsDeadline = setsDeadline
     }
 }

@@ -16,9 +16,10 @@
  delivers outside it, so a publisher matching many patterns against a long
  channel name holds up no other publisher and no PSUBSCRIBE. The snapshot
  is rebuilt by the first publisher after a PSUBSCRIBE or PUNSUBSCRIBE
- changed the table, so a burst of them costs one rebuild; a connection's
- publish batch (PublishBatch.swift) keeps the snapshot it took, and takes
- the lock again only once the table's version, an atomic, has moved.
+ changed the table, so a burst of them costs one rebuild (and one copy in
+ each publishing connection's batch, PublishBatch.swift, which keeps the
+ snapshot it took and takes the lock again only once the table's version,
+ an atomic, has moved).
 
  Lock order: a shard or the pattern table, then a subscriber's outbox. Nothing here ever calls into a channel while
  holding a lock (waking or closing a subscriber goes through its event
@@ -86,6 +87,9 @@ final class PubSub: Sendable {
     /// The pattern table's version, read without its lock by publishers
     /// whose batch holds a snapshot of it.
     private let patternVersion = Atomic<Int>(0)
+
+    /// The pattern table's version now (a batch's snapshot of another is stale).
+    var patternTableVersion: Int { patternVersion.load(ordering: .acquiring) }
 
     /// Whether anyone is subscribed to anything: publishing to nobody costs
     /// this check alone.

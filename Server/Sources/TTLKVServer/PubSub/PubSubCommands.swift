@@ -13,7 +13,8 @@ let pubSubCommands: [Command] = [
         unsubscribe(call, &replies, pattern: true)
     },
     Command("publish", arity: 3, flags: ["pubsub", "loading", "stale", "fast", "may_replicate"], categories: ["@pubsub", "@fast"]) { call, replies in
-        let receivers = call.server.pubSub.publish(call.arguments[2], to: call.arguments[1], batch: call.session.publishBatch)
+        let receivers = call.server.pubSub.publish(call.arguments[2], to: call.arguments[1],
+                                                   batch: call.session.publishBatch(call.server.pubSub))
         // A RESP3 client subscribed to the channel gets its own message
         // before the reply, as from Redis.
         call.takeOwnMessages(&replies)
@@ -79,6 +80,12 @@ private func unsubscribe(_ call: CommandCall, _ replies: inout Replies, pattern:
     guard !names.isEmpty else { return replies.subscription(kind, nil, count: subscriptions?.count ?? 0) }
     for name in names {
         let count = subscriptions?.unsubscribe(name, pattern: pattern, in: call.server.pubSub) ?? 0
+        if count == 0, let subscriptions {
+            // Messages published before the last unsubscribe go out before
+            // its confirmation; any matched before it and not yet here, never.
+            subscriptions.subscriber.endEpoch()
+            call.takeOwnMessages(&replies)
+        }
         replies.subscription(kind, name, count: count)
     }
 }

@@ -10,11 +10,11 @@
  share per subscriber, and each share reaches its subscriber's outbox in
  one lock hold when the read's requests have run (and before any of their
  replies is written). The batch also keeps the pattern table it last took,
- in copies of its own so that matching retains nothing another loop
+ in copies of its own so that a publish retains nothing another loop
  retains (a shared reference count is a cache line moving between cores),
  and takes it again only after a PSUBSCRIBE or PUNSUBSCRIBE changed it; it
- keeps that table's subscribers alive until then, or until its connection
- closes.
+ lets go of a changed table when its read ends, so an idle connection keeps
+ no subscriber alive.
 
  What stays as it was:
  - A subscriber gets one connection's messages in the order its commands
@@ -24,30 +24,45 @@
  - A command's messages are in the outboxes before its reply is written:
    a client that saw the reply and then has another connection write sees
    the two writes' messages in that order.
- - The output buffer limit counts every message: a share is handed over
-   once it holds `handOverBytes`, so a command that publishes much (an
-   MSET of thousands of keys) holds little, and a subscriber that does not
-   read is cut off as before.
+ - A key's events come before the expiry worker's `expired` or `evicted`
+   for it, which go straight to the outboxes: a command that gives a key a
+   deadline hands the batch over when it ends, as does every write while
+   writes may evict, and no batch holds messages for more than a
+   millisecond past the command running then.
+ - The output buffer limit counts every message before it is copied: a
+   message of `handOverBytes` or more goes straight to its outbox, a share
+   is handed over once it holds that much, and the whole batch once it
+   holds `batchBytes` (a publish to thousands of subscribers), so a batch
+   holds little and a subscriber that does not read is cut off as before.
  What moves: a message is matched when its command runs and reaches the
- outbox when the read is done, so a subscriber that unsubscribes in
- between may still get it, after its unsubscribe confirmation. Redis
- replies to the PUBLISH as if delivered either way; this server's window
- was the few instructions between the match and the hand-over before.
-
- The expiry worker's `expired` and `evicted` events are not a connection's
- and go straight to the outboxes, as before.
+ outbox later in the read. A subscriber that unsubscribes from a channel
+ in between may get it after the confirmation; one that has left its last
+ channel and pattern does not (its epoch has moved on, and the message is
+ dropped), since a RESP2 client back to normal commands would read it as
+ a reply.
  */
 import NIOCore
 
 /// A connection's publishes, per subscriber, until the end of its read;
 /// owned by the connection's event loop.
 final class PublishBatch {
-    /// A share past this many bytes is handed over at once.
+    /// A share past this many bytes is handed over at once, and a message
+    /// this large goes straight to its subscriber (its size checked against
+    /// the limit before it is copied).
     static let handOverBytes = 64 * 1024
+    /// The whole batch is handed over past this many bytes (a publish to
+    /// thousands of subscribers makes a share each).
+    static let batchBytes = 256 * 1024
+    /// A batch that has held messages this long is handed over after the
+    /// command that is running, so that a read that takes long (a large
+    /// EXEC, a write waiting for the budget) holds nothing long.
+    static let holdNanoseconds: UInt64 = 1_000_000
 
     private struct Share {
         let id: ObjectIdentifier
         let subscriber: Subscriber
+        /// The subscriber's epoch when the share began (Subscriber.swift).
+        let epoch: Int
         var messages: ByteBuffer
     }
 
@@ -59,17 +74,28 @@ final class PublishBatch {
         let subscribers: [Unmanaged<Subscriber>]
     }
 
+    private let pubSub: PubSub
     private let allocator: ByteBufferAllocator
     private var shares: [Share] = []
     /// The share of each subscriber in `shares`.
     private var shareIndex: [ObjectIdentifier: Int] = [:]
+    /// Bytes in all shares, and since when they have waited (uptime ns).
+    private(set) var heldBytes = 0
+    private var heldSince: UInt64 = 0
+    /// Set by a command whose messages must not wait for the read's end.
+    private var handOverAfterCommand = false
     /// The pattern table as this batch last took it, and its routes.
     private var table = PubSub.PatternSnapshot(version: -1, entries: [])
     private var routes: [Route] = []
 
-    init(allocator: ByteBufferAllocator) {
+    init(pubSub: PubSub, allocator: ByteBufferAllocator) {
+        self.pubSub = pubSub
         self.allocator = allocator
     }
+
+    /// The room its shares' buffers take (at most a share's hand-over size
+    /// each, and no more than a handful past the batch's size in all).
+    var heldCapacity: Int { shares.reduce(0) { $0 + $1.messages.capacity } }
 
     /// Which version of the pattern table the batch matches against.
     var patternVersion: Int { table.version }
@@ -89,7 +115,7 @@ final class PublishBatch {
     func publishToPatterns(_ message: UnsafeRawBufferPointer, on channel: UnsafeRawBufferPointer) -> Int {
         var receivers = 0
         // Through pointers, so that the loop borrows the routes rather than
-        // copying (and retaining) each.
+        // copying (and retaining) each. Nothing below replaces the routes.
         routes.withUnsafeBufferPointer { routes in
             for index in routes.indices where routes[index].glob.matches(channel) {
                 routes[index].head.withUnsafeBytes { head in
@@ -109,23 +135,62 @@ final class PublishBatch {
 
     /// Adds message to subscriber's share, encoded as it expects it.
     func add(_ message: PushMessage, for subscriber: Subscriber) {
+        let size = message.encodedSize
+        guard size < Self.handOverBytes else {
+            deliver(to: subscriber)
+            subscriber.deliver(message)
+            return
+        }
         let index = share(of: subscriber)
         message.write(to: &shares[index].messages, resp3: subscriber.resp3.load(ordering: .relaxed))
-        if shares[index].messages.readableBytes >= Self.handOverBytes { handOver(index) }
+        if heldBytes == 0 { heldSince = NIODeadline.now().uptimeNanoseconds }
+        heldBytes += size
+        if shares[index].messages.readableBytes >= Self.handOverBytes {
+            handOver(index)
+        } else if heldBytes >= Self.batchBytes {
+            handOverAll()
+        }
     }
 
-    /// Hands every share to its subscriber.
+    /// The running command's messages are to be handed over when it ends.
+    func handOverWhenCommandEnds() {
+        handOverAfterCommand = true
+    }
+
+    /// A command has run: hands the batch over if it asked to be, or if
+    /// the batch has held messages for `holdNanoseconds`.
+    func commandEnded() {
+        guard heldBytes > 0 else { return }
+        if handOverAfterCommand || NIODeadline.now().uptimeNanoseconds &- heldSince >= Self.holdNanoseconds {
+            handOverAll()
+        }
+    }
+
+    /// Hands every share to its subscriber: the read is done. Lets go of
+    /// the pattern table if it has changed since it was taken, so that an
+    /// idle connection keeps no subscriber alive.
     func deliver() {
-        guard !shares.isEmpty else { return }
-        for index in shares.indices { handOver(index) }
-        shares.removeAll(keepingCapacity: true)
-        shareIndex.removeAll(keepingCapacity: true)
+        handOverAll()
+        if table.version >= 0 && table.version != pubSub.patternTableVersion {
+            table = PubSub.PatternSnapshot(version: -1, entries: [])
+            routes = []
+        }
     }
 
     /// Hands subscriber's share over, if it has one: the connection is
-    /// about to collect its own messages.
+    /// about to collect its own messages, or a large message follows.
     func deliver(to subscriber: Subscriber) {
         if let index = shareIndex[ObjectIdentifier(subscriber)] { handOver(index) }
+    }
+
+    private func handOverAll() {
+        handOverAfterCommand = false
+        guard !shares.isEmpty else { return }
+        for index in shares.indices { handOver(index) }
+        // A fan-out's many shares are not kept for the next read.
+        let keep = shares.count <= 16
+        shares.removeAll(keepingCapacity: keep)
+        shareIndex.removeAll(keepingCapacity: keep)
     }
 
     private func share(of subscriber: Subscriber) -> Int {
@@ -133,14 +198,16 @@ final class PublishBatch {
         let id = ObjectIdentifier(subscriber)
         if let last = shares.indices.last, shares[last].id == id { return last }
         if let index = shareIndex[id] { return index }
-        shares.append(Share(id: id, subscriber: subscriber, messages: allocator.buffer(capacity: 1024)))
+        shares.append(Share(id: id, subscriber: subscriber, epoch: subscriber.epoch, messages: allocator.buffer(capacity: 1024)))
         shareIndex[id] = shares.count - 1
         return shares.count - 1
     }
 
     private func handOver(_ index: Int) {
-        guard shares[index].messages.readableBytes > 0 else { return }
-        shares[index].subscriber.deliver(encoded: &shares[index].messages)
+        let size = shares[index].messages.readableBytes
+        guard size > 0 else { return }
+        shares[index].subscriber.deliver(encoded: &shares[index].messages, epoch: shares[index].epoch)
         shares[index].messages.clear()
+        heldBytes -= size
     }
 }

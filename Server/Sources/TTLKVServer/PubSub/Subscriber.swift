@@ -2,11 +2,12 @@
  A subscribed connection's outbox: where publishers, on any thread, leave
  its messages, and where its event loop picks them up.
 
- A publisher encodes the message straight into the outbox's buffer under
- the outbox's lock (no allocation per message while the buffer has room)
- and, if the outbox was empty, asks the connection's event loop to write
- it out (one task per batch, however many messages join it before the
- task runs). The loop moves the outbox into its replies and writes them;
+ A connection's commands hand over the messages their read published, as
+ one encoded run (PublishBatch.swift); the expiry worker, and any message
+ too large to batch, encode one message straight into the outbox's buffer.
+ Either way it happens under the outbox's lock, and if the outbox was
+ empty the connection's event loop is asked to write it out (one task per
+ batch, however many messages join it before the task runs). The loop moves the outbox into its replies and writes them;
  the bytes stay counted until the socket has taken them.
 
  The count is Redis's output buffer, and Redis's pub/sub limit applies to
@@ -76,6 +77,7 @@ final class Subscriber: Sendable {
     private let outbox = Locked(Outbox())
     /// Whether messages are pushes (RESP3) or arrays (RESP2).
     let resp3: Atomic<Bool>
+    private let epochs = Atomic<Int>(0)
 
     init(link: any SubscriberLink, limit: OutputBufferLimitSetting, resp3: Bool) {
         self.link = link
@@ -93,16 +95,43 @@ final class Subscriber: Sendable {
 
     /// Adds messages a publish batch encoded for this subscriber (see
     /// PublishBatch.swift) to the outbox in one lock hold, under the same
-    /// limit. Any thread.
-    func deliver(encoded messages: inout ByteBuffer) {
-        handOver(size: messages.readableBytes) { $0.writeBuffer(&messages) }
+    /// limit; drops them if they were matched in an earlier epoch. Any
+    /// thread.
+    func deliver(encoded messages: inout ByteBuffer, epoch: Int) {
+        handOver(size: messages.readableBytes, epoch: epoch) { $0.writeBuffer(&messages) }
+    }
+
+    /// Which epoch the subscriber is in: one more each time it leaves its
+    /// last channel and pattern.
+    var epoch: Int { epochs.load(ordering: .relaxed) }
+
+    /// The connection left its last channel and pattern: messages matched
+    /// before, still waiting in publishers' batches, are dropped when they
+    /// come (a RESP2 client back to normal commands would read one as a
+    /// reply). On the connection's event loop, before it collects the
+    /// outbox and confirms.
+    func endEpoch() {
+        outbox.withLock { _ in _ = epochs.add(1, ordering: .relaxed) }
+    }
+
+    /// The connection is gone: drops the outbox and everything after it.
+    func detach() {
+        outbox.withLock { box in
+            box.closed = true
+            box.buffer = nil
+            box.queued = 0
+        }
     }
 
     /// Writes size bytes into the outbox, or disconnects the subscriber.
-    private func handOver(size: Int, _ write: (inout ByteBuffer) -> Void) {
+    private func handOver(size: Int, epoch: Int? = nil, _ write: (inout ByteBuffer) -> Void) {
         let limit = limit.value
         let action = outbox.withLock { box -> Action in
             guard !box.closed else { return .none }
+            // Compared and ended under this lock: a batch's messages are
+            // either collected before the epoch's last confirmation or
+            // dropped.
+            if let epoch, epoch != epochs.load(ordering: .relaxed) { return .none }
             let used = box.queued + box.inFlight + size
             if limit.overflows(used: used, since: &box.softLimitSince, now: Self.now) {
                 box.closed = true

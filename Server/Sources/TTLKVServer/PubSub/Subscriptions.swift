@@ -50,6 +50,8 @@ final class Subscriptions {
         for name in patterns.keys { _ = pubSub.unsubscribe(subscriber, fromPattern: name) }
         channels = [:]
         patterns = [:]
+        // Publishers' batches may still hold it: they find it closed.
+        subscriber.detach()
     }
 
     /// Moves the messages waiting in the outbox into replies, after what

@@ -269,6 +269,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 if self.workingOffLoop { return false }
             }
             execute(arguments, session: session, server: self.server, replies: &self.replies)
+            session.publishes?.commandEnded()
             if session.keysWalk != nil { self.walkKeys(context) }
             return true
         }
@@ -298,6 +299,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             case .failure(let error):
                 appends.reply(appends.failed("ERR \(error)"), into: &replies, server: server, session: session)
             }
+            // The connection may have closed meanwhile, and flush no longer
+            // reach this session: its `append` events go now.
+            session.publishes?.deliver()
         }
     }
 

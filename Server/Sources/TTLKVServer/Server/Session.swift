@@ -33,9 +33,9 @@ final class Session {
     private(set) var publishes: PublishBatch?
 
     /// The batch its commands publish into.
-    var publishBatch: PublishBatch {
+    func publishBatch(_ pubSub: PubSub) -> PublishBatch {
         if let publishes { return publishes }
-        let batch = PublishBatch(allocator: channel.allocator)
+        let batch = PublishBatch(pubSub: pubSub, allocator: channel.allocator)
         publishes = batch
         return batch
     }

@@ -36,6 +36,8 @@ final class Keyspace: Sendable {
     private let configuration: StoreConfiguration
     /// maxmemory-policy: CONFIG SET changes it, for every store.
     private let policy: Mutex<MaxMemoryPolicy>
+    /// Whether writes may evict: a budget, and a policy other than noeviction.
+    private let evicting: Atomic<Bool>
 
     /// A keyspace with the configured store; with a small empty one if
     /// `awaitingSnapshot` (``loadSnapshot(from:progress:)`` replaces it).
@@ -54,6 +56,7 @@ final class Keyspace: Sendable {
         self.configuration = store
         let policy = MaxMemoryPolicy(name: configuration.maximumMemoryPolicy) ?? .noeviction
         self.policy = Mutex(policy)
+        evicting = Atomic(configuration.maximumMemory > 0 && policy != .noeviction)
         let first = try Store(configuration: awaitingSnapshot ? StoreConfiguration(capacity: 16) : store)
         first.evictionScope = policy.scope
         current = Atomic(Unmanaged.passUnretained(first))
@@ -63,12 +66,16 @@ final class Keyspace: Sendable {
     /// The store's budget (maxmemory), 0 for none: fixed at start.
     var maximumMemory: Int { configuration.maximumBytes ?? 0 }
 
+    /// Whether writes may evict keys now.
+    var evicts: Bool { evicting.load(ordering: .relaxed) }
+
     /// maxmemory-policy; setting it changes what the next writes may evict.
     var maximumMemoryPolicy: MaxMemoryPolicy {
         get { policy.withLock { $0 } }
         set {
             policy.withLock { policy in
                 policy = newValue
+                evicting.store(maximumMemory > 0 && newValue != .noeviction, ordering: .relaxed)
                 withStore { $0.evictionScope = newValue.scope }
             }
         }
