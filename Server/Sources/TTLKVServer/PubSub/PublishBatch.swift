@@ -76,9 +76,11 @@ final class PublishBatch {
 
     private let pubSub: PubSub
     private let allocator: ByteBufferAllocator
-    private var shares: [Share] = []
+    // Unchecked: only the connection's event loop touches a batch, and no
+    // access to these overlaps another (nothing re-enters the batch).
+    @exclusivity(unchecked) private var shares: [Share] = []
     /// The share of each subscriber in `shares`.
-    private var shareIndex: [ObjectIdentifier: Int] = [:]
+    @exclusivity(unchecked) private var shareIndex: [ObjectIdentifier: Int] = [:]
     /// Bytes in all shares, and since when they have waited (uptime ns).
     private(set) var heldBytes = 0
     private var heldSince: UInt64 = 0

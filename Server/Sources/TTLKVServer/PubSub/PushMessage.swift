@@ -34,7 +34,7 @@ struct PushMessage {
         let size = encodedSize
         let written = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
             var cursor = Cursor(out: out)
-            cursor.put(resp3 ? StaticString(">").bytes : StaticString("*").bytes)
+            cursor.byte(resp3 ? UInt8(ascii: ">") : UInt8(ascii: "*"))
             cursor.put(head)
             cursor.bulk(channel)
             cursor.bulk(payload)
@@ -54,11 +54,22 @@ struct PushMessage {
         }
 
         mutating func bulk(_ bytes: UnsafeRawBufferPointer) {
-            put(StaticString("$").bytes)
-            DecimalDigits(Int64(bytes.count)).withDigits { put($0) }
+            byte(UInt8(ascii: "$"))
+            // Channel names and payloads are mostly under 100 bytes.
+            if bytes.count < 100 {
+                if bytes.count >= 10 { byte(UInt8(ascii: "0") + UInt8(bytes.count / 10)) }
+                byte(UInt8(ascii: "0") + UInt8(bytes.count % 10))
+            } else {
+                DecimalDigits(Int64(bytes.count)).withDigits { put($0) }
+            }
             put(StaticString("\r\n").bytes)
             put(bytes)
             put(StaticString("\r\n").bytes)
+        }
+
+        mutating func byte(_ value: UInt8) {
+            out[at] = value
+            at += 1
         }
     }
 
