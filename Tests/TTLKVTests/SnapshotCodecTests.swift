@@ -28,6 +28,35 @@ import Testing
         }
     }
 
+    /// The CRC of two parts joined, from each part's CRC and the second's
+    /// length, is the CRC of the whole, at every split.
+    @Test func crc64CombinesParts() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<1000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes.withUnsafeBytes { all in
+            let whole = CRC64.checksum(all)
+            for split in [0, 1, 7, 8, 9, 500, 999, 1000] {
+                let first = CRC64.checksum(UnsafeRawBufferPointer(rebasing: all[..<split]))
+                let second = CRC64.checksum(UnsafeRawBufferPointer(rebasing: all[split...]))
+                #expect(CRC64.combine(first, second, secondLength: all.count - split) == whole, "split \(split)")
+            }
+        }
+    }
+
+    /// A snapshot-sized checksum, its halves on two threads, is the same
+    /// as one computed in one pass, at lengths on either side of the size
+    /// where it splits.
+    @Test func crc64OnTwoThreadsEqualsOnePass() {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<(CRC64.splitBytes + 4099)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        bytes.withUnsafeBytes { all in
+            for length in [0, 9, CRC64.splitBytes - 1, CRC64.splitBytes, CRC64.splitBytes + 4099] {
+                let part = UnsafeRawBufferPointer(rebasing: all[..<length])
+                #expect(CRC64.checksum(splitting: part) == CRC64.checksum(part), "length \(length)")
+            }
+        }
+    }
+
     @Test func integersAreEncodedOnlyInCanonicalForm() {
         func canonical(_ text: String) -> Int64? {
             Array(text.utf8).withUnsafeBytes { RDBEncoder.canonicalInteger($0) }

@@ -62,7 +62,7 @@ struct RDBDecoder {
         let body = UnsafeRawBufferPointer(rebasing: bytes[..<(bytes.count - 8)])
         let stored = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self))
         guard stored != 0 else { return version }
-        let computed = CRC64.checksum(body)
+        let computed = CRC64.checksum(splitting: body)
         guard computed == stored else {
             // A file cut short also fails here; say so when it visibly is.
             if bytes[bytes.count - 9] != RDB.Opcode.end {
