@@ -1,13 +1,16 @@
 /// Builds RDB bytes (see RDBFormat.swift) in a buffer, keeping the CRC-64
-/// of everything it hands out, so that a caller can stream a file of any
+/// of everything it hands out (unless the caller keeps it, as a snapshot
+/// file's write thread does), so that a caller can stream a file of any
 /// size through a bounded buffer: append records, and ``takeBytes(_:)``
 /// whenever ``pendingByteCount`` grows past what it wants to hold.
 struct RDBEncoder {
     private let buffer: ByteSink
-    private var crc = CRC64()
+    /// Nil when whoever takes the bytes keeps the checksum.
+    private var crc: CRC64?
 
-    init(reservingCapacity capacity: Int = 1 << 16) {
+    init(reservingCapacity capacity: Int = 1 << 16, checksummed: Bool = true) {
         buffer = ByteSink(capacity: capacity)
+        crc = checksummed ? CRC64() : nil
     }
 
     /// Bytes appended and not yet taken.
@@ -16,7 +19,7 @@ struct RDBEncoder {
     /// Hands the pending bytes to `body` (which writes them out), folds
     /// them into the checksum and empties the buffer, keeping its room.
     mutating func takeBytes(_ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
-        crc.update(buffer.bytes)
+        crc?.update(buffer.bytes)
         try body(buffer.bytes)
         buffer.removeAll()
     }
@@ -66,13 +69,24 @@ struct RDBEncoder {
         buffer.append(type.rawValue)
     }
 
-    /// EOF, then the CRC-64 of every byte before it. Take the bytes once
-    /// more after this; nothing may follow.
+    /// EOF, then the CRC-64 of every byte before it (a checksummed
+    /// encoder's). Take the bytes once more after this; nothing may follow.
     mutating func appendEnd() {
-        buffer.append(RDB.Opcode.end)
-        var checksum = crc
+        appendEndMarker()
+        var checksum = crc ?? CRC64()
         checksum.update(buffer.bytes)
-        buffer.append(raw: checksum.value.littleEndian)
+        appendChecksum(checksum.value)
+    }
+
+    /// EOF alone: an encoder whose taker keeps the checksum takes it, then
+    /// appends the checksum of everything taken with ``appendChecksum(_:)``.
+    mutating func appendEndMarker() {
+        buffer.append(RDB.Opcode.end)
+    }
+
+    /// The file's last 8 bytes: the CRC-64 of every byte before them.
+    mutating func appendChecksum(_ value: UInt64) {
+        buffer.append(raw: value.littleEndian)
     }
 
     // MARK: Lengths and strings

@@ -30,6 +30,8 @@ struct SnapshotFileWriter: ~Copyable {
     /// throws it and never renames.
     private var failure: Int32 = 0
     private(set) var bytesWritten = 0
+    /// The checksum of what the caller wrote itself, without a thread.
+    private var crc = CRC64()
 
     /// Creates the temporary file (mode 0644, as Redis's dump.rdb), and a
     /// thread that writes it in pieces of up to `chunkBytes` bytes while
@@ -56,9 +58,26 @@ struct SnapshotFileWriter: ~Copyable {
     /// Throws the first failed write's error, this one's or an earlier
     /// one's, at this call and every later one.
     mutating func write(_ bytes: UnsafeRawBufferPointer) throws(SnapshotError) {
-        if failure == 0 { failure = writer?.submit(bytes) ?? writeAll(descriptor, bytes) }
+        if failure == 0 {
+            if let writer {
+                failure = writer.submit(bytes)
+            } else {
+                crc.update(bytes)
+                failure = writeAll(descriptor, bytes)
+            }
+        }
         guard failure == 0 else { throw ioError("write", temporaryPath, errno: failure) }
         bytesWritten += bytes.count
+    }
+
+    /// The CRC-64 of every byte written so far, once they are written.
+    /// Throws the first failed write's error.
+    mutating func checksum() throws(SnapshotError) -> UInt64 {
+        guard let writer else { return crc.value }
+        let (value, error) = writer.checksumOfWritten()
+        if failure == 0 { failure = error }
+        guard failure == 0 else { throw ioError("write", temporaryPath, errno: failure) }
+        return value
     }
 
     /// fsync, close, rename over `path`, fsync the folder. On failure the

@@ -81,7 +81,9 @@ extension _StoreFrontEnd {
         try _frontEnd.checkRunning()
         let core = _frontEnd.core
         var file = try SnapshotFileWriter(path: path, chunkBytes: 2 * Self.snapshotBuffer)
-        var encoder = RDBEncoder(reservingCapacity: Self.snapshotBuffer + (Self.snapshotBuffer >> 2))
+        // The file keeps the checksum: its write thread computes it, off the
+        // walk's thread, which is the one a snapshot waits for.
+        var encoder = RDBEncoder(reservingCapacity: Self.snapshotBuffer + (Self.snapshotBuffer >> 2), checksummed: false)
         let expected = core.count
         let clock = _frontEnd.clock
         let stats = statistics
@@ -105,7 +107,9 @@ extension _StoreFrontEnd {
                 try progress?(SnapshotProgress(summary: summary, expectedEntries: expected))
             }
         }
-        encoder.appendEnd()
+        encoder.appendEndMarker()
+        try encoder.takeBytes { bytes throws(SnapshotError) in try file.write(bytes) }
+        encoder.appendChecksum(try file.checksum())
         try encoder.takeBytes { bytes throws(SnapshotError) in try file.write(bytes) }
         summary.bytes = file.bytesWritten
         try file.commit()
