@@ -45,6 +45,17 @@
  */
 #define LOG_MAP_BYTES (256u << 10)
 
+/* ThreadSanitizer does not intercept mremap (google/sanitizers#1099): a
+ * mapping moved onto addresses it saw used before (a joined thread's stack)
+ * would be reported as racing. Its builds map anew and copy. */
+#if defined(__SANITIZE_THREAD__)
+#define TTLKV_NO_MREMAP 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TTLKV_NO_MREMAP 1
+#endif
+#endif
+
 static void
 log_buf_free(unsigned char *buf, size_t cap)
 {
@@ -65,7 +76,7 @@ log_buf_grow(unsigned char *buf, size_t len, size_t cap, size_t new_cap)
 		return ttlkv__realloc(buf, new_cap);
 	if (ttlkv__alloc_refused())
 		return NULL;
-#ifdef __linux__
+#if defined(__linux__) && !defined(TTLKV_NO_MREMAP)
 	if (cap >= LOG_MAP_BYTES) {
 		p = mremap(buf, cap, new_cap, MREMAP_MAYMOVE);
 		return p == MAP_FAILED ? NULL : p;

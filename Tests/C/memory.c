@@ -23,8 +23,11 @@
 #include "test_rss.h"
 #include "test_stall.h"
 
-#include <malloc.h>
 #include <string.h>
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+#include <malloc.h>
+#define HAVE_MALLINFO2 1
+#endif
 
 #define BIG (512 * 1024)
 #define MiB (1024 * 1024ull)
@@ -267,7 +270,9 @@ test_stalled_reader(void)
 	ttlkv_close(s);
 }
 
-/* --- 4. Drained record logs. */
+/* --- 4. Drained record logs (glibc's heap: mallinfo2 says what it holds). */
+
+#ifdef HAVE_MALLINFO2
 
 static void
 count_record(const void *key, size_t key_len, uint64_t deadline_ms, void *context)
@@ -322,6 +327,13 @@ test_drained_logs_leave_the_heap(void)
 	CHECK(after.fordblks < before.fordblks + 1 * MiB);
 	ttlkv_close(s);
 }
+#else
+static void
+test_drained_logs_leave_the_heap(void)
+{
+	printf("memory: drained logs not measured (no mallinfo2 in this C library)\n");
+}
+#endif
 
 int
 main(void)

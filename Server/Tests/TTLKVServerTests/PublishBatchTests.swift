@@ -90,6 +90,36 @@ import Testing
         _ = pubSub.subscribe(subscriber, to: ChannelName(channel))
         #expect(publish(Array("after".utf8), on: pubSub, batch) == 1)
         batch.deliver()
-        #expect(subscriber.outputBytes > 0)
+        let one = subscriber.outputBytes
+        #expect(one > 0)
+        // Both in one read: the old epoch's message is dropped, the new
+        // one's delivered (a share holds one epoch's messages).
+        #expect(publish(Array("after".utf8), on: pubSub, batch) == 1)
+        _ = pubSub.unsubscribe(subscriber, from: ChannelName(channel))
+        subscriber.endEpoch()
+        _ = pubSub.subscribe(subscriber, to: ChannelName(channel))
+        #expect(publish(Array("after".utf8), on: pubSub, batch) == 1)
+        batch.deliver()
+        #expect(subscriber.outputBytes == 2 * one)
+    }
+
+    /// A pattern's subscribers are matched with the epoch they had when
+    /// the pattern table was taken: a message matched from a table taken
+    /// before the subscriber left its last pattern is dropped, straight
+    /// (the expiry worker's) or batched, even once the epoch has moved on.
+    @Test func aPatternMatchKeepsTheEpochOfItsTable() {
+        let pubSub = PubSub()
+        let subscriber = subscriber(on: pubSub, pattern: true)
+        let batch = PublishBatch(pubSub: pubSub, allocator: ByteBufferAllocator())
+        #expect(publish(Array("m".utf8), on: pubSub, batch) == 1)
+        batch.deliver()
+        let one = subscriber.outputBytes
+        // The unsubscribe in flight: the epoch has ended, the table not yet
+        // changed (the publisher took it just before).
+        subscriber.endEpoch()
+        #expect(publish(Array("m".utf8), on: pubSub, batch) == 1)
+        batch.deliver()
+        _ = channel.withUnsafeBytes { channel in Array("m".utf8).withUnsafeBytes { pubSub.publish($0, to: channel) } }
+        #expect(subscriber.outputBytes == one)
     }
 }

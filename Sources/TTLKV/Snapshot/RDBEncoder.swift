@@ -72,8 +72,10 @@ struct RDBEncoder {
     /// EOF, then the CRC-64 of every byte before it (a checksummed
     /// encoder's). Take the bytes once more after this; nothing may follow.
     mutating func appendEnd() {
+        guard var checksum = crc else {
+            preconditionFailure("an encoder whose taker keeps the checksum appends it with appendChecksum")
+        }
         appendEndMarker()
-        var checksum = crc ?? CRC64()
         checksum.update(buffer.bytes)
         appendChecksum(checksum.value)
     }

@@ -38,7 +38,9 @@ final class SnapshotLoadLanes: @unchecked Sendable {
     // mutex; a batch's contents belong to whichever side took the batch
     // out of `spare` or `full`; `filling` and `threads` to the caller.
     private let condition = PosixCondition()
-    private var filling: [SnapshotLoadBatch]
+    // Unchecked: the dealing thread's alone, written for every key, and no
+    // access to it overlaps another (nothing it calls comes back to it).
+    @exclusivity(unchecked) private var filling: [SnapshotLoadBatch]
     private var full: [[SnapshotLoadBatch]]
     private var spare: [[SnapshotLoadBatch]]
     private var threads: [pthread_t?] = []

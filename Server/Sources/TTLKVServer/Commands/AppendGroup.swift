@@ -119,6 +119,8 @@ struct AppendGroup: Sendable {
             switch outcome {
             case .length(let length):
                 key.withUnsafeBytes { server.notifications.notify(.append, key: $0, batch: session?.publishBatch(server.pubSub)) }
+                // As CommandCall.notify: a later write may evict the key.
+                if server.keyspace.evicts { session?.publishes?.deliver() }
                 session?.takeOwnMessages(&replies)
                 replies.integer(length)
             case .error(let message):

@@ -46,6 +46,10 @@ final class PubSub: Sendable {
         /// Its messages' head (PushMessage.head(pattern:)).
         let head: [UInt8]
         let subscribers: [Subscriber]
+        /// Each subscriber's epoch when the entry was made, under the
+        /// table's lock: a subscriber whose epoch has moved on since left
+        /// this pattern, and the table has changed (Subscriber.swift).
+        let epochs: [Int]
     }
 
     /// The pattern table as a publisher took it, and which version of it.
@@ -64,8 +68,9 @@ final class PubSub: Sendable {
         mutating func current() -> [PatternEntry] {
             if let snapshot { return snapshot }
             let entries = byName.map {
-                PatternEntry(name: $0.key, glob: GlobPattern($0.key.bytes), head: PushMessage.head(pattern: $0.key.bytes),
-                             subscribers: Array($0.value.values))
+                let subscribers = Array($0.value.values)
+                return PatternEntry(name: $0.key, glob: GlobPattern($0.key.bytes), head: PushMessage.head(pattern: $0.key.bytes),
+                                    subscribers: subscribers, epochs: subscribers.map(\.epoch))
             }
             snapshot = entries
             return entries
@@ -171,7 +176,9 @@ final class PubSub: Sendable {
                 guard let subscribers = channels[name] else { return 0 }
                 let head = PushMessage.messageHead.bytes
                 for subscriber in subscribers.values {
-                    send(PushMessage(head: head, channel: channel, payload: message), to: subscriber, batch)
+                    // Read under the shard's lock, which UNSUBSCRIBE takes
+                    // before it ends the epoch.
+                    send(PushMessage(head: head, channel: channel, payload: message), to: subscriber, epoch: subscriber.epoch, batch)
                 }
                 return subscribers.count
             }
@@ -185,8 +192,8 @@ final class PubSub: Sendable {
         } else if patternCount.load(ordering: .relaxed) > 0 {
             for entry in patterns.withLock({ $0.current() }) where entry.glob.matches(channel) {
                 entry.head.withUnsafeBytes { head in
-                    for subscriber in entry.subscribers {
-                        subscriber.deliver(PushMessage(head: head, channel: channel, payload: message))
+                    for (subscriber, epoch) in zip(entry.subscribers, entry.epochs) {
+                        subscriber.deliver(PushMessage(head: head, channel: channel, payload: message), epoch: epoch)
                     }
                 }
                 receivers += entry.subscribers.count
@@ -195,8 +202,8 @@ final class PubSub: Sendable {
         return receivers
     }
 
-    private func send(_ message: PushMessage, to subscriber: Subscriber, _ batch: PublishBatch?) {
-        if let batch { batch.add(message, for: subscriber) } else { subscriber.deliver(message) }
+    private func send(_ message: PushMessage, to subscriber: Subscriber, epoch: Int, _ batch: PublishBatch?) {
+        if let batch { batch.add(message, for: subscriber, epoch: epoch) } else { subscriber.deliver(message, epoch: epoch) }
     }
 
     // MARK: Introspection (PUBSUB)

@@ -82,9 +82,11 @@ private func unsubscribe(_ call: CommandCall, _ replies: inout Replies, pattern:
         let count = subscriptions?.unsubscribe(name, pattern: pattern, in: call.server.pubSub) ?? 0
         if count == 0, let subscriptions {
             // Messages published before the last unsubscribe go out before
-            // its confirmation; any matched before it and not yet here, never.
+            // its confirmation (this connection's own first); any matched
+            // before it and not yet in the outbox, never.
+            call.session.publishes?.deliver(to: subscriptions.subscriber)
             subscriptions.subscriber.endEpoch()
-            call.takeOwnMessages(&replies)
+            subscriptions.collect(into: &replies)
         }
         replies.subscription(kind, name, count: count)
     }

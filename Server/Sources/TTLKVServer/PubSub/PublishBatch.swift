@@ -26,9 +26,11 @@
    the two writes' messages in that order.
  - A key's events come before the expiry worker's `expired` or `evicted`
    for it, which go straight to the outboxes: a command that gives a key a
-   deadline hands the batch over when it ends, as does every write while
-   writes may evict, and no batch holds messages for more than a
-   millisecond past the command running then.
+   deadline (its `expire` event) hands the batch over when it ends, as does
+   every write while writes may evict, and no batch holds messages for
+   more than a millisecond past the command running then. (A write to a
+   key that already has a deadline, an INCR or a RENAME, is covered by that
+   millisecond alone: its deadline would have to fall within it.)
  - The output buffer limit counts every message before it is copied: a
    message of `handOverBytes` or more goes straight to its outbox, a share
    is handed over once it holds that much, and the whole batch once it
@@ -37,9 +39,12 @@
  What moves: a message is matched when its command runs and reaches the
  outbox later in the read. A subscriber that unsubscribes from a channel
  in between may get it after the confirmation; one that has left its last
- channel and pattern does not (its epoch has moved on, and the message is
- dropped), since a RESP2 client back to normal commands would read it as
- a reply.
+ channel and pattern does not, since a RESP2 client back to normal
+ commands would read it as a reply: a message carries the subscriber's
+ epoch as it was read under the lock its subscription changes under (the
+ channel's shard, or the pattern table when the batch's copy was taken),
+ a share holds one epoch's messages, and a hand-over from an epoch that
+ has ended is dropped.
  */
 import NIOCore
 
@@ -61,8 +66,8 @@ final class PublishBatch {
     private struct Share {
         let id: ObjectIdentifier
         let subscriber: Subscriber
-        /// The subscriber's epoch when the share began (Subscriber.swift).
-        let epoch: Int
+        /// The epoch its messages were matched in (Subscriber.swift).
+        var epoch: Int
         var messages: ByteBuffer
     }
 
@@ -72,6 +77,7 @@ final class PublishBatch {
         let head: [UInt8]
         /// Unretained: `table` holds every one of them while the route exists.
         let subscribers: [Unmanaged<Subscriber>]
+        let epochs: [Int]
     }
 
     private let pubSub: PubSub
@@ -108,7 +114,7 @@ final class PublishBatch {
         // Copies, not the snapshot's shared buffers.
         routes = snapshot.entries.map { entry in
             Route(glob: GlobPattern(entry.name.bytes.map { $0 }), head: entry.head.map { $0 },
-                  subscribers: entry.subscribers.map { Unmanaged.passUnretained($0) })
+                  subscribers: entry.subscribers.map { Unmanaged.passUnretained($0) }, epochs: entry.epochs.map { $0 })
         }
     }
 
@@ -122,9 +128,10 @@ final class PublishBatch {
             for index in routes.indices where routes[index].glob.matches(channel) {
                 routes[index].head.withUnsafeBytes { head in
                     routes[index].subscribers.withUnsafeBufferPointer { subscribers in
-                        for subscriber in subscribers {
+                        for (at, subscriber) in subscribers.enumerated() {
+                            let epoch = routes[index].epochs[at]
                             subscriber._withUnsafeGuaranteedRef {
-                                add(PushMessage(head: head, channel: channel, payload: message), for: $0)
+                                add(PushMessage(head: head, channel: channel, payload: message), for: $0, epoch: epoch)
                             }
                         }
                     }
@@ -135,15 +142,22 @@ final class PublishBatch {
         return receivers
     }
 
-    /// Adds message to subscriber's share, encoded as it expects it.
-    func add(_ message: PushMessage, for subscriber: Subscriber) {
+    /// Adds message, matched in `epoch`, to subscriber's share, encoded as
+    /// it expects it. A share holds messages of one epoch: one of another
+    /// (the subscriber left its last channel, and maybe came back, since)
+    /// hands the share over first.
+    func add(_ message: PushMessage, for subscriber: Subscriber, epoch: Int) {
         let size = message.encodedSize
         guard size < Self.handOverBytes else {
             deliver(to: subscriber)
-            subscriber.deliver(message)
+            subscriber.deliver(message, epoch: epoch)
             return
         }
-        let index = share(of: subscriber)
+        let index = share(of: subscriber, epoch: epoch)
+        if shares[index].epoch != epoch {
+            handOver(index)
+            shares[index].epoch = epoch
+        }
         message.write(to: &shares[index].messages, resp3: subscriber.resp3.load(ordering: .relaxed))
         if heldBytes == 0 { heldSince = NIODeadline.now().uptimeNanoseconds }
         heldBytes += size
@@ -162,7 +176,10 @@ final class PublishBatch {
     /// A command has run: hands the batch over if it asked to be, or if
     /// the batch has held messages for `holdNanoseconds`.
     func commandEnded() {
-        guard heldBytes > 0 else { return }
+        guard heldBytes > 0 else {
+            handOverAfterCommand = false
+            return
+        }
         if handOverAfterCommand || NIODeadline.now().uptimeNanoseconds &- heldSince >= Self.holdNanoseconds {
             handOverAll()
         }
@@ -195,12 +212,12 @@ final class PublishBatch {
         shareIndex.removeAll(keepingCapacity: keep)
     }
 
-    private func share(of subscriber: Subscriber) -> Int {
+    private func share(of subscriber: Subscriber, epoch: Int) -> Int {
         // One subscriber (a monitor of every event) is the common case.
         let id = ObjectIdentifier(subscriber)
         if let last = shares.indices.last, shares[last].id == id { return last }
         if let index = shareIndex[id] { return index }
-        shares.append(Share(id: id, subscriber: subscriber, epoch: subscriber.epoch, messages: allocator.buffer(capacity: 1024)))
+        shares.append(Share(id: id, subscriber: subscriber, epoch: epoch, messages: allocator.buffer(capacity: 1024)))
         shareIndex[id] = shares.count - 1
         return shares.count - 1
     }

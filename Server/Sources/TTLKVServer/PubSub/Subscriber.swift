@@ -86,11 +86,12 @@ final class Subscriber: Sendable {
         self.resp3 = Atomic(resp3)
     }
 
-    /// Adds message to the outbox, or disconnects the subscriber if that
-    /// would pass its output buffer limit. Any thread.
-    func deliver(_ message: PushMessage) {
+    /// Adds message, matched in `epoch`, to the outbox, or disconnects the
+    /// subscriber if that would pass its output buffer limit; drops it if
+    /// the epoch has moved on. Any thread.
+    func deliver(_ message: PushMessage, epoch: Int) {
         let resp3 = resp3.load(ordering: .relaxed)
-        handOver(size: message.encodedSize) { message.write(to: &$0, resp3: resp3) }
+        handOver(size: message.encodedSize, epoch: epoch) { message.write(to: &$0, resp3: resp3) }
     }
 
     /// Adds messages a publish batch encoded for this subscriber (see
@@ -124,14 +125,14 @@ final class Subscriber: Sendable {
     }
 
     /// Writes size bytes into the outbox, or disconnects the subscriber.
-    private func handOver(size: Int, epoch: Int? = nil, _ write: (inout ByteBuffer) -> Void) {
+    private func handOver(size: Int, epoch: Int, _ write: (inout ByteBuffer) -> Void) {
         let limit = limit.value
         let action = outbox.withLock { box -> Action in
             guard !box.closed else { return .none }
             // Compared and ended under this lock: a batch's messages are
             // either collected before the epoch's last confirmation or
             // dropped.
-            if let epoch, epoch != epochs.load(ordering: .relaxed) { return .none }
+            if epoch != epochs.load(ordering: .relaxed) { return .none }
             let used = box.queued + box.inFlight + size
             if limit.overflows(used: used, since: &box.softLimitSince, now: Self.now) {
                 box.closed = true
