@@ -95,7 +95,7 @@ import Testing
     /// (APPENDs, applied as a group, included). One hand-over a message
     /// took every subscriber's lock 36 times here.
     @Test func aPipelinedReadHandsItsMessagesOverOnce() throws {
-        let publisher = try TestConnection { $0.notifyKeyspaceEvents = "KEA" }
+        let publisher = try TestConnection(countingHandOvers: "KEA")
         let subscriber = eventSubscriber(on: publisher)
         let sets = (0..<32).map { request("SET", "k\($0)", "v") }.joined()
         let replies = try publisher.send(sets + request("APPEND", "k0", "w") + request("DEL", "k1")
@@ -112,7 +112,7 @@ import Testing
     /// ends: the expiry worker publishes `expired` straight to the
     /// subscribers, and must not overtake the key's `set` and `expire`.
     @Test func aCommandThatGivesADeadlineHandsOverWhenItEnds() throws {
-        let publisher = try TestConnection { $0.notifyKeyspaceEvents = "KEA" }
+        let publisher = try TestConnection(countingHandOvers: "KEA")
         let subscriber = eventSubscriber(on: publisher)
         _ = try publisher.send(request("SET", "a", "v") + request("SET", "k", "v", "PX", "100000") + request("SET", "b", "v"))
         #expect(subscriber.handOvers == 2)
@@ -126,6 +126,7 @@ import Testing
     @Test func everyWriteHandsOverWhenWritesMayEvict() throws {
         let publisher = try TestConnection {
             $0.notifyKeyspaceEvents = "KEA"
+            $0.publishHoldNanoseconds = .max
             $0.maximumMemory = 64 << 20
             $0.maximumMemoryPolicy = "allkeys-lru"
         }
@@ -137,11 +138,23 @@ import Testing
         #expect(subscriber.handOvers == 11)
     }
 
+    /// A batch that has held messages for its hold time is handed over
+    /// after the command running then: with no time to hold, after each.
+    @Test func aBatchHeldPastItsTimeHandsOverAfterTheCommand() throws {
+        let publisher = try TestConnection {
+            $0.notifyKeyspaceEvents = "KEA"
+            $0.publishHoldNanoseconds = 0
+        }
+        let subscriber = eventSubscriber(on: publisher)
+        _ = try publisher.send((0..<10).map { request("SET", "k\($0)", "v") }.joined())
+        #expect(subscriber.handOvers == 10)
+    }
+
     /// A command that publishes much (an MSET of 3,000 keys, about 270 KB
     /// of messages) hands them over as it goes rather than holding them all
     /// until its read is done.
     @Test func aCommandThatPublishesMuchHandsItOverAsItGoes() throws {
-        let publisher = try TestConnection { $0.notifyKeyspaceEvents = "E$" }
+        let publisher = try TestConnection(countingHandOvers: "E$")
         let subscriber = eventSubscriber(on: publisher)
         let keys = (0..<3000).map { "key:\($0)" }
         #expect(try publisher.send(request(["MSET"] + keys.flatMap { [$0, "v"] })) == "+OK\r\n")

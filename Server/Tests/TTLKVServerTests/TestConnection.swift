@@ -17,6 +17,16 @@ final class TestConnection {
         try self.init(server: ServerContext(configuration: configuration, eventLoops: []), ownsServer: true)
     }
 
+    /// A connection to a server of its own publishing keyspace events
+    /// `flags`, whose publishes wait for the end of each read however long
+    /// it takes (a test that counts hand-overs, under ThreadSanitizer too).
+    convenience init(countingHandOvers flags: String) throws {
+        try self.init {
+            $0.notifyKeyspaceEvents = flags
+            $0.publishHoldNanoseconds = .max
+        }
+    }
+
     /// Another connection to the server of `other`.
     convenience init(sharing other: TestConnection) throws {
         try self.init(server: other.server, ownsServer: false)

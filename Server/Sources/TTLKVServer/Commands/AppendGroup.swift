@@ -118,7 +118,7 @@ struct AppendGroup: Sendable {
         for outcome in outcomes {
             switch outcome {
             case .length(let length):
-                key.withUnsafeBytes { server.notifications.notify(.append, key: $0, batch: session?.publishBatch(server.pubSub)) }
+                key.withUnsafeBytes { server.notifications.notify(.append, key: $0, batch: session?.publishBatch(server)) }
                 // As CommandCall.notify: a later write may evict the key.
                 if server.keyspace.evicts { session?.publishes?.deliver() }
                 session?.takeOwnMessages(&replies)

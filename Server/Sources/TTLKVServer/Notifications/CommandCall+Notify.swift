@@ -1,7 +1,7 @@
 extension CommandCall {
     /// Publishes event for key, if the flags ask for it.
     func notify(_ event: KeyspaceEvent, _ key: UnsafeRawBufferPointer) {
-        server.notifications.notify(event, key: key, batch: session.publishBatch(server.pubSub))
+        server.notifications.notify(event, key: key, batch: session.publishBatch(server))
         // The expiry worker publishes `expired` and `evicted` straight to
         // the subscribers: a key's own events must not wait in the batch
         // while its deadline can pass (one just set) or a write can evict it.

@@ -14,7 +14,7 @@ let pubSubCommands: [Command] = [
     },
     Command("publish", arity: 3, flags: ["pubsub", "loading", "stale", "fast", "may_replicate"], categories: ["@pubsub", "@fast"]) { call, replies in
         let receivers = call.server.pubSub.publish(call.arguments[2], to: call.arguments[1],
-                                                   batch: call.session.publishBatch(call.server.pubSub))
+                                                   batch: call.session.publishBatch(call.server))
         // A RESP3 client subscribed to the channel gets its own message
         // before the reply, as from Redis.
         call.takeOwnMessages(&replies)

@@ -82,6 +82,8 @@ final class PublishBatch {
 
     private let pubSub: PubSub
     private let allocator: ByteBufferAllocator
+    /// `holdNanoseconds`, but for tests that count hand-overs.
+    private let hold: UInt64
     // Unchecked: only the connection's event loop touches a batch, and no
     // access to these overlaps another (nothing re-enters the batch).
     @exclusivity(unchecked) private var shares: [Share] = []
@@ -96,9 +98,10 @@ final class PublishBatch {
     private var table = PubSub.PatternSnapshot(version: -1, entries: [])
     private var routes: [Route] = []
 
-    init(pubSub: PubSub, allocator: ByteBufferAllocator) {
+    init(pubSub: PubSub, allocator: ByteBufferAllocator, holdNanoseconds hold: UInt64 = PublishBatch.holdNanoseconds) {
         self.pubSub = pubSub
         self.allocator = allocator
+        self.hold = hold
     }
 
     /// The room its shares' buffers take (at most a share's hand-over size
@@ -174,13 +177,13 @@ final class PublishBatch {
     }
 
     /// A command has run: hands the batch over if it asked to be, or if
-    /// the batch has held messages for `holdNanoseconds`.
+    /// the batch has held messages for its hold time.
     func commandEnded() {
         guard heldBytes > 0 else {
             handOverAfterCommand = false
             return
         }
-        if handOverAfterCommand || NIODeadline.now().uptimeNanoseconds &- heldSince >= Self.holdNanoseconds {
+        if handOverAfterCommand || NIODeadline.now().uptimeNanoseconds &- heldSince >= hold {
             handOverAll()
         }
     }

@@ -5,6 +5,10 @@ public struct ServerConfiguration: Sendable {
     public var bindAddresses: [String] = ["127.0.0.1"]
     /// TCP port; 0 picks a free one (see ``RedisServer/port``). Default 6379.
     public var port = 6379
+    /// How long a connection's publishes may wait for the end of its read
+    /// (PublishBatch.swift): not an option, but tests that count hand-overs
+    /// on a slow machine (ThreadSanitizer) set it.
+    var publishHoldNanoseconds = PublishBatch.holdNanoseconds
     /// The password clients must give with AUTH or HELLO; nil or empty:
     /// none (an empty password is no password, as Redis's `requirepass ""`).
     public var password: String?

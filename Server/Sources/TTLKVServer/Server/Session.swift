@@ -33,9 +33,10 @@ final class Session {
     private(set) var publishes: PublishBatch?
 
     /// The batch its commands publish into.
-    func publishBatch(_ pubSub: PubSub) -> PublishBatch {
+    func publishBatch(_ server: ServerContext) -> PublishBatch {
         if let publishes { return publishes }
-        let batch = PublishBatch(pubSub: pubSub, allocator: channel.allocator)
+        let batch = PublishBatch(pubSub: server.pubSub, allocator: channel.allocator,
+                                 holdNanoseconds: server.configuration.publishHoldNanoseconds)
         publishes = batch
         return batch
     }
