@@ -39,7 +39,8 @@ test-server: deps
 # and the snapshot loader, RDBDecoder and DumpPayload of Sources/TTLKV
 # (Server/Tests/Fuzz/fuzz_rdb.swift); each file says what it checks.
 SNAPSHOT_CODEC := $(addprefix Sources/TTLKV/Snapshot/,RDBDecoder.swift RDBEncoder.swift RDBFormat.swift \
-                    SnapshotError.swift CRC64.swift LZF.swift DumpPayload.swift ByteSink.swift)
+                    SnapshotError.swift CRC64.swift LZF.swift DumpPayload.swift ByteSink.swift) \
+                  Sources/TTLKV/Support/PosixThreads.swift
 $(BUILD)/fuzz_request: $(SERVER_DIR)/Tests/Fuzz/fuzz_request.swift $(SERVER_PARSER)
 $(BUILD)/fuzz_rdb: $(SERVER_DIR)/Tests/Fuzz/fuzz_rdb.swift $(SNAPSHOT_CODEC)
 $(BUILD)/fuzz_request $(BUILD)/fuzz_rdb:
