@@ -14,9 +14,11 @@
  * tenants of a shared machine change them least; the ratio is taken per
  * pair of rounds and printed as median [min-max].
  *
- * --shards N gives the store N shards (default: the store's choice).
+ * --shards N gives the store N shards (default: the store's choice);
+ * --huge-pages opens it with TTLKV_HUGE_PAGES (the minimal design keeps
+ * what the system gives malloc: with THP "always", huge pages too).
  *
- *   build/hotpath [--keys N] [--threads T] [--rounds R] [--delete] [--shards N]
+ *   build/hotpath [--keys N] [--threads T] [--rounds R] [--delete] [--shards N] [--huge-pages]
  */
 #include <ck_epoch.h>
 #include <ck_hs.h>
@@ -179,12 +181,15 @@ int
 main(int argc, char **argv)
 {
 	int threads = 2, rounds = 15, delete_mode = 0, shards = 0;
+	unsigned flags = 0;
 	double *store_rate, *minimal_rate, *ratio;
 	unsigned char key[16], value[32] = { 0 };
 	ttlkv_options o;
 
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--delete") == 0)
+		if (strcmp(argv[i], "--huge-pages") == 0)
+			flags |= TTLKV_HUGE_PAGES;
+		else if (strcmp(argv[i], "--delete") == 0)
 			delete_mode = CK_HS_MODE_DELETE;
 		else if (i + 1 < argc && strcmp(argv[i], "--keys") == 0)
 			n_keys = strtoull(argv[++i], NULL, 10);
@@ -195,7 +200,8 @@ main(int argc, char **argv)
 		else if (i + 1 < argc && strcmp(argv[i], "--shards") == 0)
 			shards = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: %s [--keys N] [--threads T] [--rounds R] [--delete] [--shards N]\n",
+			fprintf(stderr, "usage: %s [--keys N] [--threads T] [--rounds R] [--delete] [--shards N] "
+			    "[--huge-pages]\n",
 			    argv[0]);
 			return 2;
 		}
@@ -208,6 +214,7 @@ main(int argc, char **argv)
 	ttlkv_options_init(&o);
 	o.capacity = n_keys;
 	o.shards = (uint32_t)shards;
+	o.flags = flags;
 	ck_epoch_init(&epoch);
 	if (store_rate == NULL || minimal_rate == NULL || ratio == NULL ||
 	    ttlkv_open(&o, &store) != TTLKV_OK ||

@@ -513,6 +513,12 @@ void *ttlkv__alloc_granted(size_t size);
 #define SLAB_STEP 8
 #define SLAB_CLASSES 32
 #define SLAB_MAX (SLAB_STEP * SLAB_CLASSES)
+/* Huge pages: the unit, and advice that [p, p + size) be backed by them
+ * where whole units fit (the system's THP setting decides; "never" wins). */
+#define TTLKV_HUGE_PAGE ((size_t)2 << 20)
+void ttlkv__advise_huge(void *p, size_t size);
+/* Advice that slab memory, from now on for the process, be huge pages. */
+void ttlkv__slab_advise_huge(void);
 /* Whether slabs serve entry blocks in this process (set up on first use). */
 bool ttlkv__slab_on(void);
 /* Whether block came from a slab (false for every block while slabs are off). */

@@ -43,7 +43,7 @@ options_valid(const ttlkv_options *o)
 	return o->shards <= TTLKV_MAX_SHARDS &&
 	    o->max_key_size <= TTLKV_SIZE_LIMIT &&
 	    o->max_value_size <= TTLKV_SIZE_LIMIT &&
-	    (o->flags & ~TTLKV_TRACK_EXPIRY) == 0 &&
+	    (o->flags & ~(TTLKV_TRACK_EXPIRY | TTLKV_HUGE_PAGES)) == 0 &&
 	    o->eviction <= TTLKV_EVICT_NONE &&
 	    o->capacity <= (UINT64_C(1) << 40);
 }
@@ -132,6 +132,8 @@ store_init(struct ttlkv *store, const ttlkv_options *o)
 	ttlkv_status status;
 
 	store->flags = o->flags;
+	if (o->flags & TTLKV_HUGE_PAGES)
+		ttlkv__slab_advise_huge();
 	store->max_key_size = o->max_key_size;
 	store->max_value_size = o->max_value_size;
 	store->max_entries = o->max_entries;

@@ -191,8 +191,19 @@ hs_malloc(size_t size)
 
 	if (maps_refused)
 		return NULL;
-	if ((p = ttlkv__alloc(MAP_HEADER + size)) == NULL)
+	if (MAP_HEADER + size < TTLKV_HUGE_PAGE) {
+		p = ttlkv__alloc(MAP_HEADER + size);
+	} else if ((p = ttlkv__aligned_alloc(TTLKV_HUGE_PAGE, MAP_HEADER + size)) != NULL) {
+		/* ck_hs clears the whole map at once: no huge page goes unused. */
+		ttlkv__advise_huge(p, MAP_HEADER + size);
+	}
+	if (p == NULL)
 		return NULL;
+	/* The charge, kept in the header until the map retires: an aligned
+	 * block's usable size counts address space malloc reserved for the
+	 * alignment and never touches. */
+	((struct retired *)(void *)p)->bytes = MAP_HEADER + size < TTLKV_HUGE_PAGE ?
+	    ttlkv__block_charge(p) : (MAP_HEADER + size + 4095) / 4096 * 4096;
 	pending_map_slots = slots_of_map_size(size);
 	return p + MAP_HEADER;
 }
@@ -206,7 +217,7 @@ map_block(const void *map)
 uint64_t
 ttlkv__table_charge(const struct shard *shard)
 {
-	return ttlkv__block_charge(map_block(shard->hs.map));
+	return map_block(shard->hs.map)->bytes;
 }
 
 /* Under the shard lock: counts the shard's live map in its fixed bytes in
@@ -545,6 +556,12 @@ int
 ttlkv_testing_tagged_slots(void)
 {
 	return TTLKV_TAGGED_SLOTS;
+}
+
+const void *
+ttlkv_testing_table_map(struct ttlkv *store, uint32_t shard)
+{
+	return ttlkv__table_map(&store->shards[shard]);
 }
 
 unsigned

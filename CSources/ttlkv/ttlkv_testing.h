@@ -31,6 +31,9 @@ void ttlkv_testing_set_reclaim_cap(struct ttlkv *store, uint64_t cap);
 /* Stored entries that probes have loaded to compare keys, since start. */
 uint64_t ttlkv_testing_entry_loads(void);
 
+/* The address of shard i's live table (its ck_hs map). */
+const void *ttlkv_testing_table_map(struct ttlkv *store, uint32_t shard);
+
 /* The longest probe sequence any shard's table has needed (ck_hs_stat). */
 unsigned ttlkv_testing_probe_maximum(struct ttlkv *store);
 

@@ -33,6 +33,101 @@
 #define ROUND_PAGES ((WRITERS * KEYS_PER_WRITER * 64 + 65535) / 65536)
 #define CACHE_PAGES 4
 
+/* The VmFlags line of the mapping of this process that holds address, or
+ * "" if none does (or the kernel does not say). */
+static void
+vm_flags_of(const void *address, char *flags, size_t size)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool inside = false;
+
+	flags[0] = '\0';
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			inside = (uintptr_t)address >= start && (uintptr_t)address < end;
+		} else if (inside && strncmp(line, "VmFlags:", 8) == 0) {
+			snprintf(flags, size, "%s", line + 8);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static bool
+advised_huge(const void *address)
+{
+	char flags[512];
+
+	vm_flags_of(address, flags, sizeof flags);
+	return strstr(flags, " hg") != NULL;
+}
+
+struct value_address {
+	const void *value;
+};
+
+static void
+note_value(const void *value, size_t value_len, void *context)
+{
+	(void)value_len;
+	((struct value_address *)context)->value = value;
+}
+
+/* A store of one shard with one entry: where that entry's value and the
+ * first whole huge page of its table lie. */
+static ttlkv *
+open_one_entry(unsigned flags, const void **value, const void **table)
+{
+	ttlkv_options o;
+	ttlkv *s = NULL;
+	struct value_address found = { NULL };
+	const unsigned char *map;
+
+	ttlkv_options_init(&o);
+	o.capacity = 400000;
+	o.shards = 1;
+	o.flags = flags;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	CHECK_STATUS(ttlkv_put(s, "key", 3, "a value of 32 bytes, give or take", 32, 0), TTLKV_OK);
+	CHECK_STATUS(ttlkv_read(s, "key", 3, note_value, &found), TTLKV_OK);
+	map = ttlkv_testing_table_map(s, 0);
+	*value = found.value;
+	*table = map + (2u << 20) - (uintptr_t)map % (2u << 20);
+	return s;
+}
+
+/*
+ * ttlkv.h promises huge pages for tables of 2 MiB or more, and for entries
+ * once a store sets TTLKV_HUGE_PAGES (not before: their first touch can be
+ * slow under a hypervisor). What the kernel then grants depends on its THP
+ * setting and free memory, so the test checks the advice the mappings
+ * carry. Run before any store of this process sets the flag.
+ */
+static void
+test_huge_pages_where_asked(void)
+{
+	const void *value, *table;
+	ttlkv *s;
+
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", R_OK) != 0) {
+		printf("slab: this kernel has no transparent huge pages\n");
+		return;
+	}
+	s = open_one_entry(0, &value, &table);
+	CHECK(advised_huge(table));
+	CHECK(!advised_huge(value));
+	ttlkv_close(s);
+	s = open_one_entry(TTLKV_HUGE_PAGES, &value, &table);
+	CHECK(advised_huge(table));
+	CHECK(advised_huge(value));
+	ttlkv_close(s);
+}
+
 static uint64_t
 used_bytes(ttlkv *s)
 {
@@ -285,6 +380,7 @@ main(void)
 		return check_exit("slab");
 	}
 	test_entry_charge();
+	test_huge_pages_where_asked();
 	test_closed_stores_blocks_are_reused();
 	test_overflow_serves_other_threads();
 	test_exited_threads_blocks_are_reused();
