@@ -24,7 +24,7 @@ final class CCore: StoreCore, @unchecked Sendable {
         options.max_value_size = UInt32(configuration.maximumValueSize)
         options.max_entries = UInt64(configuration.maximumEntries ?? 0)
         options.max_bytes = UInt64(configuration.maximumBytes ?? 0)
-        options.flags = UInt32(TTLKV_TRACK_EXPIRY)
+        options.flags = UInt32(TTLKV_TRACK_EXPIRY) | (configuration.usesHugePages ? UInt32(TTLKV_HUGE_PAGES) : 0)
         deadlineBase = configuration.clock.makeReaders().deadlineBase
         if case .system = configuration.clock.source {
             clock = nil
