@@ -92,8 +92,8 @@ slab_reserve_size(void)
  * first touch: where a hypervisor backs guest memory lazily and takes back
  * what the guest frees (free page reporting), a fresh huge page faults in
  * on the host first (3 s a GiB against 0.4 for small pages, measured in a
- * Firecracker guest). Tables are small beside the entries and cleared once,
- * so they always ask; slabs only when a store sets TTLKV_HUGE_PAGES.
+ * Firecracker guest; opening a 10M-key store took 0.55 s instead of 0.09).
+ * So both ask only for a store that sets TTLKV_HUGE_PAGES.
  */
 void
 ttlkv__advise_huge(void *p, size_t size)

@@ -49,6 +49,9 @@ static __thread uint64_t pending_map_slots;
 /* Set while this thread inserts into a rebuild's fresh table, which must
  * never grow: a grow would hash entries that may be gone. */
 static __thread bool maps_refused;
+/* The store whose map ck_hs_init is allocating on this thread, if any (a
+ * grow's is the locked shard's). */
+static __thread const struct ttlkv *map_store;
 
 int
 ttlkv__mutex_init(pthread_mutex_t *mutex)
@@ -184,26 +187,37 @@ slots_of_map_size(size_t size)
 	return p;
 }
 
+/* Whether the map being allocated is to be on huge pages: its store asked
+ * (TTLKV_HUGE_PAGES). */
+static bool
+map_huge(void)
+{
+	const struct ttlkv *store = map_store;
+
+	if (store == NULL && ttlkv__locked_shard != NULL)
+		store = ttlkv__locked_shard->store;
+	return store != NULL && (store->flags & TTLKV_HUGE_PAGES) != 0;
+}
+
 static void *
 hs_malloc(size_t size)
 {
+	bool huge = MAP_HEADER + size >= TTLKV_HUGE_PAGE && map_huge();
 	unsigned char *p;
 
 	if (maps_refused)
 		return NULL;
-	if (MAP_HEADER + size < TTLKV_HUGE_PAGE) {
-		p = ttlkv__alloc(MAP_HEADER + size);
-	} else if ((p = ttlkv__aligned_alloc(TTLKV_HUGE_PAGE, MAP_HEADER + size)) != NULL) {
-		/* ck_hs clears the whole map at once: no huge page goes unused. */
-		ttlkv__advise_huge(p, MAP_HEADER + size);
-	}
+	p = huge ? ttlkv__aligned_alloc(TTLKV_HUGE_PAGE, MAP_HEADER + size) : ttlkv__alloc(MAP_HEADER + size);
 	if (p == NULL)
 		return NULL;
-	/* The charge, kept in the header until the map retires: an aligned
+	/* ck_hs clears the whole map at once: no huge page goes unused. The
+	 * charge is kept in the header until the map retires: an aligned
 	 * block's usable size counts address space malloc reserved for the
 	 * alignment and never touches. */
-	((struct retired *)(void *)p)->bytes = MAP_HEADER + size < TTLKV_HUGE_PAGE ?
-	    ttlkv__block_charge(p) : (MAP_HEADER + size + 4095) / 4096 * 4096;
+	if (huge)
+		ttlkv__advise_huge(p, MAP_HEADER + size);
+	((struct retired *)(void *)p)->bytes = huge ? (MAP_HEADER + size + 4095) / 4096 * 4096 :
+	    ttlkv__block_charge(p);
 	pending_map_slots = slots_of_map_size(size);
 	return p + MAP_HEADER;
 }
@@ -333,6 +347,18 @@ ttlkv__shard_plan(uint64_t capacity, uint32_t *n_shards)
 	return slots_for(capacity, best);
 }
 
+static bool
+hs_init(const struct ttlkv *store, ck_hs_t *hs, ck_hs_compare_cb_t *compare, uint64_t slots)
+{
+	bool ok;
+
+	map_store = store;
+	ok = ck_hs_init(hs, CK_HS_MODE_SPMC | CK_HS_MODE_OBJECT | CK_HS_MODE_DELETE,
+	    hs_hash, compare, &hs_allocator, slots, store->seed);
+	map_store = NULL;
+	return ok;
+}
+
 ttlkv_status
 ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots)
 {
@@ -342,8 +368,7 @@ ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots)
 	shard->slots = slots;
 	if (ttlkv__mutex_init(&shard->lock) != 0)
 		return TTLKV_OUT_OF_MEMORY;
-	if (!ck_hs_init(&shard->hs, CK_HS_MODE_SPMC | CK_HS_MODE_OBJECT | CK_HS_MODE_DELETE,
-	    hs_hash, hs_compare, &hs_allocator, slots, store->seed)) {
+	if (!hs_init(store, &shard->hs, hs_compare, slots)) {
 		pthread_mutex_destroy(&shard->lock);
 		return TTLKV_OUT_OF_MEMORY;
 	}
@@ -354,8 +379,7 @@ ttlkv__shard_init(struct ttlkv *store, struct shard *shard, uint64_t slots)
 bool
 ttlkv__fresh_init(struct ttlkv *store, ck_hs_t *fresh, uint64_t slots)
 {
-	return ck_hs_init(fresh, CK_HS_MODE_SPMC | CK_HS_MODE_OBJECT | CK_HS_MODE_DELETE,
-	    hs_hash, NULL, &hs_allocator, slots, store->seed);
+	return hs_init(store, fresh, NULL, slots);
 }
 
 bool

@@ -53,10 +53,10 @@
  * from one range of address space reserved for the process (64 GiB where
  * the address-space limit, RLIMIT_AS, allows, an eighth of that limit
  * otherwise; not committed until used, and never given back), whose freed
- * blocks serve the next small entries of any store. Tables of 2 MiB or more,
- * and slab memory once a store sets TTLKV_HUGE_PAGES, ask for transparent
- * huge pages (MADV_HUGEPAGE); the system's setting decides
- * (/sys/kernel/mm/transparent_hugepage/enabled: "never" refuses them). Each thread that frees
+ * blocks serve the next small entries of any store; once a store sets
+ * TTLKV_HUGE_PAGES, slab memory asks for transparent huge pages
+ * (MADV_HUGEPAGE), which the system's setting grants or refuses
+ * (/sys/kernel/mm/transparent_hugepage/enabled). Each thread that frees
  * entries also keeps up to 256 KiB of freed entry blocks for its own next
  * writes (so that a write rarely allocates), handed to the other threads
  * (slab blocks) or freed when the thread exits, and each shard keeps up to
@@ -183,15 +183,15 @@ typedef uint64_t ttlkv_clock_fn(void *context);
  * drains them. */
 #define TTLKV_TRACK_EXPIRY 1u
 
-/* Options flag: entries on transparent huge pages too (tables of 2 MiB or
- * more always ask for them). At millions of keys a lookup's misses are
- * random pages, each a TLB miss on small pages; with this flag they mostly
- * are not, and lookups run faster. The cost is at first touch where a
- * hypervisor backs guest memory lazily and takes freed memory back (free
- * page reporting): each fresh huge page faults in on the host first, and
- * the first fill of a large store slows down. Entry memory is the process's
- * (see "Process-wide state"): from the first store opened with the flag,
- * every store's new entries get the advice. */
+/* Options flag: tables of 2 MiB or more and entries on transparent huge
+ * pages. At millions of keys a lookup's misses are random pages, each a TLB
+ * miss on small pages; with this flag they mostly are not, and lookups run
+ * faster. The cost is at first touch where a hypervisor backs guest memory
+ * lazily and takes freed memory back (free page reporting): each fresh
+ * huge page faults in on the host first, so opening a large store and
+ * filling it the first time slow down. Entry memory is the process's (see
+ * "Process-wide state"): from the first store opened with the flag, every
+ * store's new entries get the advice; tables, only the flagged store's. */
 #define TTLKV_HUGE_PAGES 2u
 
 typedef struct ttlkv_options {

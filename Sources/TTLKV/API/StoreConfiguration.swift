@@ -35,14 +35,14 @@ public struct StoreConfiguration: Sendable {
     /// (the default) means no limit. See <doc:ChoosingABudget>.
     public var maximumBytes: Int?
 
-    /// Whether ``Store`` keeps its entries on transparent huge pages, as it
-    /// keeps its tables of 2 MiB or more either way. At millions of keys a
+    /// Whether ``Store`` keeps its tables and entries on transparent huge
+    /// pages. At millions of keys a
     /// lookup's memory accesses land on random pages, each a TLB miss on
     /// small pages; on huge pages they mostly are not, and lookups run
     /// faster. The cost comes at first touch where a hypervisor backs guest
     /// memory lazily and takes freed memory back: each fresh huge page
-    /// faults in on the host first, and filling a large store the first time
-    /// (a restart from a snapshot too) is slower. The system's setting
+    /// faults in on the host first, and opening and first filling a large
+    /// store (a restart from a snapshot too) are slower. The system's setting
     /// decides (`/sys/kernel/mm/transparent_hugepage/enabled`: `never`
     /// refuses them). Entry memory is the process's: once one store asks,
     /// every store's new entries are on huge pages. ``NativeStore``'s memory
