@@ -26,6 +26,13 @@ let package = Package(
             path: "Sources/CConcurrencyKit",
             providers: [.apt(["libck-dev", "libxxhash-dev"])]
         ),
+        // Intel's ISA-L from the system (Debian: libisal-dev): the snapshot
+        // codec's CRC-64 (Sources/TTLKV/Snapshot/CRC64.swift).
+        .systemLibrary(
+            name: "CISAL",
+            path: "Sources/CISAL",
+            providers: [.apt(["libisal-dev"])]
+        ),
         // The C core: the same sources `make lib` builds into libttlkv.
         .target(
             name: "CTTLKV",
@@ -42,6 +49,7 @@ let package = Package(
             name: "TTLKV",
             dependencies: [
                 "CTTLKV",
+                "CISAL",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),

@@ -36,10 +36,10 @@ C_SUITES    := unit faults oom_sweep hostile stress threads churn clock batch ev
 ASAN_SUITES := unit faults oom_sweep stress threads churn batch events update stall memory budget transaction snapshot
 TSAN_SUITES := stress threads events update reuse stall memory churn budget transaction snapshot slab
 
-# Installs Concurrency Kit and xxHash headers with apt-get when they are missing.
+# Installs Concurrency Kit, xxHash and ISA-L headers with apt-get when they are missing.
 deps:
 	@missing=""; \
-	for pair in ck_hs.h:libck-dev xxhash.h:libxxhash-dev; do \
+	for pair in ck_hs.h:libck-dev xxhash.h:libxxhash-dev isa-l/crc64.h:libisal-dev; do \
 		echo "#include <$${pair%%:*}>" | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -49,7 +49,7 @@ deps:
 			$$sudo apt-get update -qq && $$sudo apt-get install -y -qq$$missing || \
 			{ echo "deps: could not install$$missing; run: sudo apt-get install$$missing" >&2; exit 1; }; \
 		else \
-			echo "deps: missing$$missing: install Concurrency Kit 0.7.1 (libck-dev) and xxHash (libxxhash-dev)" >&2; \
+			echo "deps: missing$$missing: install Concurrency Kit 0.7.1 (libck-dev), xxHash (libxxhash-dev) and ISA-L (libisal-dev)" >&2; \
 			exit 1; \
 		fi; \
 	fi

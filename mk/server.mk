@@ -43,9 +43,11 @@ SNAPSHOT_CODEC := $(addprefix Sources/TTLKV/Snapshot/,RDBDecoder.swift RDBEncode
                   Sources/TTLKV/Support/PosixThreads.swift
 $(BUILD)/fuzz_request: $(SERVER_DIR)/Tests/Fuzz/fuzz_request.swift $(SERVER_PARSER)
 $(BUILD)/fuzz_rdb: $(SERVER_DIR)/Tests/Fuzz/fuzz_rdb.swift $(SNAPSHOT_CODEC)
+# CRC64.swift imports ISA-L through the module map, which links it.
+$(BUILD)/fuzz_rdb: FUZZ_MODULES := -I Sources/CISAL
 $(BUILD)/fuzz_request $(BUILD)/fuzz_rdb:
 	@mkdir -p $(@D)
-	$(SWIFTC) -sanitize=fuzzer,address -use-ld=lld -parse-as-library -O -g $^ -o $@
+	$(SWIFTC) -sanitize=fuzzer,address -use-ld=lld -parse-as-library -O -g $(FUZZ_MODULES) $^ -o $@
 
 # $(call fuzz-ci,harness,corpus,name): replays the committed corpus, then
 # fuzzes for SERVER_FUZZ_CI_SECONDS (new inputs go to build/name-ci).

@@ -4,22 +4,29 @@
  every DUMP payload. Its check value, the CRC of "123456789", is
  0xe9c6d914c4b8d9ca.
 
- Computed eight bytes at a time ("slicing by 8"): eight tables of 256
- entries, where table k holds the CRC of a byte followed by k zero bytes, so
- that one step folds a whole 64-bit word in with eight lookups instead of
- eight dependent steps. A snapshot of millions of keys is checksummed at
- several gigabytes a second this way, a byte at a time at a fraction of it.
+ Computed by Intel's ISA-L (Debian: libisal-dev), which folds the input 128
+ bits at a time with carry-less multiplication: 7 GB/s here against 1.5 for
+ the table lookups eight bytes at a time this file did before, so that a
+ 10M-key snapshot's 555 MB take 0.08 s of the save or the restart that
+ waits for them instead of 0.37. On x86-64 it is the PCLMULQDQ kernel
+ (`_by8`), not the AVX-512 one ISA-L's dispatcher picks on CPUs that have
+ it: that one was faster alone (0.05 s) but slowed the whole process down
+ (a 10M-key BGSAVE took 3.8-5.5 s instead of 1.8-2.6, a restart 0.4 s
+ more, in alternated runs). ISA-L's CRCs invert the register on the way in
+ and out; Redis's does not, hence the complements around each call.
 
  A large file is checksummed in two halves on two threads, joined as zlib's
  crc32_combine joins CRCs: the CRC is linear, so the CRC of A followed by B
  is the CRC of A carried through len(B) zero bytes, xored with the CRC of
  B; carrying through n zero bytes is a 64x64 matrix over GF(2) raised to
  the n-th power (8n zero bits), by squaring, O(log n). A restart checks the
- whole file before it stores any key, so the other core would sit idle.
+ whole file before it stores any key, and its first pass over the mapped
+ file is mostly page faults, which two threads take in half the time.
  */
 #if canImport(Glibc)
 import Glibc
 #endif
+import CISAL
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -34,28 +41,14 @@ struct CRC64 {
 
     /// Folds `bytes` into the checksum.
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        var crc = value
-        var index = 0
-        let count = bytes.count
-        Self.tables.withUnsafeBufferPointer { tables in
-            while count - index >= 8 {
-                let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) ^ crc
-                crc = tables[7 * 256 + Int(word & 0xff)]
-                    ^ tables[6 * 256 + Int((word >> 8) & 0xff)]
-                    ^ tables[5 * 256 + Int((word >> 16) & 0xff)]
-                    ^ tables[4 * 256 + Int((word >> 24) & 0xff)]
-                    ^ tables[3 * 256 + Int((word >> 32) & 0xff)]
-                    ^ tables[2 * 256 + Int((word >> 40) & 0xff)]
-                    ^ tables[1 * 256 + Int((word >> 48) & 0xff)]
-                    ^ tables[Int(word >> 56)]
-                index += 8
-            }
-            while index < count {
-                crc = tables[Int((crc ^ UInt64(bytes[index])) & 0xff)] ^ (crc >> 8)
-                index += 1
-            }
-        }
-        value = crc
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        // Bound for the call only: ISA-L reads count bytes there as unsigned char.
+        let start = base.assumingMemoryBound(to: UInt8.self), count = UInt64(bytes.count)
+        #if arch(x86_64)
+        value = ~crc64_jones_refl_by8(~value, start, count)
+        #else
+        value = ~crc64_jones_refl(~value, start, count)
+        #endif
     }
 
     /// The CRC of `bytes` alone.
@@ -138,22 +131,4 @@ struct CRC64 {
 
     /// 0xad93d23594c935a9, bits reversed.
     private static let polynomial: UInt64 = 0x95ac_9329_ac4b_c9b5
-
-    /// Table 0 is the classic byte-at-a-time table; table k is table k-1
-    /// advanced by one zero byte.
-    private static let tables: [UInt64] = {
-        var tables = [UInt64](repeating: 0, count: 8 * 256)
-        for byte in 0..<256 {
-            var crc = UInt64(byte)
-            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ polynomial : crc >> 1 }
-            tables[byte] = crc
-        }
-        for k in 1..<8 {
-            for byte in 0..<256 {
-                let previous = tables[(k - 1) * 256 + byte]
-                tables[k * 256 + byte] = tables[Int(previous & 0xff)] ^ (previous >> 8)
-            }
-        }
-        return tables
-    }()
 }
