@@ -67,15 +67,12 @@ advised_huge(const void *address)
 	return strstr(flags, " hg") != NULL;
 }
 
-struct value_address {
-	const void *value;
-};
-
+/* A ttlkv_read callback: keeps where the value lies in *context. */
 static void
 note_value(const void *value, size_t value_len, void *context)
 {
 	(void)value_len;
-	((struct value_address *)context)->value = value;
+	*(const void **)context = value;
 }
 
 /* A store of one shard with one entry: where that entry's value and the
@@ -85,7 +82,6 @@ open_one_entry(unsigned flags, const void **value, const void **table)
 {
 	ttlkv_options o;
 	ttlkv *s = NULL;
-	struct value_address found = { NULL };
 	const unsigned char *map;
 
 	ttlkv_options_init(&o);
@@ -94,9 +90,9 @@ open_one_entry(unsigned flags, const void **value, const void **table)
 	o.flags = flags;
 	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
 	CHECK_STATUS(ttlkv_put(s, "key", 3, "a value of 32 bytes, give or take", 32, 0), TTLKV_OK);
-	CHECK_STATUS(ttlkv_read(s, "key", 3, note_value, &found), TTLKV_OK);
+	*value = NULL;
+	CHECK_STATUS(ttlkv_read(s, "key", 3, note_value, (void *)value), TTLKV_OK);
 	map = ttlkv_testing_table_map(s, 0);
-	*value = found.value;
 	*table = map + (2u << 20) - (uintptr_t)map % (2u << 20);
 	return s;
 }
