@@ -534,6 +534,11 @@ void *ttlkv__slab_carve(size_t c);
 void ttlkv__slab_put(void *block);
 /* At thread exit: the rest of this thread's pages to the lists. */
 void ttlkv__slab_thread_exit(void);
+/* Gives wholly free slab pages back to the system, from classes whose lists
+ * hold more than they keep, up to about max_blocks blocks' worth; returns
+ * the blocks those pages held. Any thread; a call that finds another under
+ * way returns 0. */
+size_t ttlkv__slab_trim(size_t max_blocks);
 /* Free slab blocks gathered by class, so that many go to the lists with one
  * hold of each class's lock (a closing store frees millions). */
 struct slab_batch {

@@ -1,6 +1,7 @@
 /*
  * The maintenance calls: ttlkv_maintain, which a worker calls every tick
- * (table rebuilds, rebuild.c, and the frees no write makes), and
+ * (table rebuilds, rebuild.c, the frees no write makes, and giving wholly
+ * free slab pages back, slab.c), and
  * ttlkv_reclaim, which frees retired memory on demand. Both sit above the
  * two mechanisms they drive, reclamation (epoch.c) and rebuilding
  * (rebuild.c), neither of which calls the other.
@@ -30,6 +31,9 @@ ttlkv_maintain(ttlkv *store, size_t max_slots, size_t *rebuilt)
 			budget -= ttlkv__free_ready(&store->shards[i], true, budget);
 	done = ttlkv__rebuild_work(store, record, budget);
 	pthread_mutex_unlock(&store->maintain_lock);
+	/* Process-wide, and with a budget of its own: slab pages the frees
+	 * above (or any store's) left wholly free. */
+	(void)ttlkv__slab_trim(max_slots);
 	if (rebuilt != NULL)
 		*rebuilt = done;
 	return TTLKV_OK;

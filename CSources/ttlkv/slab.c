@@ -20,15 +20,29 @@
  * is empty takes a few at a time before it carves. A thread that exits gives
  * its cache and the rest of its pages to those lists.
  *
- * What it costs. Memory that slabs once held stays with them, for any store
- * of the process to reuse, and a class's free blocks serve that class only:
- * a process that trades many small entries for large ones keeps the small
- * ones' pages. Blocks larger than SLAB_MAX, allocations once the range is
- * used up, and AddressSanitizer builds (whose checks need real frees) use
- * malloc as before.
+ * Giving pages back. A cache's entries can move from one size to another
+ * (values that grow), and under a byte budget the old size's entries are
+ * evicted: their pages must not stay resident beside the new ones'. So the
+ * lists are doubly linked (a free block's first two words; every entry is
+ * larger), and a count per page says how many of its blocks the list holds.
+ * A page whose every block is there is wholly free: ttlkv__slab_trim (from
+ * ttlkv_maintain, the expiry worker's tick) unlinks its blocks under the
+ * class's lock, gives its memory back (MADV_DONTNEED), and keeps its number
+ * for the next page any class needs, before more of the range is carved. It
+ * does so only for a class whose list holds more than it keeps for its
+ * writers (an eighth of the class's pages, and at least SLAB_KEEP), so that
+ * steady churn does not give pages back only to fault them in again.
+ *
+ * What it costs. A page with one block in use stays, so memory freed at
+ * random (half the keys deleted) mostly stays with its class, for that class
+ * to reuse. Blocks larger than SLAB_MAX, allocations once the range is used
+ * up, and AddressSanitizer builds (whose checks need real frees) use malloc
+ * as before.
  */
 #include "internal.h"
 
+#include <assert.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -44,10 +58,23 @@
 #define SLAB_RESERVE ((uint64_t)64 << 30)
 #define SLAB_RESERVE_MIN ((uint64_t)64 << 20)
 #define SLAB_PAGES (SLAB_RESERVE >> SLAB_PAGE_SHIFT)
+/* Free bytes a class's list keeps, at least, for its writers. */
+#define SLAB_KEEP ((size_t)1 << 20)
+/* Pages ttlkv__slab_trim looks at per call, at most. */
+#define SLAB_TRIM_SCAN 16384
+
+/* A free block in a list: its first two words. */
+struct slab_link {
+	struct slab_link *next;
+	struct slab_link *prev;    /* NULL at the head */
+};
+_Static_assert(sizeof(struct entry) >= sizeof(struct slab_link),
+    "every slab block has room for its list links");
 
 struct slab_list {
 	pthread_mutex_t lock;
-	void *head;      /* linked through each block's first word; atomic */
+	struct slab_link *head;  /* atomic: read without the lock as a hint */
+	size_t blocks;           /* in the list; atomic, written under the lock */
 };
 
 struct slab_cursor {
@@ -65,7 +92,19 @@ static pthread_mutex_t slab_grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t slab_committed;        /* under slab_grow_lock */
 static size_t slab_carved;           /* under slab_grow_lock */
 static bool slab_huge;               /* under slab_grow_lock: advised */
-static uint8_t slab_class_of_page[SLAB_PAGES];   /* atomic */
+/* Pages given back, to carve again before the rest of the range; and the
+ * pages of each class. Under slab_grow_lock. */
+static uint32_t slab_returned[SLAB_PAGES];
+static size_t slab_returned_count;
+static size_t slab_returned_ever;    /* pages given back since the start */
+static size_t slab_pages_of_class[SLAB_CLASSES + 1];   /* atomic */
+static uint8_t slab_class_of_page[SLAB_PAGES];   /* atomic; 0: none (given back) */
+/* Blocks of each page in its class's list: written under that list's lock
+ * (a page's class changes only while none of its blocks exists), read
+ * without it by ttlkv__slab_trim as a hint. */
+static uint16_t slab_free_of_page[SLAB_PAGES];
+static pthread_mutex_t slab_trim_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t slab_trim_next;        /* under slab_trim_lock: the page to look at */
 static struct slab_list slab_lists[SLAB_CLASSES + 1];
 static __thread struct slab_cursor slab_cursors[SLAB_CLASSES + 1];
 
@@ -183,12 +222,24 @@ ttlkv__slab_owns(const void *block)
 	    (uintptr_t)block - (uintptr_t)__atomic_load_n(&slab_base, __ATOMIC_RELAXED) < size;
 }
 
+static size_t
+slab_page_of(const void *block)
+{
+	return ((uintptr_t)block - (uintptr_t)slab_base) >> SLAB_PAGE_SHIFT;
+}
+
 size_t
 ttlkv__slab_block_size(const void *block)
 {
-	size_t page = ((uintptr_t)block - (uintptr_t)slab_base) >> SLAB_PAGE_SHIFT;
+	return (size_t)__atomic_load_n(&slab_class_of_page[slab_page_of(block)], __ATOMIC_RELAXED) *
+	    SLAB_STEP;
+}
 
-	return (size_t)__atomic_load_n(&slab_class_of_page[page], __ATOMIC_RELAXED) * SLAB_STEP;
+/* Blocks a page of class c holds. */
+static size_t
+slab_blocks_per_page(size_t c)
+{
+	return SLAB_PAGE / (c * SLAB_STEP);
 }
 
 /* A fresh page for class c, committing more of the range when needed;
@@ -199,38 +250,68 @@ slab_page_new(size_t c)
 	unsigned char *page = NULL;
 
 	pthread_mutex_lock(&slab_grow_lock);
-	if (slab_carved == slab_committed && slab_committed < slab_size &&
-	    mprotect(slab_base + slab_committed, SLAB_COMMIT, PROT_READ | PROT_WRITE) == 0)
-		slab_committed += SLAB_COMMIT;
-	if (slab_carved < slab_committed) {
-		page = slab_base + slab_carved;
+	if (slab_returned_count > 0) {
+		page = slab_base + ((size_t)slab_returned[--slab_returned_count] << SLAB_PAGE_SHIFT);
+	} else {
+		if (slab_carved == slab_committed && slab_committed < slab_size &&
+		    mprotect(slab_base + slab_committed, SLAB_COMMIT, PROT_READ | PROT_WRITE) == 0)
+			slab_committed += SLAB_COMMIT;
+		if (slab_carved < slab_committed) {
+			page = slab_base + slab_carved;
+			slab_carved += SLAB_PAGE;
+		}
+	}
+	if (page != NULL) {
 		/* Before the page's first block exists: whoever frees one got it
 		 * through a hand-over that orders this store before its load. */
-		__atomic_store_n(&slab_class_of_page[slab_carved >> SLAB_PAGE_SHIFT], (uint8_t)c,
-		    __ATOMIC_RELAXED);
-		slab_carved += SLAB_PAGE;
+		__atomic_store_n(&slab_class_of_page[slab_page_of(page)], (uint8_t)c, __ATOMIC_RELAXED);
+		__atomic_store_n(&slab_pages_of_class[c], slab_pages_of_class[c] + 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&slab_grow_lock);
 	return page;
+}
+
+/* Under the list's lock: one block of page more, or fewer, in the list. */
+static void
+slab_count_free(const void *block, int delta)
+{
+	uint16_t *count = &slab_free_of_page[slab_page_of(block)];
+
+	__atomic_store_n(count, (uint16_t)(__atomic_load_n(count, __ATOMIC_RELAXED) + delta),
+	    __ATOMIC_RELAXED);
+}
+
+/* Under the list's lock: n blocks more, or fewer. */
+static void
+slab_count_blocks(struct slab_list *l, ptrdiff_t n)
+{
+	__atomic_store_n(&l->blocks, l->blocks + (size_t)n, __ATOMIC_RELAXED);
 }
 
 void *
 ttlkv__slab_take(size_t c, size_t max, size_t *taken)
 {
 	struct slab_list *l = &slab_lists[c];
-	void *first, *last;
+	struct slab_link *first, *last, *rest;
 	size_t n = 0;
 
 	*taken = 0;
 	if (max == 0 || __atomic_load_n(&l->head, __ATOMIC_RELAXED) == NULL)
 		return NULL;
 	pthread_mutex_lock(&l->lock);
-	first = last = __atomic_load_n(&l->head, __ATOMIC_RELAXED);
+	first = last = l->head;
 	if (first != NULL) {
-		for (n = 1; n < max && *(void **)last != NULL; n++)
-			last = *(void **)last;
-		__atomic_store_n(&l->head, *(void **)last, __ATOMIC_RELAXED);
-		*(void **)last = NULL;
+		slab_count_free(first, -1);
+		for (n = 1; n < max && last->next != NULL; n++) {
+			last = last->next;
+			slab_count_free(last, -1);
+		}
+		rest = last->next;
+		if (rest != NULL)
+			rest->prev = NULL;
+		__atomic_store_n(&l->head, rest, __ATOMIC_RELAXED);
+		slab_count_blocks(l, -(ptrdiff_t)n);
+		last->next = NULL;
 	}
 	pthread_mutex_unlock(&l->lock);
 	*taken = n;
@@ -258,15 +339,31 @@ ttlkv__slab_carve(size_t c)
 	return block;
 }
 
-/* The chain first..last of free blocks of class c, to c's list. */
+/* The chain first..last of free blocks of class c (linked through their
+ * first word), to c's list. The walk that links them back and counts them
+ * is under the lock, but over blocks their freeing thread has just written. */
 static void
 slab_put_chain(size_t c, void *first, void *last)
 {
 	struct slab_list *l = &slab_lists[c];
+	struct slab_link *b = first, *prev = NULL;
+	ptrdiff_t n = 0;
 
+	assert(c >= 2 && c <= SLAB_CLASSES);
 	pthread_mutex_lock(&l->lock);
-	*(void **)last = __atomic_load_n(&l->head, __ATOMIC_RELAXED);
-	__atomic_store_n(&l->head, first, __ATOMIC_RELAXED);
+	for (;; prev = b, b = b->next) {
+		assert(ttlkv__slab_block_size(b) == c * SLAB_STEP);
+		b->prev = prev;
+		slab_count_free(b, 1);
+		n++;
+		if (b == last)
+			break;
+	}
+	b->next = l->head;
+	if (b->next != NULL)
+		b->next->prev = b;
+	__atomic_store_n(&l->head, (struct slab_link *)first, __ATOMIC_RELAXED);
+	slab_count_blocks(l, n);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -315,6 +412,96 @@ ttlkv__slab_thread_exit(void)
 	ttlkv__slab_batch_put(&rest);
 }
 
+/* Whether class c's list holds more than it keeps for its writers. */
+static bool
+slab_over_keep(size_t c)
+{
+	size_t keep = __atomic_load_n(&slab_pages_of_class[c], __ATOMIC_RELAXED) * SLAB_PAGE / 8;
+
+	return __atomic_load_n(&slab_lists[c].blocks, __ATOMIC_RELAXED) * c * SLAB_STEP >
+	    (keep > SLAB_KEEP ? keep : SLAB_KEEP);
+}
+
+/* Under l's lock, with every block of page (of class c) in l: takes them
+ * out. Unlinks in address order, so neighbours freed together are near. */
+static void
+slab_unlink_page(struct slab_list *l, unsigned char *page, size_t c)
+{
+	size_t size = c * SLAB_STEP, n = slab_blocks_per_page(c);
+
+	for (size_t i = 0; i < n; i++) {
+		struct slab_link *b = (struct slab_link *)(void *)(page + i * size);
+
+		if (b->prev != NULL)
+			b->prev->next = b->next;
+		else
+			__atomic_store_n(&l->head, b->next, __ATOMIC_RELAXED);
+		if (b->next != NULL)
+			b->next->prev = b->prev;
+	}
+	slab_count_blocks(l, -(ptrdiff_t)n);
+	__atomic_store_n(&slab_free_of_page[slab_page_of(page)], 0, __ATOMIC_RELAXED);
+}
+
+/* Under slab_trim_lock (so no other call changes a page's class to none):
+ * gives page p back if its class's list holds every block of it, and more
+ * than it keeps. Returns the blocks that took out of the list. */
+static size_t
+slab_return_page(size_t p)
+{
+	size_t c = __atomic_load_n(&slab_class_of_page[p], __ATOMIC_RELAXED), n;
+	unsigned char *page = slab_base + (p << SLAB_PAGE_SHIFT);
+	struct slab_list *l = &slab_lists[c];
+
+	if (c == 0 || __atomic_load_n(&slab_free_of_page[p], __ATOMIC_RELAXED) !=
+	    (n = slab_blocks_per_page(c)) || !slab_over_keep(c))
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	/* Again under the lock, which every take holds: with all n blocks in
+	 * the list, none is in use, in a cache or on a thread's page, and none
+	 * can leave the list but through this lock. */
+	if (slab_free_of_page[p] != n) {
+		pthread_mutex_unlock(&l->lock);
+		return 0;
+	}
+	slab_unlink_page(l, page, c);
+	pthread_mutex_unlock(&l->lock);
+	(void)madvise(page, SLAB_PAGE, MADV_DONTNEED);
+	pthread_mutex_lock(&slab_grow_lock);
+	/* No block of the page exists: nothing reads its class until
+	 * slab_page_new gives it one again. */
+	__atomic_store_n(&slab_class_of_page[p], 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&slab_pages_of_class[c], slab_pages_of_class[c] - 1, __ATOMIC_RELAXED);
+	slab_returned[slab_returned_count++] = (uint32_t)p;
+	slab_returned_ever++;
+	pthread_mutex_unlock(&slab_grow_lock);
+	return n;
+}
+
+size_t
+ttlkv__slab_trim(size_t max_blocks)
+{
+	size_t done = 0, pages;
+	bool over = false;
+
+	if (!ttlkv__slab_on() || pthread_mutex_trylock(&slab_trim_lock) != 0)
+		return 0;
+	for (size_t c = 2; c <= SLAB_CLASSES && !over; c++)
+		over = slab_over_keep(c);
+	if (over) {
+		pthread_mutex_lock(&slab_grow_lock);
+		pages = slab_carved >> SLAB_PAGE_SHIFT;
+		pthread_mutex_unlock(&slab_grow_lock);
+		for (size_t seen = 0; seen < pages && seen < SLAB_TRIM_SCAN && done < max_blocks; seen++) {
+			if (slab_trim_next >= pages)
+				slab_trim_next = 0;
+			done += slab_return_page(slab_trim_next++);
+		}
+	}
+	pthread_mutex_unlock(&slab_trim_lock);
+	return done;
+}
+
 #ifdef TTLKV_TESTING
 #include "ttlkv_testing.h"
 
@@ -331,6 +518,19 @@ ttlkv_testing_slab_pages(void)
 
 	pthread_mutex_lock(&slab_grow_lock);
 	n = slab_carved >> SLAB_PAGE_SHIFT;
+	pthread_mutex_unlock(&slab_grow_lock);
+	return n;
+}
+
+size_t
+ttlkv_testing_slab_returned(size_t *ever)
+{
+	size_t n;
+
+	pthread_mutex_lock(&slab_grow_lock);
+	n = slab_returned_count;
+	if (ever != NULL)
+		*ever = slab_returned_ever;
 	pthread_mutex_unlock(&slab_grow_lock);
 	return n;
 }

@@ -83,9 +83,14 @@ size_t ttlkv_testing_recycled_blocks(struct ttlkv *store, size_t key_len, size_t
 /* Whether entry slabs (slab.c) serve this process's small entries. */
 int ttlkv_testing_slabs(void);
 
-/* Slab pages (slab.c) the process has cut so far: they are never given
- * back, so a bounded count shows that freed blocks are reused. */
+/* Slab pages (slab.c) the process has cut from its range so far (pages
+ * given back are cut again first): a bounded count shows that freed blocks
+ * and pages are reused. */
 size_t ttlkv_testing_slab_pages(void);
+
+/* Slab pages given back to the system and not cut again yet; *ever (may
+ * be NULL) receives how many were given back since the process started. */
+size_t ttlkv_testing_slab_returned(size_t *ever);
 
 /* Treats the next entry block this thread allocates as an address that a
  * tagged slot cannot hold (ttlkv_put must then find another). */

@@ -5,7 +5,8 @@
  *     TTLs, deletes, drains and rebuilds;
  *   - a process that holds only the store stays at RSS <= 1.1 x max_bytes
  *     + 16 MiB while it writes 10 x the budget of random sizes, a stalled
- *     reader included;
+ *     reader included, and while its entries move from one size to another
+ *     (ttlkv_maintain giving the old size's slab pages back);
  *   - a hit stores to the entry's frequency byte only while it is below 3;
  *   - a write that can never fit gets TTLKV_TOO_LARGE_FOR_BUDGET and
  *     changes nothing (put, put_many, update, put_all);
@@ -308,10 +309,11 @@ rss_child(int fd)
 	return write(fd, result, sizeof result) == (ssize_t)sizeof result ? 0 : 2;
 }
 
+/* Runs this program again as mode's child, with glibc kept to one arena,
+ * and reads its n results. */
 static void
-test_rss(const char *self)
+run_rss_child(const char *self, const char *mode, uint64_t *result, size_t n)
 {
-	uint64_t result[5] = { 0 }, bound = RSS_BUDGET + RSS_BUDGET / 10 + 16 * MiB;
 	int status = 0, fds[2];
 	char fd_arg[16];
 	pid_t child;
@@ -322,29 +324,105 @@ test_rss(const char *self)
 	if ((child = fork()) == 0) {
 		close(fds[0]);
 		setenv("MALLOC_ARENA_MAX", "1", 1);
-		execl("/proc/self/exe", self, "--rss-child", fd_arg, (char *)NULL);
+		execl("/proc/self/exe", self, mode, fd_arg, (char *)NULL);
 		_exit(3);
 	}
 	close(fds[1]);
-	CHECK(read(fds[0], result, sizeof result) == (ssize_t)sizeof result);
+	CHECK(read(fds[0], result, n * sizeof *result) == (ssize_t)(n * sizeof *result));
 	close(fds[0]);
 	waitpid(child, &status, 0);
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+#ifdef SANITIZED
+#define RSS_UNCHECKED " (sanitized: RSS not checked)"
+#else
+#define RSS_UNCHECKED ""
+#endif
+
+static void
+test_rss(const char *self)
+{
+	uint64_t result[5] = { 0 }, bound = RSS_BUDGET + RSS_BUDGET / 10 + 16 * MiB;
+
+	run_rss_child(self, "--rss-child", result, 5);
 	printf("budget: a process holding only a 64 MiB store, filled with 10 x its budget of "
 	    "random sizes: RSS at most %.1f MiB; 6 x more from two writers, a reader stalled: "
 	    "%.1f MiB (bound %.1f); used %.1f MiB, %llu evicted%s\n", (double)result[4] / MiB,
 	    (double)result[0] / MiB, (double)bound / MiB, (double)result[1] / MiB,
-	    (unsigned long long)result[2],
-#ifdef SANITIZED
-	    " (sanitized: RSS not checked)"
-#else
-	    ""
-#endif
-	    );
+	    (unsigned long long)result[2], RSS_UNCHECKED);
 	CHECK(result[3] == 0);
 	CHECK(result[1] <= RSS_BUDGET);
 #ifndef SANITIZED
 	CHECK(result[0] != 0 && result[0] <= bound);
+#endif
+}
+
+/* Fills s with target bytes of entries of one shape (16-byte keys from
+ * *next on, vlen-byte values), each read `reads` times once written,
+ * calling ttlkv_maintain as a worker would, and keeps the peak RSS. */
+static void
+fill_shape(ttlkv *s, uint64_t *next, size_t vlen, int reads, uint64_t target, uint64_t *peak)
+{
+	unsigned char key[16], out[256];
+	size_t len;
+	uint64_t rss;
+
+	for (uint64_t written = 0, n = 0; written < target; n++) {
+		key_of((*next)++, key);
+		if (ttlkv_put(s, key, sizeof key, value_bytes, vlen, 0) == TTLKV_OK)
+			written += sizeof key + vlen;
+		for (int r = 0; r < reads; r++)
+			(void)ttlkv_get(s, key, sizeof key, out, sizeof out, &len);
+		if (n % 256 == 0) {
+			CHECK_STATUS(ttlkv_maintain(s, 65536, NULL), TTLKV_OK);
+			if ((rss = rss_bytes()) > *peak)
+				*peak = rss;
+		}
+	}
+}
+
+/* A cache whose values grow: 10 x the budget of entries of one size, then
+ * 10 x of another size class, read twice each (so that they take over the
+ * main queue from the first, S3-FIFO's way), with ttlkv_maintain called as
+ * a worker would. The first size's entries are all evicted, and their slab
+ * pages must go back to the system (slab.c): else the process holds both. Writes
+ * the peak RSS of each half, used_bytes and its failed checks to fd. */
+static int
+rss_shift_child(int fd)
+{
+	ttlkv *s = open_budget(RSS_BUDGET, 0, 0, NULL);
+	uint64_t result[4] = { 0 }, next = 0;
+
+	memset(value_bytes, 0x5a, sizeof value_bytes);
+	fill_shape(s, &next, 8, 0, 10 * RSS_BUDGET, &result[0]);
+	fill_shape(s, &next, 150, 2, 10 * RSS_BUDGET, &result[1]);
+	result[2] = stats_of(s).used_bytes;
+	result[3] = (uint64_t)check_failures;
+	ttlkv_close(s);
+	return write(fd, result, sizeof result) == (ssize_t)sizeof result ? 0 : 2;
+}
+
+static void
+test_rss_sizes_shift(const char *self)
+{
+#ifdef SANITIZED
+	/* RSS is all it checks; slab.c runs the pages' return beside writers
+	 * under ThreadSanitizer. */
+	(void)self;
+	printf("budget: sizes shift: not run (sanitized: RSS not checked)\n");
+#else
+	uint64_t result[4] = { 0 }, bound = RSS_BUDGET + RSS_BUDGET / 10 + 16 * MiB;
+
+	run_rss_child(self, "--rss-shift-child", result, 4);
+	printf("budget: a 64 MiB store filled with 10 x its budget of 40-byte entries, then of "
+	    "182-byte ones: RSS at most %.1f MiB, then %.1f MiB (bound %.1f); used %.1f MiB\n",
+	    (double)result[0] / MiB, (double)result[1] / MiB, (double)bound / MiB,
+	    (double)result[2] / MiB);
+	CHECK(result[3] == 0);
+	CHECK(result[2] <= RSS_BUDGET);
+	CHECK(result[0] != 0 && result[0] <= bound);
+	CHECK(result[1] != 0 && result[1] <= bound);
 #endif
 }
 
@@ -1689,6 +1767,10 @@ main(int argc, char **argv)
 		alarm(600);
 		return rss_child(atoi(argv[2]));
 	}
+	if (argc == 3 && strcmp(argv[1], "--rss-shift-child") == 0) {
+		alarm(600);
+		return rss_shift_child(atoi(argv[2]));
+	}
 	alarm(600);
 	memset(value_bytes, 'v', sizeof value_bytes);
 	test_shard_rule();
@@ -1716,5 +1798,6 @@ main(int argc, char **argv)
 	test_scope_none();
 	test_scope_nearest();
 	test_rss(argv[0]);
+	test_rss_sizes_shift(argv[0]);
 	return check_exit("budget");
 }

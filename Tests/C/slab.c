@@ -3,11 +3,12 @@
  *
  * A 16-byte key with a 32-byte value makes a 64-byte entry (16-byte
  * header), a 64-byte slab block, where malloc would give it an 80-byte chunk:
- * the store's count (stats.used_bytes) must say 64. Slab pages are never
- * given back, so blocks freed by threads that have exited must serve the
- * threads that come after them, and those of a closed store the stores
- * opened after it: rounds of short-lived writers, or of stores, must not
- * cut more pages.
+ * the store's count (stats.used_bytes) must say 64. Blocks freed by
+ * threads that have exited must serve the threads that come after them,
+ * and those of a closed store the stores opened after it: rounds of
+ * short-lived writers, or of stores, must not cut more pages. Pages whose
+ * every block is free go back to the system (ttlkv_maintain), and are cut
+ * again before new ones, also while other threads write.
  * The range slabs reserve counts against an address-space limit
  * (RLIMIT_AS, as containers and CI runners set): under one, slabs must
  * leave the process most of it. AddressSanitizer builds have no slabs
@@ -291,6 +292,158 @@ test_overflow_serves_other_threads(void)
 	ttlkv_close(s);
 }
 
+/* Keys of one round of test_free_pages_go_back: 16 bytes and a 32-byte
+ * value, a 64-byte block each, 1,024 to a page. */
+#define BACK_KEYS 200000
+#define BACK_PAGES (BACK_KEYS / 1024)
+/* What a class's list keeps for its writers (1 MiB, slab.c). */
+#define KEEP_PAGES 16
+
+static void
+put_round(ttlkv *s, int round)
+{
+	char key[17];
+
+	for (int i = 0; i < BACK_KEYS; i++) {
+		snprintf(key, sizeof key, "%02d-back-%07d", round, i);
+		CHECK_STATUS(ttlkv_put(s, key, 16, key, 16, 0), TTLKV_OK);
+		CHECK_STATUS(ttlkv_put(s, key, 16, "a value of 32 bytes, give or take", 32, 0), TTLKV_OK);
+	}
+}
+
+/* Calls ttlkv_maintain until it gives no more pages back. */
+static size_t
+maintain_until_still(ttlkv *s)
+{
+	size_t returned = ttlkv_testing_slab_returned(NULL), last;
+
+	do {
+		last = returned;
+		CHECK_STATUS(ttlkv_maintain(s, 1u << 20, NULL), TTLKV_OK);
+		returned = ttlkv_testing_slab_returned(NULL);
+	} while (returned != last);
+	return returned;
+}
+
+/*
+ * Wholly free slab pages go back to the system (slab.c "Giving pages
+ * back"): 200,000 entries deleted and reclaimed leave about 195 pages
+ * free, and ttlkv_maintain gives back all but what the list keeps (16) and
+ * this thread's cache holds (4). The next 200,000 entries, of the same size
+ * or another, are cut from those pages before any new one, and read back
+ * as written: a page given back reads as zeros when it comes again.
+ */
+static void
+test_free_pages_go_back(void)
+{
+	ttlkv *s = open_store(BACK_KEYS, 4, 0, false);
+	size_t returned, carved;
+	uint64_t rss_full, rss_back;
+	char key[17], value[40];
+	size_t len;
+
+	put_round(s, 0);
+	returned = maintain_until_still(s);
+	rss_full = rss_bytes();
+	for (int i = 0; i < BACK_KEYS; i++) {
+		snprintf(key, sizeof key, "%02d-back-%07d", 0, i);
+		CHECK_STATUS(ttlkv_delete(s, key, 16), TTLKV_OK);
+	}
+	CHECK_STATUS(ttlkv_reclaim(s, 1), TTLKV_OK);
+	returned = maintain_until_still(s) - returned;
+	rss_back = rss_bytes();
+	printf("slab: %d entries deleted: %zu of about %d pages given back, RSS %.1f -> %.1f MiB\n",
+	    BACK_KEYS, returned, BACK_PAGES, (double)rss_full / (1 << 20), (double)rss_back / (1 << 20));
+	CHECK(returned + KEEP_PAGES + CACHE_PAGES + 2 >= BACK_PAGES);
+#ifndef SANITIZED
+	CHECK(rss_full > rss_back && rss_full - rss_back >= (uint64_t)returned * 65536 * 9 / 10);
+#endif
+	carved = ttlkv_testing_slab_pages();
+	put_round(s, 1);
+	printf("slab: %d entries put again: %zu pages cut anew, %zu given back still\n", BACK_KEYS,
+	    ttlkv_testing_slab_pages() - carved, ttlkv_testing_slab_returned(NULL));
+	CHECK(ttlkv_testing_slab_pages() - carved <= 2);
+	for (int i = 0; i < BACK_KEYS; i += 97) {
+		snprintf(key, sizeof key, "%02d-back-%07d", 1, i);
+		CHECK_STATUS(ttlkv_get(s, key, 16, value, sizeof value, &len), TTLKV_OK);
+		CHECK(len == 32 && memcmp(value, "a value of 32 bytes, give or take", 32) == 0);
+	}
+	ttlkv_close(s);
+}
+
+struct shifter {
+	ttlkv *store;
+	int id;
+	bool *stop;
+};
+
+/* Rounds of puts then deletes of this thread's keys, each round's values
+ * of another size class, checked as read back. */
+static void *
+shift_sizes(void *arg)
+{
+	struct shifter *w = arg;
+	char key[24], value[200], out[200];
+	size_t len;
+
+	for (int round = 0; round < 12; round++) {
+		size_t vlen = 24 + (size_t)(round % 6) * 32;
+
+		memset(value, 'a' + round, vlen);
+		for (int i = 0; i < 6000; i++) {
+			snprintf(key, sizeof key, "%d-shift-%05d", w->id, i);
+			CHECK_STATUS(ttlkv_put(w->store, key, strlen(key), value, vlen, 0), TTLKV_OK);
+		}
+		for (int i = 0; i < 6000; i++) {
+			snprintf(key, sizeof key, "%d-shift-%05d", w->id, i);
+			CHECK_STATUS(ttlkv_get(w->store, key, strlen(key), out, sizeof out, &len), TTLKV_OK);
+			CHECK(len == vlen && memcmp(out, value, vlen) == 0);
+			CHECK_STATUS(ttlkv_delete(w->store, key, strlen(key)), TTLKV_OK);
+		}
+	}
+	return NULL;
+}
+
+static void *
+maintain_loop(void *arg)
+{
+	struct shifter *m = arg;
+
+	while (!__atomic_load_n(m->stop, __ATOMIC_ACQUIRE))
+		CHECK_STATUS(ttlkv_maintain(m->store, 65536, NULL), TTLKV_OK);
+	return NULL;
+}
+
+/* Pages given back while writers of other threads take, free and carve
+ * blocks of their class (ThreadSanitizer runs this suite): four writers
+ * move through six size classes while a worker calls ttlkv_maintain. */
+static void
+test_pages_go_back_beside_writers(void)
+{
+	ttlkv *s = open_store(4 * 6000, 4, 0, false);
+	bool stop = false;
+	struct shifter w[4], m = { s, 0, &stop };
+	pthread_t threads[4], worker;
+	size_t before, after;
+
+	(void)ttlkv_testing_slab_returned(&before);
+	CHECK(pthread_create(&worker, NULL, maintain_loop, &m) == 0);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct shifter){ s, i, &stop };
+		CHECK(pthread_create(&threads[i], NULL, shift_sizes, &w[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(threads[i], NULL);
+	__atomic_store_n(&stop, true, __ATOMIC_RELEASE);
+	pthread_join(worker, NULL);
+	(void)ttlkv_testing_slab_returned(&after);
+	printf("slab: four writers through six size classes beside a worker: %zu pages given back\n",
+	    after - before);
+	CHECK(after > before);
+	CHECK(ttlkv_count(s) == 0);
+	ttlkv_close(s);
+}
+
 #ifndef SANITIZED
 static uint64_t
 address_space_bytes(void)
@@ -376,6 +529,8 @@ main(void)
 		return check_exit("slab");
 	}
 	test_entry_charge();
+	test_free_pages_go_back();
+	test_pages_go_back_beside_writers();
 	test_huge_pages_where_asked();
 	test_closed_stores_blocks_are_reused();
 	test_overflow_serves_other_threads();

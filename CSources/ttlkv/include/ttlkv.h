@@ -52,8 +52,9 @@
  * blocks of up to 256 bytes come from slabs: pages of one size class cut
  * from one range of address space reserved for the process (64 GiB where
  * the address-space limit, RLIMIT_AS, allows, an eighth of that limit
- * otherwise; not committed until used, and never given back), whose freed
- * blocks serve the next small entries of any store; once a store sets
+ * otherwise; not committed until used), whose freed blocks serve the next
+ * small entries of any store, and whose pages, once every block of one is
+ * free, ttlkv_maintain gives back to the system; once a store sets
  * TTLKV_HUGE_PAGES, slab memory asks for transparent huge pages
  * (MADV_HUGEPAGE), which the system's setting grants or refuses
  * (/sys/kernel/mm/transparent_hugepage/enabled). Each thread that frees
@@ -312,10 +313,11 @@ ttlkv_options_init(ttlkv_options *options)
  * several with glibc's malloc kept to one arena (MALLOC_ARENA_MAX=1): by
  * default glibc gives each writer thread an arena of its own, which keeps
  * the memory freed into it for that thread, and the resident set of a
- * process with several writers can then pass the bound. Slab pages stay
- * with the process and with their size class: a store whose entries move
- * from mostly one size to mostly another keeps the old size's pages, beyond
- * the bound (the sizes of random writes do not move).
+ * process with several writers can then pass the bound. The bound holds
+ * too when its entries move from one size to another (values that grow),
+ * so long as ttlkv_maintain runs (the Swift module's expiry worker calls it
+ * every tick): it gives the old size's slab pages back as their entries
+ * leave.
  *
  * Writes. A write that would take its shard past its share first makes
  * room, under the shard's lock: it removes the expired entries it meets
@@ -733,6 +735,11 @@ TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *remov
  * past their grace period beyond what each shard keeps for its writers to
  * reuse: a store whose only writes are an expiry worker's removals (which
  * free nothing themselves) gets the memory of what expired back this way.
+ * Last, it gives slab pages whose every block is free (of any store of the
+ * process; up to about max_slots blocks' worth) back to the system, from
+ * size classes that have more free than they keep for their writers (an
+ * eighth of their pages, at least 1 MiB); a call that finds another doing
+ * this skips it.
  *
  * The expiry worker of the Swift module calls it every tick; ttlkv_sweep
  * calls it too. A program that calls neither should call it periodically
