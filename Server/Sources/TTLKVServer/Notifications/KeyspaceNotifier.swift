@@ -20,27 +20,61 @@ import Synchronization
 
 /// The server's keyspace notifications: their flags and their publishing.
 final class KeyspaceNotifier: Sendable {
-    private let flagBits: Atomic<Int>
-    private let pubSub: PubSub
+    private let publisher: Publisher
     private let keyspace: Keyspace
     /// The store's expiry listener, while the flags want its events.
     private let listener = Locked<Keyspace.ExpiryListening?>(nil)
 
+    /// What publishes, apart from the notifier so that the store's listener
+    /// can hold it strongly: a weak reference would give the notifier a
+    /// side table, and every retain of it on the write path the slow way.
+    private final class Publisher: Sendable {
+        let flagBits: Atomic<Int>
+        let pubSub: PubSub
+
+        init(flags: KeyspaceEventFlags, pubSub: PubSub) {
+            flagBits = Atomic(flags.rawValue)
+            self.pubSub = pubSub
+        }
+
+        @inline(__always)
+        func notify(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer, batch: @autoclosure () -> PublishBatch?) {
+            let flags = flagBits.load(ordering: .relaxed)
+            guard flags & event.type.rawValue != 0, !pubSub.isEmpty else { return }
+            publish(event, key: key, flags: KeyspaceEventFlags(rawValue: flags), batch: batch())
+        }
+
+        private func publish(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer, flags: KeyspaceEventFlags, batch: PublishBatch?) {
+            let pubSub = self.pubSub
+            if flags.contains(.keyspace) {
+                let prefix: StaticString = "__keyspace@0__:"
+                let length = prefix.utf8CodeUnitCount + key.count
+                withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { channel in
+                    channel.copyMemory(from: prefix.bytes)
+                    UnsafeMutableRawBufferPointer(rebasing: channel[prefix.utf8CodeUnitCount...]).copyMemory(from: key)
+                    pubSub.publish(event.name.bytes, to: UnsafeRawBufferPointer(channel), batch: batch)
+                }
+            }
+            if flags.contains(.keyevent) {
+                pubSub.publish(key, to: event.keyeventChannel.bytes, batch: batch)
+            }
+        }
+    }
+
     init(flags: KeyspaceEventFlags, pubSub: PubSub, keyspace: Keyspace) {
-        flagBits = Atomic(flags.rawValue)
-        self.pubSub = pubSub
+        publisher = Publisher(flags: flags, pubSub: pubSub)
         self.keyspace = keyspace
         setFlags(flags)
     }
 
     /// The flags in force.
-    var flags: KeyspaceEventFlags { KeyspaceEventFlags(rawValue: flagBits.load(ordering: .relaxed)) }
+    var flags: KeyspaceEventFlags { KeyspaceEventFlags(rawValue: publisher.flagBits.load(ordering: .relaxed)) }
 
     /// Changes the flags (CONFIG SET notify-keyspace-events).
     func setFlags(_ flags: KeyspaceEventFlags) {
         // Under the lock, so that the last CONFIG SET decides both.
         listener.withLock { listener in
-            flagBits.store(flags.rawValue, ordering: .relaxed)
+            publisher.flagBits.store(flags.rawValue, ordering: .relaxed)
             listenForExpiries(flags, &listener)
         }
     }
@@ -50,24 +84,7 @@ final class KeyspaceNotifier: Sendable {
     /// (the expiry worker), straight to the subscribers.
     @inline(__always)
     func notify(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer, batch: @autoclosure () -> PublishBatch? = nil) {
-        let flags = flagBits.load(ordering: .relaxed)
-        guard flags & event.type.rawValue != 0, !pubSub.isEmpty else { return }
-        publish(event, key: key, flags: KeyspaceEventFlags(rawValue: flags), batch: batch())
-    }
-
-    private func publish(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer, flags: KeyspaceEventFlags, batch: PublishBatch?) {
-        if flags.contains(.keyspace) {
-            let prefix: StaticString = "__keyspace@0__:"
-            let length = prefix.utf8CodeUnitCount + key.count
-            withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { channel in
-                channel.copyMemory(from: prefix.bytes)
-                UnsafeMutableRawBufferPointer(rebasing: channel[prefix.utf8CodeUnitCount...]).copyMemory(from: key)
-                pubSub.publish(event.name.bytes, to: UnsafeRawBufferPointer(channel), batch: batch)
-            }
-        }
-        if flags.contains(.keyevent) {
-            pubSub.publish(key, to: event.keyeventChannel.bytes, batch: batch)
-        }
+        publisher.notify(event, key: key, batch: batch())
     }
 
     /// Registers the store's expiry listener if flags want its events (and
@@ -75,10 +92,10 @@ final class KeyspaceNotifier: Sendable {
     private func listenForExpiries(_ flags: KeyspaceEventFlags, _ listener: inout Keyspace.ExpiryListening?) {
         let wanted = !flags.isDisjoint(with: [.expired, .evicted]) && !flags.isDisjoint(with: [.keyspace, .keyevent])
         if wanted && listener == nil {
-            // Weak: the server context owns the notifier, which owns the
-            // listener's token; the store must not keep the notifier.
-            listener = keyspace.onRemoval { [weak self] key, removal in
-                self?.notify(removal == .evicted ? .evicted : .expired, key: key)
+            // The publisher, not the notifier: the notifier owns the
+            // listener's token, and the store must not keep the notifier.
+            listener = keyspace.onRemoval { [publisher] key, removal in
+                publisher.notify(removal == .evicted ? .evicted : .expired, key: key, batch: nil)
             }
         } else if !wanted {
             listener?.cancel()

@@ -71,13 +71,41 @@ final class PublishBatch {
         var messages: ByteBuffer
     }
 
-    /// A pattern as this batch matches it, in arrays of the batch's own.
+    /// A pattern as this batch matches it: its parts copied into a block
+    /// of memory the batch owns, so that matching it and encoding its
+    /// messages retain and release nothing.
     private struct Route {
-        let glob: GlobPattern
-        let head: [UInt8]
+        // Unsafe: each points into the route's block, freed only when the
+        // batch drops its routes (on its event loop, never during a publish).
+        let pattern: UnsafeRawBufferPointer
+        let starsOnly: Bool
+        let head: UnsafeRawBufferPointer
         /// Unretained: `table` holds every one of them while the route exists.
-        let subscribers: [Unmanaged<Subscriber>]
-        let epochs: [Int]
+        let subscribers: UnsafeBufferPointer<Unmanaged<Subscriber>>
+        let epochs: UnsafeBufferPointer<Int>
+        let block: UnsafeMutableRawPointer
+
+        init(_ entry: PubSub.PatternEntry) {
+            let count = entry.subscribers.count, words = 2 * count * MemoryLayout<Int>.stride
+            block = .allocate(byteCount: words + entry.head.count + entry.name.bytes.count, alignment: MemoryLayout<Int>.alignment)
+            let subscribers = block.bindMemory(to: Unmanaged<Subscriber>.self, capacity: count)
+            let epochs = (block + count * MemoryLayout<Int>.stride).bindMemory(to: Int.self, capacity: count)
+            for at in 0..<count {
+                (subscribers + at).initialize(to: .passUnretained(entry.subscribers[at]))
+                (epochs + at).initialize(to: entry.epochs[at])
+            }
+            self.subscribers = UnsafeBufferPointer(start: subscribers, count: count)
+            self.epochs = UnsafeBufferPointer(start: epochs, count: count)
+            head = Self.copy(entry.head, to: block + words)
+            pattern = Self.copy(entry.name.bytes, to: block + words + entry.head.count)
+            starsOnly = GlobPattern.isStarsOnly(entry.name.bytes)
+        }
+
+        private static func copy(_ bytes: [UInt8], to place: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+            let copy = UnsafeMutableRawBufferPointer(start: place, count: bytes.count)
+            bytes.withUnsafeBytes { copy.copyMemory(from: $0) }
+            return UnsafeRawBufferPointer(copy)
+        }
     }
 
     private let pubSub: PubSub
@@ -104,6 +132,10 @@ final class PublishBatch {
         self.hold = hold
     }
 
+    deinit {
+        dropRoutes()
+    }
+
     /// The room its shares' buffers take (at most a share's hand-over size
     /// each, and no more than a handful past the batch's size in all).
     var heldCapacity: Int { shares.reduce(0) { $0 + $1.messages.capacity } }
@@ -113,33 +145,30 @@ final class PublishBatch {
 
     /// Matches against snapshot from now on.
     func use(_ snapshot: PubSub.PatternSnapshot) {
+        dropRoutes()
         table = snapshot
-        // Copies, not the snapshot's shared buffers.
-        routes = snapshot.entries.map { entry in
-            Route(glob: GlobPattern(entry.name.bytes.map { $0 }), head: entry.head.map { $0 },
-                  subscribers: entry.subscribers.map { Unmanaged.passUnretained($0) }, epochs: entry.epochs.map { $0 })
-        }
+        routes = snapshot.entries.map(Route.init)
+    }
+
+    private func dropRoutes() {
+        for route in routes { route.block.deallocate() }
+        routes = []
     }
 
     /// Adds message on channel for every subscriber of a pattern that
     /// matches it; returns how many that made.
     func publishToPatterns(_ message: UnsafeRawBufferPointer, on channel: UnsafeRawBufferPointer) -> Int {
         var receivers = 0
-        // Through pointers, so that the loop borrows the routes rather than
-        // copying (and retaining) each. Nothing below replaces the routes.
+        // Through a pointer, so that the loop borrows the routes rather
+        // than retaining the array. Nothing below replaces the routes.
         routes.withUnsafeBufferPointer { routes in
-            for index in routes.indices where routes[index].glob.matches(channel) {
-                routes[index].head.withUnsafeBytes { head in
-                    routes[index].subscribers.withUnsafeBufferPointer { subscribers in
-                        for (at, subscriber) in subscribers.enumerated() {
-                            let epoch = routes[index].epochs[at]
-                            subscriber._withUnsafeGuaranteedRef {
-                                add(PushMessage(head: head, channel: channel, payload: message), for: $0, epoch: epoch)
-                            }
-                        }
+            for route in routes where GlobPattern.matches(route.pattern, starsOnly: route.starsOnly, channel) {
+                for (at, subscriber) in route.subscribers.enumerated() {
+                    subscriber._withUnsafeGuaranteedRef {
+                        add(PushMessage(head: route.head, channel: channel, payload: message), for: $0, epoch: route.epochs[at])
                     }
                 }
-                receivers += routes[index].subscribers.count
+                receivers += route.subscribers.count
             }
         }
         return receivers
@@ -195,7 +224,7 @@ final class PublishBatch {
         handOverAll()
         if table.version >= 0 && table.version != pubSub.patternTableVersion {
             table = PubSub.PatternSnapshot(version: -1, entries: [])
-            routes = []
+            dropRoutes()
         }
     }
 

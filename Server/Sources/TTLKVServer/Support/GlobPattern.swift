@@ -8,22 +8,33 @@
  mismatch after a `*`, retry from the byte after the last `*` one byte
  further on. Only the last `*` matters, because whatever an earlier `*`
  could absorb, the later one can too, so the walk is O(pattern x key).
+
+ A pattern of literal bytes and `*` only (`__key*__:*`, `user:*`: what
+ PSUBSCRIBE and SCAN MATCH mostly get) needs no walk: the text must begin
+ with the bytes before the first `*` and end with those after the last,
+ and each run of bytes between two stars, found leftmost after the run
+ before it, leaves the most room for the runs after. A publish matches
+ every pattern against every channel, so this is on the write path of
+ every keyspace notification.
  */
 
 /// A compiled SCAN MATCH pattern.
 struct GlobPattern {
     private let pattern: [UInt8]
+    /// Whether the pattern has no `?`, `[` or `\`: only literal bytes and `*`.
+    private let starsOnly: Bool
 
     init(_ pattern: UnsafeRawBufferPointer) {
-        self.pattern = Array(pattern)
+        self.init(Array(pattern))
     }
 
     init(_ pattern: [UInt8]) {
         self.pattern = pattern
+        starsOnly = Self.isStarsOnly(pattern)
     }
 
     init(_ pattern: String) {
-        self.pattern = Array(pattern.utf8)
+        self.init(Array(pattern.utf8))
     }
 
     /// Whether the pattern is `*`: everything matches.
@@ -33,7 +44,69 @@ struct GlobPattern {
     /// text matches only the empty pattern (not even `*`; SCAN, KEYS and
     /// CONFIG GET test for a lone `*` before they match).
     func matches(_ text: UnsafeRawBufferPointer) -> Bool {
+        pattern.withUnsafeBytes { Self.matches($0, starsOnly: starsOnly, text) }
+    }
+
+    /// Whether text matches pattern, as ``matches(_:)`` answers, for a
+    /// caller that keeps the pattern's bytes itself; starsOnly is what
+    /// ``isStarsOnly(_:)`` says of them.
+    static func matches(_ pattern: UnsafeRawBufferPointer, starsOnly: Bool, _ text: UnsafeRawBufferPointer) -> Bool {
         if text.isEmpty { return pattern.isEmpty }
+        return starsOnly ? matchesRuns(of: pattern, text) : walk(pattern, text)
+    }
+
+    /// Whether pattern has no `?`, `[` or `\`: only literal bytes and `*`.
+    static func isStarsOnly(_ pattern: some Sequence<UInt8>) -> Bool {
+        !pattern.contains { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "\\") }
+    }
+
+    /// A pattern of literal bytes and `*` only against a text that is not
+    /// empty: the runs between stars in order, each found leftmost.
+    private static func matchesRuns(of pattern: UnsafeRawBufferPointer, _ text: UnsafeRawBufferPointer) -> Bool {
+        let star = UInt8(ascii: "*")
+        guard let first = pattern.firstIndex(of: star), let last = pattern.lastIndex(of: star) else {
+            return pattern.elementsEqual(text)
+        }
+        let suffix = pattern.count - last - 1
+        guard text.count >= first + suffix,
+              text.prefix(first).elementsEqual(pattern.prefix(first)),
+              text.suffix(suffix).elementsEqual(pattern.suffix(suffix)) else { return false }
+        var t = first, p = first + 1
+        let end = text.count - suffix
+        while p < last {
+            if pattern[p] == star {
+                p += 1
+                continue
+            }
+            var q = p
+            while pattern[q] != star { q += 1 }
+            guard let at = find(UnsafeRawBufferPointer(rebasing: pattern[p..<q]), in: text, from: t, to: end)
+            else { return false }
+            t = at + q - p
+            p = q
+        }
+        return true
+    }
+
+    /// Where run first occurs within text[from..<to], if it does.
+    private static func find(_ run: UnsafeRawBufferPointer, in text: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        var at = from
+        while at + run.count <= to {
+            if text[at] == run[0], UnsafeRawBufferPointer(rebasing: text[at..<(at + run.count)]).elementsEqual(run) {
+                return at
+            }
+            at += 1
+        }
+        return nil
+    }
+
+    /// Whether a text that is not empty matches, by the two-pointer walk
+    /// (any pattern; tests compare it with the runs' way).
+    func matchesByWalk(_ text: UnsafeRawBufferPointer) -> Bool {
+        pattern.withUnsafeBytes { Self.walk($0, text) }
+    }
+
+    private static func walk(_ pattern: UnsafeRawBufferPointer, _ text: UnsafeRawBufferPointer) -> Bool {
         var p = 0, t = 0
         var star: (pattern: Int, text: Int)?
         while t < text.count {
@@ -42,7 +115,7 @@ struct GlobPattern {
                 p += 1
                 continue
             }
-            if p < pattern.count, let next = matchOne(at: p, text[t]) {
+            if p < pattern.count, let next = matchOne(pattern, at: p, text[t]) {
                 p = next
                 t += 1
                 continue
@@ -57,12 +130,12 @@ struct GlobPattern {
     }
 
     /// If the pattern element at p (not `*`) matches byte, the index after it.
-    private func matchOne(at p: Int, _ byte: UInt8) -> Int? {
+    private static func matchOne(_ pattern: UnsafeRawBufferPointer, at p: Int, _ byte: UInt8) -> Int? {
         switch pattern[p] {
         case UInt8(ascii: "?"):
             return p + 1
         case UInt8(ascii: "["):
-            return matchClass(at: p, byte)
+            return matchClass(pattern, at: p, byte)
         case UInt8(ascii: "\\") where p + 1 < pattern.count:
             return pattern[p + 1] == byte ? p + 2 : nil
         default:
@@ -72,7 +145,7 @@ struct GlobPattern {
 
     /// A `[...]` class at p: as Redis, an unterminated class runs to the
     /// end of the pattern, and `\` escapes the next byte inside it.
-    private func matchClass(at start: Int, _ byte: UInt8) -> Int? {
+    private static func matchClass(_ pattern: UnsafeRawBufferPointer, at start: Int, _ byte: UInt8) -> Int? {
         var p = start + 1
         let negate = p < pattern.count && pattern[p] == UInt8(ascii: "^")
         if negate { p += 1 }
