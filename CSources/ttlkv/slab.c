@@ -27,23 +27,33 @@
  * larger), and a count per page says how many of its blocks the list holds.
  * A page whose every block is there is wholly free: ttlkv__slab_trim (from
  * ttlkv_maintain, the expiry worker's tick) unlinks its blocks under the
- * class's lock, gives its memory back (MADV_DONTNEED), and keeps its number
- * for the next page any class needs, before more of the range is carved. It
- * does so only for a class whose list holds more than it keeps for its
- * writers (an eighth of the class's pages, and at least SLAB_KEEP), so that
- * steady churn does not give pages back only to fault them in again.
+ * class's lock and keeps its number for the next page any class needs,
+ * before more of the range is carved, and gives its memory back
+ * (MADV_DONTNEED). It does so only for a class whose list holds more than it
+ * keeps for its writers (a sixteenth of the class's pages, at least
+ * SLAB_KEEP), so that steady churn does not give pages back only to fault
+ * them in again. Where the range may be on huge pages (a store asked for
+ * them, or the system's THP setting is "always"), memory goes back only in
+ * whole commit units, once all 32 pages of one are free: the kernel's
+ * khugepaged would otherwise fill a unit with one page left resident back
+ * to a whole huge page.
  *
  * What it costs. A page with one block in use stays, so memory freed at
- * random (half the keys deleted) mostly stays with its class, for that class
- * to reuse. Blocks larger than SLAB_MAX, allocations once the range is used
- * up, and AddressSanitizer builds (whose checks need real frees) use malloc
- * as before.
+ * random (half the keys deleted, or a few keys of an old size still in
+ * use) mostly stays with its class, for that class to reuse. A writer whose
+ * cache is empty may wait for its class's lock while a page's blocks are
+ * unlinked (one pass over the page's blocks and their list neighbours).
+ * Blocks larger than SLAB_MAX, allocations once the range is used up, and
+ * AddressSanitizer builds (whose checks need real frees) use malloc as
+ * before.
  */
 #include "internal.h"
 
 #include <assert.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 
@@ -58,8 +68,10 @@
 #define SLAB_RESERVE ((uint64_t)64 << 30)
 #define SLAB_RESERVE_MIN ((uint64_t)64 << 20)
 #define SLAB_PAGES (SLAB_RESERVE >> SLAB_PAGE_SHIFT)
-/* Free bytes a class's list keeps, at least, for its writers. */
-#define SLAB_KEEP ((size_t)1 << 20)
+/* Free bytes a class's list keeps, at least, for its writers: 31 classes'
+ * worth stay within the 16 MiB that ttlkv.h's budget bound allows. */
+#define SLAB_KEEP ((size_t)256 << 10)
+#define SLAB_PAGES_PER_UNIT (SLAB_COMMIT >> SLAB_PAGE_SHIFT)
 /* Pages ttlkv__slab_trim looks at per call, at most. */
 #define SLAB_TRIM_SCAN 16384
 
@@ -91,12 +103,20 @@ static size_t slab_size;
 static pthread_mutex_t slab_grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t slab_committed;        /* under slab_grow_lock */
 static size_t slab_carved;           /* under slab_grow_lock */
-static bool slab_huge;               /* under slab_grow_lock: advised */
+/* Under slab_grow_lock: a store asked for huge pages, or the system gives
+ * them unasked; either way memory goes back in whole commit units. */
+static bool slab_huge;
+static bool slab_thp_always;
 /* Pages given back, to carve again before the rest of the range; and the
  * pages of each class. Under slab_grow_lock. */
 static uint32_t slab_returned[SLAB_PAGES];
 static size_t slab_returned_count;
-static size_t slab_returned_ever;    /* pages given back since the start */
+static size_t slab_returned_ever;    /* pages whose memory went back */
+/* Pages in slab_returned whose memory has gone back already. */
+static uint64_t slab_dropped[SLAB_PAGES / 64];
+/* Pages of each commit unit in slab_returned: the unit's memory goes back
+ * once all of them are, where huge pages may back it. */
+static uint8_t slab_returned_of_unit[SLAB_PAGES / SLAB_PAGES_PER_UNIT];
 static size_t slab_pages_of_class[SLAB_CLASSES + 1];   /* atomic */
 static uint8_t slab_class_of_page[SLAB_PAGES];   /* atomic; 0: none (given back) */
 /* Blocks of each page in its class's list: written under that list's lock
@@ -167,6 +187,21 @@ slab_reserve_aligned(size_t size)
 	return p + lead;
 }
 
+/* Whether the system backs anonymous memory with huge pages unasked. */
+static bool
+slab_thp_is_always(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char line[128] = "";
+
+	if (f == NULL)
+		return false;
+	if (fgets(line, sizeof line, f) == NULL)
+		line[0] = 0;
+	fclose(f);
+	return strstr(line, "[always]") != NULL;
+}
+
 static void
 slab_init(void)
 {
@@ -189,6 +224,7 @@ slab_init(void)
 		munmap(p, (size_t)size);
 		return;
 	}
+	slab_thp_always = slab_thp_is_always();
 	__atomic_store_n(&slab_base, p, __ATOMIC_RELAXED);
 	__atomic_store_n(&slab_size, (size_t)size, __ATOMIC_RELEASE);
 }
@@ -251,7 +287,11 @@ slab_page_new(size_t c)
 
 	pthread_mutex_lock(&slab_grow_lock);
 	if (slab_returned_count > 0) {
-		page = slab_base + ((size_t)slab_returned[--slab_returned_count] << SLAB_PAGE_SHIFT);
+		size_t p = slab_returned[--slab_returned_count];
+
+		slab_returned_of_unit[p / SLAB_PAGES_PER_UNIT]--;
+		slab_dropped[p / 64] &= ~((uint64_t)1 << (p % 64));
+		page = slab_base + (p << SLAB_PAGE_SHIFT);
 	} else {
 		if (slab_carved == slab_committed && slab_committed < slab_size &&
 		    mprotect(slab_base + slab_committed, SLAB_COMMIT, PROT_READ | PROT_WRITE) == 0)
@@ -352,7 +392,6 @@ slab_put_chain(size_t c, void *first, void *last)
 	assert(c >= 2 && c <= SLAB_CLASSES);
 	pthread_mutex_lock(&l->lock);
 	for (;; prev = b, b = b->next) {
-		assert(ttlkv__slab_block_size(b) == c * SLAB_STEP);
 		b->prev = prev;
 		slab_count_free(b, 1);
 		n++;
@@ -416,10 +455,36 @@ ttlkv__slab_thread_exit(void)
 static bool
 slab_over_keep(size_t c)
 {
-	size_t keep = __atomic_load_n(&slab_pages_of_class[c], __ATOMIC_RELAXED) * SLAB_PAGE / 8;
+	size_t keep = __atomic_load_n(&slab_pages_of_class[c], __ATOMIC_RELAXED) * SLAB_PAGE / 16;
 
 	return __atomic_load_n(&slab_lists[c].blocks, __ATOMIC_RELAXED) * c * SLAB_STEP >
 	    (keep > SLAB_KEEP ? keep : SLAB_KEEP);
+}
+
+/* Under slab_grow_lock, with page p wholly free and about to join the
+ * pages to cut again (so that no thread cuts from it meanwhile): gives its
+ * memory back, or where huge pages may back the range, its commit unit's
+ * once every page of the unit is free. */
+static void
+slab_give_back(size_t p)
+{
+	size_t unit = p / SLAB_PAGES_PER_UNIT, first = p, n = 1;
+
+	if (slab_huge || slab_thp_always) {
+		if (++slab_returned_of_unit[unit] < SLAB_PAGES_PER_UNIT)
+			return;
+		first = unit * SLAB_PAGES_PER_UNIT;
+		n = SLAB_PAGES_PER_UNIT;
+	} else {
+		slab_returned_of_unit[unit]++;
+	}
+	(void)madvise(slab_base + (first << SLAB_PAGE_SHIFT), n << SLAB_PAGE_SHIFT, MADV_DONTNEED);
+	for (size_t q = first; q < first + n; q++) {
+		uint64_t bit = (uint64_t)1 << (q % 64);
+
+		slab_returned_ever += !(slab_dropped[q / 64] & bit);
+		slab_dropped[q / 64] |= bit;
+	}
 }
 
 /* Under l's lock, with every block of page (of class c) in l: takes them
@@ -466,14 +531,13 @@ slab_return_page(size_t p)
 	}
 	slab_unlink_page(l, page, c);
 	pthread_mutex_unlock(&l->lock);
-	(void)madvise(page, SLAB_PAGE, MADV_DONTNEED);
 	pthread_mutex_lock(&slab_grow_lock);
 	/* No block of the page exists: nothing reads its class until
 	 * slab_page_new gives it one again. */
 	__atomic_store_n(&slab_class_of_page[p], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&slab_pages_of_class[c], slab_pages_of_class[c] - 1, __ATOMIC_RELAXED);
+	slab_give_back(p);
 	slab_returned[slab_returned_count++] = (uint32_t)p;
-	slab_returned_ever++;
 	pthread_mutex_unlock(&slab_grow_lock);
 	return n;
 }

@@ -314,10 +314,12 @@ ttlkv_options_init(ttlkv_options *options)
  * default glibc gives each writer thread an arena of its own, which keeps
  * the memory freed into it for that thread, and the resident set of a
  * process with several writers can then pass the bound. The bound holds
- * too when its entries move from one size to another (values that grow),
- * so long as ttlkv_maintain runs (the Swift module's expiry worker calls it
- * every tick): it gives the old size's slab pages back as their entries
- * leave.
+ * too when its entries move from one size to another (values that grow)
+ * and the old size's entries leave, so long as ttlkv_maintain runs (the
+ * Swift module's expiry worker calls it every tick): it gives their slab
+ * pages back. A slab page with one entry still in use stays, so old-size
+ * entries that stay in use, spread thinly, can keep most of their pages
+ * and the resident set past the bound.
  *
  * Writes. A write that would take its shard past its share first makes
  * room, under the shard's lock: it removes the expired entries it meets
@@ -735,11 +737,13 @@ TTLKV_API ttlkv_status ttlkv_sweep(ttlkv *store, size_t max_slots, size_t *remov
  * past their grace period beyond what each shard keeps for its writers to
  * reuse: a store whose only writes are an expiry worker's removals (which
  * free nothing themselves) gets the memory of what expired back this way.
- * Last, it gives slab pages whose every block is free (of any store of the
- * process; up to about max_slots blocks' worth) back to the system, from
- * size classes that have more free than they keep for their writers (an
- * eighth of their pages, at least 1 MiB); a call that finds another doing
- * this skips it.
+ * Last, with a budget of max_slots blocks of its own, it gives slab pages
+ * whose every block is free (of any store of the process) back to the
+ * system, from size classes that have more free than they keep for their
+ * writers (a sixteenth of their pages, at least 256 KiB); where huge pages
+ * may back them (TTLKV_HUGE_PAGES, or the system's THP setting "always"),
+ * only 2 MiB at a time, once a whole huge page's worth is free. A call that
+ * finds another doing this skips it.
  *
  * The expiry worker of the Swift module calls it every tick; ttlkv_sweep
  * calls it too. A program that calls neither should call it periodically
