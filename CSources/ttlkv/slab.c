@@ -41,8 +41,8 @@
  * What it costs. A page with one block in use stays, so memory freed at
  * random (half the keys deleted, or a few keys of an old size still in
  * use) mostly stays with its class, for that class to reuse. A writer whose
- * cache is empty may wait for its class's lock while a page's blocks are
- * unlinked (one pass over the page's blocks and their list neighbours).
+ * cache is empty may wait for its class's lock while up to SLAB_UNLINK_RUN
+ * of a page's blocks are unlinked (each touches its list neighbours).
  * Blocks larger than SLAB_MAX, allocations once the range is used up, and
  * AddressSanitizer builds (whose checks need real frees) use malloc as
  * before.
@@ -74,6 +74,8 @@
 #define SLAB_PAGES_PER_UNIT (SLAB_COMMIT >> SLAB_PAGE_SHIFT)
 /* Pages ttlkv__slab_trim looks at per call, at most. */
 #define SLAB_TRIM_SCAN 16384
+/* Blocks a page's return takes out of its list per hold of the lock. */
+#define SLAB_UNLINK_RUN 64
 
 /* A free block in a list: its first two words. */
 struct slab_link {
@@ -125,6 +127,12 @@ static uint8_t slab_class_of_page[SLAB_PAGES];   /* atomic; 0: none (given back)
 static uint16_t slab_free_of_page[SLAB_PAGES];
 static pthread_mutex_t slab_trim_lock = PTHREAD_MUTEX_INITIALIZER;
 static size_t slab_trim_next;        /* under slab_trim_lock: the page to look at */
+static size_t slab_returns_undone;   /* under slab_trim_lock: a writer took a block midway */
+#ifdef TTLKV_TESTING
+#include "ttlkv_testing.h"
+
+void (*ttlkv_testing_slab_between_runs)(size_t c);
+#endif
 static struct slab_list slab_lists[SLAB_CLASSES + 1];
 static __thread struct slab_cursor slab_cursors[SLAB_CLASSES + 1];
 
@@ -487,14 +495,16 @@ slab_give_back(size_t p)
 	}
 }
 
-/* Under l's lock, with every block of page (of class c) in l: takes them
- * out. Unlinks in address order, so neighbours freed together are near. */
+/* Under l's lock, with blocks [from, to) of page (of class c) in l: takes
+ * them out, each counted off its page. In address order, so that
+ * neighbours freed together are near. */
 static void
-slab_unlink_page(struct slab_list *l, unsigned char *page, size_t c)
+slab_unlink_run(struct slab_list *l, unsigned char *page, size_t c, size_t from, size_t to)
 {
-	size_t size = c * SLAB_STEP, n = slab_blocks_per_page(c);
+	uint16_t *count = &slab_free_of_page[slab_page_of(page)];
+	size_t size = c * SLAB_STEP;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = from; i < to; i++) {
 		struct slab_link *b = (struct slab_link *)(void *)(page + i * size);
 
 		if (b->prev != NULL)
@@ -504,17 +514,36 @@ slab_unlink_page(struct slab_list *l, unsigned char *page, size_t c)
 		if (b->next != NULL)
 			b->next->prev = b->prev;
 	}
-	slab_count_blocks(l, -(ptrdiff_t)n);
-	__atomic_store_n(&slab_free_of_page[slab_page_of(page)], 0, __ATOMIC_RELAXED);
+	slab_count_blocks(l, -(ptrdiff_t)(to - from));
+	__atomic_store_n(count, (uint16_t)(*count - (to - from)), __ATOMIC_RELAXED);
+}
+
+/* Blocks [0, n) of page (of class c), taken out of its list, back in. */
+static void
+slab_relink(unsigned char *page, size_t c, size_t n)
+{
+	size_t size = c * SLAB_STEP;
+
+	for (size_t i = 0; i + 1 < n; i++)
+		((struct slab_link *)(void *)(page + i * size))->next =
+		    (struct slab_link *)(void *)(page + (i + 1) * size);
+	slab_put_chain(c, page, page + (n - 1) * size);
 }
 
 /* Under slab_trim_lock (so no other call changes a page's class to none):
  * gives page p back if its class's list holds every block of it, and more
- * than it keeps. Returns the blocks that took out of the list. */
+ * than it keeps. Returns the blocks that took out of the list.
+ *
+ * The blocks leave the list SLAB_UNLINK_RUN at a time, the lock let go in
+ * between, so that a writer whose cache is empty waits for one run at most.
+ * At each hold the page's count says whether the list still holds all the
+ * blocks not taken out yet (every take holds the lock and counts them off);
+ * if a writer took one meanwhile, the page is in use again, and the blocks
+ * taken out go back. */
 static size_t
 slab_return_page(size_t p)
 {
-	size_t c = __atomic_load_n(&slab_class_of_page[p], __ATOMIC_RELAXED), n;
+	size_t c = __atomic_load_n(&slab_class_of_page[p], __ATOMIC_RELAXED), n, done = 0;
 	unsigned char *page = slab_base + (p << SLAB_PAGE_SHIFT);
 	struct slab_list *l = &slab_lists[c];
 
@@ -522,15 +551,30 @@ slab_return_page(size_t p)
 	    (n = slab_blocks_per_page(c)) || !slab_over_keep(c))
 		return 0;
 	pthread_mutex_lock(&l->lock);
-	/* Again under the lock, which every take holds: with all n blocks in
-	 * the list, none is in use, in a cache or on a thread's page, and none
-	 * can leave the list but through this lock. */
-	if (slab_free_of_page[p] != n) {
-		pthread_mutex_unlock(&l->lock);
+	/* With the list holding all n - done blocks left, none of them is in
+	 * use, in a cache or on a thread's page. */
+	while (done < n && slab_free_of_page[p] == n - done) {
+		size_t to = done + SLAB_UNLINK_RUN < n ? done + SLAB_UNLINK_RUN : n;
+
+		slab_unlink_run(l, page, c, done, to);
+		done = to;
+		if (done < n) {
+			pthread_mutex_unlock(&l->lock);
+#ifdef TTLKV_TESTING
+			if (ttlkv_testing_slab_between_runs != NULL)
+				ttlkv_testing_slab_between_runs(c);
+#endif
+			pthread_mutex_lock(&l->lock);
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (done < n) {
+		if (done > 0) {
+			slab_relink(page, c, done);
+			slab_returns_undone++;
+		}
 		return 0;
 	}
-	slab_unlink_page(l, page, c);
-	pthread_mutex_unlock(&l->lock);
 	pthread_mutex_lock(&slab_grow_lock);
 	/* No block of the page exists: nothing reads its class until
 	 * slab_page_new gives it one again. */
@@ -583,6 +627,17 @@ ttlkv_testing_slab_pages(void)
 	pthread_mutex_lock(&slab_grow_lock);
 	n = slab_carved >> SLAB_PAGE_SHIFT;
 	pthread_mutex_unlock(&slab_grow_lock);
+	return n;
+}
+
+size_t
+ttlkv_testing_slab_returns_undone(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&slab_trim_lock);
+	n = slab_returns_undone;
+	pthread_mutex_unlock(&slab_trim_lock);
 	return n;
 }
 

@@ -92,6 +92,14 @@ size_t ttlkv_testing_slab_pages(void);
  * be NULL) receives how many were given back since the process started. */
 size_t ttlkv_testing_slab_returned(size_t *ever);
 
+/* Page returns a writer cut short by taking one of the page's blocks
+ * between two runs of its unlinking (the blocks taken out went back). */
+size_t ttlkv_testing_slab_returns_undone(void);
+
+/* Called, if set, between two runs of a page's unlinking, without the
+ * class's lock (a test takes blocks there as a writer would). */
+extern void (*ttlkv_testing_slab_between_runs)(size_t c);
+
 /* Treats the next entry block this thread allocates as an address that a
  * tagged slot cannot hold (ttlkv_put must then find another). */
 void ttlkv_testing_refuse_next_block(void);
