@@ -319,9 +319,10 @@ slab_page_new(size_t c)
 	return page;
 }
 
-/* Under the list's lock: one block of page more, or fewer, in the list. */
+/* Under the list's lock: delta blocks of block's page more, or fewer, in
+ * the list. */
 static void
-slab_count_free(const void *block, int delta)
+slab_count_free(const void *block, ptrdiff_t delta)
 {
 	uint16_t *count = &slab_free_of_page[slab_page_of(block)];
 
@@ -478,13 +479,12 @@ slab_give_back(size_t p)
 {
 	size_t unit = p / SLAB_PAGES_PER_UNIT, first = p, n = 1;
 
+	slab_returned_of_unit[unit]++;
 	if (slab_huge || slab_thp_always) {
-		if (++slab_returned_of_unit[unit] < SLAB_PAGES_PER_UNIT)
+		if (slab_returned_of_unit[unit] < SLAB_PAGES_PER_UNIT)
 			return;
 		first = unit * SLAB_PAGES_PER_UNIT;
 		n = SLAB_PAGES_PER_UNIT;
-	} else {
-		slab_returned_of_unit[unit]++;
 	}
 	(void)madvise(slab_base + (first << SLAB_PAGE_SHIFT), n << SLAB_PAGE_SHIFT, MADV_DONTNEED);
 	for (size_t q = first; q < first + n; q++) {
@@ -501,7 +501,6 @@ slab_give_back(size_t p)
 static void
 slab_unlink_run(struct slab_list *l, unsigned char *page, size_t c, size_t from, size_t to)
 {
-	uint16_t *count = &slab_free_of_page[slab_page_of(page)];
 	size_t size = c * SLAB_STEP;
 
 	for (size_t i = from; i < to; i++) {
@@ -515,7 +514,7 @@ slab_unlink_run(struct slab_list *l, unsigned char *page, size_t c, size_t from,
 			b->next->prev = b->prev;
 	}
 	slab_count_blocks(l, -(ptrdiff_t)(to - from));
-	__atomic_store_n(count, (uint16_t)(*count - (to - from)), __ATOMIC_RELAXED);
+	slab_count_free(page, -(ptrdiff_t)(to - from));
 }
 
 /* Blocks [0, n) of page (of class c), taken out of its list, back in. */
