@@ -26,7 +26,10 @@
  *            change least), the ratio, and the latency of a whole batch.
  * A maintenance thread calls ttlkv_maintain every 10 ms (the Swift expiry
  * worker's default tick) during the mixed and churn phases, as an expiry
- * worker does (--no-maintain: none).
+ * worker does (--no-maintain: none); in a store opened with
+ * TTLKV_TRACK_EXPIRY (--ttl) it also drains the record logs, from before
+ * the preload if there is a budget, whose evictions leave records that
+ * would otherwise refuse writes.
  *
  * --max-bytes B opens the store with a byte budget (options.max_bytes): the
  * preload then evicts, and the mixed phase runs with eviction active (its
@@ -277,12 +280,27 @@ churn(void *arg)
 	return NULL;
 }
 
-/* What an expiry worker does for the table between its ticks. */
+static bool tracks_expiry;
+
+static void
+drop_record(const void *key, size_t key_len, uint64_t deadline_ms, void *context)
+{
+	(void)key, (void)key_len, (void)deadline_ms, (void)context;
+}
+
+/* What an expiry worker does for the table between its ticks: with
+ * TTLKV_TRACK_EXPIRY it also takes the record logs (and here drops them),
+ * so that under a budget the evictions' records never refuse a write. */
 static void *
 maintain(void *arg)
 {
 	(void)arg;
 	while (!__atomic_load_n(&maintain_stop, __ATOMIC_RELAXED)) {
+		if (tracks_expiry) {
+			ttlkv_drain_schedule(store, drop_record, NULL, NULL);
+			ttlkv_drain_expired(store, drop_record, NULL, NULL);
+			ttlkv_drain_evicted(store, drop_record, NULL, NULL);
+		}
 		ttlkv_maintain(store, 262144, NULL);
 		usleep(10000);
 	}
@@ -369,12 +387,14 @@ run_mixed(struct worker *w, int threads, double seconds)
 {
 	struct histogram *get = calloc(1, sizeof *get), *put = calloc(1, sizeof *put);
 	struct histogram *all = calloc(1, sizeof *all);
-	uint64_t ops = 0, misses, get_misses = 0, evicted, t0;
+	uint64_t ops = 0, misses, get_misses = 0, evicted, grows, rebuilds, t0;
 	ttlkv_stats stats;
 	double elapsed;
 
 	ttlkv_stats_get(store, &stats);
 	evicted = stats.evicted;
+	grows = stats.table_grows;
+	rebuilds = stats.table_rebuilds;
 	stop = false;
 	t0 = now_ns();
 	start(w, threads, mixed);
@@ -391,10 +411,12 @@ run_mixed(struct worker *w, int threads, double seconds)
 	merge(all, put);
 	ttlkv_stats_get(store, &stats);
 	printf("mixed %u/%u uniform, %d threads: %.2f M ops/s; %.1f %% of gets hit, "
-	    "%llu evicted, %llu failed calls\n", get_percent, 100 - get_percent, threads,
-	    (double)ops / elapsed / 1e6,
+	    "%llu evicted, %llu failed calls; tables grown %llu, rebuilt %llu times\n",
+	    get_percent, 100 - get_percent, threads, (double)ops / elapsed / 1e6,
 	    get->count != 0 ? 100.0 * (double)(get->count - get_misses) / (double)get->count : 0.0,
-	    (unsigned long long)(stats.evicted - evicted), (unsigned long long)misses);
+	    (unsigned long long)(stats.evicted - evicted), (unsigned long long)misses,
+	    (unsigned long long)(stats.table_grows - grows),
+	    (unsigned long long)(stats.table_rebuilds - rebuilds));
 	print_header("op");
 	print_row("get", get);
 	print_row("put", put);
@@ -542,7 +564,7 @@ main(int argc, char **argv)
 	uint32_t shards = 0;
 	const char *batch_sizes = NULL;
 	double seconds = 5, replacements = 0, rss0, elapsed;
-	bool run_mixed_phase = true, run_maintenance = true;
+	bool run_mixed_phase = true, run_maintenance = true, drain_early;
 	pthread_t maintainer;
 	struct worker *w, pre[2];
 	ttlkv_options o;
@@ -595,11 +617,17 @@ main(int argc, char **argv)
 	o.shards = shards;
 	o.max_bytes = max_bytes;
 	/* As the Swift Store opens it: writes with a TTL leave schedule records. */
-	if (preload_ttl != 0)
+	tracks_expiry = preload_ttl != 0;
+	if (tracks_expiry)
 		o.flags |= TTLKV_TRACK_EXPIRY;
 	if (w == NULL || ttlkv_open(&o, &store) != TTLKV_OK)
 		return 1;
 
+	/* Under a budget a tracked store's preload evicts, and its records
+	 * must be drained as it goes, as the Swift worker does. */
+	drain_early = run_maintenance && tracks_expiry && max_bytes != 0;
+	if (drain_early)
+		pthread_create(&maintainer, NULL, maintain, NULL);
 	t0 = now_ns();
 	start(pre, 2, preload);
 	misses = join(pre, 2, NULL);
@@ -617,7 +645,7 @@ main(int argc, char **argv)
 		    "length each, plus their buffers' slack)\n",
 		    (unsigned long long)stats.schedule_records,
 		    (double)stats.schedule_records * (12 + 16) / (double)n_keys);
-	if (run_maintenance)
+	if (run_maintenance && !drain_early)
 		pthread_create(&maintainer, NULL, maintain, NULL);
 	if (run_mixed_phase)
 		misses += run_mixed(w, threads, seconds);

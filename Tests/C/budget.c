@@ -1229,6 +1229,13 @@ test_shard_rule(void)
 	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
 	CHECK(stats_of(s).shards == 1);
 	ttlkv_close(s);
+	/* A cache sized by its budget alone (the default capacity) gets the
+	 * shards of the entries the budget holds, not of 1,024: with 8 to 15,
+	 * writers whose evictions lengthen their holds queued on them. */
+	o.max_bytes = 512 * MiB;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	CHECK(stats_of(s).shards >= 64);
+	ttlkv_close(s);
 	o.shards = 8;   /* the caller's choice stands */
 	o.max_bytes = 1 * MiB;
 	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);

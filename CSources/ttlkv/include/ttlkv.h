@@ -202,7 +202,8 @@ typedef struct ttlkv_options {
 	uint32_t size;
 	/* Number of independently locked shards, 1..TTLKV_MAX_SHARDS; 0 lets
 	 * the store choose (sized so that table slots are close to 2 x
-	 * capacity). Default 0. */
+	 * capacity; with max_bytes, for the larger of capacity and max_bytes /
+	 * 512 entries; see "Byte budget"). Default 0. */
 	uint32_t shards;
 	/* Entries to preallocate for: up to this many live entries never
 	 * resize the table. Past it the table grows (readers are never
@@ -306,8 +307,9 @@ ttlkv_options_init(ttlkv_options *options)
  *
  * Bound. Each shard holds at most its share, (max_bytes less the store's
  * own structures) / shards, so stats.used_bytes never passes max_bytes.
- * Unless options.shards is set, a store with a budget has at most
- * max(1, max_bytes / 256 KiB) shards. A process that holds only the store
+ * Unless options.shards is set, a store with a budget has the shards of
+ * the entries its budget holds at 512 bytes each (or of its capacity, if
+ * more), at most max(1, max_bytes / 256 KiB). A process that holds only the store
  * stays at a resident set of at most 1.1 x max_bytes + 16 MiB while it writes
  * 10 x its budget of random keys and values, from one thread, or from
  * several with glibc's malloc kept to one arena (MALLOC_ARENA_MAX=1): by
