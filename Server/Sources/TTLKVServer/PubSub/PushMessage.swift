@@ -62,9 +62,16 @@ struct PushMessage {
             } else {
                 DecimalDigits(Int64(bytes.count)).withDigits { put($0) }
             }
-            put(StaticString("\r\n").bytes)
+            lineEnd()
             put(bytes)
-            put(StaticString("\r\n").bytes)
+            lineEnd()
+        }
+
+        /// `\r\n`, stored rather than copied: a copy's call cost more than
+        /// its two bytes.
+        mutating func lineEnd() {
+            byte(UInt8(ascii: "\r"))
+            byte(UInt8(ascii: "\n"))
         }
 
         mutating func byte(_ value: UInt8) {
