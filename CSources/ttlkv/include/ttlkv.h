@@ -337,9 +337,10 @@ ttlkv_options_init(ttlkv_options *options)
  * than its shard's share less the shard's table and ghost can never fit:
  * TTLKV_TOO_LARGE_FOR_BUDGET, and nothing changes (with TTLKV_TRACK_EXPIRY,
  * less the slice for records below too). With TTLKV_TRACK_EXPIRY, records
- * waiting to be drained count too, in a slice of a sixteenth of each
- * shard's share kept for them (charged whether or not they fill it, their
- * buffers grown to at most that slice while they fit in it), so records
+ * waiting to be drained count too, in a slice of each shard's share kept for
+ * them (a sixty-fourth, at least 8 KiB, at most a sixteenth; charged
+ * whether or not they fill it, their buffers grown to at most that slice
+ * while they fit in it), so records
  * never displace entries: a write that would have to evict while its
  * shard's records fill more than half their slice, and whose records would
  * pass it, gets TTLKV_OUT_OF_MEMORY, evicts nothing and changes nothing

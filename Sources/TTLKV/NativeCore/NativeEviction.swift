@@ -18,7 +18,8 @@
  A write first chooses its victims (out of their queues, still in the
  table), and removes them only once it cannot fail, so a write that fails
  evicts nothing. Records of evictions and expiries wait for the worker in a
- slice of a sixteenth of the share, as in the C core: they never displace
+ slice of the share (a sixty-fourth, at least 8 KiB, at most a sixteenth),
+ as in the C core: they never displace
  entries; a write that would have to evict while they fill more than half
  of it, and pass it, is refused with outOfMemory, and the front end waits
  for a drain and tries once more.
@@ -195,9 +196,13 @@ extension NativeShardState {
     }
 
     /// The slice of the share kept for the record logs (0 without a
-    /// budget): a sixteenth, charged whether or not they fill it, so that
-    /// records never displace entries (the C core's rule, ttlkv.h).
-    var logRoom: Int { (policy?.share ?? 0) / 16 }
+    /// budget): a sixty-fourth, at least 8 KiB, at most a sixteenth,
+    /// charged whether or not they fill it, so that records never displace
+    /// entries (the C core's rule, ttlkv.h).
+    var logRoom: Int {
+        let share = policy?.share ?? 0
+        return Swift.min(Swift.max(share / 64, 8192), share / 16)
+    }
 
     /// Bytes the records waiting for the worker take.
     var loggedBytes: Int { schedule.usedBytes + expiredLog.usedBytes + evictedLog.usedBytes }
