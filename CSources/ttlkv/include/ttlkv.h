@@ -305,57 +305,55 @@ ttlkv_options_init(ttlkv_options *options)
  * they hold (under a budget at most the slice each while the records fit
  * in it, plus a drained spare of at most 4 KiB a log per shard).
  *
- * Bound. Each shard holds at most its share, (max_bytes less the store's
- * own structures) / shards, so stats.used_bytes never passes max_bytes.
- * Unless options.shards is set, a store with a budget has the shards of
- * the entries its budget holds at 512 bytes each (or of its capacity, if
- * more), at most max(1, max_bytes / 256 KiB). A process that holds only the store
- * stays at a resident set of at most 1.1 x max_bytes + 16 MiB while it writes
- * 10 x its budget of random keys and values, from one thread, or from
- * several with glibc's malloc kept to one arena (MALLOC_ARENA_MAX=1): by
- * default glibc gives each writer thread an arena of its own, which keeps
- * the memory freed into it for that thread, and the resident set of a
- * process with several writers can then pass the bound. The bound holds
- * too when its entries move from one size to another (values that grow)
- * and the old size's entries leave, so long as ttlkv_maintain runs (the
- * Swift module's expiry worker calls it every tick): it gives their slab
- * pages back. A slab page with one entry still in use stays, so old-size
- * entries that stay in use, spread thinly, can keep most of their pages
- * and the resident set past the bound.
+ * Bound. Each shard holds at most its share, (max_bytes less the store's own
+ * structures) / shards, so stats.used_bytes never passes max_bytes. Unless
+ * options.shards is set, a store with a budget has the shards of the entries
+ * its budget holds at 512 bytes each (or of its capacity, if more), at most
+ * max(1, max_bytes / 256 KiB). A process that holds only the store stays at a
+ * resident set of at most 1.1 x max_bytes + 16 MiB while it writes 10 x its
+ * budget of random keys and values, from one thread, or from several with
+ * glibc's malloc kept to one arena (MALLOC_ARENA_MAX=1): by default glibc
+ * gives each writer thread an arena of its own, which keeps the memory freed
+ * into it for that thread, and the resident set of a process with several
+ * writers can then pass the bound. The bound holds too when its entries move
+ * from one size to another (values that grow) and the old size's entries
+ * leave, so long as ttlkv_maintain runs (the Swift module's expiry worker
+ * calls it every tick): it gives their slab pages back. A slab page with one
+ * entry still in use stays, so old-size entries that stay in use, spread
+ * thinly, can keep most of their pages and the resident set past the bound.
  *
- * Writes. A write that would take its shard past its share first makes
- * room, under the shard's lock: it removes the expired entries it meets
- * (as expiries) and evicts live ones, by S3-FIFO: new keys enter a small
- * FIFO, a key read again while there moves to a main FIFO, every entry has
- * a 2-bit frequency, and a ghost remembers the fingerprints of keys recently
- * evicted from the small FIFO, deleted or expired, so that such a key set
- * again goes straight to main (Benchmarks/Eviction/README.md). The work is
- * bounded: a write examines at most 16 entries it keeps; every entry it
- * examines after those leaves, so it examines at most 16 plus those that
- * must leave for it to fit (plus, for ttlkv_put_all, its own it meets).
- * Every write that can fail evicts nothing when it fails. An entry larger
- * than its shard's share less the shard's table and ghost can never fit:
- * TTLKV_TOO_LARGE_FOR_BUDGET, and nothing changes (with TTLKV_TRACK_EXPIRY,
- * less the slice for records below too). With TTLKV_TRACK_EXPIRY, records
- * waiting to be drained count too, in a slice of each shard's share kept for
- * them (a sixty-fourth, at least 8 KiB, at most a sixteenth; charged
- * whether or not they fill it, their buffers grown to at most that slice
- * while they fit in it), so records
- * never displace entries: a write that would have to evict while its
- * shard's records fill more than half their slice, and whose records would
- * pass it, gets TTLKV_OUT_OF_MEMORY, evicts nothing and changes nothing
- * (drain the logs; ttlkv_drain_wanted says when they pass half their
- * slice, and again after such a refusal); a write while they fill at most
- * half may pass it with its own evictions' records, which entries then pay
- * for (so a value so large that the records of the small entries it must
- * evict would outgrow what is left is refused TTLKV_OUT_OF_MEMORY however
- * often the logs are drained). Each item of ttlkv_put_many is such a write.
- * ttlkv_update evicts for a value that grows, never the key it updates.
- * ttlkv_put_all makes room for all its pairs at once, never by evicting one
- * of its own keys, and refuses with TTLKV_TOO_LARGE_FOR_BUDGET
- * pairs of one shard that cannot fit in its share together. Every eviction
- * counts in stats.evicted and, with TTLKV_TRACK_EXPIRY, is reported once by
- * ttlkv_drain_evicted. options.max_entries still applies (TTLKV_FULL).
+ * Writes. A write that would take its shard past its share first makes room,
+ * under the shard's lock: it removes the expired entries it meets (as
+ * expiries) and evicts live ones, by S3-FIFO: new keys enter a small FIFO, a
+ * key read again while there moves to a main FIFO, every entry has a 2-bit
+ * frequency, and a ghost remembers the fingerprints of keys recently evicted
+ * from the small FIFO, deleted or expired, so that such a key set again goes
+ * straight to main (Benchmarks/Eviction/README.md). The work is bounded: a
+ * write examines at most 16 entries it keeps; every entry it examines after
+ * those leaves, so it examines at most 16 plus those that must leave for it
+ * to fit (plus, for ttlkv_put_all, its own it meets). Every write that can
+ * fail evicts nothing when it fails. An entry larger than its shard's share
+ * less the shard's table and ghost can never fit: TTLKV_TOO_LARGE_FOR_BUDGET,
+ * and nothing changes (with TTLKV_TRACK_EXPIRY, less the slice for records
+ * below too). With TTLKV_TRACK_EXPIRY, records waiting to be drained count
+ * too, in a slice of each shard's share kept for them (a sixty-fourth, at
+ * least 8 KiB, at most a sixteenth; charged whether or not they fill it,
+ * their buffers grown to at most that slice while they fit in it), so records
+ * never displace entries: a write that would have to evict while its shard's
+ * records fill more than half their slice, and whose records would pass it,
+ * gets TTLKV_OUT_OF_MEMORY, evicts nothing and changes nothing (drain the
+ * logs; ttlkv_drain_wanted says when they pass half their slice, and again
+ * after such a refusal); a write while they fill at most half may pass it
+ * with its own evictions' records, which entries then pay for (so a value so
+ * large that the records of the small entries it must evict would outgrow
+ * what is left is refused TTLKV_OUT_OF_MEMORY however often the logs are
+ * drained). Each item of ttlkv_put_many is such a write. ttlkv_update evicts
+ * for a value that grows, never the key it updates. ttlkv_put_all makes room
+ * for all its pairs at once, never by evicting one of its own keys, and
+ * refuses with TTLKV_TOO_LARGE_FOR_BUDGET pairs of one shard that cannot fit
+ * in its share together. Every eviction counts in stats.evicted and, with
+ * TTLKV_TRACK_EXPIRY, is reported once by ttlkv_drain_evicted.
+ * options.max_entries still applies (TTLKV_FULL).
  *
  * Reads. A read of a value (ttlkv_get, ttlkv_read, ttlkv_read_begin,
  * ttlkv_get_many, ttlkv_read_many) is a hit for the policy: it still takes

@@ -19,10 +19,9 @@
  table), and removes them only once it cannot fail, so a write that fails
  evicts nothing. Records of evictions and expiries wait for the worker in a
  slice of the share (a sixty-fourth, at least 8 KiB, at most a sixteenth),
- as in the C core: they never displace
- entries; a write that would have to evict while they fill more than half
- of it, and pass it, is refused with outOfMemory, and the front end waits
- for a drain and tries once more.
+ as in the C core: they never displace entries; a write that would have to
+ evict while they fill more than half of it, and pass it, is refused with
+ outOfMemory, and the front end waits for a drain and tries once more.
 
  An entry is charged what malloc gave it; a shard's table, ghost and
  records' slice are charged as fixed costs. The queues are intrusive doubly-linked
