@@ -37,6 +37,10 @@ ttlkv_options_init_sized(ttlkv_options *options, size_t size)
 	memcpy(options, &o, size < sizeof o ? size : sizeof o);
 }
 
+/* The largest capacity accepted, and the most entries a budget plans its
+ * shards for (shards_for). */
+#define PLANNED_MAX (UINT64_C(1) << 40)
+
 static bool
 options_valid(const ttlkv_options *o)
 {
@@ -45,7 +49,7 @@ options_valid(const ttlkv_options *o)
 	    o->max_value_size <= TTLKV_SIZE_LIMIT &&
 	    (o->flags & ~(TTLKV_TRACK_EXPIRY | TTLKV_HUGE_PAGES)) == 0 &&
 	    o->eviction <= TTLKV_EVICT_NONE &&
-	    o->capacity <= (UINT64_C(1) << 40);
+	    o->capacity <= PLANNED_MAX;
 }
 
 static uint64_t
@@ -113,6 +117,9 @@ store_free(struct ttlkv *store, uint32_t shards_ready)
  * the figure is a typical cached entry's, not the smallest: at 128 bytes,
  * Tests/C/budget.c's 64 MiB store with two writers peaked at 87 MiB
  * resident in one run, past its bound of 86.4, against 75 to 79 at 512.
+ * The entries are capped as capacity is: planning takes time that grows
+ * with the square root of its count, and max_bytes near 2^64 made
+ * ttlkv_open take half a second.
  */
 #define BUDGET_ENTRY_BYTES 512
 
@@ -123,6 +130,9 @@ shards_for(const ttlkv_options *o, uint64_t *slots)
 
 	if (n == 0 && o->max_bytes != 0) {
 		uint64_t held = o->max_bytes / BUDGET_ENTRY_BYTES;
+
+		if (held > PLANNED_MAX)
+			held = PLANNED_MAX;
 
 		(void)ttlkv__shard_plan(held > o->capacity ? held : o->capacity, &n);
 		if (n > o->max_bytes / SHARE_MIN)

@@ -1236,6 +1236,11 @@ test_shard_rule(void)
 	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
 	CHECK(stats_of(s).shards >= 64);
 	ttlkv_close(s);
+	/* A budget of everything: the shards of 2^40 entries, at most 127. */
+	o.max_bytes = UINT64_MAX;
+	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
+	CHECK(stats_of(s).shards >= 64 && stats_of(s).shards <= 127);
+	ttlkv_close(s);
 	o.shards = 8;   /* the caller's choice stands */
 	o.max_bytes = 1 * MiB;
 	CHECK_STATUS(ttlkv_open(&o, &s), TTLKV_OK);
