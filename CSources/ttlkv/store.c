@@ -133,8 +133,14 @@ shards_for(const ttlkv_options *o, uint64_t *slots)
 
 		if (held > PLANNED_MAX)
 			held = PLANNED_MAX;
-
 		(void)ttlkv__shard_plan(held > o->capacity ? held : o->capacity, &n);
+		/* The plan fits the tables to its entry count, but a guessed
+		 * count fits nothing, and the fit chosen for it cost up to 13%
+		 * of the entries a budget from 200 MB to 1 GB held; the power of
+		 * two below it held as many as 15 shards did, or more. Small
+		 * budgets (fewer than 16 shards) keep the plan's count. */
+		if (held > o->capacity && n >= 16)
+			n = UINT32_C(1) << (31 - __builtin_clz(n));
 		if (n > o->max_bytes / SHARE_MIN)
 			n = o->max_bytes >= 2 * SHARE_MIN ? (uint32_t)(o->max_bytes / SHARE_MIN) : 1;
 	}
