@@ -127,7 +127,7 @@ struct TTLKVServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "ttlkv-server")
-        Allocator.giveLargeBlocksBack()
+        Allocator.configure()
         var configuration = ServerConfiguration()
         configuration.bindAddresses = bind
         configuration.port = port

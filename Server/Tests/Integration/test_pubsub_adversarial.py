@@ -184,3 +184,53 @@ def test_expiry_storm_reader_gets_everything_non_reader_is_cut_off():
         sleeper.close()
     finally:
         assert server.stop() == 0
+
+
+def minor_faults(server):
+    """Pages the process has faulted in so far (/proc/<pid>/stat minflt)."""
+    with open(f"/proc/{server.pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
+
+
+def test_publishing_to_a_reader_does_not_churn_memory_with_the_system():
+    """With every event on and a subscriber reading them all, pipelined
+    SETs publish two messages each. The buffers that carry them are taken
+    and freed thousands of times a second; if the allocator gives that
+    memory back to the system each time (glibc trims a heap's top past its
+    threshold: an madvise, a TLB shootdown on every core) and faults it in
+    again, the server pays a page fault every few SETs. Its faults must
+    stay far below that: fewer than one per 500 SETs once warm."""
+    server = servers.ttlkv_server("--capacity", 1 << 20, "--notify-keyspace-events", "KEA")
+    try:
+        reader = Reader(server.port, "PSUBSCRIBE", "__key*__:*", keep=False)
+        reader.start()
+        clients = [resp.Client(server.port, timeout=30) for _ in range(4)]
+        sets = 0
+
+        def load(rounds):
+            nonlocal sets
+            for round_ in range(rounds):
+                # The same 10,000 keys over and over: the store itself
+                # needs no new memory once they exist.
+                threads = [threading.Thread(target=c.pipeline, args=([("SET", f"key:{(round_ * 4 + i) % 20 * 500 + j}", "v" * 32)
+                                                                     for j in range(500)],))
+                           for i, c in enumerate(clients)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                sets += 4 * 500
+
+        load(20)
+        before, counted = minor_faults(server), sets
+        load(100)
+        faults, counted = minor_faults(server) - before, sets - counted
+        time.sleep(0.5)
+        assert reader.received > 0 and not reader.closed
+        print(f"{counted} SETs with KEA and a reading subscriber: {faults} page faults")
+        assert faults * 500 < counted, f"{faults} page faults for {counted} SETs"
+        for client in clients:
+            client.close()
+        reader.finish()
+    finally:
+        assert server.stop() == 0
