@@ -45,18 +45,35 @@ final class KeyspaceNotifier: Sendable {
         }
 
         private func publish(_ event: KeyspaceEvent, key: UnsafeRawBufferPointer, flags: KeyspaceEventFlags, batch: PublishBatch?) {
-            let pubSub = self.pubSub
+            // Unretained, so that the closure below captures no reference:
+            // a retain of the shared PubSub moves its count's cache line
+            // between the event loops' cores at every write. Safe: self
+            // holds pubSub, and the caller holds batch, for the call.
+            let pubSub = Unmanaged.passUnretained(self.pubSub)
+            let batch = batch.map(Unmanaged.passUnretained)
             if flags.contains(.keyspace) {
                 let prefix: StaticString = "__keyspace@0__:"
                 let length = prefix.utf8CodeUnitCount + key.count
                 withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { channel in
                     channel.copyMemory(from: prefix.bytes)
                     UnsafeMutableRawBufferPointer(rebasing: channel[prefix.utf8CodeUnitCount...]).copyMemory(from: key)
-                    pubSub.publish(event.name.bytes, to: UnsafeRawBufferPointer(channel), batch: batch)
+                    Self.publish(event.name.bytes, to: UnsafeRawBufferPointer(channel), pubSub, batch)
                 }
             }
             if flags.contains(.keyevent) {
-                pubSub.publish(key, to: event.keyeventChannel.bytes, batch: batch)
+                Self.publish(key, to: event.keyeventChannel.bytes, pubSub, batch)
+            }
+        }
+
+        @inline(__always)
+        private static func publish(_ message: UnsafeRawBufferPointer, to channel: UnsafeRawBufferPointer,
+                                    _ pubSub: Unmanaged<PubSub>, _ batch: Unmanaged<PublishBatch>?) {
+            pubSub._withUnsafeGuaranteedRef { pubSub in
+                if let batch {
+                    _ = batch._withUnsafeGuaranteedRef { pubSub.publish(message, to: channel, batch: $0) }
+                } else {
+                    _ = pubSub.publish(message, to: channel, batch: nil)
+                }
             }
         }
     }

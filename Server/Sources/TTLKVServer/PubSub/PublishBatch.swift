@@ -124,7 +124,13 @@ final class PublishBatch {
     private var handOverAfterCommand = false
     /// The pattern table as this batch last took it, and its routes.
     private var table = PubSub.PatternSnapshot(version: -1, entries: [])
-    private var routes: [Route] = []
+    /// Which version of the pattern table the batch matches against: kept
+    /// apart from `table`, whose read on every publish retained its entries.
+    private(set) var patternVersion = -1
+    /// The table's routes, in memory the batch owns (freed by
+    /// `dropRoutes`), so that a publish retains no array and checks no
+    /// access to it. Unchecked for the same reason as `shares`.
+    @exclusivity(unchecked) private var routes = UnsafeMutableBufferPointer<Route>(start: nil, count: 0)
 
     init(pubSub: PubSub, allocator: ByteBufferAllocator, holdNanoseconds hold: UInt64 = PublishBatch.holdNanoseconds) {
         self.pubSub = pubSub
@@ -140,36 +146,33 @@ final class PublishBatch {
     /// each, and no more than a handful past the batch's size in all).
     var heldCapacity: Int { shares.reduce(0) { $0 + $1.messages.capacity } }
 
-    /// Which version of the pattern table the batch matches against.
-    var patternVersion: Int { table.version }
-
     /// Matches against snapshot from now on.
     func use(_ snapshot: PubSub.PatternSnapshot) {
         dropRoutes()
         table = snapshot
-        routes = snapshot.entries.map(Route.init)
+        patternVersion = snapshot.version
+        routes = .allocate(capacity: snapshot.entries.count)
+        _ = routes.initialize(from: snapshot.entries.lazy.map(Route.init))
     }
 
     private func dropRoutes() {
         for route in routes { route.block.deallocate() }
-        routes = []
+        routes.deallocate()
+        routes = UnsafeMutableBufferPointer(start: nil, count: 0)
     }
 
     /// Adds message on channel for every subscriber of a pattern that
     /// matches it; returns how many that made.
     func publishToPatterns(_ message: UnsafeRawBufferPointer, on channel: UnsafeRawBufferPointer) -> Int {
         var receivers = 0
-        // Through a pointer, so that the loop borrows the routes rather
-        // than retaining the array. Nothing below replaces the routes.
-        routes.withUnsafeBufferPointer { routes in
-            for route in routes where GlobPattern.matches(route.pattern, starsOnly: route.starsOnly, channel) {
-                for (at, subscriber) in route.subscribers.enumerated() {
-                    subscriber._withUnsafeGuaranteedRef {
-                        add(PushMessage(head: route.head, channel: channel, payload: message), for: $0, epoch: route.epochs[at])
-                    }
+        // Nothing below replaces the routes.
+        for route in routes where GlobPattern.matches(route.pattern, starsOnly: route.starsOnly, channel) {
+            for (at, subscriber) in route.subscribers.enumerated() {
+                subscriber._withUnsafeGuaranteedRef {
+                    add(PushMessage(head: route.head, channel: channel, payload: message), for: $0, epoch: route.epochs[at])
                 }
-                receivers += route.subscribers.count
             }
+            receivers += route.subscribers.count
         }
         return receivers
     }
@@ -222,8 +225,9 @@ final class PublishBatch {
     /// idle connection keeps no subscriber alive.
     func deliver() {
         handOverAll()
-        if table.version >= 0 && table.version != pubSub.patternTableVersion {
+        if patternVersion >= 0 && patternVersion != pubSub.patternTableVersion {
             table = PubSub.PatternSnapshot(version: -1, entries: [])
+            patternVersion = -1
             dropRoutes()
         }
     }
