@@ -9,30 +9,17 @@
  sent a request with a million arguments left 65 MiB resident after every
  one of them had given its buffers back. A fixed threshold of 1 MiB keeps
  every block from there up in its own mapping, so freeing it shrinks the
- server.
-
- Fixing that threshold also stops glibc from moving the trim threshold
- with it (it keeps it at twice the mapping threshold), which leaves it at
- 128 KiB: whenever a heap's free top passes that, glibc gives it back
- (an madvise, and a TLB shootdown on every core) and the next allocation
- faults it in again. Pub/sub's outboxes are filled and freed thousands of
- times a second, and with every keyspace event on that cost a page fault
- every 60 SETs. So the trim threshold is set to twice the mapping
- threshold, as glibc would have it: at most 2 MiB of free heap top stays
- in each of glibc's arenas.
-
- Only the executable does this: a program that embeds RedisServer keeps
- its own allocator settings.
+ server. Only the executable does this: a program that embeds RedisServer
+ keeps its own allocator settings.
  */
 #if canImport(Glibc)
 import Glibc
 #endif
 
 enum Allocator {
-    /// Makes glibc map every block of 1 MiB or more on its own, and keep
-    /// up to 2 MiB of free memory at a heap's top (no-op where mallopt is
-    /// absent or ignores the settings).
-    static func configure() {
+    /// Makes glibc map every block of 1 MiB or more on its own (no-op where
+    /// mallopt is absent or ignores the setting).
+    static func giveLargeBlocksBack() {
         #if canImport(Glibc)
         // mallopt is in <malloc.h>, which Swift's Glibc module leaves out: looked
         // up by name, with its C signature, int mallopt(int param, int value).
@@ -40,9 +27,7 @@ enum Allocator {
         guard let symbol = dlsym(nil, "mallopt") else { return }
         let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
         let mmapThreshold: Int32 = -3 // M_MMAP_THRESHOLD in <malloc.h>
-        let trimThreshold: Int32 = -1 // M_TRIM_THRESHOLD
         _ = mallopt(mmapThreshold, 1 << 20)
-        _ = mallopt(trimThreshold, 2 << 20)
         #endif
     }
 }

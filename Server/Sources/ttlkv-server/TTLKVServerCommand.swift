@@ -127,7 +127,7 @@ struct TTLKVServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "ttlkv-server")
-        Allocator.configure()
+        Allocator.giveLargeBlocksBack()
         var configuration = ServerConfiguration()
         configuration.bindAddresses = bind
         configuration.port = port
