@@ -48,7 +48,9 @@ final class KeyspaceNotifier: Sendable {
             // Unretained, so that the closure below captures no reference:
             // a retain of the shared PubSub moves its count's cache line
             // between the event loops' cores at every write. Safe: self
-            // holds pubSub, and the caller holds batch, for the call.
+            // holds pubSub; batch is its session's, which the running
+            // command holds and which never lets go of it (nothing a
+            // publish reaches closes a session but through its loop).
             let pubSub = Unmanaged.passUnretained(self.pubSub)
             let batch = batch.map(Unmanaged.passUnretained)
             if flags.contains(.keyspace) {

@@ -29,7 +29,8 @@ final class Session {
     /// Its channels and patterns, from its first SUBSCRIBE or PSUBSCRIBE.
     var subscriptions: Subscriptions?
     /// What its commands published, until the end of the read; nil until
-    /// they first publish.
+    /// they first publish, then never reset (publishers hold it unretained
+    /// for a call: KeyspaceNotifier.swift).
     private(set) var publishes: PublishBatch?
 
     /// The batch its commands publish into.
