@@ -80,7 +80,7 @@ final class PublishBatch {
         let pattern: UnsafeRawBufferPointer
         let starsOnly: Bool
         let head: UnsafeRawBufferPointer
-        /// Unretained: `table` holds every one of them while the route exists.
+        /// Unretained: `entries` holds every one of them while the route exists.
         let subscribers: UnsafeBufferPointer<Unmanaged<Subscriber>>
         let epochs: UnsafeBufferPointer<Int>
         let block: UnsafeMutableRawPointer
@@ -122,11 +122,11 @@ final class PublishBatch {
     private var heldSince: UInt64 = 0
     /// Set by a command whose messages must not wait for the read's end.
     private var handOverAfterCommand = false
-    /// The pattern table as this batch last took it, and its routes.
-    private var table = PubSub.PatternSnapshot(version: -1, entries: [])
-    /// Which version of the pattern table the batch matches against: kept
-    /// apart from `table`, whose read on every publish retained its entries.
+    /// The pattern table as this batch last took it (-1: none), and its
+    /// entries, which keep the routes' subscribers alive. Apart, because
+    /// reading the version from a snapshot retained its entries.
     private(set) var patternVersion = -1
+    private var entries: [PubSub.PatternEntry] = []
     /// The table's routes, in memory the batch owns (freed by
     /// `dropRoutes`), so that a publish retains no array and checks no
     /// access to it. Unchecked for the same reason as `shares`.
@@ -149,7 +149,7 @@ final class PublishBatch {
     /// Matches against snapshot from now on.
     func use(_ snapshot: PubSub.PatternSnapshot) {
         dropRoutes()
-        table = snapshot
+        entries = snapshot.entries
         patternVersion = snapshot.version
         routes = .allocate(capacity: snapshot.entries.count)
         _ = routes.initialize(from: snapshot.entries.lazy.map(Route.init))
@@ -226,7 +226,7 @@ final class PublishBatch {
     func deliver() {
         handOverAll()
         if patternVersion >= 0 && patternVersion != pubSub.patternTableVersion {
-            table = PubSub.PatternSnapshot(version: -1, entries: [])
+            entries = []
             patternVersion = -1
             dropRoutes()
         }
